@@ -1,0 +1,1 @@
+"""The outer shell: the HTTP apps (FastAPI) and the ``wangqian`` command line."""

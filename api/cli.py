@@ -1,0 +1,160 @@
+"""The ``wangqian`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from keys.store import KeyStoreError
+from ledger.merkle import ProofError
+from ledger.note import NoteError, Verifier
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from api.demo import run_demo
+
+    for line in run_demo(args.data, args.out, args.entries):
+        print(line)
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from filing.deployment import Deployment
+
+    deployment = Deployment.open(args.data)
+    try:
+        uvicorn.run(create_app(deployment), host=args.host, port=args.port, log_level="info")
+    finally:
+        deployment.close()
+    return EXIT_OK
+
+
+def _witness(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.witness_app import create_witness_app, open_witness_dir
+
+    witness = open_witness_dir(args.data, args.name, args.trust_log or [])
+    print(f"witness {witness.signer.name}: {witness.signer.verifier.vkey}", flush=True)
+    try:
+        uvicorn.run(
+            create_witness_app(witness), host=args.host, port=args.port, log_level="warning"
+        )
+    finally:
+        witness.close()
+    return EXIT_OK
+
+
+def _log_audit(args: argparse.Namespace) -> int:
+    from filing.deployment import Deployment
+    from ledger.audit import audit
+
+    deployment = Deployment.open(args.data)
+    try:
+        report = audit(deployment.log, [deployment.log_verifier])
+    finally:
+        deployment.close()
+    print(
+        f"entries {report.entries}, tree size {report.tree_size}, "
+        f"nodes checked {report.nodes_checked}, checkpoints checked {report.checkpoints_checked}"
+    )
+    for problem in report.problems:
+        print(f"PROBLEM: {problem}")
+    print("audit passed" if report.ok else f"audit FAILED: {len(report.problems)} problem(s)")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _log_vkey(args: argparse.Namespace) -> int:
+    from filing.deployment import Deployment
+
+    deployment = Deployment.open(args.data)
+    print(deployment.log_verifier.vkey)
+    deployment.close()
+    return EXIT_OK
+
+
+def _log_add_witness(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from filing.deployment import Deployment, WitnessConfig
+
+    Verifier.from_vkey(args.vkey)
+    deployment = Deployment.open(args.data)
+    try:
+        config = deployment.config
+        witnesses = tuple(w for w in config.witnesses if w.vkey != args.vkey)
+        witnesses += (WitnessConfig(args.vkey, args.url),)
+        threshold = config.witness_threshold if args.threshold is None else args.threshold
+        if not 0 <= threshold <= len(witnesses):
+            print(f"threshold must be 0..{len(witnesses)}", file=sys.stderr)
+            return EXIT_USAGE
+        deployment.save_config(replace(config, witnesses=witnesses, witness_threshold=threshold))
+    finally:
+        deployment.close()
+    print(f"{len(witnesses)} witness(es), policy {threshold}-of-{len(witnesses)}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wangqian", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the main job on the embedded default and verify it")
+    demo.add_argument("--data", type=Path, required=True, help="data directory (created if empty)")
+    demo.add_argument("--out", type=Path, required=True, help="where to write the results")
+    demo.add_argument("--entries", type=int, default=8, help="entries to append (default 8)")
+    demo.set_defaults(func=_demo)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API and run the sequencer")
+    serve.add_argument("--data", type=Path, required=True)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_serve)
+
+    witness = sub.add_parser("witness", help="run an independent C2SP tlog-witness")
+    witness.add_argument("--data", type=Path, required=True, help="the witness's own directory")
+    witness.add_argument("--host", default="127.0.0.1")
+    witness.add_argument("--port", type=int, required=True)
+    witness.add_argument("--name", help="the witness's key name (first run only)")
+    witness.add_argument(
+        "--trust-log", action="append", metavar="VKEY", help="follow the log with this vkey"
+    )
+    witness.set_defaults(func=_witness)
+
+    log_cmd = sub.add_parser("log", help="log administration")
+    log_sub = log_cmd.add_subparsers(dest="log_command", required=True)
+    audit = log_sub.add_parser("audit", help="recompute the tree and check every checkpoint")
+    audit.add_argument("--data", type=Path, required=True)
+    audit.set_defaults(func=_log_audit)
+    vkey = log_sub.add_parser("vkey", help="print the log's verifier key")
+    vkey.add_argument("--data", type=Path, required=True)
+    vkey.set_defaults(func=_log_vkey)
+    add = log_sub.add_parser("add-witness", help="ask a witness to cosign every checkpoint")
+    add.add_argument("--data", type=Path, required=True)
+    add.add_argument("--vkey", required=True, help="the witness's vkey")
+    add.add_argument("--url", required=True, help="the witness's submission prefix")
+    add.add_argument("--threshold", type=int, help="cosignatures required (k of n)")
+    add.set_defaults(func=_log_add_witness)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (KeyStoreError, NoteError, ProofError, ValueError, OSError) as exc:
+        print(f"wangqian: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Read-only HTTP access to the log: checkpoint, tiles (C2SP tlog-tiles), proofs, receipts."""
+
+from __future__ import annotations
+
+import base64
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel
+
+from api.problems import Problem
+from filing.deployment import Deployment
+from ledger.log import SizeError
+from ledger.tiles import TilePathError, parse_tile_path
+
+IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+SHORT = {"Cache-Control": "no-cache, max-age=2"}
+
+
+class InclusionProofOut(BaseModel):
+    index: int
+    size: int
+    leaf_hash: str
+    proof: list[str]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"index": 3, "size": 8, "leaf_hash": "base64…", "proof": ["base64…"]}]
+        }
+    }
+
+
+class ConsistencyProofOut(BaseModel):
+    old_size: int
+    new_size: int
+    proof: list[str]
+
+
+def _b64(items: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in items]
+
+
+def router(deployment: Deployment) -> APIRouter:
+    r = APIRouter(prefix="/log", tags=["log"])
+    log = deployment.log
+
+    @r.get("/checkpoint", response_class=PlainTextResponse, summary="Latest signed checkpoint")
+    def checkpoint() -> Response:
+        cp = log.latest_checkpoint()
+        if cp is None:
+            raise Problem(404, "no-checkpoint", "No checkpoint yet", "the log has issued none")
+        return PlainTextResponse(cp.cosigned_note, headers=SHORT)
+
+    @r.get("/vkey", response_class=PlainTextResponse, summary="The log's verifier key")
+    def vkey() -> str:
+        return deployment.log_verifier.vkey + "\n"
+
+    @r.get("/tile/{path:path}", summary="Tiles and entry bundles (C2SP tlog-tiles)")
+    def tile(path: str) -> Response:
+        try:
+            ref = parse_tile_path(path)
+            data = (
+                log.entry_bundle(ref.index, ref.width)
+                if ref.level is None
+                else log.tile(ref.level, ref.index, ref.width)
+            )
+        except TilePathError as exc:
+            raise Problem(400, "bad-tile-path", "Malformed tile path", str(exc)) from exc
+        except SizeError as exc:
+            raise Problem(404, "tile-not-found", "No such tile", str(exc)) from exc
+        return Response(data, media_type="application/octet-stream", headers=IMMUTABLE)
+
+    @r.get("/proof/inclusion", response_model=InclusionProofOut, summary="Inclusion proof")
+    def inclusion(index: int = Query(ge=0), size: int = Query(ge=1)) -> InclusionProofOut:
+        try:
+            proof = log.inclusion_proof(index, size)
+            leaf = log.leaf_hash(index)
+        except SizeError as exc:
+            raise Problem(404, "size-out-of-range", "Size or index out of range", str(exc)) from exc
+        return InclusionProofOut(
+            index=index, size=size, leaf_hash=base64.b64encode(leaf).decode(), proof=_b64(proof)
+        )
+
+    @r.get("/proof/consistency", response_model=ConsistencyProofOut, summary="Consistency proof")
+    def consistency(old: int = Query(ge=1), new: int = Query(ge=1)) -> ConsistencyProofOut:
+        try:
+            proof = log.consistency_proof(old, new)
+        except SizeError as exc:
+            raise Problem(404, "size-out-of-range", "Size out of range", str(exc)) from exc
+        return ConsistencyProofOut(old_size=old, new_size=new, proof=_b64(proof))
+
+    @r.get("/receipt/{index}", response_class=PlainTextResponse, summary="tlog-proof receipt")
+    def receipt(index: int) -> Response:
+        cp = log.latest_checkpoint()
+        if index < 0 or cp is None or index >= cp.size:
+            raise Problem(404, "not-yet-logged", "Not in a checkpoint yet", f"index {index}")
+        return PlainTextResponse(log.receipt(index, cp).to_text())
+
+    return r

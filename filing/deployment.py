@@ -1,0 +1,142 @@
+"""One deployment's data directory: its configuration, database, keys and log.
+
+``Deployment.open(DIR)`` initialises an empty directory on first use (SQLite
+database, encrypted log key, config.json) and opens an existing one as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keys.store import FileKeyStore, resolve_passphrase
+from ledger.log import Log, StoredCheckpoint
+from ledger.note import ALG_ED25519, Signer, Verifier
+from ledger.sequencer import Sequencer, WitnessEndpoint
+
+DEFAULT_ORIGIN = "changsha.wangqian.example/filings"
+DATABASE_ENV = "WANGQIAN_DATABASE_URL"
+LOG_KEY = "log-ed25519"
+
+
+class ConfigError(ValueError):
+    """The data directory's configuration is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class WitnessConfig:
+    vkey: str
+    url: str
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    origin: str = DEFAULT_ORIGIN
+    database_url: str = ""  # empty: the SQLite file in the data directory
+    witnesses: tuple[WitnessConfig, ...] = ()
+    witness_threshold: int = 0
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["witnesses"] = [asdict(w) for w in self.witnesses]
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> DeploymentConfig:
+        try:
+            data: dict[str, Any] = json.loads(text)
+            witnesses = tuple(WitnessConfig(w["vkey"], w["url"]) for w in data.get("witnesses", []))
+            config = cls(
+                origin=str(data.get("origin", DEFAULT_ORIGIN)),
+                database_url=str(data.get("database_url", "")),
+                witnesses=witnesses,
+                witness_threshold=int(data.get("witness_threshold", 0)),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"config.json is invalid: {exc}") from exc
+        for w in config.witnesses:
+            Verifier.from_vkey(w.vkey)
+        if not 0 <= config.witness_threshold <= len(config.witnesses):
+            raise ConfigError(
+                f"witness_threshold {config.witness_threshold} needs 0..{len(config.witnesses)}"
+            )
+        return config
+
+
+@dataclass
+class Deployment:
+    data_dir: Path
+    config: DeploymentConfig
+    log: Log
+    signer: Signer
+    _sequencer: Sequencer | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Deployment:
+        data_dir = data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        config_path = data_dir / "config.json"
+        if not config_path.exists():
+            _write_new(config_path, DeploymentConfig().to_json())
+        config = DeploymentConfig.from_json(config_path.read_text(encoding="utf-8"))
+        url = os.environ.get(DATABASE_ENV) or config.database_url
+        url = url or f"sqlite:///{data_dir / 'wangqian.db'}"
+        key_dir = data_dir / "keys"
+        store = FileKeyStore(key_dir, resolve_passphrase(key_dir))
+        signer = Signer(config.origin, store.ed25519(LOG_KEY), ALG_ED25519)
+        return cls(data_dir, config, Log.open(url), signer)
+
+    def save_config(self, config: DeploymentConfig) -> None:
+        path = self.data_dir / "config.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(config.to_json(), encoding="utf-8")
+        tmp.replace(path)
+        self.config = config
+
+    @property
+    def log_verifier(self) -> Verifier:
+        return self.signer.verifier
+
+    def witness_verifiers(self) -> list[Verifier]:
+        return [Verifier.from_vkey(w.vkey) for w in self.config.witnesses]
+
+    def sequencer(self) -> Sequencer:
+        if self._sequencer is None:
+            endpoints = [
+                WitnessEndpoint(Verifier.from_vkey(w.vkey), w.url) for w in self.config.witnesses
+            ]
+            self._sequencer = Sequencer(
+                self.log, self.signer, self.config.origin, endpoints, self.config.witness_threshold
+            )
+        return self._sequencer
+
+    def trust_bundle(self) -> dict[str, Any]:
+        """What an offline verifier needs to check receipts of this log (see docs/formats.md)."""
+        return {
+            "version": 1,
+            "log": {"origin": self.config.origin, "keys": [{"vkey": self.log_verifier.vkey}]},
+            "witnesses": {
+                "threshold": self.config.witness_threshold,
+                "keys": [{"vkey": w.vkey} for w in self.config.witnesses],
+            },
+        }
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        return self.log.latest_checkpoint()
+
+    def close(self) -> None:
+        if self._sequencer is not None:
+            self._sequencer.close()
+        self.log.close()
+
+
+def _write_new(path: Path, text: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)

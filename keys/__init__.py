@@ -1,0 +1,1 @@
+"""Key and certificate management: encrypted key files (PKCS#8) and, later, PKCS#11 tokens."""

@@ -1,0 +1,92 @@
+"""The log's tables, and the database rules that keep them append-only."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite stores an INTEGER PRIMARY KEY as the row id itself: the most compact form.
+_Index = BigInteger().with_variant(Integer(), "sqlite")
+
+leaves = Table(
+    "log_leaves",
+    metadata,
+    Column("idx", _Index, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+# Hashes of complete subtrees only: (level, idx) covers leaves [idx << level, (idx + 1) << level).
+nodes = Table(
+    "log_nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+checkpoints = Table(
+    "log_checkpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("size", BigInteger, nullable=False, index=True),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+)
+
+cosignatures = Table(
+    "log_cosignatures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("checkpoint_id", Integer, ForeignKey("log_checkpoints.id"), nullable=False, index=True),
+    Column("witness", Text, nullable=False),
+    Column("line", Text, nullable=False),
+)
+
+APPEND_ONLY_TABLES = ("log_leaves", "log_nodes", "log_checkpoints", "log_cosignatures")
+
+
+def install_append_only_rules(conn: Connection) -> None:
+    """Make the database itself refuse UPDATE and DELETE (and TRUNCATE) on the log."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        for table in APPEND_ONLY_TABLES:
+            for op in ("UPDATE", "DELETE"):
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} "
+                    f"BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+                )
+    elif dialect == "postgresql":
+        conn.exec_driver_sql(
+            "CREATE OR REPLACE FUNCTION wangqian_append_only() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME "
+            "USING ERRCODE = 'integrity_constraint_violation'; END $$"
+        )
+        for table in APPEND_ONLY_TABLES:
+            conn.exec_driver_sql(
+                f"CREATE OR REPLACE TRIGGER {table}_append_only "
+                f"BEFORE UPDATE OR DELETE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION wangqian_append_only()"
+            )
+            conn.exec_driver_sql(
+                f"CREATE OR REPLACE TRIGGER {table}_no_truncate "
+                f"BEFORE TRUNCATE ON {table} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION wangqian_append_only()"
+            )
+    else:
+        raise ValueError(f"unsupported database: {dialect}")

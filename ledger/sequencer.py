@@ -1,0 +1,164 @@
+"""The sequencer: integrates pending entries, signs checkpoints, gathers cosignatures.
+
+With several processes on PostgreSQL only the holder of the sequencer lock runs
+(``run``); everyone may append. Witnesses are asked in parallel; a checkpoint is
+kept whatever they answer, and its cosignatures are whatever verified.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import text
+
+from ledger.checkpoint import Checkpoint
+from ledger.log import Log, StoredCheckpoint
+from ledger.note import NoteError, Signer, Verifier, open_note, sign_note
+from ledger.witness import format_request
+
+log = logging.getLogger(__name__)
+
+SEQUENCER_LOCK = 0x77616E67_0004
+
+
+@dataclass(frozen=True)
+class WitnessEndpoint:
+    """A witness the log asks for cosignatures: its key and submission prefix."""
+
+    verifier: Verifier
+    url: str
+
+
+class WitnessUnavailable(Exception):
+    """A witness refused or could not be reached."""
+
+
+class HttpWitnessClient:
+    """Speaks tlog-witness add-checkpoint to one witness, tracking its last size."""
+
+    def __init__(self, endpoint: WitnessEndpoint, timeout: float = 5.0) -> None:
+        self.endpoint = endpoint
+        self.known_size = 0
+        self._client = httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def cosign(self, log_: Log, note: str, size: int) -> str:
+        """Return this witness's verified cosignature line for ``note``."""
+        for _ in range(2):  # at most once more, after a 409 taught us the witness's size
+            old = self.known_size if self.known_size <= size else 0
+            proof = log_.consistency_proof(old, size) if 0 < old < size else []
+            body = format_request(old, proof, note)
+            try:
+                resp = self._client.post(
+                    self.endpoint.url.rstrip("/") + "/add-checkpoint", content=body.encode()
+                )
+            except httpx.HTTPError as exc:
+                raise WitnessUnavailable(f"{self.endpoint.verifier.name}: {exc}") from exc
+            if resp.status_code == 409 and resp.headers.get("content-type", "").startswith(
+                "text/x.tlog.size"
+            ):
+                self.known_size = int(resp.text.strip() or 0)
+                continue
+            if resp.status_code != 200:
+                raise WitnessUnavailable(
+                    f"{self.endpoint.verifier.name} answered {resp.status_code}: {resp.text[:200]}"
+                )
+            try:
+                _, verified = open_note(note + resp.text, [self.endpoint.verifier])
+            except NoteError as exc:
+                raise WitnessUnavailable(f"{self.endpoint.verifier.name}: {exc}") from exc
+            self.known_size = size
+            return verified[0].line
+        raise WitnessUnavailable(f"{self.endpoint.verifier.name}: size keeps changing")
+
+
+class Sequencer:
+    def __init__(
+        self,
+        log_: Log,
+        signer: Signer,
+        origin: str,
+        witnesses: Sequence[WitnessEndpoint] = (),
+        threshold: int = 0,
+    ) -> None:
+        if threshold > len(witnesses):
+            raise ValueError(
+                f"policy needs {threshold} cosignatures but has {len(witnesses)} witnesses"
+            )
+        self.log = log_
+        self.signer = signer
+        self.origin = origin
+        self.threshold = threshold
+        self._clients = [HttpWitnessClient(w) for w in witnesses]
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        for c in self._clients:
+            c.close()
+
+    def step(self) -> StoredCheckpoint | None:
+        """Integrate what is pending and, if the tree grew, issue a checkpoint."""
+        with self._lock:
+            size = self.log.integrate()
+            latest = self.log.latest_checkpoint()
+            if latest is not None and latest.size == size:
+                return None
+            return self._issue(size)
+
+    def _issue(self, size: int) -> StoredCheckpoint:
+        cp = Checkpoint(self.origin, size, self.log.root_hash(size))
+        note = sign_note(cp.to_text(), [self.signer])
+        stored = self.log.record_checkpoint(size, cp.root_hash, note)
+        lines = self._cosign(note, size)
+        self.log.add_cosignatures(stored.id, lines)
+        if len(lines) < self.threshold:
+            log.warning(
+                "checkpoint %d has %d of %d required cosignatures", size, len(lines), self.threshold
+            )
+        return StoredCheckpoint(
+            stored.id, size, cp.root_hash, note, stored.issued_at, tuple(ln for _, ln in lines)
+        )
+
+    def _cosign(self, note: str, size: int) -> list[tuple[str, str]]:
+        if not self._clients:
+            return []
+
+        def ask(client: HttpWitnessClient) -> tuple[str, str] | None:
+            try:
+                return client.endpoint.verifier.name, client.cosign(self.log, note, size)
+            except WitnessUnavailable as exc:
+                log.warning("no cosignature: %s", exc)
+                return None
+
+        with ThreadPoolExecutor(max_workers=len(self._clients)) as pool:
+            answers = list(pool.map(ask, self._clients))
+        return [a for a in answers if a is not None]
+
+    def run(self, stop: threading.Event, interval: float = 0.05) -> None:
+        """Step until ``stop`` is set, while holding the sequencer lock (PostgreSQL)."""
+        engine = self.log.engine
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                # A session-level lock held for as long as this process sequences.
+                while not stop.is_set():
+                    got = conn.execute(
+                        text("SELECT pg_try_advisory_lock(:k)"), {"k": SEQUENCER_LOCK}
+                    ).scalar()
+                    conn.commit()
+                    if got:
+                        break
+                    stop.wait(1.0)
+            while not stop.is_set():
+                try:
+                    self.step()
+                except Exception:
+                    log.exception("sequencer step failed; retrying")
+                    stop.wait(1.0)
+                stop.wait(interval)

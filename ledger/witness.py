@@ -1,0 +1,201 @@
+"""A C2SP tlog-witness: cosigns a checkpoint only if it extends the last one it cosigned.
+
+The witness keeps, per log origin, the latest checkpoint it cosigned. The check
+against that state and its update happen in one write transaction, so two
+concurrent requests can never roll the witness back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
+
+from ledger.checkpoint import Checkpoint, CheckpointError
+from ledger.database import open_engine, write_transaction
+from ledger.merkle import ProofError, verify_consistency
+from ledger.note import NoteError, Signer, Verifier, open_note, split_note
+
+MAX_PROOF_LINES = 63
+MAX_BODY = 64 * 1024
+
+_meta = MetaData()
+witness_state = Table(
+    "witness_state",
+    _meta,
+    Column("origin", Text, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+)
+# Every request with a valid log signature, cosigned or refused: evidence of misbehaviour.
+witness_requests = Table(
+    "witness_requests",
+    _meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("origin", Text, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+
+class WitnessError(Exception):
+    """A refused add-checkpoint request, with the HTTP status the protocol prescribes."""
+
+    def __init__(self, status: int, message: str, size: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.size = size  # for 409: the size of the latest cosigned checkpoint
+
+
+@dataclass(frozen=True)
+class AddCheckpoint:
+    old_size: int
+    proof: tuple[bytes, ...]
+    note: str
+
+
+def parse_request(body: str) -> AddCheckpoint:
+    """Parse an add-checkpoint body: ``old N``, proof lines, a blank line, the checkpoint."""
+    if len(body) > MAX_BODY:
+        raise WitnessError(400, "request body too large")
+    head, sep, note = body.partition("\n\n")
+    if not sep:
+        raise WitnessError(400, "request needs a blank line before the checkpoint")
+    lines = head.split("\n")
+    old = lines[0]
+    if not old.startswith("old "):
+        raise WitnessError(400, "request must start with an 'old <size>' line")
+    size_text = old[4:]
+    if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
+        raise WitnessError(400, f"old size {size_text!r} is not a canonical decimal")
+    if len(lines) - 1 > MAX_PROOF_LINES:
+        raise WitnessError(400, "too many consistency proof lines")
+    try:
+        proof = tuple(base64.b64decode(line, validate=True) for line in lines[1:])
+    except binascii.Error as exc:
+        raise WitnessError(400, "consistency proof line is not base64") from exc
+    return AddCheckpoint(int(size_text), proof, note)
+
+
+def format_request(old_size: int, proof: list[bytes], note: str) -> str:
+    head = [f"old {old_size}", *(base64.b64encode(h).decode() for h in proof)]
+    return "\n".join(head) + "\n\n" + note
+
+
+class Witness:
+    def __init__(self, signer: Signer, logs: list[Verifier], engine: Engine) -> None:
+        self.signer = signer
+        self._logs: dict[str, list[Verifier]] = {}
+        for v in logs:
+            self._logs.setdefault(v.name, []).append(v)
+        self._engine = engine
+
+    @classmethod
+    def open(cls, signer: Signer, logs: list[Verifier], url: str) -> Witness:
+        engine = open_engine(url)
+        with write_transaction(engine) as conn:
+            _meta.create_all(conn)
+        return cls(signer, logs, engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def latest(self, origin: str) -> tuple[int, bytes] | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(witness_state.c.size, witness_state.c.root).where(
+                    witness_state.c.origin == origin
+                )
+            ).first()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def add_checkpoint(self, body: str, now: int | None = None) -> str:
+        """Handle one add-checkpoint request; returns the cosignature line(s)."""
+        request = parse_request(body)
+        try:
+            text, _ = split_note(request.note)
+            checkpoint = Checkpoint.parse(text)
+        except (NoteError, CheckpointError) as exc:
+            raise WitnessError(400, f"malformed checkpoint: {exc}") from exc
+        verifiers = self._logs.get(checkpoint.origin)
+        if not verifiers:
+            raise WitnessError(404, f"unknown log {checkpoint.origin!r}")
+        try:
+            open_note(request.note, verifiers)
+        except NoteError as exc:
+            raise WitnessError(403, f"checkpoint not signed by the log's key: {exc}") from exc
+        if request.old_size > checkpoint.size:
+            raise WitnessError(400, "old size is larger than the checkpoint's size")
+        received = int(time.time()) if now is None else now
+        with write_transaction(self._engine) as conn:
+            row = conn.execute(
+                select(witness_state.c.size, witness_state.c.root).where(
+                    witness_state.c.origin == checkpoint.origin
+                )
+            ).first()
+            known_size, known_root = (0, b"") if row is None else (int(row[0]), bytes(row[1]))
+            outcome = self._judge(request, checkpoint, known_size, known_root)
+            conn.execute(
+                insert(witness_requests).values(
+                    origin=checkpoint.origin,
+                    received_at=received,
+                    outcome=outcome.message if outcome else "cosigned",
+                    body=body,
+                )
+            )
+            if outcome is None:
+                values = {"size": checkpoint.size, "root": checkpoint.root_hash, "note": text}
+                if row is None:
+                    conn.execute(insert(witness_state).values(origin=checkpoint.origin, **values))
+                else:
+                    conn.execute(
+                        update(witness_state)
+                        .where(witness_state.c.origin == checkpoint.origin)
+                        .values(**values)
+                    )
+        if outcome is not None:
+            # Raised after the commit, so the refused request stays on record.
+            raise outcome
+        return self.signer.signature_line(text, received) + "\n"
+
+    @staticmethod
+    def _judge(
+        request: AddCheckpoint, checkpoint: Checkpoint, known_size: int, known_root: bytes
+    ) -> WitnessError | None:
+        if request.old_size != known_size:
+            return WitnessError(409, f"latest cosigned size is {known_size}", size=known_size)
+        if known_size == 0:
+            if request.proof:
+                return WitnessError(422, "proof must be empty when old size is 0")
+            return None
+        if checkpoint.size == known_size:
+            if checkpoint.root_hash != known_root:
+                return WitnessError(409, "same size, different root: a split view", known_size)
+            if request.proof:
+                return WitnessError(422, "proof must be empty for an unchanged size")
+            return None
+        try:
+            verify_consistency(
+                known_size, checkpoint.size, list(request.proof), known_root, checkpoint.root_hash
+            )
+        except ProofError as exc:
+            return WitnessError(422, f"not consistent with the last cosigned checkpoint: {exc}")
+        return None
