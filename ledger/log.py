@@ -111,33 +111,44 @@ class Log:
         process holds the integrator lock (PostgreSQL), returns without waiting.
         """
         while True:
-            with write_transaction(self._engine) as conn:
-                if not try_advisory_lock(conn, INTEGRATE_LOCK):
-                    return self._tree_size(conn)
-                size = self._tree_size(conn)
-                rows = conn.execute(
-                    select(schema.leaves.c.idx, schema.leaves.c.data)
-                    .where(schema.leaves.c.idx >= size)
-                    .order_by(schema.leaves.c.idx)
-                    .limit(batch_size)
-                ).all()
-                if not rows:
-                    return size
-                edge_ids = tree.Frontier.edge_nodes(size)
-                stored = self._nodes(conn, edge_ids)
-                frontier = tree.Frontier(size, [stored[n] for n in edge_ids])
-                new_nodes: list[dict[str, object]] = []
-                for idx, data in rows:
-                    if idx != frontier.size:
-                        break  # never expected: appenders commit in index order
-                    new_nodes.extend(
-                        {"level": n.level, "idx": n.index, "hash": n.hash}
-                        for n in frontier.push(leaf_hash(data))
-                    )
+            done = self.integrate_batch(batch_size)
+            if done is None:
+                return self.size()
+            old, new = done
+            if new - old < batch_size:
+                return new
+
+    def integrate_batch(self, batch_size: int = 65536) -> tuple[int, int] | None:
+        """Integrate up to ``batch_size`` pending entries in one transaction.
+
+        Returns the (old, new) tree sizes, or None if another process is integrating.
+        """
+        with write_transaction(self._engine) as conn:
+            if not try_advisory_lock(conn, INTEGRATE_LOCK):
+                return None
+            size = self._tree_size(conn)
+            rows = conn.execute(
+                select(schema.leaves.c.idx, schema.leaves.c.data)
+                .where(schema.leaves.c.idx >= size)
+                .order_by(schema.leaves.c.idx)
+                .limit(batch_size)
+            ).all()
+            if not rows:
+                return size, size
+            edge_ids = tree.Frontier.edge_nodes(size)
+            stored = self._nodes(conn, edge_ids)
+            frontier = tree.Frontier(size, [stored[n] for n in edge_ids])
+            new_nodes: list[dict[str, object]] = []
+            for idx, data in rows:
+                if idx != frontier.size:
+                    break  # never expected: appenders commit in index order
+                new_nodes.extend(
+                    {"level": n.level, "idx": n.index, "hash": n.hash}
+                    for n in frontier.push(leaf_hash(data))
+                )
+            if new_nodes:
                 conn.execute(insert(schema.nodes), new_nodes)
-                size = frontier.size
-            if len(rows) < batch_size:
-                return size
+            return size, frontier.size
 
     # -- reading -----------------------------------------------------------
 

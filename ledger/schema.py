@@ -13,6 +13,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -71,11 +72,14 @@ def install_append_only_rules(conn: Connection) -> None:
                     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
                 )
     elif dialect == "postgresql":
-        conn.exec_driver_sql(
-            "CREATE OR REPLACE FUNCTION wangqian_append_only() RETURNS trigger "
-            "LANGUAGE plpgsql AS $$ BEGIN "
-            "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME "
-            "USING ERRCODE = 'integrity_constraint_violation'; END $$"
+        # text() escapes the '%' placeholder for the driver's paramstyle.
+        conn.execute(
+            text(
+                "CREATE OR REPLACE FUNCTION wangqian_append_only() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME "
+                "USING ERRCODE = 'integrity_constraint_violation'; END $$"
+            )
         )
         for table in APPEND_ONLY_TABLES:
             conn.exec_driver_sql(

@@ -85,7 +85,9 @@ def test_every_generated_proof_verifies_and_any_flipped_bit_fails(
         with pytest.raises(merkle.ProofError):
             merkle.verify_inclusion(hashes[index], index, n, bad, root)
     with pytest.raises(merkle.ProofError):
-        merkle.verify_inclusion(_flip(hashes[index], data.draw(st.integers(0, 255))), index, n, proof, root)
+        merkle.verify_inclusion(
+            _flip(hashes[index], data.draw(st.integers(0, 255))), index, n, proof, root
+        )
 
     old_root = merkle.root_hash(hashes[:old])
     cproof = merkle.consistency_proof(hashes, old, n)

@@ -1,0 +1,150 @@
+"""The storage-backed log on SQLite and PostgreSQL: proofs, tiles, checkpoints, append-only."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from ledger import merkle
+from ledger.log import EntryError, Log, SizeError
+from ledger.tiles import TILE_WIDTH
+
+
+@pytest.fixture
+def log(db_url: str) -> Log:
+    log = Log.open(db_url)
+    yield log
+    log.close()
+
+
+def _entries(n: int, start: int = 0) -> list[bytes]:
+    return [f"entry-{i}".encode() for i in range(start, start + n)]
+
+
+def test_append_returns_gap_free_indices_and_integrate_folds_them(log: Log) -> None:
+    assert log.size() == 0
+    assert log.root_hash(0) == merkle.EMPTY_ROOT
+    assert log.append_many(_entries(5)) == [0, 1, 2, 3, 4]
+    assert log.size() == 0  # appended, not yet integrated
+    assert log.appended() == 5
+    assert log.integrate() == 5
+    assert log.append(b"x") == 5
+    assert log.integrate() == 6
+    assert log.integrate() == 6  # nothing pending
+
+
+def test_proofs_equal_the_reference_at_every_size(log: Log) -> None:
+    entries = _entries(600)
+    # Integrate in uneven batches so stored nodes come from many commits.
+    for chunk in (entries[:1], entries[1:77], entries[77:300], entries[300:]):
+        log.append_many(chunk)
+        log.integrate(batch_size=50)
+    hashes = [merkle.leaf_hash(e) for e in entries]
+    rng = random.Random(1)
+    for size in [1, 2, 3, 77, 255, 256, 257, 511, 600]:
+        root = merkle.root_hash(hashes[:size])
+        assert log.root_hash(size) == root
+        for index in {0, size - 1, rng.randrange(size)}:
+            assert log.leaf_hash(index) == hashes[index]
+            assert log.inclusion_proof(index, size) == merkle.inclusion_proof(hashes, index, size)
+        for old in {1, size, rng.randint(1, size)}:
+            assert log.consistency_proof(old, size) == merkle.consistency_proof(hashes, old, size)
+
+
+def test_sizes_beyond_the_tree_are_refused(log: Log) -> None:
+    log.append_many(_entries(3))
+    log.integrate()
+    log.append(b"pending")
+    for call in (
+        lambda: log.root_hash(4),
+        lambda: log.inclusion_proof(3, 4),
+        lambda: log.inclusion_proof(3, 3),
+        lambda: log.consistency_proof(2, 4),
+        lambda: log.consistency_proof(0, 3),
+        lambda: log.leaf_hash(3),
+        lambda: log.root_hash(-1),
+    ):
+        with pytest.raises(SizeError):
+            call()
+
+
+@pytest.mark.parametrize("bad", [b"", b"x" * 65536, "text"])
+def test_bad_entries_are_refused_and_nothing_is_written(log: Log, bad: object) -> None:
+    with pytest.raises(EntryError):
+        log.append_many([b"fine", bad])  # type: ignore[list-item]
+    assert log.appended() == 0
+
+
+def test_tiles_and_entry_bundles_follow_tlog_tiles(log: Log) -> None:
+    entries = _entries(TILE_WIDTH + 10)
+    log.append_many(entries)
+    log.integrate()
+    hashes = [merkle.leaf_hash(e) for e in entries]
+    full = log.tile(0, 0, TILE_WIDTH)
+    assert full == b"".join(hashes[:TILE_WIDTH])
+    assert log.tile(0, 1, 10) == b"".join(hashes[TILE_WIDTH:])
+    # Level 1 holds the root of each full level-0 tile.
+    assert log.tile(1, 0, 1) == merkle.root_hash(hashes[:TILE_WIDTH])
+    with pytest.raises(SizeError):
+        log.tile(0, 1, TILE_WIDTH)  # not full yet
+    bundle = log.entry_bundle(1, 10)
+    parsed, pos = [], 0
+    while pos < len(bundle):
+        n = int.from_bytes(bundle[pos : pos + 2], "big")
+        parsed.append(bundle[pos + 2 : pos + 2 + n])
+        pos += 2 + n
+    assert parsed == entries[TILE_WIDTH:]
+
+
+def test_checkpoints_are_all_kept_with_their_cosignatures(log: Log) -> None:
+    a = log.record_checkpoint(0, merkle.EMPTY_ROOT, "note a\n")
+    b = log.record_checkpoint(0, merkle.EMPTY_ROOT, "note b\n")
+    log.add_cosignatures(b.id, [("w1", "— w1 AAAA"), ("w2", "— w2 BBBB")])
+    assert [c.note for c in log.checkpoints()] == ["note a\n", "note b\n"]
+    latest = log.latest_checkpoint()
+    assert latest is not None and latest.id == b.id
+    assert latest.cosigned_note == "note b\n— w1 AAAA\n— w2 BBBB\n"
+    assert a.id < b.id
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE log_leaves SET data = :x WHERE idx = 0",
+        "DELETE FROM log_leaves WHERE idx = 0",
+        "UPDATE log_nodes SET hash = :x WHERE level = 0 AND idx = 0",
+        "DELETE FROM log_nodes",
+        "UPDATE log_checkpoints SET note = 'forged'",
+        "DELETE FROM log_checkpoints",
+    ],
+)
+def test_database_refuses_update_and_delete(log: Log, statement: str) -> None:
+    log.append_many(_entries(2))
+    log.integrate()
+    log.record_checkpoint(2, log.root_hash(2), "n\n")
+    with pytest.raises(DBAPIError, match="append-only"), log.engine.begin() as conn:
+        conn.execute(text(statement), {"x": b"\x00" * 32})
+    assert log.entries(0, 2) == _entries(2)
+
+
+def test_truncate_is_refused_on_postgresql(pg_url: str) -> None:
+    log = Log.open(pg_url)
+    log.append(b"a")
+    with pytest.raises(DBAPIError, match="append-only"), log.engine.begin() as conn:
+        conn.execute(text("TRUNCATE log_leaves"))
+    assert log.appended() == 1
+    log.close()
+
+
+def test_reopening_keeps_everything(db_url: str) -> None:
+    first = Log.open(db_url)
+    first.append_many(_entries(10))
+    first.integrate()
+    root = first.root_hash(10)
+    first.close()
+    again = Log.open(db_url)
+    assert again.size() == 10 and again.root_hash(10) == root
+    again.close()

@@ -1,0 +1,170 @@
+"""Witnesses: the tlog-witness protocol, split-view refusal, and a 2-of-3 policy on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+
+from filing.deployment import Deployment, DeploymentConfig, WitnessConfig
+from ledger.audit import audit
+from ledger.checkpoint import Checkpoint
+from ledger.log import Log
+from ledger.note import ALG_COSIGNATURE_V1, Signer, open_note, sign_note
+from ledger.witness import Witness, WitnessError, format_request
+from tests.helpers import free_port, stop, wait_http, wangqian
+from verifier.receipt import ReceiptInvalid, verify_receipt
+from verifier.trust import TrustBundle
+
+ORIGIN = "test.wangqian.example/log"
+
+
+@pytest.fixture
+def log_signer() -> Signer:
+    return Signer(ORIGIN, Ed25519PrivateKey.generate())
+
+
+@pytest.fixture
+def witness(tmp_path: Path, log_signer: Signer) -> Iterator[Witness]:
+    w = Witness.open(
+        Signer("w.example/1", Ed25519PrivateKey.generate(), ALG_COSIGNATURE_V1),
+        [log_signer.verifier],
+        f"sqlite:///{tmp_path / 'witness.db'}",
+    )
+    yield w
+    w.close()
+
+
+def _grow(log: Log, signer: Signer, n: int) -> tuple[int, str]:
+    start = log.appended()
+    log.append_many([f"e{i}".encode() for i in range(start, start + n)])
+    size = log.integrate()
+    return size, sign_note(Checkpoint(ORIGIN, size, log.root_hash(size)).to_text(), [signer])
+
+
+def test_witness_cosigns_consistent_checkpoints_only(
+    tmp_path: Path, witness: Witness, log_signer: Signer
+) -> None:
+    log = Log.open(f"sqlite:///{tmp_path / 'log.db'}")
+    size1, note1 = _grow(log, log_signer, 5)
+    line = witness.add_checkpoint(format_request(0, [], note1))
+    _, sigs = open_note(note1 + line, [witness.signer.verifier])
+    assert sigs[0].timestamp is not None
+
+    size2, note2 = _grow(log, log_signer, 7)
+    # A stale old size gets 409 with the witness's size.
+    with pytest.raises(WitnessError) as stale:
+        witness.add_checkpoint(format_request(0, [], note2))
+    assert (stale.value.status, stale.value.size) == (409, size1)
+    # A wrong proof gets 422, and nothing changes.
+    bad = log.consistency_proof(size1 - 1, size2)
+    with pytest.raises(WitnessError) as wrong:
+        witness.add_checkpoint(format_request(size1, bad, note2))
+    assert wrong.value.status == 422
+    assert witness.latest(ORIGIN) == (size1, log.root_hash(size1))
+    witness.add_checkpoint(format_request(size1, log.consistency_proof(size1, size2), note2))
+    assert witness.latest(ORIGIN) == (size2, log.root_hash(size2))
+
+    # Same size, another root: a split view.
+    forked = sign_note(Checkpoint(ORIGIN, size2, b"\x05" * 32).to_text(), [log_signer])
+    with pytest.raises(WitnessError) as split:
+        witness.add_checkpoint(format_request(size2, [], forked))
+    assert split.value.status == 409
+    log.close()
+
+
+def test_witness_rejects_unknown_logs_and_bad_signatures(witness: Witness) -> None:
+    stranger = Signer("other.example/log", Ed25519PrivateKey.generate())
+    note = sign_note(Checkpoint("other.example/log", 1, b"\x00" * 32).to_text(), [stranger])
+    with pytest.raises(WitnessError) as unknown:
+        witness.add_checkpoint(format_request(0, [], note))
+    assert unknown.value.status == 404
+    impostor = Signer(ORIGIN, Ed25519PrivateKey.generate())
+    note = sign_note(Checkpoint(ORIGIN, 1, b"\x00" * 32).to_text(), [impostor])
+    with pytest.raises(WitnessError) as forged:
+        witness.add_checkpoint(format_request(0, [], note))
+    assert forged.value.status == 403
+    for body in ["old 1\n", "new 1\n\nx\n", "old 01\n\nx\n", "old 0\n!!!\n\nx\n"]:
+        with pytest.raises(WitnessError) as malformed:
+            witness.add_checkpoint(body)
+        assert malformed.value.status == 400
+
+
+def test_tampered_leaf_is_caught_by_audit_and_refused_by_a_witness(
+    db_url: str, tmp_path: Path, witness: Witness, log_signer: Signer
+) -> None:
+    log = Log.open(db_url)
+    size1, note1 = _grow(log, log_signer, 20)
+    log.record_checkpoint(size1, log.root_hash(size1), note1)
+    witness.add_checkpoint(format_request(0, [], note1))
+    assert audit(log, [log_signer.verifier]).ok
+
+    with log.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER log_leaves_no_update"))
+        else:
+            conn.execute(text("ALTER TABLE log_leaves DISABLE TRIGGER USER"))
+        conn.execute(text("UPDATE log_leaves SET data = :d WHERE idx = 3"), {"d": b"forged"})
+    report = audit(log, [log_signer.verifier])
+    assert not report.ok
+    assert any("(level 0, index 3)" in p for p in report.problems)
+
+    # Whoever rewrites history must rebuild the tree from the forged entries; the
+    # witness, holding the honest root, refuses the rewritten tree.
+    forged = Log.open(f"sqlite:///{tmp_path / 'forged.db'}")
+    forged.append_many(log.entries(0, size1))
+    size2, note2 = _grow(forged, log_signer, 5)
+    with pytest.raises(WitnessError) as refused:
+        witness.add_checkpoint(format_request(size1, forged.consistency_proof(size1, size2), note2))
+    assert refused.value.status == 422
+    log.close()
+    forged.close()
+
+
+def test_three_witnesses_two_of_three_with_one_down(tmp_path: Path) -> None:
+    data = tmp_path / "platform"
+    deployment = Deployment.open(data)
+    log_vkey = deployment.log_verifier.vkey
+    procs, endpoints = [], []
+    try:
+        for i in range(3):
+            port = free_port()
+            wdir = tmp_path / f"witness{i}"
+            args = ["witness", "--data", str(wdir), "--port", str(port), "--name", f"w{i}.example"]
+            proc = wangqian(*args, "--trust-log", log_vkey)
+            wait_http(f"http://127.0.0.1:{port}/vkey", proc)
+            procs.append(proc)
+            vkey = (wdir / "witness.vkey").read_text().strip()
+            endpoints.append(WitnessConfig(vkey, f"http://127.0.0.1:{port}"))
+        stop(procs[2])  # one of three is down from the start
+        deployment.save_config(
+            DeploymentConfig(
+                origin=deployment.config.origin, witnesses=tuple(endpoints), witness_threshold=2
+            )
+        )
+        trust = TrustBundle.from_json(json.dumps(deployment.trust_bundle()))
+        seq = deployment.sequencer()
+
+        for round_ in range(3):
+            idx = deployment.log.append_many([f"round {round_} {i}".encode() for i in range(4)])
+            cp = seq.step()
+            assert cp is not None and len(cp.cosignatures) == 2
+            verified = verify_receipt(deployment.log.receipt(idx[-1], cp), trust)
+            assert sorted(verified.cosigners) == ["w0.example", "w1.example"]
+
+        stop(procs[1])  # now only one answers: below the policy
+        idx = deployment.log.append_many([b"lonely"])
+        cp = seq.step()
+        assert cp is not None and len(cp.cosignatures) == 1
+        with pytest.raises(ReceiptInvalid, match="policy needs 2"):
+            verify_receipt(deployment.log.receipt(idx[0], cp), trust)
+        stored = deployment.log.latest_checkpoint()
+        assert stored is not None and stored.cosignatures == cp.cosignatures
+    finally:
+        for p in procs:
+            stop(p)
+        deployment.close()
