@@ -9,9 +9,11 @@ from ledger.checkpoint import Checkpoint, CheckpointError
 from ledger.log import Log
 from ledger.merkle import EMPTY_ROOT, leaf_hash
 from ledger.note import NoteError, Verifier, open_note
+from ledger.tiles import TILE_WIDTH
 from ledger.tree import Frontier, NewNode
+from ledger.tree_store import STORED_HEIGHT
 
-CHUNK = 8192
+CHUNK = 32 * TILE_WIDTH  # keep chunks tile-aligned
 
 
 @dataclass
@@ -45,15 +47,13 @@ def audit(log: Log, log_keys: list[Verifier]) -> AuditReport:
             report.problems.append(f"checkpoint #{cp.id} is beyond the tree size {tree_size}")
 
     frontier = Frontier(0, [])
-    pending_cps = [cp for cp in checkpoints if cp.size == 0]
-    for cp in pending_cps:
-        _check_root(report, cp.id, cp.size, cp.root, EMPTY_ROOT)
     by_size: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
     for cp in checkpoints:
-        if cp.size > 0:
-            by_size[cp.size].append((cp.id, cp.root))
+        by_size[cp.size].append((cp.id, cp.root))
+    for cid, root in by_size.get(0, []):
+        _check_root(report, cid, 0, root, EMPTY_ROOT)
 
-    produced: list[NewNode] = []
+    chunk_start, chunk_hashes, produced = 0, [], []
     expected = 0
     for idx, data in log.iter_entries():
         if idx != expected:
@@ -63,13 +63,15 @@ def audit(log: Log, log_keys: list[Verifier]) -> AuditReport:
         report.entries += 1
         if idx >= tree_size:
             continue  # appended, not yet integrated
-        produced.extend(frontier.push(leaf_hash(data)))
+        h = leaf_hash(data)
+        chunk_hashes.append(h)
+        produced.extend(frontier.extend([h], min_level=STORED_HEIGHT))
         for cid, root in by_size.get(frontier.size, []):
             _check_root(report, cid, frontier.size, root, frontier.root())
-        if len(produced) >= CHUNK:
-            _compare_nodes(log, produced, report)
-            produced = []
-    _compare_nodes(log, produced, report)
+        if len(chunk_hashes) == CHUNK:
+            _compare_stored(log, chunk_start, chunk_hashes, produced, tree_size, report)
+            chunk_start, chunk_hashes, produced = frontier.size, [], []
+    _compare_stored(log, chunk_start, chunk_hashes, produced, tree_size, report)
     if frontier.size != tree_size:
         report.problems.append(f"only {frontier.size} of {tree_size} integrated entries exist")
     return report
@@ -83,16 +85,35 @@ def _check_root(report: AuditReport, cid: int, size: int, stored: bytes, actual:
         )
 
 
-def _compare_nodes(log: Log, produced: list[NewNode], report: AuditReport) -> None:
+def _compare_stored(
+    log: Log,
+    start: int,
+    hashes: list[bytes],
+    produced: list[NewNode],
+    tree_size: int,
+    report: AuditReport,
+) -> None:
+    """Compare recomputed leaf hashes with stored tiles, and high nodes with stored rows."""
+    if not hashes:
+        return
+    first, end = start // TILE_WIDTH, (start + len(hashes)) // TILE_WIDTH  # start is tile-aligned
+    stored_tiles = dict(log.stored_tiles(first, end))
+    for t in range(first, end):
+        if (t + 1) * TILE_WIDTH > tree_size:
+            break
+        report.nodes_checked += TILE_WIDTH
+        want = b"".join(hashes[(t - first) * TILE_WIDTH : (t - first + 1) * TILE_WIDTH])
+        if stored_tiles.get(t) != want:
+            report.problems.append(f"stored tile 0/{t} does not match the entries")
     by_level: dict[int, list[NewNode]] = defaultdict(list)
     for n in produced:
-        by_level[n.level].append(n)
+        by_level[n[0]].append(n)
     for level, nodes in by_level.items():
-        lo, hi = nodes[0].index, nodes[-1].index + 1
-        stored = dict(log.stored_nodes(level, lo, hi))
-        for n in nodes:
+        lo, hi = nodes[0][1], nodes[-1][1] + 1
+        stored = dict(log.stored_high_nodes(level, lo, hi))
+        for _, index, digest in nodes:
             report.nodes_checked += 1
-            if stored.get(n.index) != n.hash:
+            if stored.get(index) != digest:
                 report.problems.append(
-                    f"stored node (level {level}, index {n.index}) does not match the entries"
+                    f"stored node (level {level}, index {index}) does not match the entries"
                 )

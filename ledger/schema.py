@@ -28,7 +28,15 @@ leaves = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
-# Hashes of complete subtrees only: (level, idx) covers leaves [idx << level, (idx + 1) << level).
+# Full level-0 tiles: the 256 leaf hashes of leaves [idx * 256, (idx + 1) * 256).
+tiles = Table(
+    "log_tiles",
+    metadata,
+    Column("idx", _Index, primary_key=True, autoincrement=False),
+    Column("hashes", LargeBinary, nullable=False),
+)
+
+# Complete subtrees of height >= 8: (level, idx) covers leaves [idx << level, (idx + 1) << level).
 nodes = Table(
     "log_nodes",
     metadata,
@@ -36,6 +44,13 @@ nodes = Table(
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
     sqlite_with_rowid=False,
+)
+
+# One row per integration batch: the tree size it reached.
+integrations = Table(
+    "log_integrations",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
 )
 
 checkpoints = Table(
@@ -57,7 +72,14 @@ cosignatures = Table(
     Column("line", Text, nullable=False),
 )
 
-APPEND_ONLY_TABLES = ("log_leaves", "log_nodes", "log_checkpoints", "log_cosignatures")
+APPEND_ONLY_TABLES = (
+    "log_leaves",
+    "log_tiles",
+    "log_nodes",
+    "log_integrations",
+    "log_checkpoints",
+    "log_cosignatures",
+)
 
 
 def install_append_only_rules(conn: Connection) -> None:

@@ -10,8 +10,9 @@ decreasing size, whose right fold is the range's hash.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Iterable, Sequence
+from itertools import repeat
 
 from ledger.merkle import EMPTY_ROOT, node_hash, split_point
 
@@ -102,11 +103,8 @@ def hashes_for(ranges: Sequence[Range], stored: dict[NodeId, bytes]) -> list[byt
     return [fold([stored[n] for n in range_nodes(*r)]) for r in ranges]
 
 
-@dataclass(frozen=True)
-class NewNode:
-    level: int
-    index: int
-    hash: bytes
+# A newly completed subtree: (level, index, hash).
+NewNode = tuple[int, int, bytes]
 
 
 class Frontier:
@@ -129,17 +127,42 @@ class Frontier:
     def edge_nodes(size: int) -> list[NodeId]:
         return range_nodes(0, size) if size else []
 
-    def push(self, leaf: bytes) -> Iterator[NewNode]:
-        index = self.size
-        yield NewNode(0, index, leaf)
-        level, h = 0, leaf
-        while self._stack and self._stack[-1][0] == level:
-            _, left = self._stack.pop()
-            h = node_hash(left, h)
+    def push(self, leaf: bytes) -> list[NewNode]:
+        """Add one leaf hash; returns the subtrees it completes, itself first."""
+        return self.extend([leaf])
+
+    def extend(self, leaves: Iterable[bytes], min_level: int = 0) -> list[NewNode]:
+        """Add leaf hashes in order; returns the subtrees they complete at ``min_level`` or above.
+
+        This is the integrator's hot loop: it hashes one level at a time with list
+        comprehensions (the new nodes at level l start at index ``size >> l``; an
+        odd node left over at a level is carried in the frontier).
+        """
+        seq = list(leaves)
+        if not seq:
+            return []
+        count = len(seq)
+        carries = dict(self._stack)
+        old_size = self.size
+        out: list[NewNode] = []
+        sha256 = hashlib.sha256
+        level = 0
+        while seq:
+            if level >= min_level:
+                first = old_size >> level
+                out.extend(zip(repeat(level), range(first, first + len(seq)), seq))
+            carry = carries.pop(level, None)
+            if carry is not None:
+                seq.insert(0, carry)
+            if len(seq) % 2:
+                carries[level] = seq.pop()
+            seq = [
+                sha256(b"\x01" + a + b).digest() for a, b in zip(seq[::2], seq[1::2], strict=True)
+            ]
             level += 1
-            yield NewNode(level, index >> level, h)
-        self._stack.append((level, h))
-        self.size += 1
+        self.size = old_size + count
+        self._stack = sorted(carries.items(), reverse=True)
+        return out
 
     def root(self) -> bytes:
         return fold([h for _, h in self._stack])

@@ -77,7 +77,7 @@ def test_cosignature_v1_signs_time_and_checkpoint() -> None:
     raw = base64.b64decode(sigs[0].line.rsplit(" ", 1)[1])
     assert raw[:4] == witness.verifier.key_id and int.from_bytes(raw[4:12], "big") == 1679315147
     # The witness key id commits to type 0x04, so it never matches as a note key.
-    assert base64.b64decode(witness.verifier.vkey.split("+")[2])[0] == ALG_COSIGNATURE_V1
+    assert base64.b64decode(witness.verifier.vkey.split("+", 2)[2])[0] == ALG_COSIGNATURE_V1
     with pytest.raises(NoteError):
         open_note(note, [Verifier("witness.example/w1", 0x01, witness.verifier.public_key)])
     forged = note.replace("\n5\n", "\n6\n")

@@ -115,14 +115,18 @@ def test_checkpoints_are_all_kept_with_their_cosignatures(log: Log) -> None:
     [
         "UPDATE log_leaves SET data = :x WHERE idx = 0",
         "DELETE FROM log_leaves WHERE idx = 0",
-        "UPDATE log_nodes SET hash = :x WHERE level = 0 AND idx = 0",
+        "UPDATE log_tiles SET hashes = :x WHERE idx = 0",
+        "DELETE FROM log_tiles",
+        "UPDATE log_nodes SET hash = :x WHERE level = 8",
         "DELETE FROM log_nodes",
+        "UPDATE log_integrations SET size = 0",
+        "DELETE FROM log_integrations",
         "UPDATE log_checkpoints SET note = 'forged'",
         "DELETE FROM log_checkpoints",
     ],
 )
 def test_database_refuses_update_and_delete(log: Log, statement: str) -> None:
-    log.append_many(_entries(2))
+    log.append_many(_entries(2 * TILE_WIDTH))  # so that a tile and a high node exist
     log.integrate()
     log.record_checkpoint(2, log.root_hash(2), "n\n")
     with pytest.raises(DBAPIError, match="append-only"), log.engine.begin() as conn:

@@ -51,7 +51,7 @@ def test_tree_planner_matches_reference_exhaustively() -> None:
     frontier = tree.Frontier(0, [])
     for h in hashes:
         for node in frontier.push(h):
-            stored[(node.level, node.index)] = node.hash
+            stored[(node[0], node[1])] = node[2]
     for size in range(1, 71):
         assert tree.hashes_for([(0, size)], stored)[0] == merkle.root_hash(hashes[:size])
         for index in range(size):

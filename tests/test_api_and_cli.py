@@ -1,0 +1,170 @@
+"""The HTTP app (log routes, problem+json), the demo, the audit command and wangqian-verify."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from filing.deployment import Deployment
+from ledger import merkle
+from ledger.checkpoint import Checkpoint
+from ledger.note import open_note
+from ledger.receipt import Receipt
+from ledger.tiles import TILE_WIDTH, TileRef
+from tests.helpers import BIN, REPO
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Deployment:
+    d = Deployment.open(tmp_path / "data")
+    yield d
+    d.close()
+
+
+def test_log_routes_serve_checkpoint_tiles_proofs_and_receipts(deployment: Deployment) -> None:
+    entries = [f"filing {i}".encode() for i in range(TILE_WIDTH + 44)]
+    deployment.log.append_many(entries)
+    deployment.sequencer().step()
+    client = TestClient(create_app(deployment, run_sequencer=False))
+
+    note = client.get("/log/checkpoint").text
+    text, _ = open_note(note, [deployment.log_verifier])
+    cp = Checkpoint.parse(text)
+    assert cp.size == len(entries)
+
+    # A mirror rebuilds the root from tiles alone, as C2SP tlog-tiles intends.
+    level0 = client.get("/log/tile/0/000").content + client.get("/log/tile/0/001.p/44").content
+    hashes = [level0[i : i + 32] for i in range(0, len(level0), 32)]
+    assert merkle.root_hash(hashes) == cp.root_hash
+    assert client.get("/log/tile/1/000.p/1").content == merkle.root_hash(hashes[:TILE_WIDTH])
+    bundle = client.get("/" + "log/" + TileRef(None, 1, 44).path).content
+    assert bundle[2 : 2 + len(entries[TILE_WIDTH])] == entries[TILE_WIDTH]
+
+    proof = client.get("/log/proof/inclusion", params={"index": 5, "size": cp.size}).json()
+    merkle.verify_inclusion(
+        base64.b64decode(proof["leaf_hash"]),
+        5,
+        cp.size,
+        [base64.b64decode(p) for p in proof["proof"]],
+        cp.root_hash,
+    )
+    cons = client.get("/log/proof/consistency", params={"old": 10, "new": cp.size}).json()
+    old_root = merkle.root_hash(hashes[:10])
+    merkle.verify_consistency(
+        10, cp.size, [base64.b64decode(p) for p in cons["proof"]], old_root, cp.root_hash
+    )
+    receipt = Receipt.parse(client.get("/log/receipt/7").text)
+    assert receipt.extra == entries[7] and receipt.index == 7
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "slug"),
+    [
+        ("/log/checkpoint", 404, "no-checkpoint"),
+        ("/log/tile/0/7", 400, "bad-tile-path"),
+        ("/log/tile/0/000", 404, "tile-not-found"),
+        ("/log/proof/inclusion?index=0&size=5", 404, "size-out-of-range"),
+        ("/log/proof/inclusion?index=-1&size=x", 422, "invalid-request"),
+        ("/log/receipt/0", 404, "not-yet-logged"),
+        ("/nowhere", 404, "not-found"),
+    ],
+)
+def test_errors_are_problem_json(deployment: Deployment, path: str, status: int, slug: str) -> None:
+    client = TestClient(create_app(deployment, run_sequencer=False))
+    resp = client.get(path)
+    assert resp.status_code == status
+    assert resp.headers["content-type"] == "application/problem+json"
+    body = resp.json()
+    assert body["type"].endswith("/" + slug) and body["status"] == status
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=REPO)
+
+
+def test_demo_runs_twice_on_one_data_dir_and_its_receipt_verifies(tmp_path: Path) -> None:
+    data, out = tmp_path / "data", tmp_path / "out"
+    first = _run(str(BIN / "wangqian"), "demo", "--data", str(data), "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    second = _run(str(BIN / "wangqian"), "demo", "--data", str(data), "--out", str(out))
+    assert second.returncode == 0, second.stderr
+    assert "consistent with 8" in second.stdout
+    receipt, trust = out / "entry-15.tlog-proof", out / "trust-bundle.json"
+    ok = _run(str(BIN / "wangqian-verify"), "--receipt", str(receipt), "--trust", str(trust))
+    assert ok.returncode == 0 and "PASSED" in ok.stdout
+
+    tampered = tmp_path / "bad.tlog-proof"
+    lines = receipt.read_text().split("\n")
+    lines[3] = base64.b64encode(b"\x00" * 32).decode()  # first proof hash
+    tampered.write_text("\n".join(lines))
+    bad = _run(str(BIN / "wangqian-verify"), "--receipt", str(tampered), "--trust", str(trust))
+    assert bad.returncode == 1 and "inclusion proof fails" in bad.stdout
+    junk = tmp_path / "junk"
+    junk.write_text("not a receipt")
+    worse = _run(str(BIN / "wangqian-verify"), "--receipt", str(junk), "--trust", str(trust))
+    assert worse.returncode == 3
+
+    audit = _run(str(BIN / "wangqian"), "log", "audit", "--data", str(data))
+    assert audit.returncode == 0 and "audit passed" in audit.stdout
+
+
+def test_demo_reports_a_wrong_passphrase_clearly(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    Deployment.open(data).close()
+    env_run = subprocess.run(
+        [str(BIN / "wangqian"), "demo", "--data", str(data), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env={"WANGQIAN_KEY_PASSPHRASE": "wrong", "PATH": "/usr/bin:/bin"},
+    )
+    assert env_run.returncode == 1
+    assert "wrong passphrase" in env_run.stderr
+    assert "Traceback" not in env_run.stderr
+
+
+def test_verifier_imports_no_database_or_server_code() -> None:
+    code = (
+        "import sys, verifier.cli, verifier.receipt, verifier.trust; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('sqlalchemy', 'psycopg', 'fastapi', 'httpx', 'api', 'filing', 'redis')]; "
+        "print(','.join(bad))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert result.stdout.strip() == "", f"verifier pulled in: {result.stdout}"
+
+
+def test_serve_sequences_entries_appended_by_another_process(tmp_path: Path) -> None:
+    import time
+
+    import httpx
+
+    from tests.helpers import free_port, stop, wait_http, wangqian
+
+    data = tmp_path / "data"
+    port = free_port()
+    server = wangqian("serve", "--data", str(data), "--port", str(port))
+    try:
+        wait_http(f"http://127.0.0.1:{port}/log/vkey", server)
+        writer = Deployment.open(data)
+        writer.log.append_many([b"a", b"b", b"c"])
+        writer.close()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            resp = httpx.get(f"http://127.0.0.1:{port}/log/checkpoint")
+            if resp.status_code == 200 and resp.text.split("\n")[1] == "3":
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the server's sequencer never checkpointed the new entries")
+        receipt = Receipt.parse(httpx.get(f"http://127.0.0.1:{port}/log/receipt/2").text)
+        assert receipt.extra == b"c"
+    finally:
+        stop(server)
