@@ -53,18 +53,17 @@ def write_transaction(engine: Engine, lock_key: int | None = None) -> Iterator[C
             yield conn
 
 
-@contextmanager
-def read_connection(engine: Engine) -> Iterator[Connection]:
-    """A connection for reads of append-only data.
+def open_read_engine(engine: Engine) -> Engine:
+    """An engine for reads of append-only data.
 
-    On PostgreSQL it runs in autocommit, saving the BEGIN and ROLLBACK round trips
-    that would double the cost of a proof; nothing read here ever changes once
-    written, so a snapshot buys nothing.
+    On PostgreSQL it is a second pool in autocommit, which saves the BEGIN and
+    ROLLBACK round trips (and the isolation-level switches) that would double
+    the cost of a proof; nothing it reads ever changes once written, so a
+    snapshot buys nothing. SQLite reads are local and use the engine as it is.
     """
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        yield conn
+    if engine.dialect.name != "postgresql":
+        return engine
+    return create_engine(engine.url, isolation_level="AUTOCOMMIT")
 
 
 def try_advisory_lock(conn: Connection, lock_key: int) -> bool:

@@ -20,7 +20,7 @@ from ledger.database import (
     bulk_insert,
     fetch,
     open_engine,
-    read_connection,
+    open_read_engine,
     try_advisory_lock,
     write_transaction,
 )
@@ -66,6 +66,7 @@ class StoredCheckpoint:
 class Log:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reads = open_read_engine(engine)
 
     @classmethod
     def open(cls, url: str) -> Log:
@@ -81,6 +82,8 @@ class Log:
         return self._engine
 
     def close(self) -> None:
+        if self._reads is not self._engine:
+            self._reads.dispose()
         self._engine.dispose()
 
     # -- appending ---------------------------------------------------------
@@ -171,7 +174,7 @@ class Log:
         sha256 = hashlib.sha256
         new_hashes = [sha256(b"\x00" + r[0]).digest() for r in rows]
         edge_ids = tree.Frontier.edge_nodes(size)
-        edge = tree_store.resolve(conn, edge_ids)
+        _, edge = tree_store.resolve(conn, edge_ids, size)
         frontier = tree.Frontier(size, [edge[n] for n in edge_ids])
         high = frontier.extend(new_hashes, min_level=tree_store.STORED_HEIGHT)
         # Complete level-0 tiles: the partial tile's stored leaves plus the new ones.
@@ -201,11 +204,9 @@ class Log:
         return tree_store.tree_size(conn)
 
     def _range_hashes(self, ranges: Sequence[tree.Range], size: int) -> list[bytes]:
-        with read_connection(self._engine) as conn:
-            if size > self._tree_size(conn):
-                raise SizeError(f"size {size} is beyond the integrated tree")
+        with self._reads.connect() as conn:
             try:
-                stored = tree_store.resolve(conn, tree.nodes_for(ranges))
+                _, stored = tree_store.resolve(conn, tree.nodes_for(ranges), size)
             except tree_store.MissingNode as exc:
                 raise SizeError(str(exc)) from exc
         return tree.hashes_for(ranges, stored)

@@ -86,16 +86,19 @@ def _hash_entries(conn: Connection, start: int, stop: int) -> list[bytes]:
     return [leaf_hash(bytes(r[0])) for r in rows]
 
 
-def resolve(conn: Connection, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
-    """The hashes of the given complete subtrees (callers check they lie in the tree).
+def resolve(conn: Connection, ids: Iterable[NodeId], size: int) -> tuple[int, dict[NodeId, bytes]]:
+    """The tree size and the hashes of the given subtrees of the tree of ``size`` leaves.
 
-    At most three queries whatever the tree's size: stored nodes, the level-0
-    tiles the small subtrees lie in, and the entries of the rightmost partial tile.
+    One query whatever the tree's size (a round trip costs more than the rest of
+    a proof): the stored subtree rows, the level-0 tiles the small subtrees lie
+    in, the entries of a tile ``size`` may cut short, and the integrated size.
+    Raises MissingNode if the tree has fewer than ``size`` leaves.
     """
     wanted = set(ids)
     high = [n for n in wanted if n[0] >= STORED_HEIGHT]
     low = [n for n in wanted if n[0] < STORED_HEIGHT]
-    found: dict[NodeId, bytes] = {}
+    parts = ["SELECT 2, 0, max(size), NULL FROM log_integrations"]
+    params: list[int] = []
     if high:
         # One "level = L AND idx IN (...)" per level: both databases turn that into
         # index lookups, where a row-value IN makes SQLite scan the table.
@@ -105,33 +108,58 @@ def resolve(conn: Connection, ids: Iterable[NodeId]) -> dict[NodeId, bytes]:
         where = " OR ".join(
             f"(level = ? AND idx IN ({','.join('?' * len(ix))}))" for ix in by_level.values()
         )
-        params = [p for lv, ix in by_level.items() for p in (lv, *ix)]
-        rows = fetch(conn, f"SELECT level, idx, hash FROM log_nodes WHERE {where}", params)
-        found.update({(int(lv), int(i)): bytes(h) for lv, i, h in rows})
-        missing = set(high) - found.keys()
-        if missing:
-            raise MissingNode(f"the tree has no node {sorted(missing)[0]} yet")
-    if not low:
-        return found
-    tiles = _tiles(conn, {(i << lv) // TILE_WIDTH for lv, i in low})
-    # Small subtrees outside any stored tile lie in the rightmost, partial tile.
-    partial_end: dict[int, int] = {}
+        parts.append(f"SELECT 0, level, idx, hash FROM log_nodes WHERE {where}")
+        params += [p for lv, ix in by_level.items() for p in (lv, *ix)]
+    tiles = sorted({(i << lv) // TILE_WIDTH for lv, i in low})
+    if tiles:
+        parts.append(
+            f"SELECT 1, 0, idx, hashes FROM log_tiles WHERE idx IN ({','.join('?' * len(tiles))})"
+        )
+        params += tiles
+    # A tile that reaches past ``size`` may not be stored yet: read those entries too.
+    spans: dict[int, tuple[int, int]] = {}
     for level, index in low:
-        t = (index << level) // TILE_WIDTH
-        if t not in tiles:
-            partial_end[t] = max(partial_end.get(t, 0), (index + 1) << level)
-    partial = {t: _hash_entries(conn, t * TILE_WIDTH, end) for t, end in partial_end.items()}
+        first, end = index << level, (index + 1) << level
+        t = first // TILE_WIDTH
+        if (t + 1) * TILE_WIDTH > size:
+            lo, hi = spans.get(t, (first, end))
+            spans[t] = (min(lo, first), max(hi, end))
+    for lo, hi in spans.values():
+        parts.append("SELECT 3, 0, idx, data FROM log_leaves WHERE idx >= ? AND idx < ?")
+        params += [lo, hi]
+    rows = fetch(conn, " UNION ALL ".join(parts), params)
+
+    tree_size = 0
+    found: dict[NodeId, bytes] = {}
+    blobs: dict[int, bytes] = {}
+    entries: dict[int, bytes] = {}
+    for kind, level, index, value in rows:
+        if kind == 0:
+            found[(int(level), int(index))] = bytes(value)
+        elif kind == 1:
+            blobs[int(index)] = bytes(value)
+        elif kind == 2:
+            tree_size = 0 if index is None else int(index)
+        else:
+            entries[int(index)] = bytes(value)
+    if size > tree_size:
+        raise MissingNode(f"size {size} is beyond the integrated tree ({tree_size})")
+    missing = set(high) - found.keys()
+    if missing:
+        raise MissingNode(f"the tree has no node {sorted(missing)[0]} yet")
     for level, index in low:
         first = index << level
         t, off = divmod(first, TILE_WIDTH)
-        blob = tiles.get(t)
-        hashes = (
-            _split(blob, off, 1 << level)
-            if blob is not None
-            else partial[t][off : off + (1 << level)]
-        )
+        blob = blobs.get(t)
+        if blob is not None:
+            hashes = _split(blob, off, 1 << level)
+        else:
+            try:
+                hashes = [leaf_hash(entries[i]) for i in range(first, first + (1 << level))]
+            except KeyError as exc:
+                raise MissingNode(f"entry {exc.args[0]} is not appended") from exc
         found[(level, index)] = root_hash(hashes)
-    return found
+    return tree_size, found
 
 
 @dataclass(frozen=True)
