@@ -105,5 +105,13 @@ def fetch(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[
     """
     if conn.dialect.name == "postgresql":
         sql = sql.replace("?", "%s")
-    result = conn.exec_driver_sql(sql, tuple(params))
-    return [tuple(row) for row in result.fetchall()]
+    # The raw cursor of the connection's own DBAPI connection: same transaction,
+    # and rows come back as plain tuples with no per-row wrapping.
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        cur.execute(sql, tuple(params))
+        return list(cur.fetchall())
+    finally:
+        cur.close()
