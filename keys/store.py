@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
@@ -64,15 +66,32 @@ class FileKeyStore:
 
     def ed25519(self, name: str, create: bool = True) -> Ed25519PrivateKey:
         """Load the Ed25519 key ``name``, creating it on first use if ``create``."""
-        path = self._path(name)
-        if not path.exists():
-            if not create:
-                raise MissingKey(f"no key {name!r} in {self.directory}")
-            self._create(path, Ed25519PrivateKey.generate())
-        key = self._load(path)
+        key = self._load_or_create(name, Ed25519PrivateKey.generate if create else None)
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyStoreError(f"key {name!r} is not an Ed25519 key")
         return key
+
+    def ec_p256(self, name: str, create: bool = True) -> ec.EllipticCurvePrivateKey:
+        """Load the ECDSA P-256 key ``name``, creating it on first use if ``create``."""
+        key = self._load_or_create(
+            name, (lambda: ec.generate_private_key(ec.SECP256R1())) if create else None
+        )
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise KeyStoreError(f"key {name!r} is not an EC key")
+        return key
+
+    def has(self, name: str) -> bool:
+        return self._path(name).exists()
+
+    def _load_or_create(
+        self, name: str, factory: Callable[[], PrivateKeyTypes] | None
+    ) -> PrivateKeyTypes:
+        path = self._path(name)
+        if not path.exists():
+            if factory is None:
+                raise MissingKey(f"no key {name!r} in {self.directory}")
+            self._create(path, factory())
+        return self._load(path)
 
     def _load(self, path: Path) -> PrivateKeyTypes:
         try:
@@ -82,7 +101,7 @@ class FileKeyStore:
                 f"cannot decrypt {path}: wrong passphrase or damaged file"
             ) from exc
 
-    def _create(self, path: Path, key: Ed25519PrivateKey) -> None:
+    def _create(self, path: Path, key: PrivateKeyTypes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         pem = key.private_bytes(
             serialization.Encoding.PEM,

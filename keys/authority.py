@@ -1,0 +1,279 @@
+"""One deployment's certificate authority: its hierarchy on disk, issuing and revoking.
+
+``DIR/pki/`` holds the certificates (PEM) and ``registry.json``, the record of
+every certificate issued and its revocation; private keys live in the key store.
+Creating the hierarchy is idempotent and never replaces an existing key or
+certificate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from keys.pki import Endpoints, Profile, build, name
+from keys.store import FileKeyStore
+
+ORGANIZATION = "wangqian platform"
+HIERARCHY = (
+    # file slug, profile, common name, issuer slug
+    ("root-ca", Profile.ROOT_CA, "wangqian Root CA", None),
+    ("issuing-ca", Profile.ISSUING_CA, "wangqian Issuing CA", "root-ca"),
+    ("tsa", Profile.TSA, "wangqian Time-Stamp Authority", "issuing-ca"),
+    ("ocsp", Profile.OCSP, "wangqian OCSP Responder", "issuing-ca"),
+)
+
+
+class CertificateError(Exception):
+    """A certificate cannot be issued, found or revoked."""
+
+
+class RevocationReason(enum.Enum):
+    UNSPECIFIED = "unspecified"
+    KEY_COMPROMISE = "key_compromise"
+    AFFILIATION_CHANGED = "affiliation_changed"
+    SUPERSEDED = "superseded"
+    CESSATION_OF_OPERATION = "cessation_of_operation"
+
+    @property
+    def flag(self) -> x509.ReasonFlags:
+        return x509.ReasonFlags[self.value]
+
+
+@dataclass(frozen=True)
+class CertificateStatus:
+    serial: int
+    issuer: str
+    revoked_at: dt.datetime | None
+    reason: RevocationReason | None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+def pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+class CertificateAuthority:
+    def __init__(self, directory: Path, store: FileKeyStore, endpoints: Endpoints) -> None:
+        self.directory = directory
+        self.store = store
+        self.endpoints = endpoints
+
+    @classmethod
+    def open(
+        cls, directory: Path, store: FileKeyStore, endpoints: Endpoints
+    ) -> CertificateAuthority:
+        """Open the hierarchy in ``directory``, creating whatever part is missing."""
+        ca = cls(directory, store, endpoints)
+        directory.mkdir(parents=True, exist_ok=True)
+        with ca._locked():
+            for slug, profile, cn, issuer_slug in HIERARCHY:
+                if (directory / f"{slug}.pem").exists():
+                    continue
+                key = store.ec_p256(slug)
+                issuer = ca.certificate(issuer_slug) if issuer_slug else None
+                issuer_key = store.ec_p256(issuer_slug) if issuer_slug else key
+                cert = build(
+                    profile,
+                    name(cn, ORGANIZATION),
+                    key.public_key(),
+                    issuer,
+                    issuer_key,
+                    endpoints,
+                    issuer_slug or "root-ca",
+                )
+                ca._register(cert, issuer_slug or slug, profile)
+                _write_once(directory / f"{slug}.pem", pem(cert))
+        return ca
+
+    # -- reading -------------------------------------------------------------
+
+    def certificate(self, slug: str) -> x509.Certificate:
+        path = self.directory / f"{slug}.pem"
+        try:
+            return x509.load_pem_x509_certificate(path.read_bytes())
+        except FileNotFoundError as exc:
+            raise CertificateError(f"no certificate {slug!r} in {self.directory}") from exc
+
+    @property
+    def root(self) -> x509.Certificate:
+        return self.certificate("root-ca")
+
+    @property
+    def issuing(self) -> x509.Certificate:
+        return self.certificate("issuing-ca")
+
+    def chain(self, slug: str) -> list[x509.Certificate]:
+        """The certificate and its issuers up to (not including) the root."""
+        return [self.certificate(slug), self.issuing]
+
+    def private_key(self, slug: str) -> ec.EllipticCurvePrivateKey:
+        return self.store.ec_p256(slug, create=False)
+
+    # -- issuing and revoking ------------------------------------------------
+
+    def ensure(
+        self, slug: str, profile: Profile, subject: x509.Name, public_key: ec.EllipticCurvePublicKey
+    ) -> x509.Certificate:
+        """The certificate kept as ``slug``, issued for ``public_key`` on first use.
+
+        For keys held elsewhere (a token): the filing seal, enterprise seals.
+        """
+        path = self.directory / f"{slug}.pem"
+        if not path.exists():
+            cert = self.issue(profile, subject, public_key)
+            _write_once(path, pem(cert))
+        cert = self.certificate(slug)
+        if cert.public_key() != public_key:
+            raise CertificateError(f"certificate {slug!r} is for another key")
+        return cert
+
+    def issue(
+        self,
+        profile: Profile,
+        subject: x509.Name,
+        public_key: ec.EllipticCurvePublicKey,
+        validity: dt.timedelta | None = None,
+        not_before: dt.datetime | None = None,
+    ) -> x509.Certificate:
+        """Issue an end-entity certificate from the issuing CA and record it."""
+        if profile in (Profile.ROOT_CA, Profile.ISSUING_CA):
+            raise CertificateError("CAs are created with the hierarchy, not issued")
+        cert = build(
+            profile,
+            subject,
+            public_key,
+            self.issuing,
+            self.private_key("issuing-ca"),
+            self.endpoints,
+            "issuing-ca",
+            not_before=not_before,
+            validity=validity,
+        )
+        with self._locked():
+            self._register(cert, "issuing-ca", profile)
+        return cert
+
+    def revoke(self, serial: int, reason: RevocationReason) -> CertificateStatus:
+        with self._locked():
+            registry = self._read()
+            entry = registry.get(format(serial, "x"))
+            if entry is None:
+                raise CertificateError(f"no certificate with serial {serial:x} was issued here")
+            if entry.get("revoked_at") is None:
+                entry["revoked_at"] = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+                entry["reason"] = reason.value
+                self._write(registry)
+        status = self.status(serial)
+        assert status is not None
+        return status
+
+    def status(self, serial: int) -> CertificateStatus | None:
+        """The certificate's status, or None if this CA never issued it."""
+        entry = self._read().get(format(serial, "x"))
+        if entry is None:
+            return None
+        revoked = entry.get("revoked_at")
+        return CertificateStatus(
+            serial,
+            entry["issuer"],
+            dt.datetime.fromisoformat(revoked) if revoked else None,
+            RevocationReason(entry["reason"]) if entry.get("reason") else None,
+        )
+
+    def revoked(self, issuer_slug: str) -> list[CertificateStatus]:
+        statuses = (self.status(int(s, 16)) for s in self._read())
+        return [s for s in statuses if s is not None and s.revoked and s.issuer == issuer_slug]
+
+    def crl(
+        self, issuer_slug: str, now: dt.datetime | None = None
+    ) -> x509.CertificateRevocationList:
+        """A freshly signed CRL of ``issuer_slug`` (root-ca or issuing-ca), valid for a day."""
+        if issuer_slug not in ("root-ca", "issuing-ca"):
+            raise CertificateError(f"{issuer_slug!r} issues no CRL")
+        issuer = self.certificate(issuer_slug)
+        now = now or dt.datetime.now(dt.UTC).replace(microsecond=0)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(issuer.subject)
+            .last_update(now)
+            .next_update(now + dt.timedelta(days=1))
+            .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+        )
+        public = issuer.public_key()
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False
+        )
+        for status in self.revoked(issuer_slug):
+            assert status.revoked_at is not None and status.reason is not None
+            entry = (
+                x509.RevokedCertificateBuilder()
+                .serial_number(status.serial)
+                .revocation_date(status.revoked_at)
+                .add_extension(x509.CRLReason(status.reason.flag), critical=False)
+                .build()
+            )
+            builder = builder.add_revoked_certificate(entry)
+        return builder.sign(self.private_key(issuer_slug), hashes.SHA256())
+
+    # -- the registry ----------------------------------------------------------
+
+    def _register(self, cert: x509.Certificate, issuer_slug: str, profile: Profile) -> None:
+        registry = self._read()
+        registry[format(cert.serial_number, "x")] = {
+            "issuer": issuer_slug,
+            "profile": profile.value,
+            "subject": cert.subject.rfc4514_string(),
+            "not_after": cert.not_valid_after_utc.isoformat(),
+            "revoked_at": None,
+            "reason": None,
+        }
+        self._write(registry)
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        path = self.directory / "registry.json"
+        if not path.exists():
+            return {}
+        data: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def _write(self, registry: dict[str, dict[str, Any]]) -> None:
+        path = self.directory / "registry.json"
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(registry, indent=1, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)

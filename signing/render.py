@@ -1,0 +1,306 @@
+"""Render a contract to PDF, deterministically: equal data gives equal bytes.
+
+The text follows the structure of the model contracts GF-2014-0171 (presale) and
+GF-2014-0172 (completed homes); the CJK font is embedded as a subset. The last
+page carries an empty, uniquely named signature field for each party and for the
+platform's filing seal, and a QR code to the verify page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from io import BytesIO
+from pathlib import Path
+
+from reportlab import rl_config
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from signing.amount import yuan_in_capitals
+from signing.contract import Contract, PaymentMethod, Template
+from signing.fonts import truetype_font
+
+FONT = "WangqianCJK"
+MARGIN = 56.0
+LINE = 17.0
+BODY_SIZE = 10.5
+
+
+@dataclass(frozen=True)
+class FieldBox:
+    name: str
+    page: int  # zero-based
+    box: tuple[int, int, int, int]  # x1, y1, x2, y2 in PDF points
+
+
+@dataclass(frozen=True)
+class RenderedContract:
+    pdf: bytes
+    fields: tuple[FieldBox, ...]
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.pdf).hexdigest()
+
+
+def _register_font(font_path: Path) -> None:
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(FONT, str(font_path)))
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def _area(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def articles(c: Contract) -> list[tuple[str, list[str]]]:
+    """The contract's text as (heading, paragraphs)."""
+    u, f = c.unit, c.unit.forecast
+    presale = c.template is Template.PRESALE
+    buyers = "；".join(f"{b.name}（{b.id_type}：{b.id_number}）" for b in c.buyers)
+    areas = (
+        f"该商品房预测建筑面积 {_area(f.building)} 平方米，"
+        f"其中套内建筑面积 {_area(f.inner)} 平方米，"
+        f"分摊共有建筑面积 {_area(f.shared)} 平方米。"
+    )
+    if u.measured is not None:
+        m = u.measured
+        areas += (
+            f"实测建筑面积 {_area(m.building)} 平方米，其中套内建筑面积 {_area(m.inner)} 平方米，"
+            f"分摊共有建筑面积 {_area(m.shared)} 平方米。"
+        )
+    pay = c.payment
+    if pay.method is PaymentMethod.LUMP_SUM:
+        pay_text = f"买受人采取{pay.method.value}，于本合同签订之日起 7 日内支付全部房价款。"
+    elif pay.method is PaymentMethod.INSTALMENTS:
+        steps = "；".join(f"{d.isoformat()} 前支付 {_money(a)} 元" for d, a in pay.instalments)
+        pay_text = f"买受人采取{pay.method.value}：首付款 {_money(pay.down_payment)} 元；{steps}。"
+    else:
+        pay_text = (
+            f"买受人采取{pay.method.value}：首付款 {_money(pay.down_payment)} 元，"
+            f"余款 {_money(c.price - pay.down_payment)} 元向{pay.loan_bank}申请贷款支付。"
+        )
+    basis = (
+        f"该商品房已取得预售许可，预售许可证号：{c.permit.number}，发证机关：{c.permit.authority}。"
+        if presale
+        else f"该商品房已取得不动产权证书，证号：{c.permit.number}，"
+        f"登记机构：{c.permit.authority}。"
+    )
+    return [
+        (
+            "当事人",
+            [
+                f"出卖人：{c.seller.name}（{c.seller.id_type}：{c.seller.id_number}）"
+                + (f"，法定代表人：{c.seller.representative}" if c.seller.representative else "")
+                + (f"，地址：{c.seller.address}" if c.seller.address else ""),
+                f"买受人：{buyers}",
+            ],
+        ),
+        (
+            "第一条 项目建设依据",
+            [f"出卖人依法取得坐落于{u.address}的土地使用权，并建设该商品房项目。"],
+        ),
+        ("第二条 " + ("预售依据" if presale else "现售依据"), [basis]),
+        (
+            "第三条 商品房基本情况",
+            [
+                f"该商品房位于{u.building}第 {u.floor} 层 {u.room} 号，用途为{u.use}，"
+                f"不动产单元代码：{u.code}。",
+                areas,
+            ],
+        ),
+        (
+            "第四条 计价方式与价款",
+            [
+                f"该商品房按建筑面积计价，单价为每平方米 {_money(c.price_per_m2)} 元，"
+                f"总价款为 {_money(c.price)} 元（大写：{yuan_in_capitals(c.price)}）。"
+            ],
+        ),
+        ("第五条 付款方式及期限", [pay_text]),
+        (
+            "第六条 商品房预售资金监管" if presale else "第六条 交易资金监管",
+            [
+                f"买受人应将房价款存入监管账户：开户银行 {c.escrow.bank}，账户名称 "
+                f"{c.escrow.account_name}，账号 {c.escrow.account_number}。"
+            ],
+        ),
+        (
+            "第七条 逾期付款责任",
+            [
+                f"买受人逾期付款的，按日计算向出卖人支付逾期应付款万分之"
+                f"{c.late_payment_rate * 10000:.1f}的违约金。"
+            ],
+        ),
+        (
+            "第八条 交付时间",
+            [f"出卖人应当在 {c.delivery_date.isoformat()} 前向买受人交付该商品房。"],
+        ),
+        (
+            "第九条 逾期交付责任",
+            [
+                f"出卖人逾期交付的，按日计算向买受人支付全部房价款万分之"
+                f"{c.late_delivery_rate * 10000:.1f}的违约金。"
+            ],
+        ),
+        (
+            "第十条 争议解决方式",
+            [
+                f"本合同在履行过程中发生的争议，由双方当事人协商解决；协商不成的，{c.dispute.value}"
+                f"（{c.dispute_body}）。"
+            ],
+        ),
+        (
+            "第十一条 网签备案",
+            [
+                "本合同经出卖人、买受人电子签名并经网签备案平台加盖备案电子签章后即完成网签备案"
+                "（网签即备案）。任何人可凭合同文件及其备案回执在核验页离线核验。",
+                *c.extra_terms,
+            ],
+        ),
+    ]
+
+
+class _Writer:
+    def __init__(self, canvas: Canvas, contract: Contract) -> None:
+        self.c = canvas
+        self.contract = contract
+        self.width, self.height = A4
+        self.page = 0
+        self.y = self.height - MARGIN
+
+    def header(self) -> None:
+        self.c.setFont(FONT, 8)
+        self.c.drawString(
+            MARGIN,
+            self.height - 30,
+            f"{self.contract.template.value}  合同编号：{self.contract.number}",
+        )
+        self.c.drawRightString(self.width - MARGIN, 30, f"第 {self.page + 1} 页")
+        self.y = self.height - MARGIN - 10
+
+    def new_page(self) -> None:
+        self.c.showPage()
+        self.page += 1
+        self.header()
+
+    def ensure(self, height: float) -> None:
+        if self.y - height < MARGIN + 20:
+            self.new_page()
+
+    def paragraph(self, text: str, size: float = BODY_SIZE, indent: float = 0) -> None:
+        width = self.width - 2 * MARGIN - indent
+        for line in _wrap(text, size, width):
+            self.ensure(LINE)
+            self.c.setFont(FONT, size)
+            self.c.drawString(MARGIN + indent, self.y, line)
+            self.y -= LINE
+
+
+def _wrap(text: str, size: float, width: float) -> list[str]:
+    lines, current = [], ""
+    for ch in text:
+        if pdfmetrics.stringWidth(current + ch, FONT, size) > width:
+            lines.append(current)
+            current = ch
+        else:
+            current += ch
+    if current:
+        lines.append(current)
+    return lines
+
+
+def render(contract: Contract, font_path: Path | None = None) -> RenderedContract:
+    """The contract as PDF bytes with empty signature fields, and where those fields are."""
+    _register_font(font_path or truetype_font())
+    rl_config.invariant = 1  # fixed dates and IDs: equal input, equal bytes
+    buf = BytesIO()
+    canvas = Canvas(buf, pagesize=A4, invariant=1, pageCompression=1)
+    canvas.setTitle(f"{contract.template.title} {contract.number}")
+    canvas.setAuthor("wangqian 网签备案平台")
+    canvas.setSubject(contract.template.value)
+    w = _Writer(canvas, contract)
+    w.header()
+    canvas.setFont(FONT, 18)
+    canvas.drawCentredString(w.width / 2, w.y - 10, contract.template.title)
+    w.y -= 40
+    w.paragraph(f"合同编号：{contract.number}    示范文本：{contract.template.value}", 10)
+    w.y -= 6
+    for heading, paragraphs in articles(contract):
+        w.ensure(3 * LINE)
+        w.y -= 4
+        w.paragraph(heading, 12)
+        for p in paragraphs:
+            w.paragraph(p, indent=21)
+    fields = _signature_page(w)
+    canvas.showPage()
+    canvas.save()
+    return RenderedContract(_with_fields(buf.getvalue(), fields), fields)
+
+
+def _signature_page(w: _Writer) -> tuple[FieldBox, ...]:
+    w.new_page()
+    c, contract = w.c, w.contract
+    c.setFont(FONT, 14)
+    c.drawCentredString(w.width / 2, w.y - 6, "签署页")
+    w.y -= 40
+    names = contract.signature_fields
+    labels = [f"出卖人：{contract.seller.name}"] + [f"买受人：{b.name}" for b in contract.buyers]
+    labels.append("网签备案平台备案电子签章")
+    boxes = []
+    box_w, box_h = 230, 95
+    for i, (field_name, label) in enumerate(zip(names, labels, strict=True)):
+        col, row = i % 2, i // 2
+        x = MARGIN + col * (box_w + 20)
+        top = w.y - row * (box_h + 36)
+        c.setFont(FONT, BODY_SIZE)
+        c.drawString(x, top, label)
+        y1 = top - 8 - box_h
+        c.setStrokeGray(0.6)
+        c.rect(x, y1, box_w, box_h, stroke=1, fill=0)
+        boxes.append(
+            FieldBox(field_name, w.page, (int(x), int(y1), int(x + box_w), int(y1 + box_h)))
+        )
+    # QR code to the verify page, with the contract number.
+    url = f"{contract.verify_url}?contract={contract.number}"
+    qr = QrCodeWidget(url)
+    x1, y1, x2, y2 = qr.getBounds()
+    size = 90.0
+    drawing = Drawing(size, size, transform=[size / (x2 - x1), 0, 0, size / (y2 - y1), 0, 0])
+    drawing.add(qr)
+    renderPDF.draw(drawing, c, w.width - MARGIN - size, MARGIN + 10)
+    c.setFont(FONT, 8)
+    c.drawRightString(w.width - MARGIN - size - 8, MARGIN + 50, "扫码核验：" + contract.verify_url)
+    return tuple(boxes)
+
+
+def _with_fields(pdf: bytes, fields: tuple[FieldBox, ...]) -> bytes:
+    """Add the empty signature fields in place (no incremental revision)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    # pyHanko gives each new revision a random second ID; derive it from the content
+    # instead, so that equal contracts stay equal byte for byte.
+    first_id = writer.document_id[0]
+    writer._document_id = generic.ArrayObject(
+        [
+            generic.ByteStringObject(first_id),
+            generic.ByteStringObject(hashlib.sha256(pdf).digest()[:16]),
+        ]
+    )
+    for f in fields:
+        append_signature_field(writer, SigFieldSpec(f.name, on_page=f.page, box=f.box))
+    out = BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()
