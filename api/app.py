@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import log_routes, problems
+from api import log_routes, pki_routes, problems
 from filing.deployment import Deployment
 
 
@@ -38,4 +38,5 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     )
     problems.install(app)
     app.include_router(log_routes.router(deployment))
+    app.include_router(pki_routes.router(deployment))
     return app

@@ -12,12 +12,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filing.seals import PlatformPki
+from keys.authority import CertificateAuthority, pem
+from keys.pkcs11 import Pkcs11KeyStore, TokenConfig
+from keys.pki import Endpoints
 from keys.store import FileKeyStore, resolve_passphrase
 from ledger.log import Log, StoredCheckpoint
 from ledger.note import ALG_ED25519, Signer, Verifier
 from ledger.sequencer import Sequencer, WitnessEndpoint
 
 DEFAULT_ORIGIN = "changsha.wangqian.example/filings"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 DATABASE_ENV = "WANGQIAN_DATABASE_URL"
 LOG_KEY = "log-ed25519"
 
@@ -38,10 +43,16 @@ class DeploymentConfig:
     database_url: str = ""  # empty: the SQLite file in the data directory
     witnesses: tuple[WitnessConfig, ...] = ()
     witness_threshold: int = 0
+    # Where relying parties reach /ocsp, /crl and /pki: written into every certificate.
+    public_url: str = DEFAULT_PUBLIC_URL
+    # Seals sign from this PKCS#11 token when set (PIN from WANGQIAN_PKCS11_PIN).
+    pkcs11: TokenConfig | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
         data["witnesses"] = [asdict(w) for w in self.witnesses]
+        if self.pkcs11 is not None:
+            data["pkcs11"] = {"module": self.pkcs11.module, "token_label": self.pkcs11.token_label}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -54,6 +65,12 @@ class DeploymentConfig:
                 database_url=str(data.get("database_url", "")),
                 witnesses=witnesses,
                 witness_threshold=int(data.get("witness_threshold", 0)),
+                public_url=str(data.get("public_url", DEFAULT_PUBLIC_URL)),
+                pkcs11=(
+                    TokenConfig(str(data["pkcs11"]["module"]), str(data["pkcs11"]["token_label"]))
+                    if data.get("pkcs11")
+                    else None
+                ),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"config.json is invalid: {exc}") from exc
@@ -72,7 +89,20 @@ class Deployment:
     config: DeploymentConfig
     log: Log
     signer: Signer
+    keys: FileKeyStore
     _sequencer: Sequencer | None = field(default=None, repr=False)
+    _pki: PlatformPki | None = field(default=None, repr=False)
+
+    @property
+    def pki(self) -> PlatformPki:
+        """The CA hierarchy, TSA, OCSP responder and seals (created on first use)."""
+        if self._pki is None:
+            ca = CertificateAuthority.open(
+                self.data_dir / "pki", self.keys, Endpoints(self.config.public_url)
+            )
+            token = Pkcs11KeyStore(self.config.pkcs11) if self.config.pkcs11 else None
+            self._pki = PlatformPki(ca, self.keys, token)
+        return self._pki
 
     @classmethod
     def open(cls, data_dir: Path) -> Deployment:
@@ -87,7 +117,7 @@ class Deployment:
         key_dir = data_dir / "keys"
         store = FileKeyStore(key_dir, resolve_passphrase(key_dir))
         signer = Signer(config.origin, store.ed25519(LOG_KEY), ALG_ED25519)
-        return cls(data_dir, config, Log.open(url), signer)
+        return cls(data_dir, config, Log.open(url), signer, store)
 
     def save_config(self, config: DeploymentConfig) -> None:
         path = self.data_dir / "config.json"
@@ -117,6 +147,8 @@ class Deployment:
         """What an offline verifier needs to check receipts of this log (see docs/formats.md)."""
         return {
             "version": 1,
+            "roots": [pem(self.pki.ca.root).decode()],
+            "tsa_roots": [pem(self.pki.ca.root).decode()],
             "log": {"origin": self.config.origin, "keys": [{"vkey": self.log_verifier.vkey}]},
             "witnesses": {
                 "threshold": self.config.witness_threshold,

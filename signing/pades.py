@@ -183,3 +183,26 @@ def sign(
     except Exception as exc:  # pyHanko raises many kinds; the caller needs one
         raise SigningError(f"cannot sign field {field_name!r}: {exc}") from exc
     return bytes(out.getvalue())
+
+
+def add_validation_data(pdf: bytes, revocation: RevocationSnapshot) -> bytes:
+    """Add the certificates, CRLs and OCSP responses in ``revocation`` to the DSS.
+
+    pyHanko embeds validation data for the signature it is making; this makes the
+    earlier signatures of a document long-term (B-LT) too, before the last seal.
+    """
+    from asn1crypto import crl as crl_module
+    from asn1crypto import ocsp as ocsp_module
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    DocumentSecurityStore.supply_dss_in_writer(
+        writer,
+        None,
+        certs=[asn1_cert(c) for c in (*revocation.roots, *revocation.intermediates)],
+        ocsps=[ocsp_module.OCSPResponse.load(o) for o in revocation.ocsp_responses],
+        crls=[crl_module.CertificateList.load(c) for c in revocation.crls],
+    )
+    out = BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()

@@ -1,0 +1,87 @@
+"""The platform's own PKI services and seals, as the filing domain uses them.
+
+Seals (the platform's filing seal, developers' enterprise seals) sign from the
+PKCS#11 token when one is configured, else from the encrypted key files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+
+from keys.authority import CertificateAuthority
+from keys.ocsp import OcspResponder
+from keys.pkcs11 import Pkcs11KeyStore
+from keys.pki import Profile, name
+from keys.store import FileKeyStore
+from keys.tsa import TimeStampAuthority
+from signing.pades import InProcessTimeStamper, RevocationSnapshot, key_signer
+
+FILING_SEAL = "filing-seal"
+FILING_SEAL_NAME = "网签备案平台 Filing Seal"
+
+
+@dataclass
+class PlatformPki:
+    ca: CertificateAuthority
+    files: FileKeyStore
+    token: Pkcs11KeyStore | None = None
+
+    @property
+    def tsa(self) -> TimeStampAuthority:
+        return TimeStampAuthority(
+            self.ca.certificate("tsa"), self.ca.private_key("tsa"), [self.ca.issuing]
+        )
+
+    def timestamper(self) -> InProcessTimeStamper:
+        return InProcessTimeStamper(self.tsa)
+
+    @property
+    def ocsp(self) -> OcspResponder:
+        return OcspResponder(self.ca)
+
+    def seal_certificate(self, slug: str, holder: str, profile: Profile) -> x509.Certificate:
+        """The seal's certificate, creating its key (on the token if any) on first use."""
+        if self.token is not None:
+            public = self.token.ec_public_key(slug)
+        else:
+            public = self.files.ec_p256(slug).public_key()
+        return self.ca.ensure(slug, profile, name(holder, holder), public)
+
+    @contextmanager
+    def seal_signer(self, slug: str, holder: str, profile: Profile) -> Iterator[Any]:
+        cert = self.seal_certificate(slug, holder, profile)
+        if self.token is not None:
+            with self.token.signer(slug, cert, [self.ca.issuing]) as signer:
+                yield signer
+        else:
+            yield key_signer(self.files.ec_p256(slug, create=False), cert, [self.ca.issuing])
+
+    def filing_seal(self) -> Any:
+        return self.seal_signer(FILING_SEAL, FILING_SEAL_NAME, Profile.FILING_SEAL)
+
+    def revocation(self, certs: Iterable[x509.Certificate] = ()) -> RevocationSnapshot:
+        """Current CRLs and OCSP answers for ``certs`` (and the TSA), for validating and embedding."""
+        responder = self.ocsp
+        wanted = [*certs, self.ca.certificate("tsa")]
+        answers = []
+        for cert in wanted:
+            if cert.issuer != self.ca.issuing.subject:
+                continue
+            request = ocsp.OCSPRequestBuilder().add_certificate(
+                cert, self.ca.issuing, hashes.SHA256()
+            )
+            answers.append(
+                responder.respond(request.build().public_bytes(serialization.Encoding.DER))
+            )
+        crls = tuple(
+            self.ca.crl(slug).public_bytes(serialization.Encoding.DER)
+            for slug in ("issuing-ca", "root-ca")
+        )
+        return RevocationSnapshot((self.ca.root,), (self.ca.issuing,), crls, tuple(answers))
