@@ -7,9 +7,12 @@ import logging
 import sys
 from pathlib import Path
 
+from keys.authority import CertificateError
 from keys.store import KeyStoreError
 from ledger.merkle import ProofError
 from ledger.note import NoteError, Verifier
+from signing.fonts import FontMissing
+from signing.pades import SigningError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -147,10 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Expected chatter of the libraries: fontTools on tables it does not subset, pyHanko on
+    # embedding revocation data we supply ourselves instead of fetching it.
+    for noisy in ("fontTools.subset", "pyhanko.sign.signers.pdf_signer"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (KeyStoreError, NoteError, ProofError, ValueError, OSError) as exc:
+    except (
+        KeyStoreError,
+        NoteError,
+        ProofError,
+        FontMissing,
+        SigningError,
+        CertificateError,
+        ValueError,
+        OSError,
+    ) as exc:
         print(f"wangqian: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return code

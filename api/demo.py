@@ -40,7 +40,7 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
     """Seller's seal (B-T), buyer's remote signature (B-T), then the filing seal (B-LTA)."""
     contract = sample_contract(number)
     draft = render(contract)
-    font = truetype_font(cache)
+    font = truetype_font()
     ts = pki.timestamper()
     seller = contract.seller.name
     with pki.seal_signer(DEVELOPER_SEAL, seller, Profile.ENTERPRISE_SEAL) as signer:
@@ -132,7 +132,8 @@ def run_demo(data_dir: Path, out_dir: Path, entries: int = 8) -> list[str]:
         (out_dir / "contract.pdf.tlog-proof").write_text(receipt.to_text(), encoding="utf-8")
         verified = verify_receipt(receipt, TrustBundle.from_json(trust_json), entry)
         lines.append(
-            f"receipt contract.pdf.tlog-proof verifies against checkpoint {verified.checkpoint.size}"
+            "receipt contract.pdf.tlog-proof verifies against checkpoint "
+            f"{verified.checkpoint.size}"
         )
         if previous is not None and previous.size > 0:
             proof = log.consistency_proof(previous.size, checkpoint.size)
@@ -142,7 +143,8 @@ def run_demo(data_dir: Path, out_dir: Path, entries: int = 8) -> list[str]:
             lines.append(f"checkpoint {checkpoint.size} is consistent with {previous.size}")
         lines.append(f"log key: {deployment.log_verifier.vkey}")
         lines.append(
-            f"wrote {out_dir}: contract.pdf, contract.pdf.tlog-proof, trust-bundle.json, root-ca.pem"
+            f"wrote {out_dir}: contract.pdf, contract.pdf.tlog-proof, "
+            "trust-bundle.json, root-ca.pem"
         )
     finally:
         deployment.close()

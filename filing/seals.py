@@ -67,7 +67,7 @@ class PlatformPki:
         return self.seal_signer(FILING_SEAL, FILING_SEAL_NAME, Profile.FILING_SEAL)
 
     def revocation(self, certs: Iterable[x509.Certificate] = ()) -> RevocationSnapshot:
-        """Current CRLs and OCSP answers for ``certs`` (and the TSA), for validating and embedding."""
+        """Current CRLs and OCSP answers for ``certs`` and the TSA (to validate and embed)."""
         responder = self.ocsp
         wanted = [*certs, self.ca.certificate("tsa")]
         answers = []

@@ -95,7 +95,9 @@ def test_demo_runs_twice_on_one_data_dir_and_its_receipt_verifies(tmp_path: Path
     second = _run(str(BIN / "wangqian"), "demo", "--data", str(data), "--out", str(out))
     assert second.returncode == 0, second.stderr
     assert "consistent with 8" in second.stdout
-    receipt, trust = out / "entry-15.tlog-proof", out / "trust-bundle.json"
+    receipt, trust = out / "contract.pdf.tlog-proof", out / "trust-bundle.json"
+    assert (out / "contract.pdf").read_bytes().startswith(b"%PDF-")
+    assert (out / "root-ca.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
     ok = _run(str(BIN / "wangqian-verify"), "--receipt", str(receipt), "--trust", str(trust))
     assert ok.returncode == 0 and "PASSED" in ok.stdout
 
