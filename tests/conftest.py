@@ -56,3 +56,34 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     yield from pg_schema_url()
+
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+@pytest.fixture(scope="session")
+def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One SoftHSM2 token for the whole run (a PKCS#11 module initialises once per process)."""
+    import shutil
+    import subprocess
+
+    from keys.pkcs11 import TokenConfig
+
+    if not (shutil.which("softhsm2-util") and Path(SOFTHSM_MODULE).exists()):
+        if os.environ.get("CI"):
+            pytest.fail("SoftHSM2 is not installed (scripts/system-deps.sh installs it)")
+        pytest.skip("SoftHSM2 is not installed")
+    base = tmp_path_factory.mktemp("softhsm")
+    (base / "tokens").mkdir()
+    conf = base / "softhsm2.conf"
+    conf.write_text(
+        f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n"
+    )
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(
+        ["softhsm2-util", "--init-token", "--free", "--label", "wangqian-test"]
+        + ["--pin", "1234", "--so-pin", "5678"],
+        check=True,
+        capture_output=True,
+    )
+    yield TokenConfig(SOFTHSM_MODULE, "wangqian-test", pin="1234")
