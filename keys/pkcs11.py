@@ -130,4 +130,7 @@ class Pkcs11KeyStore:
                 signing_cert=load(certificate),
                 ca_chain=[load(c) for c in chain],
                 embed_roots=False,
+                # Hash here, sign the digest on the token (CKM_ECDSA): tokens such as
+                # SoftHSM2 do not all offer the combined hash-and-sign mechanisms.
+                use_raw_mechanism=True,
             )

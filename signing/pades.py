@@ -171,17 +171,17 @@ def sign(
     if level.timestamped and timestamper is None:
         raise SigningError(f"{level.value} needs a time-stamp authority")
     meta = metadata(field_name, level, revocation, reason, location)
-    pdf_signer = signers.PdfSigner(
-        meta,
-        signer=signer,
-        timestamper=timestamper if level.timestamped else None,
-        stamp_style=stamp.style() if stamp else None,
-    )
     try:
+        pdf_signer = signers.PdfSigner(
+            meta,
+            signer=signer,
+            timestamper=timestamper if level.timestamped else None,
+            stamp_style=stamp.style() if stamp else None,
+        )
         writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
         out = pdf_signer.sign_pdf(writer, bytes_reserved=RESERVED[level.value])
     except Exception as exc:  # pyHanko raises many kinds; the caller needs one
-        raise SigningError(f"cannot sign field {field_name!r}: {exc}") from exc
+        raise SigningError(f"cannot sign field {field_name!r}: {exc!r}") from exc
     return bytes(out.getvalue())
 
 

@@ -81,8 +81,10 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     )
     os.environ["SOFTHSM2_CONF"] = str(conf)
     subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", "wangqian-test"]
-        + ["--pin", "1234", "--so-pin", "5678"],
+        [
+            *("softhsm2-util", "--init-token", "--free", "--label", "wangqian-test"),
+            *("--pin", "1234", "--so-pin", "5678"),
+        ],
         check=True,
         capture_output=True,
     )

@@ -1,0 +1,333 @@
+"""signing/: rendering, every PAdES level, failures that must fail, remote and token signing,
+and tools nobody here wrote (pdfsig, qpdf, pyhanko-cli) accepting the results."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+import subprocess
+from decimal import Decimal
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from filing.seals import PlatformPki
+from keys.authority import RevocationReason, pem
+from keys.pkcs11 import Pkcs11KeyStore, TokenConfig
+from keys.pki import Profile
+from signing import pades, remote
+from signing.amount import yuan_in_capitals
+from signing.contract import ContractDataError
+from signing.fonts import truetype_font
+from signing.render import render
+from signing.sample import sample_contract
+from signing.validation import DocumentError, validate_document
+from tests.pki_helpers import Holder, issue, make_pki
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PlatformPki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def draft() -> bytes:
+    return render(sample_contract()).pdf
+
+
+@pytest.fixture(scope="module")
+def seller(pki: PlatformPki) -> Holder:
+    return issue(pki, "湘江示范置业有限公司", Profile.ENTERPRISE_SEAL)
+
+
+def _sign(
+    pki: PlatformPki, pdf: bytes, who: Holder, level: pades.Level, field: str = "seller"
+) -> bytes:
+    return pades.sign(
+        pdf,
+        field,
+        pades.key_signer(who.key, who.cert, [pki.ca.issuing]),
+        level,
+        timestamper=pki.timestamper(),
+        revocation=pki.revocation([who.cert]),
+        stamp=pades.Stamp(truetype_font()),
+    )
+
+
+@pytest.mark.parametrize(
+    ("amount", "words"),
+    [
+        ("0", "人民币零元整"),
+        ("101", "人民币壹佰零壹元整"),
+        ("1422720", "人民币壹佰肆拾贰万贰仟柒佰贰拾元整"),
+        ("100200300", "人民币壹亿零贰拾万零叁佰元整"),
+        ("10005.07", "人民币壹万零伍元零柒分"),
+        ("1000.5", "人民币壹仟元伍角整"),
+    ],
+)
+def test_amount_in_capitals(amount: str, words: str) -> None:
+    assert yuan_in_capitals(amount) == words
+
+
+def test_rendering_is_deterministic_and_well_formed(tmp_path: Path, draft: bytes) -> None:
+    again = render(sample_contract()).pdf
+    assert again == draft
+    assert render(sample_contract("CS2026-000002")).pdf != draft
+    (tmp_path / "c.pdf").write_bytes(draft)
+    check = subprocess.run(
+        ["qpdf", "--check", str(tmp_path / "c.pdf")], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / "c.pdf")], capture_output=True, text=True
+    ).stdout
+    cjk = [line for line in fonts.splitlines() if "WenQuanYi" in line]
+    assert cjk and "+" in cjk[0].split()[0] and " yes yes " in cjk[0]  # an embedded subset
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "c.pdf"), "-"], capture_output=True, text=True
+    ).stdout
+    for needle in [
+        "商品房买卖合同（预售）",
+        "430104001001GB00001F00010203",
+        "人民币壹佰肆拾贰万贰仟柒佰贰拾元整",
+    ]:
+        assert needle in text.replace("\n", "")
+    reader = PdfFileReader(BytesIO(draft))
+    names = [f.get_object()["/T"] for f in reader.root["/AcroForm"]["/Fields"]]
+    assert names == ["seller", "buyer-1", "filing-seal"]
+
+
+def test_contract_data_is_checked() -> None:
+    contract = sample_contract()
+    with pytest.raises(ContractDataError, match="28 characters"):
+        dataclasses.replace(contract, unit=dataclasses.replace(contract.unit, code="short"))
+    with pytest.raises(ContractDataError, match="at least one buyer"):
+        dataclasses.replace(contract, buyers=())
+    with pytest.raises(ContractDataError, match="positive"):
+        dataclasses.replace(contract, price=Decimal(0))
+
+
+@pytest.mark.parametrize("level", list(pades.Level))
+def test_each_pades_level_validates(
+    pki: PlatformPki, draft: bytes, seller: Holder, level: pades.Level
+) -> None:
+    signed = _sign(pki, draft, seller, level)
+    [report] = validate_document(signed, pki.revocation([seller.cert]))
+    assert report.ok, report.summary
+    assert report.signer == "湘江示范置业有限公司"
+    assert report.timestamped is (level is not pades.Level.B_B)
+    reader = PdfFileReader(BytesIO(signed))
+    assert ("/DSS" in reader.root) is level.long_term
+    assert bool(list(reader.embedded_timestamp_signatures)) is (level is pades.Level.B_LTA)
+
+
+def test_revoked_expired_wrong_usage_and_untrusted_certificates_fail(
+    pki: PlatformPki, draft: bytes, tmp_path: Path
+) -> None:
+    revoked = issue(pki, "被吊销")
+    pki.ca.revoke(revoked.cert.serial_number, RevocationReason.KEY_COMPROMISE)
+    expired = issue(
+        pki,
+        "已过期",
+        validity=dt.timedelta(days=1),
+        not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=10),
+    )
+    wrong_usage = Holder(
+        pki.ca.private_key("ocsp"), pki.ca.certificate("ocsp")
+    )  # OCSP signer, not a signer of documents
+    stranger_pki = make_pki(tmp_path / "other")
+    untrusted = issue(stranger_pki, "陌生人")
+    for who, signer_pki in [
+        (revoked, pki),
+        (expired, pki),
+        (wrong_usage, pki),
+        (untrusted, stranger_pki),
+    ]:
+        signed = pades.sign(
+            draft,
+            "seller",
+            pades.key_signer(who.key, who.cert, [signer_pki.ca.issuing]),
+            pades.Level.B_B,
+        )
+        [report] = validate_document(signed, pki.revocation([who.cert]))
+        assert report.intact and report.valid, who.cert.subject
+        assert not report.ok, f"{who.cert.subject} should not validate: {report.summary}"
+    [report] = validate_document(
+        pades.sign(
+            draft,
+            "seller",
+            pades.key_signer(revoked.key, revoked.cert, [pki.ca.issuing]),
+            pades.Level.B_B,
+        ),
+        pki.revocation([revoked.cert]),
+    )
+    assert report.revoked
+
+
+def test_a_flipped_byte_fails(pki: PlatformPki, draft: bytes, seller: Holder) -> None:
+    signed = bytearray(_sign(pki, draft, seller, pades.Level.B_T))
+    pos = signed.index(b"/Title") + 8  # inside the signed byte range
+    signed[pos] ^= 0x01
+    [report] = validate_document(bytes(signed), pki.revocation([seller.cert]))
+    assert not report.intact and not report.ok
+
+
+def test_remote_signing_round_trip(pki: PlatformPki, draft: bytes) -> None:
+    buyer = issue(pki, "王小明")
+    request = remote.prepare(draft, "buyer-1", buyer.cert, [pki.ca.issuing])
+    assert len(request.digest_to_sign) == 32  # all the phone ever sees
+    signed = remote.finish(
+        request, remote.device_sign(buyer.key, request.digest_to_sign), pki.timestamper()
+    )
+    [report] = validate_document(signed, pki.revocation([buyer.cert]))
+    assert report.ok and report.field == "buyer-1" and report.timestamped
+
+    impostor = issue(pki, "冒名者")
+    with pytest.raises(remote.RemoteSignatureInvalid):
+        remote.finish(request, remote.device_sign(impostor.key, request.digest_to_sign))
+
+
+def test_pkcs11_seal_signature(pki: PlatformPki, draft: bytes, softhsm_token: TokenConfig) -> None:
+    # Its own CA directory: the module's CA already holds a file-key filing seal.
+    token_pki = PlatformPki(pki.ca, pki.files, Pkcs11KeyStore(softhsm_token))
+    slug, holder = "token-seal", "湘江示范置业有限公司"
+    with token_pki.seal_signer(slug, holder, Profile.ENTERPRISE_SEAL) as signer:
+        signed = pades.sign(draft, "seller", signer, pades.Level.B_T, timestamper=pki.timestamper())
+    cert = token_pki.seal_certificate(slug, holder, Profile.ENTERPRISE_SEAL)
+    [report] = validate_document(signed, pki.revocation([cert]))
+    assert report.ok and report.field == "seller" and report.signer == holder
+    assert Pkcs11KeyStore(softhsm_token).private_key_attributes(slug)["extractable"] is False
+
+
+@pytest.fixture(scope="module")
+def demo_contract(pki: PlatformPki, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    from api.demo import sign_sample_contract
+
+    return sign_sample_contract(pki, "CS2026-900001", tmp_path_factory.mktemp("cache"))
+
+
+def _nss_db(directory: Path, root_pem: bytes) -> str:
+    directory.mkdir()
+    (directory / "root.pem").write_bytes(root_pem)
+    subprocess.run(["certutil", "-N", "-d", f"sql:{directory}", "--empty-password"], check=True)
+    subprocess.run(
+        [
+            "certutil",
+            "-A",
+            "-d",
+            f"sql:{directory}",
+            "-n",
+            "root",
+            "-t",
+            "CT,C,C",
+            "-i",
+            str(directory / "root.pem"),
+        ],
+        check=True,
+    )
+    return f"sql:{directory}"
+
+
+def test_pdfsig_and_qpdf_accept_the_demo_contract(
+    pki: PlatformPki, demo_contract: bytes, tmp_path: Path
+) -> None:
+    (tmp_path / "contract.pdf").write_bytes(demo_contract)
+    nss = _nss_db(tmp_path / "nss", pem(pki.ca.root))
+    # -no-ocsp: the certificates point at an OCSP URL no server answers in this test;
+    # the OCSP responder itself is checked with openssl in test_keys.py.
+    out = subprocess.run(
+        ["pdfsig", "-no-ocsp", "-nssdir", nss, str(tmp_path / "contract.pdf")],
+        capture_output=True,
+        text=True,
+    ).stdout
+    blocks = out.split("Signature #")[1:]
+    party_blocks = [b for b in blocks if "Field Name: Timestamp" not in b]
+    assert len(party_blocks) == 3
+    for block in party_blocks:
+        assert "Signature is Valid." in block, block
+        assert "Certificate is Trusted." in block, block
+    check = subprocess.run(
+        ["qpdf", "--check", str(tmp_path / "contract.pdf")], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout
+    reports = validate_document(demo_contract, pki.revocation([]))
+    assert [r.field for r in reports] == ["seller", "buyer-1", "filing-seal"]
+    assert all(r.intact and r.valid and r.timestamped for r in reports)
+
+
+def test_a_pdf_signed_by_pyhanko_cli_with_a_pkcs12_from_keys_validates(
+    pki: PlatformPki, draft: bytes, tmp_path: Path
+) -> None:
+    cli = shutil.which("pyhanko") or str(
+        Path(__file__).resolve().parents[1] / ".venv" / "bin" / "pyhanko"
+    )
+    holder = issue(pki, "赵六")
+    (tmp_path / "id.p12").write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"zhaoliu",
+            holder.key,
+            holder.cert,
+            [pki.ca.issuing],
+            serialization.BestAvailableEncryption(b"p12 pass"),
+        )
+    )
+    (tmp_path / "pass.txt").write_text("p12 pass")
+    (tmp_path / "in.pdf").write_bytes(draft)
+    run = subprocess.run(
+        [
+            cli,
+            "sign",
+            "addsig",
+            "--field",
+            "buyer-1",
+            "pkcs12",
+            "--passfile",
+            "pass.txt",
+            "in.pdf",
+            "out.pdf",
+            "id.p12",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    [report] = validate_document((tmp_path / "out.pdf").read_bytes(), pki.revocation([holder.cert]))
+    assert report.ok and report.signer == "赵六"
+
+
+def test_bad_input_gets_clear_errors(draft: bytes, tmp_path: Path) -> None:
+    from signing.pades import RevocationSnapshot
+
+    trust = RevocationSnapshot(())
+    with pytest.raises(DocumentError, match="not a PDF"):
+        validate_document(b"hello", trust)
+    with pytest.raises(DocumentError, match="malformed"):
+        validate_document(b"%PDF-1.7\n garbage", trust)
+    with pytest.raises(DocumentError, match="larger than"):
+        validate_document(b"%PDF-" + b"0" * (21 * 1024 * 1024), trust)
+    (tmp_path / "in.pdf").write_bytes(draft)
+    subprocess.run(
+        [
+            "qpdf",
+            "--encrypt",
+            "u",
+            "o",
+            "256",
+            "--",
+            str(tmp_path / "in.pdf"),
+            str(tmp_path / "enc.pdf"),
+        ],
+        check=True,
+    )
+    with pytest.raises(DocumentError, match="encrypted"):
+        validate_document((tmp_path / "enc.pdf").read_bytes(), trust)
+    with pytest.raises(pades.SigningError):
+        pades.sign(b"%PDF-1.7\n garbage", "seller", object(), pades.Level.B_B)
+    with pytest.raises(pades.SigningError, match="time-stamp"):
+        pades.sign(draft, "seller", object(), pades.Level.B_T)
