@@ -61,7 +61,7 @@ def _log_audit(args: argparse.Namespace) -> int:
 
     deployment = Deployment.open(args.data)
     try:
-        report = audit(deployment.log, [deployment.log_verifier])
+        report = audit(deployment.log, deployment.log_verifiers())
     finally:
         deployment.close()
     print(
@@ -105,6 +105,88 @@ def _log_add_witness(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _keys_init(args: argparse.Namespace) -> int:
+    from filing.deployment import Deployment
+
+    deployment = Deployment.open(args.data)
+    try:
+        pki = deployment.pki
+        seal = pki.filing_seal_certificate()
+        print(f"root CA:     {pki.ca.root.subject.rfc4514_string()}")
+        print(f"filing seal: {seal.subject.rfc4514_string()} (serial {seal.serial_number:x})")
+        print(f"log key:     {deployment.log_verifier.vkey}")
+    finally:
+        deployment.close()
+    return EXIT_OK
+
+
+def _keys_trust_bundle(args: argparse.Namespace) -> int:
+    import json
+
+    from filing.deployment import Deployment
+
+    deployment = Deployment.open(args.data)
+    try:
+        text = json.dumps(deployment.trust_bundle(), indent=2, ensure_ascii=False) + "\n"
+    finally:
+        deployment.close()
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from filing.deployment import Deployment
+    from keys.authority import RevocationReason
+
+    deployment = Deployment.open(args.data)
+    try:
+        status = deployment.pki.ca.revoke(int(args.serial, 16), RevocationReason(args.reason))
+    finally:
+        deployment.close()
+    print(f"revoked {status.serial:x} at {status.revoked_at} ({args.reason})")
+    return EXIT_OK
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from filing.deployment import Deployment, LogKey
+
+    deployment = Deployment.open(args.data)
+    try:
+        config = deployment.config
+        if args.what == "log":
+            name = f"log-ed25519-{len(config.log_keys) + 1}"
+            config = replace(config, log_keys=(*config.log_keys, LogKey(name)))
+        elif args.what == "retire-old-log-keys":
+            *old, newest = config.log_keys
+            config = replace(config, log_keys=(*(LogKey(k.name, True) for k in old), newest))
+        else:
+            base = "filing-seal"
+            n = 2
+            while (deployment.data_dir / "pki" / f"{base}-{n}.pem").exists():
+                n += 1
+            config = replace(config, filing_seal=f"{base}-{n}")
+        deployment.save_config(config)
+    finally:
+        deployment.close()
+    again = Deployment.open(args.data)  # creates the new key and certificate now
+    try:
+        if args.what == "filing-seal":
+            cert = again.pki.filing_seal_certificate()
+            print(f"filing seal is now {again.config.filing_seal} (serial {cert.serial_number:x})")
+        for v in again.log_verifiers():
+            state = "retired" if v in again.retired else "active"
+            print(f"log key {state}: {v.vkey}")
+    finally:
+        again.close()
+    print("export the trust bundle again: wangqian keys trust-bundle")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wangqian", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +212,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--trust-log", action="append", metavar="VKEY", help="follow the log with this vkey"
     )
     witness.set_defaults(func=_witness)
+
+    keys_cmd = sub.add_parser("keys", help="keys, certificates and the trust bundle")
+    keys_sub = keys_cmd.add_subparsers(dest="keys_command", required=True)
+    init = keys_sub.add_parser("init", help="create the CA hierarchy, TSA, OCSP, seal and log keys")
+    init.add_argument("--data", type=Path, required=True)
+    init.set_defaults(func=_keys_init)
+    bundle = keys_sub.add_parser("trust-bundle", help="export what an offline verifier trusts")
+    bundle.add_argument("--data", type=Path, required=True)
+    bundle.add_argument("--out", type=Path, help="write here instead of standard output")
+    bundle.set_defaults(func=_keys_trust_bundle)
+    revoke = keys_sub.add_parser("revoke", help="revoke a certificate this CA issued")
+    revoke.add_argument("--data", type=Path, required=True)
+    revoke.add_argument("--serial", required=True, help="serial number in hex")
+    revoke.add_argument(
+        "--reason",
+        default="unspecified",
+        choices=[
+            "unspecified",
+            "key_compromise",
+            "affiliation_changed",
+            "superseded",
+            "cessation_of_operation",
+        ],
+    )
+    revoke.set_defaults(func=_keys_revoke)
+    rotate = keys_sub.add_parser(
+        "rotate", help="add a new log key or filing seal (old ones stay valid)"
+    )
+    rotate.add_argument("--data", type=Path, required=True)
+    rotate.add_argument("what", choices=["log", "retire-old-log-keys", "filing-seal"])
+    rotate.set_defaults(func=_keys_rotate)
 
     log_cmd = sub.add_parser("log", help="log administration")
     log_sub = log_cmd.add_subparsers(dest="log_command", required=True)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from filing.deployment import Deployment
-from filing.seals import FILING_SEAL_NAME, PlatformPki
+from filing.seals import PlatformPki
 from keys.authority import pem
 from keys.pki import Profile, name, new_key
 from ledger.merkle import verify_consistency
@@ -58,7 +58,7 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
     pdf = remote.finish(request, remote.device_sign(device_key, request.digest_to_sign), ts)
 
     seller_cert = pki.seal_certificate(DEVELOPER_SEAL, seller, Profile.ENTERPRISE_SEAL)
-    seal_cert = pki.seal_certificate("filing-seal", FILING_SEAL_NAME, Profile.FILING_SEAL)
+    seal_cert = pki.filing_seal_certificate()
     revocation = pki.revocation([seller_cert, buyer_cert, seal_cert])
     reports = validate_document(pdf, revocation)
     if len(reports) != 2 or not all(r.ok for r in reports):

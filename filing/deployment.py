@@ -38,6 +38,14 @@ class WitnessConfig:
 
 
 @dataclass(frozen=True)
+class LogKey:
+    """A log signing key in the key store; retired keys stay trusted for what they signed."""
+
+    name: str
+    retired: bool = False
+
+
+@dataclass(frozen=True)
 class DeploymentConfig:
     origin: str = DEFAULT_ORIGIN
     database_url: str = ""  # empty: the SQLite file in the data directory
@@ -47,10 +55,15 @@ class DeploymentConfig:
     public_url: str = DEFAULT_PUBLIC_URL
     # Seals sign from this PKCS#11 token when set (PIN from WANGQIAN_PKCS11_PIN).
     pkcs11: TokenConfig | None = None
+    # Oldest first. Checkpoints are signed by every key not retired, so that during a
+    # rotation verifiers holding either the old or the new trust bundle accept them.
+    log_keys: tuple[LogKey, ...] = (LogKey(LOG_KEY),)
+    filing_seal: str = "filing-seal"  # the seal's slug in pki/ and the key stores
 
     def to_json(self) -> str:
         data = asdict(self)
         data["witnesses"] = [asdict(w) for w in self.witnesses]
+        data["log_keys"] = [asdict(k) for k in self.log_keys]
         if self.pkcs11 is not None:
             data["pkcs11"] = {"module": self.pkcs11.module, "token_label": self.pkcs11.token_label}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -66,6 +79,11 @@ class DeploymentConfig:
                 witnesses=witnesses,
                 witness_threshold=int(data.get("witness_threshold", 0)),
                 public_url=str(data.get("public_url", DEFAULT_PUBLIC_URL)),
+                log_keys=tuple(
+                    LogKey(str(k["name"]), bool(k.get("retired", False)))
+                    for k in data.get("log_keys", [{"name": LOG_KEY}])
+                ),
+                filing_seal=str(data.get("filing_seal", "filing-seal")),
                 pkcs11=(
                     TokenConfig(str(data["pkcs11"]["module"]), str(data["pkcs11"]["token_label"]))
                     if data.get("pkcs11")
@@ -76,6 +94,8 @@ class DeploymentConfig:
             raise ConfigError(f"config.json is invalid: {exc}") from exc
         for w in config.witnesses:
             Verifier.from_vkey(w.vkey)
+        if not any(not k.retired for k in config.log_keys):
+            raise ConfigError("config.json needs at least one log key that is not retired")
         if not 0 <= config.witness_threshold <= len(config.witnesses):
             raise ConfigError(
                 f"witness_threshold {config.witness_threshold} needs 0..{len(config.witnesses)}"
@@ -88,7 +108,8 @@ class Deployment:
     data_dir: Path
     config: DeploymentConfig
     log: Log
-    signer: Signer
+    signers: list[Signer]  # the active log keys, newest last
+    retired: list[Verifier]
     keys: FileKeyStore
     _sequencer: Sequencer | None = field(default=None, repr=False)
     _pki: PlatformPki | None = field(default=None, repr=False)
@@ -101,7 +122,7 @@ class Deployment:
                 self.data_dir / "pki", self.keys, Endpoints(self.config.public_url)
             )
             token = Pkcs11KeyStore(self.config.pkcs11) if self.config.pkcs11 else None
-            self._pki = PlatformPki(ca, self.keys, token)
+            self._pki = PlatformPki(ca, self.keys, token, self.config.filing_seal)
         return self._pki
 
     @classmethod
@@ -116,8 +137,17 @@ class Deployment:
         url = url or f"sqlite:///{data_dir / 'wangqian.db'}"
         key_dir = data_dir / "keys"
         store = FileKeyStore(key_dir, resolve_passphrase(key_dir))
-        signer = Signer(config.origin, store.ed25519(LOG_KEY), ALG_ED25519)
-        return cls(data_dir, config, Log.open(url), signer, store)
+        signers = [
+            Signer(config.origin, store.ed25519(k.name), ALG_ED25519)
+            for k in config.log_keys
+            if not k.retired
+        ]
+        retired = [
+            Signer(config.origin, store.ed25519(k.name, create=False), ALG_ED25519).verifier
+            for k in config.log_keys
+            if k.retired
+        ]
+        return cls(data_dir, config, Log.open(url), signers, retired, store)
 
     def save_config(self, config: DeploymentConfig) -> None:
         path = self.data_dir / "config.json"
@@ -127,8 +157,17 @@ class Deployment:
         self.config = config
 
     @property
+    def signer(self) -> Signer:
+        """The newest log key."""
+        return self.signers[-1]
+
+    @property
     def log_verifier(self) -> Verifier:
         return self.signer.verifier
+
+    def log_verifiers(self) -> list[Verifier]:
+        """Every log key this deployment ever used, retired ones included."""
+        return [*self.retired, *(s.verifier for s in self.signers)]
 
     def witness_verifiers(self) -> list[Verifier]:
         return [Verifier.from_vkey(w.vkey) for w in self.config.witnesses]
@@ -139,7 +178,7 @@ class Deployment:
                 WitnessEndpoint(Verifier.from_vkey(w.vkey), w.url) for w in self.config.witnesses
             ]
             self._sequencer = Sequencer(
-                self.log, self.signer, self.config.origin, endpoints, self.config.witness_threshold
+                self.log, self.signers, self.config.origin, endpoints, self.config.witness_threshold
             )
         return self._sequencer
 
@@ -149,7 +188,13 @@ class Deployment:
             "version": 1,
             "roots": [pem(self.pki.ca.root).decode()],
             "tsa_roots": [pem(self.pki.ca.root).decode()],
-            "log": {"origin": self.config.origin, "keys": [{"vkey": self.log_verifier.vkey}]},
+            "log": {
+                "origin": self.config.origin,
+                "keys": [
+                    {"vkey": v.vkey, "status": "retired" if v in self.retired else "active"}
+                    for v in self.log_verifiers()
+                ],
+            },
             "witnesses": {
                 "threshold": self.config.witness_threshold,
                 "keys": [{"vkey": w.vkey} for w in self.config.witnesses],

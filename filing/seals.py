@@ -32,6 +32,7 @@ class PlatformPki:
     ca: CertificateAuthority
     files: FileKeyStore
     token: Pkcs11KeyStore | None = None
+    filing_seal_slug: str = FILING_SEAL
 
     @property
     def tsa(self) -> TimeStampAuthority:
@@ -64,7 +65,10 @@ class PlatformPki:
             yield key_signer(self.files.ec_p256(slug, create=False), cert, [self.ca.issuing])
 
     def filing_seal(self) -> Any:
-        return self.seal_signer(FILING_SEAL, FILING_SEAL_NAME, Profile.FILING_SEAL)
+        return self.seal_signer(self.filing_seal_slug, FILING_SEAL_NAME, Profile.FILING_SEAL)
+
+    def filing_seal_certificate(self) -> x509.Certificate:
+        return self.seal_certificate(self.filing_seal_slug, FILING_SEAL_NAME, Profile.FILING_SEAL)
 
     def revocation(self, certs: Iterable[x509.Certificate] = ()) -> RevocationSnapshot:
         """Current CRLs and OCSP answers for ``certs`` and the TSA (to validate and embed)."""

@@ -83,7 +83,7 @@ class Sequencer:
     def __init__(
         self,
         log_: Log,
-        signer: Signer,
+        signers: Sequence[Signer],
         origin: str,
         witnesses: Sequence[WitnessEndpoint] = (),
         threshold: int = 0,
@@ -93,7 +93,9 @@ class Sequencer:
                 f"policy needs {threshold} cosignatures but has {len(witnesses)} witnesses"
             )
         self.log = log_
-        self.signer = signer
+        if not signers:
+            raise ValueError("a sequencer needs at least one log key")
+        self.signers = list(signers)
         self.origin = origin
         self.threshold = threshold
         self._clients = [HttpWitnessClient(w) for w in witnesses]
@@ -114,7 +116,7 @@ class Sequencer:
 
     def _issue(self, size: int) -> StoredCheckpoint:
         cp = Checkpoint(self.origin, size, self.log.root_hash(size))
-        note = sign_note(cp.to_text(), [self.signer])
+        note = sign_note(cp.to_text(), self.signers)
         stored = self.log.record_checkpoint(size, cp.root_hash, note)
         lines = self._cosign(note, size)
         self.log.add_cosignatures(stored.id, lines)
