@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from filing.deployment import Deployment
-from filing.seals import PlatformPki
+from filing.seals import FILING_SEAL_NAME, PlatformPki
 from keys.authority import pem
 from keys.pki import Profile, name, new_key
 from ledger.merkle import verify_consistency
@@ -44,7 +44,7 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
     ts = pki.timestamper()
     seller = contract.seller.name
     with pki.seal_signer(DEVELOPER_SEAL, seller, Profile.ENTERPRISE_SEAL) as signer:
-        stamp = pades.Stamp(font, seal_image(seller, "合同专用章", font, cache), "出卖人")
+        stamp = pades.Stamp(font, seal_image(seller, "合同专用章", font, cache), "出卖人", seller)
         pdf = pades.sign(draft.pdf, "seller", signer, pades.Level.B_T, timestamper=ts, stamp=stamp)
 
     buyer = contract.buyers[0]
@@ -53,7 +53,7 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
         Profile.PARTY, name(buyer.name, serial=buyer.id_number), device_key.public_key()
     )
     request = remote.prepare(
-        pdf, "buyer-1", buyer_cert, [pki.ca.issuing], pades.Stamp(font, None, "买受人")
+        pdf, "buyer-1", buyer_cert, [pki.ca.issuing], pades.Stamp(font, None, "买受人", buyer.name)
     )
     pdf = remote.finish(request, remote.device_sign(device_key, request.digest_to_sign), ts)
 
@@ -65,7 +65,9 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
         raise DemoFailed(f"party signatures do not validate: {[r.summary for r in reports]}")
     pdf = pades.add_validation_data(pdf, revocation)
     with pki.filing_seal() as signer:
-        stamp = pades.Stamp(font, seal_image("网签备案平台", "备案专用章", font, cache), "备案")
+        stamp = pades.Stamp(
+            font, seal_image("网签备案平台", "备案专用章", font, cache), "备案", FILING_SEAL_NAME
+        )
         pdf = pades.sign(
             pdf,
             "filing-seal",

@@ -59,3 +59,41 @@ def truetype_font(cache_dir: Path | None = None) -> Path:
         face.save(str(tmp))
         os.replace(tmp, target)
     return target
+
+
+# Everything a stamp prints besides the label and the signer's name.
+STAMP_CHARACTERS = (
+    "签署时间：:-+./ 0123456789UTCGMTABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+
+
+def subset_font(text: str, cache_dir: Path | None = None) -> Path:
+    """A TrueType file holding only the glyphs of ``text`` (cached by content).
+
+    pyHanko parses and subsets the font at every stamp; handing it a few dozen
+    glyphs instead of twenty thousand turns a second into milliseconds.
+    """
+    import hashlib
+
+    source = truetype_font(cache_dir)
+    chars = "".join(sorted(set(text + STAMP_CHARACTERS)))
+    key = hashlib.sha256(f"{source}\n{chars}".encode()).hexdigest()[:20]
+    cache = source.parent / "subsets"
+    target = cache / f"{key}.ttf"
+    if not target.exists():
+        from fontTools import subset
+        from fontTools.ttLib import TTFont
+
+        cache.mkdir(parents=True, exist_ok=True)
+        font = TTFont(str(source), lazy=True)
+        options = subset.Options()
+        options.layout_features = ["*"]
+        options.name_IDs = ["*"]
+        options.notdef_outline = True
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(text=chars)
+        subsetter.subset(font)
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        font.save(str(tmp))
+        os.replace(tmp, target)
+    return target

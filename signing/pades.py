@@ -31,6 +31,7 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from keys.tsa import TimeStampAuthority
+from signing.fonts import subset_font
 
 # Reserved space for the CMS blob. Reserving it up front spares pyHanko a dry run
 # of the whole signature just to measure its size.
@@ -116,12 +117,14 @@ class Stamp:
     font: Path
     seal: Path | None = None
     label: str = "签署人"
+    signer: str = ""  # the certificate's common name, to embed only the glyphs needed
 
     def style(self) -> Any:
+        font = subset_font(self.label + self.signer) if self.signer else self.font
         return TextStampStyle(
             stamp_text=f"{self.label}：%(signer)s\n签署时间：%(ts)s",
             timestamp_format="%Y-%m-%d %H:%M:%S %Z",
-            text_box_style=TextBoxStyle(font=_font_factory(self.font)),
+            text_box_style=TextBoxStyle(font=_font_factory(font)),
             background=PdfImage(str(self.seal)) if self.seal else None,
             background_opacity=0.85,
             border_width=0,

@@ -271,3 +271,48 @@ def test_issued_certificates_carry_revocation_pointers(tmp_path: Path) -> None:
     assert any(a.access_location.value == "http://pki.example/ocsp" for a in aia)
     cdp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     assert cdp[0].full_name[0].value == "http://pki.example/crl/issuing-ca.crl"
+
+
+def test_keys_commands_init_export_and_revoke(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from api.cli import main
+
+    data = tmp_path / "data"
+    assert main(["keys", "init", "--data", str(data)]) == 0
+    assert main(["keys", "init", "--data", str(data)]) == 0  # idempotent
+    bundle_path = tmp_path / "trust-bundle.json"
+    assert main(["keys", "trust-bundle", "--data", str(data), "--out", str(bundle_path)]) == 0
+    bundle = json.loads(bundle_path.read_text())
+    root = x509.load_pem_x509_certificate(bundle["roots"][0].encode())
+    assert root.subject == root.issuer and bundle["log"]["keys"][0]["status"] == "active"
+    d = Deployment.open(data)
+    party = issue(d.pki, "张三")
+    d.close()
+    capsys.readouterr()
+    serial = format(party.cert.serial_number, "x")
+    assert (
+        main(
+            [
+                "keys",
+                "revoke",
+                "--data",
+                str(data),
+                "--serial",
+                serial,
+                "--reason",
+                "key_compromise",
+            ]
+        )
+        == 0
+    )
+    d = Deployment.open(data)
+    try:
+        status = d.pki.ca.status(party.cert.serial_number)
+        assert status is not None and status.revoked
+    finally:
+        d.close()
+    assert (
+        main(["keys", "revoke", "--data", str(data), "--serial", "abc"]) == 1
+    )  # never issued here
+    assert "no certificate with serial abc" in capsys.readouterr().err
