@@ -331,3 +331,50 @@ def test_bad_input_gets_clear_errors(draft: bytes, tmp_path: Path) -> None:
         pades.sign(b"%PDF-1.7\n garbage", "seller", object(), pades.Level.B_B)
     with pytest.raises(pades.SigningError, match="time-stamp"):
         pades.sign(draft, "seller", object(), pades.Level.B_T)
+
+
+def test_pdfsig_checks_revocation_online_against_our_ocsp_responder(tmp_path: Path) -> None:
+    """NSS asks our /ocsp itself: good for the demo contract, and revoked after a revocation."""
+    import json
+
+    from api.demo import sign_sample_contract
+    from filing.deployment import Deployment
+    from tests.helpers import free_port, stop, wait_http, wangqian
+
+    port = free_port()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "config.json").write_text(json.dumps({"public_url": f"http://127.0.0.1:{port}"}))
+    d = Deployment.open(data)
+    pdf = sign_sample_contract(d.pki, "CS2026-900002", tmp_path / "cache")
+    root = pem(d.pki.ca.root)
+    d.close()
+    (tmp_path / "contract.pdf").write_bytes(pdf)
+    nss = _nss_db(tmp_path / "nss", root)
+    server = wangqian("serve", "--data", str(data), "--port", str(port))
+    try:
+        wait_http(f"http://127.0.0.1:{port}/log/vkey", server)
+        out = subprocess.run(
+            ["pdfsig", "-nssdir", nss, str(tmp_path / "contract.pdf")],
+            capture_output=True,
+            text=True,
+        ).stdout
+        parties = [b for b in out.split("Signature #")[1:] if "Field Name: Timestamp" not in b]
+        assert len(parties) == 3 and all("Certificate is Trusted." in b for b in parties), out
+
+        from api.cli import main
+
+        reader = PdfFileReader(BytesIO(pdf))
+        buyer = next(s for s in reader.embedded_regular_signatures if s.field_name == "buyer-1")
+        serial = format(buyer.signer_cert.serial_number, "x")
+        assert main(["keys", "revoke", "--data", str(data), "--serial", serial]) == 0
+        out = subprocess.run(
+            ["pdfsig", "-nssdir", nss, str(tmp_path / "contract.pdf")],
+            capture_output=True,
+            text=True,
+        ).stdout
+        blocks = {b.split("Field Name: ")[1].split()[0]: b for b in out.split("Signature #")[1:]}
+        assert "Revoked" in blocks["buyer-1"], blocks["buyer-1"]
+        assert "Certificate is Trusted." in blocks["seller"]
+    finally:
+        stop(server)
