@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -158,12 +159,14 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     deployment = Deployment.open(args.data)
     try:
         config = deployment.config
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
         if args.what == "log":
             name = f"log-ed25519-{len(config.log_keys) + 1}"
-            config = replace(config, log_keys=(*config.log_keys, LogKey(name)))
+            config = replace(config, log_keys=(*config.log_keys, LogKey(name, valid_from=now)))
         elif args.what == "retire-old-log-keys":
             *old, newest = config.log_keys
-            config = replace(config, log_keys=(*(LogKey(k.name, True) for k in old), newest))
+            retired = (replace(k, retired=True, valid_until=k.valid_until or now) for k in old)
+            config = replace(config, log_keys=(*retired, newest))
         else:
             base = "filing-seal"
             n = 2

@@ -29,6 +29,7 @@ from pyhanko.sign import fields, signers  # noqa: E402
 
 from benchmarks.report import write_section  # noqa: E402
 from keys.pki import Profile  # noqa: E402
+from keys.signers import key_signer  # noqa: E402
 from signing import pades  # noqa: E402
 from signing.fonts import truetype_font  # noqa: E402
 from signing.render import render  # noqa: E402
@@ -57,7 +58,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         pki = make_pki(Path(tmp))
         seller = issue(pki, "湘江示范置业有限公司", Profile.ENTERPRISE_SEAL)
-        signer = pades.key_signer(seller.key, seller.cert, [pki.ca.issuing])
+        signer = key_signer(seller.key, seller.cert, [pki.ca.issuing])
         ts = pki.timestamper()
         revocation = pki.revocation([seller.cert])
         contract = sample_contract()

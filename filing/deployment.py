@@ -43,6 +43,8 @@ class LogKey:
 
     name: str
     retired: bool = False
+    valid_from: str = ""  # ISO 8601 UTC: when it started signing checkpoints
+    valid_until: str = ""  # when it stopped (retired); empty while in use
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,12 @@ class DeploymentConfig:
                 witness_threshold=int(data.get("witness_threshold", 0)),
                 public_url=str(data.get("public_url", DEFAULT_PUBLIC_URL)),
                 log_keys=tuple(
-                    LogKey(str(k["name"]), bool(k.get("retired", False)))
+                    LogKey(
+                        str(k["name"]),
+                        bool(k.get("retired", False)),
+                        str(k.get("valid_from", "")),
+                        str(k.get("valid_until", "")),
+                    )
                     for k in data.get("log_keys", [{"name": LOG_KEY}])
                 ),
                 filing_seal=str(data.get("filing_seal", "filing-seal")),
@@ -166,8 +173,10 @@ class Deployment:
         return self.signer.verifier
 
     def log_verifiers(self) -> list[Verifier]:
-        """Every log key this deployment ever used, retired ones included."""
-        return [*self.retired, *(s.verifier for s in self.signers)]
+        """Every log key this deployment ever used, in config order (oldest first)."""
+        active = iter(self.signers)
+        retired = iter(self.retired)
+        return [next(retired) if k.retired else next(active).verifier for k in self.config.log_keys]
 
     def witness_verifiers(self) -> list[Verifier]:
         return [Verifier.from_vkey(w.vkey) for w in self.config.witnesses]
@@ -191,8 +200,13 @@ class Deployment:
             "log": {
                 "origin": self.config.origin,
                 "keys": [
-                    {"vkey": v.vkey, "status": "retired" if v in self.retired else "active"}
-                    for v in self.log_verifiers()
+                    {
+                        "vkey": v.vkey,
+                        "status": "retired" if k.retired else "active",
+                        "valid_from": k.valid_from or None,
+                        "valid_until": k.valid_until or None,
+                    }
+                    for k, v in zip(self.config.log_keys, self.log_verifiers(), strict=True)
                 ],
             },
             "witnesses": {

@@ -19,9 +19,10 @@ from keys.authority import CertificateAuthority
 from keys.ocsp import OcspResponder
 from keys.pkcs11 import Pkcs11KeyStore
 from keys.pki import Profile, name
+from keys.signers import SigningKeyStore
 from keys.store import FileKeyStore
 from keys.tsa import TimeStampAuthority
-from signing.pades import InProcessTimeStamper, RevocationSnapshot, key_signer
+from signing.pades import InProcessTimeStamper, RevocationSnapshot
 
 FILING_SEAL = "filing-seal"
 FILING_SEAL_NAME = "网签备案平台 Filing Seal"
@@ -47,22 +48,22 @@ class PlatformPki:
     def ocsp(self) -> OcspResponder:
         return OcspResponder(self.ca)
 
+    @property
+    def seal_keys(self) -> SigningKeyStore:
+        """Where seal keys live: the token when configured, else the key files."""
+        return self.token if self.token is not None else self.files
+
     def seal_certificate(self, slug: str, holder: str, profile: Profile) -> x509.Certificate:
-        """The seal's certificate, creating its key (on the token if any) on first use."""
-        if self.token is not None:
-            public = self.token.ec_public_key(slug)
-        else:
-            public = self.files.ec_p256(slug).public_key()
-        return self.ca.ensure(slug, profile, name(holder, holder), public)
+        """The seal's certificate, creating its key on first use."""
+        return self.ca.ensure(
+            slug, profile, name(holder, holder), self.seal_keys.ec_public_key(slug)
+        )
 
     @contextmanager
     def seal_signer(self, slug: str, holder: str, profile: Profile) -> Iterator[Any]:
         cert = self.seal_certificate(slug, holder, profile)
-        if self.token is not None:
-            with self.token.signer(slug, cert, [self.ca.issuing]) as signer:
-                yield signer
-        else:
-            yield key_signer(self.files.ec_p256(slug, create=False), cert, [self.ca.issuing])
+        with self.seal_keys.signer(slug, cert, [self.ca.issuing]) as signer:
+            yield signer
 
     def filing_seal(self) -> Any:
         return self.seal_signer(self.filing_seal_slug, FILING_SEAL_NAME, Profile.FILING_SEAL)

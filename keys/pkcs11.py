@@ -7,20 +7,20 @@ half never leaves it. Signing goes through pyHanko's PKCS#11 signer.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pkcs11
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pkcs11 import Attribute, KeyType, ObjectClass
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 
+from keys.signers import asn1_certificate
 from keys.store import KeyStoreError
 
 PIN_ENV = "WANGQIAN_PKCS11_PIN"
@@ -115,20 +115,17 @@ class Pkcs11KeyStore:
 
     @contextmanager
     def signer(
-        self, label: str, certificate: x509.Certificate, chain: list[x509.Certificate]
+        self, label: str, certificate: x509.Certificate, chain: Sequence[x509.Certificate]
     ) -> Iterator[Any]:
         """A pyHanko signer that signs with the token's key ``label``."""
         from pyhanko.sign.pkcs11 import PKCS11Signer
-
-        def load(c: x509.Certificate) -> Any:
-            return asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
 
         with self.session() as session:
             yield PKCS11Signer(
                 session,
                 key_label=label,
-                signing_cert=load(certificate),
-                ca_chain=[load(c) for c in chain],
+                signing_cert=asn1_certificate(certificate),
+                ca_chain=[asn1_certificate(c) for c in chain],
                 embed_roots=False,
                 # Hash here, sign the digest on the token (CKM_ECDSA): tokens such as
                 # SoftHSM2 do not all offer the combined hash-and-sign mechanisms.

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -79,6 +82,17 @@ class FileKeyStore:
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise KeyStoreError(f"key {name!r} is not an EC key")
         return key
+
+    def ec_public_key(self, label: str, create: bool = True) -> ec.EllipticCurvePublicKey:
+        return self.ec_p256(label, create).public_key()
+
+    @contextmanager
+    def signer(
+        self, label: str, certificate: x509.Certificate, chain: Sequence[x509.Certificate]
+    ) -> Iterator[Any]:
+        from keys.signers import key_signer
+
+        yield key_signer(self.ec_p256(label, create=False), certificate, chain)
 
     def has(self, name: str) -> bool:
         return self._path(name).exists()

@@ -8,28 +8,23 @@ data to embed and the stamp.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from asn1crypto import crl as asn1_crl
-from asn1crypto import keys as asn1_keys
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import tsp
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from keys.signers import asn1_certificate
 from keys.tsa import TimeStampAuthority
 from signing.fonts import subset_font
 
@@ -57,10 +52,6 @@ class SigningError(Exception):
     """A document could not be signed."""
 
 
-def asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-
-
 class InProcessTimeStamper(timestamps.TimeStamper):
     """Asks the platform's own TSA directly, without an HTTP round trip."""
 
@@ -83,31 +74,13 @@ class RevocationSnapshot:
 
     def validation_context(self, revocation_mode: str = "hard-fail") -> Any:
         return ValidationContext(
-            trust_roots=[asn1_cert(c) for c in self.roots],
-            other_certs=[asn1_cert(c) for c in self.intermediates],
+            trust_roots=[asn1_certificate(c) for c in self.roots],
+            other_certs=[asn1_certificate(c) for c in self.intermediates],
             crls=[asn1_crl.CertificateList.load(c) for c in self.crls],
             ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in self.ocsp_responses],
             allow_fetching=False,
             revocation_mode=revocation_mode,
         )
-
-
-def key_signer(
-    key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, chain: Sequence[x509.Certificate]
-) -> Any:
-    """A pyHanko signer for a key held in this process (from an encrypted key file)."""
-    der = key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return signers.SimpleSigner(
-        signing_cert=asn1_cert(cert),
-        signing_key=asn1_keys.PrivateKeyInfo.load(der),
-        cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
-            [asn1_cert(c) for c in chain]
-        ),
-    )
 
 
 @dataclass(frozen=True)
@@ -202,7 +175,7 @@ def add_validation_data(pdf: bytes, revocation: RevocationSnapshot) -> bytes:
     DocumentSecurityStore.supply_dss_in_writer(
         writer,
         None,
-        certs=[asn1_cert(c) for c in (*revocation.roots, *revocation.intermediates)],
+        certs=[asn1_certificate(c) for c in (*revocation.roots, *revocation.intermediates)],
         ocsps=[ocsp_module.OCSPResponse.load(o) for o in revocation.ocsp_responses],
         crls=[crl_module.CertificateList.load(c) for c in revocation.crls],
     )

@@ -32,7 +32,8 @@ from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from signing.pades import RESERVED, Level, SigningError, Stamp, asn1_cert, metadata
+from keys.signers import asn1_certificate
+from signing.pades import RESERVED, Level, SigningError, Stamp, metadata
 
 ECDSA_SHA256 = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"})
 
@@ -62,9 +63,9 @@ def _ext_signer(
     cert: x509.Certificate, chain: Sequence[x509.Certificate], value: bytes | int
 ) -> Any:
     return signers.ExternalSigner(
-        signing_cert=asn1_cert(cert),
+        signing_cert=asn1_certificate(cert),
         cert_registry=SimpleCertificateStore.from_certs(  # type: ignore[no-untyped-call]
-            [asn1_cert(c) for c in chain]
+            [asn1_certificate(c) for c in chain]
         ),
         signature_value=value,
         signature_mechanism=ECDSA_SHA256,

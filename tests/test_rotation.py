@@ -77,3 +77,18 @@ def test_filing_seal_rotation_keeps_old_contracts_valid(tmp_path: Path) -> None:
             assert reports[-1].certificate_sha256 == hashlib.sha256(der).hexdigest()
     finally:
         d.close()
+
+
+def test_trust_bundle_gives_log_keys_their_validity_periods(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    Deployment.open(data).close()
+    assert main(["keys", "rotate", "log", "--data", str(data)]) == 0
+    assert main(["keys", "rotate", "retire-old-log-keys", "--data", str(data)]) == 0
+    d = Deployment.open(data)
+    try:
+        old, new = d.trust_bundle()["log"]["keys"]
+    finally:
+        d.close()
+    assert old["status"] == "retired" and old["valid_from"] is None and old["valid_until"]
+    assert new["status"] == "active" and new["valid_from"] and new["valid_until"] is None
+    assert new["valid_from"] <= old["valid_until"]  # the overlap

@@ -20,6 +20,7 @@ from filing.seals import PlatformPki
 from keys.authority import RevocationReason, pem
 from keys.pkcs11 import Pkcs11KeyStore, TokenConfig
 from keys.pki import Profile
+from keys.signers import key_signer
 from signing import pades, remote
 from signing.amount import yuan_in_capitals
 from signing.contract import ContractDataError
@@ -51,7 +52,7 @@ def _sign(
     return pades.sign(
         pdf,
         field,
-        pades.key_signer(who.key, who.cert, [pki.ca.issuing]),
+        key_signer(who.key, who.cert, [pki.ca.issuing]),
         level,
         timestamper=pki.timestamper(),
         revocation=pki.revocation([who.cert]),
@@ -151,7 +152,7 @@ def test_revoked_expired_wrong_usage_and_untrusted_certificates_fail(
         signed = pades.sign(
             draft,
             "seller",
-            pades.key_signer(who.key, who.cert, [signer_pki.ca.issuing]),
+            key_signer(who.key, who.cert, [signer_pki.ca.issuing]),
             pades.Level.B_B,
         )
         [report] = validate_document(signed, pki.revocation([who.cert]))
@@ -161,7 +162,7 @@ def test_revoked_expired_wrong_usage_and_untrusted_certificates_fail(
         pades.sign(
             draft,
             "seller",
-            pades.key_signer(revoked.key, revoked.cert, [pki.ca.issuing]),
+            key_signer(revoked.key, revoked.cert, [pki.ca.issuing]),
             pades.Level.B_B,
         ),
         pki.revocation([revoked.cert]),
