@@ -32,11 +32,8 @@ def _serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from filing.deployment import Deployment
 
-    deployment = Deployment.open(args.data)
-    try:
+    with Deployment.open(args.data) as deployment:
         uvicorn.run(create_app(deployment), host=args.host, port=args.port, log_level="info")
-    finally:
-        deployment.close()
     return EXIT_OK
 
 
@@ -60,11 +57,8 @@ def _log_audit(args: argparse.Namespace) -> int:
     from filing.deployment import Deployment
     from ledger.audit import audit
 
-    deployment = Deployment.open(args.data)
-    try:
+    with Deployment.open(args.data) as deployment:
         report = audit(deployment.log, deployment.log_verifiers())
-    finally:
-        deployment.close()
     print(
         f"entries {report.entries}, tree size {report.tree_size}, "
         f"nodes checked {report.nodes_checked}, checkpoints checked {report.checkpoints_checked}"
@@ -78,9 +72,8 @@ def _log_audit(args: argparse.Namespace) -> int:
 def _log_vkey(args: argparse.Namespace) -> int:
     from filing.deployment import Deployment
 
-    deployment = Deployment.open(args.data)
-    print(deployment.log_verifier.vkey)
-    deployment.close()
+    with Deployment.open(args.data) as deployment:
+        print(deployment.log_verifier.vkey)
     return EXIT_OK
 
 
@@ -90,8 +83,7 @@ def _log_add_witness(args: argparse.Namespace) -> int:
     from filing.deployment import Deployment, WitnessConfig
 
     Verifier.from_vkey(args.vkey)
-    deployment = Deployment.open(args.data)
-    try:
+    with Deployment.open(args.data) as deployment:
         config = deployment.config
         witnesses = tuple(w for w in config.witnesses if w.vkey != args.vkey)
         witnesses += (WitnessConfig(args.vkey, args.url),)
@@ -100,8 +92,6 @@ def _log_add_witness(args: argparse.Namespace) -> int:
             print(f"threshold must be 0..{len(witnesses)}", file=sys.stderr)
             return EXIT_USAGE
         deployment.save_config(replace(config, witnesses=witnesses, witness_threshold=threshold))
-    finally:
-        deployment.close()
     print(f"{len(witnesses)} witness(es), policy {threshold}-of-{len(witnesses)}")
     return EXIT_OK
 
@@ -109,15 +99,12 @@ def _log_add_witness(args: argparse.Namespace) -> int:
 def _keys_init(args: argparse.Namespace) -> int:
     from filing.deployment import Deployment
 
-    deployment = Deployment.open(args.data)
-    try:
+    with Deployment.open(args.data) as deployment:
         pki = deployment.pki
         seal = pki.filing_seal_certificate()
         print(f"root CA:     {pki.ca.root.subject.rfc4514_string()}")
         print(f"filing seal: {seal.subject.rfc4514_string()} (serial {seal.serial_number:x})")
         print(f"log key:     {deployment.log_verifier.vkey}")
-    finally:
-        deployment.close()
     return EXIT_OK
 
 
@@ -126,11 +113,8 @@ def _keys_trust_bundle(args: argparse.Namespace) -> int:
 
     from filing.deployment import Deployment
 
-    deployment = Deployment.open(args.data)
-    try:
+    with Deployment.open(args.data) as deployment:
         text = json.dumps(deployment.trust_bundle(), indent=2, ensure_ascii=False) + "\n"
-    finally:
-        deployment.close()
     if args.out:
         args.out.write_text(text, encoding="utf-8")
     else:
@@ -142,11 +126,8 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     from filing.deployment import Deployment
     from keys.authority import RevocationReason
 
-    deployment = Deployment.open(args.data)
-    try:
+    with Deployment.open(args.data) as deployment:
         status = deployment.pki.ca.revoke(int(args.serial, 16), RevocationReason(args.reason))
-    finally:
-        deployment.close()
     print(f"revoked {status.serial:x} at {status.revoked_at} ({args.reason})")
     return EXIT_OK
 
@@ -156,8 +137,7 @@ def _keys_rotate(args: argparse.Namespace) -> int:
 
     from filing.deployment import Deployment, LogKey
 
-    deployment = Deployment.open(args.data)
-    try:
+    with Deployment.open(args.data) as deployment:
         config = deployment.config
         now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
         if args.what == "log":
@@ -174,18 +154,13 @@ def _keys_rotate(args: argparse.Namespace) -> int:
                 n += 1
             config = replace(config, filing_seal=f"{base}-{n}")
         deployment.save_config(config)
-    finally:
-        deployment.close()
-    again = Deployment.open(args.data)  # creates the new key and certificate now
-    try:
+    with Deployment.open(args.data) as again:  # creates the new key and certificate now
         if args.what == "filing-seal":
             cert = again.pki.filing_seal_certificate()
             print(f"filing seal is now {again.config.filing_seal} (serial {cert.serial_number:x})")
         for v in again.log_verifiers():
             state = "retired" if v in again.retired else "active"
             print(f"log key {state}: {v.vkey}")
-    finally:
-        again.close()
     print("export the trust bundle again: wangqian keys trust-bundle")
     return EXIT_OK
 

@@ -218,6 +218,12 @@ class Deployment:
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         return self.log.latest_checkpoint()
 
+    def __enter__(self) -> Deployment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._sequencer is not None:
             self._sequencer.close()
