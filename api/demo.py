@@ -18,7 +18,8 @@ from pathlib import Path
 from filing.deployment import Deployment
 from filing.seals import FILING_SEAL_NAME, PlatformPki
 from keys.authority import pem
-from keys.pki import Profile, name, new_key
+from keys.identity import RegistryIdentityCheck, issue_party_certificate
+from keys.pki import Profile, new_key
 from ledger.merkle import verify_consistency
 from signing import pades, remote
 from signing.fonts import truetype_font
@@ -36,9 +37,20 @@ class DemoFailed(Exception):
     """The demo's own output did not verify."""
 
 
+def sample_identity_check(directory: Path) -> RegistryIdentityCheck:
+    """The identity extract the authority would load, holding the sample buyers."""
+    extract = directory / "identity-extract.json"
+    if not extract.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        people = {p.id_number: p.name for p in sample_contract(buyers=2).buyers}
+        extract.write_text(json.dumps(people, ensure_ascii=False, indent=1), encoding="utf-8")
+    return RegistryIdentityCheck(extract)
+
+
 def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
     """Seller's seal (B-T), buyer's remote signature (B-T), then the filing seal (B-LTA)."""
     contract = sample_contract(number)
+    identity_check = sample_identity_check(cache)
     draft = render(contract)
     font = truetype_font()
     ts = pki.timestamper()
@@ -49,9 +61,8 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
 
     buyer = contract.buyers[0]
     device_key = new_key()  # lives on the buyer's phone; only its public half is certified
-    buyer_cert = pki.ca.issue(
-        Profile.PARTY, name(buyer.name, serial=buyer.id_number), device_key.public_key()
-    )
+    identity = identity_check.verify(buyer.name, buyer.id_type, buyer.id_number)
+    buyer_cert = issue_party_certificate(pki.ca, identity, device_key.public_key())
     request = remote.prepare(
         pdf, "buyer-1", buyer_cert, [pki.ca.issuing], pades.Stamp(font, None, "买受人", buyer.name)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import subprocess
@@ -316,3 +317,24 @@ def test_keys_commands_init_export_and_revoke(
         main(["keys", "revoke", "--data", str(data), "--serial", "abc"]) == 1
     )  # never issued here
     assert "no certificate with serial abc" in capsys.readouterr().err
+
+
+def test_party_certificates_need_a_verified_identity(tmp_path: Path) -> None:
+    from keys.identity import IdentityRejected, RegistryIdentityCheck, issue_party_certificate
+
+    extract = tmp_path / "extract.json"
+    extract.write_text(json.dumps({"430102199001011234": "王小明"}, ensure_ascii=False))
+    check = RegistryIdentityCheck(extract)
+    for bad in [
+        ("李四", "居民身份证", "430102199001011234"),
+        ("王小明", "居民身份证", "999"),
+        ("王小明", "护照", "430102199001011234"),
+    ]:
+        with pytest.raises(IdentityRejected):
+            check.verify(*bad)
+    identity = check.verify("王小明", "居民身份证", "430102199001011234")
+    pki = make_pki(tmp_path / "pki")
+    cert = issue_party_certificate(pki.ca, identity, new_key().public_key())
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc <= dt.timedelta(days=31)
+    serial = cert.subject.get_attributes_for_oid(x509.oid.NameOID.SERIAL_NUMBER)[0].value
+    assert serial.startswith("IDH:") and "430102199001011234" not in cert.subject.rfc4514_string()

@@ -1,0 +1,85 @@
+"""Binding a party's certificate to a verified identity.
+
+The identity check itself is an adapter (face recognition and the police's
+identity records in production). A party certificate can only be issued for a
+``VerifiedIdentity``, which only an ``IdentityCheck`` produces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from keys.authority import CertificateAuthority
+from keys.pki import Profile, name
+
+
+class IdentityRejected(Exception):
+    """The identity check did not confirm the person."""
+
+
+@dataclass(frozen=True)
+class VerifiedIdentity:
+    name: str
+    id_type: str
+    id_number: str
+    checked_by: str  # which adapter confirmed it
+    checked_at: dt.datetime
+
+    @property
+    def subject_serial(self) -> str:
+        """What the certificate carries instead of the ID number: a hash of type and number,
+        which matches the person for whoever holds the ID card, without printing it."""
+        digest = hashlib.sha256(f"{self.id_type}:{self.id_number}".encode()).hexdigest()
+        return f"IDH:{digest[:32]}"
+
+
+class IdentityCheck(Protocol):
+    def verify(self, person_name: str, id_type: str, id_number: str) -> VerifiedIdentity:
+        """Confirm that the ID belongs to the named person, or raise IdentityRejected."""
+        ...
+
+
+class RegistryIdentityCheck:
+    """Checks against an identity extract the authority loads (JSON: ID number → name)."""
+
+    def __init__(self, extract: Path) -> None:
+        try:
+            self._people: dict[str, str] = json.loads(extract.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IdentityRejected(f"identity extract {extract} cannot be read: {exc}") from exc
+        self._source = extract.name
+
+    def verify(self, person_name: str, id_type: str, id_number: str) -> VerifiedIdentity:
+        if id_type != "居民身份证":
+            raise IdentityRejected(f"this check covers resident ID cards, not {id_type}")
+        known = self._people.get(id_number)
+        if known is None:
+            raise IdentityRejected("no such ID number in the identity records")
+        if known != person_name:
+            raise IdentityRejected("the name does not match the identity records")
+        return VerifiedIdentity(
+            person_name, id_type, id_number, f"registry:{self._source}", dt.datetime.now(dt.UTC)
+        )
+
+
+PARTY_VALIDITY = dt.timedelta(days=30)
+
+
+def issue_party_certificate(
+    ca: CertificateAuthority, identity: VerifiedIdentity, public_key: ec.EllipticCurvePublicKey
+) -> x509.Certificate:
+    """A short-lived signing certificate for a person whose identity was checked."""
+    return ca.issue(
+        Profile.PARTY,
+        name(identity.name, serial=identity.subject_serial),
+        public_key,
+        PARTY_VALIDITY,
+    )
