@@ -1,0 +1,112 @@
+"""房源核验: is this unit sellable now? Each failure has a stable reason code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from filing.status import UnitFlag, UnitStatus
+
+
+class Reason(enum.Enum):
+    UNIT_NOT_RELEASED = "UNIT_NOT_RELEASED"
+    UNIT_RESERVED = "UNIT_RESERVED"
+    UNIT_ALREADY_FILED = "UNIT_ALREADY_FILED"
+    UNIT_REGISTERED = "UNIT_REGISTERED"
+    UNIT_SEIZED = "UNIT_SEIZED"
+    UNIT_MORTGAGED_WITHOUT_CONSENT = "UNIT_MORTGAGED_WITHOUT_CONSENT"
+    UNIT_NOT_FOR_SALE = "UNIT_NOT_FOR_SALE"
+    NO_PRESALE_PERMIT = "NO_PRESALE_PERMIT"
+    PERMIT_NOT_YET_VALID = "PERMIT_NOT_YET_VALID"
+    PERMIT_EXPIRED = "PERMIT_EXPIRED"
+    PERMIT_REVOKED = "PERMIT_REVOKED"
+    NO_REGISTRATION_CERTIFICATE = "NO_REGISTRATION_CERTIFICATE"
+
+
+MESSAGES = {
+    Reason.UNIT_NOT_RELEASED: "the unit has not been released for sale",
+    Reason.UNIT_RESERVED: "the unit is reserved for another contract",
+    Reason.UNIT_ALREADY_FILED: "the unit already has a filed contract",
+    Reason.UNIT_REGISTERED: "the unit's ownership is already registered",
+    Reason.UNIT_SEIZED: "the unit is seized (查封)",
+    Reason.UNIT_MORTGAGED_WITHOUT_CONSENT: "the unit is mortgaged and the mortgagee did not consent",
+    Reason.UNIT_NOT_FOR_SALE: "the unit is withheld from sale",
+    Reason.NO_PRESALE_PERMIT: "no presale permit covers the unit",
+    Reason.PERMIT_NOT_YET_VALID: "the presale permit is not valid yet",
+    Reason.PERMIT_EXPIRED: "the presale permit has expired",
+    Reason.PERMIT_REVOKED: "the presale permit was revoked",
+    Reason.NO_REGISTRATION_CERTIFICATE: "a completed home needs its registration certificate",
+}
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    reason: Reason
+
+    @property
+    def code(self) -> str:
+        return self.reason.value
+
+    @property
+    def message(self) -> str:
+        return MESSAGES[self.reason]
+
+
+@dataclass(frozen=True)
+class PermitView:
+    number: str
+    valid_from: dt.date
+    valid_until: dt.date | None
+    revoked: bool = False
+
+
+@dataclass(frozen=True)
+class UnitView:
+    """What the check needs to know about a unit, read in the caller's transaction."""
+
+    status: UnitStatus
+    flags: frozenset[UnitFlag]
+    reserved_for: str | None  # the contract holding the reservation
+    mortgagee_consent: bool
+    completed: bool  # a completed home is sold on its registration certificate, not a permit
+    registration_certificate: str | None
+    permit: PermitView | None
+
+
+def check_sellable(
+    unit: UnitView, today: dt.date, contract: str | None = None
+) -> list[CheckFailure]:
+    """Every reason the unit cannot be sold now; empty if it can.
+
+    ``contract``: the contract asking. A unit reserved for that very contract is
+    sellable to it (that is what the reservation is for).
+    """
+    failures: list[Reason] = []
+    status_reasons = {
+        UnitStatus.NOT_RELEASED: Reason.UNIT_NOT_RELEASED,
+        UnitStatus.FILED: Reason.UNIT_ALREADY_FILED,
+        UnitStatus.REGISTERED: Reason.UNIT_REGISTERED,
+    }
+    if unit.status in status_reasons:
+        failures.append(status_reasons[unit.status])
+    elif unit.status is UnitStatus.RESERVED and (contract is None or unit.reserved_for != contract):
+        failures.append(Reason.UNIT_RESERVED)
+    if UnitFlag.SEIZED in unit.flags:
+        failures.append(Reason.UNIT_SEIZED)
+    if UnitFlag.MORTGAGED in unit.flags and not unit.mortgagee_consent:
+        failures.append(Reason.UNIT_MORTGAGED_WITHOUT_CONSENT)
+    if UnitFlag.NOT_FOR_SALE in unit.flags:
+        failures.append(Reason.UNIT_NOT_FOR_SALE)
+    if unit.completed:
+        if not unit.registration_certificate:
+            failures.append(Reason.NO_REGISTRATION_CERTIFICATE)
+    elif unit.permit is None:
+        failures.append(Reason.NO_PRESALE_PERMIT)
+    elif unit.permit.revoked:
+        failures.append(Reason.PERMIT_REVOKED)
+    elif today < unit.permit.valid_from:
+        failures.append(Reason.PERMIT_NOT_YET_VALID)
+    elif unit.permit.valid_until is not None and today > unit.permit.valid_until:
+        failures.append(Reason.PERMIT_EXPIRED)
+    return [CheckFailure(r) for r in failures]

@@ -1,0 +1,98 @@
+"""The log entry of a filing event: canonical, versioned, and free of personal data.
+
+Version 1 is canonical JSON (UTF-8, keys sorted, no insignificant whitespace):
+
+    {"at":"2026-11-27T13:30:00Z","doc":"<sha256 hex of the sealed PDF>",
+     "event":"filed","filing":"CS-2026-000001","parties":["<hex>",...],
+     "ref":null,"unit":"430104001001GB00001F00010203","v":1}
+
+``parties`` are SHA-256(salt ‖ id_type ‖ ":" ‖ id_number) with a random 16-byte
+salt per filing that the platform keeps and gives each party with their
+evidence: a party can prove an entry names them; nobody else can tell who it
+names, nor link two filings of one person. ``ref`` is the log index of the
+filing a cancellation or change refers to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from filing.unit_code import UnitCode
+
+VERSION = 1
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class EntryEvent(enum.Enum):
+    FILED = "filed"
+    CANCELLED = "cancelled"
+    CHANGED = "changed"
+
+
+class EntryFormatError(ValueError):
+    """Bytes that are not a canonical version-1 filing entry."""
+
+
+def party_hash(salt: bytes, id_type: str, id_number: str) -> str:
+    return hashlib.sha256(salt + f"{id_type}:{id_number}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FilingEntry:
+    event: EntryEvent
+    filing: str
+    doc_sha256: str
+    unit: str
+    at: dt.datetime
+    parties: tuple[str, ...]
+    ref: int | None = None
+
+    def __post_init__(self) -> None:
+        UnitCode(self.unit)
+        if not _HEX64.fullmatch(self.doc_sha256) or not all(
+            _HEX64.fullmatch(p) for p in self.parties
+        ):
+            raise EntryFormatError("document and party hashes are 64 lowercase hex digits")
+        if (self.ref is None) != (self.event is EntryEvent.FILED):
+            raise EntryFormatError("cancellations and changes refer to a filing; filings do not")
+
+    def encode(self) -> bytes:
+        data: dict[str, Any] = {
+            "v": VERSION,
+            "event": self.event.value,
+            "filing": self.filing,
+            "doc": self.doc_sha256,
+            "unit": self.unit,
+            "at": self.at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "parties": list(self.parties),
+            "ref": self.ref,
+        }
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> FilingEntry:
+        try:
+            obj = json.loads(data.decode("utf-8"))
+            entry = cls(
+                event=EntryEvent(obj["event"]),
+                filing=str(obj["filing"]),
+                doc_sha256=str(obj["doc"]),
+                unit=str(obj["unit"]),
+                at=dt.datetime.strptime(obj["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
+                parties=tuple(str(p) for p in obj["parties"]),
+                ref=obj["ref"] if obj["ref"] is None else int(obj["ref"]),
+            )
+            version = obj["v"]
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise EntryFormatError(f"not a filing entry: {exc}") from exc
+        if version != VERSION:
+            raise EntryFormatError(f"unsupported entry version {version!r}")
+        if entry.encode() != data:
+            raise EntryFormatError("entry is not in canonical form")
+        return entry
