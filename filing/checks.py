@@ -30,7 +30,7 @@ MESSAGES = {
     Reason.UNIT_ALREADY_FILED: "the unit already has a filed contract",
     Reason.UNIT_REGISTERED: "the unit's ownership is already registered",
     Reason.UNIT_SEIZED: "the unit is seized (查封)",
-    Reason.UNIT_MORTGAGED_WITHOUT_CONSENT: "the unit is mortgaged and the mortgagee did not consent",
+    Reason.UNIT_MORTGAGED_WITHOUT_CONSENT: "the unit is mortgaged without the mortgagee's consent",
     Reason.UNIT_NOT_FOR_SALE: "the unit is withheld from sale",
     Reason.NO_PRESALE_PERMIT: "no presale permit covers the unit",
     Reason.PERMIT_NOT_YET_VALID: "the presale permit is not valid yet",
