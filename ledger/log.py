@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select, text
 
 from ledger import schema, tree, tree_store
 from ledger.database import (
@@ -90,8 +90,31 @@ class Log:
 
     def append_many(self, entries: Sequence[bytes]) -> list[int]:
         """Append entries; their indices are committed when this returns."""
+        self._check_entries(entries)
         if not entries:
             return []
+        with write_transaction(self._engine) as conn:
+            return self.append_in(conn, entries)
+
+    def append_in(self, conn: Connection, entries: Sequence[bytes]) -> list[int]:
+        """Append within the caller's write transaction: the entries commit (or not) with it.
+
+        This is how a filing queues its log entry in the same transaction as the filing.
+        """
+        self._check_entries(entries)
+        if not entries:
+            return []
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
+        first = self._next_index(conn)
+        rows = list(zip(range(first, first + len(entries)), entries, strict=True))
+        bulk_insert(conn, "log_leaves", ("idx", "data"), rows)
+        return list(range(first, first + len(entries)))
+
+    @staticmethod
+    def _check_entries(entries: Sequence[bytes]) -> None:
+        if not entries:
+            return
         # map() keeps these checks at C speed: appends come in batches of many thousands.
         kinds = set(map(type, entries))
         if not kinds <= {bytes}:
@@ -100,11 +123,6 @@ class Log:
         sizes = list(map(len, entries))
         if min(sizes) < 1 or max(sizes) > MAX_ENTRY_SIZE:
             raise EntryError(f"an entry must be 1..{MAX_ENTRY_SIZE} bytes")
-        with write_transaction(self._engine, APPEND_LOCK) as conn:
-            first = self._next_index(conn)
-            rows = list(zip(range(first, first + len(entries)), entries, strict=True))
-            bulk_insert(conn, "log_leaves", ("idx", "data"), rows)
-        return list(range(first, first + len(entries)))
 
     def append(self, entry: bytes) -> int:
         return self.append_many([entry])[0]

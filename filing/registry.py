@@ -1,0 +1,371 @@
+"""楼盘表: projects, buildings, units and permits in SQL, and every change as an event.
+
+Functions take the caller's connection, so a filing can change a unit in the
+same transaction as everything else it does.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from filing import schema
+from filing.checks import PermitView, UnitView
+from filing.status import UnitEvent, UnitFlag, UnitStatus, transition
+from filing.unit_code import UnitCode, UnitCodeError
+from signing.contract import Areas, ContractDataError
+
+REQUIRED = (
+    "project", "district", "address", "developer", "developer_id", "building", "code",
+    "floor", "room", "use", "forecast_building", "forecast_inner", "forecast_shared",
+)  # fmt: skip
+
+
+class RegistryError(Exception):
+    """A registry operation cannot be applied."""
+
+
+class UnknownUnit(RegistryError, LookupError):
+    pass
+
+
+class StaleUnit(RegistryError):
+    """The unit changed under us (another transaction got there first)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # 1-based, header excluded
+    message: str
+
+
+class ImportRejected(RegistryError):
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(f"{len(errors)} row(s) rejected; nothing was imported")
+        self.errors = errors
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def parse_inventory(data: bytes, media_type: str) -> list[dict[str, str]]:
+    """Rows of a 楼盘表 upload, from CSV (UTF-8, header row) or a JSON list of objects."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportRejected([RowError(0, "the file is not UTF-8")]) from exc
+    if media_type == "application/json":
+        try:
+            rows = json.loads(text)
+        except ValueError as exc:
+            raise ImportRejected([RowError(0, f"not JSON: {exc}")]) from exc
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise ImportRejected([RowError(0, "JSON must be a list of objects")])
+        return [{str(k): "" if v is None else str(v) for k, v in r.items()} for r in rows]
+    return [dict(r) for r in csv.DictReader(io.StringIO(text))]
+
+
+def _validate(rows: list[dict[str, str]]) -> list[RowError]:
+    errors: list[RowError] = []
+    seen: set[str] = set()
+    for n, row in enumerate(rows, start=1):
+        missing = [f for f in REQUIRED if not (row.get(f) or "").strip()]
+        if missing:
+            errors.append(RowError(n, f"missing {', '.join(missing)}"))
+            continue
+        try:
+            UnitCode(row["code"])
+        except UnitCodeError as exc:
+            errors.append(RowError(n, str(exc)))
+        if row["code"] in seen:
+            errors.append(RowError(n, f"unit code {row['code']} appears twice"))
+        seen.add(row["code"])
+        try:
+            int(row["floor"])
+            Areas(*(_dec(row[f"forecast_{k}"]) for k in ("building", "inner", "shared")))
+            if row.get("measured_building"):
+                Areas(*(_dec(row[f"measured_{k}"]) for k in ("building", "inner", "shared")))
+        except (ValueError, InvalidOperation, ContractDataError, KeyError) as exc:
+            errors.append(RowError(n, f"bad floor or areas: {exc}"))
+    return errors
+
+
+def _dec(value: str) -> Decimal:
+    return Decimal(value.strip())
+
+
+def import_inventory(conn: Connection, rows: list[dict[str, str]], actor: str) -> int:
+    """Add the units of a 楼盘表 (all rows or none); returns how many units were added."""
+    errors = _validate(rows)
+    existing = {
+        c
+        for (c,) in conn.execute(
+            select(schema.units.c.code).where(
+                schema.units.c.code.in_([r.get("code", "") for r in rows])
+            )
+        )
+    }
+    errors += [
+        RowError(n, f"unit {r['code']} already exists")
+        for n, r in enumerate(rows, start=1)
+        if r.get("code") in existing
+    ]
+    if errors:
+        raise ImportRejected(sorted(errors, key=lambda e: e.row))
+    at = now()
+    for row in rows:
+        project_id = _get_or_create(
+            conn,
+            schema.projects,
+            {"name": row["project"], "developer_id": row["developer_id"]},
+            {"district": row["district"], "address": row["address"], "developer": row["developer"]},
+        )
+        building_id = _get_or_create(
+            conn, schema.buildings, {"project_id": project_id, "name": row["building"]}, {}
+        )
+        values: dict[str, Any] = {
+            "building_id": building_id,
+            "code": row["code"],
+            "floor": int(row["floor"]),
+            "room": row["room"],
+            "use": row["use"],
+            "status": UnitStatus.NOT_RELEASED.value,
+            "flags": "",
+            "mortgagee_consent": False,
+            "completed": False,
+            "version": 0,
+        }
+        for kind in ("forecast", "measured"):
+            for part in ("building", "inner", "shared"):
+                raw = (row.get(f"{kind}_{part}") or "").strip()
+                values[f"{kind}_{part}"] = _dec(raw) if raw else None
+        unit_id = conn.execute(insert(schema.units).values(**values)).inserted_primary_key
+        assert unit_id is not None
+        _event(
+            conn,
+            int(unit_id[0]),
+            at,
+            actor,
+            "IMPORT",
+            "楼盘表 import",
+            None,
+            UnitStatus.NOT_RELEASED,
+            "",
+        )
+    return len(rows)
+
+
+def _get_or_create(
+    conn: Connection, table: Any, key: Mapping[str, Any], extra: Mapping[str, Any]
+) -> int:
+    query = select(table.c.id)
+    for k, v in key.items():
+        query = query.where(table.c[k] == v)
+    found = conn.execute(query).scalar()
+    if found is not None:
+        return int(found)
+    pk = conn.execute(insert(table).values(**key, **extra)).inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def _event(
+    conn: Connection,
+    unit_id: int,
+    at: dt.datetime,
+    actor: str,
+    event: str,
+    reason: str,
+    before: UnitStatus | None,
+    after: UnitStatus | None,
+    flags: str | None,
+) -> None:
+    conn.execute(
+        insert(schema.unit_events).values(
+            unit_id=unit_id,
+            at=at,
+            actor=actor,
+            event=event,
+            reason=reason,
+            from_status=before.value if before else None,
+            to_status=after.value if after else None,
+            flags=flags,
+        )
+    )
+
+
+def add_permit(
+    conn: Connection,
+    number: str,
+    authority: str,
+    valid_from: dt.date,
+    valid_until: dt.date | None,
+    unit_codes: Iterable[str],
+    actor: str,
+) -> int:
+    """Record a presale permit and the units it covers."""
+    codes = list(unit_codes)
+    pk = conn.execute(
+        insert(schema.permits).values(
+            number=number,
+            authority=authority,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            revoked=False,
+        )
+    ).inserted_primary_key
+    assert pk is not None
+    permit_id = int(pk[0])
+    ids = dict(
+        conn.execute(
+            select(schema.units.c.code, schema.units.c.id).where(schema.units.c.code.in_(codes))
+        ).all()
+    )
+    missing = set(codes) - ids.keys()
+    if missing:
+        raise UnknownUnit(f"no such unit(s): {', '.join(sorted(missing))}")
+    conn.execute(
+        update(schema.units).where(schema.units.c.id.in_(ids.values())).values(permit_id=permit_id)
+    )
+    at = now()
+    for unit_id in ids.values():
+        _event(conn, unit_id, at, actor, "PERMIT", f"presale permit {number}", None, None, None)
+    return permit_id
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    id: int
+    code: str
+    status: UnitStatus
+    flags: frozenset[UnitFlag]
+    reserved_for: str | None
+    version: int
+    district: str
+    developer_id: str
+
+
+def unit(conn: Connection, code: str) -> UnitRow:
+    u, b, p = schema.units.c, schema.buildings.c, schema.projects.c
+    row = conn.execute(
+        select(
+            u.id, u.code, u.status, u.flags, u.reserved_for, u.version, p.district, p.developer_id
+        )
+        .join_from(schema.units, schema.buildings, u.building_id == b.id)
+        .join(schema.projects, b.project_id == p.id)
+        .where(u.code == code)
+    ).first()
+    if row is None:
+        raise UnknownUnit(f"no unit {code}")
+    return UnitRow(
+        int(row[0]), row[1], UnitStatus(row[2]), _flags(row[3]), row[4], int(row[5]), row[6], row[7]
+    )
+
+
+def _flags(text: str) -> frozenset[UnitFlag]:
+    return frozenset(UnitFlag(f) for f in text.split(",") if f)
+
+
+def unit_view(conn: Connection, code: str) -> UnitView:
+    u, pm = schema.units.c, schema.permits.c
+    row = conn.execute(
+        select(
+            u.status,
+            u.flags,
+            u.reserved_for,
+            u.mortgagee_consent,
+            u.completed,
+            u.registration_certificate,
+            pm.number,
+            pm.valid_from,
+            pm.valid_until,
+            pm.revoked,
+        )
+        .join_from(schema.units, schema.permits, u.permit_id == pm.id, isouter=True)
+        .where(u.code == code)
+    ).first()
+    if row is None:
+        raise UnknownUnit(f"no unit {code}")
+    permit = None if row[6] is None else PermitView(row[6], row[7], row[8], bool(row[9]))
+    return UnitView(
+        UnitStatus(row[0]), _flags(row[1]), row[2], bool(row[3]), bool(row[4]), row[5], permit
+    )
+
+
+def apply(
+    conn: Connection,
+    code: str,
+    event: UnitEvent,
+    actor: str,
+    reason: str,
+    reserved_for: str | None = None,
+    reserved_until: dt.datetime | None = None,
+    expect_reserved_for: str | None = None,
+) -> UnitStatus:
+    """Apply a status event, guarded by the unit's version so racing writers cannot both win."""
+    current = unit(conn, code)
+    if expect_reserved_for is not None and current.reserved_for != expect_reserved_for:
+        raise StaleUnit(f"unit {code} is not reserved for {expect_reserved_for}")
+    after = transition(current.status, event)
+    holds = after is UnitStatus.RESERVED or after is UnitStatus.FILED
+    result = conn.execute(
+        update(schema.units)
+        .where(schema.units.c.id == current.id, schema.units.c.version == current.version)
+        .values(
+            status=after.value,
+            version=current.version + 1,
+            reserved_for=(reserved_for or current.reserved_for) if holds else None,
+            reserved_until=reserved_until if after is UnitStatus.RESERVED else None,
+        )
+    )
+    if result.rowcount != 1:
+        raise StaleUnit(f"unit {code} changed concurrently")
+    _event(conn, current.id, now(), actor, event.value, reason, current.status, after, None)
+    return after
+
+
+def set_flag(
+    conn: Connection, code: str, flag: UnitFlag, on: bool, actor: str, reason: str
+) -> frozenset[UnitFlag]:
+    current = unit(conn, code)
+    flags = current.flags | {flag} if on else current.flags - {flag}
+    text = ",".join(sorted(f.value for f in flags))
+    result = conn.execute(
+        update(schema.units)
+        .where(schema.units.c.id == current.id, schema.units.c.version == current.version)
+        .values(flags=text, version=current.version + 1)
+    )
+    if result.rowcount != 1:
+        raise StaleUnit(f"unit {code} changed concurrently")
+    _event(
+        conn,
+        current.id,
+        now(),
+        actor,
+        ("SET_" if on else "CLEAR_") + flag.value,
+        reason,
+        None,
+        None,
+        text,
+    )
+    return flags
+
+
+def history(conn: Connection, code: str) -> list[dict[str, Any]]:
+    e = schema.unit_events.c
+    current = unit(conn, code)
+    rows = conn.execute(
+        select(e.at, e.actor, e.event, e.reason, e.from_status, e.to_status, e.flags)
+        .where(e.unit_id == current.id)
+        .order_by(e.id)
+    ).all()
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,184 @@
+"""The filing domain's tables: 楼盘表, permits, contracts, filings, and their histories."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("district", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("developer", Text, nullable=False),  # the developer organisation's name
+    Column("developer_id", Text, nullable=False),  # 统一社会信用代码
+)
+
+buildings = Table(
+    "buildings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+)
+
+permits = Table(
+    "permits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("number", Text, nullable=False, unique=True),
+    Column("authority", Text, nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_until", Date),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+_area = Numeric(10, 2)
+
+units = Table(
+    "units",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("building_id", Integer, ForeignKey("buildings.id"), nullable=False, index=True),
+    Column("code", String(28), nullable=False, unique=True),
+    Column("floor", Integer, nullable=False),
+    Column("room", Text, nullable=False),
+    Column("use", Text, nullable=False),
+    Column("forecast_building", _area, nullable=False),
+    Column("forecast_inner", _area, nullable=False),
+    Column("forecast_shared", _area, nullable=False),
+    Column("measured_building", _area),
+    Column("measured_inner", _area),
+    Column("measured_shared", _area),
+    Column("status", String(16), nullable=False, index=True),
+    Column("flags", Text, nullable=False, default=""),  # comma-separated UnitFlag values
+    Column("mortgagee_consent", Boolean, nullable=False, default=False),
+    Column("completed", Boolean, nullable=False, default=False),
+    Column("registration_certificate", Text),
+    Column("permit_id", Integer, ForeignKey("permits.id")),
+    Column("reserved_for", String(36)),  # contract id
+    Column("reserved_until", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, default=0),
+)
+
+# Every change of a unit, with time, actor and reason: the unit's history. Append-only.
+unit_events = Table(
+    "unit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16)),
+    Column("flags", Text),
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("number", Text, nullable=False, unique=True),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False, index=True),
+    Column("developer_id", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # DRAFT, FILED, WITHDRAWN, EXPIRED
+    Column("data", Text, nullable=False),  # the contract's structured data (JSON)
+    Column("eligibility", Text, nullable=False),  # the decisions, with rule-set versions and inputs
+    Column("draft_sha256", String(64), nullable=False),
+    Column("draft_pdf", LargeBinary, nullable=False),
+    Column("current_pdf", LargeBinary, nullable=False),  # the draft plus signatures so far
+    Column("signed_fields", Text, nullable=False, default=""),  # comma-separated, in order
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+remote_signings = Table(
+    "remote_signings",
+    metadata,
+    Column("contract_id", String(36), ForeignKey("contracts.id"), primary_key=True),
+    Column("field", Text, primary_key=True),
+    Column("request", Text, nullable=False),  # RemoteSigningRequest, JSON with base64 fields
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+filings = Table(
+    "filings",
+    metadata,
+    Column("number", String(32), primary_key=True),
+    Column("contract_id", String(36), ForeignKey("contracts.id"), nullable=False, unique=True),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False),
+    Column("status", String(16), nullable=False),  # ACTIVE, CANCELLED
+    Column("doc_sha256", String(64), nullable=False, index=True),
+    Column("sealed_pdf", LargeBinary, nullable=False),
+    Column("log_index", BigInteger, nullable=False, unique=True),
+    Column("party_salt", LargeBinary(16), nullable=False),
+    Column("filed_at", DateTime(timezone=True), nullable=False),
+    # At most one active filing per unit, whatever the application does.
+    Index(
+        "one_active_filing_per_unit",
+        "unit_id",
+        unique=True,
+        sqlite_where=text("status = 'ACTIVE'"),
+        postgresql_where=text("status = 'ACTIVE'"),
+    ),
+)
+
+filing_events = Table(
+    "filing_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("filing_number", String(32), ForeignKey("filings.number"), nullable=False, index=True),
+    Column("event", Text, nullable=False),
+    Column("log_index", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+APPEND_ONLY = ("unit_events", "filing_events")
+
+
+def create(conn: Connection) -> None:
+    metadata.create_all(conn)
+    if conn.dialect.name == "sqlite":
+        for table in APPEND_ONLY:
+            for op in ("UPDATE", "DELETE"):
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+                )
+    else:
+        for table in APPEND_ONLY:
+            conn.exec_driver_sql(
+                f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION wangqian_append_only()"
+            )
