@@ -24,9 +24,20 @@ from filing.unit_code import UnitCode, UnitCodeError
 from signing.contract import Areas, ContractDataError
 
 REQUIRED = (
-    "project", "district", "address", "developer", "developer_id", "building", "code",
-    "floor", "room", "use", "forecast_building", "forecast_inner", "forecast_shared",
-)  # fmt: skip
+    "project",
+    "district",
+    "address",
+    "developer",
+    "developer_id",
+    "building",
+    "code",
+    "floor",
+    "room",
+    "use",
+    "forecast_building",
+    "forecast_inner",
+    "forecast_shared",
+)
 
 
 class RegistryError(Exception):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 
+from cryptography import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
 
@@ -103,3 +104,15 @@ async def _validate_one(sig: Any, trust: RevocationSnapshot) -> SignatureReport:
         modifications=status.modification_level.name if status.modification_level else "",
         summary=status.summary(),
     )
+
+
+def signer_certificates(pdf: bytes) -> list[x509.Certificate]:
+    """The signing certificates of every signature in ``pdf`` (DocumentError for bad input)."""
+    reader = _reader(pdf)
+    try:
+        return [
+            x509.load_der_x509_certificate(sig.signer_cert.dump())
+            for sig in reader.embedded_regular_signatures
+        ]
+    except Exception as exc:
+        raise DocumentError(f"malformed signature dictionary: {exc}") from exc

@@ -1,0 +1,509 @@
+"""Contracts from draft to filing: signing equals filing (网签即备案).
+
+A draft passes 房源核验 and 购房资格, is rendered and reserves its unit. Parties sign
+in the contract's order. When the last party's signature is accepted, ONE
+transaction validates every signature, checks the file extends the recorded
+draft byte for byte, applies the platform's filing seal (B-LTA), issues the
+filing number, sets the unit FILED, stores the sealed PDF and appends the log
+entry. Any failure leaves nothing changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import Connection, insert, select, update
+
+from filing import registry, schema
+from filing.checks import CheckFailure, check_sellable
+from filing.deployment import Deployment
+from filing.eligibility import (
+    Decision,
+    HouseholdRegistry,
+    PaymentRecords,
+    PropertyRecords,
+    RuleSet,
+    decide,
+    rule_set_for,
+)
+from filing.entry import EntryEvent, FilingEntry, party_hash
+from filing.status import UnitEvent, UnitStatus
+from filing.terms import contract_from_json, contract_to_json
+from keys.identity import VerifiedIdentity, issue_party_certificate
+from keys.pki import Profile
+from ledger.database import write_transaction
+from signing import pades, remote
+from signing.contract import Contract
+from signing.fonts import truetype_font
+from signing.render import render
+from signing.validation import DocumentError, signer_certificates, validate_document
+
+RESERVATION = dt.timedelta(days=7)
+
+
+class FilingError(Exception):
+    """Base class: the request cannot be carried out; nothing was changed."""
+
+
+class NotSellable(FilingError):
+    def __init__(self, failures: list[CheckFailure]) -> None:
+        super().__init__("; ".join(f"{f.code}: {f.message}" for f in failures))
+        self.failures = failures
+
+
+class NotEligible(FilingError):
+    def __init__(self, decisions: list[Decision]) -> None:
+        reasons = sorted({r.value for d in decisions for r in d.reasons})
+        super().__init__("buyer not eligible: " + ", ".join(reasons))
+        self.decisions = decisions
+
+
+class UnitTaken(FilingError):
+    """The unit is reserved, filed or changed by someone else (a conflict)."""
+
+
+class ContractStateError(FilingError):
+    """The contract is not in a state that allows this (withdrawn, filed, out of order)."""
+
+
+class SignatureRejected(FilingError):
+    """A submitted signature or signed revision does not pass the checks."""
+
+
+class UnknownContract(FilingError, LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class FilingRecord:
+    number: str
+    contract_id: str
+    doc_sha256: str
+    log_index: int
+    filed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Departments:
+    """The department adapters 购房资格 reads, and the rule sets in force."""
+
+    households: HouseholdRegistry
+    payments: PaymentRecords
+    properties: PropertyRecords
+    rule_sets: Sequence[RuleSet]
+
+
+class FilingService:
+    def __init__(self, deployment: Deployment, departments: Departments) -> None:
+        self.d = deployment
+        self.departments = departments
+        self.engine = deployment.log.engine
+        with write_transaction(self.engine) as conn:
+            schema.create(conn)
+
+    # -- drafting --------------------------------------------------------
+
+    def draft(self, contract: Contract, developer_id: str, actor: str) -> tuple[str, str]:
+        """Check, render and record a draft, reserving its unit. Returns (contract id, sha256)."""
+        today = registry.now().date()
+        contract_id = str(uuid.uuid4())
+        pdf = render(contract).pdf
+        digest = hashlib.sha256(pdf).hexdigest()
+        with write_transaction(self.engine) as conn:
+            unit = registry.unit(conn, contract.unit.code)
+            if unit.developer_id != developer_id:
+                raise ContractStateError("the unit belongs to another developer's project")
+            failures = check_sellable(registry.unit_view(conn, contract.unit.code), today)
+            if failures:
+                raise NotSellable(failures)
+            rules = rule_set_for(self.departments.rule_sets, today)
+            decisions = [
+                decide(
+                    b.id_number,
+                    unit.district,
+                    today,
+                    rules,
+                    self.departments.households,
+                    self.departments.payments,
+                    self.departments.properties,
+                )
+                for b in contract.buyers
+            ]
+            if not all(d.eligible for d in decisions):
+                raise NotEligible(decisions)
+            try:
+                registry.apply(
+                    conn,
+                    contract.unit.code,
+                    UnitEvent.RESERVE,
+                    actor,
+                    f"draft {contract.number}",
+                    reserved_for=contract_id,
+                    reserved_until=registry.now() + RESERVATION,
+                )
+            except registry.StaleUnit as exc:
+                raise UnitTaken(str(exc)) from exc
+            conn.execute(
+                insert(schema.contracts).values(
+                    id=contract_id,
+                    number=contract.number,
+                    unit_id=unit.id,
+                    developer_id=developer_id,
+                    status="DRAFT",
+                    data=contract_to_json(contract),
+                    eligibility=json.dumps(
+                        [json.loads(d.to_json()) for d in decisions], ensure_ascii=False
+                    ),
+                    draft_sha256=digest,
+                    draft_pdf=pdf,
+                    current_pdf=pdf,
+                    signed_fields="",
+                    created_at=registry.now(),
+                    expires_at=registry.now() + RESERVATION,
+                )
+            )
+        return contract_id, digest
+
+    def withdraw(self, contract_id: str, actor: str) -> None:
+        with write_transaction(self.engine) as conn:
+            c = self._contract(conn, contract_id)
+            if c["status"] != "DRAFT":
+                raise ContractStateError(f"a {c['status']} contract cannot be withdrawn")
+            code = self._unit_code(conn, c["unit_id"])
+            registry.apply(
+                conn,
+                code,
+                UnitEvent.RELEASE_RESERVATION,
+                actor,
+                "draft withdrawn",
+                expect_reserved_for=contract_id,
+            )
+            conn.execute(
+                update(schema.contracts)
+                .where(schema.contracts.c.id == contract_id)
+                .values(status="WITHDRAWN")
+            )
+
+    # -- signing ---------------------------------------------------------
+
+    def seal_as_developer(self, contract_id: str, actor: str) -> FilingRecord | None:
+        """The developer's seal, from the platform's token (or key files)."""
+        with self.engine.connect() as conn:
+            c = self._contract(conn, contract_id)
+        contract = contract_from_json(c["data"])
+        slug = "seal-" + hashlib.sha256(c["developer_id"].encode()).hexdigest()[:16]
+        font = truetype_font()
+        stamp = pades.Stamp(font, None, "出卖人", contract.seller.name)
+        with self.d.pki.seal_signer(slug, contract.seller.name, Profile.ENTERPRISE_SEAL) as signer:
+            signed = pades.sign(
+                c["current_pdf"],
+                "seller",
+                signer,
+                pades.Level.B_T,
+                timestamper=self.d.pki.timestamper(),
+                stamp=stamp,
+            )
+        return self.accept_revision(contract_id, signed, actor)
+
+    def start_remote_signing(
+        self,
+        contract_id: str,
+        field: str,
+        identity: VerifiedIdentity,
+        device_key: ec.EllipticCurvePublicKey,
+    ) -> bytes:
+        """Step 1 for a buyer's phone: returns the 32-byte digest the device must sign."""
+        with write_transaction(self.engine) as conn:
+            c = self._contract(conn, contract_id)
+            self._expect_next(c, field)
+            contract = contract_from_json(c["data"])
+            buyer = contract.buyers[int(field.split("-")[1]) - 1]
+            if (identity.name, identity.id_number) != (buyer.name, buyer.id_number):
+                raise SignatureRejected("the verified identity is not this buyer")
+            cert = issue_party_certificate(self.d.pki.ca, identity, device_key)
+            stamp = pades.Stamp(truetype_font(), None, "买受人", buyer.name)
+            request = remote.prepare(c["current_pdf"], field, cert, [self.d.pki.ca.issuing], stamp)
+            data = {k: _b64(v) for k, v in dataclasses.asdict(request).items()}
+            conn.execute(
+                schema.remote_signings.delete().where(
+                    schema.remote_signings.c.contract_id == contract_id,
+                    schema.remote_signings.c.field == field,
+                )
+            )
+            conn.execute(
+                insert(schema.remote_signings).values(
+                    contract_id=contract_id,
+                    field=field,
+                    request=json.dumps(data),
+                    created_at=registry.now(),
+                )
+            )
+        return request.digest_to_sign
+
+    def finish_remote_signing(
+        self, contract_id: str, field: str, signature: bytes, actor: str
+    ) -> FilingRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(schema.remote_signings.c.request).where(
+                    schema.remote_signings.c.contract_id == contract_id,
+                    schema.remote_signings.c.field == field,
+                )
+            ).scalar()
+        if row is None:
+            raise ContractStateError(f"no remote signing of {field} was started")
+        data = json.loads(row)
+        request = remote.RemoteSigningRequest(**{k: _unb64(v) for k, v in data.items()})
+        try:
+            signed = remote.finish(request, signature, self.d.pki.timestamper())
+        except remote.RemoteSignatureInvalid as exc:
+            raise SignatureRejected(str(exc)) from exc
+        return self.accept_revision(contract_id, signed, actor)
+
+    def accept_revision(self, contract_id: str, pdf: bytes, actor: str) -> FilingRecord | None:
+        """Take the next party's signed revision; files the contract after the last one."""
+        with write_transaction(self.engine) as conn:
+            c = self._contract(conn, contract_id)
+            field = self._check_revision(c, pdf)
+            done = [f for f in c["signed_fields"].split(",") if f] + [field]
+            conn.execute(
+                update(schema.contracts)
+                .where(schema.contracts.c.id == contract_id)
+                .values(current_pdf=pdf, signed_fields=",".join(done))
+            )
+            contract = contract_from_json(c["data"])
+            if done == list(contract.signature_fields[:-1]):
+                return self._file(conn, c, pdf, actor)
+        return None
+
+    def submit_signed(self, contract_id: str, pdf: bytes, actor: str) -> FilingRecord:
+        """A contract signed by every party elsewhere: check it and file it."""
+        with write_transaction(self.engine) as conn:
+            c = self._contract(conn, contract_id)
+            contract = contract_from_json(c["data"])
+            parties = list(contract.signature_fields[:-1])
+            self._check_signed(c, pdf, parties)
+            return self._file(conn, c, pdf, actor)
+
+    # -- the one transaction ---------------------------------------------
+
+    def _file(self, conn: Connection, c: dict[str, Any], pdf: bytes, actor: str) -> FilingRecord:
+        contract = contract_from_json(c["data"])
+        code = contract.unit.code
+        view = registry.unit_view(conn, code)
+        if view.status is not UnitStatus.RESERVED or view.reserved_for != c["id"]:
+            raise UnitTaken(f"unit {code} is no longer held for this contract")
+        certs = signer_certificates(pdf)
+        seal_cert = self.d.pki.filing_seal_certificate()
+        revocation = self.d.pki.revocation([*certs, seal_cert])
+        with self.d.pki.filing_seal() as signer:
+            stamp = pades.Stamp(truetype_font(), None, "备案", "网签备案平台")
+            sealed = pades.sign(
+                pades.add_validation_data(pdf, revocation),
+                "filing-seal",
+                signer,
+                pades.Level.B_LTA,
+                timestamper=self.d.pki.timestamper(),
+                revocation=revocation,
+                stamp=stamp,
+            )
+        number = self._next_number(conn, contract)
+        registry.apply(
+            conn, code, UnitEvent.FILE, actor, f"filed as {number}", expect_reserved_for=c["id"]
+        )
+        salt = secrets.token_bytes(16)
+        at = registry.now().replace(microsecond=0)
+        doc = hashlib.sha256(sealed).hexdigest()
+        entry = FilingEntry(
+            EntryEvent.FILED,
+            number,
+            doc,
+            code,
+            at,
+            tuple(
+                party_hash(salt, p.id_type, p.id_number)
+                for p in (contract.seller, *contract.buyers)
+            ),
+        )
+        [index] = self.d.log.append_in(conn, [entry.encode()])
+        conn.execute(
+            insert(schema.filings).values(
+                number=number,
+                contract_id=c["id"],
+                unit_id=c["unit_id"],
+                status="ACTIVE",
+                doc_sha256=doc,
+                sealed_pdf=sealed,
+                log_index=index,
+                party_salt=salt,
+                filed_at=at,
+            )
+        )
+        conn.execute(
+            insert(schema.filing_events).values(
+                filing_number=number,
+                event="FILED",
+                log_index=index,
+                at=at,
+                actor=actor,
+                reason="网签即备案",
+            )
+        )
+        conn.execute(
+            update(schema.contracts)
+            .where(schema.contracts.c.id == c["id"])
+            .values(status="FILED", current_pdf=sealed)
+        )
+        return FilingRecord(number, c["id"], doc, index, at)
+
+    def cancel(self, number: str, actor: str, reason: str) -> int:
+        """注销: a new log entry referring to the filing; the unit is back on the market."""
+        with write_transaction(self.engine) as conn:
+            f = conn.execute(
+                select(schema.filings).where(schema.filings.c.number == number)
+            ).first()
+            if f is None:
+                raise UnknownContract(f"no filing {number}")
+            if f.status != "ACTIVE":
+                raise ContractStateError(f"filing {number} is already {f.status.lower()}")
+            code = self._unit_code(conn, f.unit_id)
+            at = registry.now().replace(microsecond=0)
+            entry = FilingEntry(
+                EntryEvent.CANCELLED, number, f.doc_sha256, code, at, (), ref=f.log_index
+            )
+            [index] = self.d.log.append_in(conn, [entry.encode()])
+            conn.execute(
+                update(schema.filings)
+                .where(schema.filings.c.number == number)
+                .values(status="CANCELLED")
+            )
+            conn.execute(
+                insert(schema.filing_events).values(
+                    filing_number=number,
+                    event="CANCELLED",
+                    log_index=index,
+                    at=at,
+                    actor=actor,
+                    reason=reason,
+                )
+            )
+            registry.apply(
+                conn, code, UnitEvent.CANCEL_FILING, actor, f"{number} cancelled: {reason}"
+            )
+        return index
+
+    # -- helpers ---------------------------------------------------------
+
+    @staticmethod
+    def _contract(conn: Connection, contract_id: str) -> dict[str, Any]:
+        row = conn.execute(
+            select(schema.contracts).where(schema.contracts.c.id == contract_id)
+        ).first()
+        if row is None:
+            raise UnknownContract(f"no contract {contract_id}")
+        return dict(row._mapping)
+
+    @staticmethod
+    def _unit_code(conn: Connection, unit_id: int) -> str:
+        return str(
+            conn.execute(select(schema.units.c.code).where(schema.units.c.id == unit_id)).scalar()
+        )
+
+    @staticmethod
+    def _expect_next(c: dict[str, Any], field: str) -> None:
+        if c["status"] != "DRAFT":
+            raise ContractStateError(f"the contract is {c['status'].lower()}")
+        contract = contract_from_json(c["data"])
+        done = [f for f in c["signed_fields"].split(",") if f]
+        order = list(contract.signature_fields[:-1])
+        if len(done) >= len(order) or order[len(done)] != field:
+            raise ContractStateError(f"{field} is not next: the order is {', '.join(order)}")
+
+    def _check_revision(self, c: dict[str, Any], pdf: bytes) -> str:
+        """The revision adds exactly the next party's signature to the current file."""
+        done = [f for f in c["signed_fields"].split(",") if f]
+        contract = contract_from_json(c["data"])
+        order = list(contract.signature_fields[:-1])
+        if c["status"] != "DRAFT" or len(done) >= len(order):
+            raise ContractStateError(f"the contract is {c['status'].lower()}; no more signatures")
+        self._check_signed(c, pdf, order[: len(done) + 1], extends=c["current_pdf"])
+        return order[len(done)]
+
+    def _check_signed(
+        self, c: dict[str, Any], pdf: bytes, fields: list[str], extends: bytes | None = None
+    ) -> None:
+        if c["status"] != "DRAFT":
+            raise ContractStateError(f"the contract is {c['status'].lower()}")
+        base = extends if extends is not None else c["draft_pdf"]
+        if not pdf.startswith(c["draft_pdf"]) or not pdf.startswith(base):
+            raise SignatureRejected(
+                "the signed file does not extend the recorded draft byte for byte"
+            )
+        try:
+            certs = signer_certificates(pdf)
+            reports = validate_document(pdf, self.d.pki.revocation(certs))
+        except DocumentError as exc:
+            raise SignatureRejected(str(exc)) from exc
+        if [r.field for r in reports] != fields:
+            raise SignatureRejected(
+                f"expected signatures {fields}, found {[r.field for r in reports]}"
+            )
+        for r in reports:
+            if not r.ok:
+                raise SignatureRejected(f"signature {r.field} does not validate: {r.summary}")
+
+    @staticmethod
+    def _next_number(conn: Connection, contract: Contract) -> str:
+        year = registry.now().year
+        name = f"filing-{year}"
+        current = conn.execute(
+            select(schema.counters.c.value).where(schema.counters.c.name == name)
+        ).scalar()
+        if current is None:
+            conn.execute(insert(schema.counters).values(name=name, value=1))
+            value = 1
+        else:
+            value = int(current) + 1
+            conn.execute(
+                update(schema.counters).where(schema.counters.c.name == name).values(value=value)
+            )
+        return f"CS-{year}-{value:06d}"
+
+    def filing(self, number: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(schema.filings).where(schema.filings.c.number == number)
+            ).first()
+        if row is None:
+            raise UnknownContract(f"no filing {number}")
+        return dict(row._mapping)
+
+    def certificates_for(self, pdf: bytes) -> list[x509.Certificate]:
+        return signer_certificates(pdf)
+
+
+def _b64(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"b64": base64.b64encode(value).decode()}
+    if isinstance(value, tuple | list):
+        return [_b64(v) for v in value]
+    return value
+
+
+def _unb64(value: Any) -> Any:
+    if isinstance(value, dict) and "b64" in value:
+        return base64.b64decode(value["b64"])
+    if isinstance(value, list):
+        return tuple(_unb64(v) for v in value)
+    return value
