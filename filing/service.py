@@ -24,6 +24,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from filing import registry, schema
 from filing.checks import CheckFailure, check_sellable
@@ -319,9 +320,12 @@ class FilingService:
                 stamp=stamp,
             )
         number = self._next_number(conn, contract)
-        registry.apply(
-            conn, code, UnitEvent.FILE, actor, f"filed as {number}", expect_reserved_for=c["id"]
-        )
+        try:
+            registry.apply(
+                conn, code, UnitEvent.FILE, actor, f"filed as {number}", expect_reserved_for=c["id"]
+            )
+        except registry.StaleUnit as exc:
+            raise UnitTaken(str(exc)) from exc
         salt = secrets.token_bytes(16)
         at = registry.now().replace(microsecond=0)
         doc = hashlib.sha256(sealed).hexdigest()
@@ -407,8 +411,10 @@ class FilingService:
 
     @staticmethod
     def _contract(conn: Connection, contract_id: str) -> dict[str, Any]:
+        # FOR UPDATE (PostgreSQL; SQLite's writer lock already serialises): two requests for
+        # one contract take turns, and the second sees what the first did.
         row = conn.execute(
-            select(schema.contracts).where(schema.contracts.c.id == contract_id)
+            select(schema.contracts).where(schema.contracts.c.id == contract_id).with_for_update()
         ).first()
         if row is None:
             raise UnknownContract(f"no contract {contract_id}")
@@ -459,26 +465,35 @@ class FilingService:
             raise SignatureRejected(
                 f"expected signatures {fields}, found {[r.field for r in reports]}"
             )
+        contract = contract_from_json(c["data"])
+        names = {"seller": contract.seller.name}
+        names.update({f"buyer-{i}": b.name for i, b in enumerate(contract.buyers, start=1)})
         for r in reports:
             if not r.ok:
                 raise SignatureRejected(f"signature {r.field} does not validate: {r.summary}")
+            if r.signer != names[r.field]:
+                raise SignatureRejected(f"{r.field} was signed by {r.signer}, not {names[r.field]}")
 
     @staticmethod
     def _next_number(conn: Connection, contract: Contract) -> str:
+        """The next filing number of the year: one row per year, incremented under its row lock."""
         year = registry.now().year
         name = f"filing-{year}"
-        current = conn.execute(
-            select(schema.counters.c.value).where(schema.counters.c.name == name)
-        ).scalar()
-        if current is None:
-            conn.execute(insert(schema.counters).values(name=name, value=1))
-            value = 1
-        else:
-            value = int(current) + 1
+        if conn.dialect.name == "postgresql":
             conn.execute(
-                update(schema.counters).where(schema.counters.c.name == name).values(value=value)
+                pg_insert(schema.counters).values(name=name, value=0).on_conflict_do_nothing()
             )
-        return f"CS-{year}-{value:06d}"
+        else:
+            conn.execute(
+                insert(schema.counters).prefix_with("OR IGNORE").values(name=name, value=0)
+            )
+        value = conn.execute(
+            update(schema.counters)
+            .where(schema.counters.c.name == name)
+            .values(value=schema.counters.c.value + 1)
+            .returning(schema.counters.c.value)
+        ).scalar_one()
+        return f"CS-{year}-{int(value):06d}"
 
     def filing(self, number: str) -> dict[str, Any]:
         with self.engine.connect() as conn:

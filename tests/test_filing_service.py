@@ -1,0 +1,320 @@
+"""Signing equals filing, on SQLite and PostgreSQL: the whole path, its refusals, and its races."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from filing import departments, registry, schema
+from filing.deployment import Deployment
+from filing.eligibility import CHANGSHA_2017
+from filing.entry import EntryEvent, FilingEntry
+from filing.service import (
+    ContractStateError,
+    Departments,
+    FilingError,
+    FilingService,
+    NotEligible,
+    NotSellable,
+    SignatureRejected,
+    UnitTaken,
+)
+from filing.status import UnitFlag, UnitStatus
+from keys.identity import VerifiedIdentity
+from keys.pki import Profile, name, new_key
+from keys.signers import key_signer
+from ledger.database import write_transaction
+from signing import pades, remote
+from signing.sample import sample_contract
+from signing.validation import validate_document
+from tests.pki_helpers import make_pki
+from verifier.receipt import verify_receipt
+from verifier.trust import TrustBundle
+
+DEVELOPER_ID = "91430100MA4L000000"
+CODES = [f"430104001001GB00001F0001{n:04d}" for n in (203, 204, 205)]
+BUYER_ID = "430102199001011234"
+
+
+def _inventory() -> list[dict[str, str]]:
+    return [
+        {"project": "湘江示范花园", "district": "岳麓区", "address": "长沙市岳麓区示范路 1 号",
+         "developer": "湘江示范置业有限公司", "developer_id": DEVELOPER_ID, "building": "2 栋",
+         "code": code, "floor": "12", "room": f"12{n:02d}", "use": "住宅",
+         "forecast_building": "118.56", "forecast_inner": "96.30", "forecast_shared": "22.26"}
+        for n, code in enumerate(CODES, start=3)
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def service(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FilingService]:
+    monkeypatch.setenv("WANGQIAN_DATABASE_URL", db_url)
+    d = Deployment.open(tmp_path / "data")
+    engine = d.log.engine
+    with write_transaction(engine) as conn:
+        departments.create(conn)
+        departments.load_csv(
+            conn,
+            "households",
+            f"id_number,local,spouse,minor_children\n{BUYER_ID},1,,\n430104199202022345,0,,\n",
+        )
+        departments.load_csv(
+            conn,
+            "payments",
+            "id_number,consecutive_months,as_of\n"
+            f"430104199202022345,3,{dt.date.today().isoformat()}\n",
+        )
+        departments.load_csv(conn, "homes", f"id_number,district,homes\n{BUYER_ID},岳麓区,1\n")
+    depts = Departments(
+        departments.TableHouseholds(engine),
+        departments.TablePayments(engine),
+        departments.TableHomes(engine),
+        [CHANGSHA_2017],
+    )
+    svc = FilingService(d, depts)
+    with write_transaction(engine) as conn:
+        registry.import_inventory(conn, _inventory(), "authority")
+        registry.add_permit(
+            conn,
+            "长住建预许字（2026）第 0088 号",
+            "长沙市住房和城乡建设局",
+            dt.date(2026, 1, 1),
+            None,
+            CODES,
+            "authority",
+        )
+        for code in CODES:
+            registry.apply(conn, code, registry.UnitEvent.RELEASE, "developer", "开盘")
+    yield svc
+    d.close()
+
+
+def _contract(code: str = CODES[0], number: str = "HT-2026-000001", buyer: int = 0) -> object:
+    c = sample_contract(number)
+    b = sample_contract(buyers=2).buyers[buyer]
+    return dataclasses.replace(c, unit=dataclasses.replace(c.unit, code=code), buyers=(b,))
+
+
+def _identity(c: object) -> VerifiedIdentity:
+    b = c.buyers[0]  # type: ignore[attr-defined]
+    return VerifiedIdentity(b.name, b.id_type, b.id_number, "test", dt.datetime.now(dt.UTC))
+
+
+def _unit_status(svc: FilingService, code: str) -> UnitStatus:
+    with svc.engine.connect() as conn:
+        return registry.unit(conn, code).status
+
+
+def _count(svc: FilingService, table: object) -> int:
+    with svc.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)  # type: ignore[arg-type]
+
+
+def _sign_through(svc: FilingService, contract: object) -> tuple[str, object]:
+    cid, _ = svc.draft(contract, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    assert svc.seal_as_developer(cid, "developer") is None  # the buyer has not signed yet
+    key = new_key()
+    digest = svc.start_remote_signing(cid, "buyer-1", _identity(contract), key.public_key())
+    record = svc.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), "buyer")
+    return cid, record
+
+
+def test_the_last_signature_files_the_contract(service: FilingService) -> None:
+    c = _contract()
+    cid, record = _sign_through(service, c)
+    assert record is not None and record.number.startswith("CS-")
+    assert _unit_status(service, CODES[0]) is UnitStatus.FILED
+    filing = service.filing(record.number)
+    sealed = filing["sealed_pdf"]
+    assert hashlib.sha256(sealed).hexdigest() == record.doc_sha256
+    certs = service.certificates_for(sealed)
+    reports = validate_document(sealed, service.d.pki.revocation(certs))
+    assert [r.field for r in reports] == ["seller", "buyer-1", "filing-seal"] and all(
+        r.ok for r in reports
+    )
+    # The log entry: canonical, no personal data, the sealed document's hash.
+    entry_bytes = service.d.log.entry(record.log_index)
+    entry = FilingEntry.decode(entry_bytes)
+    assert entry.event is EntryEvent.FILED and entry.doc_sha256 == record.doc_sha256
+    assert BUYER_ID.encode() not in entry_bytes and "王小明".encode() not in entry_bytes
+    cp = service.d.sequencer().step()
+    assert cp is not None
+    verify_receipt(
+        service.d.log.receipt(record.log_index, cp),
+        TrustBundle.from_json(json.dumps(service.d.trust_bundle())),
+    )
+    # Its history is on record.
+    with service.engine.connect() as conn:
+        events = [e["event"] for e in registry.history(conn, CODES[0])]
+    assert events == ["IMPORT", "PERMIT", "RELEASE", "RESERVE", "FILE"]
+
+
+def test_refusals_write_nothing(service: FilingService) -> None:
+    before = (_count(service, schema.contracts), _unit_status(service, CODES[1]))
+    with pytest.raises(NotEligible, match="NON_LOCAL_PAYMENT_MONTHS"):
+        service.draft(_contract(CODES[1], buyer=1), DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    with write_transaction(service.engine) as conn:
+        registry.set_flag(conn, CODES[2], UnitFlag.SEIZED, True, "court", "(2026)湘0104执123号")
+    with pytest.raises(NotSellable) as seized:
+        service.draft(_contract(CODES[2]), DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    assert [f.code for f in seized.value.failures] == ["UNIT_SEIZED"]
+    with pytest.raises(ContractStateError, match="another developer"):
+        service.draft(_contract(CODES[1]), "91430100OTHER00000", "developer")  # type: ignore[arg-type]
+    assert (_count(service, schema.contracts), _unit_status(service, CODES[1])) == before
+    cid, _ = service.draft(_contract(CODES[1]), DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    with pytest.raises(NotSellable) as taken:
+        service.draft(_contract(CODES[1], "HT-2026-000002"), DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    assert [f.code for f in taken.value.failures] == ["UNIT_RESERVED"]
+    service.withdraw(cid, "developer")
+    assert _unit_status(service, CODES[1]) is UnitStatus.AVAILABLE
+
+
+def test_bad_revisions_are_rejected_and_change_nothing(
+    service: FilingService, tmp_path: Path
+) -> None:
+    c = _contract()
+    cid, draft_sha = service.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    with service.engine.connect() as conn:
+        draft = conn.execute(
+            select(schema.contracts.c.draft_pdf).where(schema.contracts.c.id == cid)
+        ).scalar()
+    assert hashlib.sha256(draft).hexdigest() == draft_sha
+    stranger = make_pki(tmp_path / "stranger")
+    key = new_key()
+    cert = stranger.ca.issue(
+        Profile.ENTERPRISE_SEAL, name("湘江示范置业有限公司"), key.public_key()
+    )
+    untrusted = pades.sign(
+        draft, "seller", key_signer(key, cert, [stranger.ca.issuing]), pades.Level.B_B
+    )
+    with pytest.raises(SignatureRejected, match="does not validate"):
+        service.accept_revision(cid, untrusted, "developer")
+    ours = new_key()
+    wrong_name = service.d.pki.ca.issue(
+        Profile.ENTERPRISE_SEAL, name("冒名公司"), ours.public_key()
+    )
+    impostor = pades.sign(
+        draft, "seller", key_signer(ours, wrong_name, [service.d.pki.ca.issuing]), pades.Level.B_B
+    )
+    with pytest.raises(SignatureRejected, match="not 湘江示范置业有限公司"):
+        service.accept_revision(cid, impostor, "developer")
+    altered = draft.replace(b"/Title", b"/Titlf", 1)
+    with pytest.raises(SignatureRejected, match="byte for byte"):
+        service.accept_revision(cid, altered + b"\n", "developer")
+    with pytest.raises(ContractStateError, match="buyer-1 is not next"):
+        service.start_remote_signing(cid, "buyer-1", _identity(c), new_key().public_key())
+    with service.engine.connect() as conn:
+        row = conn.execute(select(schema.contracts).where(schema.contracts.c.id == cid)).first()
+    assert row is not None and row.signed_fields == "" and row.current_pdf == draft
+
+
+def test_a_failed_seal_leaves_nothing_changed(
+    service: FilingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = _contract()
+    cid, _ = service.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    service.seal_as_developer(cid, "developer")
+    key = new_key()
+    digest = service.start_remote_signing(cid, "buyer-1", _identity(c), key.public_key())
+    log_before = service.d.log.appended()
+    real_sign = pades.sign
+
+    def failing_sign(pdf: bytes, field: str, *args: object, **kw: object) -> bytes:
+        if field == "filing-seal":
+            raise pades.SigningError("the HSM went away")
+        return real_sign(pdf, field, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pades, "sign", failing_sign)
+    with pytest.raises(pades.SigningError):
+        service.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), "buyer")
+    assert service.d.log.appended() == log_before
+    assert _unit_status(service, CODES[0]) is UnitStatus.RESERVED
+    assert _count(service, schema.filings) == 0
+    with service.engine.connect() as conn:
+        assert conn.execute(select(schema.contracts.c.signed_fields)).scalar() == "seller"
+    monkeypatch.setattr(pades, "sign", real_sign)
+    record = service.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), "buyer")
+    assert record is not None  # the same signature files once the seal works again
+
+
+def test_cancellation_is_a_new_entry_and_the_unit_returns(service: FilingService) -> None:
+    _, record = _sign_through(service, _contract())
+    assert record is not None
+    index = service.cancel(record.number, "authority", "(2026)湘0104民初1号 judgment")
+    entry = FilingEntry.decode(service.d.log.entry(index))
+    assert entry.event is EntryEvent.CANCELLED and entry.ref == record.log_index
+    assert _unit_status(service, CODES[0]) is UnitStatus.AVAILABLE
+    assert service.filing(record.number)["status"] == "CANCELLED"
+    with pytest.raises(ContractStateError):
+        service.cancel(record.number, "authority", "again")
+    # The original filing stays provable.
+    cp = service.d.sequencer().step()
+    assert cp is not None
+    verify_receipt(
+        service.d.log.receipt(record.log_index, cp),
+        TrustBundle.from_json(json.dumps(service.d.trust_bundle())),
+    )
+    # And the unit can be sold again.
+    _, again = _sign_through(service, _contract(number="HT-2026-000009"))
+    assert again is not None and again.number != record.number
+
+
+def test_concurrent_submissions_file_exactly_once(service: FilingService) -> None:
+    c = _contract()
+    cid, _ = service.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    # Sign offline, as a developer's own system would, then submit from many clients at once.
+    with service.engine.connect() as conn:
+        pdf = conn.execute(select(schema.contracts.c.draft_pdf)).scalar()
+    pki = service.d.pki
+    seller_key, buyer_key = new_key(), new_key()
+    seller = pki.ca.issue(
+        Profile.ENTERPRISE_SEAL, name("湘江示范置业有限公司"), seller_key.public_key()
+    )
+    buyer = pki.ca.issue(Profile.PARTY, name("王小明"), buyer_key.public_key())
+    ts = pki.timestamper()
+    pdf = pades.sign(
+        pdf,
+        "seller",
+        key_signer(seller_key, seller, [pki.ca.issuing]),
+        pades.Level.B_T,
+        timestamper=ts,
+    )
+    pdf = pades.sign(
+        pdf,
+        "buyer-1",
+        key_signer(buyer_key, buyer, [pki.ca.issuing]),
+        pades.Level.B_T,
+        timestamper=ts,
+    )
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def submit() -> None:
+        try:
+            r: object = service.submit_signed(cid, pdf, "developer")
+        except Exception as exc:  # noqa: BLE001 - the assertion below names what is wrong
+            r = exc
+        with lock:
+            results.append(r)
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    filed = [r for r in results if not isinstance(r, Exception)]
+    refused = [r for r in results if isinstance(r, ContractStateError | UnitTaken)]
+    assert len(filed) == 1 and len(refused) == 7, [repr(r)[:300] for r in results]
+    assert _count(service, schema.filings) == 1
+    entries = [FilingEntry.decode(service.d.log.entry(i)) for i in range(service.d.log.appended())]
+    assert [e.event for e in entries] == [EntryEvent.FILED]
