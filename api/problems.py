@@ -14,12 +14,13 @@ MEDIA_TYPE = "application/problem+json"
 
 
 class Problem(Exception):
-    def __init__(self, status: int, slug: str, title: str, detail: str = "") -> None:
+    def __init__(self, status: int, slug: str, title: str, detail: str = "", **extra: Any) -> None:
         super().__init__(detail or title)
         self.status = status
         self.slug = slug
         self.title = title
         self.detail = detail
+        self.extra = extra
 
 
 def problem_response(
@@ -41,7 +42,10 @@ _SLUGS = {
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.slug, exc.title, exc.detail)
+        response = problem_response(exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+        if "retry_after" in exc.extra:
+            response.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
