@@ -72,12 +72,14 @@ def create(conn: Connection) -> None:
         for op in ("UPDATE", "DELETE"):
             conn.exec_driver_sql(
                 f"CREATE TRIGGER IF NOT EXISTS access_log_no_{op.lower()} "
-                f"BEFORE {op} ON access_log BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"
+                f"BEFORE {op} ON access_log "
+                "BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"
             )
     else:
         conn.exec_driver_sql(
             "CREATE OR REPLACE TRIGGER access_log_append_only "
-            "BEFORE UPDATE OR DELETE ON access_log FOR EACH ROW EXECUTE FUNCTION wangqian_append_only()"
+            "BEFORE UPDATE OR DELETE ON access_log "
+            "FOR EACH ROW EXECUTE FUNCTION wangqian_append_only()"
         )
 
 
