@@ -2,17 +2,48 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import log_routes, pki_routes, problems
+from api import auth, filing_routes, idempotency, log_routes, pki_routes, problems
+from api.ratelimit import RateLimiter
+from filing import departments
 from filing.deployment import Deployment
+from filing.eligibility import CHANGSHA_2017, load_rule_sets
+from filing.service import Departments, FilingService
+from ledger.database import write_transaction
+
+REDIS_ENV = "WANGQIAN_REDIS_URL"
+RATE_PER_MINUTE = 600
+
+
+def filing_service(deployment: Deployment) -> FilingService:
+    """The filing service over this deployment's database, department tables and rule sets."""
+    engine = deployment.log.engine
+    with write_transaction(engine) as conn:
+        departments.create(conn)
+        auth.create(conn)
+        idempotency.create(conn)
+    rules_file = deployment.data_dir / "eligibility-rules.json"
+    rule_sets = load_rule_sets(rules_file) if rules_file.exists() else [CHANGSHA_2017]
+    return FilingService(
+        deployment,
+        Departments(
+            departments.TableHouseholds(engine),
+            departments.TablePayments(engine),
+            departments.TableHomes(engine),
+            rule_sets,
+        ),
+    )
 
 
 def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
+    service = filing_service(deployment)
+    limiter = RateLimiter(os.environ.get(REDIS_ENV), RATE_PER_MINUTE)
     stop = threading.Event()
 
     @asynccontextmanager
@@ -39,4 +70,5 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     problems.install(app)
     app.include_router(log_routes.router(deployment))
     app.include_router(pki_routes.router(deployment))
+    app.include_router(filing_routes.router(deployment, service, limiter))
     return app

@@ -165,6 +165,20 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _admin_create_key(args: argparse.Namespace) -> int:
+    from api.app import filing_service
+    from api.auth import Role, create_key
+    from filing.deployment import Deployment
+    from ledger.database import write_transaction
+
+    with Deployment.open(args.data) as deployment:
+        filing_service(deployment)  # creates the tables on first use
+        with write_transaction(deployment.log.engine) as conn:
+            key = create_key(conn, args.org, Role(args.role))
+    print(key)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wangqian", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -221,6 +235,16 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("--data", type=Path, required=True)
     rotate.add_argument("what", choices=["log", "retire-old-log-keys", "filing-seal"])
     rotate.set_defaults(func=_keys_rotate)
+
+    admin = sub.add_parser("admin", help="API keys")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    ck = admin_sub.add_parser("create-key", help="print a new API key for an organisation")
+    ck.add_argument("--data", type=Path, required=True)
+    ck.add_argument("--org", required=True, help="developer: 统一社会信用代码; buyer: ID number")
+    ck.add_argument(
+        "--role", required=True, choices=["authority", "developer", "buyer", "court", "department"]
+    )
+    ck.set_defaults(func=_admin_create_key)
 
     log_cmd = sub.add_parser("log", help="log administration")
     log_sub = log_cmd.add_subparsers(dest="log_command", required=True)

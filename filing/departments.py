@@ -3,6 +3,7 @@
 * household registration (police): id_number, local (0/1), spouse, minor_children (";"-separated)
 * payments (human resources / tax): id_number, consecutive_months, as_of (date)
 * homes owned (natural resources): id_number, district, homes
+* identities (police): id_number, name — for the identity check before a buyer's certificate
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy import (
 )
 
 from filing.eligibility import Household
+from keys.identity import IdentityRejected, VerifiedIdentity
 
 metadata = MetaData()
 households = Table(
@@ -45,6 +47,12 @@ payments = Table(
     Column("id_number", Text, primary_key=True),
     Column("consecutive_months", Integer, nullable=False),
     Column("as_of", Date, nullable=False),
+)
+identities = Table(
+    "dept_identities",
+    metadata,
+    Column("id_number", Text, primary_key=True),
+    Column("name", Text, nullable=False),
 )
 homes = Table(
     "dept_homes",
@@ -91,6 +99,11 @@ def load_csv(conn: Connection, kind: str, data: str) -> int:
                     }
                     for r in rows
                 ],
+            )
+        elif kind == "identities":
+            table, values = (
+                identities,
+                [{"id_number": r["id_number"], "name": r["name"]} for r in rows],
             )
         elif kind == "homes":
             table, values = (
@@ -154,3 +167,25 @@ class TableHomes:
                 )
             ).scalar()
         return int(total or 0)
+
+
+class TableIdentityCheck:
+    """The identity check over the police's identity extract (name and resident ID number)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def verify(self, person_name: str, id_type: str, id_number: str) -> VerifiedIdentity:
+        if id_type != "居民身份证":
+            raise IdentityRejected(f"this check covers resident ID cards, not {id_type}")
+        with self.engine.connect() as conn:
+            known = conn.execute(
+                select(identities.c.name).where(identities.c.id_number == id_number)
+            ).scalar()
+        if known is None:
+            raise IdentityRejected("no such ID number in the identity records")
+        if known != person_name:
+            raise IdentityRejected("the name does not match the identity records")
+        return VerifiedIdentity(
+            person_name, id_type, id_number, "dept_identities", dt.datetime.now(dt.UTC)
+        )

@@ -380,3 +380,68 @@ def history(conn: Connection, code: str) -> list[dict[str, Any]]:
         .order_by(e.id)
     ).all()
     return [dict(r._mapping) for r in rows]
+
+
+def unit_details(conn: Connection, code: str) -> dict[str, Any]:
+    """What a contract needs to say about a unit: its project, building, areas and permit."""
+    u, b, p, pm = schema.units.c, schema.buildings.c, schema.projects.c, schema.permits.c
+    row = conn.execute(
+        select(
+            u.code,
+            u.floor,
+            u.room,
+            u.use,
+            u.forecast_building,
+            u.forecast_inner,
+            u.forecast_shared,
+            u.measured_building,
+            u.measured_inner,
+            u.measured_shared,
+            u.status,
+            u.completed,
+            u.registration_certificate,
+            b.name.label("building"),
+            p.name.label("project"),
+            p.district,
+            p.address,
+            p.developer,
+            p.developer_id,
+            pm.number.label("permit_number"),
+            pm.authority.label("permit_authority"),
+        )
+        .join_from(schema.units, schema.buildings, u.building_id == b.id)
+        .join(schema.projects, b.project_id == p.id)
+        .join(schema.permits, u.permit_id == pm.id, isouter=True)
+        .where(u.code == code)
+    ).first()
+    if row is None:
+        raise UnknownUnit(f"no unit {code}")
+    return dict(row._mapping)
+
+
+def list_units(
+    conn: Connection, status: UnitStatus | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    u, b, p = schema.units.c, schema.buildings.c, schema.projects.c
+    query = (
+        select(
+            u.code,
+            u.floor,
+            u.room,
+            u.use,
+            u.status,
+            u.flags,
+            u.forecast_building,
+            b.name.label("building"),
+            p.name.label("project"),
+            p.district,
+        )
+        .join_from(schema.units, schema.buildings, u.building_id == b.id)
+        .join(schema.projects, b.project_id == p.id)
+        .order_by(u.code)
+        .limit(limit)
+        .offset(offset)
+    )
+    if status is not None:
+        query = query.where(u.status == status.value)
+    return [dict(r._mapping) for r in conn.execute(query)]
