@@ -1,4 +1,4 @@
-"""The filing API over HTTP, on SQLite and PostgreSQL: roles, the whole path, errors, idempotency."""
+"""The filing API over HTTP on SQLite and PostgreSQL: roles, the path, errors, idempotency."""
 
 from __future__ import annotations
 
@@ -26,18 +26,22 @@ CODES = [f"430104001001GB00001F0001{n:04d}" for n in (203, 204)]
 CSV = (
     "project,district,address,developer,developer_id,building,code,floor,room,use,forecast_building,forecast_inner,forecast_shared\n"
     + "".join(
-        f"湘江示范花园,岳麓区,长沙市岳麓区示范路 1 号,湘江示范置业有限公司,{DEVELOPER_ID},2 栋,{code},12,12{n},住宅,118.56,96.30,22.26\n"
+        f"湘江示范花园,岳麓区,长沙市岳麓区示范路 1 号,湘江示范置业有限公司,{DEVELOPER_ID},"
+        f"2 栋,{code},12,12{n},住宅,118.56,96.30,22.26\n"
         for n, code in enumerate(CODES, start=3)
     )
 )
 CONTRACT = {
     "unit_code": CODES[0], "number": "HT-2026-000001",
     "buyers": [{"name": BUYER[0], "id_number": BUYER[1]}],
-    "price": "1422720.00", "payment_method": "LOAN", "down_payment": "430000.00", "loan_bank": "示范银行",
+    "price": "1422720.00", "payment_method": "LOAN", "down_payment": "430000.00",
+    "loan_bank": "示范银行",
     "escrow_bank": "示范银行长沙分行", "escrow_account_name": "预售资金监管账户",
     "escrow_account_number": "4300 0000 0000 8888", "delivery_date": "2028-06-30",
     "dispute_body": "长沙市岳麓区人民法院",
 }  # fmt: skip
+
+Api = tuple[TestClient, dict[str, dict[str, str]], Deployment]
 
 
 @pytest.fixture
@@ -108,7 +112,7 @@ def _setup_registry(client: TestClient, keys: dict[str, dict[str, str]]) -> None
 
 
 def test_signing_equals_filing_over_http(
-    api: tuple[TestClient, dict[str, dict[str, str]], Deployment],
+    api: Api,
 ) -> None:
     client, keys, d = api
     _setup_registry(client, keys)
@@ -195,7 +199,7 @@ def test_signing_equals_filing_over_http(
 
 
 def test_errors_are_problems_and_write_nothing(
-    api: tuple[TestClient, dict[str, dict[str, str]], Deployment],
+    api: Api,
 ) -> None:
     client, keys, d = api
     _setup_registry(client, keys)

@@ -20,7 +20,6 @@ from filing.entry import EntryEvent, FilingEntry
 from filing.service import (
     ContractStateError,
     Departments,
-    FilingError,
     FilingService,
     NotEligible,
     NotSellable,
@@ -131,7 +130,7 @@ def _sign_through(svc: FilingService, contract: object) -> tuple[str, object]:
 
 def test_the_last_signature_files_the_contract(service: FilingService) -> None:
     c = _contract()
-    cid, record = _sign_through(service, c)
+    _, record = _sign_through(service, c)
     assert record is not None and record.number.startswith("CS-")
     assert _unit_status(service, CODES[0]) is UnitStatus.FILED
     filing = service.filing(record.number)
@@ -302,7 +301,7 @@ def test_concurrent_submissions_file_exactly_once(service: FilingService) -> Non
     def submit() -> None:
         try:
             r: object = service.submit_signed(cid, pdf, "developer")
-        except Exception as exc:  # noqa: BLE001 - the assertion below names what is wrong
+        except Exception as exc:  # the assertion below names what went wrong
             r = exc
         with lock:
             results.append(r)
