@@ -21,7 +21,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def _demo(args: argparse.Namespace) -> int:
     from api.demo import run_demo
 
-    for line in run_demo(args.data, args.out, args.entries):
+    for line in run_demo(args.data, args.out):
         print(line)
     return EXIT_OK
 
@@ -186,7 +186,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the main job on the embedded default and verify it")
     demo.add_argument("--data", type=Path, required=True, help="data directory (created if empty)")
     demo.add_argument("--out", type=Path, required=True, help="where to write the results")
-    demo.add_argument("--entries", type=int, default=8, help="entries to append (default 8)")
     demo.set_defaults(func=_demo)
 
     serve = sub.add_parser("serve", help="serve the HTTP API and run the sequencer")

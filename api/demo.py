@@ -1,164 +1,259 @@
-"""``wangqian demo``: the main job on the embedded default, checked end to end.
+"""``wangqian demo``: the whole story on the embedded default, through the HTTP API.
 
-It renders a sample presale contract in Chinese, has the developer seal it (key
-on the PKCS#11 token if configured, else in the encrypted key files), has the
-buyer sign through the remote path (the buyer's key never reaches the server),
-applies the platform's filing seal at B-LTA, validates every signature, logs the
-document's SHA-256, and verifies the receipt with the offline verifier's code.
+It serves the API on a loopback port (with its sequencer), and then, as the
+authority, a developer and buyers would: loads a sample project (2 buildings,
+120 units, a presale permit, department extracts) on first run, drafts a
+contract, applies the developer's seal, has the buyer sign on their "phone" (a
+key that never leaves this function's scope: only a digest crosses the API),
+and gets the filing and its receipt; then files a second contract and cancels
+it. It writes the filed contract, its receipt, the trust bundle and the root
+certificate, and exits 0 only if the receipt verifies offline and its entry
+names exactly this document.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
+import socket
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+
+from api import auth
+from api.app import create_app
 from filing.deployment import Deployment
-from filing.seals import FILING_SEAL_NAME, PlatformPki
+from filing.entry import EntryEvent, FilingEntry
 from keys.authority import pem
-from keys.identity import RegistryIdentityCheck, issue_party_certificate
-from keys.pki import Profile, new_key
-from ledger.merkle import verify_consistency
-from signing import pades, remote
-from signing.fonts import truetype_font
-from signing.render import render
+from keys.pki import new_key
+from ledger.database import write_transaction
+from ledger.receipt import Receipt
+from signing import remote
 from signing.sample import sample_contract
-from signing.seal import seal_image
-from signing.validation import validate_document
 from verifier.receipt import verify_receipt
 from verifier.trust import TrustBundle
 
-DEVELOPER_SEAL = "seal-demo-developer"
+DEVELOPER_ID = "91430100MA4L000000"
+DISTRICT_CODE = "430104"
 
 
 class DemoFailed(Exception):
     """The demo's own output did not verify."""
 
 
-def sample_identity_check(directory: Path) -> RegistryIdentityCheck:
-    """The identity extract the authority would load, holding the sample buyers."""
-    extract = directory / "identity-extract.json"
-    if not extract.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        people = {p.id_number: p.name for p in sample_contract(buyers=2).buyers}
-        extract.write_text(json.dumps(people, ensure_ascii=False, indent=1), encoding="utf-8")
-    return RegistryIdentityCheck(extract)
+def sample_inventory() -> str:
+    """2 buildings × 20 floors × 3 units of a fictional project in 岳麓区, as a CSV."""
+    lines = [
+        "project,district,address,developer,developer_id,building,code,floor,room,use,"
+        "forecast_building,forecast_inner,forecast_shared"
+    ]
+    seller = sample_contract().seller
+    for building in (1, 2):
+        for floor in range(1, 21):
+            for room, area in ((1, ("118.56", "96.30", "22.26")), (2, ("89.20", "72.45", "16.75")),
+                               (3, ("143.88", "116.90", "26.98"))):  # fmt: skip
+                code = f"{DISTRICT_CODE}001001GB00001F{building:04d}{floor:02d}{room:02d}"
+                lines.append(
+                    f"湘江示范花园,岳麓区,长沙市岳麓区示范路 1 号,{seller.name},{DEVELOPER_ID},"
+                    f"{building} 栋,{code},{floor},{floor}{room:02d},住宅,{','.join(area)}"
+                )
+    return "\n".join(lines) + "\n"
 
 
-def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
-    """Seller's seal (B-T), buyer's remote signature (B-T), then the filing seal (B-LTA)."""
-    contract = sample_contract(number)
-    identity_check = sample_identity_check(cache)
-    draft = render(contract)
-    font = truetype_font()
-    ts = pki.timestamper()
-    seller = contract.seller.name
-    with pki.seal_signer(DEVELOPER_SEAL, seller, Profile.ENTERPRISE_SEAL) as signer:
-        stamp = pades.Stamp(font, seal_image(seller, "合同专用章", font, cache), "出卖人", seller)
-        pdf = pades.sign(draft.pdf, "seller", signer, pades.Level.B_T, timestamper=ts, stamp=stamp)
+class _Server:
+    """The app on a free loopback port, in a thread, for the length of the demo."""
 
-    buyer = contract.buyers[0]
-    device_key = new_key()  # lives on the buyer's phone; only its public half is certified
-    identity = identity_check.verify(buyer.name, buyer.id_type, buyer.id_number)
-    buyer_cert = issue_party_certificate(pki.ca, identity, device_key.public_key())
-    request = remote.prepare(
-        pdf, "buyer-1", buyer_cert, [pki.ca.issuing], pades.Stamp(font, None, "买受人", buyer.name)
+    def __init__(self, app: Any) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise DemoFailed("the API server did not start")
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class _Client:
+    def __init__(self, base: str, key: str) -> None:
+        self.http = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
+        )
+        self.n = 0
+
+    def post(self, path: str, expect: int, **kw: Any) -> Any:
+        self.n += 1
+        headers = {"Idempotency-Key": f"demo-{time.time_ns()}-{self.n}", **kw.pop("headers", {})}
+        r = self.http.post(path, headers=headers, **kw)
+        if r.status_code != expect:
+            raise DemoFailed(f"POST {path} answered {r.status_code}: {r.text[:500]}")
+        return r.json()
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        r = self.http.get(path, **kw)
+        if r.status_code != 200:
+            raise DemoFailed(f"GET {path} answered {r.status_code}: {r.text[:500]}")
+        return r
+
+
+def _keys(deployment: Deployment, buyers: list[str]) -> dict[str, str]:
+    with write_transaction(deployment.log.engine) as conn:
+        keys = {
+            "authority": auth.create_key(conn, "长沙市住房和城乡建设局", auth.Role.AUTHORITY),
+            "developer": auth.create_key(conn, DEVELOPER_ID, auth.Role.DEVELOPER),
+        }
+        for id_number in buyers:
+            keys[id_number] = auth.create_key(conn, id_number, auth.Role.BUYER)
+    return keys
+
+
+def _load_sample_project(authority: _Client, developer: _Client) -> int:
+    units = authority.get("/v1/units", params={"limit": 1}).json()
+    if units:
+        return 0
+    buyers = sample_contract(buyers=2).buyers
+    csv_type = {"content-type": "text/csv"}
+    imported = authority.post(
+        "/v1/registry/import", 201, content=sample_inventory().encode(), headers=csv_type
     )
-    pdf = remote.finish(request, remote.device_sign(device_key, request.digest_to_sign), ts)
-
-    seller_cert = pki.seal_certificate(DEVELOPER_SEAL, seller, Profile.ENTERPRISE_SEAL)
-    seal_cert = pki.filing_seal_certificate()
-    revocation = pki.revocation([seller_cert, buyer_cert, seal_cert])
-    reports = validate_document(pdf, revocation)
-    if len(reports) != 2 or not all(r.ok for r in reports):
-        raise DemoFailed(f"party signatures do not validate: {[r.summary for r in reports]}")
-    pdf = pades.add_validation_data(pdf, revocation)
-    with pki.filing_seal() as signer:
-        stamp = pades.Stamp(
-            font, seal_image("网签备案平台", "备案专用章", font, cache), "备案", FILING_SEAL_NAME
-        )
-        pdf = pades.sign(
-            pdf,
-            "filing-seal",
-            signer,
-            pades.Level.B_LTA,
-            timestamper=ts,
-            revocation=revocation,
-            stamp=stamp,
-        )
-    reports = validate_document(pdf, revocation)
-    if [r.field for r in reports] != ["seller", "buyer-1", "filing-seal"] or not all(
-        r.ok for r in reports
-    ):
-        raise DemoFailed(f"sealed contract does not validate: {[r.summary for r in reports]}")
-    return pdf
+    authority.post(
+        "/v1/departments/households", 201, headers=csv_type,
+        content=("id_number,local,spouse,minor_children\n"
+                 + "".join(f"{b.id_number},1,,\n" for b in buyers)).encode(),
+    )  # fmt: skip
+    authority.post(
+        "/v1/departments/identities",
+        201,
+        headers=csv_type,
+        content=(
+            "id_number,name\n" + "".join(f"{b.id_number},{b.name}\n" for b in buyers)
+        ).encode(),
+    )
+    codes = [line.split(",")[6] for line in sample_inventory().splitlines()[1:]]
+    authority.post(
+        "/v1/registry/permits", 201,
+        json={"number": "长住建预许字（2026）第 0088 号", "authority": "长沙市住房和城乡建设局",
+              "valid_from": "2026-01-01", "units": codes},
+    )  # fmt: skip
+    for code in codes:
+        developer.post(f"/v1/units/{code}/release", 200)
+    return int(imported["imported"])
 
 
-def run_demo(data_dir: Path, out_dir: Path, entries: int = 8) -> list[str]:
+def _file_one(
+    developer: _Client, buyer: _Client, code: str, number: str, buyer_index: int
+) -> dict[str, Any]:
+    sample = sample_contract(number, buyers=2)
+    b = sample.buyers[buyer_index]
+    draft = developer.post(
+        "/v1/contracts", 201,
+        json={"unit_code": code, "number": number,
+              "buyers": [{"name": b.name, "id_number": b.id_number}],
+              "price": "1422720.00", "payment_method": "LOAN", "down_payment": "430000.00",
+              "loan_bank": "示范银行长沙分行", "escrow_bank": sample.escrow.bank,
+              "escrow_account_name": sample.escrow.account_name,
+              "escrow_account_number": sample.escrow.account_number,
+              "delivery_date": sample.delivery_date.isoformat(),
+              "dispute_body": sample.dispute_body},
+    )  # fmt: skip
+    developer.post(f"/v1/contracts/{draft['id']}/seal", 200)
+    phone_key = new_key()  # the buyer's phone: the private key stays here
+    public = (
+        phone_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    start = buyer.post(
+        f"/v1/contracts/{draft['id']}/remote-signing/buyer-1/start", 200,
+        json={"public_key_pem": public, "name": b.name, "id_number": b.id_number},
+    )  # fmt: skip
+    signature = remote.device_sign(phone_key, base64.b64decode(start["digest_to_sign"]))
+    filed: dict[str, Any] = buyer.post(
+        f"/v1/contracts/{draft['id']}/remote-signing/buyer-1/finish", 201,
+        json={"signature": base64.b64encode(signature).decode()},
+    )  # fmt: skip
+    return filed
+
+
+def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    deployment = Deployment.open(data_dir)
     lines: list[str] = []
-    try:
-        log = deployment.log
-        pki = deployment.pki
-        previous = log.latest_checkpoint()
-        number = f"CS{dt.date.today().year}-{log.appended() + 1:06d}"
-        started = time.perf_counter()
-        pdf = sign_sample_contract(pki, number, deployment.data_dir / "cache")
-        (out_dir / "contract.pdf").write_bytes(pdf)
-        (out_dir / "root-ca.pem").write_bytes(pem(pki.ca.root))
-        digest = hashlib.sha256(pdf).hexdigest()
-        lines.append(
-            f"contract {number}: sealed by seller, buyer (remote) and platform (B-LTA) "
-            f"in {time.perf_counter() - started:.1f}s; sha256 {digest}"
-        )
-
-        # Until the filing issue defines the canonical filing entry, the log entry is
-        # the document's hash and contract number: nothing personal.
-        entry = json.dumps(
-            {
-                "v": 0,
-                "event": "demo-sealed",
-                "contract": number,
-                "sha256": digest,
-                "at": int(time.time()),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        ).encode()
-        filler = [
-            json.dumps({"v": 0, "event": "demo", "seq": i}, separators=(",", ":")).encode()
-            for i in range(max(0, entries - 1))
-        ]
-        indices = log.append_many([*filler, entry])
-        checkpoint = deployment.sequencer().step()
-        if checkpoint is None:
-            raise DemoFailed("the sequencer issued no checkpoint for new entries")
-        lines.append(f"appended entries {indices[0]}..{indices[-1]}; tree size {checkpoint.size}")
-
-        trust_json = json.dumps(deployment.trust_bundle(), indent=2, ensure_ascii=False) + "\n"
-        (out_dir / "trust-bundle.json").write_text(trust_json, encoding="utf-8")
-        (out_dir / "checkpoint").write_text(checkpoint.cosigned_note, encoding="utf-8")
-        receipt = log.receipt(indices[-1], checkpoint)
-        (out_dir / "contract.pdf.tlog-proof").write_text(receipt.to_text(), encoding="utf-8")
-        verified = verify_receipt(receipt, TrustBundle.from_json(trust_json), entry)
-        lines.append(
-            "receipt contract.pdf.tlog-proof verifies against checkpoint "
-            f"{verified.checkpoint.size}"
-        )
-        if previous is not None and previous.size > 0:
-            proof = log.consistency_proof(previous.size, checkpoint.size)
-            verify_consistency(
-                previous.size, checkpoint.size, proof, previous.root, checkpoint.root
+    with Deployment.open(data_dir) as deployment:
+        buyers = [b.id_number for b in sample_contract(buyers=2).buyers]
+        app = create_app(deployment)
+        keys = _keys(deployment, buyers)
+        with _Server(app) as base:
+            authority, developer = (
+                _Client(base, keys["authority"]),
+                _Client(base, keys["developer"]),
             )
-            lines.append(f"checkpoint {checkpoint.size} is consistent with {previous.size}")
-        lines.append(f"log key: {deployment.log_verifier.vkey}")
-        lines.append(
-            f"wrote {out_dir}: contract.pdf, contract.pdf.tlog-proof, "
-            "trust-bundle.json, root-ca.pem"
-        )
-    finally:
-        deployment.close()
+            buyer_a, buyer_b = _Client(base, keys[buyers[0]]), _Client(base, keys[buyers[1]])
+            imported = _load_sample_project(authority, developer)
+            if imported:
+                lines.append(
+                    f"loaded the sample project: {imported} units in 2 buildings, "
+                    "a presale permit and department extracts"
+                )
+            available = authority.get(
+                "/v1/units", params={"status": "AVAILABLE", "limit": 2}
+            ).json()
+            if len(available) < 2:
+                raise DemoFailed("the sample project has no units left to sell")
+            stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
+            started = time.perf_counter()
+            filed = _file_one(developer, buyer_a, available[0]["code"], f"HT-{stamp}-1", 0)
+            if not filed.get("receipt"):
+                raise DemoFailed("the filing came back without a receipt")
+            lines.append(
+                f"filed {filed['filing']} for unit {available[0]['code']} in "
+                f"{time.perf_counter() - started:.1f}s (draft, developer seal, buyer on the phone, "
+                f"platform seal B-LTA, log index {filed['log_index']})"
+            )
+            pdf = developer.get(f"/v1/filings/{filed['filing']}/document").content
+
+            second = _file_one(developer, buyer_b, available[1]["code"], f"HT-{stamp}-2", 1)
+            cancelled = developer.post(
+                f"/v1/filings/{second['filing']}/cancellation", 201, json={"reason": "双方协商解除"}
+            )
+            lines.append(
+                f"filed {second['filing']} and cancelled it (log index {cancelled['log_index']})"
+            )
+        trust_json = json.dumps(deployment.trust_bundle(), indent=2, ensure_ascii=False) + "\n"
+        (out_dir / "root-ca.pem").write_bytes(pem(deployment.pki.ca.root))
+
+    (out_dir / "contract.pdf").write_bytes(pdf)
+    (out_dir / "contract.pdf.tlog-proof").write_text(filed["receipt"], encoding="utf-8")
+    (out_dir / "trust-bundle.json").write_text(trust_json, encoding="utf-8")
+
+    receipt = Receipt.parse(filed["receipt"])
+    verified = verify_receipt(receipt, TrustBundle.from_json(trust_json))
+    entry = FilingEntry.decode(verified.entry)
+    if entry.event is not EntryEvent.FILED or entry.doc_sha256 != hashlib.sha256(pdf).hexdigest():
+        raise DemoFailed("the receipt's entry does not name this document")
+    lines.append(
+        f"receipt verifies offline: {entry.filing}, document sha256 {entry.doc_sha256[:16]}…, "
+        f"tree size {verified.checkpoint.size}"
+    )
+    lines.append(
+        f"wrote {out_dir}: contract.pdf, contract.pdf.tlog-proof, trust-bundle.json, root-ca.pem"
+    )
     return lines

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from filing.seals import PlatformPki
+from filing.seals import FILING_SEAL_NAME, PlatformPki
 from keys.authority import CertificateAuthority
+from keys.identity import RegistryIdentityCheck, issue_party_certificate
 from keys.pki import Endpoints, Profile, name, new_key
 from keys.store import FileKeyStore
+from signing import pades, remote
+from signing.fonts import truetype_font
+from signing.render import render
+from signing.sample import sample_contract
+from signing.seal import seal_image
+from signing.validation import validate_document
+
+DEVELOPER_SEAL = "seal-demo-developer"
 
 
 @dataclass
@@ -37,3 +47,62 @@ def issue(
     key = new_key()
     cert = pki.ca.issue(profile, name(cn, serial="TEST"), key.public_key(), validity, not_before)
     return Holder(key, cert)
+
+
+def sample_identity_check(directory: Path) -> RegistryIdentityCheck:
+    """The identity extract the authority would load, holding the sample buyers."""
+    extract = directory / "identity-extract.json"
+    if not extract.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        people = {p.id_number: p.name for p in sample_contract(buyers=2).buyers}
+        extract.write_text(json.dumps(people, ensure_ascii=False, indent=1), encoding="utf-8")
+    return RegistryIdentityCheck(extract)
+
+
+def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
+    """Seller's seal (B-T), buyer's remote signature (B-T), then the filing seal (B-LTA)."""
+    contract = sample_contract(number)
+    identity_check = sample_identity_check(cache)
+    draft = render(contract)
+    font = truetype_font()
+    ts = pki.timestamper()
+    seller = contract.seller.name
+    with pki.seal_signer(DEVELOPER_SEAL, seller, Profile.ENTERPRISE_SEAL) as signer:
+        stamp = pades.Stamp(font, seal_image(seller, "合同专用章", font, cache), "出卖人", seller)
+        pdf = pades.sign(draft.pdf, "seller", signer, pades.Level.B_T, timestamper=ts, stamp=stamp)
+
+    buyer = contract.buyers[0]
+    device_key = new_key()  # lives on the buyer's phone; only its public half is certified
+    identity = identity_check.verify(buyer.name, buyer.id_type, buyer.id_number)
+    buyer_cert = issue_party_certificate(pki.ca, identity, device_key.public_key())
+    request = remote.prepare(
+        pdf, "buyer-1", buyer_cert, [pki.ca.issuing], pades.Stamp(font, None, "买受人", buyer.name)
+    )
+    pdf = remote.finish(request, remote.device_sign(device_key, request.digest_to_sign), ts)
+
+    seller_cert = pki.seal_certificate(DEVELOPER_SEAL, seller, Profile.ENTERPRISE_SEAL)
+    seal_cert = pki.filing_seal_certificate()
+    revocation = pki.revocation([seller_cert, buyer_cert, seal_cert])
+    reports = validate_document(pdf, revocation)
+    if len(reports) != 2 or not all(r.ok for r in reports):
+        raise AssertionError(f"party signatures do not validate: {[r.summary for r in reports]}")
+    pdf = pades.add_validation_data(pdf, revocation)
+    with pki.filing_seal() as signer:
+        stamp = pades.Stamp(
+            font, seal_image("网签备案平台", "备案专用章", font, cache), "备案", FILING_SEAL_NAME
+        )
+        pdf = pades.sign(
+            pdf,
+            "filing-seal",
+            signer,
+            pades.Level.B_LTA,
+            timestamper=ts,
+            revocation=revocation,
+            stamp=stamp,
+        )
+    reports = validate_document(pdf, revocation)
+    if [r.field for r in reports] != ["seller", "buyer-1", "filing-seal"] or not all(
+        r.ok for r in reports
+    ):
+        raise AssertionError(f"sealed contract does not validate: {[r.summary for r in reports]}")
+    return pdf

@@ -53,8 +53,8 @@ def test_log_key_rotation_keeps_old_receipts_verifiable(tmp_path: Path) -> None:
 
 
 def test_filing_seal_rotation_keeps_old_contracts_valid(tmp_path: Path) -> None:
-    from api.demo import sign_sample_contract
     from signing.validation import validate_document
+    from tests.pki_helpers import sign_sample_contract
 
     data = tmp_path / "data"
     d = Deployment.open(data)

@@ -207,7 +207,7 @@ def test_pkcs11_seal_signature(pki: PlatformPki, draft: bytes, softhsm_token: To
 
 @pytest.fixture(scope="module")
 def demo_contract(pki: PlatformPki, tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    from api.demo import sign_sample_contract
+    from tests.pki_helpers import sign_sample_contract
 
     return sign_sample_contract(pki, "CS2026-900001", tmp_path_factory.mktemp("cache"))
 
@@ -338,9 +338,9 @@ def test_pdfsig_checks_revocation_online_against_our_ocsp_responder(tmp_path: Pa
     """NSS asks our /ocsp itself: good for the demo contract, and revoked after a revocation."""
     import json
 
-    from api.demo import sign_sample_contract
     from filing.deployment import Deployment
     from tests.helpers import free_port, stop, wait_http, wangqian
+    from tests.pki_helpers import sign_sample_contract
 
     port = free_port()
     data = tmp_path / "data"
