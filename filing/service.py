@@ -121,28 +121,32 @@ class FilingService:
         contract_id = str(uuid.uuid4())
         pdf = render(contract).pdf
         digest = hashlib.sha256(pdf).hexdigest()
-        with write_transaction(self.engine) as conn:
+        # Department data is read first, outside the write transaction: the adapters use
+        # connections of their own, and a transaction waiting on a second connection can
+        # starve the pool under load (found by the HTTP race test).
+        with self.engine.connect() as conn:
             unit = registry.unit(conn, contract.unit.code)
-            if unit.developer_id != developer_id:
-                raise ContractStateError("the unit belongs to another developer's project")
+        if unit.developer_id != developer_id:
+            raise ContractStateError("the unit belongs to another developer's project")
+        rules = rule_set_for(self.departments.rule_sets, today)
+        decisions = [
+            decide(
+                b.id_number,
+                unit.district,
+                today,
+                rules,
+                self.departments.households,
+                self.departments.payments,
+                self.departments.properties,
+            )
+            for b in contract.buyers
+        ]
+        if not all(d.eligible for d in decisions):
+            raise NotEligible(decisions)
+        with write_transaction(self.engine) as conn:
             failures = check_sellable(registry.unit_view(conn, contract.unit.code), today)
             if failures:
                 raise NotSellable(failures)
-            rules = rule_set_for(self.departments.rule_sets, today)
-            decisions = [
-                decide(
-                    b.id_number,
-                    unit.district,
-                    today,
-                    rules,
-                    self.departments.households,
-                    self.departments.payments,
-                    self.departments.properties,
-                )
-                for b in contract.buyers
-            ]
-            if not all(d.eligible for d in decisions):
-                raise NotEligible(decisions)
             try:
                 registry.apply(
                     conn,

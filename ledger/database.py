@@ -14,12 +14,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
 WRITE = "wangqian_write"
+# Enough connections for the API's worker threads (40 by default) to wait on locks
+# without waiting on the pool as well.
+POOL = {"pool_size": 10, "max_overflow": 40, "pool_timeout": 60}
 
 
 def open_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, full sync and a generous busy timeout."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 60})
+        engine = create_engine(url, connect_args={"timeout": 60}, **POOL)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -38,7 +41,7 @@ def open_engine(url: str) -> Engine:
 
         return engine
     if url.startswith("postgresql"):
-        return create_engine(url)
+        return create_engine(url, **POOL)
     raise ValueError(f"unsupported database URL (use sqlite:/// or postgresql://): {url}")
 
 

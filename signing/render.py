@@ -9,6 +9,7 @@ platform's filing seal, and a QR code to the verify page.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from io import BytesIO
@@ -219,8 +220,18 @@ def _wrap(text: str, size: float, width: float) -> list[str]:
     return lines
 
 
+# reportlab keeps a registered font's subsets in shared, unlocked state: two renders at
+# once corrupt each other (a KeyError deep in makeSubset, found by the HTTP race test).
+_RENDER_LOCK = threading.Lock()
+
+
 def render(contract: Contract, font_path: Path | None = None) -> RenderedContract:
     """The contract as PDF bytes with empty signature fields, and where those fields are."""
+    with _RENDER_LOCK:
+        return _render(contract, font_path)
+
+
+def _render(contract: Contract, font_path: Path | None) -> RenderedContract:
     _register_font(font_path or truetype_font())
     rl_config.invariant = 1  # fixed dates and IDs: equal input, equal bytes
     buf = BytesIO()

@@ -1,0 +1,202 @@
+"""Races over real HTTP (uvicorn on loopback), on SQLite and PostgreSQL: one unit, one winner."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from api import auth
+from api.app import create_app
+from api.demo import DEVELOPER_ID, _Server, sample_inventory
+from filing import schema
+from filing.deployment import Deployment
+from keys.pki import Profile, name, new_key
+from keys.signers import key_signer
+from ledger.database import write_transaction
+from signing import pades
+from signing.sample import sample_contract
+
+BUYER = sample_contract().buyers[0]
+
+
+@pytest.fixture
+def server(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, dict[str, str], Deployment]]:
+    monkeypatch.setenv("WANGQIAN_DATABASE_URL", db_url)
+    d = Deployment.open(tmp_path / "data")
+    app = create_app(d)
+    with write_transaction(d.log.engine) as conn:
+        keys = {
+            "authority": auth.create_key(conn, "住建局", auth.Role.AUTHORITY),
+            "developer": auth.create_key(conn, DEVELOPER_ID, auth.Role.DEVELOPER),
+        }
+    with _Server(app) as base:
+        a = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['authority']}"})
+        csv = {"content-type": "text/csv"}
+        inventory = "\n".join(sample_inventory().splitlines()[:21]) + "\n"  # 20 units
+        assert (
+            a.post(
+                "/v1/registry/import",
+                content=inventory.encode(),
+                headers={**csv, "Idempotency-Key": "i"},
+            ).status_code
+            == 201
+        )
+        a.post(
+            "/v1/departments/households",
+            headers={**csv, "Idempotency-Key": "h"},
+            content=f"id_number,local,spouse,minor_children\n{BUYER.id_number},1,,\n".encode(),
+        )
+        codes = [line.split(",")[6] for line in inventory.splitlines()[1:]]
+        a.post(
+            "/v1/registry/permits",
+            headers={"Idempotency-Key": "p"},
+            json={
+                "number": "P-1",
+                "authority": "住建局",
+                "valid_from": "2026-01-01",
+                "units": codes,
+            },
+        )
+        dev = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['developer']}"})
+        for code in codes:
+            assert (
+                dev.post(f"/v1/units/{code}/release", headers={"Idempotency-Key": code}).status_code
+                == 200
+            )
+        yield base, keys, d
+    d.close()
+
+
+def _contract(code: str, number: str) -> dict[str, object]:
+    s = sample_contract()
+    return {
+        "unit_code": code,
+        "number": number,
+        "buyers": [{"name": BUYER.name, "id_number": BUYER.id_number}],
+        "price": "1000000",
+        "payment_method": "LUMP_SUM",
+        "escrow_bank": s.escrow.bank,
+        "escrow_account_name": s.escrow.account_name,
+        "escrow_account_number": s.escrow.account_number,
+        "delivery_date": "2028-06-30",
+        "dispute_body": s.dispute_body,
+    }
+
+
+def _at_once(n: int, fn: object) -> list[httpx.Response]:
+    barrier = threading.Barrier(n)
+    out: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        barrier.wait()
+        r = fn(i)  # type: ignore[operator]
+        with lock:
+            out.append(r)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def test_fifty_clients_race_for_one_unit(server: tuple[str, dict[str, str], Deployment]) -> None:
+    base, keys, d = server
+    code = sample_inventory().splitlines()[1].split(",")[6]
+    headers = {"Authorization": f"Bearer {keys['developer']}"}
+
+    def draft(i: int) -> httpx.Response:
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
+            return c.post(
+                "/v1/contracts",
+                json=_contract(code, f"HT-RACE-{i}"),
+                headers={"Idempotency-Key": f"d{i}"},
+            )
+
+    drafts = _at_once(50, draft)
+    assert sorted(r.status_code for r in drafts) == [201] + [409] * 49, [
+        r.text[:200] for r in drafts if r.status_code not in (201, 409)
+    ]
+    cid = next(r.json()["id"] for r in drafts if r.status_code == 201)
+
+    # Signed elsewhere by both parties, then submitted by 50 clients at once.
+    with httpx.Client(base_url=base, headers=headers) as c:
+        pdf = c.get(f"/v1/contracts/{cid}/document").content
+    pki = d.pki
+    seller_key, buyer_key = new_key(), new_key()
+    seller = pki.ca.issue(
+        Profile.ENTERPRISE_SEAL, name(sample_contract().seller.name), seller_key.public_key()
+    )
+    buyer = pki.ca.issue(Profile.PARTY, name(BUYER.name), buyer_key.public_key())
+    ts = pki.timestamper()
+    pdf = pades.sign(
+        pdf,
+        "seller",
+        key_signer(seller_key, seller, [pki.ca.issuing]),
+        pades.Level.B_T,
+        timestamper=ts,
+    )
+    pdf = pades.sign(
+        pdf,
+        "buyer-1",
+        key_signer(buyer_key, buyer, [pki.ca.issuing]),
+        pades.Level.B_T,
+        timestamper=ts,
+    )
+
+    def submit(i: int) -> httpx.Response:
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
+            return c.post(
+                "/v1/filings",
+                params={"contract_id": cid},
+                content=pdf,
+                headers={"Idempotency-Key": f"s{i}", "content-type": "application/pdf"},
+            )
+
+    submissions = _at_once(50, submit)
+    assert sorted(r.status_code for r in submissions) == [201] + [409] * 49, [
+        r.text[:200] for r in submissions if r.status_code not in (201, 409)
+    ]
+    assert all(
+        r.headers["content-type"] == "application/problem+json"
+        for r in submissions
+        if r.status_code == 409
+    )
+    with d.log.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(schema.filings)).scalar() == 1
+    assert d.log.appended() == 1  # exactly one log entry
+
+
+def test_many_drafts_on_many_units_never_double_reserve(
+    server: tuple[str, dict[str, str], Deployment],
+) -> None:
+    base, keys, d = server
+    codes = [line.split(",")[6] for line in sample_inventory().splitlines()[1:21]]
+    headers = {"Authorization": f"Bearer {keys['developer']}"}
+
+    def draft(i: int) -> httpx.Response:
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
+            return c.post(
+                "/v1/contracts",
+                json=_contract(codes[i % 20], f"HT-M-{i}"),
+                headers={"Idempotency-Key": f"m{i}"},
+            )
+
+    results = _at_once(40, draft)
+    assert sorted(r.status_code for r in results) == [201] * 20 + [409] * 20, sorted(
+        {r.text[:160] for r in results if r.status_code != 201}
+    )
+    with d.log.engine.connect() as conn:
+        per_unit = conn.execute(
+            select(schema.contracts.c.unit_id, func.count()).group_by(schema.contracts.c.unit_id)
+        ).all()
+    assert len(per_unit) == 20 and all(n == 1 for _, n in per_unit)
