@@ -1,4 +1,4 @@
-"""SIGKILL the server during a filing load, 10 times: nothing acknowledged lost, nothing half-done."""
+"""SIGKILL the server 10 times during a filing load: nothing acknowledged lost, nothing half-done."""
 
 from __future__ import annotations
 
