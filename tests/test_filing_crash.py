@@ -1,4 +1,4 @@
-"""SIGKILL the server 10 times during a filing load: nothing acknowledged lost, nothing half-done."""
+"""SIGKILL the server 10 times under a filing load: no acknowledged filing lost, none half-done."""
 
 from __future__ import annotations
 
