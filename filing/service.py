@@ -280,7 +280,7 @@ class FilingService:
         """Take the next party's signed revision; files the contract after the last one."""
         with write_transaction(self.engine) as conn:
             c = self._contract(conn, contract_id)
-            field = self._check_revision(c, pdf)
+            field, revocation = self._check_revision(c, pdf)
             done = [f for f in c["signed_fields"].split(",") if f] + [field]
             conn.execute(
                 update(schema.contracts)
@@ -289,7 +289,7 @@ class FilingService:
             )
             contract = contract_from_json(c["data"])
             if done == list(contract.signature_fields[:-1]):
-                return self._file(conn, c, pdf, actor)
+                return self._file(conn, c, pdf, actor, revocation)
         return None
 
     def submit_signed(self, contract_id: str, pdf: bytes, actor: str) -> FilingRecord:
@@ -298,20 +298,25 @@ class FilingService:
             c = self._contract(conn, contract_id)
             contract = contract_from_json(c["data"])
             parties = list(contract.signature_fields[:-1])
-            self._check_signed(c, pdf, parties)
-            return self._file(conn, c, pdf, actor)
+            revocation = self._check_signed(c, pdf, parties)
+            return self._file(conn, c, pdf, actor, revocation)
 
     # -- the one transaction ---------------------------------------------
 
-    def _file(self, conn: Connection, c: dict[str, Any], pdf: bytes, actor: str) -> FilingRecord:
+    def _file(
+        self,
+        conn: Connection,
+        c: dict[str, Any],
+        pdf: bytes,
+        actor: str,
+        revocation: pades.RevocationSnapshot,
+    ) -> FilingRecord:
         contract = contract_from_json(c["data"])
         code = contract.unit.code
         view = registry.unit_view(conn, code)
         if view.status is not UnitStatus.RESERVED or view.reserved_for != c["id"]:
             raise UnitTaken(f"unit {code} is no longer held for this contract")
-        certs = signer_certificates(pdf)
-        seal_cert = self.d.pki.filing_seal_certificate()
-        revocation = self.d.pki.revocation([*certs, seal_cert])
+
         with self.d.pki.filing_seal() as signer:
             stamp = pades.Stamp(truetype_font(), None, "备案", "网签备案平台")
             sealed = pades.sign(
@@ -440,19 +445,22 @@ class FilingService:
         if len(done) >= len(order) or order[len(done)] != field:
             raise ContractStateError(f"{field} is not next: the order is {', '.join(order)}")
 
-    def _check_revision(self, c: dict[str, Any], pdf: bytes) -> str:
+    def _check_revision(
+        self, c: dict[str, Any], pdf: bytes
+    ) -> tuple[str, pades.RevocationSnapshot]:
         """The revision adds exactly the next party's signature to the current file."""
         done = [f for f in c["signed_fields"].split(",") if f]
         contract = contract_from_json(c["data"])
         order = list(contract.signature_fields[:-1])
         if c["status"] != "DRAFT" or len(done) >= len(order):
             raise ContractStateError(f"the contract is {c['status'].lower()}; no more signatures")
-        self._check_signed(c, pdf, order[: len(done) + 1], extends=c["current_pdf"])
-        return order[len(done)]
+        revocation = self._check_signed(c, pdf, order[: len(done) + 1], extends=c["current_pdf"])
+        return order[len(done)], revocation
 
     def _check_signed(
         self, c: dict[str, Any], pdf: bytes, fields: list[str], extends: bytes | None = None
-    ) -> None:
+    ) -> pades.RevocationSnapshot:
+        """Check the signatures; returns the revocation data they were checked with."""
         if c["status"] != "DRAFT":
             raise ContractStateError(f"the contract is {c['status'].lower()}")
         base = extends if extends is not None else c["draft_pdf"]
@@ -462,7 +470,9 @@ class FilingService:
             )
         try:
             certs = signer_certificates(pdf)
-            reports = validate_document(pdf, self.d.pki.revocation(certs))
+            # One snapshot of revocation data serves the checks here and the seal after them.
+            revocation = self.d.pki.revocation([*certs, self.d.pki.filing_seal_certificate()])
+            reports = validate_document(pdf, revocation)
         except DocumentError as exc:
             raise SignatureRejected(str(exc)) from exc
         if [r.field for r in reports] != fields:
@@ -477,6 +487,7 @@ class FilingService:
                 raise SignatureRejected(f"signature {r.field} does not validate: {r.summary}")
             if r.signer != names[r.field]:
                 raise SignatureRejected(f"{r.field} was signed by {r.signer}, not {names[r.field]}")
+        return revocation
 
     @staticmethod
     def _next_number(conn: Connection, contract: Contract) -> str:
