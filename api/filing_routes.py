@@ -217,7 +217,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         who: Who,
         status: UnitStatus | None = None,
         limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=2**62),
     ) -> list[dict[str, Any]]:
         with engine.connect() as conn:
             rows = registry.list_units(conn, status, limit, offset)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 
@@ -13,6 +13,8 @@ from filing.deployment import Deployment
 from ledger.log import SizeError
 from ledger.tiles import TilePathError, parse_tile_path
 
+# Indices and sizes fit a signed 64-bit column (SQLite INTEGER, PostgreSQL BIGINT).
+MAX_INDEX = 2**62
 IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 SHORT = {"Cache-Control": "no-cache, max-age=2"}
 
@@ -71,7 +73,9 @@ def router(deployment: Deployment) -> APIRouter:
         return Response(data, media_type="application/octet-stream", headers=IMMUTABLE)
 
     @r.get("/proof/inclusion", response_model=InclusionProofOut, summary="Inclusion proof")
-    def inclusion(index: int = Query(ge=0), size: int = Query(ge=1)) -> InclusionProofOut:
+    def inclusion(
+        index: int = Query(ge=0, le=MAX_INDEX), size: int = Query(ge=1, le=MAX_INDEX)
+    ) -> InclusionProofOut:
         try:
             proof = log.inclusion_proof(index, size)
             leaf = log.leaf_hash(index)
@@ -82,7 +86,9 @@ def router(deployment: Deployment) -> APIRouter:
         )
 
     @r.get("/proof/consistency", response_model=ConsistencyProofOut, summary="Consistency proof")
-    def consistency(old: int = Query(ge=1), new: int = Query(ge=1)) -> ConsistencyProofOut:
+    def consistency(
+        old: int = Query(ge=1, le=MAX_INDEX), new: int = Query(ge=1, le=MAX_INDEX)
+    ) -> ConsistencyProofOut:
         try:
             proof = log.consistency_proof(old, new)
         except SizeError as exc:
@@ -90,7 +96,7 @@ def router(deployment: Deployment) -> APIRouter:
         return ConsistencyProofOut(old_size=old, new_size=new, proof=_b64(proof))
 
     @r.get("/receipt/{index}", response_class=PlainTextResponse, summary="tlog-proof receipt")
-    def receipt(index: int) -> Response:
+    def receipt(index: int = Path(ge=0, le=MAX_INDEX)) -> Response:
         cp = log.latest_checkpoint()
         if index < 0 or cp is None or index >= cp.size:
             raise Problem(404, "not-yet-logged", "Not in a checkpoint yet", f"index {index}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
+MAX_TILE_INDEX = 1 << 55  # 2**63 leaves / 256
 
 
 class TilePathError(ValueError):
@@ -64,6 +65,8 @@ def parse_tile_path(path: str) -> TileRef:
     if not all(_GROUP.fullmatch(g) for g in prefix) or not re.fullmatch(r"\d{3}", last):
         raise TilePathError("tile index must be 3-digit groups, all but the last with an x")
     index = int("".join(g.lstrip("x") for g in groups))
+    if index >= MAX_TILE_INDEX:
+        raise TilePathError("tile index beyond any 64-bit tree")
     if prefix and prefix[0] == "x000":
         raise TilePathError("tile index must not have leading zero groups")
     return TileRef(level, index, width)

@@ -73,6 +73,10 @@ def test_log_routes_serve_checkpoint_tiles_proofs_and_receipts(deployment: Deplo
         ("/log/proof/inclusion?index=0&size=5", 404, "size-out-of-range"),
         ("/log/proof/inclusion?index=-1&size=x", 422, "invalid-request"),
         ("/log/receipt/0", 404, "not-yet-logged"),
+        # Found by schemathesis: integers past 64 bits reached SQLite (OverflowError, a 500).
+        ("/log/proof/inclusion?index=0&size=99999999999999999999999", 422, "invalid-request"),
+        ("/log/receipt/99999999999999999999999", 422, "invalid-request"),
+        ("/log/tile/0/x999/x999/x999/x999/x999/x999/x999/999", 400, "bad-tile-path"),
         ("/nowhere", 404, "not-found"),
     ],
 )

@@ -204,6 +204,8 @@ def test_errors_are_problems_and_write_nothing(
     client, keys, d = api
     _setup_registry(client, keys)
     assert client.get("/v1/units").status_code == 401
+    huge = client.get("/v1/units", params={"offset": 10**30}, headers=keys["bank"])
+    assert huge.status_code == 422  # past 64 bits: a clear error, not an OverflowError (a 500)
     bad_key = client.get("/v1/units", headers={"Authorization": "Bearer nope"})
     assert (
         bad_key.status_code == 401 and bad_key.headers["content-type"] == "application/problem+json"
