@@ -5,7 +5,6 @@
 import base64
 import binascii
 import datetime as dt
-import hashlib
 import json
 import time
 from decimal import Decimal
@@ -643,7 +642,3 @@ def build_contract(data: ContractIn, u: dict[str, Any]) -> Contract:
         dispute=DisputeResolution[data.dispute],
         dispute_body=data.dispute_body,
     )
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

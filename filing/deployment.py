@@ -178,9 +178,6 @@ class Deployment:
         retired = iter(self.retired)
         return [next(retired) if k.retired else next(active).verifier for k in self.config.log_keys]
 
-    def witness_verifiers(self) -> list[Verifier]:
-        return [Verifier.from_vkey(w.vkey) for w in self.config.witnesses]
-
     def sequencer(self) -> Sequencer:
         if self._sequencer is None:
             endpoints = [

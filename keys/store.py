@@ -94,9 +94,6 @@ class FileKeyStore:
 
         yield key_signer(self.ec_p256(label, create=False), certificate, chain)
 
-    def has(self, name: str) -> bool:
-        return self._path(name).exists()
-
     def _load_or_create(
         self, name: str, factory: Callable[[], PrivateKeyTypes] | None
     ) -> PrivateKeyTypes:

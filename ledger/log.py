@@ -364,17 +364,6 @@ class Log:
         """Every checkpoint ever issued, oldest first."""
         return self._checkpoints(latest=False)
 
-    def checkpoint_at_least(self, size: int) -> StoredCheckpoint | None:
-        """The earliest checkpoint covering a tree of at least ``size`` leaves."""
-        c = schema.checkpoints
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(c.c.id).where(c.c.size >= size).order_by(c.c.id).limit(1)
-            ).scalar()
-        if row is None:
-            return None
-        return next(cp for cp in self._checkpoints(latest=False, ids=[int(row)]))
-
     def _checkpoints(
         self, latest: bool, ids: Sequence[int] | None = None
     ) -> list[StoredCheckpoint]:
