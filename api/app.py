@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator
@@ -18,6 +19,8 @@ from filing.service import Departments, FilingService
 from ledger.database import write_transaction
 
 REDIS_ENV = "WANGQIAN_REDIS_URL"
+EXPIRY_INTERVAL = 60.0  # seconds between sweeps for drafts whose reservation ran out
+log = logging.getLogger(__name__)
 RATE_PER_MINUTE = 600
 
 
@@ -46,20 +49,31 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     limiter = RateLimiter(os.environ.get(REDIS_ENV), RATE_PER_MINUTE)
     stop = threading.Event()
 
+    def expire_drafts() -> None:
+        while not stop.wait(EXPIRY_INTERVAL):
+            try:
+                service.expire_drafts()
+            except Exception:
+                log.exception("releasing expired drafts failed; retrying")
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        worker = None
+        workers = []
         if run_sequencer:
-            worker = threading.Thread(
-                target=deployment.sequencer().run, args=(stop,), name="sequencer", daemon=True
-            )
-            worker.start()
+            workers = [
+                threading.Thread(
+                    target=deployment.sequencer().run, args=(stop,), name="sequencer", daemon=True
+                ),
+                threading.Thread(target=expire_drafts, name="draft-expiry", daemon=True),
+            ]
+            for w in workers:
+                w.start()
         try:
             yield
         finally:
             stop.set()
-            if worker is not None:
-                worker.join(timeout=10)
+            for w in workers:
+                w.join(timeout=10)
 
     app = FastAPI(
         title="wangqian",

@@ -181,23 +181,56 @@ class FilingService:
         return contract_id, digest
 
     def withdraw(self, contract_id: str, actor: str) -> None:
+        self._release(contract_id, actor, "WITHDRAWN", "draft withdrawn")
+
+    def expire_drafts(self, now: dt.datetime | None = None) -> list[str]:
+        """Release the units of drafts whose reservation has run out; returns their ids."""
+        moment = now or registry.now()
+        with self.engine.connect() as conn:
+            due = [
+                str(cid)
+                for (cid,) in conn.execute(
+                    select(schema.contracts.c.id).where(
+                        schema.contracts.c.status == "DRAFT", schema.contracts.c.expires_at < moment
+                    )
+                )
+            ]
+        expired = []
+        for cid in due:
+            try:
+                self._release(cid, "platform", "EXPIRED", "reservation expired", before=moment)
+                expired.append(cid)
+            except ContractStateError:
+                continue  # filed or withdrawn meanwhile
+        return expired
+
+    def _release(
+        self,
+        contract_id: str,
+        actor: str,
+        status: str,
+        reason: str,
+        before: dt.datetime | None = None,
+    ) -> None:
         with write_transaction(self.engine) as conn:
             c = self._contract(conn, contract_id)
             if c["status"] != "DRAFT":
-                raise ContractStateError(f"a {c['status']} contract cannot be withdrawn")
+                raise ContractStateError(f"a {c['status']} contract cannot be {status.lower()}")
+            if before is not None and _aware(c["expires_at"]) >= before:
+                raise ContractStateError("the reservation has not run out")
             code = self._unit_code(conn, c["unit_id"])
             registry.apply(
                 conn,
                 code,
                 UnitEvent.RELEASE_RESERVATION,
                 actor,
-                "draft withdrawn",
+                reason,
                 expect_reserved_for=contract_id,
             )
             conn.execute(
                 update(schema.contracts)
                 .where(schema.contracts.c.id == contract_id)
-                .values(status="WITHDRAWN")
+                .values(status=status)
             )
 
     # -- signing ---------------------------------------------------------
@@ -439,6 +472,8 @@ class FilingService:
     def _expect_next(c: dict[str, Any], field: str) -> None:
         if c["status"] != "DRAFT":
             raise ContractStateError(f"the contract is {c['status'].lower()}")
+        if _aware(c["expires_at"]) < registry.now():
+            raise ContractStateError("the draft's reservation has expired")
         contract = contract_from_json(c["data"])
         done = [f for f in c["signed_fields"].split(",") if f]
         order = list(contract.signature_fields[:-1])
@@ -463,6 +498,8 @@ class FilingService:
         """Check the signatures; returns the revocation data they were checked with."""
         if c["status"] != "DRAFT":
             raise ContractStateError(f"the contract is {c['status'].lower()}")
+        if _aware(c["expires_at"]) < registry.now():
+            raise ContractStateError("the draft's reservation has expired")
         base = extends if extends is not None else c["draft_pdf"]
         if not pdf.startswith(c["draft_pdf"]) or not pdf.startswith(base):
             raise SignatureRejected(
@@ -537,3 +574,8 @@ def _unb64(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_unb64(v) for v in value)
     return value
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes for what was stored as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

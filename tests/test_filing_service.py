@@ -317,3 +317,32 @@ def test_concurrent_submissions_file_exactly_once(service: FilingService) -> Non
     assert _count(service, schema.filings) == 1
     entries = [FilingEntry.decode(service.d.log.entry(i)) for i in range(service.d.log.appended())]
     assert [e.event for e in entries] == [EntryEvent.FILED]
+
+
+def test_expired_drafts_release_their_units(service: FilingService) -> None:
+    c = _contract()
+    cid, _ = service.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    other, _ = service.draft(_contract(CODES[1], "HT-2026-000002"), DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    assert service.expire_drafts() == []  # nothing has run out yet
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)
+    assert sorted(service.expire_drafts(later)) == sorted([cid, other])
+    assert _unit_status(service, CODES[0]) is UnitStatus.AVAILABLE
+    with service.engine.connect() as conn:
+        statuses = {r.status for r in conn.execute(select(schema.contracts.c.status))}
+        events = [e["event"] for e in registry.history(conn, CODES[0])]
+    assert statuses == {"EXPIRED"} and events[-1] == "RELEASE_RESERVATION"
+    with pytest.raises(ContractStateError, match="expired"):
+        service.seal_as_developer(cid, "developer")
+    # The unit can be drafted again at once.
+    service.draft(_contract(number="HT-2026-000003"), DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+
+
+def test_signing_after_the_reservation_ran_out_is_refused(
+    service: FilingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = _contract()
+    cid, _ = service.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)
+    monkeypatch.setattr(registry, "now", lambda: future)
+    with pytest.raises(ContractStateError, match="expired"):
+        service.start_remote_signing(cid, "buyer-1", _identity(c), new_key().public_key())
