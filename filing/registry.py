@@ -265,14 +265,19 @@ class UnitRow:
     developer_id: str
 
 
+# Units with their building and project: what most unit queries read from.
+_UNIT_PROJECT = schema.units.join(
+    schema.buildings, schema.units.c.building_id == schema.buildings.c.id
+).join(schema.projects, schema.buildings.c.project_id == schema.projects.c.id)
+
+
 def unit(conn: Connection, code: str) -> UnitRow:
-    u, b, p = schema.units.c, schema.buildings.c, schema.projects.c
+    u, p = schema.units.c, schema.projects.c
     row = conn.execute(
         select(
             u.id, u.code, u.status, u.flags, u.reserved_for, u.version, p.district, p.developer_id
         )
-        .join_from(schema.units, schema.buildings, u.building_id == b.id)
-        .join(schema.projects, b.project_id == p.id)
+        .select_from(_UNIT_PROJECT)
         .where(u.code == code)
     ).first()
     if row is None:
@@ -409,8 +414,7 @@ def unit_details(conn: Connection, code: str) -> dict[str, Any]:
             pm.number.label("permit_number"),
             pm.authority.label("permit_authority"),
         )
-        .join_from(schema.units, schema.buildings, u.building_id == b.id)
-        .join(schema.projects, b.project_id == p.id)
+        .select_from(_UNIT_PROJECT)
         .join(schema.permits, u.permit_id == pm.id, isouter=True)
         .where(u.code == code)
     ).first()
@@ -436,8 +440,7 @@ def list_units(
             p.name.label("project"),
             p.district,
         )
-        .join_from(schema.units, schema.buildings, u.building_id == b.id)
-        .join(schema.projects, b.project_id == p.id)
+        .select_from(_UNIT_PROJECT)
         .order_by(u.code)
         .limit(limit)
         .offset(offset)

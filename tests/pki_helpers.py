@@ -14,6 +14,7 @@ from filing.seals import FILING_SEAL_NAME, PlatformPki
 from keys.authority import CertificateAuthority
 from keys.identity import RegistryIdentityCheck, issue_party_certificate
 from keys.pki import Endpoints, Profile, name, new_key
+from keys.signers import key_signer
 from keys.store import FileKeyStore
 from signing import pades, remote
 from signing.fonts import truetype_font
@@ -105,4 +106,18 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
         r.ok for r in reports
     ):
         raise AssertionError(f"sealed contract does not validate: {[r.summary for r in reports]}")
+    return pdf
+
+
+def sign_as_parties(pki: PlatformPki, pdf: bytes, seller_name: str, buyer_name: str) -> bytes:
+    """Seller and buyer-1 signatures (B-T) made elsewhere, with certificates of the platform CA."""
+    ts = pki.timestamper()
+    for field, holder, profile in (
+        ("seller", seller_name, Profile.ENTERPRISE_SEAL),
+        ("buyer-1", buyer_name, Profile.PARTY),
+    ):
+        key = new_key()
+        cert = pki.ca.issue(profile, name(holder), key.public_key())
+        signer = key_signer(key, cert, [pki.ca.issuing])
+        pdf = pades.sign(pdf, field, signer, pades.Level.B_T, timestamper=ts)
     return pdf

@@ -15,11 +15,9 @@ from api.app import create_app
 from api.demo import DEVELOPER_ID, _Server, sample_inventory
 from filing import schema
 from filing.deployment import Deployment
-from keys.pki import Profile, name, new_key
-from keys.signers import key_signer
 from ledger.database import write_transaction
-from signing import pades
 from signing.sample import sample_contract
+from tests.pki_helpers import sign_as_parties
 
 BUYER = sample_contract().buyers[0]
 
@@ -132,26 +130,7 @@ def test_fifty_clients_race_for_one_unit(server: tuple[str, dict[str, str], Depl
     with httpx.Client(base_url=base, headers=headers) as c:
         pdf = c.get(f"/v1/contracts/{cid}/document").content
     pki = d.pki
-    seller_key, buyer_key = new_key(), new_key()
-    seller = pki.ca.issue(
-        Profile.ENTERPRISE_SEAL, name(sample_contract().seller.name), seller_key.public_key()
-    )
-    buyer = pki.ca.issue(Profile.PARTY, name(BUYER.name), buyer_key.public_key())
-    ts = pki.timestamper()
-    pdf = pades.sign(
-        pdf,
-        "seller",
-        key_signer(seller_key, seller, [pki.ca.issuing]),
-        pades.Level.B_T,
-        timestamper=ts,
-    )
-    pdf = pades.sign(
-        pdf,
-        "buyer-1",
-        key_signer(buyer_key, buyer, [pki.ca.issuing]),
-        pades.Level.B_T,
-        timestamper=ts,
-    )
+    pdf = sign_as_parties(pki, pdf, sample_contract().seller.name, BUYER.name)
 
     def submit(i: int) -> httpx.Response:
         with httpx.Client(base_url=base, headers=headers, timeout=120) as c:

@@ -34,7 +34,7 @@ from ledger.database import write_transaction
 from signing import pades, remote
 from signing.sample import sample_contract
 from signing.validation import validate_document
-from tests.pki_helpers import make_pki
+from tests.pki_helpers import make_pki, sign_as_parties
 from verifier.receipt import verify_receipt
 from verifier.trust import TrustBundle
 
@@ -275,26 +275,7 @@ def test_concurrent_submissions_file_exactly_once(service: FilingService) -> Non
     with service.engine.connect() as conn:
         pdf = conn.execute(select(schema.contracts.c.draft_pdf)).scalar()
     pki = service.d.pki
-    seller_key, buyer_key = new_key(), new_key()
-    seller = pki.ca.issue(
-        Profile.ENTERPRISE_SEAL, name("湘江示范置业有限公司"), seller_key.public_key()
-    )
-    buyer = pki.ca.issue(Profile.PARTY, name("王小明"), buyer_key.public_key())
-    ts = pki.timestamper()
-    pdf = pades.sign(
-        pdf,
-        "seller",
-        key_signer(seller_key, seller, [pki.ca.issuing]),
-        pades.Level.B_T,
-        timestamper=ts,
-    )
-    pdf = pades.sign(
-        pdf,
-        "buyer-1",
-        key_signer(buyer_key, buyer, [pki.ca.issuing]),
-        pades.Level.B_T,
-        timestamper=ts,
-    )
+    pdf = sign_as_parties(pki, pdf, "湘江示范置业有限公司", "王小明")
     results: list[object] = []
     lock = threading.Lock()
 
