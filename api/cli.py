@@ -69,6 +69,20 @@ def _log_audit(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def _log_export(args: argparse.Namespace) -> int:
+    from filing.deployment import Deployment
+    from ledger.export import export_log
+
+    with Deployment.open(args.data) as deployment:
+        cp = deployment.log.latest_checkpoint()
+        if cp is None:
+            print("the log has no checkpoint yet", file=sys.stderr)
+            return EXIT_FAILED
+        files = export_log(deployment.log, cp, args.out)
+    print(f"wrote {files} files to {args.out}: checkpoint of tree size {cp.size} and its tiles")
+    return EXIT_OK
+
+
 def _log_vkey(args: argparse.Namespace) -> int:
     from filing.deployment import Deployment
 
@@ -250,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit = log_sub.add_parser("audit", help="recompute the tree and check every checkpoint")
     audit.add_argument("--data", type=Path, required=True)
     audit.set_defaults(func=_log_audit)
+    export = log_sub.add_parser(
+        "export", help="write the log as tlog-tiles files (for mirrors and wangqian-verify)"
+    )
+    export.add_argument("--data", type=Path, required=True)
+    export.add_argument("--out", type=Path, required=True)
+    export.set_defaults(func=_log_export)
     vkey = log_sub.add_parser("vkey", help="print the log's verifier key")
     vkey.add_argument("--data", type=Path, required=True)
     vkey.set_defaults(func=_log_vkey)

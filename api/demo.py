@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 import socket
 import threading
@@ -30,15 +29,16 @@ from cryptography.hazmat.primitives import serialization
 from api import auth
 from api.app import create_app
 from filing.deployment import Deployment
-from filing.entry import EntryEvent, FilingEntry
 from keys.authority import pem
 from keys.pki import new_key
 from ledger.database import write_transaction
 from ledger.receipt import Receipt
 from signing import remote
 from signing.sample import sample_contract
-from verifier.receipt import verify_receipt
+from verifier.models import Verdict
+from verifier.reports import verdict_words
 from verifier.trust import TrustBundle
+from verifier.verify import verify
 
 DEVELOPER_ID = "91430100MA4L000000"
 DISTRICT_CODE = "430104"
@@ -244,14 +244,13 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
     (out_dir / "contract.pdf.tlog-proof").write_text(filed["receipt"], encoding="utf-8")
     (out_dir / "trust-bundle.json").write_text(trust_json, encoding="utf-8")
 
-    receipt = Receipt.parse(filed["receipt"])
-    verified = verify_receipt(receipt, TrustBundle.from_json(trust_json))
-    entry = FilingEntry.decode(verified.entry)
-    if entry.event is not EntryEvent.FILED or entry.doc_sha256 != hashlib.sha256(pdf).hexdigest():
-        raise DemoFailed("the receipt's entry does not name this document")
+    report = verify(pdf, TrustBundle.from_json(trust_json), Receipt.parse(filed["receipt"]))
+    if report.verdict is not Verdict.PASSED or report.filing is None:
+        raise DemoFailed(f"the filed contract does not verify: {report.reason}")
     lines.append(
-        f"receipt verifies offline: {entry.filing}, document sha256 {entry.doc_sha256[:16]}…, "
-        f"tree size {verified.checkpoint.size}"
+        f"verifies offline ({verdict_words(report.verdict, 'zh')}): {report.filing.filing}, "
+        f"{len(report.signatures)} signatures, document sha256 {report.document_sha256[:16]}…, "
+        f"log entry {report.filing.index} of {report.filing.tree_size}"
     )
     lines.append(
         f"wrote {out_dir}: contract.pdf, contract.pdf.tlog-proof, trust-bundle.json, root-ca.pem"

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from api.problems import Problem
 from filing.deployment import Deployment
+from ledger.add_checkpoint import AddCheckpoint
 from ledger.log import SizeError
 from ledger.tiles import TilePathError, parse_tile_path
 
@@ -94,6 +95,22 @@ def router(deployment: Deployment) -> APIRouter:
         except SizeError as exc:
             raise Problem(404, "size-out-of-range", "Size out of range", str(exc)) from exc
         return ConsistencyProofOut(old_size=old, new_size=new, proof=_b64(proof))
+
+    @r.get(
+        "/later-checkpoint",
+        response_class=PlainTextResponse,
+        summary="The latest checkpoint with a consistency proof from an older size",
+        description="The C2SP tlog-witness add-checkpoint body; `wangqian-verify "
+        "--later-checkpoint` reads it to check that a receipt's tree still holds.",
+    )
+    def later_checkpoint(old: int = Query(ge=1, le=MAX_INDEX)) -> Response:
+        cp = log.latest_checkpoint()
+        if cp is None or old > cp.size:
+            raise Problem(404, "size-out-of-range", "Size out of range", f"old size {old}")
+        proof = tuple(log.consistency_proof(old, cp.size))
+        return PlainTextResponse(
+            AddCheckpoint(old, proof, cp.cosigned_note).to_text(), headers=SHORT
+        )
 
     @r.get("/receipt/{index}", response_class=PlainTextResponse, summary="tlog-proof receipt")
     def receipt(index: int = Path(ge=0, le=MAX_INDEX)) -> Response:

@@ -10,8 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
 from keys.store import FileKeyStore, resolve_passphrase
+from ledger.add_checkpoint import MAX_BODY
 from ledger.note import ALG_COSIGNATURE_V1, Signer, Verifier
-from ledger.witness import MAX_BODY, Witness, WitnessError
+from ledger.witness import Witness, WitnessError
 
 WITNESS_KEY = "witness-ed25519"
 

@@ -194,6 +194,7 @@ class Deployment:
             "version": 1,
             "roots": [pem(self.pki.ca.root).decode()],
             "tsa_roots": [pem(self.pki.ca.root).decode()],
+            "filing_seals": self._filing_seal_certificates(),
             "log": {
                 "origin": self.config.origin,
                 "keys": [
@@ -211,6 +212,15 @@ class Deployment:
                 "keys": [{"vkey": w.vkey} for w in self.config.witnesses],
             },
         }
+
+    def _filing_seal_certificates(self) -> list[str]:
+        """Every filing seal this deployment has used (rotation keeps the old ones valid)."""
+        self.pki.filing_seal_certificate()  # the current one exists before it is exported
+        slugs = sorted(
+            (p for p in (self.data_dir / "pki").glob("filing-seal*.pem")),
+            key=lambda p: (len(p.stem), p.stem),
+        )
+        return [p.read_text(encoding="ascii") for p in slugs]
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         return self.log.latest_checkpoint()

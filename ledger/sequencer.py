@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import text
 
+from ledger.add_checkpoint import AddCheckpoint
 from ledger.checkpoint import Checkpoint
 from ledger.log import Log, StoredCheckpoint
 from ledger.note import NoteError, Signer, Verifier, open_note, sign_note
-from ledger.witness import format_request
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class HttpWitnessClient:
         for _ in range(2):  # at most once more, after a 409 taught us the witness's size
             old = self.known_size if self.known_size <= size else 0
             proof = log_.consistency_proof(old, size) if 0 < old < size else []
-            body = format_request(old, proof, note)
+            body = AddCheckpoint(old, tuple(proof), note).to_text()
             try:
                 resp = self._client.post(
                     self.endpoint.url.rstrip("/") + "/add-checkpoint", content=body.encode()

@@ -7,10 +7,7 @@ concurrent requests can never roll the witness back.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
-from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
@@ -26,13 +23,11 @@ from sqlalchemy import (
     update,
 )
 
+from ledger.add_checkpoint import AddCheckpoint, AddCheckpointError
 from ledger.checkpoint import Checkpoint, CheckpointError
 from ledger.database import open_engine, write_transaction
 from ledger.merkle import ProofError, verify_consistency
 from ledger.note import NoteError, Signer, Verifier, open_note, split_note
-
-MAX_PROOF_LINES = 63
-MAX_BODY = 64 * 1024
 
 _meta = MetaData()
 witness_state = Table(
@@ -65,39 +60,11 @@ class WitnessError(Exception):
         self.size = size  # for 409: the size of the latest cosigned checkpoint
 
 
-@dataclass(frozen=True)
-class AddCheckpoint:
-    old_size: int
-    proof: tuple[bytes, ...]
-    note: str
-
-
 def parse_request(body: str) -> AddCheckpoint:
-    """Parse an add-checkpoint body: ``old N``, proof lines, a blank line, the checkpoint."""
-    if len(body) > MAX_BODY:
-        raise WitnessError(400, "request body too large")
-    head, sep, note = body.partition("\n\n")
-    if not sep:
-        raise WitnessError(400, "request needs a blank line before the checkpoint")
-    lines = head.split("\n")
-    old = lines[0]
-    if not old.startswith("old "):
-        raise WitnessError(400, "request must start with an 'old <size>' line")
-    size_text = old[4:]
-    if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
-        raise WitnessError(400, f"old size {size_text!r} is not a canonical decimal")
-    if len(lines) - 1 > MAX_PROOF_LINES:
-        raise WitnessError(400, "too many consistency proof lines")
     try:
-        proof = tuple(base64.b64decode(line, validate=True) for line in lines[1:])
-    except binascii.Error as exc:
-        raise WitnessError(400, "consistency proof line is not base64") from exc
-    return AddCheckpoint(int(size_text), proof, note)
-
-
-def format_request(old_size: int, proof: list[bytes], note: str) -> str:
-    head = [f"old {old_size}", *(base64.b64encode(h).decode() for h in proof)]
-    return "\n".join(head) + "\n\n" + note
+        return AddCheckpoint.parse(body)
+    except AddCheckpointError as exc:
+        raise WitnessError(400, str(exc)) from exc
 
 
 class Witness:

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages wangqian needs: a CJK font for contract PDFs, SoftHSM2 (the PKCS#11 token the
-# tests use), and the independent checkers the tests run (poppler's pdfsig, qpdf, NSS certutil,
-# openssl). Installs only what is missing; needs root (as on the project's machines) or sudo.
+# tests use), the independent checkers the tests run (poppler's pdfsig, qpdf, NSS certutil,
+# openssl) and headless Chromium for the page tests. Installs only what is missing; needs root
+# (as on the project's machines) or sudo.
 set -euo pipefail
 
-want=(fonts-wqy-microhei softhsm2 poppler-utils qpdf libnss3-tools openssl)
+want=(fonts-wqy-microhei softhsm2 poppler-utils qpdf libnss3-tools openssl chromium)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -11,11 +11,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from filing.deployment import Deployment, DeploymentConfig, WitnessConfig
+from ledger.add_checkpoint import AddCheckpoint
 from ledger.audit import audit
 from ledger.checkpoint import Checkpoint
 from ledger.log import Log
 from ledger.note import ALG_COSIGNATURE_V1, Signer, open_note, sign_note
-from ledger.witness import Witness, WitnessError, format_request
+from ledger.witness import Witness, WitnessError
 from tests.helpers import free_port, stop, wait_http, wangqian
 from verifier.receipt import ReceiptInvalid, verify_receipt
 from verifier.trust import TrustBundle
@@ -51,28 +52,30 @@ def test_witness_cosigns_consistent_checkpoints_only(
 ) -> None:
     log = Log.open(f"sqlite:///{tmp_path / 'log.db'}")
     size1, note1 = _grow(log, log_signer, 5)
-    line = witness.add_checkpoint(format_request(0, [], note1))
+    line = witness.add_checkpoint(AddCheckpoint(0, (), note1).to_text())
     _, sigs = open_note(note1 + line, [witness.signer.verifier])
     assert sigs[0].timestamp is not None
 
     size2, note2 = _grow(log, log_signer, 7)
     # A stale old size gets 409 with the witness's size.
     with pytest.raises(WitnessError) as stale:
-        witness.add_checkpoint(format_request(0, [], note2))
+        witness.add_checkpoint(AddCheckpoint(0, (), note2).to_text())
     assert (stale.value.status, stale.value.size) == (409, size1)
     # A wrong proof gets 422, and nothing changes.
     bad = log.consistency_proof(size1 - 1, size2)
     with pytest.raises(WitnessError) as wrong:
-        witness.add_checkpoint(format_request(size1, bad, note2))
+        witness.add_checkpoint(AddCheckpoint(size1, tuple(bad), note2).to_text())
     assert wrong.value.status == 422
     assert witness.latest(ORIGIN) == (size1, log.root_hash(size1))
-    witness.add_checkpoint(format_request(size1, log.consistency_proof(size1, size2), note2))
+    witness.add_checkpoint(
+        AddCheckpoint(size1, tuple(log.consistency_proof(size1, size2)), note2).to_text()
+    )
     assert witness.latest(ORIGIN) == (size2, log.root_hash(size2))
 
     # Same size, another root: a split view.
     forked = sign_note(Checkpoint(ORIGIN, size2, b"\x05" * 32).to_text(), [log_signer])
     with pytest.raises(WitnessError) as split:
-        witness.add_checkpoint(format_request(size2, [], forked))
+        witness.add_checkpoint(AddCheckpoint(size2, (), forked).to_text())
     assert split.value.status == 409
     log.close()
 
@@ -81,12 +84,12 @@ def test_witness_rejects_unknown_logs_and_bad_signatures(witness: Witness) -> No
     stranger = Signer("other.example/log", Ed25519PrivateKey.generate())
     note = sign_note(Checkpoint("other.example/log", 1, b"\x00" * 32).to_text(), [stranger])
     with pytest.raises(WitnessError) as unknown:
-        witness.add_checkpoint(format_request(0, [], note))
+        witness.add_checkpoint(AddCheckpoint(0, (), note).to_text())
     assert unknown.value.status == 404
     impostor = Signer(ORIGIN, Ed25519PrivateKey.generate())
     note = sign_note(Checkpoint(ORIGIN, 1, b"\x00" * 32).to_text(), [impostor])
     with pytest.raises(WitnessError) as forged:
-        witness.add_checkpoint(format_request(0, [], note))
+        witness.add_checkpoint(AddCheckpoint(0, (), note).to_text())
     assert forged.value.status == 403
     for body in ["old 1\n", "new 1\n\nx\n", "old 01\n\nx\n", "old 0\n!!!\n\nx\n"]:
         with pytest.raises(WitnessError) as malformed:
@@ -100,7 +103,7 @@ def test_tampered_leaf_is_caught_by_audit_and_refused_by_a_witness(
     log = Log.open(db_url)
     size1, note1 = _grow(log, log_signer, 300)
     log.record_checkpoint(size1, log.root_hash(size1), note1)
-    witness.add_checkpoint(format_request(0, [], note1))
+    witness.add_checkpoint(AddCheckpoint(0, (), note1).to_text())
     assert audit(log, [log_signer.verifier]).ok
 
     with log.engine.begin() as conn:
@@ -120,7 +123,9 @@ def test_tampered_leaf_is_caught_by_audit_and_refused_by_a_witness(
     forged.append_many(log.entries(0, size1))
     size2, note2 = _grow(forged, log_signer, 5)
     with pytest.raises(WitnessError) as refused:
-        witness.add_checkpoint(format_request(size1, forged.consistency_proof(size1, size2), note2))
+        witness.add_checkpoint(
+            AddCheckpoint(size1, tuple(forged.consistency_proof(size1, size2)), note2).to_text()
+        )
     assert refused.value.status == 422
     log.close()
     forged.close()

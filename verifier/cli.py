@@ -1,61 +1,70 @@
-"""``wangqian-verify``: check a receipt offline against a trust bundle.
+"""``wangqian-verify``: was this exact contract filed, when, signed by whom, still in force?
 
-Exit codes: 0 passed, 1 failed, 3 bad input.
+Exit codes: 0 passed, 1 failed (mismatch, not filed, cancelled, invalid), 2 indeterminate,
+3 bad input.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from ledger.receipt import Receipt, ReceiptError
-from verifier.receipt import ReceiptInvalid, verify_receipt
+from verifier.later import LaterCheckpoint, LaterEvidenceUnreadable, LogData
+from verifier.reports import to_html, to_json, to_text
+from verifier.signatures import DocumentUnreadable
 from verifier.trust import TrustBundle, TrustBundleError
+from verifier.verify import verify
 
-PASSED, FAILED, BAD_INPUT = 0, 1, 3
+BAD_INPUT = 3
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="wangqian-verify", description="Verify a wangqian log receipt offline."
+        prog="wangqian-verify",
+        description="Verify a filed housing contract offline: its signatures, its receipt "
+        "in the filing log, and (given later log data) whether it is still in force.",
     )
-    parser.add_argument("--receipt", required=True, type=Path, help="the .tlog-proof file")
+    parser.add_argument("pdf", type=Path, help="the contract PDF")
+    parser.add_argument("--receipt", type=Path, help="its .tlog-proof receipt")
     parser.add_argument("--trust", required=True, type=Path, help="trust-bundle.json")
-    parser.add_argument("--entry", type=Path, help="the entry's bytes (default: the receipt's)")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    later = parser.add_mutually_exclusive_group()
+    later.add_argument("--log-data", type=Path, help="a copy of the log (tlog-tiles layout)")
+    later.add_argument("--later-checkpoint", type=Path, help="a later checkpoint with its proof")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the report as JSON")
+    out.add_argument("--html", type=Path, metavar="OUT", help="write a printable HTML report")
+    parser.add_argument("--lang", choices=["zh", "en"], default="zh")
     args = parser.parse_args(argv)
     try:
-        receipt = Receipt.parse(args.receipt.read_text(encoding="utf-8"))
+        pdf = args.pdf.read_bytes()
         trust = TrustBundle.from_json(args.trust.read_text(encoding="utf-8"))
-        entry = args.entry.read_bytes() if args.entry else None
-    except (OSError, UnicodeDecodeError, ReceiptError, TrustBundleError) as exc:
+        receipt = Receipt.parse(args.receipt.read_text(encoding="utf-8")) if args.receipt else None
+        later_cp = (
+            LaterCheckpoint.parse(args.later_checkpoint.read_text(encoding="utf-8"))
+            if args.later_checkpoint
+            else None
+        )
+        log_data = LogData.read(args.log_data) if args.log_data else None
+        report = verify(pdf, trust, receipt, later=later_cp, log_data=log_data)
+    except (
+        OSError,
+        UnicodeDecodeError,
+        ReceiptError,
+        TrustBundleError,
+        LaterEvidenceUnreadable,
+        DocumentUnreadable,
+    ) as exc:
         print(f"bad input: {exc}", file=sys.stderr)
         return BAD_INPUT
-    try:
-        result = verify_receipt(receipt, trust, entry)
-    except ReceiptInvalid as exc:
-        _report(args.json, {"verdict": "FAILED", "reason": str(exc)})
-        return FAILED
-    _report(
-        args.json,
-        {
-            "verdict": "PASSED",
-            "log": result.checkpoint.origin,
-            "index": result.index,
-            "tree_size": result.checkpoint.size,
-            "cosigners": list(result.cosigners),
-        },
-    )
-    return PASSED
-
-
-def _report(as_json: bool, result: dict[str, object]) -> None:
-    if as_json:
-        print(json.dumps(result, ensure_ascii=False))
+    if args.json:
+        print(to_json(report))
     else:
-        print("\n".join(f"{k}: {v}" for k, v in result.items()))
+        print(to_text(report, args.lang), end="")
+    if args.html:
+        args.html.write_text(to_html(report, args.lang), encoding="utf-8")
+    return report.verdict.exit_code
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
-"""Check a tlog-proof receipt: log signature, witness policy and inclusion of the entry."""
+"""Check a tlog-proof receipt: log signature (by a key valid then), witness policy, inclusion."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from ledger.checkpoint import Checkpoint, CheckpointError
 from ledger.merkle import ProofError, leaf_hash, verify_inclusion
-from ledger.note import NoteError, open_note
+from ledger.note import NoteError, VerifiedSignature, open_note
 from ledger.receipt import Receipt
+from verifier.models import Check, Indication
 from verifier.trust import TrustBundle
 
 
@@ -21,39 +23,91 @@ class VerifiedReceipt:
     index: int
     entry: bytes
     cosigners: tuple[str, ...]
+    log_keys: tuple[str, ...] = ()
 
 
-def verify_receipt(
-    receipt: Receipt, trust: TrustBundle, entry: bytes | None = None
-) -> VerifiedReceipt:
-    """Raise ReceiptInvalid unless ``receipt`` proves ``entry`` (or its ``extra``) is in the log."""
-    if entry is None:
-        entry = receipt.extra
-    elif receipt.extra is not None and receipt.extra != entry:
-        raise ReceiptInvalid("the receipt is for a different entry")
-    if entry is None:
-        raise ReceiptInvalid("no entry given and the receipt carries none")
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    checkpoint: Checkpoint
+    log_signatures: tuple[VerifiedSignature, ...]
+    cosignatures: tuple[VerifiedSignature, ...]
+
+    @property
+    def cosigned_at(self) -> dt.datetime | None:
+        """The latest witness time on it: when it was known to exist, at the latest."""
+        times = [s.timestamp for s in self.cosignatures if s.timestamp is not None]
+        return dt.datetime.fromtimestamp(max(times), dt.UTC) if times else None
+
+
+def _failed(name: str, sub: str, detail: str) -> Check:
+    return Check(name, Indication.FAILED, detail, sub)
+
+
+def open_checkpoint(note: str, trust: TrustBundle) -> SignedCheckpoint | Check:
+    """The checkpoint if a trusted log key signed it for the bundle's log, else a failed check."""
     try:
-        text, _ = open_note(receipt.checkpoint, list(trust.log_keys))
+        text, log_sigs = open_note(note, list(trust.log_verifiers))
     except NoteError as exc:
-        raise ReceiptInvalid(f"checkpoint not signed by a trusted log key: {exc}") from exc
+        return _failed("log-signature", "UNKNOWN_LOG_KEY", f"no trusted log key signed it: {exc}")
     try:
         checkpoint = Checkpoint.parse(text)
     except CheckpointError as exc:
-        raise ReceiptInvalid(f"malformed checkpoint: {exc}") from exc
+        return _failed("log-signature", "FORMAT_FAILURE", f"malformed checkpoint: {exc}")
     if checkpoint.origin != trust.origin:
-        raise ReceiptInvalid(f"checkpoint is for log {checkpoint.origin!r}, not {trust.origin!r}")
-    cosigners: tuple[str, ...] = ()
+        return _failed(
+            "log-signature",
+            "WRONG_LOG",
+            f"checkpoint is for log {checkpoint.origin!r}, not {trust.origin!r}",
+        )
+    cosigs: list[VerifiedSignature] = []
     if trust.witness_keys:
         try:
-            _, cosigs = open_note(receipt.checkpoint, list(trust.witness_keys))
-            cosigners = tuple(s.verifier.name for s in cosigs)
-        except NoteError:
-            cosigners = ()
-    if len(cosigners) < trust.witness_threshold:
-        raise ReceiptInvalid(
-            f"{len(cosigners)} witness cosignatures, the policy needs {trust.witness_threshold}"
+            _, cosigs = open_note(note, list(trust.witness_keys))
+        except NoteError as exc:
+            if "no signature by a known key" not in str(exc):
+                return _failed("witnesses", "SIG_CRYPTO_FAILURE", f"a cosignature fails: {exc}")
+    return SignedCheckpoint(checkpoint, tuple(log_sigs), tuple(cosigs))
+
+
+def check_log_key_period(
+    signed: SignedCheckpoint, trust: TrustBundle, moment: dt.datetime
+) -> Check:
+    """At least one key that signed must have been in service at ``moment``."""
+    names = {(s.verifier.name, s.verifier.key_id) for s in signed.log_signatures}
+    in_service = [
+        k
+        for k in trust.log_keys
+        if (k.verifier.name, k.verifier.key_id) in names and k.valid_at(moment)
+    ]
+    if not in_service:
+        return _failed(
+            "log-key-period",
+            "LOG_KEY_NOT_VALID_THEN",
+            f"no key that signed the checkpoint was in service at {moment.isoformat()}",
         )
+    return Check(
+        "log-key-period",
+        Indication.PASSED,
+        f"signed by a log key in service at {moment.isoformat()}",
+    )
+
+
+def check_witnesses(signed: SignedCheckpoint, trust: TrustBundle) -> Check:
+    count = len(signed.cosignatures)
+    if count < trust.witness_threshold:
+        return _failed(
+            "witnesses",
+            "WITNESS_POLICY",
+            f"{count} witness cosignatures, the policy needs {trust.witness_threshold}",
+        )
+    return Check(
+        "witnesses",
+        Indication.PASSED,
+        f"{count} witness cosignatures, the policy needs {trust.witness_threshold}",
+    )
+
+
+def check_inclusion(receipt: Receipt, entry: bytes, checkpoint: Checkpoint) -> Check:
     try:
         verify_inclusion(
             leaf_hash(entry),
@@ -63,5 +117,45 @@ def verify_receipt(
             checkpoint.root_hash,
         )
     except ProofError as exc:
-        raise ReceiptInvalid(f"inclusion proof fails: {exc}") from exc
-    return VerifiedReceipt(checkpoint, receipt.index, entry, cosigners)
+        return _failed("inclusion", "PROOF_FAILURE", f"inclusion proof fails: {exc}")
+    return Check(
+        "inclusion",
+        Indication.PASSED,
+        f"entry {receipt.index} is in the tree of size {checkpoint.size}",
+    )
+
+
+def verify_receipt(
+    receipt: Receipt,
+    trust: TrustBundle,
+    entry: bytes | None = None,
+    moment: dt.datetime | None = None,
+) -> VerifiedReceipt:
+    """Raise ReceiptInvalid unless ``receipt`` proves ``entry`` (or its ``extra``) is in the log.
+
+    ``moment`` is when the checkpoint was made, for the log key's period; by default
+    the latest witness time on it, if any.
+    """
+    if entry is None:
+        entry = receipt.extra
+    elif receipt.extra is not None and receipt.extra != entry:
+        raise ReceiptInvalid("the receipt is for a different entry")
+    if entry is None:
+        raise ReceiptInvalid("no entry given and the receipt carries none")
+    signed = open_checkpoint(receipt.checkpoint, trust)
+    if isinstance(signed, Check):
+        raise ReceiptInvalid(signed.detail)
+    checks = [check_witnesses(signed, trust), check_inclusion(receipt, entry, signed.checkpoint)]
+    moment = moment or signed.cosigned_at
+    if moment is not None:
+        checks.append(check_log_key_period(signed, trust, moment))
+    for check in checks:
+        if not check.passed:
+            raise ReceiptInvalid(check.detail)
+    return VerifiedReceipt(
+        signed.checkpoint,
+        receipt.index,
+        entry,
+        tuple(s.verifier.name for s in signed.cosignatures),
+        tuple(s.verifier.name for s in signed.log_signatures),
+    )

@@ -1,0 +1,54 @@
+"""Reading a filing's log entry (version 1, docs/formats.md) on the verifier's side.
+
+The platform writes entries with ``filing/entry.py``; the verifier may not import
+the platform, so it reads the published format itself. A test holds the two
+together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_EVENTS = ("filed", "cancelled", "changed")
+
+
+class EntryUnreadable(ValueError):
+    """Bytes that are not a version-1 filing entry."""
+
+
+@dataclass(frozen=True)
+class LoggedEntry:
+    event: str  # filed | cancelled | changed
+    filing: str
+    doc_sha256: str
+    unit: str
+    at: dt.datetime
+    parties: tuple[str, ...]
+    ref: int | None
+
+    @classmethod
+    def read(cls, data: bytes) -> LoggedEntry:
+        try:
+            obj = json.loads(data.decode("utf-8"))
+            if not isinstance(obj, dict) or obj.get("v") != 1:
+                raise EntryUnreadable("not a version-1 filing entry")
+            entry = cls(
+                event=str(obj["event"]),
+                filing=str(obj["filing"]),
+                doc_sha256=str(obj["doc"]),
+                unit=str(obj["unit"]),
+                at=dt.datetime.strptime(obj["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
+                parties=tuple(str(p) for p in obj["parties"]),
+                ref=None if obj["ref"] is None else int(obj["ref"]),
+            )
+        except EntryUnreadable:
+            raise
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise EntryUnreadable(f"not a filing entry: {exc}") from exc
+        if entry.event not in _EVENTS or not _HEX64.fullmatch(entry.doc_sha256):
+            raise EntryUnreadable("entry has an unknown event or a malformed document hash")
+        return entry

@@ -1,0 +1,119 @@
+"""What a verification finds: indications per check, per signature, and the verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class Indication(enum.Enum):
+    """ETSI EN 319 102-1 main indications."""
+
+    PASSED = "TOTAL-PASSED"
+    FAILED = "TOTAL-FAILED"
+    INDETERMINATE = "INDETERMINATE"
+
+
+class Verdict(enum.Enum):
+    """The answer in the words a court uses."""
+
+    PASSED = "PASSED"  # 核验通过
+    MISMATCH = "MISMATCH"  # 比对不一致: the document is not the filed one
+    NOT_FILED = "NOT_FILED"  # 未备案: nothing proves it was filed
+    CANCELLED = "CANCELLED"  # 已注销: filed, then cancelled
+    FAILED = "FAILED"  # 核验失败: a signature or the log's proof is invalid
+    INDETERMINATE = "INDETERMINATE"  # 无法确定: the evidence does not suffice either way
+
+    @property
+    def exit_code(self) -> int:
+        if self is Verdict.PASSED:
+            return 0
+        return 2 if self is Verdict.INDETERMINATE else 1
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check that was run; ``name`` is stable (see docs/verifier.md)."""
+
+    name: str
+    indication: Indication
+    detail: str
+    sub_indication: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.indication is Indication.PASSED
+
+
+@dataclass(frozen=True)
+class SignatureFinding:
+    field: str
+    signer: str  # the certificate's common name
+    organization: str | None
+    subject_serial: str | None  # for persons: a hash of their ID number, never the number
+    subject: str
+    issuer: str
+    certificate_sha256: str
+    signing_time: dt.datetime | None
+    time_from_timestamp: bool  # the time is proven by a time-stamp, not just claimed
+    indication: Indication
+    sub_indication: str | None
+    modifications: str  # what changed in later revisions, as pyHanko's diff analysis sees it
+    message: str
+    is_filing_seal: bool
+
+
+@dataclass(frozen=True)
+class LaterEvent:
+    index: int
+    event: str  # cancelled | changed
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class FilingFacts:
+    """What the log says about the document, once the receipt verified."""
+
+    filing: str
+    event: str
+    unit: str
+    filed_at: dt.datetime
+    doc_sha256: str
+    origin: str
+    index: int
+    tree_size: int
+    root_hash: str  # base64, as in the checkpoint
+    log_keys: tuple[str, ...]  # key names that signed the checkpoint
+    cosigners: tuple[str, ...]
+    checked_up_to: int  # the largest tree size this verification saw consistent
+    later_events: tuple[LaterEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    verdict: Verdict
+    reason: str
+    document_sha256: str
+    document_size: int
+    signatures: tuple[SignatureFinding, ...]
+    checks: tuple[Check, ...]
+    filing: FilingFacts | None
+    verified_at: dt.datetime
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": "wangqian-verify-report/v1", **_plain(asdict(self))}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return value

@@ -1,0 +1,186 @@
+"""A report three ways: text for a terminal, JSON (docs/verifier.md), printable HTML (zh/en)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from html import escape
+
+from verifier.models import Indication, Report, Verdict
+
+VERDICT_WORDS = {
+    Verdict.PASSED: ("核验通过", "PASSED"),
+    Verdict.MISMATCH: ("比对不一致", "MISMATCH: not the filed document"),
+    Verdict.NOT_FILED: ("未备案", "NOT FILED"),
+    Verdict.CANCELLED: ("已注销", "CANCELLED"),
+    Verdict.FAILED: ("核验失败", "FAILED"),
+    Verdict.INDETERMINATE: ("无法确定", "INDETERMINATE"),
+}
+
+_LABELS = {
+    "title": ("网签备案合同核验报告", "Verification report: filed housing contract"),
+    "verdict": ("结论", "Verdict"),
+    "reason": ("理由", "Reason"),
+    "document": ("文件", "Document"),
+    "size": ("大小（字节）", "Size (bytes)"),
+    "signatures": ("签名", "Signatures"),
+    "field": ("签名域", "Field"),
+    "signer": ("签署人", "Signer"),
+    "time": ("签署时间", "Signing time"),
+    "fingerprint": ("证书指纹 SHA-256", "Certificate SHA-256"),
+    "indication": ("结果", "Indication"),
+    "filing": ("备案", "Filing"),
+    "number": ("备案号", "Filing number"),
+    "unit": ("不动产单元代码", "Real-estate unit code"),
+    "filed_at": ("备案时间", "Filed at"),
+    "log": ("日志", "Log"),
+    "position": ("日志位置", "Log position"),
+    "checkpoint": ("检查点", "Checkpoint"),
+    "cosigners": ("见证人", "Witnesses"),
+    "checks": ("核验项目", "Checks run"),
+    "notes": ("说明", "Notes"),
+    "verified_at": ("核验时间", "Verified at"),
+    "later": ("后续记录", "Later entries"),
+    "timestamp": ("时间戳证明", "proven by time-stamp"),
+    "claimed": ("签署人声明", "claimed by signer"),
+    "seal": ("备案专用章", "filing seal"),
+    "none": ("无", "none"),
+}
+
+
+def _t(key: str, lang: str) -> str:
+    zh, en = _LABELS[key]
+    return zh if lang == "zh" else en
+
+
+def verdict_words(verdict: Verdict, lang: str) -> str:
+    zh, en = VERDICT_WORDS[verdict]
+    return f"{zh} {verdict.value}" if lang == "zh" else en
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+
+def _indication(indication: Indication, sub: str | None) -> str:
+    return indication.value + (f" / {sub}" if sub else "")
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
+
+
+def to_text(report: Report, lang: str = "zh") -> str:
+    lines = [
+        f"{_t('verdict', lang)}: {verdict_words(report.verdict, lang)}",
+        f"{_t('reason', lang)}: {report.reason}",
+        f"{_t('document', lang)}: sha256 {report.document_sha256} ({report.document_size} B)",
+    ]
+    if report.filing is not None:
+        f = report.filing
+        lines += [
+            f"{_t('number', lang)}: {f.filing}  {_t('unit', lang)}: {f.unit}",
+            f"{_t('filed_at', lang)}: {_when(f.filed_at)}",
+            f"{_t('position', lang)}: {f.origin} #{f.index} / {f.tree_size}"
+            f"  ({_t('cosigners', lang)}: {', '.join(f.cosigners) or _t('none', lang)})",
+        ]
+        for e in f.later_events:
+            lines.append(f"{_t('later', lang)}: #{e.index} {e.event} {_when(e.at)}")
+    lines.append(f"{_t('signatures', lang)}:")
+    for s in report.signatures:
+        source = _t("timestamp" if s.time_from_timestamp else "claimed", lang)
+        seal = f" [{_t('seal', lang)}]" if s.is_filing_seal else ""
+        lines.append(
+            f"  {s.field}{seal}: {s.signer} — {_indication(s.indication, s.sub_indication)}"
+            f" — {_when(s.signing_time)} ({source}) — {s.certificate_sha256[:16]}…"
+        )
+    lines.append(f"{_t('checks', lang)}:")
+    for c in report.checks:
+        lines.append(f"  [{_indication(c.indication, c.sub_indication)}] {c.name}: {c.detail}")
+    for note in report.notes:
+        lines.append(f"{_t('notes', lang)}: {note}")
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """
+body{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC",sans-serif;margin:2em;color:#111}
+h1{font-size:1.4em}.verdict{font-size:1.6em;padding:.4em .6em;border-radius:4px;
+display:inline-block}
+.PASSED{background:#d7f5dd;color:#0a5a1c}.INDETERMINATE{background:#fff3c4;color:#6b5200}
+.MISMATCH,.FAILED,.NOT_FILED,.CANCELLED{background:#fde0e0;color:#8a1010}
+table{border-collapse:collapse;margin:.6em 0;width:100%}td,th{border:1px solid #bbb;
+padding:.3em .5em;text-align:left;font-size:.9em;vertical-align:top}code{font-size:.85em;
+word-break:break-all}.TOTAL-PASSED{color:#0a5a1c}.TOTAL-FAILED{color:#8a1010}
+.INDETERMINATE-ind{color:#6b5200}@media print{body{margin:0}}
+"""
+
+
+def to_html(report: Report, lang: str = "zh") -> str:
+    """A self-contained printable page (no scripts, no external resources)."""
+
+    def row(*cells: str, head: bool = False) -> str:
+        tag = "th" if head else "td"
+        return "<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>"
+
+    def ind(indication: Indication, sub: str | None) -> str:
+        css = (
+            indication.value if indication is not Indication.INDETERMINATE else "INDETERMINATE-ind"
+        )
+        return f'<span class="{css}">{escape(_indication(indication, sub))}</span>'
+
+    parts = [
+        f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
+        f'<meta charset="utf-8"><title>{_t("title", lang)}</title>'
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{_t('title', lang)}</h1>",
+        f'<p class="verdict {report.verdict.value}" id="verdict">'
+        f"{escape(verdict_words(report.verdict, lang))}</p>",
+        f"<p>{_t('reason', lang)}: {escape(report.reason)}</p><table>",
+        row(_t("document", lang), f"<code>sha256 {report.document_sha256}</code>"),
+        row(_t("size", lang), str(report.document_size)),
+        row(_t("verified_at", lang), _when(report.verified_at)),
+        "</table>",
+    ]
+    if report.filing is not None:
+        f = report.filing
+        parts += [
+            f"<h2>{_t('filing', lang)}</h2><table>",
+            row(_t("number", lang), escape(f.filing)),
+            row(_t("unit", lang), f"<code>{escape(f.unit)}</code>"),
+            row(_t("filed_at", lang), _when(f.filed_at)),
+            row(_t("log", lang), escape(f.origin)),
+            row(_t("position", lang), f"#{f.index} / {f.tree_size}"),
+            row(_t("checkpoint", lang), f"<code>{escape(f.root_hash)}</code>"),
+            row(_t("cosigners", lang), escape(", ".join(f.cosigners)) or _t("none", lang)),
+        ]
+        for e in f.later_events:
+            parts.append(row(_t("later", lang), f"#{e.index} {escape(e.event)} {_when(e.at)}"))
+        parts.append("</table>")
+    parts.append(f"<h2>{_t('signatures', lang)}</h2><table>")
+    parts.append(
+        row(
+            *(_t(k, lang) for k in ("field", "signer", "time", "fingerprint", "indication")),
+            head=True,
+        )
+    )
+    for s in report.signatures:
+        source = _t("timestamp" if s.time_from_timestamp else "claimed", lang)
+        seal = f" ({_t('seal', lang)})" if s.is_filing_seal else ""
+        parts.append(
+            row(
+                escape(s.field + seal),
+                escape(s.subject),
+                f"{_when(s.signing_time)}<br>{source}",
+                f"<code>{s.certificate_sha256}</code>",
+                ind(s.indication, s.sub_indication)
+                + (f"<br>{escape(s.message)}" if s.message else ""),
+            )
+        )
+    parts.append(f"</table><h2>{_t('checks', lang)}</h2><table>")
+    for c in report.checks:
+        parts.append(row(escape(c.name), ind(c.indication, c.sub_indication), escape(c.detail)))
+    parts.append("</table>")
+    for note in report.notes:
+        parts.append(f"<p>{_t('notes', lang)}: {escape(note)}</p>")
+    parts.append("</body></html>\n")
+    return "".join(parts)

@@ -1,0 +1,231 @@
+"""``verify``: the whole verification of one filed contract, and its verdict."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+
+from ledger.receipt import Receipt
+from verifier.entry import EntryUnreadable, LoggedEntry
+from verifier.later import LaterCheckpoint, LogData, check_later_checkpoint, check_log_data
+from verifier.models import (
+    Check,
+    FilingFacts,
+    Indication,
+    LaterEvent,
+    Report,
+    SignatureFinding,
+    Verdict,
+)
+from verifier.receipt import (
+    SignedCheckpoint,
+    check_inclusion,
+    check_log_key_period,
+    check_witnesses,
+    open_checkpoint,
+)
+from verifier.signatures import check_signatures
+from verifier.trust import TrustBundle
+
+
+def verify(
+    pdf: bytes,
+    trust: TrustBundle,
+    receipt: Receipt | None = None,
+    *,
+    later: LaterCheckpoint | None = None,
+    log_data: LogData | None = None,
+) -> Report:
+    """Check ``pdf`` against its receipt and the bundle (DocumentUnreadable for bad input)."""
+    doc_sha256 = hashlib.sha256(pdf).hexdigest()
+    signatures = check_signatures(pdf, trust)
+    checks = [_signature_check(s) for s in signatures]
+    checks.append(_filing_seal_check(signatures, trust))
+    notes: list[str] = []
+    facts = None
+    if receipt is None:
+        checks.append(
+            Check(
+                "receipt",
+                Indication.FAILED,
+                "no receipt: nothing proves this document was filed",
+                "NO_RECEIPT",
+            )
+        )
+    else:
+        facts = _log_checks(receipt, trust, doc_sha256, signatures, checks, later, log_data)
+    if facts is not None and later is None and log_data is None:
+        notes.append(
+            f"in force as far as the receipt's checkpoint (tree size {facts.tree_size}) shows; "
+            "give --log-data or --later-checkpoint to see later cancellations"
+        )
+    if facts is not None and any(e.event == "changed" for e in facts.later_events):
+        notes.append("the filing was changed later; the change is a separate log entry")
+    verdict, reason = _verdict(checks, facts, receipt is not None)
+    return Report(
+        verdict=verdict,
+        reason=reason,
+        document_sha256=doc_sha256,
+        document_size=len(pdf),
+        signatures=signatures,
+        checks=tuple(checks),
+        filing=facts,
+        verified_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        notes=tuple(notes),
+    )
+
+
+def _signature_check(s: SignatureFinding) -> Check:
+    who = f"{s.field} ({s.signer})" if s.signer else s.field
+    detail = f"{who}: {s.message}" if s.message else f"{who}: valid"
+    return Check(f"signature:{s.field}", s.indication, detail, s.sub_indication)
+
+
+def _filing_seal_check(signatures: tuple[SignatureFinding, ...], trust: TrustBundle) -> Check:
+    if not trust.filing_seals:
+        return Check(
+            "filing-seal",
+            Indication.INDETERMINATE,
+            "the trust bundle names no filing seal certificate",
+            "NO_FILING_SEAL_IN_BUNDLE",
+        )
+    if not signatures or not signatures[-1].is_filing_seal:
+        seal_elsewhere = any(s.is_filing_seal for s in signatures)
+        return Check(
+            "filing-seal",
+            Indication.FAILED,
+            "a signature follows the platform's filing seal"
+            if seal_elsewhere
+            else "the document carries no filing seal of the platform",
+            "SEAL_NOT_LAST" if seal_elsewhere else "NO_FILING_SEAL",
+        )
+    return Check(
+        "filing-seal", Indication.PASSED, "the platform's filing seal is the last signature"
+    )
+
+
+def _seal_time(signatures: tuple[SignatureFinding, ...]) -> dt.datetime | None:
+    sealed = [s for s in signatures if s.is_filing_seal and s.time_from_timestamp]
+    return sealed[-1].signing_time if sealed else None
+
+
+def _log_checks(
+    receipt: Receipt,
+    trust: TrustBundle,
+    doc_sha256: str,
+    signatures: tuple[SignatureFinding, ...],
+    checks: list[Check],
+    later: LaterCheckpoint | None,
+    log_data: LogData | None,
+) -> FilingFacts | None:
+    if receipt.extra is None:
+        checks.append(
+            Check("entry", Indication.INDETERMINATE, "the receipt carries no entry", "NO_ENTRY")
+        )
+        return None
+    try:
+        entry = LoggedEntry.read(receipt.extra)
+    except EntryUnreadable as exc:
+        checks.append(Check("entry", Indication.FAILED, str(exc), "FORMAT_FAILURE"))
+        return None
+    if entry.doc_sha256 != doc_sha256:
+        checks.append(
+            Check(
+                "document-hash",
+                Indication.FAILED,
+                f"the receipt's entry is for document {entry.doc_sha256[:16]}…, "
+                f"this document is {doc_sha256[:16]}…",
+                "HASH_MISMATCH",
+            )
+        )
+    else:
+        checks.append(
+            Check("document-hash", Indication.PASSED, "the receipt's entry names this document")
+        )
+    if entry.event != "filed":
+        checks.append(
+            Check(
+                "entry",
+                Indication.FAILED,
+                f"the receipt is for a {entry.event} event, not a filing",
+                "NOT_A_FILING",
+            )
+        )
+    signed = open_checkpoint(receipt.checkpoint, trust)
+    if isinstance(signed, Check):
+        checks.append(signed)
+        return None
+    moment = signed.cosigned_at or _seal_time(signatures) or entry.at
+    checks.append(check_log_key_period(signed, trust, moment))
+    checks.append(check_witnesses(signed, trust))
+    inclusion = check_inclusion(receipt, receipt.extra, signed.checkpoint)
+    checks.append(inclusion)
+    if not inclusion.passed:
+        return None
+    checked_up_to = signed.checkpoint.size
+    later_events: tuple[LaterEvent, ...] = ()
+    if later is not None:
+        check, newer = check_later_checkpoint(signed, later, trust)
+        checks.append(check)
+        if newer is not None:
+            checked_up_to = max(checked_up_to, newer.checkpoint.size)
+    if log_data is not None:
+        found, newer, later_events = check_log_data(signed, receipt.index, log_data, trust)
+        checks.extend(found)
+        if newer is not None:
+            checked_up_to = max(checked_up_to, newer.checkpoint.size)
+    return _facts(entry, receipt, signed, checked_up_to, later_events)
+
+
+def _facts(
+    entry: LoggedEntry,
+    receipt: Receipt,
+    signed: SignedCheckpoint,
+    checked_up_to: int,
+    later_events: tuple[LaterEvent, ...],
+) -> FilingFacts:
+    cp = signed.checkpoint
+    return FilingFacts(
+        filing=entry.filing,
+        event=entry.event,
+        unit=entry.unit,
+        filed_at=entry.at,
+        doc_sha256=entry.doc_sha256,
+        origin=cp.origin,
+        index=receipt.index,
+        tree_size=cp.size,
+        root_hash=base64.b64encode(cp.root_hash).decode(),
+        log_keys=tuple(s.verifier.name for s in signed.log_signatures),
+        cosigners=tuple(s.verifier.name for s in signed.cosignatures),
+        checked_up_to=checked_up_to,
+        later_events=later_events,
+    )
+
+
+def _verdict(
+    checks: list[Check], facts: FilingFacts | None, has_receipt: bool
+) -> tuple[Verdict, str]:
+    def first(indication: Indication) -> Check | None:
+        return next((c for c in checks if c.indication is indication), None)
+
+    mismatch = next((c for c in checks if c.sub_indication == "HASH_MISMATCH"), None)
+    if mismatch is not None:
+        return Verdict.MISMATCH, mismatch.detail
+    if not has_receipt:
+        return Verdict.NOT_FILED, "no receipt: nothing proves this document was filed"
+    failed = first(Indication.FAILED)
+    if failed is not None:
+        return Verdict.FAILED, f"{failed.name}: {failed.detail}"
+    unsure = first(Indication.INDETERMINATE)
+    if unsure is not None:
+        return Verdict.INDETERMINATE, f"{unsure.name}: {unsure.detail}"
+    if facts is None:  # every check passed yet nothing was learnt: cannot happen, but never PASS it
+        return Verdict.INDETERMINATE, "the receipt could not be checked"
+    cancelled = [e for e in facts.later_events if e.event == "cancelled"]
+    if cancelled:
+        return (
+            Verdict.CANCELLED,
+            f"cancelled by log entry {cancelled[0].index} at {cancelled[0].at.isoformat()}",
+        )
+    return Verdict.PASSED, f"filed as {facts.filing}, log entry {facts.index}"
