@@ -9,6 +9,7 @@ does not undo a signature that was good when made.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from io import BytesIO
 from typing import Any
@@ -61,6 +62,7 @@ def open_pdf(pdf: bytes) -> Any:
     return reader
 
 
+@functools.lru_cache(maxsize=8)
 def validation_spec(trust: TrustBundle) -> PdfSignatureValidationSpec:
     """Roots from the bundle, revocation data from the document, no fetching at all."""
 
