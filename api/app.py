@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import auth, filing_routes, idempotency, log_routes, pki_routes, problems
+from api import auth, filing_routes, idempotency, log_routes, pages, pki_routes, problems
 from api.ratelimit import RateLimiter
 from filing import departments
 from filing.deployment import Deployment
@@ -85,4 +85,5 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     app.include_router(log_routes.router(deployment))
     app.include_router(pki_routes.router(deployment))
     app.include_router(filing_routes.router(deployment, service, limiter))
+    app.include_router(pages.router(deployment, service, limiter))
     return app

@@ -381,13 +381,34 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         c = contract_row(contract_id, who)
         with engine.begin() as conn:
             auth.record_access(conn, who, "read-contract", contract_id)
+            unit = conn.execute(
+                select(schema.units.c.code, schema.units.c.status).where(
+                    schema.units.c.id == c["unit_id"]
+                )
+            ).one()
+            filed = conn.execute(
+                select(
+                    schema.filings.c.number, schema.filings.c.status, schema.filings.c.filed_at
+                ).where(schema.filings.c.contract_id == contract_id)
+            ).first()
         return {
             "id": c["id"],
             "number": c["number"],
             "status": c["status"],
+            "unit": unit.code,
+            "unit_status": unit.status,
+            "created_at": _iso(c["created_at"]),
             "draft_sha256": c["draft_sha256"],
+            "required": list(contract_from_json(c["data"]).signature_fields),
             "signed": [f for f in c["signed_fields"].split(",") if f],
-            "expires_at": c["expires_at"].isoformat() if c["expires_at"] else None,
+            "expires_at": _iso(c["expires_at"]),
+            "filing": None
+            if filed is None
+            else {
+                "number": filed.number,
+                "status": filed.status,
+                "filed_at": _iso(filed.filed_at),
+            },
             "eligibility": json.loads(c["eligibility"]),
         }
 
@@ -538,18 +559,14 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
 
     @r.get("/filings", summary="Was this document ever filed? (by SHA-256)")
     def find(who: Who, sha256: str = Query(pattern="^[0-9a-f]{64}$")) -> list[dict[str, Any]]:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    schema.filings.c.number,
-                    schema.filings.c.status,
-                    schema.filings.c.log_index,
-                    schema.filings.c.filed_at,
-                ).where(schema.filings.c.doc_sha256 == sha256)
-            ).all()
         return [
-            {"filing": n, "status": s, "log_index": i, "filed_at": t.isoformat()}
-            for n, s, i, t in rows
+            {
+                "filing": f["number"],
+                "status": f["status"],
+                "log_index": f["log_index"],
+                "filed_at": _iso(f["filed_at"]),
+            }
+            for f in service.filings_with_sha256(sha256)
         ]
 
     @r.get("/filings/{number}", summary="A filing")
@@ -642,3 +659,10 @@ def build_contract(data: ContractIn, u: dict[str, Any]) -> Contract:
         dispute=DisputeResolution[data.dispute],
         dispute_body=data.dispute_body,
     )
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    """SQLite hands back naive datetimes for what was stored as UTC."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat()

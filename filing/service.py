@@ -556,6 +556,19 @@ class FilingService:
             raise UnknownContract(f"no filing {number}")
         return dict(row._mapping)
 
+    def filings_with_sha256(self, sha256: str) -> list[dict[str, Any]]:
+        """Every filing whose sealed document has this hash (a PDF is filed at most once)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    schema.filings.c.number,
+                    schema.filings.c.status,
+                    schema.filings.c.log_index,
+                    schema.filings.c.filed_at,
+                ).where(schema.filings.c.doc_sha256 == sha256)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
     def certificates_for(self, pdf: bytes) -> list[x509.Certificate]:
         return signer_certificates(pdf)
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.helpers import DemoOutput, run_demo
+
 PG_BASE = os.environ.get("WANGQIAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -89,3 +91,9 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         capture_output=True,
     )
     yield TokenConfig(SOFTHSM_MODULE, "wangqian-test", pin="1234")
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoOutput:
+    """One ``wangqian demo`` run: a filed contract, and a second one filed then cancelled."""
+    return run_demo(tmp_path_factory.mktemp("demo"))

@@ -7,9 +7,13 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from ledger.receipt import Receipt
+from verifier.trust import TrustBundle
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -53,3 +57,36 @@ def stop(proc: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@dataclass
+class DemoOutput:
+    """What ``wangqian demo`` leaves: its data directory and the evidence it wrote."""
+
+    data: Path
+    out: Path
+    pdf: bytes
+    receipt: Receipt
+    trust_json: str
+
+    @property
+    def trust(self) -> TrustBundle:
+        return TrustBundle.from_json(self.trust_json)
+
+
+def run_demo(base: Path) -> DemoOutput:
+    run = subprocess.run(
+        [str(BIN / "wangqian"), "demo", "--data", str(base / "data"), "--out", str(base / "out")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = base / "out"
+    return DemoOutput(
+        base / "data",
+        out,
+        (out / "contract.pdf").read_bytes(),
+        Receipt.parse((out / "contract.pdf.tlog-proof").read_text(encoding="utf-8")),
+        (out / "trust-bundle.json").read_text(encoding="utf-8"),
+    )

@@ -26,7 +26,7 @@ from ledger.receipt import Receipt
 from signing import pades
 from signing.render import render
 from signing.sample import sample_contract
-from tests.helpers import BIN
+from tests.helpers import DemoOutput as Evidence
 from tests.pki_helpers import Holder, issue, make_pki
 from verifier.cli import main as verify_main
 from verifier.entry import LoggedEntry
@@ -38,40 +38,6 @@ from verifier.trust import TrustBundle
 from verifier.verify import verify
 
 UNIT = "430104001001GB00001F00010299"
-
-
-@dataclasses.dataclass
-class Evidence:
-    data: Path
-    out: Path
-    pdf: bytes
-    receipt: Receipt
-    trust_json: str
-
-    @property
-    def trust(self) -> TrustBundle:
-        return TrustBundle.from_json(self.trust_json)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Evidence:
-    """The demo's output: a filed contract, and a second one filed then cancelled."""
-    base = tmp_path_factory.mktemp("demo")
-    run = subprocess.run(
-        [str(BIN / "wangqian"), "demo", "--data", str(base / "data"), "--out", str(base / "out")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    out = base / "out"
-    return Evidence(
-        base / "data",
-        out,
-        (out / "contract.pdf").read_bytes(),
-        Receipt.parse((out / "contract.pdf.tlog-proof").read_text(encoding="utf-8")),
-        (out / "trust-bundle.json").read_text(encoding="utf-8"),
-    )
 
 
 @pytest.fixture

@@ -1,0 +1,254 @@
+"""Public pages: ``/verify`` (anyone checks a contract) and ``/progress`` (a buyer's contract).
+
+Both are single self-contained HTML pages (no CDN, no external resources). The
+verification itself is the offline verifier's, run on the server with this
+deployment's trust bundle, so the page shows exactly the report ``wangqian-verify``
+prints.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from api.problems import Problem
+from api.ratelimit import RateLimiter
+from filing.deployment import Deployment
+from filing.service import FilingService
+from ledger.receipt import Receipt, ReceiptError
+from verifier.later import LogData
+from verifier.reports import to_html
+from verifier.signatures import MAX_PDF_SIZE, DocumentUnreadable
+from verifier.trust import TrustBundle
+from verifier.verify import verify
+
+# Beyond this many entries the page does not read the whole log for later events.
+MAX_LOG_SCAN = 200_000
+
+
+class VerificationIn(BaseModel):
+    pdf: str = Field(description="the PDF, base64", max_length=(MAX_PDF_SIZE * 4) // 3 + 4)
+    receipt: str | None = Field(
+        default=None, description="its .tlog-proof (optional: found by hash)", max_length=65536
+    )
+    lang: Literal["zh", "en"] = "zh"
+
+    model_config = {
+        "json_schema_extra": {"examples": [{"pdf": "JVBERi0xLjcK…", "receipt": None, "lang": "zh"}]}
+    }
+
+
+class VerificationOut(BaseModel):
+    verdict: str
+    exit_code: int
+    receipt_found: bool = Field(description="the server found the receipt by the PDF's hash")
+    report: dict[str, Any] = Field(description="the verifier's JSON report")
+    html: str = Field(description="the printable HTML report")
+
+
+def router(deployment: Deployment, service: FilingService, limiter: RateLimiter) -> APIRouter:
+    r = APIRouter(tags=["pages"])
+
+    @r.get("/verify", response_class=HTMLResponse, summary="The public verification page")
+    def verify_page() -> HTMLResponse:
+        return HTMLResponse(VERIFY_PAGE)
+
+    @r.get("/progress", response_class=HTMLResponse, summary="A buyer's contract progress page")
+    def progress_page() -> HTMLResponse:
+        return HTMLResponse(PROGRESS_PAGE)
+
+    @r.post(
+        "/v1/verification",
+        response_model=VerificationOut,
+        summary="Verify a contract PDF (and optionally its receipt), as wangqian-verify would",
+    )
+    async def verification(body: VerificationIn, request: Request) -> VerificationOut:
+        limiter.check(f"verify:{request.client.host if request.client else '-'}")
+        try:
+            pdf = base64.b64decode(body.pdf, validate=True)
+        except binascii.Error as exc:
+            raise Problem(400, "bad-base64", "The PDF is not valid base64", str(exc)) from exc
+        return await run_in_threadpool(_verify, pdf, body.receipt, body.lang)
+
+    def _verify(pdf: bytes, receipt_text: str | None, lang: str) -> VerificationOut:
+        found = False
+        try:
+            receipt = Receipt.parse(receipt_text) if receipt_text else None
+        except ReceiptError as exc:
+            raise Problem(422, "bad-receipt", "The receipt is malformed", str(exc)) from exc
+        if receipt is None:
+            receipt = _receipt_by_hash(hashlib.sha256(pdf).hexdigest())
+            found = receipt is not None
+        trust = TrustBundle.from_json(json.dumps(deployment.trust_bundle()))
+        try:
+            report = verify(pdf, trust, receipt, log_data=_log_data())
+        except DocumentUnreadable as exc:
+            raise Problem(422, "unreadable-document", "Not a PDF we can read", str(exc)) from exc
+        return VerificationOut(
+            verdict=report.verdict.value,
+            exit_code=report.verdict.exit_code,
+            receipt_found=found,
+            report=report.to_dict(),
+            html=to_html(report, lang),
+        )
+
+    def _receipt_by_hash(sha256: str) -> Receipt | None:
+        cp = deployment.log.latest_checkpoint()
+        filed = [f for f in service.filings_with_sha256(sha256) if cp and f["log_index"] < cp.size]
+        if cp is None or not filed:
+            return None
+        return deployment.log.receipt(int(filed[0]["log_index"]), cp)
+
+    def _log_data() -> LogData | None:
+        cp = deployment.log.latest_checkpoint()
+        if cp is None or cp.size > MAX_LOG_SCAN:
+            return None
+        return LogData(cp.cosigned_note, tuple(deployment.log.entries(0, cp.size)))
+
+    return r
+
+
+_STYLE = """
+body{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC",sans-serif;margin:0;background:#f4f5f7;
+color:#111}header{background:#8a1010;color:#fff;padding:.8em 1.5em;font-size:1.2em}
+main{max-width:60em;margin:1.5em auto;background:#fff;padding:1.5em;border-radius:6px}
+#drop{border:2px dashed #999;border-radius:6px;padding:2em;text-align:center;margin:1em 0}
+#drop.over{background:#eef}label{display:block;margin:.5em 0}button{font-size:1em;
+padding:.4em 1.2em}iframe{width:100%;height:60em;border:1px solid #ccc;margin-top:1em}
+#status{margin-top:1em;font-weight:bold}ol.steps{list-style:none;padding:0;display:flex;gap:.5em}
+ol.steps li{flex:1;padding:.8em;border-radius:4px;background:#e5e5e5;text-align:center}
+ol.steps li.done{background:#d7f5dd;color:#0a5a1c}ol.steps li.current{background:#fff3c4}
+ol.steps li.cancelled{background:#fde0e0;color:#8a1010}
+"""
+
+VERIFY_PAGE = (
+    """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>合同核验 Verify a filed contract</title><style>"""
+    + _STYLE
+    + """</style></head><body><header>网签备案合同核验 · Verify a filed contract</header><main>
+<p>拖入合同 PDF（可附回执 .tlog-proof）；无回执时按文件哈希查找备案。
+Drop the contract PDF (and, if you have it, its .tlog-proof receipt); without a receipt the
+platform looks the filing up by the document's hash. The check is the same as
+<code>wangqian-verify</code> runs offline.</p>
+<form id="form"><div id="drop">拖放文件到此处 · drop files here</div>
+<label>合同 PDF · contract PDF <input type="file" id="pdf" accept="application/pdf,.pdf"></label>
+<label>回执 · receipt (optional) <input type="file" id="receipt" accept=".tlog-proof,text/plain">
+</label><label>语言 · language <select id="lang"><option value="zh">中文</option>
+<option value="en">English</option></select></label>
+<button type="submit" id="go">核验 Verify</button></form>
+<div id="status" role="status"></div><iframe id="report" title="report"></iframe>
+</main><script>
+const $ = (id) => document.getElementById(id);
+let dropped = {pdf: null, receipt: null};
+async function base64(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000)
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+const drop = $("drop");
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault(); drop.classList.remove("over");
+  for (const f of e.dataTransfer.files) {
+    if (f.name.endsWith(".tlog-proof")) dropped.receipt = f; else dropped.pdf = f;
+  }
+  drop.textContent = [dropped.pdf, dropped.receipt].filter(Boolean).map((f) => f.name).join(" + ");
+});
+$("form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const pdf = $("pdf").files[0] || dropped.pdf;
+  const receipt = $("receipt").files[0] || dropped.receipt;
+  if (!pdf) { $("status").textContent = "请选择 PDF · choose a PDF"; return; }
+  $("status").textContent = "核验中… verifying…";
+  const body = {pdf: await base64(pdf), receipt: receipt ? await receipt.text() : null,
+                lang: $("lang").value};
+  const r = await fetch("/v1/verification", {method: "POST",
+    headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+  const j = await r.json();
+  if (!r.ok) { $("status").textContent = (j.title || r.status) + ": " + (j.detail || "");
+               document.body.dataset.verdict = "ERROR"; return; }
+  $("status").textContent = j.verdict + (j.receipt_found ? " (receipt found by hash)" : "");
+  $("report").srcdoc = j.html;
+  document.body.dataset.verdict = j.verdict;
+});
+</script></body></html>
+"""
+)
+
+PROGRESS_PAGE = (
+    """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>合同进度 Contract progress</title><style>"""
+    + _STYLE
+    + """</style></head><body><header>我的购房合同 · My housing contract</header><main>
+<p id="intro">打开方式 · open as <code>/progress#contract=&lt;id&gt;&amp;key=&lt;API key&gt;</code>
+（密钥只在浏览器中使用，不发往日志 · the key stays in the browser's address fragment).</p>
+<ol class="steps" id="steps"></ol><div id="status" role="status"></div><ul id="docs"></ul>
+</main><script>
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.hash.slice(1));
+const headers = {Authorization: "Bearer " + params.get("key")};
+function step(label, state, when) {
+  const li = document.createElement("li");
+  li.className = state;
+  li.innerHTML = "<strong></strong><br><small></small>";
+  li.querySelector("strong").textContent = label;
+  li.querySelector("small").textContent = when || "";
+  $("steps").appendChild(li);
+}
+async function download(path, name) {
+  const r = await fetch(path, {headers});
+  const url = URL.createObjectURL(await r.blob());
+  const a = document.createElement("a"); a.href = url; a.download = name; a.click();
+}
+function link(label, path, name) {
+  const li = document.createElement("li"); const a = document.createElement("a");
+  a.href = "#"; a.textContent = label;
+  a.addEventListener("click", (e) => { e.preventDefault(); download(path, name); });
+  li.appendChild(a); $("docs").appendChild(li);
+}
+async function load() {
+  const id = params.get("contract");
+  if (!id || !params.get("key")) {
+    $("status").textContent = "缺少合同编号或密钥 · contract or key missing"; return;
+  }
+  const r = await fetch("/v1/contracts/" + encodeURIComponent(id), {headers});
+  const c = await r.json();
+  if (!r.ok) { $("status").textContent = (c.title || r.status) + ": " + (c.detail || "");
+               document.body.dataset.state = "ERROR"; return; }
+  const signedAll = c.required.filter((f) => f !== "filing-seal")
+                     .every((f) => c.signed.includes(f));
+  const filed = c.filing !== null;
+  const cancelled = filed && c.filing.status === "CANCELLED";
+  const registered = filed && !cancelled && c.unit_status === "REGISTERED";
+  step("已起草 Drafted", "done", c.created_at.slice(0, 10));
+  step("已签署 Signed " + c.signed.filter((f) => f !== "filing-seal").length + "/" +
+       (c.required.length - 1), signedAll ? "done" : "current", "");
+  step(cancelled ? "已注销 Cancelled" : "已备案 Filed", cancelled ? "cancelled" :
+       (filed ? "done" : ""), filed ? c.filing.number + " " + c.filing.filed_at.slice(0, 10) : "");
+  step("已登记 Registered", registered ? "done" : (filed && !cancelled ? "current" : ""), "");
+  $("status").textContent = c.number + " · " + c.unit + " · " + c.status;
+  document.body.dataset.state = cancelled ? "CANCELLED" : registered ? "REGISTERED" :
+    filed ? "FILED" : signedAll ? "SIGNED" : "DRAFTED";
+  link("合同（当前版本）· contract as signed so far", "/v1/contracts/" + id + "/document",
+       c.number + ".pdf");
+  if (filed) {
+    const base = "/v1/filings/" + c.filing.number;
+    link("备案合同 · sealed filed contract", base + "/document", c.filing.number + ".pdf");
+    link("回执 · receipt (.tlog-proof)", base + "/receipt", c.filing.number + ".pdf.tlog-proof");
+  }
+}
+load();
+</script></body></html>
+"""
+)
