@@ -198,3 +198,32 @@ def test_the_report_json_from_the_api_matches_the_cli(server: str, demo: DemoOut
     page_sigs = [(s["field"], s["indication"]) for s in body["report"]["signatures"]]
     assert page_sigs == [(s["field"], s["indication"]) for s in report["signatures"]]
     assert body["report"]["filing"]["filing"] == report["filing"]["filing"]
+
+
+def test_later_checkpoint_from_the_server_proves_the_receipt_still_holds(
+    server: str, demo: DemoOutput, tmp_path: Path
+) -> None:
+    size = int(demo.receipt.checkpoint.split("\n")[1])
+    r = httpx.get(server + f"/log/later-checkpoint?old={size}")
+    assert r.status_code == 200
+    (tmp_path / "later.txt").write_text(r.text, encoding="utf-8")
+    cli = subprocess.run(
+        [
+            str(BIN / "wangqian-verify"),
+            str(demo.out / "contract.pdf"),
+            "--receipt",
+            str(demo.out / "contract.pdf.tlog-proof"),
+            "--trust",
+            str(demo.out / "trust-bundle.json"),
+            "--later-checkpoint",
+            str(tmp_path / "later.txt"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    checks = {c["name"]: c["indication"] for c in json.loads(cli.stdout)["checks"]}
+    assert checks["consistency"] == "TOTAL-PASSED"
+    too_big = httpx.get(server + "/log/later-checkpoint?old=99999999")
+    assert too_big.status_code == 404 and too_big.json()["type"].endswith("/size-out-of-range")

@@ -20,12 +20,12 @@ from keys.authority import RevocationReason
 from keys.signers import key_signer
 from ledger.add_checkpoint import AddCheckpoint
 from ledger.checkpoint import Checkpoint
-from ledger.export import export_log
 from ledger.note import ALG_COSIGNATURE_V1, ALG_ED25519, Signer, sign_note
 from ledger.receipt import Receipt
 from signing import pades
 from signing.render import render
 from signing.sample import sample_contract
+from tests.helpers import BIN
 from tests.helpers import DemoOutput as Evidence
 from tests.pki_helpers import Holder, issue, make_pki
 from verifier.cli import main as verify_main
@@ -198,8 +198,14 @@ def test_a_cancelled_filing_shows_as_cancelled_given_the_log_data(
     cp = deployment.log.latest_checkpoint()
     assert cp is not None
     receipt = deployment.log.receipt(int(row["log_index"]), cp)
-    export_log(deployment.log, cp, tmp_path / "log")
-    log_data = LogData.read(tmp_path / "log")
+    exported = subprocess.run(
+        [str(BIN / "wangqian"), "log", "export", "--data", str(demo.data), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "checkpoint").read_text(encoding="utf-8") == cp.cosigned_note
+    log_data = LogData.read(tmp_path)
     alone = verify(row["sealed_pdf"], demo.trust, receipt)
     assert alone.verdict is Verdict.PASSED and alone.notes  # says: only as far as this checkpoint
     report = verify(row["sealed_pdf"], demo.trust, receipt, log_data=log_data)
