@@ -36,7 +36,7 @@ from filing.service import (
     UnitTaken,
     UnknownContract,
 )
-from filing.status import UnitFlag, UnitStatus
+from filing.status import InvalidTransition, UnitFlag, UnitStatus
 from filing.terms import contract_from_json
 from keys.identity import IdentityRejected
 from ledger.database import write_transaction
@@ -103,6 +103,15 @@ class PermitIn(BaseModel):
     valid_from: dt.date
     valid_until: dt.date | None = None
     units: list[str] = Field(min_length=1, max_length=10000)
+
+
+class RegistrationIn(BaseModel):
+    certificate: str = Field(
+        min_length=1,
+        max_length=64,
+        description="the 不动产权证书 number issued on registration",
+        examples=["湘（2027）长沙市不动产权第 0012345 号"],
+    )
 
 
 class FlagIn(BaseModel):
@@ -234,28 +243,47 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             json.dumps({"unit": details, "history": history}, default=str, ensure_ascii=False)
         )
 
+    def unit_event(
+        code: str, who: Caller, event: registry.UnitEvent, reason: str, own: bool
+    ) -> Response:
+        """Apply ``event`` to a unit (a developer only to its own when ``own``), on record."""
+        try:
+            with write_transaction(engine) as conn:
+                unit = registry.unit(conn, code)
+                if own and who.role is Role.DEVELOPER and unit.developer_id != who.org:
+                    raise Problem(403, "forbidden", "Not your project", code)
+                status = registry.apply(conn, code, event, who.org, reason)
+        except registry.UnknownUnit as exc:
+            raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
+        except InvalidTransition as exc:
+            raise Problem(
+                409, "invalid-transition", "Not possible in this status", str(exc)
+            ) from exc
+        return JSONResponse({"code": code, "status": status.value})
+
     @r.post("/units/{code}/release", summary="Put a unit on sale (开盘)")
     def release(code: str, who: Who, key: Key = None) -> Response:
         require(who, Role.DEVELOPER, Role.AUTHORITY)
+        return once(
+            who,
+            key,
+            code.encode(),
+            lambda: unit_event(code, who, registry.UnitEvent.RELEASE, "released for sale", True),
+        )
 
-        def run() -> Response:
-            try:
-                with write_transaction(engine) as conn:
-                    unit = registry.unit(conn, code)
-                    if who.role is Role.DEVELOPER and unit.developer_id != who.org:
-                        raise Problem(403, "forbidden", "Not your project", code)
-                    status = registry.apply(
-                        conn, code, registry.UnitEvent.RELEASE, who.org, "released for sale"
-                    )
-            except registry.UnknownUnit as exc:
-                raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
-            except registry.InvalidTransition as exc:
-                raise Problem(
-                    409, "invalid-transition", "Not possible in this status", str(exc)
-                ) from exc
-            return JSONResponse({"code": code, "status": status.value})
-
-        return once(who, key, code.encode(), run)
+    @r.post(
+        "/units/{code}/registration",
+        summary="Record the buyer's ownership registration (不动产登记): FILED → REGISTERED",
+    )
+    def register(code: str, body: RegistrationIn, who: Who, key: Key = None) -> Response:
+        require(who, Role.AUTHORITY)
+        reason = f"不动产登记 {body.certificate}"
+        return once(
+            who,
+            key,
+            code.encode() + body.certificate.encode(),
+            lambda: unit_event(code, who, registry.UnitEvent.REGISTER, reason, False),
+        )
 
     @r.post(
         "/units/{code}/flags/{flag}", summary="Set or clear a blocking flag (查封, 抵押, 不可售)"

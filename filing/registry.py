@@ -332,7 +332,7 @@ def apply(
     if expect_reserved_for is not None and current.reserved_for != expect_reserved_for:
         raise StaleUnit(f"unit {code} is not reserved for {expect_reserved_for}")
     after = transition(current.status, event)
-    holds = after is UnitStatus.RESERVED or after is UnitStatus.FILED
+    holds = after in (UnitStatus.RESERVED, UnitStatus.FILED, UnitStatus.REGISTERED)
     result = conn.execute(
         update(schema.units)
         .where(schema.units.c.id == current.id, schema.units.c.version == current.version)

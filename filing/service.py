@@ -424,6 +424,9 @@ class FilingService:
             if f.status != "ACTIVE":
                 raise ContractStateError(f"filing {number} is already {f.status.lower()}")
             code = self._unit_code(conn, f.unit_id)
+            if registry.unit(conn, code).status is UnitStatus.REGISTERED:
+                # Ownership is registered: undoing it is the registry's business, not ours.
+                raise ContractStateError(f"unit {code} is registered; the filing stands")
             at = registry.now().replace(microsecond=0)
             entry = FilingEntry(
                 EntryEvent.CANCELLED, number, f.doc_sha256, code, at, (), ref=f.log_index

@@ -42,6 +42,7 @@ CONTRACT = {
 }  # fmt: skip
 
 Api = tuple[TestClient, dict[str, dict[str, str]], Deployment]
+REGISTRATION = {"certificate": "湘（2027）长沙市不动产权第 0012345 号"}
 
 
 @pytest.fixture
@@ -181,6 +182,10 @@ def test_signing_equals_filing_over_http(
         reads = conn.execute(select(func.count()).select_from(auth.access_log)).scalar()
     assert reads and reads >= 1
 
+    view = client.get(f"/v1/contracts/{cid}", headers=buyer).json()
+    assert view["filing"]["number"] == number and view["unit_status"] == "FILED"
+    assert view["required"] == ["seller", "buyer-1", "filing-seal"]
+
     r = _post(
         client, f"/v1/filings/{number}/cancellation", keys["authority"], json={"reason": "判决解除"}
     )
@@ -272,3 +277,55 @@ def test_errors_are_problems_and_write_nothing(
     state = client.get(f"/v1/contracts/{cid}", headers=keys["developer"]).json()
     assert state["signed"] == [] and state["status"] == "DRAFT"
     assert d.log.appended() == 0  # nothing reached the log
+
+
+def test_registration_ends_the_sale_and_a_registered_filing_stands(api: Api) -> None:
+    client, keys, _ = api
+    _setup_registry(client, keys)
+    dev, buyer, authority = keys["developer"], keys["buyer"], keys["authority"]
+    cid = client.post(
+        "/v1/contracts", json=CONTRACT, headers={**dev, "Idempotency-Key": "d"}
+    ).json()["id"]
+    # Releasing a unit twice was a 500 once (a misnamed exception): a 409 now.
+    twice = _post(client, f"/v1/units/{CODES[1]}/release", dev)
+    assert twice.status_code == 409, twice.text  # type: ignore[attr-defined]
+    early = _post(client, f"/v1/units/{CODES[0]}/registration", authority, json=REGISTRATION)
+    assert early.status_code == 409  # type: ignore[attr-defined]
+    assert early.json()["type"].endswith("/invalid-transition")  # type: ignore[attr-defined]
+    _post(client, f"/v1/contracts/{cid}/seal", dev)
+    key = new_key()
+    pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    start = f"/v1/contracts/{cid}/remote-signing/buyer-1/start"
+    r = _post(
+        client, start, buyer, json={"public_key_pem": pem, "name": BUYER[0], "id_number": BUYER[1]}
+    )
+    sig = remote.device_sign(key, base64.b64decode(r.json()["digest_to_sign"]))  # type: ignore[attr-defined]
+    finish = f"/v1/contracts/{cid}/remote-signing/buyer-1/finish"
+    filed = _post(client, finish, buyer, json={"signature": base64.b64encode(sig).decode()})
+    number = filed.json()["filing"]  # type: ignore[attr-defined]
+
+    wrong = _post(client, f"/v1/units/{CODES[0]}/registration", dev, json=REGISTRATION)
+    assert wrong.status_code == 403  # type: ignore[attr-defined]
+    unknown = _post(
+        client, "/v1/units/430104001001GB00001F99999999/registration", authority, json=REGISTRATION
+    )
+    assert unknown.status_code == 404  # type: ignore[attr-defined]
+    done = _post(client, f"/v1/units/{CODES[0]}/registration", authority, json=REGISTRATION)
+    assert done.status_code == 200 and done.json()["status"] == "REGISTERED"  # type: ignore[attr-defined]
+    assert client.get(f"/v1/contracts/{cid}", headers=buyer).json()["unit_status"] == "REGISTERED"
+    history = client.get(f"/v1/units/{CODES[0]}", headers=authority).json()["history"]
+    assert (
+        history[-1]["event"] == "REGISTER" and REGISTRATION["certificate"] in history[-1]["reason"]
+    )
+    cancel = _post(
+        client,
+        f"/v1/filings/{number}/cancellation",
+        authority,
+        json={"reason": "判决解除", "judgment": "(2027)湘0104民初9号"},
+    )
+    assert cancel.status_code == 409, cancel.text  # type: ignore[attr-defined]
+    assert client.get(f"/v1/filings/{number}", headers=authority).json()["status"] == "ACTIVE"
