@@ -590,6 +590,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         return [
             {
                 "filing": f["number"],
+                "kind": f["kind"],
                 "status": f["status"],
                 "log_index": f["log_index"],
                 "filed_at": _iso(f["filed_at"]),
@@ -642,6 +643,67 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             )
 
         return once(who, key, data.model_dump_json().encode() + number.encode(), run)
+
+    @r.post(
+        "/filings/{number}/changes",
+        status_code=201,
+        summary="File a change agreement (变更) signed by every party (application/pdf)",
+        description="The PDF carries the parties' signatures in the contract's fields "
+        "(`seller`, `buyer-1`, …), each by the party the filed contract names. The platform "
+        "seals it and logs a `changed` entry referring to the filing; the filed contract "
+        "stays as it was. 201 with the change's log index, document hash and receipt.",
+    )
+    async def change(
+        request: Request,
+        number: str,
+        who: Who,
+        key: Key = None,
+        reason: str = Query(min_length=1, max_length=500, examples=["补充协议：交付日期顺延"]),
+    ) -> Response:
+        require(who, Role.DEVELOPER, Role.AUTHORITY)
+        filing_row(number, who)
+        pdf = await body(request, MAX_PDF)
+
+        def run() -> Response:
+            try:
+                record = service.change(number, pdf, who.org, reason)
+            except FilingError as exc:
+                raise filing_errors(exc) from exc
+            return JSONResponse(
+                {
+                    "filing": number,
+                    "event": "changed",
+                    "log_index": record.log_index,
+                    "document_sha256": record.doc_sha256,
+                    "receipt": wait_for_receipt(record.log_index),
+                },
+                status_code=201,
+            )
+
+        raw = pdf + number.encode() + reason.encode()
+        return await run_in_threadpool(once, who, key, raw, run)
+
+    @r.get("/filings/{number}/changes", summary="A filing's change agreements")
+    def changes(number: str, who: Who) -> list[dict[str, Any]]:
+        filing_row(number, who)
+        return [
+            {
+                "log_index": ch["log_index"],
+                "document_sha256": ch["doc_sha256"],
+                "at": _iso(ch["at"]),
+            }
+            for ch in service.changes(number)
+        ]
+
+    @r.get("/filings/{number}/changes/{index}/document", summary="A sealed change agreement (PDF)")
+    def change_document(number: str, index: int, who: Who) -> Response:
+        filing_row(number, who)
+        found = [ch for ch in service.changes(number) if ch["log_index"] == index]
+        if not found:
+            raise Problem(404, "unknown-change", "No such change of this filing", f"{index}")
+        with engine.begin() as conn:
+            auth.record_access(conn, who, "read-change-document", f"{number}/{index}")
+        return Response(found[0]["sealed_pdf"], media_type="application/pdf")
 
     return r
 

@@ -9,7 +9,6 @@ prints.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 from typing import Any, Literal
@@ -42,7 +41,7 @@ class VerificationIn(BaseModel):
     lang: Literal["zh", "en"] = "zh"
 
     model_config = {
-        "json_schema_extra": {"examples": [{"pdf": "JVBERi0xLjcK…", "receipt": None, "lang": "zh"}]}
+        "json_schema_extra": {"examples": [{"pdf": "JVBERi0xLjcK", "receipt": None, "lang": "zh"}]}
     }
 
 
@@ -74,7 +73,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         limiter.check(f"verify:{request.client.host if request.client else '-'}")
         try:
             pdf = base64.b64decode(body.pdf, validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or characters outside ASCII
             raise Problem(400, "bad-base64", "The PDF is not valid base64", str(exc)) from exc
         return await run_in_threadpool(_verify, pdf, body.receipt, body.lang)
 

@@ -10,7 +10,8 @@ Version 1 is canonical JSON (UTF-8, keys sorted, no insignificant whitespace):
 salt per filing that the platform keeps and gives each party with their
 evidence: a party can prove an entry names them; nobody else can tell who it
 names, nor link two filings of one person. ``ref`` is the log index of the
-filing a cancellation or change refers to.
+filing a cancellation or change refers to. ``doc`` is the sealed contract's hash;
+for a change, the sealed change agreement's.
 """
 
 from __future__ import annotations

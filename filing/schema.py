@@ -157,6 +157,17 @@ filing_events = Table(
     Column("reason", Text, nullable=False),
 )
 
+# 变更: a change agreement signed by the parties, sealed by the platform, logged as its own entry.
+filing_changes = Table(
+    "filing_changes",
+    metadata,
+    Column("log_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("filing_number", String(32), ForeignKey("filings.number"), nullable=False, index=True),
+    Column("doc_sha256", String(64), nullable=False, index=True),
+    Column("sealed_pdf", LargeBinary, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
 counters = Table(
     "counters",
     metadata,

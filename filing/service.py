@@ -23,7 +23,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from filing import registry, schema
@@ -350,17 +350,7 @@ class FilingService:
         if view.status is not UnitStatus.RESERVED or view.reserved_for != c["id"]:
             raise UnitTaken(f"unit {code} is no longer held for this contract")
 
-        with self.d.pki.filing_seal() as signer:
-            stamp = pades.Stamp(truetype_font(), None, "备案", "网签备案平台")
-            sealed = pades.sign(
-                pades.add_validation_data(pdf, revocation),
-                "filing-seal",
-                signer,
-                pades.Level.B_LTA,
-                timestamper=self.d.pki.timestamper(),
-                revocation=revocation,
-                stamp=stamp,
-            )
+        sealed = self._seal(pdf, revocation)
         number = self._next_number(conn, contract)
         try:
             registry.apply(
@@ -412,6 +402,76 @@ class FilingService:
             .values(status="FILED", current_pdf=sealed)
         )
         return FilingRecord(number, c["id"], doc, index, at)
+
+    def _seal(self, pdf: bytes, revocation: pades.RevocationSnapshot) -> bytes:
+        """The platform's filing seal (B-LTA), after the earlier signatures' validation data."""
+        with self.d.pki.filing_seal() as signer:
+            stamp = pades.Stamp(truetype_font(), None, "备案", "网签备案平台")
+            return pades.sign(
+                pades.add_validation_data(pdf, revocation),
+                "filing-seal",
+                signer,
+                pades.Level.B_LTA,
+                timestamper=self.d.pki.timestamper(),
+                revocation=revocation,
+                stamp=stamp,
+            )
+
+    def change(self, number: str, pdf: bytes, actor: str, reason: str) -> FilingRecord:
+        """变更: a change agreement signed by every party is sealed and logged against the filing.
+
+        The filed contract stays as it was, and provable; the change is a document of its
+        own with its own log entry (``changed``, ``ref`` = the filing's index).
+        """
+        with write_transaction(self.engine) as conn:
+            f = conn.execute(
+                select(schema.filings).where(schema.filings.c.number == number)
+            ).first()
+            if f is None:
+                raise UnknownContract(f"no filing {number}")
+            if f.status != "ACTIVE":
+                raise ContractStateError(f"filing {number} is {f.status.lower()}")
+            code = self._unit_code(conn, f.unit_id)
+            if registry.unit(conn, code).status is not UnitStatus.FILED:
+                raise ContractStateError(f"unit {code} is no longer filed; nothing to change")
+            c = self._contract(conn, f.contract_id)
+            contract = contract_from_json(c["data"])
+            revocation = self._check_parties(pdf, contract, list(contract.signature_fields[:-1]))
+            sealed = self._seal(pdf, revocation)
+            doc = hashlib.sha256(sealed).hexdigest()
+            at = registry.now().replace(microsecond=0)
+            parties = tuple(
+                party_hash(f.party_salt, p.id_type, p.id_number)
+                for p in (contract.seller, *contract.buyers)
+            )
+            entry = FilingEntry(EntryEvent.CHANGED, number, doc, code, at, parties, ref=f.log_index)
+            [index] = self.d.log.append_in(conn, [entry.encode()])
+            conn.execute(
+                insert(schema.filing_changes).values(
+                    log_index=index, filing_number=number, doc_sha256=doc, sealed_pdf=sealed, at=at
+                )
+            )
+            conn.execute(
+                insert(schema.filing_events).values(
+                    filing_number=number,
+                    event="CHANGED",
+                    log_index=index,
+                    at=at,
+                    actor=actor,
+                    reason=reason,
+                )
+            )
+        return FilingRecord(number, c["id"], doc, index, at)
+
+    def changes(self, number: str) -> list[dict[str, Any]]:
+        """The filing's change agreements, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(schema.filing_changes)
+                .where(schema.filing_changes.c.filing_number == number)
+                .order_by(schema.filing_changes.c.log_index)
+            ).all()
+        return [dict(r._mapping) for r in rows]
 
     def cancel(self, number: str, actor: str, reason: str) -> int:
         """注销: a new log entry referring to the filing; the unit is back on the market."""
@@ -508,6 +568,12 @@ class FilingService:
             raise SignatureRejected(
                 "the signed file does not extend the recorded draft byte for byte"
             )
+        return self._check_parties(pdf, contract_from_json(c["data"]), fields)
+
+    def _check_parties(
+        self, pdf: bytes, contract: Contract, fields: list[str]
+    ) -> pades.RevocationSnapshot:
+        """Exactly ``fields`` are signed, each validly and by the party the contract names."""
         try:
             certs = signer_certificates(pdf)
             # One snapshot of revocation data serves the checks here and the seal after them.
@@ -519,7 +585,6 @@ class FilingService:
             raise SignatureRejected(
                 f"expected signatures {fields}, found {[r.field for r in reports]}"
             )
-        contract = contract_from_json(c["data"])
         names = {"seller": contract.seller.name}
         names.update({f"buyer-{i}": b.name for i, b in enumerate(contract.buyers, start=1)})
         for r in reports:
@@ -560,17 +625,30 @@ class FilingService:
         return dict(row._mapping)
 
     def filings_with_sha256(self, sha256: str) -> list[dict[str, Any]]:
-        """Every filing whose sealed document has this hash (a PDF is filed at most once)."""
+        """Filed contracts and change agreements whose sealed document has this hash."""
+        f, ch = schema.filings, schema.filing_changes
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(
-                    schema.filings.c.number,
-                    schema.filings.c.status,
-                    schema.filings.c.log_index,
-                    schema.filings.c.filed_at,
-                ).where(schema.filings.c.doc_sha256 == sha256)
+                    f.c.number,
+                    f.c.status,
+                    f.c.log_index,
+                    f.c.filed_at,
+                    literal("filed").label("kind"),
+                )
+                .where(f.c.doc_sha256 == sha256)
+                .union_all(
+                    select(
+                        ch.c.filing_number, f.c.status, ch.c.log_index, ch.c.at, literal("changed")
+                    )
+                    .join(f, f.c.number == ch.c.filing_number)
+                    .where(ch.c.doc_sha256 == sha256)
+                )
             ).all()
-        return [dict(r._mapping) for r in rows]
+        return [
+            {"number": r[0], "status": r[1], "log_index": r[2], "filed_at": r[3], "kind": r[4]}
+            for r in rows
+        ]
 
     def certificates_for(self, pdf: bytes) -> list[x509.Certificate]:
         return signer_certificates(pdf)

@@ -19,6 +19,9 @@ from keys.pki import new_key
 from ledger.database import write_transaction
 from ledger.receipt import Receipt
 from signing import remote
+from signing.render import render
+from signing.sample import sample_contract
+from tests.pki_helpers import sign_as_parties
 
 DEVELOPER_ID = "91430100MA4L000000"
 BUYER = ("王小明", "430102199001011234")
@@ -42,6 +45,7 @@ CONTRACT = {
 }  # fmt: skip
 
 Api = tuple[TestClient, dict[str, dict[str, str]], Deployment]
+SELLER = "湘江示范置业有限公司"
 REGISTRATION = {"certificate": "湘（2027）长沙市不动产权第 0012345 号"}
 
 
@@ -181,6 +185,44 @@ def test_signing_equals_filing_over_http(
     with d.log.engine.connect() as conn:
         reads = conn.execute(select(func.count()).select_from(auth.access_log)).scalar()
     assert reads and reads >= 1
+
+    # 变更: a change agreement signed by both parties elsewhere, filed against the filing.
+    agreement = sign_as_parties(d.pki, render(sample_contract("BC-1")).pdf, SELLER, BUYER[0])
+    r = client.post(
+        f"/v1/filings/{number}/changes",
+        params={"reason": "补充协议：交付日期顺延"},
+        content=agreement,
+        headers={**dev, "Idempotency-Key": "change-1", "content-type": "application/pdf"},
+    )
+    assert r.status_code == 201 and r.json()["event"] == "changed", r.text
+    change = r.json()
+    assert Receipt.parse(change["receipt"]).index == change["log_index"]
+    listed = client.get(f"/v1/filings/{number}/changes", headers=buyer).json()
+    assert [c["log_index"] for c in listed] == [change["log_index"]]
+    sealed = client.get(
+        f"/v1/filings/{number}/changes/{change['log_index']}/document", headers=buyer
+    ).content
+    assert hashlib.sha256(sealed).hexdigest() == change["document_sha256"]
+    assert (
+        client.get(f"/v1/filings/{number}/changes/999999/document", headers=buyer).status_code
+        == 404
+    )
+    unsigned = client.post(
+        f"/v1/filings/{number}/changes",
+        params={"reason": "x"},
+        content=render(sample_contract("BC-2")).pdf,
+        headers={**dev, "Idempotency-Key": "change-2", "content-type": "application/pdf"},
+    )
+    assert unsigned.status_code == 422 and unsigned.json()["type"].endswith("/signature-rejected")
+    assert (
+        client.post(
+            f"/v1/filings/{number}/changes",
+            params={"reason": "x"},
+            content=agreement,
+            headers={**keys["other"], "Idempotency-Key": "c3", "content-type": "application/pdf"},
+        ).status_code
+        == 404
+    )  # another developer's filing
 
     view = client.get(f"/v1/contracts/{cid}", headers=buyer).json()
     assert view["filing"]["number"] == number and view["unit_status"] == "FILED"

@@ -327,3 +327,70 @@ def test_signing_after_the_reservation_ran_out_is_refused(
     monkeypatch.setattr(registry, "now", lambda: future)
     with pytest.raises(ContractStateError, match="expired"):
         service.start_remote_signing(cid, "buyer-1", _identity(c), new_key().public_key())
+
+
+def test_a_change_is_sealed_logged_and_verifiable_and_the_filing_stands(
+    service: FilingService, tmp_path: Path
+) -> None:
+    from signing.render import render
+    from verifier.later import LogData
+    from verifier.models import Verdict
+    from verifier.verify import verify
+
+    c = _contract()
+    _, record = _sign_through(service, c)
+    assert record is not None
+    agreement = render(sample_contract("HT-2026-BC-001")).pdf  # the 补充协议, any PDF will do
+    pki = service.d.pki
+    seller, buyer = c.seller.name, c.buyers[0].name  # type: ignore[attr-defined]
+
+    with pytest.raises(SignatureRejected):
+        service.change(record.number, agreement, "developer", "补充协议")
+    with pytest.raises(SignatureRejected, match="not"):
+        service.change(
+            record.number, sign_as_parties(pki, agreement, "别的公司", buyer), "developer", "x"
+        )
+    logged = service.d.log.appended()
+
+    signed = sign_as_parties(pki, agreement, seller, buyer)
+    change = service.change(record.number, signed, "developer", "补充协议：交付日期顺延")
+    entry = FilingEntry.decode(service.d.log.entry(change.log_index))
+    assert entry.event is EntryEvent.CHANGED and entry.ref == record.log_index
+    assert entry.filing == record.number and change.log_index == logged
+    assert entry.parties == FilingEntry.decode(service.d.log.entry(record.log_index)).parties
+    [stored] = service.changes(record.number)
+    sealed = stored["sealed_pdf"]
+    assert hashlib.sha256(sealed).hexdigest() == entry.doc_sha256 == change.doc_sha256
+    assert [r.field for r in validate_document(sealed, pki.revocation([]))] == [
+        "seller",
+        "buyer-1",
+        "filing-seal",
+    ]
+    assert service.filing(record.number)["status"] == "ACTIVE"
+    assert _unit_status(service, CODES[0]) is UnitStatus.FILED
+    found = service.filings_with_sha256(change.doc_sha256)
+    assert [(f["number"], f["kind"]) for f in found] == [(record.number, "changed")]
+
+    # Both documents verify offline; the filing's report shows the later change.
+    cp = service.d.sequencer().step()
+    assert cp is not None
+    trust = TrustBundle.from_json(json.dumps(service.d.trust_bundle()))
+    log_data = LogData(cp.cosigned_note, tuple(service.d.log.entries(0, cp.size)))
+    report = verify(sealed, trust, service.d.log.receipt(change.log_index, cp), log_data=log_data)
+    assert report.verdict is Verdict.PASSED and report.reason.startswith("a change"), report.reason
+    original = service.filing(record.number)["sealed_pdf"]
+    report = verify(original, trust, service.d.log.receipt(record.log_index, cp), log_data=log_data)
+    assert report.verdict is Verdict.PASSED
+    assert report.filing is not None and [e.event for e in report.filing.later_events] == [
+        "changed"
+    ]
+
+    # After a cancellation nothing more can be changed, and the change goes down with it.
+    cancel_index = service.cancel(record.number, "developer", "双方协商解除")
+    with pytest.raises(ContractStateError):
+        service.change(record.number, signed, "developer", "again")
+    cp = service.d.sequencer().step()
+    assert cp is not None and cp.size > cancel_index
+    log_data = LogData(cp.cosigned_note, tuple(service.d.log.entries(0, cp.size)))
+    report = verify(sealed, trust, service.d.log.receipt(change.log_index, cp), log_data=log_data)
+    assert report.verdict is Verdict.CANCELLED

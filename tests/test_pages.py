@@ -104,6 +104,9 @@ def test_the_verify_page_shows_a_mismatch_for_a_tampered_copy(
 def test_the_verification_api_refuses_bad_input_with_problems(server: str) -> None:
     r = httpx.post(server + "/v1/verification", json={"pdf": "***"})
     assert r.status_code == 400 and r.json()["type"].endswith("/bad-base64")
+    # Non-ASCII in the base64 was a 500 once (found by schemathesis): a 400 now.
+    r = httpx.post(server + "/v1/verification", json={"pdf": "JVBERi0xLjcK…"})
+    assert r.status_code == 400 and r.json()["type"].endswith("/bad-base64")
     r = httpx.post(server + "/v1/verification", json={"pdf": base64.b64encode(b"nope").decode()})
     assert r.status_code == 422 and r.json()["type"].endswith("/unreadable-document")
     r = httpx.post(

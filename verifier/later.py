@@ -137,9 +137,13 @@ def _split_bundle(data: bytes, width: int) -> list[bytes]:
 
 
 def check_log_data(
-    receipt_checkpoint: SignedCheckpoint, index: int, data: LogData, trust: TrustBundle
+    receipt_checkpoint: SignedCheckpoint,
+    index: int,
+    refs: set[int],
+    data: LogData,
+    trust: TrustBundle,
 ) -> tuple[list[Check], SignedCheckpoint | None, tuple[LaterEvent, ...]]:
-    """Consistency with the log's data, and the cancellations or changes that refer to ``index``."""
+    """Consistency with the log's data; cancellations or changes after ``index`` naming ``refs``."""
     signed = open_checkpoint(data.checkpoint_note, trust)
     if isinstance(signed, Check):
         return (
@@ -190,7 +194,7 @@ def check_log_data(
             entry = LoggedEntry.read(data.entries[i])
         except EntryUnreadable:
             continue  # other kinds of entries (e.g. access-log digests) refer to no filing
-        if entry.ref == index and entry.event in ("cancelled", "changed"):
+        if entry.ref in refs and entry.event in ("cancelled", "changed"):
             events.append(LaterEvent(i, entry.event, entry.at))
     checks = [
         Check(

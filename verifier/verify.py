@@ -143,12 +143,12 @@ def _log_checks(
         checks.append(
             Check("document-hash", Indication.PASSED, "the receipt's entry names this document")
         )
-    if entry.event != "filed":
+    if entry.event not in ("filed", "changed"):
         checks.append(
             Check(
                 "entry",
                 Indication.FAILED,
-                f"the receipt is for a {entry.event} event, not a filing",
+                f"the receipt is for a {entry.event} event, not a filed document",
                 "NOT_A_FILING",
             )
         )
@@ -171,7 +171,9 @@ def _log_checks(
         if newer is not None:
             checked_up_to = max(checked_up_to, newer.checkpoint.size)
     if log_data is not None:
-        found, newer, later_events = check_log_data(signed, receipt.index, log_data, trust)
+        # A change agreement stands or falls with the filing it changes.
+        refs = {receipt.index} | ({entry.ref} if entry.ref is not None else set())
+        found, newer, later_events = check_log_data(signed, receipt.index, refs, log_data, trust)
         checks.extend(found)
         if newer is not None:
             checked_up_to = max(checked_up_to, newer.checkpoint.size)
@@ -228,4 +230,6 @@ def _verdict(
             Verdict.CANCELLED,
             f"cancelled by log entry {cancelled[0].index} at {cancelled[0].at.isoformat()}",
         )
+    if facts.event == "changed":
+        return Verdict.PASSED, f"a change to filing {facts.filing}, log entry {facts.index}"
     return Verdict.PASSED, f"filed as {facts.filing}, log entry {facts.index}"
