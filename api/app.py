@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import auth, filing_routes, idempotency, log_routes, pages, pki_routes, problems
+from api.examples import add_examples
 from api.ratelimit import RateLimiter
 from filing import departments
 from filing.deployment import Deployment
@@ -86,4 +87,6 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     app.include_router(pki_routes.router(deployment))
     app.include_router(filing_routes.router(deployment, service, limiter))
     app.include_router(pages.router(deployment, service, limiter))
+    describe = app.openapi
+    app.openapi = lambda: add_examples(describe())  # type: ignore[method-assign]
     return app

@@ -165,3 +165,20 @@ def test_serve_sequences_entries_appended_by_another_process(tmp_path: Path) -> 
         assert receipt.extra == b"c"
     finally:
         stop(server)
+
+
+def test_every_operation_in_the_openapi_description_has_an_example(tmp_path: Path) -> None:
+    from api.app import create_app
+    from filing.deployment import Deployment
+
+    with Deployment.open(tmp_path / "data") as deployment:
+        spec = create_app(deployment, run_sequencer=False).openapi()
+    missing = []
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            ok = next(c for c in op["responses"] if c.startswith("2"))
+            media = op["responses"][ok].get("content", {})
+            if not any("example" in m or "examples" in m for m in media.values()):
+                missing.append(f"{method.upper()} {path}")
+    assert missing == []
+    assert spec["paths"]["/v1/filings"]["post"]["requestBody"]["content"]["application/pdf"]

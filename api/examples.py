@@ -1,0 +1,216 @@
+"""Examples for every operation of the OpenAPI description, kept in one place.
+
+Request models carry their own examples (pydantic ``examples``); this adds an example
+answer for each operation's success response, and a request example where the
+body is not a model (CSV, PDF). ``tests/test_api_and_cli.py`` checks that every
+operation has one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_CHECKPOINT = (
+    "changsha.wangqian.example/filings\n3\n1GWVuxspgCQ3bURAbWxmfQUiXZ8f/QAj+pOBr+GErHA=\n\n"
+    "— changsha.wangqian.example/filings Cr6QafqaTHYttulGZ7RAd810RvQp283rx3B06SkVIp0bjhLjGC/"
+    "+m0oqaySKQ+hB2KxqBOFoY/KBydrELjXcicwjFwU=\n"
+)
+_RECEIPT = (
+    "c2sp.org/tlog-proof@v1\nextra eyJhdCI6IjIwMjYtMTEtMjdUMTU6MzQ6MzdaIiwi…\nindex 0\n"
+    "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+    "Hq3gVbTkcwCoGV6bXfNHVSxHhq+8Uoy2mqNWG+iBVzQ=\n\n" + _CHECKPOINT
+)
+_SHA = "97e2a3ada4281d4fe536ff8c6923d140d8219ccd40ca08767bc621181a94e9eb"
+_CODE = "430104001001GB00001F00010101"
+_FILING = "CS-2026-000001"
+_CONTRACT_ID = "0b7d6c1e-5a8f-4a51-9a7e-2c7f3f1d9e10"
+_PDF = "%PDF-1.7 … (the PDF's bytes)"
+_PEM = "-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n"
+_UNIT = {
+    "code": _CODE,
+    "floor": 1,
+    "room": "101",
+    "use": "住宅",
+    "status": "AVAILABLE",
+    "flags": "",
+    "forecast_building": "118.56",
+    "building": "1 栋",
+    "project": "湘江示范花园",
+    "district": "岳麓区",
+}
+_FILED = {
+    "filed": True,
+    "filing": _FILING,
+    "log_index": 0,
+    "document_sha256": _SHA,
+    "receipt": _RECEIPT,
+}
+
+# "METHOD path" -> the success answer; text for text/plain and binary media types.
+RESPONSES: dict[str, Any] = {
+    "GET /log/checkpoint": _CHECKPOINT,
+    "GET /log/vkey": "changsha.wangqian.example/filings+0abe9069+AWIdiC5GYkXUWjaE4qWJnYjR3NskTi"
+    "mjxtxxDmm5e4Lh\n",
+    "GET /log/tile/{path}": "(256 × 32-byte hashes, or for entries/: uint16 length ‖ entry …)",
+    "GET /log/proof/inclusion": {
+        "index": 0,
+        "size": 3,
+        "leaf_hash": "lC6yRpu5dbtS8j4pDmpVSGm3vQ2Wq7VnW+bsLpd7R2E=",
+        "proof": ["47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="],
+    },
+    "GET /log/proof/consistency": {
+        "old_size": 1,
+        "new_size": 3,
+        "proof": ["47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="],
+    },
+    "GET /log/later-checkpoint": "old 1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n"
+    + _CHECKPOINT,
+    "GET /log/receipt/{index}": _RECEIPT,
+    "POST /tsa": "(a DER TimeStampResp, RFC 3161)",
+    "POST /ocsp": "(a DER OCSPResponse, RFC 6960)",
+    "GET /ocsp/{encoded}": "(a DER OCSPResponse, RFC 6960)",
+    "GET /crl/{slug}.crl": "(a DER CertificateList, RFC 5280)",
+    "GET /pki/{slug}.crt": _PEM,
+    "POST /v1/registry/import": {"imported": 120},
+    "POST /v1/registry/permits": {"id": 1, "number": "长住建预许字（2026）第 0088 号"},
+    "POST /v1/departments/{kind}": {"loaded": 2},
+    "GET /v1/units": [_UNIT],
+    "GET /v1/units/{code}": {
+        "unit": {
+            **_UNIT,
+            "status": "FILED",
+            "forecast_inner": "96.30",
+            "forecast_shared": "22.26",
+            "measured_building": None,
+            "completed": False,
+            "developer": "湘江示范置业有限公司",
+            "developer_id": "91430100MA4L000000",
+            "permit_number": "长住建预许字（2026）第 0088 号",
+        },
+        "history": [
+            {
+                "at": "2026-11-27 15:34:37.204532",
+                "actor": "430102199001011234",
+                "event": "FILE",
+                "reason": f"filed as {_FILING}",
+                "from_status": "RESERVED",
+                "to_status": "FILED",
+                "flags": None,
+            }
+        ],
+    },
+    "POST /v1/units/{code}/release": {"code": _CODE, "status": "AVAILABLE"},
+    "POST /v1/units/{code}/registration": {"code": _CODE, "status": "REGISTERED"},
+    "POST /v1/units/{code}/flags/{flag}": {"code": _CODE, "flags": ["SEIZED"]},
+    "POST /v1/contracts": {"id": _CONTRACT_ID, "number": "HT-2026-000001", "draft_sha256": _SHA},
+    "GET /v1/contracts/{contract_id}": {
+        "id": _CONTRACT_ID,
+        "number": "HT-2026-000001",
+        "status": "FILED",
+        "unit": _CODE,
+        "unit_status": "FILED",
+        "created_at": "2026-11-27T15:34:30+00:00",
+        "draft_sha256": _SHA,
+        "required": ["seller", "buyer-1", "filing-seal"],
+        "signed": ["seller", "buyer-1"],
+        "expires_at": "2026-12-04T15:34:30+00:00",
+        "filing": {"number": _FILING, "status": "ACTIVE", "filed_at": "2026-11-27T15:34:37+00:00"},
+        "eligibility": [{"rule_set": "changsha-2017", "eligible": True}],
+    },
+    "GET /v1/contracts/{contract_id}/document": _PDF,
+    "POST /v1/contracts/{contract_id}/seal": {"filed": False},
+    "POST /v1/contracts/{contract_id}/signatures": {"filed": False},
+    "POST /v1/contracts/{contract_id}/remote-signing/{field}/start": {
+        "digest_to_sign": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="
+    },
+    "POST /v1/contracts/{contract_id}/remote-signing/{field}/finish": _FILED,
+    "POST /v1/contracts/{contract_id}/withdraw": {"id": _CONTRACT_ID, "status": "WITHDRAWN"},
+    "POST /v1/filings": _FILED,
+    "GET /v1/filings": [
+        {
+            "filing": _FILING,
+            "kind": "filed",
+            "status": "ACTIVE",
+            "log_index": 0,
+            "filed_at": "2026-11-27T15:34:37+00:00",
+        }
+    ],
+    "GET /v1/filings/{number}": {
+        "filing": _FILING,
+        "status": "ACTIVE",
+        "document_sha256": _SHA,
+        "log_index": 0,
+        "filed_at": "2026-11-27T15:34:37+00:00",
+        "contract_id": _CONTRACT_ID,
+    },
+    "GET /v1/filings/{number}/document": _PDF,
+    "GET /v1/filings/{number}/receipt": _RECEIPT,
+    "POST /v1/filings/{number}/cancellation": {
+        "filing": _FILING,
+        "status": "CANCELLED",
+        "log_index": 2,
+    },
+    "POST /v1/filings/{number}/changes": {
+        "filing": _FILING,
+        "event": "changed",
+        "log_index": 5,
+        "document_sha256": _SHA,
+        "receipt": _RECEIPT,
+    },
+    "GET /v1/filings/{number}/changes": [
+        {"log_index": 5, "document_sha256": _SHA, "at": "2026-12-01T09:00:00+00:00"}
+    ],
+    "GET /v1/filings/{number}/changes/{index}/document": _PDF,
+    "GET /verify": "<!DOCTYPE html>… (the verification page)",
+    "GET /progress": "<!DOCTYPE html>… (the progress page)",
+    "POST /v1/verification": {
+        "verdict": "PASSED",
+        "exit_code": 0,
+        "receipt_found": True,
+        "report": {"schema": "wangqian-verify-report/v1", "verdict": "PASSED"},
+        "html": "<!DOCTYPE html>…",
+    },
+}
+
+# Bodies that are not pydantic models.
+REQUESTS: dict[str, tuple[str, Any]] = {
+    "POST /v1/registry/import": (
+        "text/csv",
+        "project,district,address,developer,developer_id,building,code,floor,room,use,"
+        "forecast_building,forecast_inner,forecast_shared\n"
+        "湘江示范花园,岳麓区,长沙市岳麓区示范路 1 号,湘江示范置业有限公司,91430100MA4L000000,"
+        f"1 栋,{_CODE},1,101,住宅,118.56,96.30,22.26\n",
+    ),
+    "POST /v1/departments/{kind}": (
+        "text/csv",
+        "id_number,local,spouse,minor_children\n430102199001011234,1,,\n",
+    ),
+    "POST /v1/contracts/{contract_id}/signatures": ("application/pdf", _PDF),
+    "POST /v1/filings": ("application/pdf", _PDF),
+    "POST /v1/filings/{number}/changes": ("application/pdf", _PDF),
+    "POST /tsa": ("application/timestamp-query", "(a DER TimeStampReq, RFC 3161)"),
+    "POST /ocsp": ("application/ocsp-request", "(a DER OCSPRequest, RFC 6960)"),
+}
+
+
+_BINARY = {"type": "string", "format": "binary"}
+
+
+def add_examples(spec: dict[str, Any]) -> dict[str, Any]:
+    """Put the examples above into ``spec`` (in place; idempotent)."""
+    for path, operations in spec.get("paths", {}).items():
+        for method, op in operations.items():
+            name = f"{method.upper()} {path}"
+            if name in RESPONSES:
+                ok = next((c for c in op.get("responses", {}) if c.startswith("2")), None)
+                if ok is not None:
+                    content = op["responses"][ok].setdefault("content", {})
+                    media = next(iter(content), "application/json")
+                    content.setdefault(media, {}).setdefault("example", RESPONSES[name])
+            if name in REQUESTS:
+                media, example = REQUESTS[name]
+                body = op.setdefault("requestBody", {"required": True, "content": {}})
+                schema = {"type": "string"} if media.startswith("text/") else _BINARY
+                body.setdefault("content", {}).setdefault(media, {"schema": schema})
+                body["content"][media].setdefault("example", example)
+    return spec
