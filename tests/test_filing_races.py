@@ -37,7 +37,7 @@ def server(
     with _Server(app) as base:
         a = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['authority']}"})
         csv = {"content-type": "text/csv"}
-        inventory = "\n".join(sample_inventory().splitlines()[:21]) + "\n"  # 20 units
+        inventory = sample_inventory()  # 120 units
         assert (
             a.post(
                 "/v1/registry/import",
@@ -179,3 +179,64 @@ def test_many_drafts_on_many_units_never_double_reserve(
             select(schema.contracts.c.unit_id, func.count()).group_by(schema.contracts.c.unit_id)
         ).all()
     assert len(per_unit) == 20 and all(n == 1 for _, n in per_unit)
+
+
+@pytest.mark.slow
+def test_two_hundred_filings_on_a_hundred_units_at_once(
+    server: tuple[str, dict[str, str], Deployment], db_url: str
+) -> None:
+    """Two clients per unit draft at once, then both file the winner's contract at once."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the 200-filing race runs on PostgreSQL, the production database")
+    base, keys, d = server
+    codes = [line.split(",")[6] for line in sample_inventory().splitlines()[21:121]]
+    assert len(codes) == 100
+    headers = {"Authorization": f"Bearer {keys['developer']}"}
+
+    def draft(i: int) -> httpx.Response:
+        with httpx.Client(base_url=base, headers=headers, timeout=300) as c:
+            return c.post(
+                "/v1/contracts",
+                json=_contract(codes[i % 100], f"HT-H-{i}"),
+                headers={"Idempotency-Key": f"h{i}"},
+            )
+
+    drafts = _at_once(200, draft)
+    assert sorted(r.status_code for r in drafts) == [201] * 100 + [409] * 100
+    winners = [r.json()["id"] for r in drafts if r.status_code == 201]
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as c:
+        signed = [
+            sign_as_parties(
+                d.pki,
+                c.get(f"/v1/contracts/{cid}/document").content,
+                sample_contract().seller.name,
+                BUYER.name,
+            )
+            for cid in winners
+        ]
+
+    def submit(i: int) -> httpx.Response:
+        with httpx.Client(base_url=base, headers=headers, timeout=600) as c:
+            return c.post(
+                "/v1/filings",
+                params={"contract_id": winners[i % 100]},
+                content=signed[i % 100],
+                headers={"Idempotency-Key": f"f{i}", "content-type": "application/pdf"},
+            )
+
+    filings = _at_once(200, submit)
+    assert sorted(r.status_code for r in filings) == [201] * 100 + [409] * 100, sorted(
+        {r.text[:160] for r in filings if r.status_code not in (201, 409)}
+    )
+    numbers = [r.json()["filing"] for r in filings if r.status_code == 201]
+    assert len(set(numbers)) == 100
+    with d.log.engine.connect() as conn:
+        per_unit = conn.execute(
+            select(schema.filings.c.unit_id, func.count()).group_by(schema.filings.c.unit_id)
+        ).all()
+        filed_units = conn.execute(
+            select(func.count()).select_from(schema.units).where(schema.units.c.status == "FILED")
+        ).scalar()
+    assert len(per_unit) == 100 and all(n == 1 for _, n in per_unit)
+    assert filed_units == 100
+    assert d.log.appended() == 100  # one log entry per filing, none twice
