@@ -10,7 +10,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import auth, filing_routes, idempotency, log_routes, pages, pki_routes, problems
+from api import (
+    auth,
+    filing_routes,
+    idempotency,
+    log_routes,
+    pages,
+    pki_routes,
+    problems,
+    supervision_routes,
+)
 from api.examples import add_examples
 from api.ratelimit import RateLimiter
 from filing import departments
@@ -86,6 +95,7 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     app.include_router(log_routes.router(deployment))
     app.include_router(pki_routes.router(deployment))
     app.include_router(filing_routes.router(deployment, service, limiter))
+    app.include_router(supervision_routes.router(deployment, service, limiter))
     app.include_router(pages.router(deployment, service, limiter))
     describe = app.openapi
     app.openapi = lambda: add_examples(describe())  # type: ignore[method-assign]

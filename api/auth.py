@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -29,6 +30,7 @@ from sqlalchemy import (
 )
 
 from api.problems import Problem
+from api.ratelimit import RateLimiter
 
 metadata = MetaData()
 api_keys = Table(
@@ -56,8 +58,10 @@ class Role(enum.Enum):
     AUTHORITY = "authority"
     DEVELOPER = "developer"  # org = the developer's 统一社会信用代码
     BUYER = "buyer"  # org = the buyer's ID number
-    COURT = "court"
-    DEPARTMENT = "department"
+    COURT = "court"  # any filing's evidence package
+    DEPARTMENT = "department"  # statistics and filing status (no personal data)
+    TAX = "tax"  # price, area and parties of filed contracts
+    BANK = "bank"  # banks and the provident fund: a filing's status for a loan
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,17 @@ def create_key(conn: Connection, org: str, role: Role) -> str:
         )
     )
     return key
+
+
+def dependency(engine: Engine, limiter: RateLimiter) -> Callable[[Request], Caller]:
+    """The FastAPI dependency that authenticates a request and counts it against its key."""
+
+    def caller(request: Request) -> Caller:
+        who = authenticate(engine, request)
+        limiter.check(f"{who.role.value}:{who.org}")
+        return who
+
+    return caller
 
 
 def authenticate(engine: Engine, request: Request) -> Caller:

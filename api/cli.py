@@ -71,14 +71,14 @@ def _log_audit(args: argparse.Namespace) -> int:
 
 def _log_export(args: argparse.Namespace) -> int:
     from filing.deployment import Deployment
-    from ledger.export import export_log
+    from ledger.export import export_to_directory
 
     with Deployment.open(args.data) as deployment:
         cp = deployment.log.latest_checkpoint()
         if cp is None:
             print("the log has no checkpoint yet", file=sys.stderr)
             return EXIT_FAILED
-        files = export_log(deployment.log, cp, args.out)
+        files = export_to_directory(deployment.log, cp, args.out)
     print(f"wrote {files} files to {args.out}: checkpoint of tree size {cp.size} and its tiles")
     return EXIT_OK
 
@@ -255,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--data", type=Path, required=True)
     ck.add_argument("--org", required=True, help="developer: 统一社会信用代码; buyer: ID number")
     ck.add_argument(
-        "--role", required=True, choices=["authority", "developer", "buyer", "court", "department"]
+        "--role",
+        required=True,
+        choices=["authority", "developer", "buyer", "court", "department", "tax", "bank"],
     )
     ck.set_defaults(func=_admin_create_key)
 

@@ -161,6 +161,56 @@ RESPONSES: dict[str, Any] = {
         {"log_index": 5, "document_sha256": _SHA, "at": "2026-12-01T09:00:00+00:00"}
     ],
     "GET /v1/filings/{number}/changes/{index}/document": _PDF,
+    "GET /v1/stats/filings": [
+        {
+            "period": "2026-11",
+            "key": "岳麓区",
+            "filings": 2,
+            "area_m2": "220.00",
+            "value": "3180000.00",
+            "avg_price_m2": "14454.55",
+            "cancellations": 0,
+            "cancelled_area_m2": "0.00",
+            "cancelled_value": "0.00",
+        }
+    ],
+    "GET /v1/stats/stock": [
+        {
+            "key": "岳麓区",
+            "not_released": 0,
+            "available": 118,
+            "reserved": 1,
+            "unsold_area_m2": "14108.64",
+        }
+    ],
+    "GET /v1/tax/filings": [
+        {
+            "filing": _FILING,
+            "status": "ACTIVE",
+            "filed_at": "2026-11-27T15:34:37+00:00",
+            "unit": _CODE,
+            "district": "岳麓区",
+            "price": "1422720.00",
+            "area_m2": "118.56",
+            "seller": {"name": "湘江示范置业有限公司", "id_number": "91430100MA4L000000"},
+            "buyers": [{"name": "王小明", "id_type": "居民身份证", "id_number": "4301…1234"}],
+        }
+    ],
+    "GET /v1/loans/filings/{number}": {
+        "filing": _FILING,
+        "in_force": True,
+        "status": "ACTIVE",
+        "filed_at": "2026-11-27T15:34:37+00:00",
+        "unit": _CODE,
+        "unit_status": "FILED",
+        "district": "岳麓区",
+        "project": "湘江示范花园",
+        "price": "1422720.00",
+        "area_m2": "118.56",
+        "buyers": 1,
+    },
+    "GET /v1/court/filings/{number}/evidence": "(a ZIP: contract.pdf, contract.pdf.tlog-proof, "
+    "trust-bundle.json, history.json, changes/, log/)",
     "GET /verify": "<!DOCTYPE html>… (the verification page)",
     "GET /progress": "<!DOCTYPE html>… (the progress page)",
     "POST /v1/verification": {

@@ -168,6 +168,23 @@ filing_changes = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
+# Daily totals per (district, project, use), kept in the filing and cancelling transactions
+# (filing/statistics.py). Amounts in hundredths: fen, and hundredths of a m².
+filing_stats = Table(
+    "filing_stats",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("district", Text, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), primary_key=True),
+    Column("use", Text, primary_key=True),
+    Column("filings", Integer, nullable=False),
+    Column("area", BigInteger, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    Column("cancellations", Integer, nullable=False),
+    Column("cancelled_area", BigInteger, nullable=False),
+    Column("cancelled_value", BigInteger, nullable=False),
+)
+
 counters = Table(
     "counters",
     metadata,

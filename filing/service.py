@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Connection, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from filing import registry, schema
+from filing import registry, schema, statistics
 from filing.checks import CheckFailure, check_sellable
 from filing.deployment import Deployment
 from filing.eligibility import (
@@ -386,6 +386,7 @@ class FilingService:
                 filed_at=at,
             )
         )
+        statistics.record(conn, self._facts(conn, c["unit_id"], contract, at))
         conn.execute(
             insert(schema.filing_events).values(
                 filing_number=number,
@@ -510,6 +511,9 @@ class FilingService:
             registry.apply(
                 conn, code, UnitEvent.CANCEL_FILING, actor, f"{number} cancelled: {reason}"
             )
+            c = self._contract(conn, f.contract_id)
+            facts = self._facts(conn, f.unit_id, contract_from_json(c["data"]), at)
+            statistics.record(conn, facts, cancelled=True)
         return index
 
     # -- helpers ---------------------------------------------------------
@@ -524,6 +528,21 @@ class FilingService:
         if row is None:
             raise UnknownContract(f"no contract {contract_id}")
         return dict(row._mapping)
+
+    @staticmethod
+    def _facts(
+        conn: Connection, unit_id: int, contract: Contract, at: dt.datetime
+    ) -> statistics.FilingFacts:
+        u, b, p = schema.units, schema.buildings, schema.projects
+        row = conn.execute(
+            select(p.c.district, p.c.id, u.c.use)
+            .select_from(u.join(b, b.c.id == u.c.building_id).join(p, p.c.id == b.c.project_id))
+            .where(u.c.id == unit_id)
+        ).one()
+        areas = contract.unit.measured or contract.unit.forecast
+        return statistics.FilingFacts(
+            statistics.city_day(at), row[0], int(row[1]), row[2], areas.building, contract.price
+        )
 
     @staticmethod
     def _unit_code(conn: Connection, unit_id: int) -> str:

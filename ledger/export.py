@@ -7,6 +7,7 @@ checkpoint, every hash tile and every entry bundle it covers.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ledger.log import Log, StoredCheckpoint
@@ -35,8 +36,8 @@ def tile_refs(size: int) -> list[TileRef]:
     return refs
 
 
-def export_log(log: Log, checkpoint: StoredCheckpoint, directory: Path) -> int:
-    """Write ``checkpoint`` and the tiles under it to ``directory``; returns the files written."""
+def export_log(log: Log, checkpoint: StoredCheckpoint, write: Callable[[str, bytes], None]) -> int:
+    """Hand ``checkpoint`` and the tiles under it to ``write(path, data)``; returns the count."""
     refs = tile_refs(checkpoint.size)
     for ref in refs:
         data = (
@@ -44,6 +45,10 @@ def export_log(log: Log, checkpoint: StoredCheckpoint, directory: Path) -> int:
             if ref.level is None
             else log.tile(ref.level, ref.index, ref.width)
         )
-        _write(directory / ref.path, data)
-    _write(directory / "checkpoint", checkpoint.cosigned_note.encode())
+        write(ref.path, data)
+    write("checkpoint", checkpoint.cosigned_note.encode())
     return len(refs) + 1
+
+
+def export_to_directory(log: Log, checkpoint: StoredCheckpoint, directory: Path) -> int:
+    return export_log(log, checkpoint, lambda name, data: _write(directory / name, data))

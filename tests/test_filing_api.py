@@ -64,7 +64,10 @@ def api(
             ("developer", DEVELOPER_ID, auth.Role.DEVELOPER),
             ("other", "91430100OTHER00000", auth.Role.DEVELOPER),
             ("buyer", BUYER[1], auth.Role.BUYER),
-            ("bank", "示范银行", auth.Role.DEPARTMENT),
+            ("bank", "示范银行", auth.Role.BANK),
+            ("tax", "长沙市税务局", auth.Role.TAX),
+            ("court", "岳麓区人民法院", auth.Role.COURT),
+            ("stats", "长沙市统计局", auth.Role.DEPARTMENT),
         ]:
             keys[name] = {"Authorization": f"Bearer {auth.create_key(conn, org, role)}"}
     with TestClient(app) as client:  # runs the sequencer in the background, as serve does
@@ -321,19 +324,12 @@ def test_errors_are_problems_and_write_nothing(
     assert d.log.appended() == 0  # nothing reached the log
 
 
-def test_registration_ends_the_sale_and_a_registered_filing_stands(api: Api) -> None:
-    client, keys, _ = api
-    _setup_registry(client, keys)
-    dev, buyer, authority = keys["developer"], keys["buyer"], keys["authority"]
+def file_contract(client: TestClient, keys: dict[str, dict[str, str]]) -> tuple[str, str]:
+    """Draft, seal and sign CONTRACT over HTTP; returns the contract id and filing number."""
+    dev, buyer = keys["developer"], keys["buyer"]
     cid = client.post(
         "/v1/contracts", json=CONTRACT, headers={**dev, "Idempotency-Key": "d"}
     ).json()["id"]
-    # Releasing a unit twice was a 500 once (a misnamed exception): a 409 now.
-    twice = _post(client, f"/v1/units/{CODES[1]}/release", dev)
-    assert twice.status_code == 409, twice.text  # type: ignore[attr-defined]
-    early = _post(client, f"/v1/units/{CODES[0]}/registration", authority, json=REGISTRATION)
-    assert early.status_code == 409  # type: ignore[attr-defined]
-    assert early.json()["type"].endswith("/invalid-transition")  # type: ignore[attr-defined]
     _post(client, f"/v1/contracts/{cid}/seal", dev)
     key = new_key()
     pem = (
@@ -348,7 +344,20 @@ def test_registration_ends_the_sale_and_a_registered_filing_stands(api: Api) -> 
     sig = remote.device_sign(key, base64.b64decode(r.json()["digest_to_sign"]))  # type: ignore[attr-defined]
     finish = f"/v1/contracts/{cid}/remote-signing/buyer-1/finish"
     filed = _post(client, finish, buyer, json={"signature": base64.b64encode(sig).decode()})
-    number = filed.json()["filing"]  # type: ignore[attr-defined]
+    return cid, str(filed.json()["filing"])  # type: ignore[attr-defined]
+
+
+def test_registration_ends_the_sale_and_a_registered_filing_stands(api: Api) -> None:
+    client, keys, _ = api
+    _setup_registry(client, keys)
+    dev, buyer, authority = keys["developer"], keys["buyer"], keys["authority"]
+    # Releasing a unit twice was a 500 once (a misnamed exception): a 409 now.
+    twice = _post(client, f"/v1/units/{CODES[1]}/release", dev)
+    assert twice.status_code == 409, twice.text  # type: ignore[attr-defined]
+    early = _post(client, f"/v1/units/{CODES[0]}/registration", authority, json=REGISTRATION)
+    assert early.status_code == 409  # type: ignore[attr-defined]
+    assert early.json()["type"].endswith("/invalid-transition")  # type: ignore[attr-defined]
+    cid, number = file_contract(client, keys)
 
     wrong = _post(client, f"/v1/units/{CODES[0]}/registration", dev, json=REGISTRATION)
     assert wrong.status_code == 403  # type: ignore[attr-defined]

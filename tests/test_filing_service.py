@@ -8,6 +8,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -266,6 +267,14 @@ def test_cancellation_is_a_new_entry_and_the_unit_returns(service: FilingService
     # And the unit can be sold again.
     _, again = _sign_through(service, _contract(number="HT-2026-000009"))
     assert again is not None and again.number != record.number
+    # Both filings and the cancellation are in the statistics, in the same transactions.
+    from filing import statistics
+
+    with service.engine.connect() as conn:
+        [row] = statistics.filings(conn, None, statistics.Dimension.DISTRICT)
+    price = _contract().price  # type: ignore[attr-defined]
+    assert (row.key, row.filings, row.cancellations) == ("岳麓区", 2, 1)
+    assert row.value == 2 * price and row.area_m2 == 2 * Decimal("118.56")
 
 
 def test_concurrent_submissions_file_exactly_once(service: FilingService) -> None:

@@ -7,10 +7,13 @@ Exit codes: 0 passed, 1 failed (mismatch, not filed, cancelled, invalid), 2 inde
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import sys
 from pathlib import Path
 
 from ledger.receipt import Receipt, ReceiptError
+from verifier.evidence import EvidencePackage, PackageUnreadable
 from verifier.later import LaterCheckpoint, LaterEvidenceUnreadable, LogData
 from verifier.reports import to_html, to_json, to_text
 from verifier.signatures import DocumentUnreadable
@@ -26,9 +29,11 @@ def main(argv: list[str] | None = None) -> int:
         description="Verify a filed housing contract offline: its signatures, its receipt "
         "in the filing log, and (given later log data) whether it is still in force.",
     )
-    parser.add_argument("pdf", type=Path, help="the contract PDF")
+    parser.add_argument("pdf", type=Path, help="the contract PDF, or a court's evidence ZIP")
     parser.add_argument("--receipt", type=Path, help="its .tlog-proof receipt")
-    parser.add_argument("--trust", required=True, type=Path, help="trust-bundle.json")
+    parser.add_argument(
+        "--trust", type=Path, help="trust-bundle.json (needed unless an evidence ZIP holds one)"
+    )
     later = parser.add_mutually_exclusive_group()
     later.add_argument("--log-data", type=Path, help="a copy of the log (tlog-tiles layout)")
     later.add_argument("--later-checkpoint", type=Path, help="a later checkpoint with its proof")
@@ -37,17 +42,34 @@ def main(argv: list[str] | None = None) -> int:
     out.add_argument("--html", type=Path, metavar="OUT", help="write a printable HTML report")
     parser.add_argument("--lang", choices=["zh", "en"], default="zh")
     args = parser.parse_args(argv)
+    notes = []
     try:
         pdf = args.pdf.read_bytes()
-        trust = TrustBundle.from_json(args.trust.read_text(encoding="utf-8"))
-        receipt = Receipt.parse(args.receipt.read_text(encoding="utf-8")) if args.receipt else None
+        receipt_text = args.receipt.read_text(encoding="utf-8") if args.receipt else None
+        trust_text = args.trust.read_text(encoding="utf-8") if args.trust else None
+        log_data = LogData.read(args.log_data) if args.log_data else None
+        if EvidencePackage.is_package(pdf):
+            package = EvidencePackage.read(pdf)
+            pdf, receipt_text = package.pdf, receipt_text or package.receipt
+            log_data = log_data or package.log_data
+            if trust_text is None:
+                trust_text = package.trust_json
+                notes.append(
+                    "trust bundle taken from the evidence package: compare its SHA-256 "
+                    f"{hashlib.sha256(trust_text.encode()).hexdigest()} with the platform's "
+                    "published one"
+                )
+        if trust_text is None:
+            raise TrustBundleError("--trust is required")
+        trust = TrustBundle.from_json(trust_text)
+        receipt = Receipt.parse(receipt_text) if receipt_text else None
         later_cp = (
             LaterCheckpoint.parse(args.later_checkpoint.read_text(encoding="utf-8"))
             if args.later_checkpoint
             else None
         )
-        log_data = LogData.read(args.log_data) if args.log_data else None
         report = verify(pdf, trust, receipt, later=later_cp, log_data=log_data)
+        report = dataclasses.replace(report, notes=(*report.notes, *notes))
     except (
         OSError,
         UnicodeDecodeError,
@@ -55,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         TrustBundleError,
         LaterEvidenceUnreadable,
         DocumentUnreadable,
+        PackageUnreadable,
     ) as exc:
         print(f"bad input: {exc}", file=sys.stderr)
         return BAD_INPUT

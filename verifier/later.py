@@ -14,6 +14,7 @@ directory in the C2SP tlog-tiles layout (``checkpoint``, ``tile/entries/...``), 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,9 +106,15 @@ class LogData:
 
     @classmethod
     def read(cls, directory: Path) -> LogData:
+        """From a directory in the tlog-tiles layout."""
+        return cls.from_files(lambda name: (directory / name).read_bytes())
+
+    @classmethod
+    def from_files(cls, read: Callable[[str], bytes]) -> LogData:
+        """From any store of tlog-tiles files, ``read(path)`` giving a file's bytes."""
         try:
-            note = (directory / "checkpoint").read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            note = read("checkpoint").decode("utf-8")
+        except (OSError, KeyError, UnicodeDecodeError) as exc:
             raise LaterEvidenceUnreadable(f"log data has no readable checkpoint: {exc}") from exc
         size_line = note.split("\n")[1] if note.count("\n") >= 2 else ""
         if not size_line.isdigit():
@@ -116,11 +123,11 @@ class LogData:
         entries: list[bytes] = []
         for n in range((size + TILE_WIDTH - 1) // TILE_WIDTH):
             width = min(TILE_WIDTH, size - n * TILE_WIDTH)
-            path = directory / TileRef(None, n, width).path
+            path = TileRef(None, n, width).path
             try:
-                entries.extend(_split_bundle(path.read_bytes(), width))
-            except OSError as exc:
-                raise LaterEvidenceUnreadable(f"log data is missing {path.name}: {exc}") from exc
+                entries.extend(_split_bundle(read(path), width))
+            except (OSError, KeyError) as exc:
+                raise LaterEvidenceUnreadable(f"log data is missing {path}: {exc}") from exc
         return cls(note, tuple(entries))
 
 

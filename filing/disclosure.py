@@ -1,0 +1,171 @@
+"""What each department may see of a filing, and a court's evidence package.
+
+Scopes: tax gets price, area and the parties; banks and the provident fund get a filing's
+status for a loan and nothing that names a person; a court gets the whole evidence. The
+API records every read in the access log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import zipfile
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from filing import schema
+from filing.deployment import Deployment
+from filing.terms import contract_from_json
+from ledger.export import export_log
+
+MAX_TAX_ROWS = 1000
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat()
+
+
+def _filing_units(conn: Connection) -> Any:
+    f, u, b, p = schema.filings, schema.units, schema.buildings, schema.projects
+    return select(
+        f.c.number,
+        f.c.status,
+        f.c.filed_at,
+        f.c.contract_id,
+        u.c.code,
+        u.c.status.label("unit_status"),
+        p.c.district,
+        p.c.name.label("project"),
+    ).select_from(
+        f.join(u, u.c.id == f.c.unit_id)
+        .join(b, b.c.id == u.c.building_id)
+        .join(p, p.c.id == b.c.project_id)
+    )
+
+
+def _contract(conn: Connection, contract_id: str) -> Any:
+    data = conn.execute(
+        select(schema.contracts.c.data).where(schema.contracts.c.id == contract_id)
+    ).scalar_one()
+    return contract_from_json(data)
+
+
+def tax_view(
+    conn: Connection, start: dt.date, end: dt.date, after: str = ""
+) -> list[dict[str, Any]]:
+    """Filed contracts from ``start`` to ``end`` (inclusive, UTC): price, area, parties."""
+    f = schema.filings
+    rows = conn.execute(
+        _filing_units(conn)
+        .where(
+            f.c.filed_at >= dt.datetime.combine(start, dt.time(), dt.UTC),
+            f.c.filed_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC),
+            f.c.number > after,
+        )
+        .order_by(f.c.number)
+        .limit(MAX_TAX_ROWS)
+    ).all()
+    out = []
+    for r in rows:
+        contract = _contract(conn, r.contract_id)
+        areas = contract.unit.measured or contract.unit.forecast
+        out.append(
+            {
+                "filing": r.number,
+                "status": r.status,
+                "filed_at": _iso(r.filed_at),
+                "unit": r.code,
+                "district": r.district,
+                "price": str(contract.price),
+                "area_m2": str(areas.building),
+                "seller": {"name": contract.seller.name, "id_number": contract.seller.id_number},
+                "buyers": [
+                    {"name": b.name, "id_type": b.id_type, "id_number": b.id_number}
+                    for b in contract.buyers
+                ],
+            }
+        )
+    return out
+
+
+def loan_view(conn: Connection, number: str) -> dict[str, Any] | None:
+    """A filing's status for a lender: in force or not, the unit, price and area; no names."""
+    row = conn.execute(_filing_units(conn).where(schema.filings.c.number == number)).first()
+    if row is None:
+        return None
+    contract = _contract(conn, row.contract_id)
+    areas = contract.unit.measured or contract.unit.forecast
+    return {
+        "filing": row.number,
+        "in_force": row.status == "ACTIVE",
+        "status": row.status,
+        "filed_at": _iso(row.filed_at),
+        "unit": row.code,
+        "unit_status": row.unit_status,
+        "district": row.district,
+        "project": row.project,
+        "price": str(contract.price),
+        "area_m2": str(areas.building),
+        "buyers": len(contract.buyers),
+    }
+
+
+def history(conn: Connection, number: str) -> list[dict[str, Any]]:
+    e = schema.filing_events
+    rows = conn.execute(
+        select(e.c.event, e.c.log_index, e.c.at, e.c.actor, e.c.reason)
+        .where(e.c.filing_number == number)
+        .order_by(e.c.id)
+    ).all()
+    return [
+        {"event": r.event, "log_index": r.log_index, "at": _iso(r.at), "actor": r.actor}
+        | {"reason": r.reason}
+        for r in rows
+    ]
+
+
+README = """证据包 Evidence package — {number}
+
+contract.pdf             the filed, sealed contract
+contract.pdf.tlog-proof  its receipt in the filing log
+trust-bundle.json        the platform's trust bundle (compare it with the published one)
+history.json             the filing's events (filed, changed, cancelled), for reading
+changes/                 sealed change agreements (变更) and their receipts, if any
+log/                     the log up to checkpoint {size} (C2SP tlog-tiles), for later events
+
+Check it offline:  wangqian-verify {name} [--trust the-published-trust-bundle.json]
+"""
+
+
+def evidence_package(deployment: Deployment, conn: Connection, number: str) -> bytes | None:
+    """The ZIP a court gets; None for an unknown filing (or one not yet in a checkpoint)."""
+    f = conn.execute(select(schema.filings).where(schema.filings.c.number == number)).first()
+    checkpoint = deployment.log.latest_checkpoint()
+    if f is None or checkpoint is None or checkpoint.size <= f.log_index:
+        return None
+    log = deployment.log
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(
+            "README.txt", README.format(number=number, size=checkpoint.size, name=f"{number}.zip")
+        )
+        z.writestr("contract.pdf", f.sealed_pdf)
+        z.writestr("contract.pdf.tlog-proof", log.receipt(f.log_index, checkpoint).to_text())
+        z.writestr("trust-bundle.json", json.dumps(deployment.trust_bundle(), indent=2))
+        z.writestr("history.json", json.dumps(history(conn, number), ensure_ascii=False, indent=2))
+        changes = conn.execute(
+            select(schema.filing_changes).where(schema.filing_changes.c.filing_number == number)
+        ).all()
+        for ch in changes:
+            if ch.log_index < checkpoint.size:
+                z.writestr(f"changes/{ch.log_index}.pdf", ch.sealed_pdf)
+                z.writestr(
+                    f"changes/{ch.log_index}.pdf.tlog-proof",
+                    log.receipt(ch.log_index, checkpoint).to_text(),
+                )
+        export_log(log, checkpoint, lambda name, data: z.writestr("log/" + name, data))
+    return buffer.getvalue()

@@ -1,0 +1,234 @@
+"""Market statistics: filed units, area, value, price per m², cancellations, unsold stock.
+
+Every filing and cancellation adds to a daily row per (district, project, use) in the same
+transaction (``record``), so that a question about a year of a city's filings reads a few
+thousand rows, not a million. Amounts are integers (fen, and hundredths of a m²) so that sums
+are exact on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from filing import schema
+
+CENT = Decimal("0.01")
+# Days are the city's: China Standard Time, UTC+8 all year.
+CITY_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def city_day(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(CITY_TIME).date()
+
+
+class Period(enum.Enum):
+    DAY = "day"
+    MONTH = "month"
+    YEAR = "year"
+
+
+class Dimension(enum.Enum):
+    DISTRICT = "district"
+    PROJECT = "project"
+    USE = "use"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class FilingFacts:
+    """What a filing adds to the statistics."""
+
+    day: dt.date
+    district: str
+    project_id: int
+    use: str
+    area: Decimal  # m², the building area the contract states
+    value: Decimal  # yuan
+
+
+@dataclass(frozen=True)
+class StatsRow:
+    period: str  # "2026", "2026-11" or "2026-11-27"; "" when not by period
+    key: str  # the district, the project's name or the use; "" for all
+    filings: int
+    area_m2: Decimal
+    value: Decimal
+    cancellations: int
+    cancelled_area_m2: Decimal
+    cancelled_value: Decimal
+
+    @property
+    def avg_price_m2(self) -> Decimal | None:
+        return (self.value / self.area_m2).quantize(CENT) if self.area_m2 else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "key": self.key,
+            "filings": self.filings,
+            "area_m2": str(self.area_m2),
+            "value": str(self.value),
+            "avg_price_m2": None if self.avg_price_m2 is None else str(self.avg_price_m2),
+            "cancellations": self.cancellations,
+            "cancelled_area_m2": str(self.cancelled_area_m2),
+            "cancelled_value": str(self.cancelled_value),
+        }
+
+
+@dataclass(frozen=True)
+class StockRow:
+    key: str
+    not_released: int
+    available: int
+    reserved: int
+    unsold_area_m2: Decimal  # available and reserved
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "not_released": self.not_released,
+            "available": self.available,
+            "reserved": self.reserved,
+            "unsold_area_m2": str(self.unsold_area_m2),
+        }
+
+
+def _hundredths(amount: Decimal) -> int:
+    return int((amount / CENT).to_integral_value())
+
+
+def record(conn: Connection, facts: FilingFacts, cancelled: bool = False) -> None:
+    """Add a filing (or, ``cancelled``, its cancellation) to the day's row."""
+    t = schema.filing_stats
+    area, value = _hundredths(facts.area), _hundredths(facts.value)
+    if cancelled:
+        counts = {"cancellations": 1, "cancelled_area": area, "cancelled_value": value}
+    else:
+        counts = {"filings": 1, "area": area, "value": value}
+    key = {
+        "day": facts.day,
+        "district": facts.district,
+        "project_id": facts.project_id,
+        "use": facts.use,
+    }
+    zero = dict.fromkeys(
+        ("filings", "area", "value", "cancellations", "cancelled_area", "cancelled_value"), 0
+    )
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(t).values(**key, **(zero | counts))
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: t.c[name] + statement.excluded[name] for name in counts},
+        )
+    )
+
+
+def _period(conn: Connection, period: Period | None) -> Any:
+    day = schema.filing_stats.c.day
+    if period is None:
+        return None
+    if conn.dialect.name == "postgresql":
+        fmt = {Period.DAY: "YYYY-MM-DD", Period.MONTH: "YYYY-MM", Period.YEAR: "YYYY"}[period]
+        return func.to_char(day, fmt)
+    fmt = {Period.DAY: "%Y-%m-%d", Period.MONTH: "%Y-%m", Period.YEAR: "%Y"}[period]
+    return func.strftime(fmt, day)
+
+
+def filings(
+    conn: Connection,
+    period: Period | None,
+    by: Dimension,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    district: str | None = None,
+) -> list[StatsRow]:
+    """Filings, area, value and cancellations per period and dimension, ``start`` to ``end``."""
+    t, p = schema.filing_stats, schema.projects
+    period_col = _period(conn, period)
+    key_col = {
+        Dimension.DISTRICT: t.c.district,
+        Dimension.PROJECT: p.c.name,
+        Dimension.USE: t.c.use,
+        Dimension.ALL: None,
+    }[by]
+    groups = [c for c in (period_col, key_col) if c is not None]
+    query = select(
+        *(c.label(n) for c, n in ((period_col, "period"), (key_col, "key")) if c is not None),
+        func.sum(t.c.filings),
+        func.sum(t.c.area),
+        func.sum(t.c.value),
+        func.sum(t.c.cancellations),
+        func.sum(t.c.cancelled_area),
+        func.sum(t.c.cancelled_value),
+    )
+    if by is Dimension.PROJECT:
+        query = query.select_from(t.join(p, p.c.id == t.c.project_id))
+    if start is not None:
+        query = query.where(t.c.day >= start)
+    if end is not None:
+        query = query.where(t.c.day <= end)
+    if district is not None:
+        query = query.where(t.c.district == district)
+    if groups:
+        query = query.group_by(*groups).order_by(*groups)
+    rows = []
+    for r in conn.execute(query).all():
+        values = list(r)
+        head = [str(values.pop(0)) if period_col is not None else ""]
+        head.append(str(values.pop(0)) if key_col is not None else "")
+        if values[0] is None:  # no rows at all
+            continue
+        f, a, v, c, ca, cv = (int(x or 0) for x in values)
+        rows.append(StatsRow(head[0], head[1], f, a * CENT, v * CENT, c, ca * CENT, cv * CENT))
+    return rows
+
+
+def stock(conn: Connection, by: Dimension) -> list[StockRow]:
+    """Units not sold: not yet released, available, reserved (with their area), by dimension."""
+    u, b, p = schema.units, schema.buildings, schema.projects
+    key_col = {
+        Dimension.DISTRICT: p.c.district,
+        Dimension.PROJECT: p.c.name,
+        Dimension.USE: u.c.use,
+        Dimension.ALL: None,
+    }[by]
+    unsold = ("NOT_RELEASED", "AVAILABLE", "RESERVED")
+    area = func.coalesce(u.c.measured_building, u.c.forecast_building)
+    query = (
+        select(
+            *([key_col.label("key")] if key_col is not None else []),
+            u.c.status,
+            func.count(),
+            func.sum(area),
+        )
+        .select_from(u.join(b, b.c.id == u.c.building_id).join(p, p.c.id == b.c.project_id))
+        .where(u.c.status.in_(unsold))
+        .group_by(*([key_col] if key_col is not None else []), u.c.status)
+    )
+    table: dict[str, dict[str, Any]] = {}
+    for r in conn.execute(query).all():
+        key = str(r[0]) if key_col is not None else ""
+        status, count, total = r[-3], int(r[-2]), Decimal(str(r[-1] or 0))
+        row = table.setdefault(key, {"NOT_RELEASED": 0, "AVAILABLE": 0, "RESERVED": 0, "area": 0})
+        row[status] = count
+        if status != "NOT_RELEASED":
+            row["area"] += total
+    return [
+        StockRow(
+            k,
+            v["NOT_RELEASED"],
+            v["AVAILABLE"],
+            v["RESERVED"],
+            Decimal(v["area"]).quantize(CENT),
+        )
+        for k, v in sorted(table.items())
+    ]
