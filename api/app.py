@@ -20,6 +20,7 @@ from api import (
     problems,
     supervision_routes,
 )
+from api.dispatch import Dispatcher
 from api.examples import add_examples
 from api.ratelimit import RateLimiter
 from filing import departments
@@ -57,6 +58,7 @@ def filing_service(deployment: Deployment) -> FilingService:
 def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     service = filing_service(deployment)
     limiter = RateLimiter(os.environ.get(REDIS_ENV), RATE_PER_MINUTE)
+    dispatcher = Dispatcher(service.engine, os.environ.get(REDIS_ENV))
     stop = threading.Event()
 
     def expire_drafts() -> None:
@@ -75,6 +77,7 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
                     target=deployment.sequencer().run, args=(stop,), name="sequencer", daemon=True
                 ),
                 threading.Thread(target=expire_drafts, name="draft-expiry", daemon=True),
+                threading.Thread(target=dispatcher.run, args=(stop,), name="events", daemon=True),
             ]
             for w in workers:
                 w.start()
@@ -84,6 +87,7 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
             stop.set()
             for w in workers:
                 w.join(timeout=10)
+            dispatcher.close()
 
     app = FastAPI(
         title="wangqian",

@@ -211,6 +211,26 @@ RESPONSES: dict[str, Any] = {
     },
     "GET /v1/court/filings/{number}/evidence": "(a ZIP: contract.pdf, contract.pdf.tlog-proof, "
     "trust-bundle.json, history.json, changes/, log/)",
+    "POST /v1/webhooks": {
+        "id": 1,
+        "url": "https://tax.example/wangqian",
+        "secret": "0n3-t1m3-s3cr3t…",
+        "from_event": 42,
+    },
+    "GET /v1/webhooks": [{"id": 1, "url": "https://tax.example/wangqian", "delivered_up_to": 57}],
+    "GET /v1/webhooks/{sub_id}/dead-letters": [
+        {
+            "event_id": 58,
+            "attempts": 8,
+            "last_error": "HTTP 503",
+            "at": "2026-11-27T18:02:11+00:00",
+        }
+    ],
+    "POST /v1/webhooks/{sub_id}/dead-letters/{event_id}/redeliver": {
+        "id": 1,
+        "event_id": 58,
+        "status": "REDELIVER",
+    },
     "GET /verify": "<!DOCTYPE html>… (the verification page)",
     "GET /progress": "<!DOCTYPE html>… (the progress page)",
     "POST /v1/verification": {

@@ -9,17 +9,29 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from api import auth
 from api.auth import Caller, Role, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
-from filing import disclosure, statistics
+from filing import disclosure, outbox, statistics
 from filing.deployment import Deployment
 from filing.service import FilingService
 from filing.statistics import Dimension, Period
+from ledger.database import write_transaction
 
 STATS_ROLES = (Role.AUTHORITY, Role.DEPARTMENT)
+SUBSCRIBER_ROLES = (Role.AUTHORITY, Role.DEPARTMENT, Role.TAX, Role.BANK, Role.COURT)
+
+
+class WebhookIn(BaseModel):
+    url: str = Field(
+        pattern=r"^https?://[^\s]+$", max_length=500, examples=["https://tax.example/wangqian"]
+    )
+    from_event: int | None = Field(
+        default=None, ge=0, description="deliver events after this id (default: from now on)"
+    )
 
 
 def _table(rows: list[dict[str, Any]], fmt: str, name: str) -> Response:
@@ -129,5 +141,54 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             media_type="application/zip",
             headers={"Content-Disposition": f'attachment; filename="{number}.zip"'},
         )
+
+    @r.post(
+        "/webhooks",
+        status_code=201,
+        summary="Subscribe to filing events (filed, changed, cancelled) by signed webhook",
+        description="Each event is POSTed as JSON with `X-Wangqian-Event-Id`, "
+        "`X-Wangqian-Timestamp` and `X-Wangqian-Signature: sha256=<hex HMAC-SHA256(secret, "
+        "timestamp + '.' + body)>`; answer 2xx. Events go in order; failures are retried with "
+        "exponential backoff and dead-lettered after 8 attempts. The secret is shown once.",
+    )
+    def subscribe(body: WebhookIn, who: Who) -> JSONResponse:
+        require(who, *SUBSCRIBER_ROLES)
+        with write_transaction(engine) as conn:
+            sub = outbox.subscribe(conn, who.org, body.url, body.from_event)
+        return JSONResponse(
+            {"id": sub.id, "url": sub.url, "secret": sub.secret, "from_event": sub.cursor},
+            status_code=201,
+        )
+
+    @r.get("/webhooks", summary="Your webhook subscriptions and how far each has got")
+    def webhooks(who: Who) -> list[dict[str, Any]]:
+        require(who, *SUBSCRIBER_ROLES)
+        with engine.connect() as conn:
+            subs = outbox.subscriptions(conn, who.org)
+        return [{"id": s.id, "url": s.url, "delivered_up_to": s.cursor} for s in subs]
+
+    def own(who: Caller, sub_id: int) -> None:
+        with engine.connect() as conn:
+            if not any(s.id == sub_id for s in outbox.subscriptions(conn, who.org)):
+                raise Problem(404, "unknown-webhook", "No such subscription of yours", f"{sub_id}")
+
+    @r.get("/webhooks/{sub_id}/dead-letters", summary="Events given up on after every retry")
+    def dead_letters(sub_id: int, who: Who) -> list[dict[str, Any]]:
+        require(who, *SUBSCRIBER_ROLES)
+        own(who, sub_id)
+        with engine.connect() as conn:
+            return outbox.dead_letters(conn, sub_id)
+
+    @r.post(
+        "/webhooks/{sub_id}/dead-letters/{event_id}/redeliver",
+        summary="Try a dead-lettered event once more",
+    )
+    def redeliver(sub_id: int, event_id: int, who: Who) -> dict[str, Any]:
+        require(who, *SUBSCRIBER_ROLES)
+        own(who, sub_id)
+        with write_transaction(engine) as conn:
+            if not outbox.redeliver(conn, sub_id, event_id):
+                raise Problem(404, "unknown-dead-letter", "No such dead letter", f"{event_id}")
+        return {"id": sub_id, "event_id": event_id, "status": "REDELIVER"}
 
     return r

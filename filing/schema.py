@@ -185,6 +185,52 @@ filing_stats = Table(
     Column("cancelled_value", BigInteger, nullable=False),
 )
 
+# The outbox (filing/outbox.py): one row per filing event, written in its transaction.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("event", String(16), nullable=False),
+    Column("filing_number", String(32), nullable=False, index=True),
+    Column("log_index", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("unit", String(28), nullable=False),
+    Column("document_sha256", String(64), nullable=False),
+    Column("ref", BigInteger),
+)
+
+outbox_cursors = Table(
+    "outbox_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),  # e.g. "redis-stream"
+    Column("last_id", BigInteger, nullable=False),
+)
+
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org", Text, nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("cursor", BigInteger, nullable=False),  # last event delivered or dead-lettered
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("subscription_id", Integer, ForeignKey("webhook_subscriptions.id"), primary_key=True),
+    Column("event_id", BigInteger, primary_key=True),
+    Column("status", String(16), nullable=False),  # RETRY, DELIVERED, DEAD, REDELIVER
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("last_error", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 counters = Table(
     "counters",
     metadata,
@@ -192,7 +238,7 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
-APPEND_ONLY = ("unit_events", "filing_events")
+APPEND_ONLY = ("unit_events", "filing_events", "outbox")
 
 
 def create(conn: Connection) -> None:

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Connection, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from filing import registry, schema, statistics
+from filing import outbox, registry, schema, statistics
 from filing.checks import CheckFailure, check_sellable
 from filing.deployment import Deployment
 from filing.eligibility import (
@@ -387,6 +387,7 @@ class FilingService:
             )
         )
         statistics.record(conn, self._facts(conn, c["unit_id"], contract, at))
+        outbox.enqueue(conn, "filed", number, index, at, code, doc)
         conn.execute(
             insert(schema.filing_events).values(
                 filing_number=number,
@@ -447,6 +448,7 @@ class FilingService:
             )
             entry = FilingEntry(EntryEvent.CHANGED, number, doc, code, at, parties, ref=f.log_index)
             [index] = self.d.log.append_in(conn, [entry.encode()])
+            outbox.enqueue(conn, "changed", number, index, at, code, doc, f.log_index)
             conn.execute(
                 insert(schema.filing_changes).values(
                     log_index=index, filing_number=number, doc_sha256=doc, sealed_pdf=sealed, at=at
@@ -514,6 +516,7 @@ class FilingService:
             c = self._contract(conn, f.contract_id)
             facts = self._facts(conn, f.unit_id, contract_from_json(c["data"]), at)
             statistics.record(conn, facts, cancelled=True)
+            outbox.enqueue(conn, "cancelled", number, index, at, code, f.doc_sha256, f.log_index)
         return index
 
     # -- helpers ---------------------------------------------------------

@@ -1,0 +1,255 @@
+"""The outbox: every filing event, written in the transaction that makes it, for delivery later.
+
+The database row is the event; the Redis Stream and the webhooks are copies made from
+it afterwards (``api/dispatch.py``), so an outage of either delays delivery and loses
+nothing. Event ids are the outbox's ids: increasing, and what receivers deduplicate by.
+Payloads carry no personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from filing import schema
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY = dt.timedelta(seconds=2)
+LAST_RETRY = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    event: str  # filed | changed | cancelled
+    filing: str
+    log_index: int
+    at: dt.datetime
+    unit: str
+    document_sha256: str
+    ref: int | None  # for changed/cancelled: the filing's log index
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "event": self.event,
+            "filing": self.filing,
+            "log_index": self.log_index,
+            "at": self.at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "unit": self.unit,
+            "document_sha256": self.document_sha256,
+            "ref": self.ref,
+        }
+
+    def body(self) -> bytes:
+        return json.dumps(self.payload(), sort_keys=True, separators=(",", ":")).encode()
+
+
+def enqueue(
+    conn: Connection,
+    event: str,
+    filing: str,
+    log_index: int,
+    at: dt.datetime,
+    unit: str,
+    document_sha256: str,
+    ref: int | None = None,
+) -> int:
+    """Record an event in the caller's transaction; returns its id."""
+    return int(
+        conn.execute(
+            insert(schema.outbox)
+            .values(
+                event=event,
+                filing_number=filing,
+                log_index=log_index,
+                at=at,
+                unit=unit,
+                document_sha256=document_sha256,
+                ref=ref,
+            )
+            .returning(schema.outbox.c.id)
+        ).scalar_one()
+    )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes for what was stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _event(row: Any) -> Event:
+    return Event(
+        int(row.id), row.event, row.filing_number, int(row.log_index), _aware(row.at), row.unit,
+        row.document_sha256, row.ref,
+    )  # fmt: skip
+
+
+def events_after(conn: Connection, after: int, limit: int = 500) -> list[Event]:
+    o = schema.outbox
+    rows = conn.execute(select(o).where(o.c.id > after).order_by(o.c.id).limit(limit)).all()
+    return [_event(r) for r in rows]
+
+
+def cursor(conn: Connection, name: str) -> int:
+    value = conn.execute(
+        select(schema.outbox_cursors.c.last_id).where(schema.outbox_cursors.c.name == name)
+    ).scalar()
+    return int(value or 0)
+
+
+def advance(conn: Connection, name: str, last_id: int) -> None:
+    c = schema.outbox_cursors
+    done = conn.execute(update(c).where(c.c.name == name).values(last_id=last_id)).rowcount
+    if not done:
+        conn.execute(insert(c).values(name=name, last_id=last_id))
+
+
+# -- webhooks ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    org: str
+    url: str
+    secret: str
+    cursor: int  # the last event delivered or dead-lettered
+
+
+def subscribe(conn: Connection, org: str, url: str, from_event: int | None = None) -> Subscription:
+    """A new webhook; it receives events after ``from_event`` (default: from now on)."""
+    start = from_event if from_event is not None else latest_event_id(conn)
+    secret = secrets.token_urlsafe(32)
+    sub_id = conn.execute(
+        insert(schema.webhook_subscriptions)
+        .values(org=org, url=url, secret=secret, cursor=start, created_at=dt.datetime.now(dt.UTC))
+        .returning(schema.webhook_subscriptions.c.id)
+    ).scalar_one()
+    return Subscription(int(sub_id), org, url, secret, start)
+
+
+def latest_event_id(conn: Connection) -> int:
+    o = schema.outbox
+    return int(conn.execute(select(o.c.id).order_by(o.c.id.desc()).limit(1)).scalar() or 0)
+
+
+def subscriptions(conn: Connection, org: str | None = None) -> list[Subscription]:
+    s = schema.webhook_subscriptions
+    query = select(s).order_by(s.c.id)
+    if org is not None:
+        query = query.where(s.c.org == org)
+    return [
+        Subscription(int(r.id), r.org, r.url, r.secret, int(r.cursor))
+        for r in conn.execute(query).all()
+    ]
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256(secret, "<timestamp>." ‖ body)>``: what receivers recompute."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LAST_RETRY)
+
+
+def attempt_state(conn: Connection, sub_id: int, event_id: int) -> tuple[int, dt.datetime | None]:
+    a = schema.webhook_attempts
+    row = conn.execute(
+        select(a.c.attempts, a.c.next_attempt_at).where(
+            a.c.subscription_id == sub_id, a.c.event_id == event_id
+        )
+    ).first()
+    if row is None:
+        return 0, None
+    when = row.next_attempt_at
+    return int(row.attempts), None if when is None else _aware(when)
+
+
+def record_attempt(
+    conn: Connection,
+    sub: Subscription,
+    event_id: int,
+    ok: bool,
+    error: str,
+    now: dt.datetime,
+    max_attempts: int = MAX_ATTEMPTS,
+    first_retry: dt.timedelta = FIRST_RETRY,
+) -> str:
+    """Note one delivery attempt; returns DELIVERED, RETRY or DEAD (then the next event goes)."""
+    a, s = schema.webhook_attempts, schema.webhook_subscriptions
+    attempts, _ = attempt_state(conn, sub.id, event_id)
+    attempts += 1
+    status = "DELIVERED" if ok else ("DEAD" if attempts >= max_attempts else "RETRY")
+    wait = min(first_retry * (2 ** (attempts - 1)), LAST_RETRY)
+    values = {
+        "attempts": attempts,
+        "status": status,
+        "last_error": error[:500],
+        "next_attempt_at": now + wait if status == "RETRY" else None,
+        "updated_at": now,
+    }
+    changed = conn.execute(
+        update(a).where(a.c.subscription_id == sub.id, a.c.event_id == event_id).values(**values)
+    ).rowcount
+    if not changed:
+        conn.execute(insert(a).values(subscription_id=sub.id, event_id=event_id, **values))
+    if status != "RETRY":
+        conn.execute(
+            update(s).where(s.c.id == sub.id, s.c.cursor < event_id).values(cursor=event_id)
+        )
+    return status
+
+
+def dead_letters(conn: Connection, sub_id: int) -> list[dict[str, Any]]:
+    a = schema.webhook_attempts
+    rows = conn.execute(
+        select(a.c.event_id, a.c.attempts, a.c.last_error, a.c.updated_at)
+        .where(a.c.subscription_id == sub_id, a.c.status == "DEAD")
+        .order_by(a.c.event_id)
+    ).all()
+    return [
+        {
+            "event_id": int(r.event_id),
+            "attempts": int(r.attempts),
+            "last_error": r.last_error,
+            "at": _aware(r.updated_at).isoformat(),
+        }
+        for r in rows
+    ]
+
+
+def redeliver(conn: Connection, sub_id: int, event_id: int) -> bool:
+    """Queue a dead letter for one more attempt; False if there is no such dead letter."""
+    a = schema.webhook_attempts
+    return bool(
+        conn.execute(
+            update(a)
+            .where(a.c.subscription_id == sub_id, a.c.event_id == event_id, a.c.status == "DEAD")
+            .values(status="REDELIVER")
+        ).rowcount
+    )
+
+
+def redeliveries(conn: Connection, sub_id: int) -> list[int]:
+    a = schema.webhook_attempts
+    rows = conn.execute(
+        select(a.c.event_id)
+        .where(a.c.subscription_id == sub_id, a.c.status == "REDELIVER")
+        .order_by(a.c.event_id)
+    ).all()
+    return [int(r[0]) for r in rows]
+
+
+def event(conn: Connection, event_id: int) -> Event | None:
+    row = conn.execute(select(schema.outbox).where(schema.outbox.c.id == event_id)).first()
+    return None if row is None else _event(row)
