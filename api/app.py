@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import (
+    access_anchor,
     auth,
     filing_routes,
     idempotency,
@@ -31,6 +32,7 @@ from ledger.database import write_transaction
 
 REDIS_ENV = "WANGQIAN_REDIS_URL"
 EXPIRY_INTERVAL = 60.0  # seconds between sweeps for drafts whose reservation ran out
+ANCHOR_EVERY = 5  # sweeps between anchors of the access log in the filing log
 log = logging.getLogger(__name__)
 RATE_PER_MINUTE = 600
 
@@ -61,12 +63,19 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     dispatcher = Dispatcher(service.engine, os.environ.get(REDIS_ENV))
     stop = threading.Event()
 
-    def expire_drafts() -> None:
+    def housekeeping() -> None:
+        sweeps = 0
         while not stop.wait(EXPIRY_INTERVAL):
+            sweeps += 1
             try:
                 service.expire_drafts()
             except Exception:
                 log.exception("releasing expired drafts failed; retrying")
+            if sweeps % ANCHOR_EVERY == 0:
+                try:
+                    access_anchor.anchor(service.engine, deployment.log)
+                except Exception:
+                    log.exception("anchoring the access log failed; retrying")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -76,7 +85,7 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
                 threading.Thread(
                     target=deployment.sequencer().run, args=(stop,), name="sequencer", daemon=True
                 ),
-                threading.Thread(target=expire_drafts, name="draft-expiry", daemon=True),
+                threading.Thread(target=housekeeping, name="housekeeping", daemon=True),
                 threading.Thread(target=dispatcher.run, args=(stop,), name="events", daemon=True),
             ]
             for w in workers:

@@ -179,6 +179,29 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _admin_anchor_access_log(args: argparse.Namespace) -> int:
+    from api import access_anchor
+    from api.app import filing_service
+    from filing.deployment import Deployment
+
+    with Deployment.open(args.data) as deployment:
+        service = filing_service(deployment)
+        if args.check:
+            problems = access_anchor.check(service.engine, deployment.log)
+            for problem in problems:
+                print(f"PROBLEM: {problem}")
+            print("access log matches its anchors" if not problems else "access log CHANGED")
+            return EXIT_OK if not problems else EXIT_FAILED
+        done = access_anchor.anchor(service.engine, deployment.log)
+    if done is None:
+        print("nothing new in the access log")
+    else:
+        print(
+            f"anchored access log rows {done.from_id}..{done.to_id} at log index {done.log_index}"
+        )
+    return EXIT_OK
+
+
 def _admin_create_key(args: argparse.Namespace) -> int:
     from api.app import filing_service
     from api.auth import Role, create_key
@@ -260,6 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["authority", "developer", "buyer", "court", "department", "tax", "bank"],
     )
     ck.set_defaults(func=_admin_create_key)
+
+    anchor = admin_sub.add_parser(
+        "anchor-access-log", help="put the access log's digest into the filing log (or --check)"
+    )
+    anchor.add_argument("--data", type=Path, required=True)
+    anchor.add_argument("--check", action="store_true", help="recompute and compare every anchor")
+    anchor.set_defaults(func=_admin_anchor_access_log)
 
     log_cmd = sub.add_parser("log", help="log administration")
     log_sub = log_cmd.add_subparsers(dest="log_command", required=True)

@@ -111,3 +111,38 @@ def test_a_cancelled_filing_s_evidence_package_says_cancelled(api: Api, tmp_path
         text=True,
     )
     assert run.returncode == 1 and "Verdict: CANCELLED" in run.stdout, run.stdout + run.stderr
+
+
+def test_the_access_log_is_anchored_in_the_filing_log_and_changes_are_caught(api: Api) -> None:
+    from api import access_anchor
+
+    client, keys, d = api
+    engine = d.log.engine
+    assert access_anchor.anchor(engine, d.log) is None  # nothing read yet
+    _setup_registry(client, keys)
+    _, number = file_contract(client, keys)
+    client.get(f"/v1/loans/filings/{number}", headers=keys["bank"])
+    first = access_anchor.anchor(engine, d.log)
+    assert first is not None and first.from_id == 1
+    entry = json.loads(d.log.entry(first.log_index))
+    assert entry["kind"] == "access-log" and entry["sha256"] == first.digest
+    assert BUYER[1] not in d.log.entry(first.log_index).decode()  # only the digest is public
+    client.get(f"/v1/loans/filings/{number}", headers=keys["bank"])
+    second = access_anchor.anchor(engine, d.log)
+    assert second is not None and second.from_id == first.to_id + 1
+    assert json.loads(d.log.entry(second.log_index))["prev"] == first.digest
+    assert access_anchor.check(engine, d.log) == []
+    cli = [str(BIN / "wangqian"), "admin", "anchor-access-log", "--data", str(d.data_dir)]
+    ok = subprocess.run([*cli, "--check"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "matches" in ok.stdout, ok.stdout + ok.stderr
+    # Someone with the rights to drop the guard rewrites who read what: the anchors tell.
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER access_log_no_update")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER access_log_append_only ON access_log")
+        conn.exec_driver_sql("UPDATE access_log SET org = '无名氏' WHERE id = 1")
+    problems = access_anchor.check(engine, d.log)
+    assert problems and "changed since anchored" in problems[0]
+    bad = subprocess.run([*cli, "--check"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "CHANGED" in bad.stdout

@@ -1,0 +1,123 @@
+"""The access log's digest enters the filing log, so that nobody can quietly rewrite who read what.
+
+Every ``anchor`` takes the access-log rows since the last anchor, hashes them chained to
+the previous anchor's digest, and appends one entry to the filing log (in the same
+transaction as the anchor row):
+
+    {"at":"2026-11-27T16:00:00Z","from":1,"kind":"access-log","prev":"<hex>","sha256":"<hex>",
+     "to":42,"v":1}
+
+Only the digest is public; the rows (which name who read) stay in the database.
+``check`` recomputes every anchor from the rows and compares it with the log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, Column, DateTime, Engine, Integer, String, Table, insert, select
+
+from api.auth import access_log, metadata
+from ledger.database import write_transaction
+from ledger.log import Log
+
+GENESIS = "0" * 64
+MAX_ROWS = 100_000
+
+access_log_anchors = Table(
+    "access_log_anchors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("from_id", Integer, nullable=False),
+    Column("to_id", Integer, nullable=False, unique=True),
+    Column("digest", String(64), nullable=False),
+    Column("log_index", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    from_id: int
+    to_id: int
+    digest: str
+    log_index: int
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _digest(prev: str, rows: list[tuple[object, ...]]) -> str:
+    h = hashlib.sha256(bytes.fromhex(prev))
+    for id_, at, org, role, action, subject in rows:
+        stamp = _aware(at).astimezone(dt.UTC).isoformat()  # type: ignore[attr-defined]
+        line = json.dumps([id_, stamp, org, role, action, subject], ensure_ascii=False)
+        h.update(line.encode() + b"\n")
+    return h.hexdigest()
+
+
+def _rows(conn: object, start: int, end: int | None) -> list[tuple[object, ...]]:
+    a = access_log
+    query = (
+        select(a.c.id, a.c.at, a.c.org, a.c.role, a.c.action, a.c.subject)
+        .where(a.c.id > start)
+        .order_by(a.c.id)
+    )
+    query = query.where(a.c.id <= end) if end is not None else query.limit(MAX_ROWS)
+    return [tuple(r) for r in conn.execute(query).all()]  # type: ignore[attr-defined]
+
+
+def entry(anchor_from: int, anchor_to: int, digest: str, prev: str, at: dt.datetime) -> bytes:
+    data = {
+        "v": 1,
+        "kind": "access-log",
+        "from": anchor_from,
+        "to": anchor_to,
+        "sha256": digest,
+        "prev": prev,
+        "at": at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+def anchor(engine: Engine, log: Log) -> Anchor | None:
+    """Anchor the rows since the last anchor; None when there are none."""
+    t = access_log_anchors
+    with write_transaction(engine) as conn:
+        last = conn.execute(select(t).order_by(t.c.to_id.desc()).limit(1)).first()
+        start, prev = (int(last.to_id), last.digest) if last else (0, GENESIS)
+        rows = _rows(conn, start, None)
+        if not rows:
+            return None
+        digest = _digest(prev, rows)
+        end = int(rows[-1][0])  # type: ignore[call-overload]
+        at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        [index] = log.append_in(conn, [entry(start + 1, end, digest, prev, at)])
+        conn.execute(
+            insert(t).values(from_id=start + 1, to_id=end, digest=digest, log_index=index, at=at)
+        )
+    return Anchor(start + 1, end, digest, index)
+
+
+def check(engine: Engine, log: Log) -> list[str]:
+    """Recompute every anchor from the access log; the problems found (none: all is well)."""
+    t = access_log_anchors
+    problems = []
+    prev = GENESIS
+    with engine.connect() as conn:
+        anchors = conn.execute(select(t).order_by(t.c.to_id)).all()
+        for a in anchors:
+            digest = _digest(prev, _rows(conn, a.from_id - 1, a.to_id))
+            logged = json.loads(log.entry(a.log_index))
+            if digest != a.digest:
+                problems.append(f"access log rows {a.from_id}..{a.to_id} changed since anchored")
+            if logged.get("sha256") != a.digest or logged.get("prev") != prev:
+                problems.append(
+                    f"anchor {a.from_id}..{a.to_id} differs from log entry {a.log_index}"
+                )
+            prev = a.digest
+    return problems
