@@ -179,6 +179,22 @@ def _keys_rotate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _demo_city(args: argparse.Namespace) -> int:
+    from api.demo_city import CityExists, generate
+
+    try:
+        made = generate(args.data, args.seed)
+    except CityExists as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"a synthetic city in {args.data}: {made['units']} units, {made['filings']} filings over "
+        f"a year, {made['cancellations']} cancelled, log size {made['log_size']}"
+    )
+    print(f"see it: wangqian serve --data {args.data}, then /dashboard#key=<authority key>")
+    return EXIT_OK
+
+
 def _admin_anchor_access_log(args: argparse.Namespace) -> int:
     from api import access_anchor
     from api.app import filing_service
@@ -224,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data", type=Path, required=True, help="data directory (created if empty)")
     demo.add_argument("--out", type=Path, required=True, help="where to write the results")
     demo.set_defaults(func=_demo)
+
+    city = sub.add_parser(
+        "demo-city", help="fill a fresh data dir with a synthetic city (dashboard, benchmarks)"
+    )
+    city.add_argument("--data", type=Path, required=True)
+    city.add_argument("--seed", type=int, default=2026)
+    city.set_defaults(func=_demo_city)
 
     serve = sub.add_parser("serve", help="serve the HTTP API and run the sequencer")
     serve.add_argument("--data", type=Path, required=True)

@@ -231,6 +231,8 @@ RESPONSES: dict[str, Any] = {
         "event_id": 58,
         "status": "REDELIVER",
     },
+    "GET /v1/stats/charts/{chart}.svg": '<svg xmlns="http://www.w3.org/2000/svg" …>…</svg>',
+    "GET /dashboard": "<!DOCTYPE html>… (the dashboard page)",
     "GET /verify": "<!DOCTYPE html>… (the verification page)",
     "GET /progress": "<!DOCTYPE html>… (the progress page)",
     "POST /v1/verification": {

@@ -60,6 +60,10 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     def verify_page() -> HTMLResponse:
         return HTMLResponse(VERIFY_PAGE)
 
+    @r.get("/dashboard", response_class=HTMLResponse, summary="The authority's dashboard")
+    def dashboard_page() -> HTMLResponse:
+        return HTMLResponse(DASHBOARD_PAGE)
+
     @r.get("/progress", response_class=HTMLResponse, summary="A buyer's contract progress page")
     def progress_page() -> HTMLResponse:
         return HTMLResponse(PROGRESS_PAGE)
@@ -246,6 +250,48 @@ async function load() {
     link("备案合同 · sealed filed contract", base + "/document", c.filing.number + ".pdf");
     link("回执 · receipt (.tlog-proof)", base + "/receipt", c.filing.number + ".pdf.tlog-proof");
   }
+}
+load();
+</script></body></html>
+"""
+)
+
+DASHBOARD_PAGE = (
+    """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>网签备案监管 Supervision dashboard</title><style>"""
+    + _STYLE
+    + """.charts{display:flex;flex-wrap:wrap;gap:1em}.chart{border:1px solid #ddd}
+table.totals td,table.totals th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:right}
+</style></head><body><header>网签备案监管 · Supervision dashboard</header><main>
+<p id="intro">打开方式 · open as
+<code>/dashboard#key=&lt;authority or statistics API key&gt;</code></p>
+<table class="totals" id="totals"></table><div class="charts">
+<div class="chart" id="trend"></div><div class="chart" id="districts"></div>
+<div class="chart" id="stock"></div></div><div id="status" role="status"></div>
+</main><script>
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.hash.slice(1));
+const headers = {Authorization: "Bearer " + params.get("key")};
+async function load() {
+  if (!params.get("key")) { $("status").textContent = "缺少密钥 · key missing"; return; }
+  const totals = await fetch("/v1/stats/filings?by=all", {headers});
+  if (!totals.ok) { const p = await totals.json();
+    $("status").textContent = (p.title || totals.status) + ": " + (p.detail || "");
+    document.body.dataset.state = "ERROR"; return; }
+  const [t] = await totals.json();
+  const row = (k, v) => { const tr = document.createElement("tr");
+    tr.innerHTML = "<th></th><td></td>"; tr.children[0].textContent = k;
+    tr.children[1].textContent = v; $("totals").appendChild(tr); };
+  if (t) {
+    row("备案套数 filings", t.filings); row("备案面积 m²", t.area_m2);
+    row("成交金额 value (元)", t.value); row("均价 元/m²", t.avg_price_m2);
+    row("注销 cancellations", t.cancellations);
+  }
+  for (const chart of ["trend", "districts", "stock"]) {
+    const r = await fetch("/v1/stats/charts/" + chart + ".svg", {headers});
+    $(chart).innerHTML = await r.text();  // our own SVG, labels escaped on the server
+  }
+  document.body.dataset.state = "READY";
 }
 load();
 </script></body></html>

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from api import auth
+from api import auth, charts
 from api.auth import Caller, Role, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
@@ -74,6 +74,42 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         with engine.connect() as conn:
             rows = statistics.filings(conn, period, by, start, end, district)
         return _table([row.as_dict() for row in rows], format, "filings")
+
+    @r.get(
+        "/stats/charts/{chart}.svg",
+        summary="Dashboard charts: monthly trend, districts, unsold stock (SVG)",
+        response_class=Response,
+    )
+    def chart(
+        chart: Literal["trend", "districts", "stock"],
+        who: Who,
+        start: Annotated[dt.date | None, Query(alias="from")] = None,
+        end: Annotated[dt.date | None, Query(alias="to")] = None,
+    ) -> Response:
+        require(who, *STATS_ROLES)
+        with engine.connect() as conn:
+            if chart == "trend":
+                rows = statistics.filings(conn, Period.MONTH, Dimension.ALL, start, end)
+                svg = charts.line_chart(
+                    "每月备案套数 Filings per month",
+                    [r.period for r in rows],
+                    [r.filings for r in rows],
+                )
+            elif chart == "districts":
+                rows = statistics.filings(conn, None, Dimension.DISTRICT, start, end)
+                svg = charts.bar_chart(
+                    "各区备案面积（m²）Filed area by district",
+                    [r.key for r in rows],
+                    [r.area_m2 for r in rows],
+                )
+            else:
+                stock = statistics.stock(conn, Dimension.DISTRICT)
+                svg = charts.bar_chart(
+                    "各区可售库存（套）Unsold units by district",
+                    [s.key for s in stock],
+                    [s.available + s.reserved for s in stock],
+                )
+        return Response(svg, media_type="image/svg+xml")
 
     @r.get("/stats/stock", summary="Unsold stock: units not released, available, reserved")
     def stats_stock(

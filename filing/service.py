@@ -479,44 +479,51 @@ class FilingService:
     def cancel(self, number: str, actor: str, reason: str) -> int:
         """注销: a new log entry referring to the filing; the unit is back on the market."""
         with write_transaction(self.engine) as conn:
-            f = conn.execute(
-                select(schema.filings).where(schema.filings.c.number == number)
-            ).first()
-            if f is None:
-                raise UnknownContract(f"no filing {number}")
-            if f.status != "ACTIVE":
-                raise ContractStateError(f"filing {number} is already {f.status.lower()}")
-            code = self._unit_code(conn, f.unit_id)
-            if registry.unit(conn, code).status is UnitStatus.REGISTERED:
-                # Ownership is registered: undoing it is the registry's business, not ours.
-                raise ContractStateError(f"unit {code} is registered; the filing stands")
-            at = registry.now().replace(microsecond=0)
-            entry = FilingEntry(
-                EntryEvent.CANCELLED, number, f.doc_sha256, code, at, (), ref=f.log_index
+            return self.cancel_in(conn, number, actor, reason)
+
+    def cancel_in(
+        self,
+        conn: Connection,
+        number: str,
+        actor: str,
+        reason: str,
+        at: dt.datetime | None = None,
+    ) -> int:
+        """``cancel`` within the caller's transaction (``at``: when, for imported history)."""
+        f = conn.execute(select(schema.filings).where(schema.filings.c.number == number)).first()
+        if f is None:
+            raise UnknownContract(f"no filing {number}")
+        if f.status != "ACTIVE":
+            raise ContractStateError(f"filing {number} is already {f.status.lower()}")
+        code = self._unit_code(conn, f.unit_id)
+        if registry.unit(conn, code).status is UnitStatus.REGISTERED:
+            # Ownership is registered: undoing it is the registry's business, not ours.
+            raise ContractStateError(f"unit {code} is registered; the filing stands")
+        at = at or registry.now().replace(microsecond=0)
+        entry = FilingEntry(
+            EntryEvent.CANCELLED, number, f.doc_sha256, code, at, (), ref=f.log_index
+        )
+        [index] = self.d.log.append_in(conn, [entry.encode()])
+        conn.execute(
+            update(schema.filings)
+            .where(schema.filings.c.number == number)
+            .values(status="CANCELLED")
+        )
+        conn.execute(
+            insert(schema.filing_events).values(
+                filing_number=number,
+                event="CANCELLED",
+                log_index=index,
+                at=at,
+                actor=actor,
+                reason=reason,
             )
-            [index] = self.d.log.append_in(conn, [entry.encode()])
-            conn.execute(
-                update(schema.filings)
-                .where(schema.filings.c.number == number)
-                .values(status="CANCELLED")
-            )
-            conn.execute(
-                insert(schema.filing_events).values(
-                    filing_number=number,
-                    event="CANCELLED",
-                    log_index=index,
-                    at=at,
-                    actor=actor,
-                    reason=reason,
-                )
-            )
-            registry.apply(
-                conn, code, UnitEvent.CANCEL_FILING, actor, f"{number} cancelled: {reason}"
-            )
-            c = self._contract(conn, f.contract_id)
-            facts = self._facts(conn, f.unit_id, contract_from_json(c["data"]), at)
-            statistics.record(conn, facts, cancelled=True)
-            outbox.enqueue(conn, "cancelled", number, index, at, code, f.doc_sha256, f.log_index)
+        )
+        registry.apply(conn, code, UnitEvent.CANCEL_FILING, actor, f"{number} cancelled: {reason}")
+        c = self._contract(conn, f.contract_id)
+        facts = self._facts(conn, f.unit_id, contract_from_json(c["data"]), at)
+        statistics.record(conn, facts, cancelled=True)
+        outbox.enqueue(conn, "cancelled", number, index, at, code, f.doc_sha256, f.log_index)
         return index
 
     # -- helpers ---------------------------------------------------------

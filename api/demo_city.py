@@ -1,0 +1,263 @@
+"""``wangqian demo-city``: a synthetic city for the dashboard, the statistics and their benchmarks.
+
+Six districts of Changsha, dozens of projects, thousands of units in the 楼盘表, and a
+year of filings and cancellations with prices that differ by district and drift by month.
+The registry, unit histories, statistics and log entries are written as the platform
+writes them. The filings' documents, though, are placeholders, not signed PDFs (sealing
+thousands would take an hour): demo-city filings do not verify, and it refuses a data
+directory that already holds filings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import random
+import secrets
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import Connection, func, insert, select
+
+from api.app import filing_service
+from filing import registry, schema, statistics
+from filing.deployment import Deployment
+from filing.entry import EntryEvent, FilingEntry, party_hash
+from filing.status import UnitEvent
+from filing.terms import contract_to_json
+from ledger.database import write_transaction
+from signing.contract import Areas, Contract, Party, Unit
+from signing.sample import sample_contract
+
+# District, GB/T 2260 code, price per m² (yuan) around which its contracts are signed.
+DISTRICTS = (
+    ("芙蓉区", "430102", 13500),
+    ("天心区", "430103", 12000),
+    ("岳麓区", "430104", 12800),
+    ("开福区", "430105", 11200),
+    ("雨花区", "430111", 11800),
+    ("望城区", "430112", 7600),
+)
+NAMES = [
+    "锦绣",
+    "湘江",
+    "麓山",
+    "橘洲",
+    "星城",
+    "梅溪",
+    "洋湖",
+    "滨江",
+    "金茂",
+    "华润",
+    "保利",
+    "万科",
+]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚"
+LAYOUTS = (("89.20", "72.45", "16.75"), ("118.56", "96.30", "22.26"), ("143.88", "116.90", "26.98"))
+
+
+CREDIT_CODE = "统一社会信用代码"
+
+
+class CityExists(Exception):
+    """The data directory already holds filings."""
+
+
+@dataclass(frozen=True)
+class CitySize:
+    projects_per_district: int = 6
+    buildings_per_project: int = 2
+    floors: int = 24
+    units_per_floor: int = 3
+    sold_share: float = 0.7
+    cancelled_share: float = 0.03
+
+
+def _inventory(rng: random.Random, size: CitySize) -> list[dict[str, str]]:
+    rows = []
+    for d, (district, code, _) in enumerate(DISTRICTS):
+        for p in range(size.projects_per_district):
+            name = f"{NAMES[(d * 7 + p) % len(NAMES)]}{['苑', '园', '府', '城', '湾', '里'][p % 6]}"
+            developer_id = f"9143{d:02d}{p:02d}MA4L{rng.randrange(10**6):06d}"
+            for b in range(1, size.buildings_per_project + 1):
+                for floor in range(1, size.floors + 1):
+                    for room in range(1, size.units_per_floor + 1):
+                        building, inner, shared = LAYOUTS[room - 1]
+                        rows.append(
+                            {
+                                "project": name,
+                                "district": district,
+                                "address": f"长沙市{district}{name}路 {p + 1} 号",
+                                "developer": f"{name}置业有限公司",
+                                "developer_id": developer_id,
+                                "building": f"{b} 栋",
+                                "code": f"{code}{p + 1:03d}001GB{d + 1:05d}F"
+                                f"{b:04d}{floor:02d}{room:02d}",
+                                "floor": str(floor),
+                                "room": f"{floor}{room:02d}",
+                                "use": "住宅" if floor > 1 else "商业",
+                                "forecast_building": building,
+                                "forecast_inner": inner,
+                                "forecast_shared": shared,
+                            }
+                        )
+    return rows
+
+
+def _person(rng: random.Random) -> tuple[str, str]:
+    name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
+    return name, f"4301{rng.randrange(10**13):013d}{rng.randrange(10)}"
+
+
+def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> dict[str, int]:
+    size = size or CitySize()
+    rng = random.Random(seed)
+    with Deployment.open(data_dir) as deployment:
+        service = filing_service(deployment)
+        engine = service.engine
+        with engine.connect() as conn:
+            if conn.execute(select(func.count()).select_from(schema.filings)).scalar():
+                raise CityExists(f"{data_dir} already holds filings; demo-city needs a fresh one")
+        rows = _inventory(rng, size)
+        with write_transaction(engine) as conn:
+            registry.import_inventory(conn, rows, "长沙市住房和城乡建设局")
+            for r in rows:
+                registry.apply(conn, r["code"], UnitEvent.RELEASE, r["developer_id"], "开盘")
+        today = dt.datetime.now(dt.UTC).replace(hour=2, minute=0, second=0, microsecond=0)
+        sold = rng.sample(rows, int(len(rows) * size.sold_share))
+        dated = sorted(
+            (
+                (today - dt.timedelta(days=rng.randrange(365), minutes=rng.randrange(600)), r)
+                for r in sold
+            ),
+            key=lambda pair: pair[0],
+        )
+        filings = cancellations = 0
+        template = sample_contract()
+        prices = {district: base for district, _, base in DISTRICTS}
+        for start in range(0, len(dated), 500):
+            with write_transaction(engine) as conn:
+                for at, r in dated[start : start + 500]:
+                    months_ago = (today - at).days / 30
+                    per_m2 = (
+                        prices[r["district"]] * (1 - 0.004 * months_ago) * rng.uniform(0.9, 1.1)
+                    )
+                    area = Areas(
+                        Decimal(r["forecast_building"]),
+                        Decimal(r["forecast_inner"]),
+                        Decimal(r["forecast_shared"]),
+                    )
+                    price = (Decimal(str(per_m2)) * area.building).quantize(Decimal("1.00"))
+                    name, id_number = _person(rng)
+                    contract = dataclasses.replace(
+                        template,
+                        number=f"HT-CITY-{filings + 1:06d}",
+                        seller=Party(
+                            "seller", r["developer"], "统一社会信用代码", r["developer_id"]
+                        ),
+                        buyers=(Party("buyer", name, "居民身份证", id_number),),
+                        unit=Unit(
+                            r["code"],
+                            r["address"],
+                            f"{r['project']} {r['building']}",
+                            int(r["floor"]),
+                            r["room"],
+                            r["use"],
+                            area,
+                        ),
+                        price=price,
+                        payment=dataclasses.replace(template.payment, down_payment=price),
+                    )
+                    number = _file(conn, deployment, contract, at)
+                    filings += 1
+                    if rng.random() < size.cancelled_share:
+                        later = min(at + dt.timedelta(days=rng.randrange(1, 60)), today)
+                        service.cancel_in(conn, number, "demo-city", "双方协商解除", later)
+                        cancellations += 1
+        cp = deployment.sequencer().step()
+        return {
+            "units": len(rows),
+            "filings": filings,
+            "cancellations": cancellations,
+            "log_size": cp.size if cp else 0,
+        }
+
+
+def _file(conn: Connection, deployment: Deployment, contract: Contract, at: dt.datetime) -> str:
+    """A filing as the service records it, with a placeholder where the sealed PDF would be."""
+    code = contract.unit.code
+    number = f"CS-{at.year}-9{secrets.randbelow(10**8):08d}"
+    placeholder = f"%PDF-1.7\n% demo-city placeholder for {number}, not a signed contract\n"
+    doc = hashlib.sha256(placeholder.encode()).hexdigest()
+    salt = secrets.token_bytes(16)
+    parties = tuple(
+        party_hash(salt, p.id_type, p.id_number) for p in (contract.seller, *contract.buyers)
+    )
+    entry = FilingEntry(EntryEvent.FILED, number, doc, code, at, parties)
+    [index] = deployment.log.append_in(conn, [entry.encode()])
+    unit = registry.unit(conn, code)
+    contract_id = str(uuid.uuid4())
+    developer = contract.seller.id_number
+    conn.execute(
+        insert(schema.contracts).values(
+            id=contract_id,
+            number=contract.number,
+            unit_id=unit.id,
+            developer_id=developer,
+            status="FILED",
+            data=contract_to_json(contract),
+            eligibility="[]",
+            draft_sha256=doc,
+            draft_pdf=placeholder.encode(),
+            current_pdf=placeholder.encode(),
+            signed_fields="seller,buyer-1",
+            created_at=at,
+            expires_at=at,
+        )
+    )
+    registry.apply(conn, code, UnitEvent.RESERVE, developer, "draft", reserved_for=contract_id)
+    registry.apply(conn, code, UnitEvent.FILE, "demo-city", f"filed as {number}")
+    conn.execute(
+        insert(schema.filings).values(
+            number=number,
+            contract_id=contract_id,
+            unit_id=unit.id,
+            status="ACTIVE",
+            doc_sha256=doc,
+            sealed_pdf=placeholder.encode(),
+            log_index=index,
+            party_salt=salt,
+            filed_at=at,
+        )
+    )
+    conn.execute(
+        insert(schema.filing_events).values(
+            filing_number=number,
+            event="FILED",
+            log_index=index,
+            at=at,
+            actor="demo-city",
+            reason="demo-city",
+        )
+    )
+    district, project_id, use = _place(conn, unit.id)
+    area = contract.unit.forecast.building
+    facts = statistics.FilingFacts(
+        statistics.city_day(at), district, project_id, use, area, contract.price
+    )
+    statistics.record(conn, facts)
+    return number
+
+
+def _place(conn: Connection, unit_id: int) -> tuple[str, int, str]:
+    u, b, p = schema.units, schema.buildings, schema.projects
+    row = conn.execute(
+        select(p.c.district, p.c.id, u.c.use)
+        .select_from(u.join(b, b.c.id == u.c.building_id).join(p, p.c.id == b.c.project_id))
+        .where(u.c.id == unit_id)
+    ).one()
+    return str(row[0]), int(row[1]), str(row[2])

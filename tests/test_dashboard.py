@@ -1,0 +1,97 @@
+"""demo-city and the authority's dashboard, in headless Chromium with screenshot checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from api import auth
+from api.demo_city import CityExists, CitySize, generate
+from filing import schema, statistics
+from filing.deployment import Deployment
+from ledger.database import write_transaction
+from tests.helpers import free_port, stop, wait_http, wangqian
+from tests.test_pages import CHROMIUM, _share, browser
+
+__all__ = ["browser"]  # the fixture
+BAR = (0xC0, 0x39, 0x2B)
+LINE = (0x1F, 0x5F, 0xA8)
+SMALL = CitySize(projects_per_district=1, buildings_per_project=1, floors=6)
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("city") / "data"
+    made = generate(data, seed=7, size=SMALL)
+    assert made["units"] == 6 * 6 * 3 and made["filings"] == int(108 * SMALL.sold_share)
+    return data
+
+
+def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
+    with Deployment.open(city) as d:
+        with d.log.engine.connect() as conn:
+            filed = conn.execute(select(func.count()).select_from(schema.filings)).scalar()
+            cancelled = conn.execute(
+                select(func.count())
+                .select_from(schema.filings)
+                .where(schema.filings.c.status == "CANCELLED")
+            ).scalar()
+            [total] = statistics.filings(conn, None, statistics.Dimension.ALL)
+            by_month = statistics.filings(conn, statistics.Period.MONTH, statistics.Dimension.ALL)
+            units_filed = conn.execute(
+                select(func.count())
+                .select_from(schema.units)
+                .where(schema.units.c.status == "FILED")
+            ).scalar()
+        assert total.filings == filed and total.cancellations == cancelled
+        assert units_filed == filed - cancelled
+        assert 10 <= len(by_month) <= 13  # a year of filings
+        assert d.log.appended() == filed + cancelled  # one entry each, nothing else
+    with pytest.raises(CityExists):
+        generate(city, size=SMALL)
+
+
+@pytest.fixture(scope="module")
+def dashboard(city: Path) -> Iterator[tuple[str, str]]:
+    with Deployment.open(city) as d, write_transaction(d.log.engine) as conn:
+        key = auth.create_key(conn, "长沙市住房和城乡建设局", auth.Role.AUTHORITY)
+    port = free_port()
+    proc = wangqian("serve", "--data", str(city), "--port", str(port))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/log/checkpoint", proc, timeout=60)
+        yield url, key
+    finally:
+        stop(proc)
+
+
+def test_the_dashboard_draws_trend_districts_and_stock(
+    dashboard: tuple[str, str], browser: Any, tmp_path: Path
+) -> None:
+    url, key = dashboard
+    assert Path(CHROMIUM).exists()
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(f"{url}/dashboard#key={key}")
+    page.wait_for_selector("body[data-state]", timeout=30_000)
+    assert page.get_attribute("body", "data-state") == "READY"
+    assert page.locator("#districts svg rect.bar").count() == 6
+    assert page.locator("#stock svg rect.bar").count() == 6
+    assert "备案套数" in page.locator("#totals").inner_text()
+    shots = {}
+    for chart in ("trend", "districts", "stock"):
+        shots[chart] = tmp_path / f"{chart}.png"
+        page.locator(f"#{chart}").screenshot(path=str(shots[chart]))
+    assert _share(shots["trend"], LINE) > 0.005, "no trend line drawn"
+    assert _share(shots["trend"], BAR) < 0.001
+    for chart in ("districts", "stock"):
+        assert _share(shots[chart], BAR) > 0.2, f"no bars in the {chart} chart"
+    # Without an authority or statistics key there is nothing to see.
+    page.goto(f"{url}/dashboard#key=not-a-key")
+    page.reload()
+    page.wait_for_selector("body[data-state]", timeout=30_000)
+    assert page.get_attribute("body", "data-state") == "ERROR"
+    page.close()
