@@ -53,7 +53,7 @@ SELECT 1 + u % 72, lpad(u::text, 28, '0'), 1 + u % 30, (u % 100)::text,
             ELSE 'RESERVED' END, '', 0, false, false
 FROM generate_series(1, :units) AS u;
 CREATE TABLE raw_facts AS
-SELECT u AS filing, (DATE '{start}' + (u * 7919) % 365) AS day,
+SELECT u AS filing, (DATE '{start}' + ((u * 7919) % 365)::int) AS day,
        (ARRAY{districts})[1 + ((u % 72) % 36) % 6] AS district, 1 + (u % 72) % 36 AS project_id,
        CASE WHEN u % 10 = 0 THEN '商业' ELSE '住宅' END AS use,
        10000 AS area, ((9000 + (u * 31) % 6000) * 10000)::bigint AS value,
