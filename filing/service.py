@@ -48,7 +48,7 @@ from signing import pades, remote
 from signing.contract import Contract
 from signing.fonts import truetype_font
 from signing.render import render
-from signing.validation import DocumentError, signer_certificates, validate_document
+from signing.validation import DocumentError, SignedPdf, signer_certificates
 
 RESERVATION = dt.timedelta(days=7)
 
@@ -604,10 +604,11 @@ class FilingService:
     ) -> pades.RevocationSnapshot:
         """Exactly ``fields`` are signed, each validly and by the party the contract names."""
         try:
-            certs = signer_certificates(pdf)
+            signed = SignedPdf(pdf)
+            certs = signed.certificates()
             # One snapshot of revocation data serves the checks here and the seal after them.
             revocation = self.d.pki.revocation([*certs, self.d.pki.filing_seal_certificate()])
-            reports = validate_document(pdf, revocation)
+            reports = signed.validate(revocation)
         except DocumentError as exc:
             raise SignatureRejected(str(exc)) from exc
         if [r.field for r in reports] != fields:

@@ -58,21 +58,35 @@ def _reader(pdf: bytes) -> Any:
     return reader
 
 
+class SignedPdf:
+    """One parse of a PDF, for both its signers' certificates and their validation."""
+
+    def __init__(self, pdf: bytes) -> None:
+        reader = _reader(pdf)
+        try:
+            self._signatures = list(reader.embedded_regular_signatures)
+        except Exception as exc:
+            raise DocumentError(f"malformed signature dictionary: {exc}") from exc
+
+    def certificates(self) -> list[x509.Certificate]:
+        try:
+            return [
+                x509.load_der_x509_certificate(sig.signer_cert.dump()) for sig in self._signatures
+            ]
+        except Exception as exc:
+            raise DocumentError(f"malformed signature dictionary: {exc}") from exc
+
+    def validate(self, trust: RevocationSnapshot) -> list[SignatureReport]:
+        """The status of every signature, oldest first."""
+        return asyncio.run(self._validate_all(trust))
+
+    async def _validate_all(self, trust: RevocationSnapshot) -> list[SignatureReport]:
+        return [await _validate_one(sig, trust) for sig in self._signatures]
+
+
 def validate_document(pdf: bytes, trust: RevocationSnapshot) -> list[SignatureReport]:
     """The status of every signature in ``pdf``, oldest first (DocumentError for bad input)."""
-    reader = _reader(pdf)
-    return asyncio.run(_validate_all(reader, trust))
-
-
-async def _validate_all(reader: Any, trust: RevocationSnapshot) -> list[SignatureReport]:
-    reports = []
-    try:
-        embedded = list(reader.embedded_regular_signatures)
-    except Exception as exc:
-        raise DocumentError(f"malformed signature dictionary: {exc}") from exc
-    for sig in embedded:
-        reports.append(await _validate_one(sig, trust))
-    return reports
+    return SignedPdf(pdf).validate(trust)
 
 
 async def _validate_one(sig: Any, trust: RevocationSnapshot) -> SignatureReport:
@@ -108,11 +122,4 @@ async def _validate_one(sig: Any, trust: RevocationSnapshot) -> SignatureReport:
 
 def signer_certificates(pdf: bytes) -> list[x509.Certificate]:
     """The signing certificates of every signature in ``pdf`` (DocumentError for bad input)."""
-    reader = _reader(pdf)
-    try:
-        return [
-            x509.load_der_x509_certificate(sig.signer_cert.dump())
-            for sig in reader.embedded_regular_signatures
-        ]
-    except Exception as exc:
-        raise DocumentError(f"malformed signature dictionary: {exc}") from exc
+    return SignedPdf(pdf).certificates()
