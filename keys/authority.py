@@ -13,6 +13,7 @@ import enum
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -136,8 +137,9 @@ class CertificateAuthority:
         """
         path = self.directory / f"{slug}.pem"
         if not path.exists():
-            cert = self.issue(profile, subject, public_key)
-            _write_once(path, pem(cert))
+            with self._locked():  # one issuer, however many threads and processes ask at once
+                if not path.exists():
+                    _write_once(path, pem(self._issue(profile, subject, public_key)))
         cert = self.certificate(slug)
         if cert.public_key() != public_key:
             raise CertificateError(f"certificate {slug!r} is for another key")
@@ -152,6 +154,18 @@ class CertificateAuthority:
         not_before: dt.datetime | None = None,
     ) -> x509.Certificate:
         """Issue an end-entity certificate from the issuing CA and record it."""
+        with self._locked():
+            return self._issue(profile, subject, public_key, validity, not_before)
+
+    def _issue(
+        self,
+        profile: Profile,
+        subject: x509.Name,
+        public_key: ec.EllipticCurvePublicKey,
+        validity: dt.timedelta | None = None,
+        not_before: dt.datetime | None = None,
+    ) -> x509.Certificate:
+        """``issue``, for a caller holding the registry lock."""
         if profile in (Profile.ROOT_CA, Profile.ISSUING_CA):
             raise CertificateError("CAs are created with the hierarchy, not issued")
         cert = build(
@@ -165,8 +179,7 @@ class CertificateAuthority:
             not_before=not_before,
             validity=validity,
         )
-        with self._locked():
-            self._register(cert, "issuing-ca", profile)
+        self._register(cert, "issuing-ca", profile)
         return cert
 
     def revoke(self, serial: int, reason: RevocationReason) -> CertificateStatus:
@@ -271,9 +284,12 @@ class CertificateAuthority:
 
 
 def _write_once(path: Path, data: bytes) -> None:
+    """Create ``path`` with ``data`` unless it exists; readers never see it half written."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_bytes(data)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.link(tmp, path)  # atomic, and fails if the path exists: write-once
     except FileExistsError:
-        return
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+        pass
+    finally:
+        tmp.unlink()

@@ -338,3 +338,32 @@ def test_party_certificates_need_a_verified_identity(tmp_path: Path) -> None:
     assert cert.not_valid_after_utc - cert.not_valid_before_utc <= dt.timedelta(days=31)
     serial = cert.subject.get_attributes_for_oid(x509.oid.NameOID.SERIAL_NUMBER)[0].value
     assert serial.startswith("IDH:") and "430102199001011234" not in cert.subject.rfc4514_string()
+
+
+def test_many_threads_ensuring_one_certificate_get_one_whole_certificate(tmp_path: Path) -> None:
+    """Found by the 200-filing race: readers saw a half-written seal certificate (a 500)."""
+    import threading
+
+    store = FileKeyStore(tmp_path / "keys", b"test passphrase")
+    ca = CertificateAuthority.open(tmp_path / "pki", store, Endpoints("http://127.0.0.1:8000"))
+    key = new_key()
+    results: list[object] = []
+    start = threading.Barrier(16)
+
+    def ensure() -> None:
+        start.wait()
+        try:
+            results.append(ca.ensure("seal-x", Profile.FILING_SEAL, name("某章"), key.public_key()))
+        except Exception as exc:  # collected, so that the assertion names it
+            results.append(exc)
+
+    threads = [threading.Thread(target=ensure) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(isinstance(r, x509.Certificate) for r in results), results
+    assert len({r.serial_number for r in results}) == 1  # type: ignore[attr-defined]
+    registry = json.loads((tmp_path / "pki" / "registry.json").read_text(encoding="utf-8"))
+    assert sum(1 for e in registry.values() if "某章" in e["subject"]) == 1
+    assert not list((tmp_path / "pki").glob("*.tmp"))
