@@ -48,6 +48,31 @@ _LABELS = {
 }
 
 
+CHECK_NAMES_ZH = {
+    "signature": "签名",
+    "filing-seal": "备案专用章",
+    "receipt": "回执",
+    "entry": "日志条目",
+    "document-hash": "文件哈希比对",
+    "log-signature": "检查点签名",
+    "log-key-period": "日志密钥有效期",
+    "witnesses": "见证人联署",
+    "inclusion": "包含证明",
+    "consistency": "一致性证明",
+    "log-data": "日志数据",
+    "later-events": "后续注销或变更",
+}
+
+
+def check_name(name: str, lang: str) -> str:
+    """A check's name for people: in Chinese with the stable name after it."""
+    if lang != "zh":
+        return name
+    base, _, field = name.partition(":")
+    zh = CHECK_NAMES_ZH.get(base, "")
+    return f"{zh} {field or ''}（{name}）".replace(" （", "（") if zh else name
+
+
 def _t(key: str, lang: str) -> str:
     zh, en = _LABELS[key]
     return zh if lang == "zh" else en
@@ -96,7 +121,8 @@ def to_text(report: Report, lang: str = "zh") -> str:
         )
     lines.append(f"{_t('checks', lang)}:")
     for c in report.checks:
-        lines.append(f"  [{_indication(c.indication, c.sub_indication)}] {c.name}: {c.detail}")
+        label = check_name(c.name, lang)
+        lines.append(f"  [{_indication(c.indication, c.sub_indication)}] {label}: {c.detail}")
     for note in report.notes:
         lines.append(f"{_t('notes', lang)}: {note}")
     return "\n".join(lines) + "\n"
@@ -178,7 +204,13 @@ def to_html(report: Report, lang: str = "zh") -> str:
         )
     parts.append(f"</table><h2>{_t('checks', lang)}</h2><table>")
     for c in report.checks:
-        parts.append(row(escape(c.name), ind(c.indication, c.sub_indication), escape(c.detail)))
+        parts.append(
+            row(
+                escape(check_name(c.name, lang)),
+                ind(c.indication, c.sub_indication),
+                escape(c.detail),
+            )
+        )
     parts.append("</table>")
     for note in report.notes:
         parts.append(f"<p>{_t('notes', lang)}: {escape(note)}</p>")
