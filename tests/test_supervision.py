@@ -146,3 +146,35 @@ def test_the_access_log_is_anchored_in_the_filing_log_and_changes_are_caught(api
     assert problems and "changed since anchored" in problems[0]
     bad = subprocess.run([*cli, "--check"], capture_output=True, text=True)
     assert bad.returncode == 1 and "CHANGED" in bad.stdout
+
+
+def test_department_reads_succeed_while_others_write(api: Api) -> None:
+    """Reads that are then recorded once failed on SQLite with 'database is locked'."""
+    import threading
+
+    from ledger.database import write_transaction
+
+    client, keys, d = api
+    _setup_registry(client, keys)
+    _, number = file_contract(client, keys)
+    stop = threading.Event()
+
+    def writer() -> None:  # the sequencer and the dispatcher write like this all the time
+        while not stop.is_set():
+            with write_transaction(d.log.engine) as conn:
+                auth.record_access(conn, auth.Caller("load", auth.Role.AUTHORITY), "x", "y")
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        answers = [
+            client.get(f"/v1/loans/filings/{number}", headers=keys["bank"]).status_code
+            for _ in range(40)
+        ]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert answers == [200] * 40
+    assert len(_reads(d, "loan-read-filing")) == 40
