@@ -53,6 +53,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     r = APIRouter(prefix="/v1", tags=["supervision"])
     engine = service.engine
     Who = Annotated[Caller, Depends(auth.dependency(engine, limiter))]
+
     def record(who: Caller, action: str, subject: str) -> None:
         # Its own short write transaction: on SQLite a read that turns into a write cannot
         # wait for the writer lock, and the sequencer and dispatcher write all the time.
