@@ -6,7 +6,6 @@ import base64
 import binascii
 import datetime as dt
 import json
-import time
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -335,13 +334,8 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         )
 
     def wait_for_receipt(index: int) -> str | None:
-        deadline = time.monotonic() + RECEIPT_WAIT
-        while time.monotonic() < deadline:
-            cp = deployment.log.latest_checkpoint()
-            if cp is not None and cp.size > index:
-                return deployment.log.receipt(index, cp).to_text()
-            time.sleep(0.02)
-        return None
+        cp = deployment.sequencer().wait_for(index + 1, RECEIPT_WAIT)
+        return None if cp is None else deployment.log.receipt(index, cp).to_text()
 
     def filing_errors(exc: FilingError) -> Problem:
         if isinstance(exc, NotSellable):

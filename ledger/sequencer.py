@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -100,6 +101,10 @@ class Sequencer:
         self.threshold = threshold
         self._clients = [HttpWitnessClient(w) for w in witnesses]
         self._lock = threading.Lock()
+        # In-process waiters are told of each new checkpoint instead of polling the database;
+        # appenders in this process can wake the loop instead of waiting out its interval.
+        self.checkpointed = threading.Condition()
+        self.wake = threading.Event()
 
     def close(self) -> None:
         for c in self._clients:
@@ -112,7 +117,28 @@ class Sequencer:
             latest = self.log.latest_checkpoint()
             if latest is not None and latest.size == size:
                 return None
-            return self._issue(size)
+            issued = self._issue(size)
+        with self.checkpointed:
+            self.checkpointed.notify_all()
+        return issued
+
+    def wait_for(self, size: int, timeout: float, poll: float = 0.2) -> StoredCheckpoint | None:
+        """The first checkpoint covering ``size`` entries, waiting up to ``timeout`` seconds.
+
+        Woken by this process's checkpoints; polls every ``poll`` seconds for those another
+        process (the elected sequencer) issues.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            cp = self.log.latest_checkpoint()
+            if cp is not None and cp.size >= size:
+                return cp
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self.wake.set()
+            with self.checkpointed:
+                self.checkpointed.wait(min(remaining, poll))
 
     def _issue(self, size: int) -> StoredCheckpoint:
         cp = Checkpoint(self.origin, size, self.log.root_hash(size))
@@ -163,4 +189,5 @@ class Sequencer:
                 except Exception:
                     log.exception("sequencer step failed; retrying")
                     stop.wait(1.0)
-                stop.wait(interval)
+                self.wake.wait(interval)
+                self.wake.clear()

@@ -152,3 +152,32 @@ def test_reopening_keeps_everything(db_url: str) -> None:
     again = Log.open(db_url)
     assert again.size() == 10 and again.root_hash(10) == root
     again.close()
+
+
+def test_waiting_for_a_checkpoint_is_answered_by_the_step_that_covers_it(log: Log) -> None:
+    import threading
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger.note import Signer
+    from ledger.sequencer import Sequencer
+
+    sequencer = Sequencer(
+        log, [Signer("example.org/log", Ed25519PrivateKey.generate())], "example.org/log"
+    )
+    [index] = log.append_many([b"first"])
+    assert sequencer.wait_for(index + 1, timeout=0.2, poll=0.05) is None  # nobody steps
+    stop = threading.Event()
+    runner = threading.Thread(target=sequencer.run, args=(stop, 30.0))  # woken, not polling
+    runner.start()
+    try:
+        log.append_many([b"second"])
+        cp = sequencer.wait_for(index + 2, timeout=20)
+        assert cp is not None and cp.size == 2
+        again = sequencer.wait_for(1, timeout=0)  # already covered: no wait
+        assert again is not None and again.size == 2
+    finally:
+        stop.set()
+        sequencer.wake.set()
+        runner.join(timeout=10)
+    sequencer.close()
