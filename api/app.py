@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -31,6 +32,7 @@ from filing.service import Departments, FilingService
 from ledger.database import write_transaction
 
 REDIS_ENV = "WANGQIAN_REDIS_URL"
+DATA_ENV = "WANGQIAN_DATA"  # the data directory, for worker processes started by uvicorn
 EXPIRY_INTERVAL = 60.0  # seconds between sweeps for drafts whose reservation ran out
 ANCHOR_EVERY = 5  # sweeps between anchors of the access log in the filing log
 log = logging.getLogger(__name__)
@@ -113,3 +115,12 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     describe = app.openapi
     app.openapi = lambda: add_examples(describe())  # type: ignore[method-assign]
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app over the deployment in ``$WANGQIAN_DATA``: each ``serve --workers`` process's."""
+    data = os.environ.get(DATA_ENV)
+    if not data:
+        raise RuntimeError(f"{DATA_ENV} names no data directory")
+    # Open for the life of the worker process; its threads stop with the app's lifespan.
+    return create_app(Deployment.open(Path(data)))

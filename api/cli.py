@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,28 @@ def _serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from filing.deployment import Deployment
 
+    if args.workers > 1:
+        from api.app import DATA_ENV
+
+        with Deployment.open(args.data) as deployment:
+            dialect = deployment.log.engine.dialect.name
+        if dialect != "postgresql":
+            print(
+                "several workers need PostgreSQL (set WANGQIAN_DATABASE_URL); SQLite has one "
+                "writer",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        os.environ[DATA_ENV] = str(args.data.resolve())
+        uvicorn.run(
+            "api.app:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_level="info",
+        )
+        return EXIT_OK
     with Deployment.open(args.data) as deployment:
         uvicorn.run(create_app(deployment), host=args.host, port=args.port, log_level="info")
     return EXIT_OK
@@ -252,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data", type=Path, required=True)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes (PostgreSQL only; one of them sequences and dispatches events)",
+    )
     serve.set_defaults(func=_serve)
 
     witness = sub.add_parser("witness", help="run an independent C2SP tlog-witness")

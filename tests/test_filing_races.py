@@ -35,41 +35,46 @@ def server(
             "developer": auth.create_key(conn, DEVELOPER_ID, auth.Role.DEVELOPER),
         }
     with _Server(app) as base:
-        a = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['authority']}"})
-        csv = {"content-type": "text/csv"}
-        inventory = sample_inventory()  # 120 units
-        assert (
-            a.post(
-                "/v1/registry/import",
-                content=inventory.encode(),
-                headers={**csv, "Idempotency-Key": "i"},
-            ).status_code
-            == 201
-        )
-        a.post(
-            "/v1/departments/households",
-            headers={**csv, "Idempotency-Key": "h"},
-            content=f"id_number,local,spouse,minor_children\n{BUYER.id_number},1,,\n".encode(),
-        )
-        codes = [line.split(",")[6] for line in inventory.splitlines()[1:]]
-        a.post(
-            "/v1/registry/permits",
-            headers={"Idempotency-Key": "p"},
-            json={
-                "number": "P-1",
-                "authority": "住建局",
-                "valid_from": "2026-01-01",
-                "units": codes,
-            },
-        )
-        dev = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['developer']}"})
-        for code in codes:
-            assert (
-                dev.post(f"/v1/units/{code}/release", headers={"Idempotency-Key": code}).status_code
-                == 200
-            )
+        _load_registry(base, keys)
         yield base, keys, d
     d.close()
+
+
+def _load_registry(base: str, keys: dict[str, str]) -> None:
+    """The sample 楼盘表 (120 units), a permit, the buyer's household, every unit released."""
+    a = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['authority']}"})
+    csv = {"content-type": "text/csv"}
+    inventory = sample_inventory()  # 120 units
+    assert (
+        a.post(
+            "/v1/registry/import",
+            content=inventory.encode(),
+            headers={**csv, "Idempotency-Key": "i"},
+        ).status_code
+        == 201
+    )
+    a.post(
+        "/v1/departments/households",
+        headers={**csv, "Idempotency-Key": "h"},
+        content=f"id_number,local,spouse,minor_children\n{BUYER.id_number},1,,\n".encode(),
+    )
+    codes = [line.split(",")[6] for line in inventory.splitlines()[1:]]
+    a.post(
+        "/v1/registry/permits",
+        headers={"Idempotency-Key": "p"},
+        json={
+            "number": "P-1",
+            "authority": "住建局",
+            "valid_from": "2026-01-01",
+            "units": codes,
+        },
+    )
+    dev = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys['developer']}"})
+    for code in codes:
+        assert (
+            dev.post(f"/v1/units/{code}/release", headers={"Idempotency-Key": code}).status_code
+            == 200
+        )
 
 
 def _contract(code: str, number: str) -> dict[str, object]:
@@ -240,3 +245,70 @@ def test_two_hundred_filings_on_a_hundred_units_at_once(
     assert len(per_unit) == 100 and all(n == 1 for _, n in per_unit)
     assert filed_units == 100
     assert d.log.appended() == 100  # one log entry per filing, none twice
+
+
+def test_two_worker_processes_file_on_postgresql_and_sqlite_is_refused(
+    pg_url: str, tmp_path: Path
+) -> None:
+    import os
+
+    from tests.helpers import free_port, stop, wait_http, wangqian
+
+    env = {"WANGQIAN_DATABASE_URL": pg_url}
+    os.environ["WANGQIAN_DATABASE_URL"] = pg_url
+    try:
+        with Deployment.open(tmp_path / "data") as d:
+            from api.app import filing_service
+
+            filing_service(d)
+            with write_transaction(d.log.engine) as conn:
+                keys = {
+                    "authority": auth.create_key(conn, "住建局", auth.Role.AUTHORITY),
+                    "developer": auth.create_key(conn, DEVELOPER_ID, auth.Role.DEVELOPER),
+                }
+            pki = d.pki
+            port = free_port()
+            proc = wangqian(
+                "serve", "--data", str(tmp_path / "data"), "--port", str(port), "--workers", "2",
+                env=env,
+            )  # fmt: skip
+            base = f"http://127.0.0.1:{port}"
+            try:
+                wait_http(base + "/log/vkey", proc, timeout=60)
+                _load_registry(base, keys)
+                codes = [line.split(",")[6] for line in sample_inventory().splitlines()[1:5]]
+                headers = {"Authorization": f"Bearer {keys['developer']}"}
+                signed = []
+                with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
+                    for i, code in enumerate(codes):
+                        r = c.post(
+                            "/v1/contracts",
+                            json=_contract(code, f"HT-W-{i}"),
+                            headers={"Idempotency-Key": f"w{i}"},
+                        )
+                        assert r.status_code == 201, r.text
+                        cid = r.json()["id"]
+                        pdf = c.get(f"/v1/contracts/{cid}/document").content
+                        seller = sample_contract().seller.name
+                        signed.append((cid, sign_as_parties(pki, pdf, seller, BUYER.name)))
+
+                def submit(i: int) -> httpx.Response:
+                    with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
+                        return c.post(
+                            "/v1/filings",
+                            params={"contract_id": signed[i][0]},
+                            content=signed[i][1],
+                            headers={"Idempotency-Key": f"f{i}", "content-type": "application/pdf"},
+                        )
+
+                answers = _at_once(4, submit)
+                assert [r.status_code for r in answers] == [201] * 4, [r.text for r in answers]
+                assert all(r.json()["receipt"] for r in answers)  # one process sequenced for all
+                assert d.log.appended() == 4
+            finally:
+                stop(proc)
+    finally:
+        del os.environ["WANGQIAN_DATABASE_URL"]
+    refused = wangqian("serve", "--data", str(tmp_path / "lite"), "--workers", "2")
+    out, _ = refused.communicate(timeout=60)
+    assert refused.returncode == 2 and "need PostgreSQL" in out
