@@ -39,7 +39,7 @@ from filing.eligibility import (
     rule_set_for,
 )
 from filing.entry import EntryEvent, FilingEntry, party_hash
-from filing.status import UnitEvent, UnitStatus
+from filing.status import InvalidTransition, UnitEvent, UnitStatus
 from filing.terms import contract_from_json, contract_to_json
 from keys.identity import VerifiedIdentity, issue_party_certificate
 from keys.pki import Profile
@@ -157,7 +157,9 @@ class FilingService:
                     reserved_for=contract_id,
                     reserved_until=registry.now() + RESERVATION,
                 )
-            except registry.StaleUnit as exc:
+            except (registry.StaleUnit, InvalidTransition) as exc:
+                # Another draft reserved it between the check and here (PostgreSQL reads each
+                # statement afresh): the unit is taken, not the server broken.
                 raise UnitTaken(str(exc)) from exc
             conn.execute(
                 insert(schema.contracts).values(
@@ -356,7 +358,7 @@ class FilingService:
             registry.apply(
                 conn, code, UnitEvent.FILE, actor, f"filed as {number}", expect_reserved_for=c["id"]
             )
-        except registry.StaleUnit as exc:
+        except (registry.StaleUnit, InvalidTransition) as exc:
             raise UnitTaken(str(exc)) from exc
         salt = secrets.token_bytes(16)
         at = registry.now().replace(microsecond=0)

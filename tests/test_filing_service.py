@@ -403,3 +403,20 @@ def test_a_change_is_sealed_logged_and_verifiable_and_the_filing_stands(
     log_data = LogData(cp.cosigned_note, tuple(service.d.log.entries(0, cp.size)))
     report = verify(sealed, trust, service.d.log.receipt(change.log_index, cp), log_data=log_data)
     assert report.verdict is Verdict.CANCELLED
+
+
+def test_a_draft_that_loses_the_unit_between_check_and_reservation_is_told_so(
+    service: FilingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the 200-filing race this was a 500: the unit was reserved between two reads."""
+    first, _ = service.draft(_contract(CODES[0], "HT-R-1"), DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    real_view = registry.unit_view
+
+    def stale_view(conn: object, code: str) -> object:  # what the check read a moment earlier
+        return dataclasses.replace(real_view(conn, code), status=UnitStatus.AVAILABLE)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(registry, "unit_view", stale_view)
+    with pytest.raises(UnitTaken):
+        service.draft(_contract(CODES[0], "HT-R-2"), DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    monkeypatch.undo()
+    assert _count(service, schema.contracts) == 1 and first
