@@ -521,7 +521,13 @@ class FilingService:
                 reason=reason,
             )
         )
-        registry.apply(conn, code, UnitEvent.CANCEL_FILING, actor, f"{number} cancelled: {reason}")
+        try:
+            registry.apply(
+                conn, code, UnitEvent.CANCEL_FILING, actor, f"{number} cancelled: {reason}"
+            )
+        except (registry.StaleUnit, InvalidTransition) as exc:
+            # A concurrent cancellation (or registration) got there first; this one rolls back.
+            raise ContractStateError(f"filing {number} changed meanwhile: {exc}") from exc
         c = self._contract(conn, f.contract_id)
         facts = self._facts(conn, f.unit_id, contract_from_json(c["data"]), at)
         statistics.record(conn, facts, cancelled=True)

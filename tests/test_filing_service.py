@@ -420,3 +420,26 @@ def test_a_draft_that_loses_the_unit_between_check_and_reservation_is_told_so(
         service.draft(_contract(CODES[0], "HT-R-2"), DEVELOPER_ID, "developer")  # type: ignore[arg-type]
     monkeypatch.undo()
     assert _count(service, schema.contracts) == 1 and first
+
+
+def test_a_cancellation_racing_another_is_refused_and_writes_nothing(
+    service: FilingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from filing.status import InvalidTransition
+
+    _, record = _sign_through(service, _contract())
+    assert record is not None
+    logged = service.d.log.appended()
+    real_apply = registry.apply
+
+    def raced(conn: object, code: str, event: object, *args: object, **kw: object) -> object:
+        if event is registry.UnitEvent.CANCEL_FILING:  # the other cancellation committed first
+            raise InvalidTransition("CANCEL_FILING does not apply to a AVAILABLE unit")
+        return real_apply(conn, code, event, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(registry, "apply", raced)
+    with pytest.raises(ContractStateError):
+        service.cancel(record.number, "developer", "twice")
+    monkeypatch.undo()
+    assert service.d.log.appended() == logged  # rolled back: no entry, still ACTIVE
+    assert service.filing(record.number)["status"] == "ACTIVE"
