@@ -13,8 +13,6 @@ from sqlalchemy import create_engine, text
 from tests.helpers import DemoOutput, run_demo
 
 PG_BASE = os.environ.get("WANGQIAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 def _pg_available() -> bool:

@@ -11,9 +11,7 @@ import pytest
 
 from ledger import merkle
 
-VECTORS = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "merkle" / "testdata"
-)
+VECTORS = Path(__file__).resolve().parent / "vectors" / "merkle"
 
 
 def _load(kind: str) -> list[Any]:
