@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -119,7 +120,8 @@ class FileKeyStore:
             serialization.PrivateFormat.PKCS8,
             serialization.BestAvailableEncryption(self._passphrase),
         )
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        # Unique per thread too: requests in one process may create the same key at once.
+        tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(pem)

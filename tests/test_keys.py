@@ -367,3 +367,28 @@ def test_many_threads_ensuring_one_certificate_get_one_whole_certificate(tmp_pat
     registry = json.loads((tmp_path / "pki" / "registry.json").read_text(encoding="utf-8"))
     assert sum(1 for e in registry.values() if "某章" in e["subject"]) == 1
     assert not list((tmp_path / "pki").glob("*.tmp"))
+
+
+def test_many_threads_creating_one_key_get_the_same_key(tmp_path: Path) -> None:
+    """Found by the 200-filing race: threads of one process shared a temporary file name."""
+    import threading
+
+    store = FileKeyStore(tmp_path / "keys", b"test passphrase")
+    results: list[object] = []
+    start = threading.Barrier(16)
+
+    def create() -> None:
+        start.wait()
+        try:
+            results.append(store.ec_p256("filing-seal").public_key().public_numbers())
+        except Exception as exc:  # collected, so that the assertion names it
+            results.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert len({(r.x, r.y) for r in results}) == 1  # type: ignore[attr-defined]
+    assert not [p for p in (tmp_path / "keys").iterdir() if ".tmp" in p.name]
