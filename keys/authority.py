@@ -1,6 +1,6 @@
 """One deployment's certificate authority: its hierarchy on disk, issuing and revoking.
 
-``DIR/pki/`` holds the certificates (PEM) and ``registry.json``, the record of
+``DIR/pki/`` holds the certificates (PEM) and ``registry.sqlite``, the record of
 every certificate issued and its revocation; private keys live in the key store.
 Creating the hierarchy is idempotent and never replaces an existing key or
 certificate.
@@ -11,20 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import fcntl
-import json
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from keys.pki import Endpoints, Profile, build, name
+from keys.registry import CertificateRegistry, IssuedCertificate
 from keys.store import FileKeyStore
 
 ORGANIZATION = "wangqian platform"
@@ -74,6 +73,9 @@ class CertificateAuthority:
         self.directory = directory
         self.store = store
         self.endpoints = endpoints
+        self.registry = CertificateRegistry(directory)
+        # Certificate files are written once and never replaced, so a read one stays true.
+        self._certificates: dict[str, x509.Certificate] = {}
 
     @classmethod
     def open(
@@ -105,11 +107,16 @@ class CertificateAuthority:
     # -- reading -------------------------------------------------------------
 
     def certificate(self, slug: str) -> x509.Certificate:
+        cached = self._certificates.get(slug)
+        if cached is not None:
+            return cached
         path = self.directory / f"{slug}.pem"
         try:
-            return x509.load_pem_x509_certificate(path.read_bytes())
+            cert = x509.load_pem_x509_certificate(path.read_bytes())
         except FileNotFoundError as exc:
             raise CertificateError(f"no certificate {slug!r} in {self.directory}") from exc
+        self._certificates[slug] = cert
+        return cert
 
     @property
     def root(self) -> x509.Certificate:
@@ -183,35 +190,20 @@ class CertificateAuthority:
         return cert
 
     def revoke(self, serial: int, reason: RevocationReason) -> CertificateStatus:
-        with self._locked():
-            registry = self._read()
-            entry = registry.get(format(serial, "x"))
-            if entry is None:
-                raise CertificateError(f"no certificate with serial {serial:x} was issued here")
-            if entry.get("revoked_at") is None:
-                entry["revoked_at"] = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-                entry["reason"] = reason.value
-                self._write(registry)
+        at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        if not self.registry.revoke(serial, at, reason.value):
+            raise CertificateError(f"no certificate with serial {serial:x} was issued here")
         status = self.status(serial)
         assert status is not None
         return status
 
     def status(self, serial: int) -> CertificateStatus | None:
         """The certificate's status, or None if this CA never issued it."""
-        entry = self._read().get(format(serial, "x"))
-        if entry is None:
-            return None
-        revoked = entry.get("revoked_at")
-        return CertificateStatus(
-            serial,
-            entry["issuer"],
-            dt.datetime.fromisoformat(revoked) if revoked else None,
-            RevocationReason(entry["reason"]) if entry.get("reason") else None,
-        )
+        entry = self.registry.get(serial)
+        return _status(entry) if entry is not None else None
 
     def revoked(self, issuer_slug: str) -> list[CertificateStatus]:
-        statuses = (self.status(int(s, 16)) for s in self._read())
-        return [s for s in statuses if s is not None and s.revoked and s.issuer == issuer_slug]
+        return [_status(e) for e in self.registry.revoked_by(issuer_slug)]
 
     def crl(
         self, issuer_slug: str, now: dt.datetime | None = None
@@ -248,29 +240,13 @@ class CertificateAuthority:
     # -- the registry ----------------------------------------------------------
 
     def _register(self, cert: x509.Certificate, issuer_slug: str, profile: Profile) -> None:
-        registry = self._read()
-        registry[format(cert.serial_number, "x")] = {
-            "issuer": issuer_slug,
-            "profile": profile.value,
-            "subject": cert.subject.rfc4514_string(),
-            "not_after": cert.not_valid_after_utc.isoformat(),
-            "revoked_at": None,
-            "reason": None,
-        }
-        self._write(registry)
-
-    def _read(self) -> dict[str, dict[str, Any]]:
-        path = self.directory / "registry.json"
-        if not path.exists():
-            return {}
-        data: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-        return data
-
-    def _write(self, registry: dict[str, dict[str, Any]]) -> None:
-        path = self.directory / "registry.json"
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(registry, indent=1, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        self.registry.add(
+            cert.serial_number,
+            issuer_slug,
+            profile.value,
+            cert.subject.rfc4514_string(),
+            cert.not_valid_after_utc,
+        )
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -281,6 +257,15 @@ class CertificateAuthority:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _status(entry: IssuedCertificate) -> CertificateStatus:
+    return CertificateStatus(
+        entry.serial,
+        entry.issuer,
+        entry.revoked_at,
+        RevocationReason(entry.reason) if entry.reason else None,
+    )
 
 
 def _write_once(path: Path, data: bytes) -> None:

@@ -62,6 +62,8 @@ class FileKeyStore:
             raise KeyStoreError("an empty passphrase would leave keys unencrypted")
         self.directory = directory
         self._passphrase = passphrase
+        # Key files are never overwritten, so a decrypted key stays this file's key.
+        self._loaded: dict[str, PrivateKeyTypes] = {}
 
     def _path(self, name: str) -> Path:
         if not name.replace("-", "").replace("_", "").isalnum():
@@ -98,12 +100,16 @@ class FileKeyStore:
     def _load_or_create(
         self, name: str, factory: Callable[[], PrivateKeyTypes] | None
     ) -> PrivateKeyTypes:
+        loaded = self._loaded.get(name)
+        if loaded is not None:
+            return loaded
         path = self._path(name)
         if not path.exists():
             if factory is None:
                 raise MissingKey(f"no key {name!r} in {self.directory}")
             self._create(path, factory())
-        return self._load(path)
+        key = self._loaded[name] = self._load(path)
+        return key
 
     def _load(self, path: Path) -> PrivateKeyTypes:
         try:

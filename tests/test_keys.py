@@ -364,8 +364,7 @@ def test_many_threads_ensuring_one_certificate_get_one_whole_certificate(tmp_pat
         t.join()
     assert all(isinstance(r, x509.Certificate) for r in results), results
     assert len({r.serial_number for r in results}) == 1  # type: ignore[attr-defined]
-    registry = json.loads((tmp_path / "pki" / "registry.json").read_text(encoding="utf-8"))
-    assert sum(1 for e in registry.values() if "某章" in e["subject"]) == 1
+    assert sum(1 for e in ca.registry.all() if "某章" in e.subject) == 1
     assert not list((tmp_path / "pki").glob("*.tmp"))
 
 
@@ -392,3 +391,83 @@ def test_many_threads_creating_one_key_get_the_same_key(tmp_path: Path) -> None:
     assert all(not isinstance(r, Exception) for r in results), results
     assert len({(r.x, r.y) for r in results}) == 1  # type: ignore[attr-defined]
     assert not [p for p in (tmp_path / "keys").iterdir() if ".tmp" in p.name]
+
+
+def test_registry_of_an_older_release_is_carried_over_once(tmp_path: Path) -> None:
+    """registry.json (before the SQLite registry) keeps its certificates and revocations."""
+    pki = make_pki(tmp_path / "pki")
+    good, bad = issue(pki, "好"), issue(pki, "坏")
+    pki.ca.revoke(bad.cert.serial_number, RevocationReason.KEY_COMPROMISE)
+    entries = {
+        format(e.serial, "x"): {
+            "issuer": e.issuer,
+            "profile": e.profile,
+            "subject": e.subject,
+            "not_after": e.not_after.isoformat(),
+            "revoked_at": e.revoked_at.isoformat() if e.revoked_at else None,
+            "reason": e.reason,
+        }
+        for e in pki.ca.registry.all()
+    }
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "registry.json").write_text(json.dumps(entries, indent=1), encoding="utf-8")
+    ca = CertificateAuthority(old, pki.ca.store, pki.ca.endpoints)
+    assert ca.status(bad.cert.serial_number) == pki.ca.status(bad.cert.serial_number)
+    assert ca.status(good.cert.serial_number) is not None
+    assert not ca.status(good.cert.serial_number).revoked  # type: ignore[union-attr]
+    assert [s.serial for s in ca.revoked("issuing-ca")] == [bad.cert.serial_number]
+    assert not (old / "registry.json").exists() and (old / "registry.json.imported").exists()
+    assert len(CertificateAuthority(old, pki.ca.store, pki.ca.endpoints).registry.all()) == len(
+        entries
+    )
+
+
+def test_revocation_status_reads_one_row_not_every_certificate_issued(tmp_path: Path) -> None:
+    """A city issues a certificate per buyer; a status or CRL must not re-read them all.
+
+    Found profiling the filing benchmark: every OCSP answer and CRL parsed the whole
+    registry once per certificate ever issued (quadratic), a fifth of a filing's CPU
+    after a few hundred buyers.
+    """
+    import sqlite3
+
+    pki = make_pki(tmp_path / "pki")
+    bad = issue(pki, "坏")
+    pki.ca.revoke(bad.cert.serial_number, RevocationReason.KEY_COMPROMISE)
+    with sqlite3.connect(pki.ca.registry.path) as db:
+        db.executemany(
+            "INSERT INTO certificates (serial, issuer, profile, subject, not_after)"
+            " VALUES (?, 'issuing-ca', 'party', 'CN=x', '2030-01-01T00:00:00+00:00')",
+            [(format(10**30 + i, "x"),) for i in range(100_000)],
+        )
+    statements: list[str] = []
+    real = pki.ca.registry._connect
+
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():  # type: ignore[no-untyped-def]
+        with real() as db:
+            db.set_trace_callback(statements.append)
+            yield db
+
+    pki.ca.registry._connect = counting  # type: ignore[method-assign]
+    crl = pki.ca.crl("issuing-ca")
+    assert crl.get_revoked_certificate_by_serial_number(bad.cert.serial_number) is not None
+    assert len(list(crl)) == 1
+    assert pki.ca.status(10**30 + 5) is not None
+    # One query for the CRL's revocations, one for the status: indexed, whatever the count.
+    assert len(statements) == 2, statements
+    with sqlite3.connect(pki.ca.registry.path) as db:
+        plans = [
+            " ".join(str(r[-1]) for r in db.execute("EXPLAIN QUERY PLAN " + q, args))
+            for q, args in [
+                (
+                    "SELECT * FROM certificates WHERE issuer = ? AND revoked_at IS NOT NULL",
+                    ("issuing-ca",),
+                ),
+                ("SELECT * FROM certificates WHERE serial = ?", ("ab",)),
+            ]
+        ]
+    assert all("USING INDEX" in p or "USING PRIMARY KEY" in p for p in plans), plans
