@@ -300,7 +300,16 @@ def _with_fields(pdf: bytes, fields: tuple[FieldBox, ...]) -> bytes:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
-    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    class FieldWriter(IncrementalPdfFileWriter):
+        def _update_meta(self) -> None:
+            # pyHanko stamps /ModDate with the wall clock on every write; the draft keeps
+            # ReportLab's invariant date, or equal contracts would differ by the second.
+            super()._update_meta()  # type: ignore[no-untyped-call]
+            info = self._info.get_object() if self._info is not None else None  # type: ignore[no-untyped-call]
+            if info is not None and "/CreationDate" in info:
+                info["/ModDate"] = info["/CreationDate"]
+
+    writer = FieldWriter(BytesIO(pdf))
     # pyHanko gives each new revision a random second ID; derive it from the content
     # instead, so that equal contracts stay equal byte for byte.
     first_id = writer.document_id[0]

@@ -103,6 +103,21 @@ def test_rendering_is_deterministic_and_well_formed(tmp_path: Path, draft: bytes
     assert names == ["seller", "buyer-1", "filing-seal"]
 
 
+def test_rendering_does_not_depend_on_the_clock(
+    draft: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found flaky: pyHanko wrote the wall clock's /ModDate into the draft's field revision."""
+    import pyhanko.pdf_utils.metadata.info as info
+
+    class Later(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+            return dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=tz)
+
+    monkeypatch.setattr(info, "datetime", Later)
+    assert render(sample_contract()).pdf == draft
+
+
 def test_contract_data_is_checked() -> None:
     contract = sample_contract()
     with pytest.raises(ContractDataError, match="28 characters"):
