@@ -31,6 +31,7 @@ from filing.service import (
     FilingService,
     NotEligible,
     NotSellable,
+    SealUnavailable,
     SignatureRejected,
     UnitTaken,
     UnknownContract,
@@ -366,6 +367,8 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             return Problem(409, "unit-taken", "Unit taken", str(exc))
         if isinstance(exc, SignatureRejected):
             return Problem(422, "signature-rejected", "Signature rejected", str(exc))
+        if isinstance(exc, SealUnavailable):
+            return Problem(503, "filing-seal-unavailable", "Filing seal unavailable", str(exc))
         if isinstance(exc, UnknownContract):
             return Problem(404, "unknown-contract", "Unknown contract or filing", str(exc))
         if isinstance(exc, ContractStateError):

@@ -6,6 +6,7 @@ PKCS#11 token when one is configured, else from the encrypted key files.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ class PlatformPki:
     token: Pkcs11KeyStore | None = None
     filing_seal_slug: str = FILING_SEAL
 
-    @property
+    @functools.cached_property
     def tsa(self) -> TimeStampAuthority:
         return TimeStampAuthority(
             self.ca.certificate("tsa"), self.ca.private_key("tsa"), [self.ca.issuing]

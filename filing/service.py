@@ -78,6 +78,10 @@ class ContractStateError(FilingError):
     """The contract is not in a state that allows this (withdrawn, filed, out of order)."""
 
 
+class SealUnavailable(FilingError):
+    """The platform cannot seal now (its seal certificate is revoked or expired, say)."""
+
+
 class SignatureRejected(FilingError):
     """A submitted signature or signed revision does not pass the checks."""
 
@@ -408,18 +412,21 @@ class FilingService:
         return FilingRecord(number, c["id"], doc, index, at)
 
     def _seal(self, pdf: bytes, revocation: pades.RevocationSnapshot) -> bytes:
-        """The platform's filing seal (B-LTA), after the earlier signatures' validation data."""
+        """The platform's filing seal (B-LTA), embedding every signature's validation data."""
         with self.d.pki.filing_seal() as signer:
             stamp = pades.Stamp(truetype_font(), None, "备案", "网签备案平台")
-            return pades.sign(
-                pades.add_validation_data(pdf, revocation),
-                "filing-seal",
-                signer,
-                pades.Level.B_LTA,
-                timestamper=self.d.pki.timestamper(),
-                revocation=revocation,
-                stamp=stamp,
-            )
+            try:
+                return pades.sign(
+                    pdf,
+                    "filing-seal",
+                    signer,
+                    pades.Level.B_LTA,
+                    timestamper=self.d.pki.timestamper(),
+                    revocation=revocation,
+                    stamp=stamp,
+                )
+            except pades.SigningError as exc:
+                raise SealUnavailable(f"the filing seal cannot be applied: {exc}") from exc
 
     def change(self, number: str, pdf: bytes, actor: str, reason: str) -> FilingRecord:
         """变更: a change agreement signed by every party is sealed and logged against the filing.

@@ -9,9 +9,11 @@ the TSA's certificate chain.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from asn1crypto import algos, cms, core, tsp
@@ -98,7 +100,9 @@ class TimeStampAuthority:
             }
         )
         content = info.dump()
-        cert = asn1_x509.Certificate.load(self.certificate.public_bytes(serialization.Encoding.DER))
+        fixed = self._fixed
+        # The parts that never change are kept encoded and loaded afresh for each token:
+        # asn1crypto re-encodes a parsed value it has looked into (whole certificates).
         signed_attrs = cms.CMSAttributes(
             [
                 cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
@@ -108,53 +112,17 @@ class TimeStampAuthority:
                 cms.CMSAttribute(
                     {"type": "message_digest", "values": [hashlib.sha256(content).digest()]}
                 ),
-                cms.CMSAttribute(
-                    {
-                        "type": "signing_certificate_v2",
-                        "values": [
-                            tsp.SigningCertificateV2(
-                                {
-                                    "certs": [
-                                        tsp.ESSCertIDv2(
-                                            {
-                                                "hash_algorithm": {"algorithm": "sha256"},
-                                                "cert_hash": hashlib.sha256(cert.dump()).digest(),
-                                                "issuer_serial": {
-                                                    "issuer": [
-                                                        asn1_x509.GeneralName(
-                                                            {"directory_name": cert.issuer}
-                                                        )
-                                                    ],
-                                                    "serial_number": cert.serial_number,
-                                                },
-                                            }
-                                        )
-                                    ]
-                                }
-                            )
-                        ],
-                    }
-                ),
+                cms.CMSAttribute.load(fixed.signing_certificate),
             ]
         )
         signature = self._key.sign(signed_attrs.dump(), ec.ECDSA(hashes.SHA256()))
         certificates = []
         if request["cert_req"].native:
-            certificates = [cert] + [
-                asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
-                for c in self._chain
-            ]
+            certificates = [asn1_x509.Certificate.load(der) for der in fixed.chain]
         signer = cms.SignerInfo(
             {
                 "version": "v1",
-                "sid": cms.SignerIdentifier(
-                    {
-                        "issuer_and_serial_number": {
-                            "issuer": cert.issuer,
-                            "serial_number": cert.serial_number,
-                        }
-                    }
-                ),
+                "sid": cms.SignerIdentifier.load(fixed.sid),
                 "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
                 "signed_attrs": signed_attrs,
                 "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
@@ -174,6 +142,54 @@ class TimeStampAuthority:
             }
         )
         return cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
+
+    @functools.cached_property
+    def _fixed(self) -> _FixedParts:
+        der = self.certificate.public_bytes(serialization.Encoding.DER)
+        cert = asn1_x509.Certificate.load(der)
+        ess = tsp.SigningCertificateV2(
+            {
+                "certs": [
+                    tsp.ESSCertIDv2(
+                        {
+                            "hash_algorithm": {"algorithm": "sha256"},
+                            "cert_hash": hashlib.sha256(der).digest(),
+                            "issuer_serial": {
+                                "issuer": [asn1_x509.GeneralName({"directory_name": cert.issuer})],
+                                "serial_number": cert.serial_number,
+                            },
+                        }
+                    )
+                ]
+            }
+        )
+        sid = cms.SignerIdentifier(
+            {
+                "issuer_and_serial_number": {
+                    "issuer": cert.issuer,
+                    "serial_number": cert.serial_number,
+                }
+            }
+        )
+        return _FixedParts(
+            signing_certificate=cms.CMSAttribute(
+                {"type": "signing_certificate_v2", "values": [ess]}
+            ).dump(),
+            sid=sid.dump(),
+            chain=(
+                der,
+                *(c.public_bytes(serialization.Encoding.DER) for c in self._chain),
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class _FixedParts:
+    """The DER of what every token repeats: the ESS attribute, the signer id, the chain."""
+
+    signing_certificate: bytes
+    sid: bytes
+    chain: tuple[bytes, ...]
 
 
 class _TimeStampResp(core.Sequence):  # type: ignore[misc]

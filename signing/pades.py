@@ -7,7 +7,9 @@ data to embed and the stamp.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import hashlib
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -17,6 +19,7 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import tsp
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
@@ -31,6 +34,7 @@ from signing.fonts import subset_font
 # Reserved space for the CMS blob. Reserving it up front spares pyHanko a dry run
 # of the whole signature just to measure its size.
 RESERVED = {"B-B": 8192, "B-T": 16384, "B-LT": 16384, "B-LTA": 16384}
+RESERVED_DOCUMENT_TIMESTAMP = 8192
 
 
 class Level(enum.Enum):
@@ -82,6 +86,43 @@ class RevocationSnapshot:
             revocation_mode=revocation_mode,
         )
 
+    def vouch_for(self, cert: Any) -> None:
+        """SigningError unless this data shows ``cert`` (asn1crypto) in force and unrevoked.
+
+        What embedding it needs of the signer's certificate: issued by one of the
+        snapshot's CAs, inside its validity, and an OCSP answer or CRL that says so.
+        """
+        now = dt.datetime.now(dt.UTC)
+        if not cert.not_valid_before <= now <= cert.not_valid_after:
+            raise SigningError("the signing certificate is expired or not yet valid")
+        issuer = cert.issuer.dump()
+        if not any(_issued_by(cert, ca) for ca in (*self.roots, *self.intermediates)):
+            raise SigningError("the signing certificate is not from this revocation data's CAs")
+        covered = False
+        for der in self.ocsp_responses:
+            for single in asn1_ocsp.OCSPResponse.load(der).basic_ocsp_response["tbs_response_data"][
+                "responses"
+            ]:
+                cert_id = single["cert_id"]
+                name_hash = hashlib.new(cert_id["hash_algorithm"]["algorithm"].native, issuer)
+                if (
+                    cert_id["serial_number"].native == cert.serial_number
+                    and cert_id["issuer_name_hash"].native == name_hash.digest()
+                ):
+                    if single["cert_status"].name != "good":
+                        raise SigningError("the signing certificate is revoked")
+                    covered = True
+        for der in self.crls:
+            crl = asn1_crl.CertificateList.load(der)
+            if crl.issuer.dump() != issuer:
+                continue
+            revoked = crl["tbs_cert_list"]["revoked_certificates"]
+            if any(r["user_certificate"].native == cert.serial_number for r in revoked):
+                raise SigningError("the signing certificate is revoked")
+            covered = True
+        if not covered:
+            raise SigningError("no revocation data for the signing certificate to embed")
+
 
 @dataclass(frozen=True)
 class Stamp:
@@ -110,24 +151,15 @@ def _font_factory(path: Path) -> Any:
     return GlyphAccumulatorFactory(str(path), font_size=9)
 
 
-def metadata(
-    field_name: str,
-    level: Level,
-    revocation: RevocationSnapshot | None,
-    reason: str = "",
-    location: str = "",
-) -> Any:
-    if level.long_term and revocation is None:
-        raise SigningError(f"{level.value} needs revocation data to embed")
+def metadata(field_name: str, reason: str = "", location: str = "") -> Any:
+    # Validation data is not pyHanko's to gather (it would validate the signer's chain
+    # once more and write the DSS in a revision of its own): ``sign`` embeds the snapshot.
     return signers.PdfSignatureMetadata(
         field_name=field_name,
         md_algorithm="sha256",
         subfilter=fields.SigSeedSubFilter.PADES,
         reason=reason or None,
         location=location or None,
-        embed_validation_info=level.long_term,
-        use_pades_lta=level is Level.B_LTA,
-        validation_context=revocation.validation_context() if revocation else None,
     )
 
 
@@ -143,42 +175,61 @@ def sign(
     reason: str = "",
     location: str = "",
 ) -> bytes:
-    """Sign ``field_name`` of ``pdf`` as a new revision; returns the whole signed file."""
+    """Sign ``field_name`` of ``pdf`` as a new revision; returns the whole signed file.
+
+    At B-LT and B-LTA, everything in ``revocation`` (certificates, CRLs, OCSP
+    responses) goes into the DSS in the signature's own revision, so it also makes
+    the document's earlier signatures long-term; the snapshot must vouch for the
+    signer's certificate (SigningError if it is revoked, expired or not covered).
+    B-LTA then adds a document time-stamp over it all.
+    """
     if level.timestamped and timestamper is None:
         raise SigningError(f"{level.value} needs a time-stamp authority")
-    meta = metadata(field_name, level, revocation, reason, location)
+    if level.long_term and revocation is None:
+        raise SigningError(f"{level.value} needs revocation data to embed")
+    try:
+        writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    except Exception as exc:
+        raise SigningError(f"cannot sign field {field_name!r}: {exc!r}") from exc
+    if revocation is not None and level.long_term:
+        revocation.vouch_for(signer.signing_cert)
+        _supply_dss(writer, revocation)
     try:
         pdf_signer = signers.PdfSigner(
-            meta,
+            metadata(field_name, reason, location),
             signer=signer,
             timestamper=timestamper if level.timestamped else None,
             stamp_style=stamp.style() if stamp else None,
         )
-        writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
         out = pdf_signer.sign_pdf(writer, bytes_reserved=RESERVED[level.value])
+        if level is Level.B_LTA:
+            assert timestamper is not None
+            out = signers.PdfTimeStamper(timestamper).timestamp_pdf(
+                IncrementalPdfFileWriter(out, strict=False),
+                "sha256",
+                bytes_reserved=RESERVED_DOCUMENT_TIMESTAMP,
+            )
     except Exception as exc:  # pyHanko raises many kinds; the caller needs one
         raise SigningError(f"cannot sign field {field_name!r}: {exc!r}") from exc
     return bytes(out.getvalue())
 
 
-def add_validation_data(pdf: bytes, revocation: RevocationSnapshot) -> bytes:
-    """Add the certificates, CRLs and OCSP responses in ``revocation`` to the DSS.
+def _issued_by(cert: Any, ca: x509.Certificate) -> bool:
+    """``cert`` (asn1crypto) carries ``ca``'s signature (a name alone could be anyone's)."""
+    try:
+        x509.load_der_x509_certificate(cert.dump()).verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
-    pyHanko embeds validation data for the signature it is making; this makes the
-    earlier signatures of a document long-term (B-LT) too, before the last seal.
-    """
-    from asn1crypto import crl as crl_module
-    from asn1crypto import ocsp as ocsp_module
+
+def _supply_dss(writer: IncrementalPdfFileWriter, revocation: RevocationSnapshot) -> None:
     from pyhanko.sign.validation.dss import DocumentSecurityStore
 
-    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
     DocumentSecurityStore.supply_dss_in_writer(
         writer,
         None,
         certs=[asn1_certificate(c) for c in (*revocation.roots, *revocation.intermediates)],
-        ocsps=[ocsp_module.OCSPResponse.load(o) for o in revocation.ocsp_responses],
-        crls=[crl_module.CertificateList.load(c) for c in revocation.crls],
+        ocsps=[asn1_ocsp.OCSPResponse.load(o) for o in revocation.ocsp_responses],
+        crls=[asn1_crl.CertificateList.load(c) for c in revocation.crls],
     )
-    out = BytesIO()
-    writer.write(out)  # type: ignore[no-untyped-call]
-    return out.getvalue()

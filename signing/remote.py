@@ -93,7 +93,7 @@ async def _prepare(
 ) -> RemoteSigningRequest:
     ext = _ext_signer(cert, chain, 72)
     pdf_signer = signers.PdfSigner(
-        metadata(field_name, Level.B_T, None, reason),
+        metadata(field_name, reason),
         signer=ext,
         stamp_style=stamp.style() if stamp else None,
     )

@@ -81,7 +81,10 @@ class SignedPdf:
         return asyncio.run(self._validate_all(trust))
 
     async def _validate_all(self, trust: RevocationSnapshot) -> list[SignatureReport]:
-        return [await _validate_one(sig, trust) for sig in self._signatures]
+        # One context for every signature and time-stamp, as pyHanko itself shares them:
+        # it caches the paths it has validated, and building one parses every CRL and OCSP.
+        context = trust.validation_context()
+        return [await _validate_one(sig, context) for sig in self._signatures]
 
 
 def validate_document(pdf: bytes, trust: RevocationSnapshot) -> list[SignatureReport]:
@@ -89,14 +92,14 @@ def validate_document(pdf: bytes, trust: RevocationSnapshot) -> list[SignatureRe
     return SignedPdf(pdf).validate(trust)
 
 
-async def _validate_one(sig: Any, trust: RevocationSnapshot) -> SignatureReport:
+async def _validate_one(sig: Any, context: Any) -> SignatureReport:
     cert = sig.signer_cert
     cn = cert.subject.native.get("common_name", "") if cert is not None else ""
     try:
         status = await async_validate_pdf_signature(
             sig,
-            signer_validation_context=trust.validation_context(),
-            ts_validation_context=trust.validation_context(),
+            signer_validation_context=context,
+            ts_validation_context=context,
         )
     except Exception as exc:  # a corrupt CMS blob is a failed signature, not a crash
         return SignatureReport(

@@ -87,7 +87,6 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
     reports = validate_document(pdf, revocation)
     if len(reports) != 2 or not all(r.ok for r in reports):
         raise AssertionError(f"party signatures do not validate: {[r.summary for r in reports]}")
-    pdf = pades.add_validation_data(pdf, revocation)
     with pki.filing_seal() as signer:
         stamp = pades.Stamp(
             font, seal_image("网签备案平台", "备案专用章", font, cache), "备案", FILING_SEAL_NAME

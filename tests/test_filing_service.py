@@ -24,6 +24,7 @@ from filing.service import (
     FilingService,
     NotEligible,
     NotSellable,
+    SealUnavailable,
     SignatureRejected,
     UnitTaken,
 )
@@ -235,7 +236,7 @@ def test_a_failed_seal_leaves_nothing_changed(
         return real_sign(pdf, field, *args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pades, "sign", failing_sign)
-    with pytest.raises(pades.SigningError):
+    with pytest.raises(SealUnavailable, match="the HSM went away"):
         service.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), "buyer")
     assert service.d.log.appended() == log_before
     assert _unit_status(service, CODES[0]) is UnitStatus.RESERVED
@@ -245,6 +246,30 @@ def test_a_failed_seal_leaves_nothing_changed(
     monkeypatch.setattr(pades, "sign", real_sign)
     record = service.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), "buyer")
     assert record is not None  # the same signature files once the seal works again
+
+
+def test_a_revoked_filing_seal_refuses_to_seal_and_nothing_is_filed(
+    service: FilingService,
+) -> None:
+    """pyHanko no longer validates the seal's own chain before sealing; the snapshot must."""
+    from keys.authority import RevocationReason
+
+    c = _contract()
+    cid, _ = service.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    service.seal_as_developer(cid, "developer")
+    key = new_key()
+    digest = service.start_remote_signing(cid, "buyer-1", _identity(c), key.public_key())
+    pki = service.d.pki
+    pki.ca.revoke(pki.filing_seal_certificate().serial_number, RevocationReason.KEY_COMPROMISE)
+    log_before = service.d.log.appended()
+    with pytest.raises(SealUnavailable, match="revoked"):
+        service.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), "buyer")
+    assert service.d.log.appended() == log_before
+    assert _unit_status(service, CODES[0]) is UnitStatus.RESERVED
+    assert _count(service, schema.filings) == 0
+    pki.filing_seal_slug = "filing-seal-2"  # what `wangqian keys rotate filing-seal` configures
+    record = service.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), "buyer")
+    assert record is not None
 
 
 def test_cancellation_is_a_new_entry_and_the_unit_returns(service: FilingService) -> None:

@@ -185,6 +185,53 @@ def test_revoked_expired_wrong_usage_and_untrusted_certificates_fail(
     assert report.revoked
 
 
+def test_long_term_signing_refuses_what_its_revocation_data_does_not_vouch_for(
+    pki: PlatformPki, draft: bytes, tmp_path: Path
+) -> None:
+    """B-LT/B-LTA embed the snapshot as it is, so it must speak for the signing certificate."""
+    revoked = issue(pki, "被吊销")
+    pki.ca.revoke(revoked.cert.serial_number, RevocationReason.KEY_COMPROMISE)
+    expired = issue(
+        pki,
+        "已过期",
+        validity=dt.timedelta(days=1),
+        not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=10),
+    )
+    stranger_pki = make_pki(tmp_path / "other")
+    stranger = issue(stranger_pki, "陌生人")
+    good = issue(pki, "良好")
+    no_ocsp = dataclasses.replace(pki.revocation([good.cert]), ocsp_responses=(), crls=())
+    for who, signer_pki, revocation, why in [
+        (revoked, pki, pki.revocation([revoked.cert]), "revoked"),
+        (revoked, pki, dataclasses.replace(pki.revocation(), ocsp_responses=()), "revoked"),
+        (expired, pki, pki.revocation([expired.cert]), "expired"),
+        (stranger, stranger_pki, pki.revocation([stranger.cert]), "not from"),
+        (good, pki, no_ocsp, "no revocation data"),
+    ]:
+        for level in (pades.Level.B_LT, pades.Level.B_LTA):
+            with pytest.raises(pades.SigningError, match=why):
+                pades.sign(
+                    draft,
+                    "seller",
+                    key_signer(who.key, who.cert, [signer_pki.ca.issuing]),
+                    level,
+                    timestamper=pki.timestamper(),
+                    revocation=revocation,
+                )
+    # Covered by the CRL alone (no OCSP answer for it) is enough.
+    only_crl = dataclasses.replace(pki.revocation([good.cert]), ocsp_responses=())
+    signed = pades.sign(
+        draft,
+        "seller",
+        key_signer(good.key, good.cert, [pki.ca.issuing]),
+        pades.Level.B_LTA,
+        timestamper=pki.timestamper(),
+        revocation=only_crl,
+    )
+    [report] = validate_document(signed, pki.revocation([good.cert]))
+    assert report.ok, report.summary
+
+
 def test_a_flipped_byte_fails(pki: PlatformPki, draft: bytes, seller: Holder) -> None:
     signed = bytearray(_sign(pki, draft, seller, pades.Level.B_T))
     pos = signed.index(b"/Title") + 8  # inside the signed byte range

@@ -73,7 +73,6 @@ def _sealed(d: Deployment, seller: Holder, chain: list[object], number: str) -> 
     )
     seal_cert = pki.filing_seal_certificate()
     revocation = pki.revocation([seller.cert, seal_cert])
-    pdf = pades.add_validation_data(pdf, revocation)
     with pki.filing_seal() as signer:
         return pades.sign(
             pdf, "filing-seal", signer, pades.Level.B_LTA, timestamper=ts, revocation=revocation
