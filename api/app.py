@@ -36,7 +36,6 @@ DATA_ENV = "WANGQIAN_DATA"  # the data directory, for worker processes started b
 EXPIRY_INTERVAL = 60.0  # seconds between sweeps for drafts whose reservation ran out
 ANCHOR_EVERY = 5  # sweeps between anchors of the access log in the filing log
 log = logging.getLogger(__name__)
-RATE_PER_MINUTE = 600
 
 
 def filing_service(deployment: Deployment) -> FilingService:
@@ -61,7 +60,7 @@ def filing_service(deployment: Deployment) -> FilingService:
 
 def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     service = filing_service(deployment)
-    limiter = RateLimiter(os.environ.get(REDIS_ENV), RATE_PER_MINUTE)
+    limiter = RateLimiter(os.environ.get(REDIS_ENV), deployment.config.rate_per_minute)
     dispatcher = Dispatcher(service.engine, os.environ.get(REDIS_ENV))
     stop = threading.Event()
 

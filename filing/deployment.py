@@ -61,6 +61,7 @@ class DeploymentConfig:
     # rotation verifiers holding either the old or the new trust bundle accept them.
     log_keys: tuple[LogKey, ...] = (LogKey(LOG_KEY),)
     filing_seal: str = "filing-seal"  # the seal's slug in pki/ and the key stores
+    rate_per_minute: int = 600  # requests per API key (or client address) and minute
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -91,6 +92,7 @@ class DeploymentConfig:
                     for k in data.get("log_keys", [{"name": LOG_KEY}])
                 ),
                 filing_seal=str(data.get("filing_seal", "filing-seal")),
+                rate_per_minute=int(data.get("rate_per_minute", 600)),
                 pkcs11=(
                     TokenConfig(str(data["pkcs11"]["module"]), str(data["pkcs11"]["token_label"]))
                     if data.get("pkcs11")
@@ -103,6 +105,8 @@ class DeploymentConfig:
             Verifier.from_vkey(w.vkey)
         if not any(not k.retired for k in config.log_keys):
             raise ConfigError("config.json needs at least one log key that is not retired")
+        if config.rate_per_minute < 1:
+            raise ConfigError(f"rate_per_minute must be at least 1, not {config.rate_per_minute}")
         if not 0 <= config.witness_threshold <= len(config.witnesses):
             raise ConfigError(
                 f"witness_threshold {config.witness_threshold} needs 0..{len(config.witnesses)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -43,6 +44,23 @@ def test_with_redis_down_limits_degrade_to_per_process() -> None:
         a.check(key)
 
 
+def test_the_rate_is_configured_and_checked(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from filing.deployment import ConfigError, Deployment, DeploymentConfig
+
+    assert DeploymentConfig.from_json("{}").rate_per_minute == 600
+    assert DeploymentConfig.from_json('{"rate_per_minute": 20}').rate_per_minute == 20
+    for bad in ('{"rate_per_minute": 0}', '{"rate_per_minute": "many"}'):
+        with pytest.raises(ConfigError, match="rate_per_minute|invalid literal"):
+            DeploymentConfig.from_json(bad)
+    data = Path(str(tmp_path)) / "data"
+    with Deployment.open(data) as d:
+        d.save_config(dataclasses.replace(d.config, rate_per_minute=20))
+    with Deployment.open(data) as d:
+        assert d.config.rate_per_minute == 20
+
+
 def test_the_api_answers_429_as_a_problem(
     tmp_path: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -56,8 +74,8 @@ def test_the_api_answers_429_as_a_problem(
     from ledger.database import write_transaction
 
     monkeypatch.setenv("WANGQIAN_REDIS_URL", DOWN)  # and filing keeps working without Redis
-    monkeypatch.setattr(app_module, "RATE_PER_MINUTE", 3)
     with Deployment.open(Path(str(tmp_path)) / "data") as d:
+        d.save_config(dataclasses.replace(d.config, rate_per_minute=3))  # config.json
         client = TestClient(app_module.create_app(d, run_sequencer=False))
         with write_transaction(d.log.engine) as conn:
             key = auth.create_key(conn, "银行", auth.Role.DEPARTMENT)
