@@ -105,6 +105,9 @@ class Sequencer:
         # appenders in this process can wake the loop instead of waiting out its interval.
         self.checkpointed = threading.Condition()
         self.wake = threading.Event()
+        # The newest checkpoint this process issued or read: any checkpoint at least as big
+        # as an entry's index proves it, and steps with nothing new need not ask the database.
+        self._latest: StoredCheckpoint | None = None
 
     def close(self) -> None:
         for c in self._clients:
@@ -114,10 +117,14 @@ class Sequencer:
         """Integrate what is pending and, if the tree grew, issue a checkpoint."""
         with self._lock:
             size = self.log.integrate()
-            latest = self.log.latest_checkpoint()
+            if self._latest is not None and self._latest.size == size:
+                return None
+            latest = self.log.latest_checkpoint()  # another process may have issued it
             if latest is not None and latest.size == size:
+                self._seen(latest)
                 return None
             issued = self._issue(size)
+            self._seen(issued)
         with self.checkpointed:
             self.checkpointed.notify_all()
         return issued
@@ -130,7 +137,11 @@ class Sequencer:
         """
         deadline = time.monotonic() + timeout
         while True:
-            cp = self.log.latest_checkpoint()
+            cp = self._latest
+            if cp is None or cp.size < size:
+                cp = self.log.latest_checkpoint()
+                if cp is not None:
+                    self._seen(cp)
             if cp is not None and cp.size >= size:
                 return cp
             remaining = deadline - time.monotonic()
@@ -139,6 +150,10 @@ class Sequencer:
             self.wake.set()
             with self.checkpointed:
                 self.checkpointed.wait(min(remaining, poll))
+
+    def _seen(self, cp: StoredCheckpoint) -> None:
+        if self._latest is None or cp.size > self._latest.size:
+            self._latest = cp
 
     def _issue(self, size: int) -> StoredCheckpoint:
         cp = Checkpoint(self.origin, size, self.log.root_hash(size))

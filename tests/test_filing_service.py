@@ -468,3 +468,52 @@ def test_a_cancellation_racing_another_is_refused_and_writes_nothing(
     monkeypatch.undo()
     assert service.d.log.appended() == logged  # rolled back: no entry, still ACTIVE
     assert service.filing(record.number)["status"] == "ACTIVE"
+
+
+def test_a_process_runs_at_most_its_pipelines_at_once(
+    service: FilingService, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signature pipelines are CPU-bound under one GIL; more at once only slow each other."""
+    import time
+
+    drafts = []  # one contract per thread: the same one would serialise on its row lock
+    for i, code in enumerate(CODES):
+        cid, _ = service.draft(_contract(code, f"HT-P-{i}"), DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+        with service.engine.connect() as conn:
+            pdf = conn.execute(
+                select(schema.contracts.c.draft_pdf).where(schema.contracts.c.id == cid)
+            ).scalar()
+        drafts.append((cid, pdf))
+
+    def most_at_once(pipelines: int) -> int:
+        svc = FilingService(service.d, service.departments, pipelines=pipelines)
+        lock, active, peak = threading.Lock(), [0], [0]
+
+        def slow_check(*args: object) -> None:
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            time.sleep(0.3)
+            with lock:
+                active[0] -= 1
+            raise SignatureRejected("checked")
+
+        monkeypatch.setattr(svc, "_check_revision", slow_check)
+        start = threading.Barrier(3)
+
+        def submit(cid: str, pdf: bytes) -> None:
+            start.wait()
+            with pytest.raises(SignatureRejected):
+                svc.accept_revision(cid, pdf, "developer")
+
+        threads = [threading.Thread(target=submit, args=d) for d in drafts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return peak[0]
+
+    assert most_at_once(1) == 1
+    if db_url.startswith("postgresql"):  # SQLite's single writer serialises them anyway
+        assert most_at_once(3) >= 2  # so the check above could have seen an overlap
+    assert _unit_status(service, CODES[0]) is UnitStatus.RESERVED
