@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import multiprocessing
 import os
 import platform
 import statistics
@@ -124,9 +125,9 @@ def main() -> None:
             base_url=base, headers={"Authorization": f"Bearer {keys['developer']}"}, timeout=60
         )
         parties = parties_revision(dev.get(f"/v1/filings/{number}/document").content)
-        bare_runs = bare_bound(tmp / "data", parties)
+        bare_runs = bare_in_parallel(tmp / "data", parties, args.workers)
         lat, wall, receipts, _ = load(base, keys, pending, args.clients)
-        bare_runs += bare_bound(tmp / "data", parties)
+        bare_runs += bare_in_parallel(tmp / "data", parties, args.workers)
         bare = statistics.median(bare_runs)
         rate = len(lat) / wall
         print(
@@ -135,7 +136,7 @@ def main() -> None:
             f"p95 {percentile(lat, 95) * 1e3:.0f} ms, "
             f"p99 {percentile(lat, 99) * 1e3:.0f} ms; receipts {receipts}/{len(lat)}"
         )
-        bound = args.workers / bare  # one bare pyHanko process per worker, each on its core
+        bound = args.workers / bare  # as many bare pyHanko processes as workers, at once
         print(
             f"bare pyHanko validation + B-LTA seal: {bare * 1e3:.0f} ms per filing "
             f"(runs {min(bare_runs) * 1e3:.0f}-{max(bare_runs) * 1e3:.0f} ms) "
@@ -241,10 +242,10 @@ def _report(args: Any, rate: float, bare_runs: list[float], lat: list[float], re
             "B-LTA with the visible stamp, files, logs and waits for the checkpointed receipt. "
             "Baseline: pyHanko alone validating the same two signatures and applying a B-LTA "
             "seal with the same key and TSA (pyHanko's own validation-data gathering, no visible "
-            "stamp), the median of "
-            f"{len(bare_runs)} runs before and after the load "
-            f"({min(bare_runs) * 1e3:.0f}-{max(bare_runs) * 1e3:.0f} ms), counted once per "
-            f"worker ({args.workers}).",
+            f"stamp), run in {args.workers} process(es) at once as the service has workers: "
+            f"the median of {len(bare_runs)} runs before and after the load "
+            f"({min(bare_runs) * 1e3:.0f}-{max(bare_runs) * 1e3:.0f} ms) per filing and "
+            "process.",
             "",
             "| measure | wangqian | bare pyHanko bound | ratio |",
             "| --- | --- | --- | --- |",
@@ -305,6 +306,15 @@ def load(
     for t in threads:
         t.join()
     return latencies, time.perf_counter() - start, receipts, numbers[0]
+
+
+def bare_in_parallel(data: Path, parties: bytes, processes: int) -> list[float]:
+    """``bare_bound`` in as many processes as the service has workers, all at once."""
+    if processes == 1:
+        return bare_bound(data, parties)
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        runs = pool.starmap(bare_bound, [(data, parties)] * processes)
+    return [t for times in runs for t in times]
 
 
 def bare_bound(data: Path, seller_signed: bytes, runs: int = 5) -> list[float]:
