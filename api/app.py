@@ -86,6 +86,12 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
                 threading.Thread(
                     target=deployment.sequencer().run, args=(stop,), name="sequencer", daemon=True
                 ),
+                threading.Thread(
+                    target=deployment.sequencer().listen,
+                    args=(stop,),
+                    name="log-listener",
+                    daemon=True,
+                ),
                 threading.Thread(target=housekeeping, name="housekeeping", daemon=True),
                 threading.Thread(target=dispatcher.run, args=(stop,), name="events", daemon=True),
             ]

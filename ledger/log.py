@@ -333,7 +333,18 @@ class Log:
 
     # -- checkpoints -------------------------------------------------------
 
-    def record_checkpoint(self, size: int, root: bytes, note: str) -> StoredCheckpoint:
+    def record_checkpoint(
+        self,
+        size: int,
+        root: bytes,
+        note: str,
+        cosignatures: Sequence[tuple[str, str]] = (),
+        notify: str | None = None,
+    ) -> StoredCheckpoint:
+        """Keep a checkpoint with its cosignatures (witness, line): readers see both or neither.
+
+        On PostgreSQL, ``notify`` names a channel told of it when the transaction commits.
+        """
         issued_at = int(time.time())
         with write_transaction(self._engine) as conn:
             result = conn.execute(
@@ -344,7 +355,16 @@ class Log:
             pk = result.inserted_primary_key
             assert pk is not None
             cid = int(pk[0])
-        return StoredCheckpoint(cid, size, root, note, issued_at, ())
+            if cosignatures:
+                conn.execute(
+                    insert(schema.cosignatures),
+                    [{"checkpoint_id": cid, "witness": w, "line": ln} for w, ln in cosignatures],
+                )
+            if notify is not None and conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": notify, "p": str(size)})
+        return StoredCheckpoint(
+            cid, size, root, note, issued_at, tuple(ln for _, ln in cosignatures)
+        )
 
     def add_cosignatures(self, checkpoint_id: int, lines: Sequence[tuple[str, str]]) -> None:
         """Keep witnesses' cosignature lines (witness name, line) for a checkpoint."""

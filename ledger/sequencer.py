@@ -25,6 +25,9 @@ from ledger.note import NoteError, Signer, Verifier, open_note, sign_note
 log = logging.getLogger(__name__)
 
 SEQUENCER_LOCK = 0x77616E67_0004
+# PostgreSQL notifications between the processes of a deployment: "checkpoint <size>"
+# from the sequencer to every process's waiters, "appended" from waiters to the sequencer.
+CHANNEL = "wangqian_log"
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class Sequencer:
         # The newest checkpoint this process issued or read: any checkpoint at least as big
         # as an entry's index proves it, and steps with nothing new need not ask the database.
         self._latest: StoredCheckpoint | None = None
+        self.leading = False  # this process holds the sequencer lock and steps
 
     def close(self) -> None:
         for c in self._clients:
@@ -132,10 +136,11 @@ class Sequencer:
     def wait_for(self, size: int, timeout: float, poll: float = 0.2) -> StoredCheckpoint | None:
         """The first checkpoint covering ``size`` entries, waiting up to ``timeout`` seconds.
 
-        Woken by this process's checkpoints; polls every ``poll`` seconds for those another
-        process (the elected sequencer) issues.
+        Woken by this process's checkpoints and, through ``listen``, by those the elected
+        sequencer issues in another process; polls every ``poll`` seconds all the same.
         """
         deadline = time.monotonic() + timeout
+        asked = False
         while True:
             cp = self._latest
             if cp is None or cp.size < size:
@@ -148,8 +153,56 @@ class Sequencer:
             if remaining <= 0:
                 return None
             self.wake.set()
+            if not asked and not self.leading:
+                self._tell_sequencer()
+                asked = True
             with self.checkpointed:
                 self.checkpointed.wait(min(remaining, poll))
+
+    def listen(self, stop: threading.Event) -> None:
+        """Relay the other processes' notifications until ``stop`` (PostgreSQL; else returns).
+
+        A checkpoint the elected sequencer issued wakes this process's waiters at once,
+        and a waiter elsewhere wakes this process's loop if it is the sequencer.
+        """
+        engine = self.log.engine
+        if engine.dialect.name != "postgresql":
+            return
+        while not stop.is_set():
+            try:
+                raw = engine.raw_connection()
+                conn = raw.driver_connection
+                raw.detach()  # it stays in LISTEN mode: never back into the pool
+                try:
+                    assert conn is not None
+                    conn.rollback()  # the pool's checkout may have begun a transaction
+                    conn.autocommit = True
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            self._heard(note.payload)
+                finally:
+                    raw.close()
+            except Exception:
+                log.exception("listening for log notifications failed; retrying")
+                stop.wait(1.0)
+
+    def _heard(self, payload: str) -> None:
+        if payload == "appended":
+            if self.leading:
+                self.wake.set()
+            return
+        with self.checkpointed:
+            self.checkpointed.notify_all()
+
+    def _tell_sequencer(self) -> None:
+        """Wake the elected sequencer in whichever process it runs (PostgreSQL)."""
+        engine = self.log.engine
+        if engine.dialect.name != "postgresql":
+            return
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_notify(:c, 'appended')"), {"c": CHANNEL})
+            conn.commit()
 
     def _seen(self, cp: StoredCheckpoint) -> None:
         if self._latest is None or cp.size > self._latest.size:
@@ -158,16 +211,14 @@ class Sequencer:
     def _issue(self, size: int) -> StoredCheckpoint:
         cp = Checkpoint(self.origin, size, self.log.root_hash(size))
         note = sign_note(cp.to_text(), self.signers)
-        stored = self.log.record_checkpoint(size, cp.root_hash, note)
+        # Witnesses first: the checkpoint is kept with its cosignatures in one transaction,
+        # so no reader in another process sees it without them.
         lines = self._cosign(note, size)
-        self.log.add_cosignatures(stored.id, lines)
         if len(lines) < self.threshold:
             log.warning(
                 "checkpoint %d has %d of %d required cosignatures", size, len(lines), self.threshold
             )
-        return StoredCheckpoint(
-            stored.id, size, cp.root_hash, note, stored.issued_at, tuple(ln for _, ln in lines)
-        )
+        return self.log.record_checkpoint(size, cp.root_hash, note, lines, notify=CHANNEL)
 
     def _cosign(self, note: str, size: int) -> list[tuple[str, str]]:
         if not self._clients:
@@ -198,11 +249,15 @@ class Sequencer:
                     if got:
                         break
                     stop.wait(1.0)
-            while not stop.is_set():
-                try:
-                    self.step()
-                except Exception:
-                    log.exception("sequencer step failed; retrying")
-                    stop.wait(1.0)
-                self.wake.wait(interval)
-                self.wake.clear()
+            self.leading = not stop.is_set()
+            try:
+                while not stop.is_set():
+                    try:
+                        self.step()
+                    except Exception:
+                        log.exception("sequencer step failed; retrying")
+                        stop.wait(1.0)
+                    self.wake.wait(interval)
+                    self.wake.clear()
+            finally:
+                self.leading = False

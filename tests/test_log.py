@@ -181,3 +181,54 @@ def test_waiting_for_a_checkpoint_is_answered_by_the_step_that_covers_it(log: Lo
         sequencer.wake.set()
         runner.join(timeout=10)
     sequencer.close()
+
+
+def test_a_waiter_in_another_process_hears_of_the_checkpoint_at_once(pg_url: str) -> None:
+    """With `serve --workers 2`, receipts in the non-sequencing process waited out a poll.
+
+    Two sequencers on one PostgreSQL log stand for two processes: A is elected and runs
+    with a 30 s interval, B only listens. B's waiter polls every 30 s too, so only the
+    notifications (B's "appended" waking A, A's checkpoint waking B) can answer in time.
+    """
+    import threading
+    import time
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger.note import Signer
+    from ledger.sequencer import Sequencer
+
+    key = Ed25519PrivateKey.generate()
+    log_a, log_b = Log.open(pg_url), Log.open(pg_url)
+    a = Sequencer(log_a, [Signer("example.org/log", key)], "example.org/log")
+    b = Sequencer(log_b, [Signer("example.org/log", key)], "example.org/log")
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=a.run, args=(stop, 30.0)),
+        threading.Thread(target=a.listen, args=(stop,)),
+        threading.Thread(target=b.listen, args=(stop,)),
+    ]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not a.leading and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert a.leading and not b.leading
+        a.step()  # the first checkpoint (size 0) is out of the way
+        time.sleep(1.0)  # both listeners are listening
+        for n in range(3):
+            [index] = log_b.append_many([f"entry {n}".encode()])
+            started = time.monotonic()
+            cp = b.wait_for(index + 1, timeout=10, poll=30)
+            assert cp is not None and cp.size >= index + 1
+            assert time.monotonic() - started < 5
+    finally:
+        stop.set()
+        a.wake.set()
+        for t in threads:
+            t.join(timeout=10)
+        for s in (a, b):
+            s.close()
+        log_a.close()
+        log_b.close()
