@@ -147,7 +147,8 @@ def main() -> None:
             )
         if not args.no_write:
             body = _report(args, rate, baseline, lat, receipts)
-            write_section(REPO / "docs" / "benchmarks.md", "Filing", body)
+            section = "Filing" if args.workers == 1 else f"Filing with {args.workers} workers"
+            write_section(REPO / "docs" / "benchmarks.md", section, body)
             print("wrote docs/benchmarks.md")
     finally:
         if server is not None:
