@@ -18,7 +18,18 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Column, DateTime, Engine, Integer, String, Table, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Table,
+    insert,
+    select,
+)
 
 from api.auth import access_log, metadata
 from ledger.database import write_transaction
@@ -51,16 +62,20 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _digest(prev: str, rows: list[tuple[object, ...]]) -> str:
+# One access-log row: id, time, org, role, action, subject.
+AccessRow = tuple[int, dt.datetime, str, str, str, str]
+
+
+def _digest(prev: str, rows: list[AccessRow]) -> str:
     h = hashlib.sha256(bytes.fromhex(prev))
     for id_, at, org, role, action, subject in rows:
-        stamp = _aware(at).astimezone(dt.UTC).isoformat()  # type: ignore[attr-defined]
+        stamp = _aware(at).astimezone(dt.UTC).isoformat()
         line = json.dumps([id_, stamp, org, role, action, subject], ensure_ascii=False)
         h.update(line.encode() + b"\n")
     return h.hexdigest()
 
 
-def _rows(conn: object, start: int, end: int | None) -> list[tuple[object, ...]]:
+def _rows(conn: Connection, start: int, end: int | None) -> list[AccessRow]:
     a = access_log
     query = (
         select(a.c.id, a.c.at, a.c.org, a.c.role, a.c.action, a.c.subject)
@@ -68,7 +83,10 @@ def _rows(conn: object, start: int, end: int | None) -> list[tuple[object, ...]]
         .order_by(a.c.id)
     )
     query = query.where(a.c.id <= end) if end is not None else query.limit(MAX_ROWS)
-    return [tuple(r) for r in conn.execute(query).all()]  # type: ignore[attr-defined]
+    return [
+        (int(r.id), r.at, str(r.org), str(r.role), str(r.action), str(r.subject))
+        for r in conn.execute(query).all()
+    ]
 
 
 def entry(anchor_from: int, anchor_to: int, digest: str, prev: str, at: dt.datetime) -> bytes:
@@ -94,7 +112,7 @@ def anchor(engine: Engine, log: Log) -> Anchor | None:
         if not rows:
             return None
         digest = _digest(prev, rows)
-        end = int(rows[-1][0])  # type: ignore[call-overload]
+        end = rows[-1][0]
         at = dt.datetime.now(dt.UTC).replace(microsecond=0)
         [index] = log.append_in(conn, [entry(start + 1, end, digest, prev, at)])
         conn.execute(

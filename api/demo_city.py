@@ -26,6 +26,7 @@ from api.app import filing_service
 from filing import registry, schema, statistics
 from filing.deployment import Deployment
 from filing.entry import EntryEvent, FilingEntry, party_hash
+from filing.service import record_event
 from filing.status import UnitEvent
 from filing.terms import contract_to_json
 from ledger.database import write_transaction
@@ -234,16 +235,7 @@ def _file(conn: Connection, deployment: Deployment, contract: Contract, at: dt.d
             filed_at=at,
         )
     )
-    conn.execute(
-        insert(schema.filing_events).values(
-            filing_number=number,
-            event="FILED",
-            log_index=index,
-            at=at,
-            actor="demo-city",
-            reason="demo-city",
-        )
-    )
+    record_event(conn, number, "FILED", index, at, "demo-city", "demo-city")
     district, project_id, use = _place(conn, unit.id)
     area = contract.unit.forecast.building
     facts = statistics.FilingFacts(

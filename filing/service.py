@@ -404,16 +404,7 @@ class FilingService:
         )
         statistics.record(conn, self._facts(conn, c["unit_id"], contract, at))
         outbox.enqueue(conn, "filed", number, index, at, code, doc)
-        conn.execute(
-            insert(schema.filing_events).values(
-                filing_number=number,
-                event="FILED",
-                log_index=index,
-                at=at,
-                actor=actor,
-                reason="网签即备案",
-            )
-        )
+        record_event(conn, number, "FILED", index, at, actor, "网签即备案")
         conn.execute(
             update(schema.contracts)
             .where(schema.contracts.c.id == c["id"])
@@ -473,16 +464,7 @@ class FilingService:
                     log_index=index, filing_number=number, doc_sha256=doc, sealed_pdf=sealed, at=at
                 )
             )
-            conn.execute(
-                insert(schema.filing_events).values(
-                    filing_number=number,
-                    event="CHANGED",
-                    log_index=index,
-                    at=at,
-                    actor=actor,
-                    reason=reason,
-                )
-            )
+            record_event(conn, number, "CHANGED", index, at, actor, reason)
         return FilingRecord(number, c["id"], doc, index, at)
 
     def changes(self, number: str) -> list[dict[str, Any]]:
@@ -528,16 +510,7 @@ class FilingService:
             .where(schema.filings.c.number == number)
             .values(status="CANCELLED")
         )
-        conn.execute(
-            insert(schema.filing_events).values(
-                filing_number=number,
-                event="CANCELLED",
-                log_index=index,
-                at=at,
-                actor=actor,
-                reason=reason,
-            )
-        )
+        record_event(conn, number, "CANCELLED", index, at, actor, reason)
         try:
             registry.apply(
                 conn, code, UnitEvent.CANCEL_FILING, actor, f"{number} cancelled: {reason}"
@@ -707,6 +680,23 @@ class FilingService:
 
     def certificates_for(self, pdf: bytes) -> list[x509.Certificate]:
         return signer_certificates(pdf)
+
+
+def record_event(
+    conn: Connection,
+    number: str,
+    event: str,
+    index: int,
+    at: dt.datetime,
+    actor: str,
+    reason: str,
+) -> None:
+    """One line of a filing's history (FILED, CHANGED, CANCELLED), beside its log entry."""
+    conn.execute(
+        insert(schema.filing_events).values(
+            filing_number=number, event=event, log_index=index, at=at, actor=actor, reason=reason
+        )
+    )
 
 
 def _b64(value: Any) -> Any:
