@@ -36,7 +36,7 @@ from filing.service import (
     UnitTaken,
     UnknownContract,
 )
-from filing.status import InvalidTransition, UnitFlag, UnitStatus
+from filing.status import InvalidTransition, UnitEvent, UnitFlag, UnitStatus
 from filing.terms import contract_from_json
 from keys.identity import IdentityRejected
 from ledger.database import write_transaction
@@ -237,12 +237,13 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
                 history = registry.history(conn, code)
         except registry.UnknownUnit as exc:
             raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
-        return json.loads(
+        shown: dict[str, Any] = json.loads(
             json.dumps({"unit": details, "history": history}, default=str, ensure_ascii=False)
         )
+        return shown
 
     def unit_event(
-        code: str, who: Caller, event: registry.UnitEvent, reason: str, own: bool
+        code: str, who: Caller, event: UnitEvent, reason: str, own: bool
     ) -> Response:
         """Apply ``event`` to a unit (a developer only to its own when ``own``), on record."""
         try:
@@ -266,7 +267,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             who,
             key,
             code.encode(),
-            lambda: unit_event(code, who, registry.UnitEvent.RELEASE, "released for sale", True),
+            lambda: unit_event(code, who, UnitEvent.RELEASE, "released for sale", True),
         )
 
     @r.post(
@@ -280,7 +281,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             who,
             key,
             code.encode() + body.certificate.encode(),
-            lambda: unit_event(code, who, registry.UnitEvent.REGISTER, reason, False),
+            lambda: unit_event(code, who, UnitEvent.REGISTER, reason, False),
         )
 
     @r.post(

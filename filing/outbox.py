@@ -159,7 +159,8 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LAST_RETRY)
+    delay: dt.timedelta = FIRST_RETRY * (2 ** max(attempts - 1, 0))
+    return min(delay, LAST_RETRY)
 
 
 def attempt_state(conn: Connection, sub_id: int, event_id: int) -> tuple[int, dt.datetime | None]:

@@ -12,5 +12,5 @@ bash scripts/services.sh
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy --strict ledger signing keys verifier
+.venv/bin/mypy --strict ledger signing keys verifier filing api
 .venv/bin/python -m pytest -q "$@"
