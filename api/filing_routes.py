@@ -242,9 +242,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         )
         return shown
 
-    def unit_event(
-        code: str, who: Caller, event: UnitEvent, reason: str, own: bool
-    ) -> Response:
+    def unit_event(code: str, who: Caller, event: UnitEvent, reason: str, own: bool) -> Response:
         """Apply ``event`` to a unit (a developer only to its own when ``own``), on record."""
         try:
             with write_transaction(engine) as conn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -51,6 +52,22 @@ class VerificationOut(BaseModel):
     receipt_found: bool = Field(description="the server found the receipt by the PDF's hash")
     report: dict[str, Any] = Field(description="the verifier's JSON report")
     html: str = Field(description="the printable HTML report")
+
+
+class _EntriesSoFar:
+    """The log's entries read so far: the log is append-only, so each request reads only
+    what was appended since the last one instead of every entry again."""
+
+    def __init__(self) -> None:
+        self._entries: tuple[bytes, ...] = ()
+        self._lock = threading.Lock()
+
+    def up_to(self, deployment: Deployment, size: int) -> tuple[bytes, ...]:
+        with self._lock:
+            have = len(self._entries)
+            if size > have:
+                self._entries += tuple(deployment.log.entries(have, size))
+            return self._entries[:size]
 
 
 def router(deployment: Deployment, service: FilingService, limiter: RateLimiter) -> APIRouter:
@@ -110,11 +127,13 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             return None
         return deployment.log.receipt(int(filed[0]["log_index"]), cp)
 
+    log_entries = _EntriesSoFar()
+
     def _log_data() -> LogData | None:
         cp = deployment.log.latest_checkpoint()
         if cp is None or cp.size > MAX_LOG_SCAN:
             return None
-        return LogData(cp.cosigned_note, tuple(deployment.log.entries(0, cp.size)))
+        return LogData(cp.cosigned_note, log_entries.up_to(deployment, cp.size))
 
     return r
 

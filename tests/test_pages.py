@@ -230,3 +230,26 @@ def test_later_checkpoint_from_the_server_proves_the_receipt_still_holds(
     assert checks["consistency"] == "TOTAL-PASSED"
     too_big = httpx.get(server + "/log/later-checkpoint?old=99999999")
     assert too_big.status_code == 404 and too_big.json()["type"].endswith("/size-out-of-range")
+
+
+def test_the_verify_page_reads_each_log_entry_once(tmp_path: Path) -> None:
+    """It read every entry of the log on every request (up to 200,000): now only new ones."""
+    from api.pages import _EntriesSoFar
+    from filing.deployment import Deployment
+
+    with Deployment.open(tmp_path / "data") as d:
+        d.log.append_many([b"a", b"b", b"c"])
+        reads: list[tuple[int, int]] = []
+        real = d.log.entries
+
+        def entries(start: int, end: int) -> list[bytes]:
+            reads.append((start, end))
+            return real(start, end)
+
+        d.log.entries = entries  # type: ignore[method-assign]
+        so_far = _EntriesSoFar()
+        assert so_far.up_to(d, 3) == (b"a", b"b", b"c")
+        assert so_far.up_to(d, 2) == (b"a", b"b")  # an older checkpoint: a prefix, no read
+        d.log.append_many([b"d", b"e"])
+        assert so_far.up_to(d, 5) == tuple(real(0, 5))
+        assert reads == [(0, 3), (3, 5)]
