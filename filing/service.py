@@ -480,7 +480,9 @@ class FilingService:
     def cancel(self, number: str, actor: str, reason: str) -> int:
         """注销: a new log entry referring to the filing; the unit is back on the market."""
         with write_transaction(self.engine) as conn:
-            return self.cancel_in(conn, number, actor, reason)
+            index = self.cancel_in(conn, number, actor, reason)
+        self.d.sequencer().appended()  # checkpointed now, not at the loop's next turn
+        return index
 
     def cancel_in(
         self,

@@ -517,3 +517,13 @@ def test_a_process_runs_at_most_its_pipelines_at_once(
     if db_url.startswith("postgresql"):  # SQLite's single writer serialises them anyway
         assert most_at_once(3) >= 2  # so the check above could have seen an overlap
     assert _unit_status(service, CODES[0]) is UnitStatus.RESERVED
+
+
+def test_a_cancellation_wakes_the_sequencer(service: FilingService) -> None:
+    """Nobody waits for a cancellation's receipt; the loop is told rather than left to poll."""
+    _, record = _sign_through(service, _contract())
+    assert record is not None
+    sequencer = service.d.sequencer()
+    sequencer.wake.clear()
+    service.cancel(record.number, "authority", "法院判决")  # type: ignore[attr-defined]
+    assert sequencer.wake.is_set()

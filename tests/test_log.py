@@ -232,3 +232,36 @@ def test_a_waiter_in_another_process_hears_of_the_checkpoint_at_once(pg_url: str
             s.close()
         log_a.close()
         log_b.close()
+
+
+def test_a_stopped_sequencer_leaves_nothing_outside_a_checkpoint(db_url: str) -> None:
+    """Found when the idle interval grew to 250 ms: the demo's last cancellation, which nobody
+    waits for, could be left uncheckpointed when the server stopped."""
+    import threading
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger.note import Signer
+    from ledger.sequencer import Sequencer
+
+    log = Log.open(db_url)
+    sequencer = Sequencer(
+        log, [Signer("example.org/log", Ed25519PrivateKey.generate())], "example.org/log"
+    )
+    stop = threading.Event()
+    runner = threading.Thread(target=sequencer.run, args=(stop, 30.0))
+    runner.start()
+    try:
+        deadline = 100
+        while not sequencer.leading and deadline:
+            stop.wait(0.05)
+            deadline -= 1
+        log.append_many([b"nobody waits for me"])  # and nothing wakes the loop
+    finally:
+        stop.set()
+        sequencer.wake.set()
+        runner.join(timeout=10)
+    latest = log.latest_checkpoint()
+    assert latest is not None and latest.size == 1
+    sequencer.close()
+    log.close()
