@@ -146,6 +146,7 @@ def test_reports_in_both_languages_name_signers_fingerprints_and_position(demo: 
         for text in (to_text(report, lang), to_html(report, lang)):
             assert word in text and "王小明" in text and fingerprint[:16] in text
             assert report.filing is not None and report.filing.filing in text
+    assert "已备案，备案号" in to_text(report, "zh").splitlines()[1]
     assert json.loads(to_json(report))["filing"]["index"] == demo.receipt.index
 
 
@@ -214,6 +215,7 @@ def test_a_cancelled_filing_shows_as_cancelled_given_the_log_data(
     ]
     # The first contract, in the same log, is still in force.
     assert verify(demo.pdf, demo.trust, demo.receipt, log_data=log_data).verdict is Verdict.PASSED
+    assert "已于" in to_text(report, "zh") and "注销" in to_html(report, "zh")
 
 
 def test_a_later_checkpoint_from_the_api_is_consistent(
@@ -244,6 +246,11 @@ def test_a_flipped_byte_in_a_signed_range_is_a_mismatch(demo: Evidence) -> None:
     assert report.verdict is Verdict.MISMATCH
     assert _check(report, "document-hash") == (Indication.FAILED, "HASH_MISMATCH")
     assert {s.sub_indication for s in report.signatures} == {"HASH_FAILURE"}
+    # Buyers and courts read why in Chinese; the English detail stays beside it.
+    zh, en = to_text(report, "zh"), to_text(report, "en")
+    assert "不是备案的那份文件" in zh.splitlines()[1] and report.reason in zh.splitlines()[1]
+    assert "签名所覆盖的内容已被改动" in to_html(report, "zh")
+    assert "不是备案" not in en and report.reason in en
 
 
 def test_bytes_appended_after_the_seal_are_a_mismatch(demo: Evidence) -> None:
@@ -336,6 +343,7 @@ def test_a_later_checkpoint_inconsistent_with_the_receipt_is_a_split_view(
     report = verify(demo.pdf, demo.trust, demo.receipt, later=LaterCheckpoint.parse(note))
     assert report.verdict is Verdict.FAILED
     assert _check(report, "consistency") == (Indication.FAILED, "SPLIT_VIEW")
+    assert "分叉" in to_text(report, "zh").splitlines()[1]
     # A bigger tree whose proof does not connect it to the receipt's.
     bigger = Checkpoint(receipt_cp.origin, receipt_cp.size + 5, hashlib.sha256(b"b").digest())
     later = AddCheckpoint(

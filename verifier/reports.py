@@ -64,6 +64,74 @@ CHECK_NAMES_ZH = {
 }
 
 
+# What each stable sub-indication means, for the people who read the Chinese report (buyers,
+# courts); the English detail follows in brackets. Codes not listed show as they are.
+SUB_INDICATIONS_ZH = {
+    "HASH_MISMATCH": "文件的哈希与回执所记录的不一致：不是备案的那份文件，或文件已被改动",
+    "HASH_FAILURE": "签名所覆盖的内容已被改动",
+    "SIG_CRYPTO_FAILURE": "签名值未能通过密码学验证",
+    "FORMAT_FAILURE": "文件格式不符，或签署后被改动",
+    "REVOKED": "签名证书已被吊销",
+    "REVOKED_NO_POE": "签名证书已被吊销，且无法证明签名早于吊销",
+    "NO_CERTIFICATE_CHAIN_FOUND": "签名证书无法链接到信任包中的根证书",
+    "TRY_LATER": "吊销信息尚不可用，请稍后再核验",
+    "NO_RECEIPT": "没有回执：无法证明该文件已备案",
+    "NO_ENTRY": "回执中没有日志条目",
+    "NOT_A_FILING": "回执中的日志条目不是备案记录",
+    "NO_FILING_SEAL": "缺少备案平台的备案专用章",
+    "NO_FILING_SEAL_IN_BUNDLE": "备案专用章不是信任包所列的证书",
+    "SEAL_NOT_LAST": "加盖备案专用章之后，文件又被加签或改动",
+    "PROOF_FAILURE": "包含证明不成立：该条目不在检查点所代表的日志中",
+    "UNKNOWN_LOG_KEY": "检查点不是由信任包中的日志密钥签署",
+    "LOG_KEY_NOT_VALID_THEN": "签署检查点时，该日志密钥不在有效期内",
+    "WITNESS_POLICY": "见证人联署数量不足",
+    "WRONG_LOG": "回执来自另一个日志",
+    "SPLIT_VIEW": "日志出现了两种不同的历史（分叉），不可信",
+    "NOT_LATER": "所给的后续检查点并不比回执中的更新",
+    "NO_CONSISTENCY_PROOF": "缺少从回执检查点到后续检查点的一致性证明",
+    "LOG_DATA_INCONSISTENT": "日志数据与其签名检查点不符",
+}
+
+
+def explain(sub: str | None, detail: str, lang: str) -> str:
+    """A check's detail for people: in Chinese first when the code is known."""
+    zh = SUB_INDICATIONS_ZH.get(sub or "") if lang == "zh" else None
+    return f"{zh}（{detail}）" if zh and detail else zh or detail
+
+
+def reason(report: Report, lang: str) -> str:
+    """Why the verdict is what it is, in the report's language (the English reason kept)."""
+    if lang != "zh":
+        return report.reason
+    f = report.filing
+    if report.verdict is Verdict.PASSED and f is not None:
+        what = "为已备案合同的变更" if f.event == "changed" else "已备案"
+        return f"{what}，备案号 {f.filing}，日志第 {f.index} 条（{report.reason}）"
+    cancelled = [e for e in f.later_events if e.event == "cancelled"] if f is not None else []
+    if report.verdict is Verdict.CANCELLED and cancelled:
+        e = cancelled[0]
+        return f"已于 {_when(e.at)} 注销，见日志第 {e.index} 条（{report.reason}）"
+    wanted = {
+        Verdict.MISMATCH: (Indication.FAILED,),
+        Verdict.NOT_FILED: (Indication.FAILED,),
+        Verdict.FAILED: (Indication.FAILED,),
+        Verdict.INDETERMINATE: (Indication.INDETERMINATE,),
+    }.get(report.verdict, ())
+    culprit = next(
+        (
+            c
+            for c in report.checks
+            if c.indication in wanted
+            and (report.verdict is not Verdict.MISMATCH or c.sub_indication == "HASH_MISMATCH")
+        ),
+        None,
+    )
+    if culprit is None or culprit.sub_indication not in SUB_INDICATIONS_ZH:
+        return report.reason
+    zh = SUB_INDICATIONS_ZH[culprit.sub_indication]
+    return f"{check_name(culprit.name, lang)}：{zh}（{report.reason}）"
+
+
 def check_name(name: str, lang: str) -> str:
     """A check's name for people: in Chinese with the stable name after it."""
     if lang != "zh":
@@ -98,7 +166,7 @@ def to_json(report: Report) -> str:
 def to_text(report: Report, lang: str = "zh") -> str:
     lines = [
         f"{_t('verdict', lang)}: {verdict_words(report.verdict, lang)}",
-        f"{_t('reason', lang)}: {report.reason}",
+        f"{_t('reason', lang)}: {reason(report, lang)}",
         f"{_t('document', lang)}: sha256 {report.document_sha256} ({report.document_size} B)",
     ]
     if report.filing is not None:
@@ -122,7 +190,8 @@ def to_text(report: Report, lang: str = "zh") -> str:
     lines.append(f"{_t('checks', lang)}:")
     for c in report.checks:
         label = check_name(c.name, lang)
-        lines.append(f"  [{_indication(c.indication, c.sub_indication)}] {label}: {c.detail}")
+        detail = explain(c.sub_indication, c.detail, lang)
+        lines.append(f"  [{_indication(c.indication, c.sub_indication)}] {label}: {detail}")
     for note in report.notes:
         lines.append(f"{_t('notes', lang)}: {note}")
     return "\n".join(lines) + "\n"
@@ -161,7 +230,7 @@ def to_html(report: Report, lang: str = "zh") -> str:
         f"<h1>{_t('title', lang)}</h1>",
         f'<p class="verdict {report.verdict.value}" id="verdict">'
         f"{escape(verdict_words(report.verdict, lang))}</p>",
-        f"<p>{_t('reason', lang)}: {escape(report.reason)}</p><table>",
+        f"<p>{_t('reason', lang)}: {escape(reason(report, lang))}</p><table>",
         row(_t("document", lang), f"<code>sha256 {report.document_sha256}</code>"),
         row(_t("size", lang), str(report.document_size)),
         row(_t("verified_at", lang), _when(report.verified_at)),
@@ -199,7 +268,9 @@ def to_html(report: Report, lang: str = "zh") -> str:
                 f"{_when(s.signing_time)}<br>{source}",
                 f"<code>{s.certificate_sha256}</code>",
                 ind(s.indication, s.sub_indication)
-                + (f"<br>{escape(s.message)}" if s.message else ""),
+                + (
+                    f"<br>{escape(explain(s.sub_indication, s.message, lang))}" if s.message else ""
+                ),
             )
         )
     parts.append(f"</table><h2>{_t('checks', lang)}</h2><table>")
@@ -208,7 +279,7 @@ def to_html(report: Report, lang: str = "zh") -> str:
             row(
                 escape(check_name(c.name, lang)),
                 ind(c.indication, c.sub_indication),
-                escape(c.detail),
+                escape(explain(c.sub_indication, c.detail, lang)),
             )
         )
     parts.append("</table>")
