@@ -187,14 +187,12 @@ def sign(
         raise SigningError(f"{level.value} needs a time-stamp authority")
     if level.long_term and revocation is None:
         raise SigningError(f"{level.value} needs revocation data to embed")
-    try:
-        writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
-    except Exception as exc:
-        raise SigningError(f"cannot sign field {field_name!r}: {exc!r}") from exc
     if revocation is not None and level.long_term:
         revocation.vouch_for(signer.signing_cert)
-        _supply_dss(writer, revocation)
     try:
+        writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+        if revocation is not None and level.long_term:
+            _supply_dss(writer, revocation)
         pdf_signer = signers.PdfSigner(
             metadata(field_name, reason, location),
             signer=signer,
