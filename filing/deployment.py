@@ -92,7 +92,7 @@ class DeploymentConfig:
                     for k in data.get("log_keys", [{"name": LOG_KEY}])
                 ),
                 filing_seal=str(data.get("filing_seal", "filing-seal")),
-                rate_per_minute=int(data.get("rate_per_minute", 600)),
+                rate_per_minute=_whole_number(data, "rate_per_minute", 600),
                 pkcs11=(
                     TokenConfig(str(data["pkcs11"]["module"]), str(data["pkcs11"]["token_label"]))
                     if data.get("pkcs11")
@@ -112,6 +112,13 @@ class DeploymentConfig:
                 f"witness_threshold {config.witness_threshold} needs 0..{len(config.witnesses)}"
             )
         return config
+
+
+def _whole_number(data: dict[str, Any], key: str, default: int) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key} must be a whole number, not {value!r}")
+    return value
 
 
 @dataclass

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
 
 from filing import departments, registry, schema
@@ -130,6 +131,15 @@ def _sign_through(svc: FilingService, contract: object) -> tuple[str, object]:
     return cid, record
 
 
+def _awaiting_buyer(svc: FilingService) -> tuple[str, ec.EllipticCurvePrivateKey, bytes]:
+    """A draft sealed by the developer whose buyer's phone holds the digest to sign."""
+    c = _contract()
+    cid, _ = svc.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    svc.seal_as_developer(cid, "developer")
+    key = new_key()
+    return cid, key, svc.start_remote_signing(cid, "buyer-1", _identity(c), key.public_key())
+
+
 def test_the_last_signature_files_the_contract(service: FilingService) -> None:
     c = _contract()
     _, record = _sign_through(service, c)
@@ -222,11 +232,7 @@ def test_bad_revisions_are_rejected_and_change_nothing(
 def test_a_failed_seal_leaves_nothing_changed(
     service: FilingService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    c = _contract()
-    cid, _ = service.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
-    service.seal_as_developer(cid, "developer")
-    key = new_key()
-    digest = service.start_remote_signing(cid, "buyer-1", _identity(c), key.public_key())
+    cid, key, digest = _awaiting_buyer(service)
     log_before = service.d.log.appended()
     real_sign = pades.sign
 
@@ -254,11 +260,7 @@ def test_a_revoked_filing_seal_refuses_to_seal_and_nothing_is_filed(
     """pyHanko no longer validates the seal's own chain before sealing; the snapshot must."""
     from keys.authority import RevocationReason
 
-    c = _contract()
-    cid, _ = service.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
-    service.seal_as_developer(cid, "developer")
-    key = new_key()
-    digest = service.start_remote_signing(cid, "buyer-1", _identity(c), key.public_key())
+    cid, key, digest = _awaiting_buyer(service)
     pki = service.d.pki
     pki.ca.revoke(pki.filing_seal_certificate().serial_number, RevocationReason.KEY_COMPROMISE)
     log_before = service.d.log.appended()

@@ -142,9 +142,7 @@ def test_each_pades_level_validates(
     assert bool(list(reader.embedded_timestamp_signatures)) is (level is pades.Level.B_LTA)
 
 
-def test_revoked_expired_wrong_usage_and_untrusted_certificates_fail(
-    pki: PlatformPki, draft: bytes, tmp_path: Path
-) -> None:
+def _revoked_and_expired(pki: PlatformPki) -> tuple[Holder, Holder]:
     revoked = issue(pki, "被吊销")
     pki.ca.revoke(revoked.cert.serial_number, RevocationReason.KEY_COMPROMISE)
     expired = issue(
@@ -153,6 +151,13 @@ def test_revoked_expired_wrong_usage_and_untrusted_certificates_fail(
         validity=dt.timedelta(days=1),
         not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=10),
     )
+    return revoked, expired
+
+
+def test_revoked_expired_wrong_usage_and_untrusted_certificates_fail(
+    pki: PlatformPki, draft: bytes, tmp_path: Path
+) -> None:
+    revoked, expired = _revoked_and_expired(pki)
     wrong_usage = Holder(
         pki.ca.private_key("ocsp"), pki.ca.certificate("ocsp")
     )  # OCSP signer, not a signer of documents
@@ -189,14 +194,7 @@ def test_long_term_signing_refuses_what_its_revocation_data_does_not_vouch_for(
     pki: PlatformPki, draft: bytes, tmp_path: Path
 ) -> None:
     """B-LT/B-LTA embed the snapshot as it is, so it must speak for the signing certificate."""
-    revoked = issue(pki, "被吊销")
-    pki.ca.revoke(revoked.cert.serial_number, RevocationReason.KEY_COMPROMISE)
-    expired = issue(
-        pki,
-        "已过期",
-        validity=dt.timedelta(days=1),
-        not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=10),
-    )
+    revoked, expired = _revoked_and_expired(pki)
     stranger_pki = make_pki(tmp_path / "other")
     stranger = issue(stranger_pki, "陌生人")
     good = issue(pki, "良好")
