@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import threading
 from typing import Any, Literal
 
@@ -27,7 +26,6 @@ from ledger.receipt import Receipt, ReceiptError
 from verifier.later import LogData
 from verifier.reports import to_html
 from verifier.signatures import MAX_PDF_SIZE, DocumentUnreadable
-from verifier.trust import TrustBundle
 from verifier.verify import verify
 
 # Beyond this many entries the page does not read the whole log for later events.
@@ -107,7 +105,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         if receipt is None:
             receipt = _receipt_by_hash(hashlib.sha256(pdf).hexdigest())
             found = receipt is not None
-        trust = TrustBundle.from_json(json.dumps(deployment.trust_bundle()))
+        trust = deployment.verifier_trust()
         try:
             report = verify(pdf, trust, receipt, log_data=_log_data())
         except DocumentUnreadable as exc:

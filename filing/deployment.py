@@ -20,6 +20,7 @@ from keys.store import FileKeyStore, resolve_passphrase
 from ledger.log import Log, StoredCheckpoint
 from ledger.note import ALG_ED25519, Signer, Verifier
 from ledger.sequencer import Sequencer, WitnessEndpoint
+from verifier.trust import TrustBundle
 
 DEFAULT_ORIGIN = "changsha.wangqian.example/filings"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -223,6 +224,10 @@ class Deployment:
                 "keys": [{"vkey": w.vkey} for w in self.config.witnesses],
             },
         }
+
+    def verifier_trust(self) -> TrustBundle:
+        """The trust bundle as the offline verifier reads it: what the platform judges by."""
+        return TrustBundle.from_json(json.dumps(self.trust_bundle()))
 
     def _filing_seal_certificates(self) -> list[str]:
         """Every filing seal this deployment has used (rotation keeps the old ones valid)."""

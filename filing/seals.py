@@ -24,6 +24,7 @@ from keys.signers import SigningKeyStore
 from keys.store import FileKeyStore
 from keys.tsa import TimeStampAuthority
 from signing.pades import InProcessTimeStamper, RevocationSnapshot
+from verifier.signatures import KnownValidationData
 
 FILING_SEAL = "filing-seal"
 FILING_SEAL_NAME = "网签备案平台 Filing Seal"
@@ -91,3 +92,13 @@ class PlatformPki:
             for slug in ("issuing-ca", "root-ca")
         )
         return RevocationSnapshot((self.ca.root,), (self.ca.issuing,), crls, tuple(answers))
+
+
+def known_validation_data(revocation: RevocationSnapshot) -> KnownValidationData:
+    """A snapshot as the verifier's data besides the document: what the filing seal embeds."""
+    der = serialization.Encoding.DER
+    return KnownValidationData(
+        certificates=tuple(c.public_bytes(der) for c in (*revocation.roots, *revocation.intermediates)),
+        crls=revocation.crls,
+        ocsp_responses=revocation.ocsp_responses,
+    )

@@ -40,6 +40,7 @@ from filing.eligibility import (
     rule_set_for,
 )
 from filing.entry import EntryEvent, FilingEntry, party_hash
+from filing.seals import known_validation_data
 from filing.status import InvalidTransition, UnitEvent, UnitStatus
 from filing.terms import contract_from_json, contract_to_json
 from keys.identity import VerifiedIdentity, issue_party_certificate
@@ -49,7 +50,7 @@ from signing import pades, remote
 from signing.contract import Contract
 from signing.fonts import truetype_font
 from signing.render import render
-from signing.validation import DocumentError, SignedPdf, signer_certificates
+from verifier.signatures import DocumentUnreadable, SignedDocument
 
 RESERVATION = dt.timedelta(days=7)
 
@@ -602,26 +603,39 @@ class FilingService:
     def _check_parties(
         self, pdf: bytes, contract: Contract, fields: list[str]
     ) -> pades.RevocationSnapshot:
-        """Exactly ``fields`` are signed, each validly and by the party the contract names."""
+        """Exactly ``fields`` are signed, as the verifier judges them, by the parties named.
+
+        The judgement is the offline verifier's own (same code, same policy), with the
+        revocation data that the filing seal is about to embed: what passes here is what
+        any court's ``wangqian-verify`` passes once the contract is sealed.
+        """
         try:
-            signed = SignedPdf(pdf)
-            certs = signed.certificates()
+            document = SignedDocument(pdf)
+            certs = [x509.load_der_x509_certificate(c) for c in document.signer_certificates()]
             # One snapshot of revocation data serves the checks here and the seal after them.
             revocation = self.d.pki.revocation([*certs, self.d.pki.filing_seal_certificate()])
-            reports = signed.validate(revocation)
-        except DocumentError as exc:
-            raise SignatureRejected(str(exc)) from exc
-        if [r.field for r in reports] != fields:
-            raise SignatureRejected(
-                f"expected signatures {fields}, found {[r.field for r in reports]}"
+            assessment = document.assess(
+                self.d.verifier_trust(), known=known_validation_data(revocation), complete=False
             )
+        except (DocumentUnreadable, ValueError) as exc:
+            raise SignatureRejected(str(exc)) from exc
+        if assessment.declared_fields != contract.signature_fields:
+            raise SignatureRejected(
+                f"the document declares signature fields {list(assessment.declared_fields)}, "
+                f"the contract {list(contract.signature_fields)}"
+            )
+        found = [s.field for s in assessment.signatures]
+        if found != fields:
+            raise SignatureRejected(f"expected signatures {fields}, found {found}")
+        if not assessment.passed:
+            raise SignatureRejected("; ".join(assessment.problems()))
         names = {"seller": contract.seller.name}
         names.update({f"buyer-{i}": b.name for i, b in enumerate(contract.buyers, start=1)})
-        for r in reports:
-            if not r.ok:
-                raise SignatureRejected(f"signature {r.field} does not validate: {r.summary}")
-            if r.signer != names[r.field]:
-                raise SignatureRejected(f"{r.field} was signed by {r.signer}, not {names[r.field]}")
+        for finding in assessment.signatures:
+            if finding.signer != names[finding.field]:
+                raise SignatureRejected(
+                    f"{finding.field} was signed by {finding.signer}, not {names[finding.field]}"
+                )
         return revocation
 
     @staticmethod
@@ -681,7 +695,11 @@ class FilingService:
         ]
 
     def certificates_for(self, pdf: bytes) -> list[x509.Certificate]:
-        return signer_certificates(pdf)
+        try:
+            ders = SignedDocument(pdf).signer_certificates()
+        except DocumentUnreadable as exc:
+            raise SignatureRejected(str(exc)) from exc
+        return [x509.load_der_x509_certificate(der) for der in ders]
 
 
 def record_event(

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from filing.seals import FILING_SEAL_NAME, PlatformPki
-from keys.authority import CertificateAuthority
+from filing.seals import FILING_SEAL_NAME, PlatformPki, known_validation_data
+from keys.authority import CertificateAuthority, pem
 from keys.identity import RegistryIdentityCheck, issue_party_certificate
 from keys.pki import Endpoints, Profile, name, new_key
 from keys.signers import key_signer
 from keys.store import FileKeyStore
+from ledger.note import Signer
 from signing import pades, remote
 from signing.fonts import truetype_font
 from signing.render import render
 from signing.sample import sample_contract
 from signing.seal import seal_image
-from signing.validation import validate_document
+from verifier.signatures import Assessment, assess
+from verifier.trust import TrustBundle
 
 DEVELOPER_SEAL = "seal-demo-developer"
 
@@ -60,6 +64,34 @@ def sample_identity_check(directory: Path) -> RegistryIdentityCheck:
     return RegistryIdentityCheck(extract)
 
 
+def trust_of(pki: PlatformPki) -> TrustBundle:
+    """The bundle a verifier of this PKI's documents holds (a throwaway log key)."""
+    root = pem(pki.ca.root).decode()
+    log_key = Signer("test.example/log", Ed25519PrivateKey.generate()).verifier.vkey
+    return TrustBundle.from_json(
+        json.dumps(
+            {
+                "version": 1,
+                "roots": [root],
+                "tsa_roots": [root],
+                "filing_seals": [pem(pki.filing_seal_certificate()).decode()],
+                "log": {"origin": "test.example/log", "keys": [{"vkey": log_key}]},
+            }
+        )
+    )
+
+
+def judge(
+    pki: PlatformPki,
+    pdf: bytes,
+    certs: Iterable[x509.Certificate] = (),
+    complete: bool = False,
+) -> Assessment:
+    """The platform's judgement of ``pdf``: the verifier's, with the platform's revocation data."""
+    revocation = pki.revocation([*certs, pki.filing_seal_certificate()])
+    return assess(pdf, trust_of(pki), known=known_validation_data(revocation), complete=complete)
+
+
 def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
     """Seller's seal (B-T), buyer's remote signature (B-T), then the filing seal (B-LTA)."""
     contract = sample_contract(number)
@@ -84,9 +116,9 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
     seller_cert = pki.seal_certificate(DEVELOPER_SEAL, seller, Profile.ENTERPRISE_SEAL)
     seal_cert = pki.filing_seal_certificate()
     revocation = pki.revocation([seller_cert, buyer_cert, seal_cert])
-    reports = validate_document(pdf, revocation)
-    if len(reports) != 2 or not all(r.ok for r in reports):
-        raise AssertionError(f"party signatures do not validate: {[r.summary for r in reports]}")
+    parties = judge(pki, pdf, [seller_cert, buyer_cert])
+    if len(parties.signatures) != 2 or not parties.passed:
+        raise AssertionError(f"party signatures do not validate: {parties.problems()}")
     with pki.filing_seal() as signer:
         stamp = pades.Stamp(
             font, seal_image("网签备案平台", "备案专用章", font, cache), "备案", FILING_SEAL_NAME
@@ -100,11 +132,11 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
             revocation=revocation,
             stamp=stamp,
         )
-    reports = validate_document(pdf, revocation)
-    if [r.field for r in reports] != ["seller", "buyer-1", "filing-seal"] or not all(
-        r.ok for r in reports
+    sealed = assess(pdf, trust_of(pki))
+    if [s.field for s in sealed.signatures] != ["seller", "buyer-1", "filing-seal"] or not (
+        sealed.passed
     ):
-        raise AssertionError(f"sealed contract does not validate: {[r.summary for r in reports]}")
+        raise AssertionError(f"sealed contract does not validate: {sealed.problems()}")
     return pdf
 
 

@@ -36,9 +36,9 @@ from keys.signers import key_signer
 from ledger.database import write_transaction
 from signing import pades, remote
 from signing.sample import sample_contract
-from signing.validation import validate_document
 from tests.pki_helpers import make_pki, sign_as_parties
 from verifier.receipt import verify_receipt
+from verifier.signatures import assess
 from verifier.trust import TrustBundle
 
 DEVELOPER_ID = "91430100MA4L000000"
@@ -148,11 +148,10 @@ def test_the_last_signature_files_the_contract(service: FilingService) -> None:
     filing = service.filing(record.number)
     sealed = filing["sealed_pdf"]
     assert hashlib.sha256(sealed).hexdigest() == record.doc_sha256
-    certs = service.certificates_for(sealed)
-    reports = validate_document(sealed, service.d.pki.revocation(certs))
-    assert [r.field for r in reports] == ["seller", "buyer-1", "filing-seal"] and all(
-        r.ok for r in reports
-    )
+    # What any court's verifier sees: the embedded validation data, nothing else.
+    judged = assess(sealed, service.d.verifier_trust())
+    assert [r.field for r in judged.signatures] == ["seller", "buyer-1", "filing-seal"]
+    assert judged.passed, judged.problems()
     # The log entry: canonical, no personal data, the sealed document's hash.
     entry_bytes = service.d.log.entry(record.log_index)
     entry = FilingEntry.decode(entry_bytes)
@@ -208,14 +207,18 @@ def test_bad_revisions_are_rejected_and_change_nothing(
     untrusted = pades.sign(
         draft, "seller", key_signer(key, cert, [stranger.ca.issuing]), pades.Level.B_B
     )
-    with pytest.raises(SignatureRejected, match="does not validate"):
+    with pytest.raises(SignatureRejected, match="NO_CERTIFICATE_CHAIN_FOUND"):
         service.accept_revision(cid, untrusted, "developer")
     ours = new_key()
     wrong_name = service.d.pki.ca.issue(
         Profile.ENTERPRISE_SEAL, name("冒名公司"), ours.public_key()
     )
     impostor = pades.sign(
-        draft, "seller", key_signer(ours, wrong_name, [service.d.pki.ca.issuing]), pades.Level.B_B
+        draft,
+        "seller",
+        key_signer(ours, wrong_name, [service.d.pki.ca.issuing]),
+        pades.Level.B_T,
+        timestamper=service.d.pki.timestamper(),
     )
     with pytest.raises(SignatureRejected, match="not 湘江示范置业有限公司"):
         service.accept_revision(cid, impostor, "developer")
@@ -397,11 +400,9 @@ def test_a_change_is_sealed_logged_and_verifiable_and_the_filing_stands(
     [stored] = service.changes(record.number)
     sealed = stored["sealed_pdf"]
     assert hashlib.sha256(sealed).hexdigest() == entry.doc_sha256 == change.doc_sha256
-    assert [r.field for r in validate_document(sealed, pki.revocation([]))] == [
-        "seller",
-        "buyer-1",
-        "filing-seal",
-    ]
+    judged = assess(sealed, service.d.verifier_trust())
+    assert [r.field for r in judged.signatures] == ["seller", "buyer-1", "filing-seal"]
+    assert judged.passed, judged.problems()
     assert service.filing(record.number)["status"] == "ACTIVE"
     assert _unit_status(service, CODES[0]) is UnitStatus.FILED
     found = service.filings_with_sha256(change.doc_sha256)

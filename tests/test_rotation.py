@@ -14,6 +14,7 @@ from filing.deployment import Deployment
 from ledger.audit import audit
 from ledger.receipt import Receipt
 from verifier.receipt import ReceiptInvalid, verify_receipt
+from verifier.signatures import assess
 from verifier.trust import TrustBundle
 
 
@@ -53,7 +54,6 @@ def test_log_key_rotation_keeps_old_receipts_verifiable(tmp_path: Path) -> None:
 
 
 def test_filing_seal_rotation_keeps_old_contracts_valid(tmp_path: Path) -> None:
-    from signing.validation import validate_document
     from tests.pki_helpers import sign_sample_contract
 
     data = tmp_path / "data"
@@ -68,11 +68,12 @@ def test_filing_seal_rotation_keeps_old_contracts_valid(tmp_path: Path) -> None:
         new = sign_sample_contract(d.pki, "CS2026-000002", tmp_path / "cache")
         new_seal = d.pki.filing_seal_certificate()
         assert new_seal.serial_number != old_seal.serial_number
-        trust = d.pki.revocation([old_seal, new_seal])
+        trust = d.verifier_trust()  # names both seals: rotation keeps the old one trusted
         for pdf, seal in ((old, old_seal), (new, new_seal)):
-            reports = validate_document(pdf, trust)
-            assert all(r.ok for r in reports)
-            assert reports[-1].field == "filing-seal"
+            judged = assess(pdf, trust)
+            assert judged.passed, judged.problems()
+            reports = judged.signatures
+            assert reports[-1].field == "filing-seal" and reports[-1].is_filing_seal
             der = seal.public_bytes(serialization.Encoding.DER)
             assert reports[-1].certificate_sha256 == hashlib.sha256(der).hexdigest()
     finally:

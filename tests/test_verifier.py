@@ -64,15 +64,24 @@ def _log(d: Deployment, pdf: bytes, event: EntryEvent = EntryEvent.FILED) -> Rec
 
 
 def _sealed(d: Deployment, seller: Holder, chain: list[object], number: str) -> bytes:
-    """A contract whose seller signs with ``seller``, then the platform's B-LTA filing seal."""
+    """A contract whose seller signs with ``seller``, a buyer signs, then the filing seal."""
     pki = d.pki
     ts = pki.timestamper()
-    pdf = render(sample_contract(number)).pdf
+    contract = sample_contract(number)
+    pdf = render(contract).pdf
     pdf = pades.sign(
         pdf, "seller", key_signer(seller.key, seller.cert, chain), pades.Level.B_T, timestamper=ts
     )
+    buyer = issue(pki, contract.buyers[0].name)
+    pdf = pades.sign(
+        pdf,
+        "buyer-1",
+        key_signer(buyer.key, buyer.cert, [pki.ca.issuing]),
+        pades.Level.B_T,
+        timestamper=ts,
+    )
     seal_cert = pki.filing_seal_certificate()
-    revocation = pki.revocation([seller.cert, seal_cert])
+    revocation = pki.revocation([seller.cert, buyer.cert, seal_cert])
     with pki.filing_seal() as signer:
         return pades.sign(
             pdf, "filing-seal", signer, pades.Level.B_LTA, timestamper=ts, revocation=revocation

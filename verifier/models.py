@@ -60,7 +60,7 @@ class SignatureFinding:
     time_from_timestamp: bool  # the time is proven by a time-stamp, not just claimed
     indication: Indication
     sub_indication: str | None
-    modifications: str  # what changed in later revisions, as pyHanko's diff analysis sees it
+    modifications: str  # after it: NONE, ALLOWED_ADDITIONS (the contract policy) or MODIFIED
     message: str
     is_filing_seal: bool
 

@@ -1,25 +1,39 @@
-"""Every PDF signature, validated offline as ETSI EN 319 102-1 prescribes (via pyHanko).
+"""The one judgement of a contract's signatures, for the offline verifier and the platform alike.
 
-Trust comes only from the bundle's roots; revocation data only from what the
-document embeds; nothing is fetched. Each signature is validated at the time its
-time-stamp proves (past signature validation), so a later expiry or revocation
-does not undo a signature that was good when made.
+``assess`` reads the PDF within fixed limits (``verifier/document.py``), applies the
+contract modification policy (``verifier/modifications.py``) and the signing order
+the draft declares, and validates every signature as ETSI EN 319 102-1 prescribes
+(via pyHanko's AdES validation with long-term availability). Trust comes only from
+the bundle's roots; revocation data from what the document embeds and, for the
+platform before it seals, the data its seal is about to embed (``known``); nothing
+is fetched. Each signature is validated at the time its time-stamp proves, so a
+later expiry or revocation does not undo a signature that was good when made.
+
+The platform files a contract only if this judgement passes it; the verifier
+reports it. There is no second path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 import functools
 import hashlib
-from io import BytesIO
+import logging
+from dataclasses import dataclass
 from typing import Any
 
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESStatus
+from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import ades
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.policy_decl import (
     CertificateFetchingRule,
+    LocalKnowledge,
     PdfSignatureValidationSpec,
     RevinfoOnlineFetchingRule,
     RevocationInfoGatheringSpec,
@@ -28,43 +42,83 @@ from pyhanko.sign.validation.policy_decl import (
 from pyhanko_certvalidator.context import CertValidationPolicySpec
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 from pyhanko_certvalidator.registry import SimpleTrustManager
+from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 
-from verifier.models import Indication, SignatureFinding
+from verifier.document import (
+    MAX_PDF_SIZE,
+    DocumentShape,
+    DocumentTooComplex,
+    DocumentUnreadable,
+    open_pdf,
+    read_shape,
+)
+from verifier.models import Check, Indication, SignatureFinding
+from verifier.modifications import Modification, first_modification
 from verifier.trust import TrustBundle
 
-MAX_PDF_SIZE = 50 * 1024 * 1024
+__all__ = [
+    "MAX_PDF_SIZE",
+    "Assessment",
+    "DocumentTooComplex",
+    "DocumentUnreadable",
+    "KnownValidationData",
+    "SignedDocument",
+    "assess",
+    "check_signatures",
+    "open_pdf",
+]
+
 _INDICATION = {
     AdESStatus.PASSED: Indication.PASSED,
     AdESStatus.FAILED: Indication.FAILED,
     AdESStatus.INDETERMINATE: Indication.INDETERMINATE,
 }
-# Later revisions a signature tolerates: filling in further signature fields, DSS
-# updates and document time-stamps. Anything else changes what was signed.
-_ACCEPTABLE_MODIFICATIONS = {"NONE", "LTA_UPDATES", "FORM_FILLING"}
+# pyHanko logs every tampered document at WARNING, with a traceback; the finding says it.
+logging.getLogger("pyhanko").setLevel(logging.ERROR)
+logging.getLogger("pyhanko_certvalidator").setLevel(logging.ERROR)
 
 
-class DocumentUnreadable(ValueError):
-    """The input is not a PDF the verifier can read (malformed, encrypted, too large)."""
+@dataclass(frozen=True)
+class KnownValidationData:
+    """Certificates and revocation data (DER) known besides what the document embeds."""
+
+    certificates: tuple[bytes, ...] = ()
+    crls: tuple[bytes, ...] = ()
+    ocsp_responses: tuple[bytes, ...] = ()
 
 
-def open_pdf(pdf: bytes) -> Any:
-    if len(pdf) > MAX_PDF_SIZE:
-        raise DocumentUnreadable(f"larger than {MAX_PDF_SIZE // (1024 * 1024)} MiB")
-    if not pdf.startswith(b"%PDF-"):
-        raise DocumentUnreadable("not a PDF file")
-    try:
-        reader = PdfFileReader(BytesIO(pdf), strict=False)
-        encrypted = reader.encrypted
-    except Exception as exc:  # pyHanko raises many kinds for broken files
-        raise DocumentUnreadable(f"malformed PDF: {exc}") from exc
-    if encrypted:
-        raise DocumentUnreadable("encrypted PDF")
-    return reader
+@dataclass(frozen=True)
+class Assessment:
+    """Every signature's finding, and the document-level checks of the contract policy."""
+
+    signatures: tuple[SignatureFinding, ...]  # signatures by parties and seals, oldest first
+    checks: tuple[Check, ...]  # ``modifications`` and ``signing-order``
+    declared_fields: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(s.indication is Indication.PASSED for s in self.signatures) and all(
+            c.passed for c in self.checks
+        )
+
+    def problems(self) -> list[str]:
+        """Why it does not pass, one line per signature or check."""
+        out = [f"{c.name}: {c.detail}" for c in self.checks if not c.passed]
+        out += [
+            f"{s.field}: {s.sub_indication or s.indication.value} {s.message}".rstrip()
+            for s in self.signatures
+            if s.indication is not Indication.PASSED
+        ]
+        return out
 
 
 @functools.lru_cache(maxsize=8)
 def validation_spec(trust: TrustBundle) -> PdfSignatureValidationSpec:
-    """Roots from the bundle, revocation data from the document, no fetching at all."""
+    """Roots from the bundle, revocation data from the document, no fetching at all.
+
+    No diff policy: ``verifier/modifications.py`` compares each revision once for
+    the whole document, where pyHanko would compare them again for every signature.
+    """
 
     def policy(roots: tuple[bytes, ...]) -> CertValidationPolicySpec:
         return CertValidationPolicySpec(
@@ -82,25 +136,195 @@ def validation_spec(trust: TrustBundle) -> PdfSignatureValidationSpec:
                 online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY,
                 certificate_fetching_rule=CertificateFetchingRule.NEVER_FETCH,
             ),
-        )
+        ),
+        diff_policy=None,
     )
+
+
+def _with_known(
+    spec: PdfSignatureValidationSpec, known: KnownValidationData | None
+) -> PdfSignatureValidationSpec:
+    if known is None:
+        return spec
+    ocsps = [
+        c
+        for der in known.ocsp_responses
+        for c in OCSPContainer.load_multi(asn1_ocsp.OCSPResponse.load(der))
+    ]
+    knowledge = LocalKnowledge(
+        known_ocsps=ocsps,
+        known_crls=[CRLContainer(asn1_crl.CertificateList.load(der)) for der in known.crls],
+        known_certs=[asn1_x509.Certificate.load(der) for der in known.certificates],
+    )
+    inner = dataclasses.replace(spec.signature_validation_spec, local_knowledge=knowledge)
+    return dataclasses.replace(spec, signature_validation_spec=inner)
+
+
+class SignedDocument:
+    """One parse of a signed PDF: its shape, its signers' certificates, their judgement."""
+
+    def __init__(self, pdf: bytes) -> None:
+        self._reader = open_pdf(pdf)
+        self.shape = read_shape(self._reader)
+        fields = {str(name): ref for name, _, ref in enumerate_sig_fields(self._reader, True)}
+        # pyHanko's own listing (which its validation reuses) fails the whole document for
+        # one broken dictionary and silently skips a signature of a kind it does not know:
+        # a signature it does not list is judged on its own, as a broken one.
+        try:
+            listed = {str(s.field_name): s for s in self._reader.embedded_signatures}
+            listing_error = ""
+        except Exception as exc:
+            listed, listing_error = {}, f"{type(exc).__name__}: {exc}"
+        self._embedded: list[tuple[str, Any, str]] = []  # (field, signature or None, why not)
+        for signed in self.shape.signed:
+            if signed.is_timestamp:
+                continue
+            sig = listed.get(signed.name)
+            if sig is not None:
+                self._embedded.append((signed.name, sig, ""))
+                continue
+            try:
+                EmbeddedPdfSignature(self._reader, fields[signed.name], signed.name).signer_cert  # noqa: B018
+                why = (
+                    f"文件中另有残缺的签名字典，无法核验 ({listing_error})"
+                    if listing_error
+                    else "不是可识别的签名类型 (a signature of a kind pyHanko does not validate)"
+                )
+            except Exception as exc:
+                why = f"签名字典残缺或无法解析 ({type(exc).__name__}: {exc})"
+            self._embedded.append((signed.name, None, why))
+
+    def signer_certificates(self) -> list[bytes]:
+        """Each signature's signing certificate (DER), oldest first."""
+        return [bytes(sig.signer_cert.dump()) for _, sig, _ in self._embedded if sig is not None]
+
+    def assess(
+        self,
+        trust: TrustBundle,
+        *,
+        known: KnownValidationData | None = None,
+        complete: bool = True,
+    ) -> Assessment:
+        """Judge the signatures under ``trust`` (and ``known`` data besides the embedded).
+
+        ``complete``: every field the draft declares must be signed (a filed contract);
+        otherwise the signed fields must be the first ones in the declared order (a
+        contract still being signed).
+        """
+        modification = first_modification(self._reader, self.shape)
+        checks = (_modification_check(modification), _order_check(self.shape, complete))
+        if known is not None:
+            # Sealing proves the existence of the signers' certificates too (they sit in the
+            # revisions the seal's document time-stamp covers).
+            known = dataclasses.replace(
+                known, certificates=(*known.certificates, *self.signer_certificates())
+            )
+        spec = _with_known(validation_spec(trust), known)
+        findings = asyncio.run(
+            _check_all(self._embedded, spec, trust, modification, sealing=known is not None)
+        )
+        return Assessment(findings, checks, self.shape.declared_fields)
+
+
+def assess(
+    pdf: bytes,
+    trust: TrustBundle,
+    *,
+    known: KnownValidationData | None = None,
+    complete: bool = True,
+) -> Assessment:
+    """Judge ``pdf``'s signatures (DocumentUnreadable / DocumentTooComplex for bad input)."""
+    return SignedDocument(pdf).assess(trust, known=known, complete=complete)
 
 
 def check_signatures(pdf: bytes, trust: TrustBundle) -> tuple[SignatureFinding, ...]:
     """One finding per signature, oldest first (DocumentUnreadable for bad input)."""
-    reader = open_pdf(pdf)
-    try:
-        embedded = list(reader.embedded_regular_signatures)
-    except Exception as exc:
-        raise DocumentUnreadable(f"malformed signature dictionary: {exc}") from exc
-    spec = validation_spec(trust)
-    return asyncio.run(_check_all(embedded, spec, trust))
+    return assess(pdf, trust).signatures
+
+
+def _modification_check(modification: Modification | None) -> Check:
+    if modification is None:
+        return Check(
+            "modifications",
+            Indication.PASSED,
+            "after each signature only the next declared field, validation data and "
+            "document time-stamps were added",
+        )
+    return Check(
+        "modifications",
+        Indication.FAILED,
+        f"{modification.what} (revision {modification.revision}: {modification.detail})",
+        "MODIFIED_AFTER_SIGNING",
+    )
+
+
+def _order_check(shape: DocumentShape, complete: bool) -> Check:
+    declared = list(shape.declared_fields)
+    signed = [s.name for s in shape.signed if s.name in declared or not s.is_timestamp]
+    stamped = [s.name for s in shape.signed if s.is_timestamp and s.name in declared]
+    if stamped:
+        return Check(
+            "signing-order",
+            Indication.FAILED,
+            f"declared field {stamped[0]!r} holds a document time-stamp, not a signature",
+            "SIGNING_ORDER",
+        )
+    if signed != declared[: len(signed)]:
+        return Check(
+            "signing-order",
+            Indication.FAILED,
+            f"signed {', '.join(signed)}; the draft declares {', '.join(declared)} in this order",
+            "SIGNING_ORDER",
+        )
+    if complete and len(signed) < len(declared):
+        missing = ", ".join(declared[len(signed) :])
+        return Check(
+            "signing-order",
+            Indication.FAILED,
+            f"declared fields not signed: {missing}",
+            "UNSIGNED_FIELD",
+        )
+    return Check(
+        "signing-order",
+        Indication.PASSED,
+        f"signed in the declared order: {', '.join(signed) or '-'}",
+    )
 
 
 async def _check_all(
-    embedded: list[Any], spec: PdfSignatureValidationSpec, trust: TrustBundle
+    embedded: list[tuple[str, Any, str]],
+    spec: PdfSignatureValidationSpec,
+    trust: TrustBundle,
+    modification: Modification | None,
+    sealing: bool,
 ) -> tuple[SignatureFinding, ...]:
-    return tuple([await _check_one(sig, spec, trust) for sig in embedded])
+    out = []
+    for name, sig, why in embedded:
+        if sig is None:
+            out.append(_unreadable(name, why))
+        else:
+            out.append(await _check_one(sig, spec, trust, modification, sealing))
+    return tuple(out)
+
+
+def _unreadable(name: str, why: str) -> SignatureFinding:
+    """A filled field whose signature cannot even be parsed (universal signature forgery)."""
+    return SignatureFinding(
+        field=name,
+        signer="",
+        organization=None,
+        subject_serial=None,
+        subject="",
+        issuer="",
+        certificate_sha256="",
+        signing_time=None,
+        time_from_timestamp=False,
+        indication=Indication.FAILED,
+        sub_indication="FORMAT_FAILURE",
+        modifications="",
+        message=why,
+        is_filing_seal=False,
+    )
 
 
 def _name_part(cert: Any, key: str) -> str | None:
@@ -109,7 +333,11 @@ def _name_part(cert: Any, key: str) -> str | None:
 
 
 async def _check_one(
-    sig: Any, spec: PdfSignatureValidationSpec, trust: TrustBundle
+    sig: Any,
+    spec: PdfSignatureValidationSpec,
+    trust: TrustBundle,
+    mod: Modification | None,
+    sealing: bool,
 ) -> SignatureFinding:
     try:
         cert = sig.signer_cert
@@ -117,20 +345,34 @@ async def _check_one(
         cert = None
     der = cert.dump() if cert is not None else b""
     try:
-        result = await ades.ades_lta_validation(sig, spec)
+        if sealing:
+            # Before its seal, a document has no document time-stamp yet. The seal embeds
+            # the known data and time-stamps it all at once, moments from now: pyHanko's
+            # simulation takes that time-stamp as given and runs the very same LTA
+            # validation a verifier runs on the sealed document.
+            now = dt.datetime.now(dt.UTC)
+            result = await ades.simulate_future_ades_lta_validation(sig, spec, now, now)
+        else:
+            result = await ades.ades_lta_validation(sig, spec)
     except Exception as exc:  # a corrupt CMS blob is a failed signature, not a crash
         return _finding(sig, cert, der, trust, Indication.FAILED, "FORMAT_FAILURE", str(exc))
     indication = _INDICATION[result.ades_subindic.status]
     sub = None if indication is Indication.PASSED else result.ades_subindic.standard_name
     status = result.api_status
-    modifications = ""
     message = result.failure_msg or ""
-    if status is not None and status.modification_level is not None:
-        modifications = status.modification_level.name
-        if modifications not in _ACCEPTABLE_MODIFICATIONS or not status.docmdp_ok:
-            # Changes after signing that a signature does not permit void it (FORMAT_FAILURE).
-            indication, sub = Indication.FAILED, "FORMAT_FAILURE"
-            message = f"the document was modified after signing ({modifications})"
+    coverage = status.coverage.name if status is not None and status.coverage else "UNCLEAR"
+    if coverage not in ("ENTIRE_REVISION", "ENTIRE_FILE"):
+        # Bytes inside the signed revision that the signature does not cover (wrapping).
+        indication, sub = Indication.FAILED, "FORMAT_FAILURE"
+        message = f"签名未覆盖其整个修订版本 (coverage {coverage})"
+    elif mod is not None and sig.signed_revision < mod.revision:
+        indication, sub = Indication.FAILED, "FORMAT_FAILURE"
+        message = f"签署后文件被修改：{mod.what}"
+    elif sig.docmdp_level is not None:
+        # A certification (DocMDP) would forbid the later parties' signatures that the
+        # contract needs; other validators would then judge the document differently.
+        indication, sub = Indication.FAILED, "FORMAT_FAILURE"
+        message = "合同只用批准签名，不用认证签名 (DocMDP certification)"
     if indication is Indication.PASSED:
         message = ""
     timestamped = status is not None and status.timestamp_validity is not None
@@ -138,8 +380,24 @@ async def _check_one(
     if when is None and status is not None:
         when = status.signer_reported_dt
     return _finding(
-        sig, cert, der, trust, indication, sub, message, when, timestamped, modifications
+        sig,
+        cert,
+        der,
+        trust,
+        indication,
+        sub,
+        message,
+        when,
+        timestamped,
+        _later_changes(coverage, sig.signed_revision, mod),
     )
+
+
+def _later_changes(coverage: str, revision: int, mod: Modification | None) -> str:
+    """What came after the signature: nothing, only what the policy allows, or more."""
+    if coverage == "ENTIRE_FILE":
+        return "NONE"
+    return "MODIFIED" if mod is not None and revision < mod.revision else "ALLOWED_ADDITIONS"
 
 
 def _finding(

@@ -25,7 +25,7 @@ from verifier.receipt import (
     check_witnesses,
     open_checkpoint,
 )
-from verifier.signatures import check_signatures
+from verifier.signatures import assess
 from verifier.trust import TrustBundle
 
 
@@ -39,8 +39,10 @@ def verify(
 ) -> Report:
     """Check ``pdf`` against its receipt and the bundle (DocumentUnreadable for bad input)."""
     doc_sha256 = hashlib.sha256(pdf).hexdigest()
-    signatures = check_signatures(pdf, trust)
+    assessment = assess(pdf, trust)
+    signatures = assessment.signatures
     checks = [_signature_check(s) for s in signatures]
+    checks.extend(assessment.checks)
     checks.append(_filing_seal_check(signatures, trust))
     notes: list[str] = []
     facts = None

@@ -1,0 +1,302 @@
+"""What may change in a contract after it is first signed: the contract modification policy.
+
+The draft declares every signature field. From the first signature on, each new
+revision may only fill the next declared signature field (its appearance lives
+in its own widget), add validation data (DSS/VRI) and add document time-stamps
+in new invisible fields; the writer's bookkeeping (the modification date and
+producer in /Info, the XMP packet) may follow. Anything else -- a new field,
+widget or annotation, a new or changed page, content stream or resource, a
+changed appearance of an earlier field, any other object -- is a modification
+after signing, named in Chinese for the report.
+
+Each revision is compared with the one before it (pyHanko's difference analysis
+with a stricter rule set than its default, which allows new signature fields,
+other form fields and XMP changes), so a document of n revisions costs n
+comparisons, however many signatures it carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pyhanko.pdf_utils import generic
+from pyhanko.sign.diff_analysis import (
+    CatalogModificationRule,
+    DSSCompareRule,
+    FormUpdatingRule,
+    MetadataUpdateRule,
+    ModificationLevel,
+    ObjectStreamRule,
+    SigFieldCreationRule,
+    SigFieldModificationRule,
+    StandardDiffPolicy,
+    SuspiciousModification,
+    WhitelistRule,
+    XrefStreamRule,
+)
+from pyhanko.sign.diff_analysis.commons import safe_whitelist
+from pyhanko.sign.diff_analysis.rules.form_field_rules import is_field_visible as _is_visible
+from pyhanko.sign.diff_analysis.rules_api import ReferenceUpdate
+
+from verifier.document import DocumentShape
+
+# pyHanko's writer refreshes these two on every incremental save; nothing else in /Info
+# (a title, say, shown in a viewer's title bar) may change after signing.
+_INFO_KEYS_THAT_MAY_CHANGE = frozenset({"/ModDate", "/Producer"})
+_MAX_TREE_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class Modification:
+    """A revision that changes more than the policy allows."""
+
+    revision: int
+    what: str  # in Chinese, for the report: 签署后文件被修改：<what>
+    detail: str  # technical, in English
+
+
+class _InfoDatesRule(WhitelistRule):
+    """/Info may change only in its modification date and producer."""
+
+    def apply(self, old: Any, new: Any) -> Iterable[Any]:
+        new_ref = new.trailer_view.get_value_as_reference("/Info", optional=True)
+        if new_ref is None:
+            return
+        old_ref = old.trailer_view.get_value_as_reference("/Info", optional=True)
+        old_info = _resolved(old_ref) if old_ref is not None else {}
+        new_info = _resolved(new_ref)
+        if not isinstance(new_info, generic.DictionaryObject):
+            raise SuspiciousModification("/Info is not a dictionary")
+        changed = {
+            k
+            for k in set(old_info) | set(new_info)
+            if k not in _INFO_KEYS_THAT_MAY_CHANGE and not same(old_info.get(k), new_info.get(k))
+        }
+        if changed:
+            raise SuspiciousModification(f"document information changed: {sorted(changed)}")
+        for ref in safe_whitelist(old, old_ref, new_ref):
+            yield ReferenceUpdate(ref)
+
+
+class _TimeStampFieldsOnly(SigFieldCreationRule):
+    """New signature fields only for invisible document time-stamps (PAdES B-LTA)."""
+
+    def apply(self, context: Any) -> Iterable[Any]:
+        for name, spec in context.field_specs.items():
+            if spec.old_field_ref is not None or spec.new_field_ref is None:
+                continue
+            field = _resolved(spec.new_field_ref)
+            value = _resolved(field.get("/V"))
+            if (
+                spec.field_type != "/Sig"
+                or is_field_visible(field)
+                or not isinstance(value, generic.DictionaryObject)
+                or value.get("/Type") != "/DocTimeStamp"
+            ):
+                raise SuspiciousModification(f"new form field {name!r} added after signing")
+        yield from super().apply(context)
+
+
+def is_field_visible(field: Any) -> bool:
+    return bool(_is_visible(field))  # type: ignore[no-untyped-call]
+
+
+# pyHanko's rule classes have untyped constructors.
+_CATALOG: Any = CatalogModificationRule
+_METADATA: Any = MetadataUpdateRule
+_TIMESTAMP_FIELDS: Any = _TimeStampFieldsOnly
+CONTRACT_DIFF_POLICY: Any = StandardDiffPolicy(
+    global_rules=[
+        _CATALOG(),
+        _InfoDatesRule().as_qualified(ModificationLevel.LTA_UPDATES),
+        XrefStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
+        ObjectStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
+        DSSCompareRule().as_qualified(ModificationLevel.LTA_UPDATES),
+        # pyHanko's writer rewrites the XMP packet on every save (well-formed XML only).
+        _METADATA().as_qualified(ModificationLevel.LTA_UPDATES),
+    ],
+    form_rule=FormUpdatingRule(
+        field_rules=[_TIMESTAMP_FIELDS(), SigFieldModificationRule()],
+        # /SigFlags: the first signature sets SignaturesExist and AppendOnly. Not
+        # /NeedAppearances: it would have viewers redraw fields as they please.
+        ignored_acroform_keys=frozenset({"/Fields", "/DR", "/DA", "/Q", "/SigFlags"}),
+    ),
+)
+
+
+def first_modification(reader: Any, shape: DocumentShape) -> Modification | None:
+    """The first revision, from the first signature on, that the policy does not allow."""
+    first = shape.first_signed_revision
+    if first is None:
+        return None
+    for revision in range(max(first, 1), shape.revisions):
+        old = reader.get_historical_resolver(revision - 1)
+        new = reader.get_historical_resolver(revision)
+        try:
+            result = CONTRACT_DIFF_POLICY.apply(old, new)
+            if result.modification_level > ModificationLevel.FORM_FILLING:
+                raise SuspiciousModification(f"changes at level {result.modification_level.name}")
+        except SuspiciousModification as exc:
+            return Modification(revision, describe(old, new), str(exc).split("\n")[0])
+        except Exception as exc:  # a structure pyHanko cannot compare is no allowed change
+            return Modification(revision, "文件结构无法比对", f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def describe(old: Any, new: Any) -> str:
+    """What changed between two revisions, in Chinese, for a person to read."""
+    try:
+        phrases = list(_changes(old, new))
+    except Exception:  # the description is a courtesy; the policy has already decided
+        phrases = []
+    return "；".join(dict.fromkeys(phrases)) or "其他对象被改动"
+
+
+def _changes(old: Any, new: Any) -> Iterator[str]:
+    written = new.explicit_refs_in_revision()
+    old_fields, new_fields = _fields(old), _fields(new)
+    for name in new_fields.keys() - old_fields.keys():
+        yield f"新增表单域“{name}”"
+    for name in old_fields.keys() - new_fields.keys():
+        yield f"删除表单域“{name}”"
+    filled_now = {
+        name
+        for name, ref in new_fields.items()
+        if name in old_fields and "/V" in _resolved(ref) and "/V" not in _resolved(old_fields[name])
+    }
+    widget_of = {ref: name for name, ref in {**old_fields, **new_fields}.items()}
+    old_pages, new_pages = _pages(old), _pages(new)
+    if len(old_pages) != len(new_pages):
+        yield f"页数由 {len(old_pages)} 变为 {len(new_pages)}"
+    for number, (old_ref, new_ref) in enumerate(zip(old_pages, new_pages, strict=False), 1):
+        if old_ref != new_ref:
+            yield f"第 {number} 页被替换"
+            continue
+        old_page, new_page = _resolved(old_ref), _resolved(new_ref)
+        if _touched(old_page.get("/Contents"), new_page.get("/Contents"), written):
+            yield f"第 {number} 页内容被改动"
+        resources, old_resources = new_page.get("/Resources"), old_page.get("/Resources")
+        if not same(old_resources, resources) or _touched(old_resources, None, written, depth=3):
+            yield f"第 {number} 页资源（字体、图像）被改动"
+        others = (set(old_page) | set(new_page)) - {"/Annots", "/Contents", "/Resources"}
+        if any(not same(old_page.get(k), new_page.get(k)) for k in others - {"/Parent"}):
+            yield f"第 {number} 页页面属性被改动"
+        old_annots = _refs(old_page.get("/Annots"))
+        for ref in _refs(new_page.get("/Annots")):
+            annot = _resolved(ref)
+            field = widget_of.get(ref)
+            if ref not in old_annots:
+                if field is None:
+                    yield f"第 {number} 页新增注释（{annot.get('/Subtype', '?')}）"
+            elif ref in written and field not in filled_now:
+                yield (
+                    f"签名域“{field}”的外观被改动"
+                    if field is not None
+                    else f"第 {number} 页注释被改动"
+                )
+    for name in old_fields.keys() & new_fields.keys() - filled_now:
+        ref = new_fields[name]
+        if ref in written and not same(_resolved(old_fields[name]), _resolved(ref)):
+            yield f"签名域“{name}”被改动"
+
+
+def _fields(resolver: Any) -> dict[str, Any]:
+    """Every form field by its full name, with the reference of its dictionary."""
+    out: dict[str, Any] = {}
+
+    def walk(items: Any, prefix: str, depth: int) -> None:
+        if depth > _MAX_TREE_DEPTH or not isinstance(items, generic.ArrayObject):
+            return
+        for item in items:
+            if not isinstance(item, generic.IndirectObject):
+                continue
+            field = _resolved(item)
+            if not isinstance(field, generic.DictionaryObject):
+                continue
+            name = f"{prefix}{field.get('/T', '')}"
+            if "/T" in field:
+                out[name] = item.reference
+            walk(_resolved(field.get("/Kids")), f"{name}.", depth + 1)
+
+    form = resolver.root.get("/AcroForm")
+    if form is not None:
+        walk(_resolved(_resolved(form).get("/Fields")), "", 0)
+    return out
+
+
+def _pages(resolver: Any) -> list[Any]:
+    out: list[Any] = []
+
+    def walk(node: Any, depth: int) -> None:
+        if depth > _MAX_TREE_DEPTH:
+            return
+        for kid in _resolved(_resolved(node).get("/Kids", [])):
+            if not isinstance(kid, generic.IndirectObject):
+                continue
+            if _resolved(kid).get("/Type") == "/Pages":
+                walk(kid, depth + 1)
+            else:
+                out.append(kid.reference)
+
+    walk(resolver.root.raw_get("/Pages"), 0)
+    return out
+
+
+def _resolved(value: Any) -> Any:
+    """The object behind a reference (pyHanko's Reference or IndirectObject), or the value."""
+    getter = getattr(value, "get_object", None)
+    return getter() if getter is not None else value
+
+
+def _refs(value: Any) -> list[Any]:
+    value = _resolved(value)
+    if not isinstance(value, generic.ArrayObject):
+        return []
+    return [v.reference for v in value if isinstance(v, generic.IndirectObject)]
+
+
+def _touched(old: Any, new: Any, written: set[Any], depth: int = 1) -> bool:
+    """``old`` differs from ``new`` (when given), or refers to an object rewritten now."""
+    if new is not None and not same(old, new):
+        return True
+    if isinstance(old, generic.IndirectObject):
+        if old.reference in written:
+            return True
+        old = _resolved(old)
+    if depth <= 0:
+        return False
+    if isinstance(old, generic.ArrayObject):
+        return any(_touched(v, None, written, depth - 1) for v in old)
+    if isinstance(old, generic.DictionaryObject):
+        return any(_touched(old.raw_get(k), None, written, depth - 1) for k in old)
+    return False
+
+
+def same(a: Any, b: Any, depth: int = 0) -> bool:
+    """Two PDF values are the same object graph at the top (references compared by number)."""
+    if depth > _MAX_TREE_DEPTH:
+        return False
+    if isinstance(a, generic.IndirectObject) or isinstance(b, generic.IndirectObject):
+        return (
+            isinstance(a, generic.IndirectObject)
+            and isinstance(b, generic.IndirectObject)
+            and a.reference == b.reference
+        )
+    if isinstance(a, generic.StreamObject) or isinstance(b, generic.StreamObject):
+        return (
+            isinstance(a, generic.StreamObject)
+            and isinstance(b, generic.StreamObject)
+            and a.encoded_data == b.encoded_data
+            and _same_dict(a, b, depth)
+        )
+    if isinstance(a, generic.DictionaryObject) and isinstance(b, generic.DictionaryObject):
+        return _same_dict(a, b, depth)
+    if isinstance(a, generic.ArrayObject) and isinstance(b, generic.ArrayObject):
+        return len(a) == len(b) and all(same(x, y, depth + 1) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
+
+
+def _same_dict(a: Any, b: Any, depth: int) -> bool:
+    return set(a) == set(b) and all(same(a.raw_get(k), b.raw_get(k), depth + 1) for k in a)
