@@ -98,7 +98,10 @@ def known_validation_data(revocation: RevocationSnapshot) -> KnownValidationData
     """A snapshot as the verifier's data besides the document: what the filing seal embeds."""
     der = serialization.Encoding.DER
     return KnownValidationData(
-        certificates=tuple(c.public_bytes(der) for c in (*revocation.roots, *revocation.intermediates)),
+        # The seal's DSS holds the roots and intermediates too (signing/pades.py).
+        certificates=tuple(
+            c.public_bytes(der) for c in (*revocation.roots, *revocation.intermediates)
+        ),
         crls=revocation.crls,
         ocsp_responses=revocation.ocsp_responses,
     )
