@@ -50,6 +50,7 @@ from signing import pades, remote
 from signing.contract import Contract
 from signing.fonts import truetype_font
 from signing.render import render
+from verifier.document import revision_count
 from verifier.signatures import DocumentUnreadable, SignedDocument
 
 RESERVATION = dt.timedelta(days=7)
@@ -598,10 +599,18 @@ class FilingService:
             raise SignatureRejected(
                 "the signed file does not extend the recorded draft byte for byte"
             )
-        return self._check_parties(pdf, contract_from_json(c["data"]), fields)
+        try:
+            draft_revisions = revision_count(c["draft_pdf"])
+        except DocumentUnreadable as exc:  # our own rendering: cannot happen, never pass it
+            raise SignatureRejected(f"the recorded draft is unreadable: {exc}") from exc
+        return self._check_parties(pdf, contract_from_json(c["data"]), fields, draft_revisions)
 
     def _check_parties(
-        self, pdf: bytes, contract: Contract, fields: list[str]
+        self,
+        pdf: bytes,
+        contract: Contract,
+        fields: list[str],
+        draft_revisions: int | None = None,
     ) -> pades.RevocationSnapshot:
         """Exactly ``fields`` are signed, as the verifier judges them, by the parties named.
 
@@ -615,7 +624,10 @@ class FilingService:
             # One snapshot of revocation data serves the checks here and the seal after them.
             revocation = self.d.pki.revocation([*certs, self.d.pki.filing_seal_certificate()])
             assessment = document.assess(
-                self.d.verifier_trust(), known=known_validation_data(revocation), complete=False
+                self.d.verifier_trust(),
+                known=known_validation_data(revocation),
+                complete=False,
+                draft_revisions=draft_revisions,
             )
         except (DocumentUnreadable, ValueError) as exc:
             raise SignatureRejected(str(exc)) from exc
@@ -624,11 +636,11 @@ class FilingService:
                 f"the document declares signature fields {list(assessment.declared_fields)}, "
                 f"the contract {list(contract.signature_fields)}"
             )
+        if not assessment.passed:
+            raise SignatureRejected("; ".join(assessment.problems()))
         found = [s.field for s in assessment.signatures]
         if found != fields:
             raise SignatureRejected(f"expected signatures {fields}, found {found}")
-        if not assessment.passed:
-            raise SignatureRejected("; ".join(assessment.problems()))
         names = {"seller": contract.seller.name}
         names.update({f"buyer-{i}": b.name for i, b in enumerate(contract.buyers, start=1)})
         for finding in assessment.signatures:

@@ -142,3 +142,12 @@ def _declared_fields(reader: Any, revision: int) -> tuple[str, ...]:
     """Signature fields as the revision before the first signature declares them."""
     draft = reader.get_historical_resolver(revision)
     return tuple(str(name) for name, _value, _field in enumerate_sig_fields(draft))
+
+
+def revision_count(pdf: bytes) -> int:
+    """How many revisions ``pdf`` has (DocumentUnreadable for bad input)."""
+    reader = open_pdf(pdf)
+    try:
+        return int(reader.xrefs.total_revisions)
+    except Exception as exc:
+        raise DocumentUnreadable(f"malformed cross-reference data: {exc}") from exc

@@ -126,9 +126,16 @@ CONTRACT_DIFF_POLICY: Any = StandardDiffPolicy(
 )
 
 
-def first_modification(reader: Any, shape: DocumentShape) -> Modification | None:
-    """The first revision, from the first signature on, that the policy does not allow."""
-    first = shape.first_signed_revision
+def first_modification(
+    reader: Any, shape: DocumentShape, draft_revisions: int | None = None
+) -> Modification | None:
+    """The first revision, from the first signature on, that the policy does not allow.
+
+    ``draft_revisions``: how many revisions the draft has, when the caller knows it (the
+    platform recorded the draft): then every revision after the draft is held to the
+    policy, signed or not, so that nothing slips in before the first signature.
+    """
+    first = shape.first_signed_revision if draft_revisions is None else draft_revisions
     if first is None:
         return None
     for revision in range(max(first, 1), shape.revisions):

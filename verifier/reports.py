@@ -61,6 +61,8 @@ CHECK_NAMES_ZH = {
     "consistency": "一致性证明",
     "log-data": "日志数据",
     "later-events": "后续注销或变更",
+    "modifications": "签署后修改",
+    "signing-order": "签署顺序",
 }
 
 
@@ -90,6 +92,10 @@ SUB_INDICATIONS_ZH = {
     "NOT_LATER": "所给的后续检查点并不比回执中的更新",
     "NO_CONSISTENCY_PROOF": "缺少从回执检查点到后续检查点的一致性证明",
     "LOG_DATA_INCONSISTENT": "日志数据与其签名检查点不符",
+    "MODIFIED_AFTER_SIGNING": "签署后文件被修改",
+    "SIGNING_ORDER": "签名未按草稿声明的签名域及顺序签署",
+    "UNSIGNED_FIELD": "草稿声明的签名域尚未签署",
+    "SIG_CONSTRAINTS_FAILURE": "签名不满足要求（例如缺少签名时间戳）",
 }
 
 

@@ -204,14 +204,16 @@ class SignedDocument:
         *,
         known: KnownValidationData | None = None,
         complete: bool = True,
+        draft_revisions: int | None = None,
     ) -> Assessment:
         """Judge the signatures under ``trust`` (and ``known`` data besides the embedded).
 
         ``complete``: every field the draft declares must be signed (a filed contract);
         otherwise the signed fields must be the first ones in the declared order (a
-        contract still being signed).
+        contract still being signed). ``draft_revisions``: the recorded draft's revision
+        count, if known; every later revision is then held to the modification policy.
         """
-        modification = first_modification(self._reader, self.shape)
+        modification = first_modification(self._reader, self.shape, draft_revisions)
         checks = (_modification_check(modification), _order_check(self.shape, complete))
         if known is not None:
             # Sealing proves the existence of the signers' certificates too (they sit in the
