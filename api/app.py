@@ -24,7 +24,8 @@ from api import (
 )
 from api.dispatch import Dispatcher
 from api.examples import add_examples
-from api.ratelimit import RateLimiter
+from api.limits import BodyLimitMiddleware
+from api.ratelimit import CpuBudget, RateLimiter
 from filing import departments
 from filing.deployment import Deployment
 from filing.eligibility import CHANGSHA_2017, load_rule_sets
@@ -61,6 +62,7 @@ def filing_service(deployment: Deployment) -> FilingService:
 def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     service = filing_service(deployment)
     limiter = RateLimiter(os.environ.get(REDIS_ENV), deployment.config.rate_per_minute)
+    budget = CpuBudget(os.environ.get(REDIS_ENV), deployment.config.verification_cpu_seconds)
     dispatcher = Dispatcher(service.engine, os.environ.get(REDIS_ENV))
     stop = threading.Event()
 
@@ -112,11 +114,12 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(BodyLimitMiddleware)
     app.include_router(log_routes.router(deployment))
     app.include_router(pki_routes.router(deployment))
     app.include_router(filing_routes.router(deployment, service, limiter))
     app.include_router(supervision_routes.router(deployment, service, limiter))
-    app.include_router(pages.router(deployment, service, limiter))
+    app.include_router(pages.router(deployment, service, limiter, budget))
     describe = app.openapi
     app.openapi = lambda: add_examples(describe())  # type: ignore[method-assign]
     return app

@@ -54,11 +54,9 @@ from signing.contract import (
     Unit,
 )
 
-MAX_PDF = 20 * 1024 * 1024
 # Who may see contracts and sealed documents, which name the parties and their ID numbers
 # (developers and buyers only their own); tax reads parties through its own interface.
 PERSONAL_DATA_ROLES = (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER)
-MAX_UPLOAD = 5 * 1024 * 1024
 RECEIPT_WAIT = 5.0
 
 
@@ -136,12 +134,6 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     Who = Annotated[Caller, Depends(auth.dependency(engine, limiter))]
     Key = Annotated[str | None, Header(alias="Idempotency-Key")]
 
-    async def body(request: Request, limit: int) -> bytes:
-        data = await request.body()
-        if len(data) > limit:
-            raise Problem(413, "payload-too-large", "Payload too large", f"at most {limit} bytes")
-        return data
-
     def once(who: Caller, key: str | None, raw: bytes, fn: Any) -> Response:
         return idempotency.run_once(engine, who, key, raw, fn)
 
@@ -154,7 +146,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     )
     async def import_registry(request: Request, who: Who, key: Key = None) -> Response:
         require(who, Role.AUTHORITY)
-        raw = await body(request, MAX_UPLOAD)
+        raw = await request.body()  # bounded by api/limits.py
         media = request.headers.get("content-type", "text/csv").split(";")[0]
 
         def run() -> Response:
@@ -205,7 +197,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     @r.post("/departments/{kind}", status_code=201, summary="Load a department extract (CSV)")
     async def load_department(kind: str, request: Request, who: Who, key: Key = None) -> Response:
         require(who, Role.AUTHORITY)
-        raw = await body(request, MAX_UPLOAD)
+        raw = await request.body()  # bounded by api/limits.py
 
         def run() -> Response:
             try:
@@ -464,7 +456,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     async def upload(contract_id: str, request: Request, who: Who, key: Key = None) -> Response:
         require(who, Role.DEVELOPER, Role.BUYER)
         contract_row(contract_id, who)
-        pdf = await body(request, MAX_PDF)
+        pdf = await request.body()  # bounded by api/limits.py
 
         def run() -> Response:
             try:
@@ -560,7 +552,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     ) -> Response:
         require(who, Role.DEVELOPER)
         contract_row(contract_id, who)
-        pdf = await body(request, MAX_PDF)
+        pdf = await request.body()  # bounded by api/limits.py
 
         def run() -> Response:
             try:
@@ -657,7 +649,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     ) -> Response:
         require(who, Role.DEVELOPER, Role.AUTHORITY)
         filing_row(number, who)
-        pdf = await body(request, MAX_PDF)
+        pdf = await request.body()  # bounded by api/limits.py
 
         def run() -> Response:
             try:

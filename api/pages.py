@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from api.problems import Problem
-from api.ratelimit import RateLimiter
+from api.ratelimit import CpuBudget, RateLimiter
 from filing.deployment import Deployment
 from filing.service import FilingService
 from ledger.receipt import Receipt, ReceiptError
@@ -68,7 +68,9 @@ class _EntriesSoFar:
             return self._entries[:size]
 
 
-def router(deployment: Deployment, service: FilingService, limiter: RateLimiter) -> APIRouter:
+def router(
+    deployment: Deployment, service: FilingService, limiter: RateLimiter, budget: CpuBudget
+) -> APIRouter:
     r = APIRouter(tags=["pages"])
 
     @r.get("/verify", response_class=HTMLResponse, summary="The public verification page")
@@ -89,12 +91,17 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         summary="Verify a contract PDF (and optionally its receipt), as wangqian-verify would",
     )
     async def verification(body: VerificationIn, request: Request) -> VerificationOut:
-        limiter.check(f"verify:{request.client.host if request.client else '-'}")
+        client = f"verify:{request.client.host if request.client else '-'}"
+        limiter.check(client)
         try:
             pdf = base64.b64decode(body.pdf, validate=True)
         except ValueError as exc:  # binascii.Error, or characters outside ASCII
             raise Problem(400, "bad-base64", "The PDF is not valid base64", str(exc)) from exc
-        return await run_in_threadpool(_verify, pdf, body.receipt, body.lang)
+        return await run_in_threadpool(_charged, client, pdf, body.receipt, body.lang)
+
+    def _charged(client: str, pdf: bytes, receipt: str | None, lang: str) -> VerificationOut:
+        with budget.charge(client):  # measured in this thread: the verification's own CPU
+            return _verify(pdf, receipt, lang)
 
     def _verify(pdf: bytes, receipt_text: str | None, lang: str) -> VerificationOut:
         found = False

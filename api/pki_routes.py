@@ -14,7 +14,6 @@ from api.problems import Problem
 from filing.deployment import Deployment
 from keys.authority import CertificateError
 
-MAX_BODY = 16 * 1024
 CA_SLUGS = ("root-ca", "issuing-ca")
 
 
@@ -26,12 +25,7 @@ def router(deployment: Deployment) -> APIRouter:
             raise Problem(
                 415, "unsupported-media-type", "Unsupported media type", f"send {media_type}"
             )
-        data = await request.body()
-        if len(data) > MAX_BODY:
-            raise Problem(
-                413, "request-too-large", "Request too large", f"at most {MAX_BODY} bytes"
-            )
-        return data
+        return await request.body()  # bounded by api/limits.py
 
     @r.post("/tsa", summary="RFC 3161 time-stamp (application/timestamp-query)")
     async def tsa(request: Request) -> Response:

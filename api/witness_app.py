@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
+from api.limits import BodyLimitMiddleware
 from keys.store import FileKeyStore, resolve_passphrase
 from ledger.add_checkpoint import MAX_BODY
 from ledger.note import ALG_COSIGNATURE_V1, Signer, Verifier
@@ -48,12 +49,11 @@ def open_witness_dir(data_dir: Path, name: str | None, add_logs: list[str]) -> W
 
 def create_witness_app(witness: Witness) -> FastAPI:
     app = FastAPI(title="wangqian witness", version="0.1.0")
+    app.add_middleware(BodyLimitMiddleware, limit=lambda _path: MAX_BODY)
 
     @app.post("/add-checkpoint", response_class=PlainTextResponse)
     async def add_checkpoint(request: Request) -> Response:
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            return PlainTextResponse("request body too large\n", status_code=413)
+        raw = await request.body()  # at most MAX_BODY (BodyLimitMiddleware)
         try:
             body = raw.decode("utf-8")
             lines = await run_in_threadpool(witness.add_checkpoint, body)

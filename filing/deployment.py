@@ -63,6 +63,8 @@ class DeploymentConfig:
     log_keys: tuple[LogKey, ...] = (LogKey(LOG_KEY),)
     filing_seal: str = "filing-seal"  # the seal's slug in pki/ and the key stores
     rate_per_minute: int = 600  # requests per API key (or client address) and minute
+    # CPU seconds a minute that one client address may spend on public verifications.
+    verification_cpu_seconds: float = 10.0
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -94,6 +96,7 @@ class DeploymentConfig:
                 ),
                 filing_seal=str(data.get("filing_seal", "filing-seal")),
                 rate_per_minute=_whole_number(data, "rate_per_minute", 600),
+                verification_cpu_seconds=_positive(data, "verification_cpu_seconds", 10.0),
                 pkcs11=(
                     TokenConfig(str(data["pkcs11"]["module"]), str(data["pkcs11"]["token_label"]))
                     if data.get("pkcs11")
@@ -113,6 +116,13 @@ class DeploymentConfig:
                 f"witness_threshold {config.witness_threshold} needs 0..{len(config.witnesses)}"
             )
         return config
+
+
+def _positive(data: dict[str, Any], key: str, default: float) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{key} must be a positive number, not {value!r}")
+    return float(value)
 
 
 def _whole_number(data: dict[str, Any], key: str, default: int) -> int:
