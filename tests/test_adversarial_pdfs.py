@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -342,3 +344,42 @@ def test_the_public_verification_page_does_not_pass_an_attacked_contract(
     r = client.post("/v1/verification", json={"pdf": _b64(sealed)})
     assert r.status_code == 200 and r.json()["verdict"] != "PASSED", r.text
     assert "签署后文件被修改" in r.json()["html"]
+
+
+def _object_stream_bomb(decoded_size: int) -> bytes:
+    """A PDF whose catalog sits in an object stream that inflates (twice) to ``decoded_size``."""
+    deflate = zlib.compressobj(9)
+    parts = [deflate.compress(b"3 0 <</Type/Catalog/Pages 4 0 R>>")]
+    spaces = b" " * (1 << 20)
+    parts += [deflate.compress(spaces) for _ in range(decoded_size >> 20)]
+    parts.append(deflate.flush())
+    packed = zlib.compress(b"".join(parts), 9)
+    out = bytearray(b"%PDF-1.7\n")
+    stream_at = len(out)
+    out += b"1 0 obj\n<</Type/ObjStm/N 1/First 4/Filter[/FlateDecode/FlateDecode]/Length %d>>\n" % (
+        len(packed)
+    )
+    out += b"stream\n" + packed + b"\nendstream\nendobj\n"
+    xref_at = len(out)
+
+    def row(kind: int, a: int, b: int) -> bytes:
+        return bytes([kind]) + a.to_bytes(4, "big") + b.to_bytes(2, "big")
+
+    rows = row(0, 0, 65535) + row(1, stream_at, 0) + row(1, xref_at, 0) + row(2, 1, 0)
+    out += b"2 0 obj\n<</Type/XRef/W[1 4 2]/Size 4/Root 3 0 R/Length %d>>\n" % len(rows)
+    out += b"stream\n" + rows + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref_at
+    return bytes(out)
+
+
+def test_a_decompression_bomb_is_refused_with_bounded_memory(deployment: Deployment) -> None:
+    """256 MiB of object stream in a 1 KB file: refused at the decode limit, not inflated."""
+    bomb = _object_stream_bomb(256 << 20)
+    assert len(bomb) < 4096
+    tracemalloc.start()
+    try:
+        with pytest.raises(DocumentUnreadable, match="exceeds the limit"):
+            assess(bomb, deployment.verifier_trust())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024, peak
