@@ -141,9 +141,11 @@ def validation_spec(trust: TrustBundle) -> PdfSignatureValidationSpec:
     )
 
 
-def _with_known(
-    spec: PdfSignatureValidationSpec, known: KnownValidationData | None
+def validation_spec_with(
+    trust: TrustBundle, known: KnownValidationData | None
 ) -> PdfSignatureValidationSpec:
+    """``validation_spec`` with ``known`` data besides what the document embeds."""
+    spec = validation_spec(trust)
     if known is None:
         return spec
     ocsps = [
@@ -221,7 +223,7 @@ class SignedDocument:
             known = dataclasses.replace(
                 known, certificates=(*known.certificates, *self.signer_certificates())
             )
-        spec = _with_known(validation_spec(trust), known)
+        spec = validation_spec_with(trust, known)
         findings = asyncio.run(
             _check_all(self._embedded, spec, trust, modification, sealing=known is not None)
         )
