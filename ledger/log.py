@@ -30,10 +30,29 @@ from ledger.tiles import TILE_HEIGHT, TILE_WIDTH
 
 MAX_ENTRY_SIZE = 0xFFFF  # entry bundles prefix each entry with a uint16 length
 
-# PostgreSQL advisory lock keys (arbitrary, fixed): one for appenders, one for the integrator.
-APPEND_LOCK = 0x77616E67_0001
-INTEGRATE_LOCK = 0x77616E67_0002
+# Creating the tables takes a database-wide advisory lock (arbitrary, fixed).
 SCHEMA_LOCK = 0x77616E67_0003
+
+
+@dataclass(frozen=True)
+class LogLocks:
+    """The PostgreSQL advisory locks and notification channel of one log.
+
+    Derived from the log's database and schema: several logs in one database (one per
+    city and period, or test runs side by side) neither serialise each other's appends
+    nor elect one sequencer among them all, which would leave the others unsequenced.
+    """
+
+    append: int
+    integrate: int
+    sequencer: int
+    channel: str
+
+    @classmethod
+    def for_scope(cls, scope: str) -> LogLocks:
+        digest = hashlib.sha256(scope.encode()).digest()
+        base = int.from_bytes(digest[:6], "big") << 8  # positive, well inside a bigint
+        return cls(base | 1, base | 2, base | 4, f"wangqian_log_{digest[:8].hex()}")
 
 
 class LogError(Exception):
@@ -67,6 +86,15 @@ class Log:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._reads = open_read_engine(engine)
+        scope = "sqlite"
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                scope = str(
+                    conn.execute(
+                        text("SELECT current_database() || '.' || current_schema()")
+                    ).scalar()
+                )
+        self.locks = LogLocks.for_scope(scope)
 
     @classmethod
     def open(cls, url: str) -> Log:
@@ -105,7 +133,7 @@ class Log:
         if not entries:
             return []
         if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.locks.append})
         first = self._next_index(conn)
         rows = list(zip(range(first, first + len(entries)), entries, strict=True))
         bulk_insert(conn, "log_leaves", ("idx", "data"), rows)
@@ -160,7 +188,7 @@ class Log:
         """
         if self._engine.dialect.name == "postgresql":
             with write_transaction(self._engine) as conn:
-                if not try_advisory_lock(conn, INTEGRATE_LOCK):
+                if not try_advisory_lock(conn, self.locks.integrate):
                     return None
                 batch = self._next_batch(conn, batch_size)
                 batch.save(conn)

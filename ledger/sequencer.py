@@ -24,10 +24,9 @@ from ledger.note import NoteError, Signer, Verifier, open_note, sign_note
 
 log = logging.getLogger(__name__)
 
-SEQUENCER_LOCK = 0x77616E67_0004
-# PostgreSQL notifications between the processes of a deployment: "checkpoint <size>"
-# from the sequencer to every process's waiters, "appended" from waiters to the sequencer.
-CHANNEL = "wangqian_log"
+# PostgreSQL notifications between the processes of a deployment, on the log's own channel
+# (``Log.locks``): "checkpoint <size>" from the sequencer to every process's waiters,
+# "appended" from waiters to the sequencer.
 
 
 @dataclass(frozen=True)
@@ -177,7 +176,7 @@ class Sequencer:
                     assert conn is not None
                     conn.rollback()  # the pool's checkout may have begun a transaction
                     conn.autocommit = True
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {self.log.locks.channel}")
                     while not stop.is_set():
                         for note in conn.notifies(timeout=1.0):
                             self._heard(note.payload)
@@ -207,7 +206,7 @@ class Sequencer:
         if engine.dialect.name != "postgresql":
             return
         with engine.connect() as conn:
-            conn.execute(text("SELECT pg_notify(:c, 'appended')"), {"c": CHANNEL})
+            conn.execute(text("SELECT pg_notify(:c, 'appended')"), {"c": self.log.locks.channel})
             conn.commit()
 
     def _seen(self, cp: StoredCheckpoint) -> None:
@@ -224,7 +223,9 @@ class Sequencer:
             log.warning(
                 "checkpoint %d has %d of %d required cosignatures", size, len(lines), self.threshold
             )
-        return self.log.record_checkpoint(size, cp.root_hash, note, lines, notify=CHANNEL)
+        return self.log.record_checkpoint(
+            size, cp.root_hash, note, lines, notify=self.log.locks.channel
+        )
 
     def _cosign(self, note: str, size: int) -> list[tuple[str, str]]:
         if not self._clients:
@@ -255,7 +256,7 @@ class Sequencer:
                 # A session-level lock held for as long as this process sequences.
                 while not stop.is_set():
                     got = conn.execute(
-                        text("SELECT pg_try_advisory_lock(:k)"), {"k": SEQUENCER_LOCK}
+                        text("SELECT pg_try_advisory_lock(:k)"), {"k": self.log.locks.sequencer}
                     ).scalar()
                     conn.commit()
                     if got:

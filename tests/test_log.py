@@ -265,3 +265,50 @@ def test_a_stopped_sequencer_leaves_nothing_outside_a_checkpoint(db_url: str) ->
     assert latest is not None and latest.size == 1
     sequencer.close()
     log.close()
+
+
+def test_logs_in_two_schemas_of_one_database_each_elect_their_own_sequencer() -> None:
+    """Advisory locks and the notification channel were database-wide: of two logs in one
+    PostgreSQL database (one per city and period, or two test runs), only one was ever
+    sequenced; the other's appends waited for a leader that could not be elected."""
+    import threading
+    import time
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ledger.note import Signer
+    from ledger.sequencer import Sequencer
+    from tests.conftest import pg_schema_url
+
+    first, second = pg_schema_url(), pg_schema_url()
+    url_a, url_b = next(first), next(second)
+    key = Ed25519PrivateKey.generate()
+    log_a, log_b = Log.open(url_a), Log.open(url_b)
+    assert log_a.locks != log_b.locks
+    a = Sequencer(log_a, [Signer("a.example/log", key)], "a.example/log")
+    b = Sequencer(log_b, [Signer("b.example/log", key)], "b.example/log")
+    stop = threading.Event()
+    threads = [threading.Thread(target=s.run, args=(stop, 0.05)) for s in (a, b)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not (a.leading and b.leading) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert a.leading and b.leading
+        for log, sequencer in ((log_a, a), (log_b, b)):
+            [index] = log.append_many([b"entry"])
+            cp = sequencer.wait_for(index + 1, timeout=10)
+            assert cp is not None and cp.size == index + 1
+    finally:
+        stop.set()
+        for s in (a, b):
+            s.wake.set()
+        for t in threads:
+            t.join(timeout=10)
+        for s in (a, b):
+            s.close()
+        log_a.close()
+        log_b.close()
+        for schema_url in (first, second):
+            next(schema_url, None)
