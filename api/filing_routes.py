@@ -31,6 +31,7 @@ from filing.service import (
     FilingService,
     NotEligible,
     NotSellable,
+    NotYourField,
     SealUnavailable,
     SignatureRejected,
     UnitTaken,
@@ -358,6 +359,8 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             return Problem(409, "unit-taken", "Unit taken", str(exc))
         if isinstance(exc, SignatureRejected):
             return Problem(422, "signature-rejected", "Signature rejected", str(exc))
+        if isinstance(exc, NotYourField):
+            return Problem(403, "not-your-field", "A party signs only for itself", str(exc))
         if isinstance(exc, SealUnavailable):
             return Problem(503, "filing-seal-unavailable", "Filing seal unavailable", str(exc))
         if isinstance(exc, UnknownContract):
@@ -476,20 +479,14 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         contract_row(contract_id, who)
 
         def run() -> Response:
-            try:
-                public = serialization.load_pem_public_key(data.public_key_pem.encode())
-            except (ValueError, TypeError) as exc:
-                raise Problem(422, "bad-public-key", "Not a PEM public key", str(exc)) from exc
-            if (
-                not isinstance(public, ec.EllipticCurvePublicKey)
-                or public.curve.name != "secp256r1"
-            ):
-                raise Problem(422, "bad-public-key", "The device key must be ECDSA P-256")
+            public = _device_key(data.public_key_pem)
             try:
                 identity = departments.TableIdentityCheck(engine).verify(
                     data.name, data.id_type, data.id_number
                 )
-                digest = service.start_remote_signing(contract_id, field, identity, public)
+                digest = service.start_remote_signing(
+                    contract_id, field, identity, public, caller=who.org
+                )
             except IdentityRejected as exc:
                 raise Problem(422, "identity-rejected", "Identity check failed", str(exc)) from exc
             except FilingError as exc:
@@ -523,6 +520,37 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
                 )
             except FilingError as exc:
                 raise filing_errors(exc) from exc
+
+        return once(who, key, data.model_dump_json().encode() + field.encode(), run)
+
+    @r.post(
+        "/contracts/{contract_id}/parties/{field}/certificate",
+        summary="A one-hour signing certificate for your own field of this contract",
+        description="For a buyer who signs with a tool of their own (PAdES, B-T) and uploads "
+        "the revision: the certificate names this contract and field, and the platform "
+        "refuses a signature whose certificate was issued for anything else. The caller's "
+        "key must stand for the buyer whose field it is, and the identity check must pass.",
+    )
+    def party_certificate(
+        contract_id: str, field: str, data: RemoteStartIn, who: Who, key: Key
+    ) -> Response:
+        require(who, Role.BUYER)
+        contract_row(contract_id, who)
+
+        def run() -> Response:
+            public = _device_key(data.public_key_pem)
+            try:
+                identity = departments.TableIdentityCheck(engine).verify(
+                    data.name, data.id_type, data.id_number
+                )
+                cert = service.signing_certificate(contract_id, field, identity, public, who.org)
+            except IdentityRejected as exc:
+                raise Problem(422, "identity-rejected", "Identity check failed", str(exc)) from exc
+            except FilingError as exc:
+                raise filing_errors(exc) from exc
+            chain = [cert, deployment.pki.ca.issuing]
+            pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
+            return Response(pem, status_code=201, media_type="application/pem-certificate-chain")
 
         return once(who, key, data.model_dump_json().encode() + field.encode(), run)
 
@@ -694,6 +722,16 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         return Response(found[0]["sealed_pdf"], media_type="application/pdf")
 
     return r
+
+
+def _device_key(pem: str) -> ec.EllipticCurvePublicKey:
+    try:
+        public = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, TypeError) as exc:
+        raise Problem(422, "bad-public-key", "Not a PEM public key", str(exc)) from exc
+    if not isinstance(public, ec.EllipticCurvePublicKey) or public.curve.name != "secp256r1":
+        raise Problem(422, "bad-public-key", "The device key must be ECDSA P-256")
+    return public
 
 
 def build_contract(data: ContractIn, u: dict[str, Any]) -> Contract:

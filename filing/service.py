@@ -43,11 +43,11 @@ from filing.entry import EntryEvent, FilingEntry, party_hash
 from filing.seals import known_validation_data
 from filing.status import InvalidTransition, UnitEvent, UnitStatus
 from filing.terms import contract_from_json, contract_to_json
-from keys.identity import VerifiedIdentity, issue_party_certificate
+from keys.identity import SigningPurpose, VerifiedIdentity, issue_party_certificate, purpose_of
 from keys.pki import Profile
 from ledger.database import write_transaction
 from signing import pades, remote
-from signing.contract import Contract
+from signing.contract import Contract, Party
 from signing.fonts import truetype_font
 from signing.render import render
 from verifier.document import revision_count
@@ -91,6 +91,10 @@ class SignatureRejected(FilingError):
 
 class UnknownContract(FilingError, LookupError):
     pass
+
+
+class NotYourField(FilingError):
+    """A party acts only for itself: this field is another party's."""
 
 
 @dataclass(frozen=True)
@@ -272,22 +276,57 @@ class FilingService:
             )
         return self.accept_revision(contract_id, signed, actor)
 
+    def signing_certificate(
+        self,
+        contract_id: str,
+        field: str,
+        identity: VerifiedIdentity,
+        device_key: ec.EllipticCurvePublicKey,
+        caller: str,
+    ) -> x509.Certificate:
+        """A certificate for ``field`` of this contract only, for the buyer it names, asked
+        for by that buyer (``caller``: the ID number the caller's credentials stand for)."""
+        with self.engine.connect() as conn:
+            c = self._contract(conn, contract_id, lock=False)
+        if c["status"] != "DRAFT":
+            raise ContractStateError(f"the contract is {c['status'].lower()}")
+        return self._certificate_for(
+            contract_from_json(c["data"]), field, identity, device_key, caller
+        )
+
+    def _certificate_for(
+        self,
+        contract: Contract,
+        field: str,
+        identity: VerifiedIdentity,
+        device_key: ec.EllipticCurvePublicKey,
+        caller: str,
+    ) -> x509.Certificate:
+        buyer = _buyer_of(contract, field, caller)
+        if (identity.name, identity.id_type, identity.id_number) != (
+            buyer.name,
+            buyer.id_type,
+            buyer.id_number,
+        ):
+            raise SignatureRejected("the verified identity is not this buyer")
+        purpose = SigningPurpose(contract.number, field)
+        return issue_party_certificate(self.d.pki.ca, identity, device_key, purpose)
+
     def start_remote_signing(
         self,
         contract_id: str,
         field: str,
         identity: VerifiedIdentity,
         device_key: ec.EllipticCurvePublicKey,
+        caller: str,
     ) -> bytes:
         """Step 1 for a buyer's phone: returns the 32-byte digest the device must sign."""
         with write_transaction(self.engine) as conn:
             c = self._contract(conn, contract_id)
-            self._expect_next(c, field)
             contract = contract_from_json(c["data"])
-            buyer = contract.buyers[int(field.split("-")[1]) - 1]
-            if (identity.name, identity.id_number) != (buyer.name, buyer.id_number):
-                raise SignatureRejected("the verified identity is not this buyer")
-            cert = issue_party_certificate(self.d.pki.ca, identity, device_key)
+            buyer = _buyer_of(contract, field, caller)
+            self._expect_next(c, field)
+            cert = self._certificate_for(contract, field, identity, device_key, caller)
             stamp = pades.Stamp(truetype_font(), None, "买受人", buyer.name)
             request = remote.prepare(c["current_pdf"], field, cert, [self.d.pki.ca.issuing], stamp)
             data = {k: _b64(v) for k, v in dataclasses.asdict(request).items()}
@@ -310,7 +349,10 @@ class FilingService:
     def finish_remote_signing(
         self, contract_id: str, field: str, signature: bytes, actor: str
     ) -> FilingRecord | None:
+        """Step 2: the device's signature over the digest; only the buyer who started it."""
         with self.engine.connect() as conn:
+            c = self._contract(conn, contract_id, lock=False)
+            _buyer_of(contract_from_json(c["data"]), field, actor)
             row = conn.execute(
                 select(schema.remote_signings.c.request).where(
                     schema.remote_signings.c.contract_id == contract_id,
@@ -531,12 +573,11 @@ class FilingService:
     # -- helpers ---------------------------------------------------------
 
     @staticmethod
-    def _contract(conn: Connection, contract_id: str) -> dict[str, Any]:
+    def _contract(conn: Connection, contract_id: str, lock: bool = True) -> dict[str, Any]:
         # FOR UPDATE (PostgreSQL; SQLite's writer lock already serialises): two requests for
         # one contract take turns, and the second sees what the first did.
-        row = conn.execute(
-            select(schema.contracts).where(schema.contracts.c.id == contract_id).with_for_update()
-        ).first()
+        query = select(schema.contracts).where(schema.contracts.c.id == contract_id)
+        row = conn.execute(query.with_for_update() if lock else query).first()
         if row is None:
             raise UnknownContract(f"no contract {contract_id}")
         return dict(row._mapping)
@@ -620,7 +661,8 @@ class FilingService:
         """
         try:
             document = SignedDocument(pdf)
-            certs = [x509.load_der_x509_certificate(c) for c in document.signer_certificates()]
+            signers = {f: x509.load_der_x509_certificate(der) for f, der in document.signers()}
+            certs = list(signers.values())
             # One snapshot of revocation data serves the checks here and the seal after them.
             revocation = self.d.pki.revocation([*certs, self.d.pki.filing_seal_certificate()])
             assessment = document.assess(
@@ -647,6 +689,13 @@ class FilingService:
             if finding.signer != names[finding.field]:
                 raise SignatureRejected(
                     f"{finding.field} was signed by {finding.signer}, not {names[finding.field]}"
+                )
+            # A buyer's key signs only what its certificate was issued for: this field of this
+            # contract (a co-buyer's key, or one issued for another contract, is refused).
+            wanted = SigningPurpose(contract.number, finding.field)
+            if finding.field != "seller" and purpose_of(signers[finding.field]) != wanted.text:
+                raise SignatureRejected(
+                    f"{finding.field}'s certificate was not issued for {wanted.text!r}"
                 )
         return revocation
 
@@ -729,6 +778,20 @@ def record_event(
             filing_number=number, event=event, log_index=index, at=at, actor=actor, reason=reason
         )
     )
+
+
+def _buyer_of(contract: Contract, field: str, caller: str) -> Party:
+    """The buyer whose field this is, if the caller is that buyer (NotYourField if not)."""
+    prefix, _, number = field.partition("-")
+    if prefix != "buyer" or not number.isascii() or not number.isdigit():
+        raise NotYourField(f"{field} is not a buyer's field: buyers sign only their own")
+    index = int(number) - 1
+    if not 0 <= index < len(contract.buyers):
+        raise NotYourField(f"the contract has no field {field}")
+    buyer = contract.buyers[index]
+    if caller != buyer.id_number:
+        raise NotYourField(f"{field} belongs to another buyer: each buyer signs only for self")
+    return buyer
 
 
 def _b64(value: Any) -> Any:

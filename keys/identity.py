@@ -70,16 +70,38 @@ class RegistryIdentityCheck:
         )
 
 
-PARTY_VALIDITY = dt.timedelta(days=30)
+# Long enough to sign once on a phone; a certificate serves one signing request.
+PARTY_VALIDITY = dt.timedelta(hours=1)
+# X.520 description: what the certificate was issued for, in its subject for anyone to read.
+DESCRIPTION = x509.ObjectIdentifier("2.5.4.13")
+
+
+@dataclass(frozen=True)
+class SigningPurpose:
+    """The one signature a party certificate is issued for: a contract's field."""
+
+    contract_number: str
+    field: str
+
+    @property
+    def text(self) -> str:
+        return f"sign {self.contract_number} {self.field}"
 
 
 def issue_party_certificate(
-    ca: CertificateAuthority, identity: VerifiedIdentity, public_key: ec.EllipticCurvePublicKey
+    ca: CertificateAuthority,
+    identity: VerifiedIdentity,
+    public_key: ec.EllipticCurvePublicKey,
+    purpose: SigningPurpose,
 ) -> x509.Certificate:
-    """A short-lived signing certificate for a person whose identity was checked."""
-    return ca.issue(
-        Profile.PARTY,
-        name(identity.name, serial=identity.subject_serial),
-        public_key,
-        PARTY_VALIDITY,
-    )
+    """A signing certificate for one field of one contract, for a person whose identity was
+    checked; valid for an hour, so that the key it certifies signs nothing else."""
+    subject = name(identity.name, serial=identity.subject_serial)
+    subject = x509.Name([*subject, x509.NameAttribute(DESCRIPTION, purpose.text)])
+    return ca.issue(Profile.PARTY, subject, public_key, PARTY_VALIDITY)
+
+
+def purpose_of(certificate: x509.Certificate) -> str | None:
+    """The purpose a party certificate names (``SigningPurpose.text``), if any."""
+    values = certificate.subject.get_attributes_for_oid(DESCRIPTION)
+    return str(values[0].value) if len(values) == 1 else None

@@ -14,7 +14,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from filing.seals import FILING_SEAL_NAME, PlatformPki, known_validation_data
 from keys.authority import CertificateAuthority, pem
-from keys.identity import RegistryIdentityCheck, issue_party_certificate
+from keys.identity import (
+    RegistryIdentityCheck,
+    SigningPurpose,
+    VerifiedIdentity,
+    issue_party_certificate,
+)
 from keys.pki import Endpoints, Profile, name, new_key
 from keys.signers import key_signer
 from keys.store import FileKeyStore
@@ -107,7 +112,9 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
     buyer = contract.buyers[0]
     device_key = new_key()  # lives on the buyer's phone; only its public half is certified
     identity = identity_check.verify(buyer.name, buyer.id_type, buyer.id_number)
-    buyer_cert = issue_party_certificate(pki.ca, identity, device_key.public_key())
+    buyer_cert = issue_party_certificate(
+        pki.ca, identity, device_key.public_key(), SigningPurpose(number, "buyer-1")
+    )
     request = remote.prepare(
         pdf, "buyer-1", buyer_cert, [pki.ca.issuing], pades.Stamp(font, None, "买受人", buyer.name)
     )
@@ -140,15 +147,39 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
     return pdf
 
 
-def sign_as_parties(pki: PlatformPki, pdf: bytes, seller_name: str, buyer_name: str) -> bytes:
-    """Seller and buyer-1 signatures (B-T) made elsewhere, with certificates of the platform CA."""
+def contract_number(pdf: bytes) -> str:
+    """The contract number a rendered contract names (the last word of its title)."""
+    from io import BytesIO
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return str(PdfFileReader(BytesIO(pdf), strict=False).trailer["/Info"]["/Title"]).split()[-1]
+
+
+def buyer_holder(pki: PlatformPki, buyer_name: str, number: str, field: str = "buyer-1") -> Holder:
+    """A buyer's key and the certificate the platform issues for one field of one contract."""
+    key = new_key()
+    identity = VerifiedIdentity(buyer_name, "居民身份证", "test", "test", dt.datetime.now(dt.UTC))
+    cert = issue_party_certificate(
+        pki.ca, identity, key.public_key(), SigningPurpose(number, field)
+    )
+    return Holder(key, cert)
+
+
+def sign_as_parties(
+    pki: PlatformPki, pdf: bytes, seller_name: str, buyer_name: str, number: str | None = None
+) -> bytes:
+    """Seller and buyer-1 signatures (B-T) made elsewhere, with certificates of the platform CA
+    (the buyer's issued for buyer-1 of contract ``number``, by default the one the PDF names;
+    a change agreement names the contract it changes)."""
     ts = pki.timestamper()
-    for field, holder, profile in (
-        ("seller", seller_name, Profile.ENTERPRISE_SEAL),
-        ("buyer-1", buyer_name, Profile.PARTY),
-    ):
-        key = new_key()
-        cert = pki.ca.issue(profile, name(holder), key.public_key())
-        signer = key_signer(key, cert, [pki.ca.issuing])
+    seller_key = new_key()
+    seller = Holder(
+        seller_key,
+        pki.ca.issue(Profile.ENTERPRISE_SEAL, name(seller_name), seller_key.public_key()),
+    )
+    buyer = buyer_holder(pki, buyer_name, number or contract_number(pdf))
+    for field, holder in (("seller", seller), ("buyer-1", buyer)):
+        signer = key_signer(holder.key, holder.cert, [pki.ca.issuing])
         pdf = pades.sign(pdf, field, signer, pades.Level.B_T, timestamper=ts)
     return pdf

@@ -29,7 +29,7 @@ from signing import pades
 from signing.render import render
 from signing.sample import sample_contract
 from tests import pdf_attacks as attacks
-from tests.pki_helpers import Holder, issue
+from tests.pki_helpers import Holder, buyer_holder, issue
 from tests.test_filing_api import BUYER, CONTRACT, SELLER, _setup_registry, api  # noqa: F401
 from verifier.models import Verdict
 from verifier.reports import to_text
@@ -71,13 +71,14 @@ class Parties:
             )
 
 
-def _parties(d: Deployment) -> Parties:
+def _parties(d: Deployment, number: str = "CS2026-000001") -> Parties:
+    """The seller's seal and buyer-1's certificate for contract ``number``, and Mallory's."""
     contract = sample_contract()
     assert (contract.seller.name, contract.buyers[0].name) == (SELLER, BUYER[0])
     return Parties(
         d,
         issue(d.pki, contract.seller.name, Profile.ENTERPRISE_SEAL),
-        issue(d.pki, contract.buyers[0].name),
+        buyer_holder(d.pki, contract.buyers[0].name, number),
         issue(d.pki, "Mallory"),
     )
 
@@ -259,12 +260,7 @@ def test_the_platform_refuses_every_attack_at_upload_and_filing(
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     draft = client.get(f"/v1/contracts/{cid}/document", headers=dev).content
-    p = Parties(
-        d,
-        issue(d.pki, SELLER, Profile.ENTERPRISE_SEAL),
-        issue(d.pki, BUYER[0]),
-        issue(d.pki, "Mallory"),
-    )
+    p = _parties(d, CONTRACT["number"])
     n = 0
 
     def post(path: str, pdf: bytes) -> Any:
@@ -308,12 +304,7 @@ def test_a_change_agreement_is_held_to_the_same_policy(
     from tests.test_filing_api import file_contract
 
     _, number = file_contract(client, keys)
-    p = Parties(
-        d,
-        issue(d.pki, SELLER, Profile.ENTERPRISE_SEAL),
-        issue(d.pki, BUYER[0]),
-        issue(d.pki, "Mallory"),
-    )
+    p = _parties(d, CONTRACT["number"])
     agreement = render(sample_contract("BC-1")).pdf
     dev = keys["developer"]
     for i, attack in enumerate(attacks.MODIFICATIONS):

@@ -190,7 +190,8 @@ def test_signing_equals_filing_over_http(
     assert reads and reads >= 1
 
     # 变更: a change agreement signed by both parties elsewhere, filed against the filing.
-    agreement = sign_as_parties(d.pki, render(sample_contract("BC-1")).pdf, SELLER, BUYER[0])
+    agreement = render(sample_contract("BC-1")).pdf
+    agreement = sign_as_parties(d.pki, agreement, SELLER, BUYER[0], CONTRACT["number"])
     r = client.post(
         f"/v1/filings/{number}/changes",
         params={"reason": "补充协议：交付日期顺延"},

@@ -126,8 +126,10 @@ def _sign_through(svc: FilingService, contract: object) -> tuple[str, object]:
     cid, _ = svc.draft(contract, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
     assert svc.seal_as_developer(cid, "developer") is None  # the buyer has not signed yet
     key = new_key()
-    digest = svc.start_remote_signing(cid, "buyer-1", _identity(contract), key.public_key())
-    record = svc.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), "buyer")
+    digest = svc.start_remote_signing(
+        cid, "buyer-1", _identity(contract), key.public_key(), BUYER_ID
+    )
+    record = svc.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), BUYER_ID)
     return cid, record
 
 
@@ -137,7 +139,8 @@ def _awaiting_buyer(svc: FilingService) -> tuple[str, ec.EllipticCurvePrivateKey
     cid, _ = svc.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
     svc.seal_as_developer(cid, "developer")
     key = new_key()
-    return cid, key, svc.start_remote_signing(cid, "buyer-1", _identity(c), key.public_key())
+    digest = svc.start_remote_signing(cid, "buyer-1", _identity(c), key.public_key(), BUYER_ID)
+    return cid, key, digest
 
 
 def test_the_last_signature_files_the_contract(service: FilingService) -> None:
@@ -226,7 +229,7 @@ def test_bad_revisions_are_rejected_and_change_nothing(
     with pytest.raises(SignatureRejected, match="byte for byte"):
         service.accept_revision(cid, altered + b"\n", "developer")
     with pytest.raises(ContractStateError, match="buyer-1 is not next"):
-        service.start_remote_signing(cid, "buyer-1", _identity(c), new_key().public_key())
+        service.start_remote_signing(cid, "buyer-1", _identity(c), new_key().public_key(), BUYER_ID)
     with service.engine.connect() as conn:
         row = conn.execute(select(schema.contracts).where(schema.contracts.c.id == cid)).first()
     assert row is not None and row.signed_fields == "" and row.current_pdf == draft
@@ -246,14 +249,16 @@ def test_a_failed_seal_leaves_nothing_changed(
 
     monkeypatch.setattr(pades, "sign", failing_sign)
     with pytest.raises(SealUnavailable, match="the HSM went away"):
-        service.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), "buyer")
+        service.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), BUYER_ID)
     assert service.d.log.appended() == log_before
     assert _unit_status(service, CODES[0]) is UnitStatus.RESERVED
     assert _count(service, schema.filings) == 0
     with service.engine.connect() as conn:
         assert conn.execute(select(schema.contracts.c.signed_fields)).scalar() == "seller"
     monkeypatch.setattr(pades, "sign", real_sign)
-    record = service.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), "buyer")
+    record = service.finish_remote_signing(
+        cid, "buyer-1", remote.device_sign(key, digest), BUYER_ID
+    )
     assert record is not None  # the same signature files once the seal works again
 
 
@@ -268,12 +273,14 @@ def test_a_revoked_filing_seal_refuses_to_seal_and_nothing_is_filed(
     pki.ca.revoke(pki.filing_seal_certificate().serial_number, RevocationReason.KEY_COMPROMISE)
     log_before = service.d.log.appended()
     with pytest.raises(SealUnavailable, match="revoked"):
-        service.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), "buyer")
+        service.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), BUYER_ID)
     assert service.d.log.appended() == log_before
     assert _unit_status(service, CODES[0]) is UnitStatus.RESERVED
     assert _count(service, schema.filings) == 0
     pki.filing_seal_slug = "filing-seal-2"  # what `wangqian keys rotate filing-seal` configures
-    record = service.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), "buyer")
+    record = service.finish_remote_signing(
+        cid, "buyer-1", remote.device_sign(key, digest), BUYER_ID
+    )
     assert record is not None
 
 
@@ -365,7 +372,7 @@ def test_signing_after_the_reservation_ran_out_is_refused(
     future = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)
     monkeypatch.setattr(registry, "now", lambda: future)
     with pytest.raises(ContractStateError, match="expired"):
-        service.start_remote_signing(cid, "buyer-1", _identity(c), new_key().public_key())
+        service.start_remote_signing(cid, "buyer-1", _identity(c), new_key().public_key(), BUYER_ID)
 
 
 def test_a_change_is_sealed_logged_and_verifiable_and_the_filing_stands(
@@ -387,11 +394,14 @@ def test_a_change_is_sealed_logged_and_verifiable_and_the_filing_stands(
         service.change(record.number, agreement, "developer", "补充协议")
     with pytest.raises(SignatureRejected, match="not"):
         service.change(
-            record.number, sign_as_parties(pki, agreement, "别的公司", buyer), "developer", "x"
+            record.number,
+            sign_as_parties(pki, agreement, "别的公司", buyer, c.number),  # type: ignore[attr-defined]
+            "developer",
+            "x",
         )
     logged = service.d.log.appended()
 
-    signed = sign_as_parties(pki, agreement, seller, buyer)
+    signed = sign_as_parties(pki, agreement, seller, buyer, c.number)  # type: ignore[attr-defined]
     change = service.change(record.number, signed, "developer", "补充协议：交付日期顺延")
     entry = FilingEntry.decode(service.d.log.entry(change.log_index))
     assert entry.event is EntryEvent.CHANGED and entry.ref == record.log_index

@@ -320,7 +320,13 @@ def test_keys_commands_init_export_and_revoke(
 
 
 def test_party_certificates_need_a_verified_identity(tmp_path: Path) -> None:
-    from keys.identity import IdentityRejected, RegistryIdentityCheck, issue_party_certificate
+    from keys.identity import (
+        IdentityRejected,
+        RegistryIdentityCheck,
+        SigningPurpose,
+        issue_party_certificate,
+        purpose_of,
+    )
 
     extract = tmp_path / "extract.json"
     extract.write_text(json.dumps({"430102199001011234": "王小明"}, ensure_ascii=False))
@@ -334,8 +340,11 @@ def test_party_certificates_need_a_verified_identity(tmp_path: Path) -> None:
             check.verify(*bad)
     identity = check.verify("王小明", "居民身份证", "430102199001011234")
     pki = make_pki(tmp_path / "pki")
-    cert = issue_party_certificate(pki.ca, identity, new_key().public_key())
-    assert cert.not_valid_after_utc - cert.not_valid_before_utc <= dt.timedelta(days=31)
+    purpose = SigningPurpose("HT-2026-000001", "buyer-1")
+    cert = issue_party_certificate(pki.ca, identity, new_key().public_key(), purpose)
+    # One signing request: an hour, and it names the one field of the one contract.
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc <= dt.timedelta(hours=1)
+    assert purpose_of(cert) == "sign HT-2026-000001 buyer-1"
     serial = cert.subject.get_attributes_for_oid(x509.oid.NameOID.SERIAL_NUMBER)[0].value
     assert serial.startswith("IDH:") and "430102199001011234" not in cert.subject.rfc4514_string()
 

@@ -198,7 +198,11 @@ class SignedDocument:
 
     def signer_certificates(self) -> list[bytes]:
         """Each signature's signing certificate (DER), oldest first."""
-        return [bytes(sig.signer_cert.dump()) for _, sig, _ in self._embedded if sig is not None]
+        return [der for _, der in self.signers()]
+
+    def signers(self) -> list[tuple[str, bytes]]:
+        """(field, signing certificate DER) of each readable signature, oldest first."""
+        return [(name, bytes(sig.signer_cert.dump())) for name, sig, _ in self._embedded if sig]
 
     def assess(
         self,

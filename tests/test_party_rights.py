@@ -1,0 +1,175 @@
+"""Every party acts only for itself, over HTTP on SQLite and PostgreSQL: a co-buyer cannot
+sign for the other buyer, a key certified for one contract signs no other."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from fastapi.testclient import TestClient
+
+from api import auth
+from api.app import create_app
+from filing.deployment import Deployment
+from keys.identity import purpose_of
+from keys.pki import new_key
+from keys.signers import key_signer
+from ledger.database import write_transaction
+from signing import pades, remote
+from tests.pki_helpers import buyer_holder
+from tests.test_filing_api import CODES, CONTRACT, DEVELOPER_ID, _setup_registry
+
+BUYER_A = ("王小明", "430102199001011234")
+BUYER_B = ("李小红", "430104199202022345")
+TWO_BUYERS = {
+    **CONTRACT,
+    "buyers": [
+        {"name": BUYER_A[0], "id_number": BUYER_A[1]},
+        {"name": BUYER_B[0], "id_number": BUYER_B[1]},
+    ],
+}
+
+Api = tuple[TestClient, dict[str, dict[str, str]], Deployment]
+
+
+@pytest.fixture
+def api(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    monkeypatch.setenv("WANGQIAN_DATABASE_URL", db_url)
+    d = Deployment.open(tmp_path / "data")
+    keys: dict[str, dict[str, str]] = {}
+    with write_transaction(d.log.engine) as conn:
+        auth.create(conn)
+        for label, org, role in [
+            ("authority", "长沙市住建局", auth.Role.AUTHORITY),
+            ("developer", DEVELOPER_ID, auth.Role.DEVELOPER),
+            ("a", BUYER_A[1], auth.Role.BUYER),
+            ("b", BUYER_B[1], auth.Role.BUYER),
+            ("court", "岳麓区人民法院", auth.Role.COURT),
+            ("bank", "示范银行", auth.Role.BANK),
+        ]:
+            keys[label] = {"Authorization": f"Bearer {auth.create_key(conn, org, role)}"}
+    with TestClient(create_app(d)) as client:
+        _setup_registry(client, keys)
+        people = "".join(f"{i},{n}\n" for n, i in (BUYER_A, BUYER_B))
+        households = "".join(f"{i},1,,\n" for _, i in (BUYER_A, BUYER_B))
+        for kind, body in [
+            ("households", "id_number,local,spouse,minor_children\n" + households),
+            ("identities", "id_number,name\n" + people),
+        ]:
+            headers = {**keys["authority"], "content-type": "text/csv"}
+            r = post(client, f"/v1/departments/{kind}", headers, content=body.encode())
+            assert r.status_code == 201, r.text
+        yield client, keys, d
+    d.close()
+
+
+_n = 0
+
+
+def post(client: TestClient, path: str, who: dict[str, str], **kw: Any) -> Any:
+    global _n
+    _n += 1
+    return client.post(path, headers={**who, "Idempotency-Key": f"r{_n}"}, **kw)
+
+
+def _pem(key: Any) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def _sealed_draft(client: TestClient, keys: dict[str, dict[str, str]], data: dict[str, Any]) -> str:
+    r = post(client, "/v1/contracts", keys["developer"], json=data)
+    assert r.status_code == 201, r.text
+    cid = str(r.json()["id"])
+    assert post(client, f"/v1/contracts/{cid}/seal", keys["developer"]).status_code == 200
+    return cid
+
+
+def _start(
+    client: TestClient, who: dict[str, str], cid: str, field: str, person: tuple[str, str]
+) -> Any:
+    key = new_key()
+    body = {"public_key_pem": _pem(key), "name": person[0], "id_number": person[1]}
+    return key, post(client, f"/v1/contracts/{cid}/remote-signing/{field}/start", who, json=body)
+
+
+def test_a_co_buyer_cannot_sign_for_the_other_buyer(api: Api) -> None:
+    client, keys, _ = api
+    cid = _sealed_draft(client, keys, TWO_BUYERS)
+    # A signs first, as buyer-1, for herself: allowed.
+    key, r = _start(client, keys["a"], cid, "buyer-1", BUYER_A)
+    assert r.status_code == 200, r.text
+    sig = remote.device_sign(key, base64.b64decode(r.json()["digest_to_sign"]))
+    done = post(client, f"/v1/contracts/{cid}/remote-signing/buyer-1/finish", keys["a"],
+                json={"signature": base64.b64encode(sig).decode()})  # fmt: skip
+    assert done.status_code == 200 and done.json() == {"filed": False}, done.text
+    # A, with her own key and phone, names B (whose name and ID number the contract prints).
+    _, r = _start(client, keys["a"], cid, "buyer-2", BUYER_B)
+    assert r.status_code == 403 and r.json()["type"].endswith("/not-your-field"), r.text
+    # Nor as herself for B's field, nor for the seller's field.
+    _, r = _start(client, keys["a"], cid, "buyer-2", BUYER_A)
+    assert r.status_code == 403
+    _, r = _start(client, keys["b"], cid, "seller", BUYER_B)
+    assert r.status_code == 403
+    state = client.get(f"/v1/contracts/{cid}", headers=keys["b"]).json()
+    assert state["signed"] == ["seller", "buyer-1"] and state["status"] == "DRAFT"
+    # B starts her own field; A cannot finish it with a signature of her own device.
+    key_b, r = _start(client, keys["b"], cid, "buyer-2", BUYER_B)
+    assert r.status_code == 200, r.text
+    digest = base64.b64decode(r.json()["digest_to_sign"])
+    forged = remote.device_sign(new_key(), digest)
+    r = post(client, f"/v1/contracts/{cid}/remote-signing/buyer-2/finish", keys["a"],
+             json={"signature": base64.b64encode(forged).decode()})  # fmt: skip
+    assert r.status_code == 403, r.text
+    signature = base64.b64encode(remote.device_sign(key_b, digest)).decode()
+    r = post(client, f"/v1/contracts/{cid}/remote-signing/buyer-2/finish", keys["b"],
+             json={"signature": signature})  # fmt: skip
+    assert r.status_code == 201 and r.json()["filed"], r.text
+
+
+def test_a_buyer_certificate_serves_one_field_of_one_contract(api: Api) -> None:
+    client, keys, d = api
+    cid = _sealed_draft(client, keys, CONTRACT)
+    key = new_key()
+    body = {"public_key_pem": _pem(key), "name": BUYER_A[0], "id_number": BUYER_A[1]}
+    r = post(client, f"/v1/contracts/{cid}/parties/buyer-1/certificate", keys["a"], json=body)
+    assert r.status_code == 201, r.text
+    chain = x509.load_pem_x509_certificates(r.content)
+    assert purpose_of(chain[0]) == f"sign {CONTRACT['number']} buyer-1"
+    assert BUYER_A[1] not in chain[0].subject.rfc4514_string()  # a hash, never the number
+    again = post(client, f"/v1/contracts/{cid}/parties/buyer-1/certificate", keys["b"],
+                 json={**body, "name": BUYER_B[0], "id_number": BUYER_B[1]})  # fmt: skip
+    assert again.status_code == 404  # B is no party of this contract: it is not even shown her
+    wrong = post(client, f"/v1/contracts/{cid}/parties/buyer-1/certificate", keys["a"],
+                 json={**body, "name": "冒名"})  # fmt: skip
+    assert wrong.status_code == 422 and wrong.json()["type"].endswith("/identity-rejected")
+
+    current = client.get(f"/v1/contracts/{cid}/document", headers=keys["a"]).content
+    ts = d.pki.timestamper()
+
+    def sign_with(cert: x509.Certificate, k: Any) -> bytes:
+        signer = key_signer(k, cert, [d.pki.ca.issuing])
+        return pades.sign(current, "buyer-1", signer, pades.Level.B_T, timestamper=ts)
+
+    # A key certified for another contract (or for no contract) signs nothing here.
+    for holder in (
+        buyer_holder(d.pki, BUYER_A[0], "HT-2026-OTHER", "buyer-1"),
+        buyer_holder(d.pki, BUYER_A[0], CONTRACT["number"], "buyer-2"),
+    ):
+        r = post(client, f"/v1/contracts/{cid}/signatures", keys["a"],
+                 content=sign_with(holder.cert, holder.key))  # fmt: skip
+        assert r.status_code == 422 and "not issued for" in r.json()["detail"], r.text
+    r = post(client, f"/v1/contracts/{cid}/signatures", keys["a"], content=sign_with(chain[0], key))
+    assert r.status_code == 201 and r.json()["filed"], r.text
+    assert (
+        client.get(f"/v1/units/{CODES[0]}", headers=keys["bank"]).json()["unit"]["status"]
+        == "FILED"
+    )
