@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     notes = []
     try:
         pdf = args.pdf.read_bytes()
-        receipt_text = args.receipt.read_text(encoding="utf-8") if args.receipt else None
+        # Bytes, not read_text: its universal newlines would quietly accept a CRLF receipt.
+        receipt_text = args.receipt.read_bytes().decode("utf-8") if args.receipt else None
         trust_text = args.trust.read_text(encoding="utf-8") if args.trust else None
         log_data = LogData.read(args.log_data) if args.log_data else None
         if EvidencePackage.is_package(pdf):
