@@ -8,17 +8,34 @@ whose keys the bundle lists, foreign evidence packages, malformed receipts and Z
 from __future__ import annotations
 
 import base64
+import dataclasses
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
 
 from filing.deployment import Deployment
+from ledger.checkpoint import Checkpoint
+from ledger.note import ALG_COSIGNATURE_V1, Signer, sign_note
 from ledger.receipt import Receipt, ReceiptError
 from tests.helpers import BIN, DemoOutput
+from verifier.models import Indication, Report, Verdict
+from verifier.trust import TrustBundle, TrustBundleError
+from verifier.verify import verify
 
 # Witnesses the tests' bundles trust; the tests cosign as them where a real witness would.
+
+W1_KEY = Ed25519PrivateKey.generate()
+
+W1 = Signer("w1.example", W1_KEY, ALG_COSIGNATURE_V1)
+
+W1_ALIAS = Signer("w1-alias.example", W1_KEY, ALG_COSIGNATURE_V1)  # same key, another name
+
+W2 = Signer("w2.example", Ed25519PrivateKey.generate(), ALG_COSIGNATURE_V1)
 
 
 @pytest.fixture
@@ -41,6 +58,66 @@ def _assert_one_bad_input_line(stderr: str, case: str) -> None:
     assert "Traceback" not in stderr, (case, stderr)
     lines = stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("bad input: "), (case, stderr)
+
+
+def _check(report: Report, name: str) -> tuple[Indication, str | None]:
+    [c] = [c for c in report.checks if c.name == name]
+    return c.indication, c.sub_indication
+
+
+def _bundle(demo: DemoOutput, witnesses: list[Signer], threshold: int) -> str:
+    data = json.loads(demo.trust_json)
+    data["witnesses"] = {
+        "threshold": threshold,
+        "keys": [{"vkey": w.verifier.vkey} for w in witnesses],
+    }
+    return json.dumps(data, indent=2)
+
+
+def _note_text(note: str) -> str:
+    return note.rpartition("\n\n")[0] + "\n"
+
+
+def _cosign(note: str, *witnesses: Signer) -> str:
+    return note + "".join(w.signature_line(_note_text(note)) + "\n" for w in witnesses)
+
+
+def _signed(d: Deployment, size: int, root: bytes, *witnesses: Signer) -> str:
+    """A checkpoint signed with the deployment's real log key, cosigned by ``witnesses``."""
+    note = sign_note(Checkpoint(d.config.origin, size, root).to_text(), [d.signer])
+    return _cosign(note, *witnesses)
+
+
+@dataclasses.dataclass
+class Cancelled:
+    """The demo's cancelled filing, with a receipt from before its cancellation."""
+
+    pdf: bytes
+    index: int
+    cancel_index: int
+    entries: tuple[bytes, ...]  # the whole log as it is now
+
+
+@pytest.fixture
+def cancelled(deployment: Deployment) -> Cancelled:
+    with deployment.log.engine.connect() as conn:
+        pdf, index = conn.execute(
+            text("SELECT sealed_pdf, log_index FROM filings WHERE status = 'CANCELLED'")
+        ).one()
+    size = deployment.log.size()
+    entries = tuple(deployment.log.entries(0, size))
+    cancel_index = next(
+        i
+        for i, e in enumerate(entries)
+        if json.loads(e).get("event") == "cancelled" and json.loads(e).get("ref") == index
+    )
+    return Cancelled(bytes(pdf), int(index), cancel_index, entries)
+
+
+def _receipt_before_cancellation(d: Deployment, c: Cancelled, *witnesses: Signer) -> Receipt:
+    size = c.cancel_index
+    note = _signed(d, size, d.log.root_hash(size), *witnesses)
+    return Receipt(c.index, tuple(d.log.inclusion_proof(c.index, size)), note, c.entries[c.index])
 
 
 # -- receipts, later checkpoints and log data in their canonical form only -----------
@@ -125,3 +202,91 @@ def test_receipts_in_any_non_canonical_form_are_bad_input(
         run = _cli(demo.out / "contract.pdf", "--receipt", str(path), "--trust", trust)
         assert run.returncode == 3, (name, run.stdout, run.stderr)
         _assert_one_bad_input_line(run.stderr, name)
+
+
+# -- strict trust bundles; witnesses counted by key ----------------------------------
+
+
+def _deep(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: _deep(100_000),
+        lambda d: {
+            **d,
+            "roots": ["-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----"],
+        },
+        lambda d: {**d, "roots": [base64.b64encode(b"not a certificate at all").decode()]},
+        lambda d: {**d, "roots": "-----BEGIN CERTIFICATE-----"},
+        lambda d: {**d, "roots": [17]},
+        lambda d: {**d, "witnesses": {"threshold": True, "keys": []}},
+        lambda d: {**d, "witnesses": {"threshold": "0", "keys": []}},
+        lambda d: {**d, "witnesses": {"threshold": 0, "keys": "w1"}},
+        lambda d: {**d, "witnesses": {"threshold": 0, "keys": [{"vkey": 7}]}},
+        lambda d: {**d, "witnesses": []},
+        lambda d: {**d, "log": {**d["log"], "origin": 12}},
+        lambda d: {**d, "log": {**d["log"], "keys": {"vkey": "x"}}},
+        lambda d: {**d, "log": {**d["log"], "keys": [{**d["log"]["keys"][0], "valid_from": 5}]}},
+        lambda d: {
+            **d,
+            "log": {**d["log"], "keys": [{**d["log"]["keys"][0], "valid_from": "2026-01-01"}]},
+        },
+        lambda d: {**d, "version": "1"},
+        lambda d: [d],
+        lambda d: json.dumps(d)[:-1] + ', "roots": []}',  # a key twice
+        lambda d: json.dumps(d).replace('"threshold": 0', '"threshold": NaN'),
+        lambda d: {**d, "witnesses": {"threshold": 2, "keys": [{"vkey": W1.verifier.vkey}]}},
+        lambda d: {
+            **d,
+            "witnesses": {"threshold": 0, "keys": [{"vkey": d["log"]["keys"][0]["vkey"]}]},
+        },
+    ],
+)
+def test_malformed_trust_bundles_are_one_line_of_bad_input(
+    demo: DemoOutput, change: object, tmp_path: Path
+) -> None:
+    changed = change(json.loads(demo.trust_json))  # type: ignore[operator]
+    text_ = changed if isinstance(changed, str) else json.dumps(changed)
+    with pytest.raises(TrustBundleError):
+        TrustBundle.from_json(text_)
+    (tmp_path / "t.json").write_text(text_, encoding="utf-8")
+    run = _cli(
+        demo.out / "contract.pdf",
+        *(
+            "--receipt",
+            str(demo.out / "contract.pdf.tlog-proof"),
+            "--trust",
+            str(tmp_path / "t.json"),
+        ),
+    )
+    assert run.returncode == 3, run.stdout + run.stderr
+    _assert_one_bad_input_line(run.stderr, text_[:60])
+
+
+def test_a_witness_key_that_is_the_log_key_is_refused(
+    demo: DemoOutput, deployment: Deployment
+) -> None:
+    data = json.loads(demo.trust_json)
+    same = Signer("w.example", deployment.signer._key, ALG_COSIGNATURE_V1)
+    data["witnesses"] = {"threshold": 1, "keys": [{"vkey": same.verifier.vkey}]}
+    with pytest.raises(TrustBundleError, match="log's own key"):
+        TrustBundle.from_json(json.dumps(data))
+
+
+def test_witnesses_are_counted_by_key_not_by_name(
+    demo: DemoOutput, deployment: Deployment, cancelled: Cancelled
+) -> None:
+    # The bundle lists w1's key twice, under two names: one witness, not two.
+    trust = TrustBundle.from_json(_bundle(demo, [W1, W1_ALIAS, W2], 2))
+    receipt = _receipt_before_cancellation(deployment, cancelled, W1, W1_ALIAS)
+    report = verify(cancelled.pdf, trust, receipt)
+    assert report.verdict is Verdict.FAILED
+    assert _check(report, "witnesses") == (Indication.FAILED, "WITNESS_POLICY")
+    receipt = _receipt_before_cancellation(deployment, cancelled, W1, W2)
+    assert verify(cancelled.pdf, trust, receipt).verdict is Verdict.PASSED
+    # And a bundle whose threshold only names count could meet is refused outright.
+    with pytest.raises(TrustBundleError, match="distinct"):
+        TrustBundle.from_json(_bundle(demo, [W1, W1_ALIAS], 2))

@@ -199,7 +199,7 @@ def _facts(
         tree_size=cp.size,
         root_hash=base64.b64encode(cp.root_hash).decode(),
         log_keys=tuple(s.verifier.name for s in signed.log_signatures),
-        cosigners=tuple(s.verifier.name for s in signed.cosignatures),
+        cosigners=tuple(s.verifier.name for s in signed.witnesses),
         checked_up_to=checked_up_to,
         later_events=later_events,
     )
