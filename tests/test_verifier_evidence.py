@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import subprocess
 from collections.abc import Iterator
@@ -19,10 +20,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from filing.deployment import Deployment
+from ledger.add_checkpoint import AddCheckpoint
 from ledger.checkpoint import Checkpoint
+from ledger.merkle import consistency_proof, leaf_hash, root_hash
 from ledger.note import ALG_COSIGNATURE_V1, Signer, sign_note
 from ledger.receipt import Receipt, ReceiptError
+from ledger.tiles import TILE_WIDTH, TileRef
 from tests.helpers import BIN, DemoOutput
+from verifier.later import LaterCheckpoint, LaterEvidenceUnreadable, LogData
 from verifier.models import Indication, Report, Verdict
 from verifier.trust import TrustBundle, TrustBundleError
 from verifier.verify import verify
@@ -36,6 +41,8 @@ W1 = Signer("w1.example", W1_KEY, ALG_COSIGNATURE_V1)
 W1_ALIAS = Signer("w1-alias.example", W1_KEY, ALG_COSIGNATURE_V1)  # same key, another name
 
 W2 = Signer("w2.example", Ed25519PrivateKey.generate(), ALG_COSIGNATURE_V1)
+
+PADDING = b'{"kind":"padding","v":1}'  # an entry that refers to no filing
 
 
 @pytest.fixture
@@ -88,6 +95,19 @@ def _signed(d: Deployment, size: int, root: bytes, *witnesses: Signer) -> str:
     return _cosign(note, *witnesses)
 
 
+def _write_log(directory: Path, data: LogData) -> Path:
+    """``data`` in the tlog-tiles layout, as far as the verifier reads it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "checkpoint").write_text(data.checkpoint_note, encoding="utf-8")
+    size = len(data.entries)
+    for n in range((size + TILE_WIDTH - 1) // TILE_WIDTH):
+        chunk = data.entries[n * TILE_WIDTH : (n + 1) * TILE_WIDTH]
+        path = directory / TileRef(None, n, len(chunk)).path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"".join(len(e).to_bytes(2, "big") + e for e in chunk))
+    return directory
+
+
 @dataclasses.dataclass
 class Cancelled:
     """The demo's cancelled filing, with a receipt from before its cancellation."""
@@ -118,6 +138,13 @@ def _receipt_before_cancellation(d: Deployment, c: Cancelled, *witnesses: Signer
     size = c.cancel_index
     note = _signed(d, size, d.log.root_hash(size), *witnesses)
     return Receipt(c.index, tuple(d.log.inclusion_proof(c.index, size)), note, c.entries[c.index])
+
+
+def _forged_continuation(d: Deployment, c: Cancelled, *witnesses: Signer) -> LogData:
+    """The log up to the cancellation, then padding instead: signed with the real log key."""
+    entries = (*c.entries[: c.cancel_index], PADDING, PADDING)
+    root = root_hash([leaf_hash(e) for e in entries])
+    return LogData(_signed(d, len(entries), root, *witnesses), entries)
 
 
 # -- receipts, later checkpoints and log data in their canonical form only -----------
@@ -202,6 +229,49 @@ def test_receipts_in_any_non_canonical_form_are_bad_input(
         run = _cli(demo.out / "contract.pdf", "--receipt", str(path), "--trust", trust)
         assert run.returncode == 3, (name, run.stdout, run.stderr)
         _assert_one_bad_input_line(run.stderr, name)
+
+
+def test_later_checkpoints_and_log_data_in_non_canonical_form_are_bad_input(
+    demo: DemoOutput, deployment: Deployment, tmp_path: Path
+) -> None:
+    cp = deployment.log.latest_checkpoint()
+    assert cp is not None
+    old = Checkpoint.parse(_note_text(demo.receipt.checkpoint)).size
+    body = AddCheckpoint(
+        old, tuple(deployment.log.consistency_proof(old, cp.size)), cp.cosigned_note
+    )
+    good = body.to_text()
+    assert LaterCheckpoint.parse(good).old_size == old
+    size_line, proof0 = f"\n{cp.size}\n", good.split("\n")[1]
+    bad = {
+        "arabic-indic old": good.replace(
+            f"old {old}\n", f"old {str(old).translate(ARABIC_INDIC)}\n"
+        ),
+        "plus old": good.replace(f"old {old}\n", f"old +{old}\n"),
+        "crlf": good.replace("\n", "\r\n"),
+        "spare bits": good.replace(proof0, _flip_spare_bits(proof0), 1),
+        "arabic-indic size": good.replace(size_line, size_line.translate(ARABIC_INDIC), 1),
+    }
+    assert all(spelled != good for spelled in bad.values())
+    for name, spelled in bad.items():
+        with pytest.raises(LaterEvidenceUnreadable):
+            LaterCheckpoint.parse(spelled)
+        path = tmp_path / "later"
+        path.write_text(spelled, encoding="utf-8")
+        run = _cli(
+            demo.out / "contract.pdf",
+            *("--receipt", str(demo.out / "contract.pdf.tlog-proof")),
+            *("--trust", str(demo.out / "trust-bundle.json"), "--later-checkpoint", str(path)),
+        )
+        assert run.returncode == 3, (name, run.stdout, run.stderr)
+        _assert_one_bad_input_line(run.stderr, name)
+    # The tlog-tiles checkpoint of log data: its size in ASCII digits only.
+    data = LogData(cp.cosigned_note, tuple(deployment.log.entries(0, cp.size)))
+    log_dir = _write_log(tmp_path / "log", data)
+    arabic = cp.cosigned_note.replace(size_line, size_line.translate(ARABIC_INDIC), 1)
+    (log_dir / "checkpoint").write_text(arabic, encoding="utf-8")
+    with pytest.raises(LaterEvidenceUnreadable):
+        LogData.read(log_dir)
 
 
 # -- strict trust bundles; witnesses counted by key ----------------------------------
@@ -290,3 +360,125 @@ def test_witnesses_are_counted_by_key_not_by_name(
     # And a bundle whose threshold only names count could meet is refused outright.
     with pytest.raises(TrustBundleError, match="distinct"):
         TrustBundle.from_json(_bundle(demo, [W1, W1_ALIAS], 2))
+
+
+# -- later evidence meets the receipt's witness policy -------------------------------
+
+
+def test_a_forged_unwitnessed_continuation_cannot_hide_a_cancellation(
+    demo: DemoOutput, deployment: Deployment, cancelled: Cancelled, tmp_path: Path
+) -> None:
+    trust = TrustBundle.from_json(_bundle(demo, [W1], 1))
+    receipt = _receipt_before_cancellation(deployment, cancelled, W1)
+    honest = LogData(
+        _signed(
+            deployment, len(cancelled.entries), deployment.log.root_hash(len(cancelled.entries)), W1
+        ),
+        cancelled.entries,
+    )
+    report = verify(cancelled.pdf, trust, receipt, log_data=honest)
+    assert report.verdict is Verdict.CANCELLED, report.reason
+
+    forged = _forged_continuation(deployment, cancelled)  # the log key alone, no witness
+    report = verify(cancelled.pdf, trust, receipt, log_data=forged)
+    assert report.verdict is Verdict.INDETERMINATE, report.reason
+    assert _check(report, "log-data") == (Indication.INDETERMINATE, "WITNESS_POLICY")
+    assert report.filing is not None and report.filing.later_events == ()
+    assert report.filing.checked_up_to == cancelled.cancel_index  # it contributed nothing
+    # The same through the real command line, with the forgery as a log directory.
+    (tmp_path / "receipt").write_text(receipt.to_text(), encoding="utf-8")
+    (tmp_path / "trust.json").write_text(_bundle(demo, [W1], 1), encoding="utf-8")
+    (tmp_path / "contract.pdf").write_bytes(cancelled.pdf)
+    run = _cli(
+        tmp_path / "contract.pdf",
+        "--receipt",
+        str(tmp_path / "receipt"),
+        "--trust",
+        str(tmp_path / "trust.json"),
+        "--log-data",
+        str(_write_log(tmp_path / "forged", forged)),
+        "--lang",
+        "en",
+    )
+    assert run.returncode == 2 and "Verdict: INDETERMINATE" in run.stdout, run.stdout + run.stderr
+    honest_run = _cli(
+        tmp_path / "contract.pdf",
+        *("--receipt", str(tmp_path / "receipt"), "--trust", str(tmp_path / "trust.json")),
+        *("--log-data", str(_write_log(tmp_path / "honest", honest)), "--lang", "en"),
+    )
+    assert honest_run.returncode == 1 and "Verdict: CANCELLED" in honest_run.stdout
+
+
+def test_a_forged_later_checkpoint_below_the_threshold_is_indeterminate(
+    demo: DemoOutput, deployment: Deployment, cancelled: Cancelled
+) -> None:
+    trust = TrustBundle.from_json(_bundle(demo, [W1, W2], 2))
+    receipt = _receipt_before_cancellation(deployment, cancelled, W1, W2)
+    assert verify(cancelled.pdf, trust, receipt).verdict is Verdict.PASSED
+    forged = _forged_continuation(deployment, cancelled, W1)  # one witness of the two needed
+    proof = consistency_proof(
+        [leaf_hash(e) for e in forged.entries], cancelled.cancel_index, len(forged.entries)
+    )
+    body = AddCheckpoint(cancelled.cancel_index, tuple(proof), forged.checkpoint_note).to_text()
+    report = verify(cancelled.pdf, trust, receipt, later=LaterCheckpoint.parse(body))
+    assert report.verdict is Verdict.INDETERMINATE, report.reason
+    assert _check(report, "later-checkpoint") == (Indication.INDETERMINATE, "WITNESS_POLICY")
+    assert report.filing is not None and report.filing.checked_up_to == cancelled.cancel_index
+    # With both witnesses it is accepted and moves what the verification saw.
+    both = _cosign(forged.checkpoint_note, W2)
+    body = AddCheckpoint(cancelled.cancel_index, tuple(proof), both).to_text()
+    report = verify(cancelled.pdf, trust, receipt, later=LaterCheckpoint.parse(body))
+    assert (
+        report.verdict is Verdict.PASSED and _check(report, "consistency")[0] is Indication.PASSED
+    )
+    assert report.filing is not None and report.filing.checked_up_to == len(forged.entries)
+
+
+def test_later_evidence_counts_witnesses_by_key_too(
+    demo: DemoOutput, deployment: Deployment, cancelled: Cancelled
+) -> None:
+    trust = TrustBundle.from_json(_bundle(demo, [W1, W1_ALIAS, W2], 2))
+    receipt = _receipt_before_cancellation(deployment, cancelled, W1, W2)
+    # The forged continuation "cosigned" twice by one key, under its two names.
+    forged = _forged_continuation(deployment, cancelled, W1, W1_ALIAS)
+    report = verify(cancelled.pdf, trust, receipt, log_data=forged)
+    assert report.verdict is Verdict.INDETERMINATE
+    assert _check(report, "log-data") == (Indication.INDETERMINATE, "WITNESS_POLICY")
+
+
+def test_later_evidence_by_an_unknown_key_proves_nothing_and_a_split_view_still_fails(
+    demo: DemoOutput, deployment: Deployment, cancelled: Cancelled
+) -> None:
+    trust = TrustBundle.from_json(_bundle(demo, [W1], 1))
+    receipt = _receipt_before_cancellation(deployment, cancelled, W1)
+    cp = Checkpoint.parse(_note_text(receipt.checkpoint))
+    impostor = Signer(cp.origin, Ed25519PrivateKey.generate())
+    stranger = sign_note(
+        Checkpoint(cp.origin, cp.size, hashlib.sha256(b"x").digest()).to_text(), [impostor]
+    )
+    report = verify(cancelled.pdf, trust, receipt, later=LaterCheckpoint.parse(stranger))
+    assert report.verdict is Verdict.INDETERMINATE
+    assert _check(report, "later-checkpoint") == (Indication.INDETERMINATE, "UNKNOWN_LOG_KEY")
+    # The real log key signing another root for the receipt's size proves a split view,
+    # witnessed or not.
+    fork = _signed(deployment, cp.size, hashlib.sha256(b"fork").digest())
+    report = verify(cancelled.pdf, trust, receipt, later=LaterCheckpoint.parse(fork))
+    assert report.verdict is Verdict.FAILED
+    assert _check(report, "consistency") == (Indication.FAILED, "SPLIT_VIEW")
+
+
+def test_log_data_that_does_not_hash_to_its_checkpoint_contributes_nothing(
+    demo: DemoOutput, deployment: Deployment, cancelled: Cancelled
+) -> None:
+    trust = TrustBundle.from_json(_bundle(demo, [W1], 1))
+    receipt = _receipt_before_cancellation(deployment, cancelled, W1)
+    size = len(cancelled.entries)
+    note = _signed(deployment, size, deployment.log.root_hash(size), W1)
+    edited = (
+        *cancelled.entries[: cancelled.cancel_index],
+        PADDING,
+        *cancelled.entries[cancelled.cancel_index + 1 :],
+    )
+    report = verify(cancelled.pdf, trust, receipt, log_data=LogData(note, edited))
+    assert report.verdict is Verdict.INDETERMINATE
+    assert _check(report, "log-data") == (Indication.INDETERMINATE, "LOG_DATA_INCONSISTENT")

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         trust = TrustBundle.from_json(trust_text)
         receipt = Receipt.parse(receipt_text) if receipt_text else None
         later_cp = (
-            LaterCheckpoint.parse(args.later_checkpoint.read_text(encoding="utf-8"))
+            LaterCheckpoint.parse(args.later_checkpoint.read_bytes().decode("utf-8"))
             if args.later_checkpoint
             else None
         )

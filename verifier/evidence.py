@@ -50,7 +50,7 @@ class EvidencePackage:
             receipt = archive.read(RECEIPT).decode("utf-8")
             trust = archive.read(TRUST).decode("utf-8")
             log_data = (
-                LogData.from_files(lambda name: archive.read(LOG + name))
+                LogData.from_files(lambda name, limit: archive.read(LOG + name))
                 if LOG + "checkpoint" in names
                 else None
             )

@@ -61,6 +61,7 @@ CHECK_NAMES_ZH = {
     "consistency": "一致性证明",
     "log-data": "日志数据",
     "later-events": "后续注销或变更",
+    "later-checkpoint": "后续检查点",
 }
 
 

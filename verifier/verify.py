@@ -166,14 +166,16 @@ def _log_checks(
     checked_up_to = signed.checkpoint.size
     later_events: tuple[LaterEvent, ...] = ()
     if later is not None:
-        check, newer = check_later_checkpoint(signed, later, trust)
-        checks.append(check)
+        found_later, newer = check_later_checkpoint(signed, later, trust, moment)
+        checks.extend(found_later)
         if newer is not None:
             checked_up_to = max(checked_up_to, newer.checkpoint.size)
     if log_data is not None:
         # A change agreement stands or falls with the filing it changes.
         refs = {receipt.index} | ({entry.ref} if entry.ref is not None else set())
-        found, newer, later_events = check_log_data(signed, receipt.index, refs, log_data, trust)
+        found, newer, later_events = check_log_data(
+            signed, receipt.index, refs, log_data, trust, moment
+        )
         checks.extend(found)
         if newer is not None:
             checked_up_to = max(checked_up_to, newer.checkpoint.size)
