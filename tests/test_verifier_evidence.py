@@ -482,3 +482,82 @@ def test_log_data_that_does_not_hash_to_its_checkpoint_contributes_nothing(
     report = verify(cancelled.pdf, trust, receipt, log_data=LogData(note, edited))
     assert report.verdict is Verdict.INDETERMINATE
     assert _check(report, "log-data") == (Indication.INDETERMINATE, "LOG_DATA_INCONSISTENT")
+
+
+# -- honest verdicts without a receipt -----------------------------------------------
+
+
+def test_without_a_receipt_the_log_data_decides_only_when_complete_and_witnessed(
+    demo: DemoOutput, deployment: Deployment, cancelled: Cancelled
+) -> None:
+    trust = TrustBundle.from_json(_bundle(demo, [W1], 1))
+    entries = cancelled.entries
+    witnessed = LogData(
+        _signed(deployment, len(entries), deployment.log.root_hash(len(entries)), W1), entries
+    )
+    # No receipt, no log data: nothing tells either way.
+    alone = verify(demo.pdf, trust)
+    assert alone.verdict is Verdict.INDETERMINATE
+    assert _check(alone, "receipt") == (Indication.INDETERMINATE, "NO_RECEIPT")
+    # Complete, witnessed log data: the entry is found by the document's hash.
+    report = verify(demo.pdf, trust, log_data=witnessed)
+    assert report.verdict is Verdict.PASSED, report.reason
+    assert report.filing is not None and report.filing.index == demo.receipt.index
+    assert report.filing.cosigners == ("w1.example",)
+    report = verify(cancelled.pdf, trust, log_data=witnessed)
+    assert report.verdict is Verdict.CANCELLED, report.reason
+    # A document the witnessed log does not hold: not filed.
+    report = verify(demo.pdf + b"\n% appended\n", trust, log_data=witnessed)
+    assert report.verdict is Verdict.NOT_FILED, report.reason
+    assert _check(report, "receipt") == (Indication.FAILED, "NOT_IN_LOG")
+    # The same log without its witness, or a forged one leaving the filing out: cannot tell.
+    unwitnessed = LogData(
+        _signed(deployment, len(entries), deployment.log.root_hash(len(entries))), entries
+    )
+    assert verify(demo.pdf, trust, log_data=unwitnessed).verdict is Verdict.INDETERMINATE
+    without = tuple(PADDING if e == entries[demo.receipt.index] else e for e in entries)
+    forged = LogData(
+        _signed(deployment, len(without), root_hash([leaf_hash(e) for e in without])), without
+    )
+    report = verify(demo.pdf, trust, log_data=forged)
+    assert report.verdict is Verdict.INDETERMINATE, report.reason
+    assert _check(report, "receipt") == (Indication.INDETERMINATE, "NO_RECEIPT")
+    assert _check(report, "log-data") == (Indication.INDETERMINATE, "WITNESS_POLICY")
+    broken = LogData(witnessed.checkpoint_note, without)
+    assert verify(demo.pdf, trust, log_data=broken).verdict is Verdict.INDETERMINATE
+    # A witnessed copy of the log from before the document was sealed cannot say "not filed".
+    sealed = verify(demo.pdf, trust, demo.receipt).signatures[-1].signing_time
+    assert sealed is not None
+    note = sign_note(
+        Checkpoint(
+            deployment.config.origin, len(without), root_hash([leaf_hash(e) for e in without])
+        ).to_text(),
+        [deployment.signer],
+    )
+    earlier = int(sealed.timestamp()) - 3600
+    old = LogData(note + W1.signature_line(_note_text(note), earlier) + "\n", without)
+    report = verify(demo.pdf, trust, log_data=old)
+    assert report.verdict is Verdict.INDETERMINATE, report.reason
+    assert _check(report, "receipt") == (Indication.INDETERMINATE, "LOG_DATA_TOO_OLD")
+    fresh = LogData(_cosign(note, W1), without)
+    assert verify(demo.pdf, trust, log_data=fresh).verdict is Verdict.NOT_FILED
+
+
+def test_the_cli_without_a_receipt_uses_the_log_data(
+    demo: DemoOutput, deployment: Deployment, tmp_path: Path
+) -> None:
+    cp = deployment.log.latest_checkpoint()
+    assert cp is not None
+    log_dir = _write_log(
+        tmp_path / "log", LogData(cp.cosigned_note, tuple(deployment.log.entries(0, cp.size)))
+    )
+    trust = str(demo.out / "trust-bundle.json")
+    run = _cli(demo.out / "contract.pdf", "--trust", trust, "--log-data", str(log_dir), "--json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads(run.stdout)
+    assert report["verdict"] == "PASSED" and report["filing"]["index"] == demo.receipt.index
+    (tmp_path / "tampered.pdf").write_bytes(demo.pdf + b"\n% appended\n")
+    run = _cli(tmp_path / "tampered.pdf", "--trust", trust, "--log-data", str(log_dir))
+    assert run.returncode == 1 and "未备案" in run.stdout, run.stdout + run.stderr
+    run = _cli(tmp_path / "tampered.pdf", "--trust", trust)
+    assert run.returncode == 2 and "无法确定" in run.stdout, run.stdout + run.stderr

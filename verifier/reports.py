@@ -76,7 +76,8 @@ SUB_INDICATIONS_ZH = {
     "REVOKED_NO_POE": "签名证书已被吊销，且无法证明签名早于吊销",
     "NO_CERTIFICATE_CHAIN_FOUND": "签名证书无法链接到信任包中的根证书",
     "TRY_LATER": "吊销信息尚不可用，请稍后再核验",
-    "NO_RECEIPT": "没有回执：无法证明该文件已备案",
+    "NO_RECEIPT": "没有回执，也没有完整且经见证的日志数据：无法确定该文件是否已备案",
+    "NOT_IN_LOG": "完整且经见证的日志中没有该文件的备案记录：未备案",
     "NO_ENTRY": "回执中没有日志条目",
     "NOT_A_FILING": "回执中的日志条目不是备案记录",
     "NO_FILING_SEAL": "缺少备案平台的备案专用章",
@@ -91,6 +92,7 @@ SUB_INDICATIONS_ZH = {
     "NOT_LATER": "所给的后续检查点并不比回执中的更新",
     "NO_CONSISTENCY_PROOF": "缺少从回执检查点到后续检查点的一致性证明",
     "LOG_DATA_INCONSISTENT": "日志数据与其签名检查点不符",
+    "LOG_DATA_TOO_OLD": "日志数据早于该文件加盖备案专用章的时间，不能说明其是否已备案",
 }
 
 
@@ -114,7 +116,7 @@ def reason(report: Report, lang: str) -> str:
         return f"已于 {_when(e.at)} 注销，见日志第 {e.index} 条（{report.reason}）"
     wanted = {
         Verdict.MISMATCH: (Indication.FAILED,),
-        Verdict.NOT_FILED: (Indication.FAILED,),
+        Verdict.NOT_FILED: (Indication.FAILED,),  # the receipt check saying NOT_IN_LOG
         Verdict.FAILED: (Indication.FAILED,),
         Verdict.INDETERMINATE: (Indication.INDETERMINATE,),
     }.get(report.verdict, ())
@@ -124,6 +126,7 @@ def reason(report: Report, lang: str) -> str:
             for c in report.checks
             if c.indication in wanted
             and (report.verdict is not Verdict.MISMATCH or c.sub_indication == "HASH_MISMATCH")
+            and (report.verdict is not Verdict.NOT_FILED or c.sub_indication == "NOT_IN_LOG")
         ),
         None,
     )
