@@ -10,8 +10,14 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import io
 import json
+import struct
 import subprocess
+import sys
+import time
+import warnings
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,11 +28,17 @@ from sqlalchemy import text
 from filing.deployment import Deployment
 from ledger.add_checkpoint import AddCheckpoint
 from ledger.checkpoint import Checkpoint
+from ledger.export import export_log
 from ledger.merkle import consistency_proof, leaf_hash, root_hash
 from ledger.note import ALG_COSIGNATURE_V1, Signer, sign_note
 from ledger.receipt import Receipt, ReceiptError
 from ledger.tiles import TILE_WIDTH, TileRef
-from tests.helpers import BIN, DemoOutput
+from tests.helpers import BIN, REPO, DemoOutput
+from tests.pki_helpers import issue
+from tests.test_verifier import _log, _sealed
+from verifier import evidence
+from verifier.cli import main as verify_main
+from verifier.evidence import EvidencePackage, PackageUnreadable
 from verifier.later import LaterCheckpoint, LaterEvidenceUnreadable, LogData
 from verifier.models import Indication, Report, Verdict
 from verifier.trust import TrustBundle, TrustBundleError
@@ -561,3 +573,194 @@ def test_the_cli_without_a_receipt_uses_the_log_data(
     assert run.returncode == 1 and "未备案" in run.stdout, run.stdout + run.stderr
     run = _cli(tmp_path / "tampered.pdf", "--trust", trust)
     assert run.returncode == 2 and "无法确定" in run.stdout, run.stdout + run.stderr
+
+
+# -- evidence packages: no trust anchor of their own, bounded work -------------------
+
+
+def _package(
+    pdf: bytes, receipt: Receipt, trust_json: str, log: tuple[Deployment, object] | None = None
+) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("contract.pdf", pdf)
+        z.writestr("contract.pdf.tlog-proof", receipt.to_text())
+        z.writestr("trust-bundle.json", trust_json)
+        if log is not None:
+            d, cp = log
+            export_log(d.log, cp, lambda name, data: z.writestr("log/" + name, data))  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def test_a_foreign_evidence_package_is_not_passed_on_its_own_word(
+    demo: DemoOutput, deployment: Deployment, tmp_path: Path
+) -> None:
+    # Another deployment, with its own CA, seal and log key, "files" a contract.
+    foreign = Deployment.open(tmp_path / "foreign")
+    try:
+        seller = issue(foreign.pki, "另一家置业公司")
+        pdf = _sealed(foreign, seller, [foreign.pki.ca.issuing], "HT-FOREIGN-1")
+        receipt = _log(foreign, pdf)
+        foreign_trust = json.dumps(foreign.trust_bundle(), indent=2)
+        cp = foreign.log.latest_checkpoint()
+        assert verify(pdf, TrustBundle.from_json(foreign_trust), receipt).verdict is Verdict.PASSED
+        package = tmp_path / "evidence.zip"
+        package.write_bytes(_package(pdf, receipt, foreign_trust, (foreign, cp)))
+    finally:
+        foreign.close()
+    pin = hashlib.sha256(foreign_trust.encode()).hexdigest()
+
+    run = _cli(package, "--json")
+    assert run.returncode == 2, run.stdout + run.stderr
+    report = json.loads(run.stdout)
+    assert report["verdict"] == "INDETERMINATE" and pin in report["reason"]
+    assert report["checks"][0]["sub_indication"] == "NO_TRUST_ANCHOR"
+    assert "信任包" in _cli(package).stdout  # the Chinese report says why
+    wrong = _cli(package, "--trust-sha256", "ab" * 32, "--json")
+    assert wrong.returncode == 2
+    assert json.loads(wrong.stdout)["checks"][0]["sub_indication"] == "TRUST_PIN_MISMATCH"
+    # Checked against the real platform's bundle, the package's own is ignored, and said so.
+    real = _cli(package, "--trust", str(demo.out / "trust-bundle.json"), "--json")
+    assert real.returncode == 1, real.stdout + real.stderr
+    report = json.loads(real.stdout)
+    assert report["verdict"] == "FAILED"
+    assert any("differs from --trust and was ignored" in n for n in report["notes"])
+    # Pinning what the user was told is the published bundle is the user's word.
+    pinned = _cli(package, "--trust-sha256", pin.upper(), "--json")
+    assert pinned.returncode == 0 and json.loads(pinned.stdout)["verdict"] == "PASSED"
+
+
+def test_the_trust_pin_checks_a_given_bundle_too(demo: DemoOutput) -> None:
+    o = demo.out
+    args = [str(o / "contract.pdf"), "--receipt", str(o / "contract.pdf.tlog-proof")]
+    args += ["--trust", str(o / "trust-bundle.json")]
+    published = hashlib.sha256((o / "trust-bundle.json").read_bytes()).hexdigest()
+    assert verify_main([*args, "--trust-sha256", published]) == 0
+    assert verify_main([*args, "--trust-sha256", "00" * 32]) == 2
+    assert verify_main([*args, "--trust-sha256", "not-hex"]) == 3
+
+
+@pytest.fixture(scope="module")
+def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1 MiB package whose contract.pdf inflates to 1 GiB."""
+    path = tmp_path_factory.mktemp("bomb") / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("contract.pdf.tlog-proof", "x")
+        z.writestr("trust-bundle.json", "{}")
+        with z.open("contract.pdf", "w", force_zip64=True) as f:
+            chunk = b"\0" * (1 << 20)
+            for _ in range(1024):
+                f.write(chunk)
+    return path
+
+
+def test_a_zip_bomb_is_bad_input_at_once_with_bounded_memory(bomb: Path, tmp_path: Path) -> None:
+    assert bomb.stat().st_size < 2 << 20
+    rss = tmp_path / "maxrss"
+    started = time.monotonic()
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import resource, sys\n"
+            "from verifier.cli import main\n"
+            "code = main(sys.argv[2:])\n"
+            "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "open(sys.argv[1], 'w').write(str(peak))\n"
+            "sys.exit(code)\n",
+            str(rss),
+            str(bomb),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert time.monotonic() - started < 30
+    assert run.returncode == 3, run.stdout + run.stderr
+    _assert_one_bad_input_line(run.stderr, "bomb")
+    assert "larger than" in run.stderr
+    assert int(rss.read_text()) < 400 * 1024, "kilobytes: the bomb was inflated"
+
+
+def _zip(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about duplicate names, which we want
+        with zipfile.ZipFile(buffer, "w", method) as z:
+            for name, data in members:
+                z.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_lying_size_in_the_zip_directory_inflates_no_further(demo: DemoOutput) -> None:
+    data = bytearray(
+        _zip(
+            [
+                ("contract.pdf", b"\0" * (20 << 20)),
+                ("contract.pdf.tlog-proof", b"x"),
+                ("trust-bundle.json", b"{}"),
+            ]
+        )
+    )
+    # Claim 10 bytes for contract.pdf in its local header and the central directory.
+    for sig, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = data.index(sig)
+        struct.pack_into("<I", data, at + offset, 10)
+    with pytest.raises(PackageUnreadable):
+        EvidencePackage.read(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [("../contract.pdf", b"%PDF-")],
+        [("/etc/contract.pdf", b"%PDF-")],
+        [("log/../contract.pdf", b"%PDF-")],
+        [("log\\checkpoint", b"x")],
+        [("nested/evidence.zip", b"PK\x03\x04")],
+        [("log/tile/entries/000.p/0", b"")],
+        [("contract.pdf", b"%PDF- again")],  # a duplicate name
+        [("changes/01.pdf", b"%PDF-")],
+    ],
+    ids=["parent", "absolute", "dot-dot", "backslash", "nested", "bad-tile", "duplicate", "zero"],
+)
+def test_odd_members_of_an_evidence_zip_are_bad_input(
+    demo: DemoOutput, members: list[tuple[str, bytes]], tmp_path: Path
+) -> None:
+    base = [
+        ("contract.pdf", demo.pdf),
+        ("contract.pdf.tlog-proof", demo.receipt.to_text().encode()),
+        ("trust-bundle.json", demo.trust_json.encode()),
+    ]
+    path = tmp_path / "odd.zip"
+    path.write_bytes(_zip(base + members))
+    with pytest.raises(PackageUnreadable):
+        EvidencePackage.read(path.read_bytes())
+    run = _cli(path, "--trust", str(demo.out / "trust-bundle.json"))
+    assert run.returncode == 3, run.stdout + run.stderr
+    _assert_one_bad_input_line(run.stderr, str(members))
+
+
+def test_zip_members_are_capped_in_number_in_total_and_in_method(
+    demo: DemoOutput, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = [
+        ("contract.pdf", demo.pdf),
+        ("contract.pdf.tlog-proof", demo.receipt.to_text().encode()),
+        ("trust-bundle.json", demo.trust_json.encode()),
+    ]
+    good = _zip(base)
+    assert EvidencePackage.read(good).pdf == demo.pdf
+    huge = _zip([*base[1:], ("contract.pdf", b"\0" * (50 * 1024 * 1024 + 1))], zipfile.ZIP_STORED)
+    with pytest.raises(PackageUnreadable, match="larger than"):
+        EvidencePackage.read(huge)
+    with pytest.raises(PackageUnreadable, match="compressed unusually"):
+        EvidencePackage.read(_zip(base, zipfile.ZIP_BZIP2))
+    monkeypatch.setattr(evidence, "MAX_MEMBERS", 2)
+    with pytest.raises(PackageUnreadable, match="too many members"):
+        EvidencePackage.read(good)  # refused before zipfile reads the whole directory
+    monkeypatch.setattr(evidence, "MAX_MEMBERS", 100)
+    monkeypatch.setattr(evidence, "MAX_TOTAL", len(demo.pdf) + 10)
+    with pytest.raises(PackageUnreadable, match="more than"):
+        EvidencePackage.read(good)

@@ -9,21 +9,41 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import re
 import sys
 from pathlib import Path
 
-from ledger.receipt import Receipt, ReceiptError
-from verifier.evidence import EvidencePackage, PackageUnreadable
+from ledger.add_checkpoint import MAX_BODY
+from ledger.receipt import MAX_RECEIPT, Receipt, ReceiptError
+from verifier.evidence import MAX_PACKAGE, EvidencePackage, PackageUnreadable, choose_trust
 from verifier.later import LaterCheckpoint, LaterEvidenceUnreadable, LogData
+from verifier.models import Report
 from verifier.reports import to_html, to_json, to_text
 from verifier.signatures import DocumentUnreadable
-from verifier.trust import TrustBundle, TrustBundleError
-from verifier.verify import verify
+from verifier.trust import MAX_TRUST_BUNDLE, TrustBundle, TrustBundleError
+from verifier.verify import verify, without_trust_anchor
 
 BAD_INPUT = 3
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
-def main(argv: list[str] | None = None) -> int:
+class InputUnreadable(ValueError):
+    """A file or an argument the verifier cannot take."""
+
+
+_BAD_INPUT = (
+    OSError,
+    UnicodeDecodeError,
+    InputUnreadable,
+    ReceiptError,
+    TrustBundleError,
+    LaterEvidenceUnreadable,
+    DocumentUnreadable,
+    PackageUnreadable,
+)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wangqian-verify",
         description="Verify a filed housing contract offline: its signatures, its receipt "
@@ -31,8 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("pdf", type=Path, help="the contract PDF, or a court's evidence ZIP")
     parser.add_argument("--receipt", type=Path, help="its .tlog-proof receipt")
+    parser.add_argument("--trust", type=Path, help="the platform's published trust-bundle.json")
     parser.add_argument(
-        "--trust", type=Path, help="trust-bundle.json (needed unless an evidence ZIP holds one)"
+        "--trust-sha256",
+        metavar="HEX",
+        help="use the evidence ZIP's own trust-bundle.json only if its SHA-256 is HEX "
+        "(the published one's); checks --trust's file too when both are given",
     )
     later = parser.add_mutually_exclusive_group()
     later.add_argument("--log-data", type=Path, help="a copy of the log (tlog-tiles layout)")
@@ -41,45 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     out.add_argument("--json", action="store_true", help="print the report as JSON")
     out.add_argument("--html", type=Path, metavar="OUT", help="write a printable HTML report")
     parser.add_argument("--lang", choices=["zh", "en"], default="zh")
-    args = parser.parse_args(argv)
-    notes = []
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        pdf = args.pdf.read_bytes()
-        # Bytes, not read_text: its universal newlines would quietly accept a CRLF receipt.
-        receipt_text = args.receipt.read_bytes().decode("utf-8") if args.receipt else None
-        trust_text = args.trust.read_text(encoding="utf-8") if args.trust else None
-        log_data = LogData.read(args.log_data) if args.log_data else None
-        if EvidencePackage.is_package(pdf):
-            package = EvidencePackage.read(pdf)
-            pdf, receipt_text = package.pdf, receipt_text or package.receipt
-            log_data = log_data or package.log_data
-            if trust_text is None:
-                trust_text = package.trust_json
-                notes.append(
-                    "trust bundle taken from the evidence package: compare its SHA-256 "
-                    f"{hashlib.sha256(trust_text.encode()).hexdigest()} with the platform's "
-                    "published one"
-                )
-        if trust_text is None:
-            raise TrustBundleError("--trust is required")
-        trust = TrustBundle.from_json(trust_text)
-        receipt = Receipt.parse(receipt_text) if receipt_text else None
-        later_cp = (
-            LaterCheckpoint.parse(args.later_checkpoint.read_bytes().decode("utf-8"))
-            if args.later_checkpoint
-            else None
-        )
-        report = verify(pdf, trust, receipt, later=later_cp, log_data=log_data)
-        report = dataclasses.replace(report, notes=(*report.notes, *notes))
-    except (
-        OSError,
-        UnicodeDecodeError,
-        ReceiptError,
-        TrustBundleError,
-        LaterEvidenceUnreadable,
-        DocumentUnreadable,
-        PackageUnreadable,
-    ) as exc:
+        report = _run(args)
+    except _BAD_INPUT as exc:
         print(f"bad input: {exc}", file=sys.stderr)
         return BAD_INPUT
     if args.json:
@@ -89,6 +82,55 @@ def main(argv: list[str] | None = None) -> int:
     if args.html:
         args.html.write_text(to_html(report, args.lang), encoding="utf-8")
     return report.verdict.exit_code
+
+
+def _read(path: Path, limit: int) -> bytes:
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise InputUnreadable(f"{path.name} is larger than {limit} bytes")
+    return data
+
+
+def _text(path: Path, limit: int) -> str:
+    return _read(path, limit).decode("utf-8")
+
+
+def _run(args: argparse.Namespace) -> Report:
+    pin = args.trust_sha256
+    if pin is not None and not _SHA256.fullmatch(pin):
+        raise InputUnreadable("--trust-sha256 takes 64 hexadecimal digits")
+    pin = pin.lower() if pin else None
+    data = _read(args.pdf, MAX_PACKAGE)
+    receipt_text = _text(args.receipt, MAX_RECEIPT) if args.receipt else None
+    trust_bytes = _read(args.trust, MAX_TRUST_BUNDLE) if args.trust else None
+    log_data = LogData.read(args.log_data) if args.log_data else None
+    later = (
+        LaterCheckpoint.parse(_text(args.later_checkpoint, MAX_BODY))
+        if args.later_checkpoint
+        else None
+    )
+    notes: tuple[str, ...] = ()
+    pdf = data
+    package = EvidencePackage.read(data) if EvidencePackage.is_package(data) else None
+    if package is not None:
+        pdf = package.pdf
+        receipt_text = receipt_text or package.receipt
+        log_data = log_data or package.log_data
+    receipt = Receipt.parse(receipt_text) if receipt_text else None
+    if package is not None:
+        choice = choose_trust(package, trust_bytes, pin)
+        if choice.bundle is None:
+            return without_trust_anchor(pdf, choice.refusal or "", choice.sub_indication or "")
+        trust_bytes, notes = choice.bundle, choice.notes
+    if trust_bytes is None:
+        raise InputUnreadable("--trust is required")
+    if pin is not None and hashlib.sha256(trust_bytes).hexdigest() != pin:
+        detail = f"the trust bundle's SHA-256 is {hashlib.sha256(trust_bytes).hexdigest()}, "
+        return without_trust_anchor(pdf, detail + f"not the pinned {pin}", "TRUST_PIN_MISMATCH")
+    trust = TrustBundle.from_json(trust_bytes.decode("utf-8"))
+    report = verify(pdf, trust, receipt, later=later, log_data=log_data)
+    return dataclasses.replace(report, notes=(*report.notes, *notes))
 
 
 if __name__ == "__main__":

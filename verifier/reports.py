@@ -62,6 +62,7 @@ CHECK_NAMES_ZH = {
     "log-data": "日志数据",
     "later-events": "后续注销或变更",
     "later-checkpoint": "后续检查点",
+    "trust-bundle": "信任包",
 }
 
 
@@ -78,6 +79,8 @@ SUB_INDICATIONS_ZH = {
     "TRY_LATER": "吊销信息尚不可用，请稍后再核验",
     "NO_RECEIPT": "没有回执，也没有完整且经见证的日志数据：无法确定该文件是否已备案",
     "NOT_IN_LOG": "完整且经见证的日志中没有该文件的备案记录：未备案",
+    "NO_TRUST_ANCHOR": "证据包自带的信任包不能作为信任依据：请提供平台公布的信任包或其 SHA-256",
+    "TRUST_PIN_MISMATCH": "信任包的 SHA-256 与指定的值不一致",
     "NO_ENTRY": "回执中没有日志条目",
     "NOT_A_FILING": "回执中的日志条目不是备案记录",
     "NO_FILING_SEAL": "缺少备案平台的备案专用章",

@@ -86,6 +86,21 @@ def verify(
     )
 
 
+def without_trust_anchor(pdf: bytes, detail: str, sub: str) -> Report:
+    """INDETERMINATE: there is no trust bundle the user vouched for, so nothing can be checked."""
+    check = Check("trust-bundle", Indication.INDETERMINATE, detail, sub)
+    return Report(
+        verdict=Verdict.INDETERMINATE,
+        reason=f"{check.name}: {detail}",
+        document_sha256=hashlib.sha256(pdf).hexdigest(),
+        document_size=len(pdf),
+        signatures=(),
+        checks=(check,),
+        filing=None,
+        verified_at=_now(),
+    )
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
