@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -71,6 +72,12 @@ def _cli(*args: object) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+_LOG_LINE = re.compile(
+    r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b|^\S+:\S+:|pyhanko|asn1crypto|certvalidator",
+    re.M | re.I,
+)
 
 
 def _assert_one_bad_input_line(stderr: str, case: str) -> None:
@@ -764,3 +771,89 @@ def test_zip_members_are_capped_in_number_in_total_and_in_method(
     monkeypatch.setattr(evidence, "MAX_TOTAL", len(demo.pdf) + 10)
     with pytest.raises(PackageUnreadable, match="more than"):
         EvidencePackage.read(good)
+
+
+# -- a clean command line ------------------------------------------------------------
+
+
+def test_the_cli_prints_no_traceback_and_no_library_logs_whatever_the_input(
+    demo: DemoOutput, deployment: Deployment, bomb: Path, tmp_path: Path
+) -> None:
+    o = demo.out
+    pdf, receipt, trust = o / "contract.pdf", o / "contract.pdf.tlog-proof", o / "trust-bundle.json"
+    at = demo.pdf.index(b"ReportLab")
+    files = {
+        "tampered.pdf": demo.pdf[:at] + b"Rf" + demo.pdf[at + 2 :],
+        "truncated.pdf": demo.pdf[: len(demo.pdf) // 2],
+        "empty.pdf": b"",
+        "garbage.pdf": b"%PDF-1.7\n" + bytes(range(256)) * 40,
+        "garbage.tlog-proof": b"\xff\xfe garbage",
+        "superscript.tlog-proof": demo.receipt.to_text()
+        .replace("index 0", "index \u00b2")
+        .encode(),
+        "deep.json": _deep(200_000).encode(),
+        "notcert.json": json.dumps(
+            {
+                **json.loads(demo.trust_json),
+                "roots": ["-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----"],
+            }
+        ).encode(),
+        "later": b"old 1\nnot base64!\n\nx\n",
+        "notzip.zip": b"PK\x03\x04" + b"\0" * 100,
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log" / "checkpoint").write_text(
+        (deployment.log.latest_checkpoint() or pytest.fail("no checkpoint")).cosigned_note,
+        encoding="utf-8",
+    )
+    t = tmp_path
+    cases: list[tuple[list[object], int]] = [
+        ([t / "tampered.pdf", "--receipt", receipt, "--trust", trust], 1),
+        ([t / "tampered.pdf", "--trust", trust], 1),
+        ([t / "garbage.pdf", "--receipt", receipt, "--trust", trust], 3),
+        ([t / "truncated.pdf", "--receipt", receipt, "--trust", trust], 3),
+        ([t / "empty.pdf", "--trust", trust], 3),
+        ([pdf, "--receipt", t / "garbage.tlog-proof", "--trust", trust], 3),
+        ([pdf, "--receipt", t / "superscript.tlog-proof", "--trust", trust], 3),
+        ([pdf, "--receipt", receipt, "--trust", t / "deep.json"], 3),
+        ([pdf, "--receipt", receipt, "--trust", t / "notcert.json"], 3),
+        ([pdf, "--receipt", receipt, "--trust", trust, "--later-checkpoint", t / "later"], 3),
+        ([pdf, "--receipt", receipt, "--trust", trust, "--log-data", t / "log"], 3),
+        ([pdf, "--receipt", receipt, "--trust", trust, "--log-data", t / "nowhere"], 3),
+        ([bomb, "--trust", trust], 3),
+        ([t / "notzip.zip", "--trust", trust], 3),
+        ([t, "--trust", trust], 3),
+        ([t / "missing.pdf", "--trust", trust], 3),
+        ([pdf], 3),
+        ([pdf, "--trust", trust, "--no-such-option"], 3),
+        ([pdf, "--trust", trust, "--lang", "fr"], 3),
+        (
+            [pdf, "--receipt", receipt, "--trust", trust, "--html", t / "no" / "such" / "dir.html"],
+            3,
+        ),
+    ]
+    for args, code in cases:
+        run = _cli(*args)
+        assert run.returncode == code, (args, run.stdout, run.stderr)
+        assert "Traceback" not in run.stderr and not _LOG_LINE.search(run.stderr), (
+            args,
+            run.stderr,
+        )
+        if code == 3:
+            _assert_one_bad_input_line(run.stderr, str(args))
+        else:
+            assert run.stderr == "", (args, run.stderr)
+    # --debug shows what pyHanko had to say about the tampered document.
+    run = _cli(t / "tampered.pdf", "--receipt", receipt, "--trust", trust, "--debug")
+    assert run.returncode == 1 and _LOG_LINE.search(run.stderr), run.stderr
+
+
+def test_main_in_process_leaves_logging_as_it_found_it(demo: DemoOutput) -> None:
+    import logging
+
+    before = logging.root.manager.disable
+    o = demo.out
+    assert verify_main([str(o / "contract.pdf"), "--trust", str(o / "trust-bundle.json")]) == 2
+    assert logging.root.manager.disable == before

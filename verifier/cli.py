@@ -1,17 +1,24 @@
 """``wangqian-verify``: was this exact contract filed, when, signed by whom, still in force?
 
 Exit codes: 0 passed, 1 failed (mismatch, not filed, cancelled, invalid), 2 indeterminate,
-3 bad input.
+3 bad input. Whatever the input, the user gets a report or one ``bad input: …`` line on
+stderr, never a traceback or a library's log lines (``--debug`` shows those).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
+import logging
+import os
 import re
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 from ledger.add_checkpoint import MAX_BODY
 from ledger.receipt import MAX_RECEIPT, Receipt, ReceiptError
@@ -43,8 +50,14 @@ _BAD_INPUT = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse exits 2, which here means INDETERMINATE: a wrong command line is bad input.
+        raise InputUnreadable(f"{message} (see --help)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wangqian-verify",
         description="Verify a filed housing contract offline: its signatures, its receipt "
         "in the filing log, and (given later log data) whether it is still in force.",
@@ -65,23 +78,54 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="print the report as JSON")
     out.add_argument("--html", type=Path, metavar="OUT", help="write a printable HTML report")
     parser.add_argument("--lang", choices=["zh", "en"], default="zh")
+    parser.add_argument(
+        "--debug", action="store_true", help="show library log messages and tracebacks"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
-        report = _run(args)
-    except _BAD_INPUT as exc:
-        print(f"bad input: {exc}", file=sys.stderr)
-        return BAD_INPUT
-    if args.json:
-        print(to_json(report))
-    else:
-        print(to_text(report, args.lang), end="")
-    if args.html:
-        args.html.write_text(to_html(report, args.lang), encoding="utf-8")
+        args = _parser().parse_args(argv)
+    except InputUnreadable as exc:
+        return _bad_input(exc)
+    with _quiet(args.debug):
+        try:
+            report = _run(args)
+            _emit(report, args)
+        except _BAD_INPUT as exc:
+            if args.debug:
+                raise
+            return _bad_input(exc)
+        except Exception as exc:  # a bug, yet a court gets one line, and --debug the rest
+            if args.debug:
+                raise
+            return _bad_input(f"the verifier could not process it ({type(exc).__name__}: {exc})")
     return report.verdict.exit_code
+
+
+def _bad_input(reason: object) -> int:
+    line = " ".join(str(reason).split())
+    print(f"bad input: {line[:500]}", file=sys.stderr)
+    return BAD_INPUT
+
+
+@contextlib.contextmanager
+def _quiet(debug: bool) -> Iterator[None]:
+    """pyHanko and its kin log warnings (with tracebacks) for every damaged signature: the
+    report says it better. Restored afterwards, for callers of ``main`` in-process."""
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+        yield
+        return
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
 
 
 def _read(path: Path, limit: int) -> bytes:
@@ -131,6 +175,22 @@ def _run(args: argparse.Namespace) -> Report:
     trust = TrustBundle.from_json(trust_bytes.decode("utf-8"))
     report = verify(pdf, trust, receipt, later=later, log_data=log_data)
     return dataclasses.replace(report, notes=(*report.notes, *notes))
+
+
+def _emit(report: Report, args: argparse.Namespace) -> None:
+    if args.html:
+        args.html.write_text(to_html(report, args.lang), encoding="utf-8")
+    text = to_json(report) + "\n" if args.json else to_text(report, args.lang)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into head: the reader has what it wanted
+        # Python flushes stdout again at exit; point it at nothing so that stays quiet.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except UnicodeEncodeError:  # a terminal that cannot show Chinese
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
