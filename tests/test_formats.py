@@ -94,16 +94,19 @@ def test_checkpoint_round_trip_and_errors() -> None:
 
 
 def test_receipt_round_trip_and_errors() -> None:
-    r = Receipt(73894, (b"\x01" * 32, b"\x02" * 32), "cp\n1\nAAAA\n\n— x y\n", b"entry")
+    # The form of a signed checkpoint (Receipt.parse checks the form; the verifier the signature).
+    cp = f"cp\n73895\n{'A' * 43}=\n\n— x AAAA\n"
+    r = Receipt(73894, (b"\x01" * 32, b"\x02" * 32), cp, b"entry")
     text = r.to_text()
     assert text.startswith("c2sp.org/tlog-proof@v1\nextra ZW50cnk=\nindex 73894\n")
     assert Receipt.parse(text) == r
-    assert Receipt.parse(Receipt(0, (), "cp\n").to_text()) == Receipt(0, (), "cp\n")
+    assert Receipt.parse(Receipt(0, (), cp).to_text()) == Receipt(0, (), cp)
     for bad in [
-        "c2sp.org/tlog-proof@v2\nindex 1\n\ncp\n",
-        "c2sp.org/tlog-proof@v1\nindex 01\n\ncp\n",
-        "c2sp.org/tlog-proof@v1\nindex 1\nAAAA\n\ncp\n",
+        f"c2sp.org/tlog-proof@v2\nindex 1\n\n{cp}",
+        f"c2sp.org/tlog-proof@v1\nindex 01\n\n{cp}",
+        f"c2sp.org/tlog-proof@v1\nindex 1\nAAAA\n\n{cp}",
         "c2sp.org/tlog-proof@v1\nindex 1\n",
+        "c2sp.org/tlog-proof@v1\nindex 1\n\ncp\n",
     ]:
         with pytest.raises(ReceiptError):
             Receipt.parse(bad)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
+import zipfile
 from pathlib import Path
 
 from sqlalchemy import select
@@ -77,15 +79,18 @@ def test_each_department_sees_its_scope_and_every_read_is_logged(api: Api, tmp_p
     zipped = client.get(f"/v1/court/filings/{number}/evidence", headers=court)
     assert zipped.status_code == 200 and zipped.headers["content-type"] == "application/zip"
     (tmp_path / "evidence.zip").write_bytes(zipped.content)
-    run = subprocess.run(
-        [str(BIN / "wangqian-verify"), str(tmp_path / "evidence.zip"), "--json"],
-        capture_output=True,
-        text=True,
-    )
+    verify_zip = [str(BIN / "wangqian-verify"), str(tmp_path / "evidence.zip"), "--json"]
+    # The package's own trust bundle vouches for nothing until the court pins it.
+    alone = subprocess.run(verify_zip, capture_output=True, text=True)
+    assert alone.returncode == 2, alone.stdout + alone.stderr
+    assert json.loads(alone.stdout)["checks"][0]["sub_indication"] == "NO_TRUST_ANCHOR"
+    with zipfile.ZipFile(tmp_path / "evidence.zip") as z:
+        pin = hashlib.sha256(z.read("trust-bundle.json")).hexdigest()
+    run = subprocess.run([*verify_zip, "--trust-sha256", pin], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     report = json.loads(run.stdout)
     assert report["verdict"] == "PASSED" and report["filing"]["filing"] == number
-    assert any("trust bundle taken from the evidence package" in n for n in report["notes"])
+    assert any("pinned by its SHA-256" in n for n in report["notes"])
     assert {c["name"] for c in report["checks"]} >= {"consistency", "later-events"}
     assert _reads(d, "court-read-evidence") == [("岳麓区人民法院", number)]
     assert client.get("/v1/court/filings/CS-1999-000001/evidence", headers=court).status_code == 404
@@ -105,8 +110,12 @@ def test_a_cancelled_filing_s_evidence_package_says_cancelled(api: Api, tmp_path
     d.sequencer().step()
     zipped = client.get(f"/v1/court/filings/{number}/evidence", headers=keys["court"]).content
     (tmp_path / "e.zip").write_bytes(zipped)
+    (tmp_path / "trust-bundle.json").write_text(json.dumps(d.trust_bundle()), encoding="utf-8")
     run = subprocess.run(
-        [str(BIN / "wangqian-verify"), str(tmp_path / "e.zip"), "--lang", "en"],
+        [
+            *(str(BIN / "wangqian-verify"), str(tmp_path / "e.zip"), "--lang", "en"),
+            *("--trust", str(tmp_path / "trust-bundle.json")),
+        ],
         capture_output=True,
         text=True,
     )

@@ -132,9 +132,9 @@ def test_cli_exit_codes_and_reports(
     assert 'id="verdict"' in html and "PASSED" in html and "<script" not in html
     assert verify_main([*args, "--lang", "zh"]) == 0
     assert "核验通过" in capsys.readouterr().out
-    # Without a receipt nothing proves it was filed: 未备案, exit 1.
-    assert verify_main([str(o / "contract.pdf"), "--trust", str(o / "trust-bundle.json")]) == 1
-    assert "未备案" in capsys.readouterr().out
+    # Without a receipt and without log data nothing shows either way: 无法确定, exit 2.
+    assert verify_main([str(o / "contract.pdf"), "--trust", str(o / "trust-bundle.json")]) == 2
+    assert "无法确定" in capsys.readouterr().out
     # Bad input: exit 3, a message, no traceback.
     (tmp_path / "x.pdf").write_bytes(b"not a pdf")
     assert verify_main([str(tmp_path / "x.pdf"), "--trust", str(o / "trust-bundle.json")]) == 3

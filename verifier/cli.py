@@ -1,38 +1,75 @@
 """``wangqian-verify``: was this exact contract filed, when, signed by whom, still in force?
 
 Exit codes: 0 passed, 1 failed (mismatch, not filed, cancelled, invalid), 2 indeterminate,
-3 bad input.
+3 bad input. Whatever the input, the user gets a report or one ``bad input: …`` line on
+stderr, never a traceback or a library's log lines (``--debug`` shows those).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
+import logging
+import os
+import re
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
-from ledger.receipt import Receipt, ReceiptError
-from verifier.evidence import EvidencePackage, PackageUnreadable
+from ledger.add_checkpoint import MAX_BODY
+from ledger.receipt import MAX_RECEIPT, Receipt, ReceiptError
+from verifier.evidence import MAX_PACKAGE, EvidencePackage, PackageUnreadable, choose_trust
 from verifier.later import LaterCheckpoint, LaterEvidenceUnreadable, LogData
+from verifier.models import Report
 from verifier.reports import to_html, to_json, to_text
 from verifier.signatures import DocumentUnreadable
-from verifier.trust import TrustBundle, TrustBundleError
-from verifier.verify import verify
+from verifier.trust import MAX_TRUST_BUNDLE, TrustBundle, TrustBundleError
+from verifier.verify import verify, without_trust_anchor
 
 BAD_INPUT = 3
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+class InputUnreadable(ValueError):
+    """A file or an argument the verifier cannot take."""
+
+
+_BAD_INPUT = (
+    OSError,
+    UnicodeDecodeError,
+    InputUnreadable,
+    ReceiptError,
+    TrustBundleError,
+    LaterEvidenceUnreadable,
+    DocumentUnreadable,
+    PackageUnreadable,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse exits 2, which here means INDETERMINATE: a wrong command line is bad input.
+        raise InputUnreadable(f"{message} (see --help)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
         prog="wangqian-verify",
         description="Verify a filed housing contract offline: its signatures, its receipt "
         "in the filing log, and (given later log data) whether it is still in force.",
     )
     parser.add_argument("pdf", type=Path, help="the contract PDF, or a court's evidence ZIP")
     parser.add_argument("--receipt", type=Path, help="its .tlog-proof receipt")
+    parser.add_argument("--trust", type=Path, help="the platform's published trust-bundle.json")
     parser.add_argument(
-        "--trust", type=Path, help="trust-bundle.json (needed unless an evidence ZIP holds one)"
+        "--trust-sha256",
+        metavar="HEX",
+        help="use the evidence ZIP's own trust-bundle.json only if its SHA-256 is HEX "
+        "(the published one's); checks --trust's file too when both are given",
     )
     later = parser.add_mutually_exclusive_group()
     later.add_argument("--log-data", type=Path, help="a copy of the log (tlog-tiles layout)")
@@ -41,53 +78,119 @@ def main(argv: list[str] | None = None) -> int:
     out.add_argument("--json", action="store_true", help="print the report as JSON")
     out.add_argument("--html", type=Path, metavar="OUT", help="write a printable HTML report")
     parser.add_argument("--lang", choices=["zh", "en"], default="zh")
-    args = parser.parse_args(argv)
-    notes = []
+    parser.add_argument(
+        "--debug", action="store_true", help="show library log messages and tracebacks"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
-        pdf = args.pdf.read_bytes()
-        receipt_text = args.receipt.read_text(encoding="utf-8") if args.receipt else None
-        trust_text = args.trust.read_text(encoding="utf-8") if args.trust else None
-        log_data = LogData.read(args.log_data) if args.log_data else None
-        if EvidencePackage.is_package(pdf):
-            package = EvidencePackage.read(pdf)
-            pdf, receipt_text = package.pdf, receipt_text or package.receipt
-            log_data = log_data or package.log_data
-            if trust_text is None:
-                trust_text = package.trust_json
-                notes.append(
-                    "trust bundle taken from the evidence package: compare its SHA-256 "
-                    f"{hashlib.sha256(trust_text.encode()).hexdigest()} with the platform's "
-                    "published one"
-                )
-        if trust_text is None:
-            raise TrustBundleError("--trust is required")
-        trust = TrustBundle.from_json(trust_text)
-        receipt = Receipt.parse(receipt_text) if receipt_text else None
-        later_cp = (
-            LaterCheckpoint.parse(args.later_checkpoint.read_text(encoding="utf-8"))
-            if args.later_checkpoint
-            else None
-        )
-        report = verify(pdf, trust, receipt, later=later_cp, log_data=log_data)
-        report = dataclasses.replace(report, notes=(*report.notes, *notes))
-    except (
-        OSError,
-        UnicodeDecodeError,
-        ReceiptError,
-        TrustBundleError,
-        LaterEvidenceUnreadable,
-        DocumentUnreadable,
-        PackageUnreadable,
-    ) as exc:
-        print(f"bad input: {exc}", file=sys.stderr)
-        return BAD_INPUT
-    if args.json:
-        print(to_json(report))
-    else:
-        print(to_text(report, args.lang), end="")
+        args = _parser().parse_args(argv)
+    except InputUnreadable as exc:
+        return _bad_input(exc)
+    with _quiet(args.debug):
+        try:
+            report = _run(args)
+            _emit(report, args)
+        except _BAD_INPUT as exc:
+            if args.debug:
+                raise
+            return _bad_input(exc)
+        except Exception as exc:  # a bug, yet a court gets one line, and --debug the rest
+            if args.debug:
+                raise
+            return _bad_input(f"the verifier could not process it ({type(exc).__name__}: {exc})")
+    return report.verdict.exit_code
+
+
+def _bad_input(reason: object) -> int:
+    line = " ".join(str(reason).split())
+    print(f"bad input: {line[:500]}", file=sys.stderr)
+    return BAD_INPUT
+
+
+@contextlib.contextmanager
+def _quiet(debug: bool) -> Iterator[None]:
+    """pyHanko and its kin log warnings (with tracebacks) for every damaged signature: the
+    report says it better. Restored afterwards, for callers of ``main`` in-process."""
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+        yield
+        return
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
+
+
+def _read(path: Path, limit: int) -> bytes:
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise InputUnreadable(f"{path.name} is larger than {limit} bytes")
+    return data
+
+
+def _text(path: Path, limit: int) -> str:
+    return _read(path, limit).decode("utf-8")
+
+
+def _run(args: argparse.Namespace) -> Report:
+    pin = args.trust_sha256
+    if pin is not None and not _SHA256.fullmatch(pin):
+        raise InputUnreadable("--trust-sha256 takes 64 hexadecimal digits")
+    pin = pin.lower() if pin else None
+    data = _read(args.pdf, MAX_PACKAGE)
+    receipt_text = _text(args.receipt, MAX_RECEIPT) if args.receipt else None
+    trust_bytes = _read(args.trust, MAX_TRUST_BUNDLE) if args.trust else None
+    log_data = LogData.read(args.log_data) if args.log_data else None
+    later = (
+        LaterCheckpoint.parse(_text(args.later_checkpoint, MAX_BODY))
+        if args.later_checkpoint
+        else None
+    )
+    notes: tuple[str, ...] = ()
+    pdf = data
+    package = EvidencePackage.read(data) if EvidencePackage.is_package(data) else None
+    if package is not None:
+        pdf = package.pdf
+        receipt_text = receipt_text or package.receipt
+        log_data = log_data or package.log_data
+    receipt = Receipt.parse(receipt_text) if receipt_text else None
+    if package is not None:
+        choice = choose_trust(package, trust_bytes, pin)
+        if choice.bundle is None:
+            return without_trust_anchor(pdf, choice.refusal or "", choice.sub_indication or "")
+        trust_bytes, notes = choice.bundle, choice.notes
+    if trust_bytes is None:
+        raise InputUnreadable("--trust is required")
+    if pin is not None and hashlib.sha256(trust_bytes).hexdigest() != pin:
+        detail = f"the trust bundle's SHA-256 is {hashlib.sha256(trust_bytes).hexdigest()}, "
+        return without_trust_anchor(pdf, detail + f"not the pinned {pin}", "TRUST_PIN_MISMATCH")
+    trust = TrustBundle.from_json(trust_bytes.decode("utf-8"))
+    report = verify(pdf, trust, receipt, later=later, log_data=log_data)
+    return dataclasses.replace(report, notes=(*report.notes, *notes))
+
+
+def _emit(report: Report, args: argparse.Namespace) -> None:
     if args.html:
         args.html.write_text(to_html(report, args.lang), encoding="utf-8")
-    return report.verdict.exit_code
+    text = to_json(report) + "\n" if args.json else to_text(report, args.lang)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into head: the reader has what it wanted
+        # Python flushes stdout again at exit; point it at nothing so that stays quiet.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except UnicodeEncodeError:  # a terminal that cannot show Chinese
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ledger.checkpoint import Checkpoint, CheckpointError
 from ledger.merkle import ProofError, leaf_hash, verify_inclusion
-from ledger.note import NoteError, VerifiedSignature, open_note
+from ledger.note import NoteError, VerifiedSignature, open_note, split_note
 from ledger.receipt import Receipt
 from verifier.models import Check, Indication
 from verifier.trust import TrustBundle
@@ -31,6 +31,17 @@ class SignedCheckpoint:
     checkpoint: Checkpoint
     log_signatures: tuple[VerifiedSignature, ...]
     cosignatures: tuple[VerifiedSignature, ...]
+
+    @property
+    def witnesses(self) -> tuple[VerifiedSignature, ...]:
+        """One cosignature per witness key: a key the bundle lists under two names counts once."""
+        seen: set[bytes] = set()
+        out = []
+        for s in self.cosignatures:
+            if s.verifier.public_key not in seen:
+                seen.add(s.verifier.public_key)
+                out.append(s)
+        return tuple(out)
 
     @property
     def cosigned_at(self) -> dt.datetime | None:
@@ -59,14 +70,26 @@ def open_checkpoint(note: str, trust: TrustBundle) -> SignedCheckpoint | Check:
             "WRONG_LOG",
             f"checkpoint is for log {checkpoint.origin!r}, not {trust.origin!r}",
         )
-    cosigs: list[VerifiedSignature] = []
-    if trust.witness_keys:
-        try:
-            _, cosigs = open_note(note, list(trust.witness_keys))
-        except NoteError as exc:
-            if "no signature by a known key" not in str(exc):
-                return _failed("witnesses", "SIG_CRYPTO_FAILURE", f"a cosignature fails: {exc}")
+    try:
+        cosigs = _cosignatures(note, trust)
+    except NoteError as exc:
+        return _failed("witnesses", "SIG_CRYPTO_FAILURE", f"a cosignature fails: {exc}")
     return SignedCheckpoint(checkpoint, tuple(log_sigs), tuple(cosigs))
+
+
+def _cosignatures(note: str, trust: TrustBundle) -> list[VerifiedSignature]:
+    """Valid cosignatures by the bundle's witness keys (none is no error: the policy decides)."""
+    text, sigs = split_note(note)
+    known = {(v.name, v.key_id): v for v in trust.witness_keys}
+    out: list[VerifiedSignature] = []
+    for sig in sigs:
+        verifier = known.get((sig.name, sig.key_id))
+        if verifier is None:
+            continue
+        if any(s.verifier == verifier for s in out):
+            raise NoteError(f"two cosignatures by the same key {sig.name}")
+        out.append(VerifiedSignature(verifier, sig.line, verifier.verify_signature(text, sig.blob)))
+    return out
 
 
 def check_log_key_period(
@@ -93,12 +116,13 @@ def check_log_key_period(
 
 
 def check_witnesses(signed: SignedCheckpoint, trust: TrustBundle) -> Check:
-    count = len(signed.cosignatures)
+    count = len(signed.witnesses)
     if count < trust.witness_threshold:
         return _failed(
             "witnesses",
             "WITNESS_POLICY",
-            f"{count} witness cosignatures, the policy needs {trust.witness_threshold}",
+            f"{count} witness cosignatures (counted by key), the policy needs "
+            f"{trust.witness_threshold}",
         )
     return Check(
         "witnesses",
@@ -156,6 +180,6 @@ def verify_receipt(
         signed.checkpoint,
         receipt.index,
         entry,
-        tuple(s.verifier.name for s in signed.cosignatures),
+        tuple(s.verifier.name for s in signed.witnesses),
         tuple(s.verifier.name for s in signed.log_signatures),
     )

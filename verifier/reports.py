@@ -63,6 +63,8 @@ CHECK_NAMES_ZH = {
     "later-events": "后续注销或变更",
     "modifications": "签署后修改",
     "signing-order": "签署顺序",
+    "later-checkpoint": "后续检查点",
+    "trust-bundle": "信任包",
 }
 
 
@@ -77,7 +79,10 @@ SUB_INDICATIONS_ZH = {
     "REVOKED_NO_POE": "签名证书已被吊销，且无法证明签名早于吊销",
     "NO_CERTIFICATE_CHAIN_FOUND": "签名证书无法链接到信任包中的根证书",
     "TRY_LATER": "吊销信息尚不可用，请稍后再核验",
-    "NO_RECEIPT": "没有回执：无法证明该文件已备案",
+    "NO_RECEIPT": "没有回执，也没有完整且经见证的日志数据：无法确定该文件是否已备案",
+    "NOT_IN_LOG": "完整且经见证的日志中没有该文件的备案记录：未备案",
+    "NO_TRUST_ANCHOR": "证据包自带的信任包不能作为信任依据：请提供平台公布的信任包或其 SHA-256",
+    "TRUST_PIN_MISMATCH": "信任包的 SHA-256 与指定的值不一致",
     "NO_ENTRY": "回执中没有日志条目",
     "NOT_A_FILING": "回执中的日志条目不是备案记录",
     "NO_FILING_SEAL": "缺少备案平台的备案专用章",
@@ -96,6 +101,7 @@ SUB_INDICATIONS_ZH = {
     "SIGNING_ORDER": "签名未按草稿声明的签名域及顺序签署",
     "UNSIGNED_FIELD": "草稿声明的签名域尚未签署",
     "SIG_CONSTRAINTS_FAILURE": "签名不满足要求（例如缺少签名时间戳）",
+    "LOG_DATA_TOO_OLD": "日志数据早于该文件加盖备案专用章的时间，不能说明其是否已备案",
 }
 
 
@@ -119,7 +125,7 @@ def reason(report: Report, lang: str) -> str:
         return f"已于 {_when(e.at)} 注销，见日志第 {e.index} 条（{report.reason}）"
     wanted = {
         Verdict.MISMATCH: (Indication.FAILED,),
-        Verdict.NOT_FILED: (Indication.FAILED,),
+        Verdict.NOT_FILED: (Indication.FAILED,),  # the receipt check saying NOT_IN_LOG
         Verdict.FAILED: (Indication.FAILED,),
         Verdict.INDETERMINATE: (Indication.INDETERMINATE,),
     }.get(report.verdict, ())
@@ -129,6 +135,7 @@ def reason(report: Report, lang: str) -> str:
             for c in report.checks
             if c.indication in wanted
             and (report.verdict is not Verdict.MISMATCH or c.sub_indication == "HASH_MISMATCH")
+            and (report.verdict is not Verdict.NOT_FILED or c.sub_indication == "NOT_IN_LOG")
         ),
         None,
     )

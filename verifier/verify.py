@@ -6,9 +6,17 @@ import base64
 import datetime as dt
 import hashlib
 
+from ledger.merkle import inclusion_proof
 from ledger.receipt import Receipt
 from verifier.entry import EntryUnreadable, LoggedEntry
-from verifier.later import LaterCheckpoint, LogData, check_later_checkpoint, check_log_data
+from verifier.later import (
+    LaterCheckpoint,
+    LogData,
+    check_later_checkpoint,
+    check_log_data,
+    open_log_data,
+    witnessed_log_data,
+)
 from verifier.models import (
     Check,
     FilingFacts,
@@ -37,7 +45,11 @@ def verify(
     later: LaterCheckpoint | None = None,
     log_data: LogData | None = None,
 ) -> Report:
-    """Check ``pdf`` against its receipt and the bundle (DocumentUnreadable for bad input)."""
+    """Check ``pdf`` against its receipt and the bundle (DocumentUnreadable for bad input).
+
+    Without a receipt, the filing is looked up by the document's hash in ``log_data``;
+    only complete, witnessed log data can show that a document was not filed.
+    """
     doc_sha256 = hashlib.sha256(pdf).hexdigest()
     assessment = assess(pdf, trust)
     signatures = assessment.signatures
@@ -47,15 +59,13 @@ def verify(
     notes: list[str] = []
     facts = None
     if receipt is None:
-        checks.append(
-            Check(
-                "receipt",
-                Indication.FAILED,
-                "no receipt: nothing proves this document was filed",
-                "NO_RECEIPT",
+        receipt = _receipt_from_log_data(doc_sha256, trust, signatures, log_data, checks)
+        if receipt is not None:
+            notes.append(
+                f"no receipt was given: log entry {receipt.index} was found by the document's "
+                "hash and its inclusion proof computed from the log data"
             )
-        )
-    else:
+    if receipt is not None:
         facts = _log_checks(receipt, trust, doc_sha256, signatures, checks, later, log_data)
     if facts is not None and later is None and log_data is None:
         notes.append(
@@ -64,7 +74,7 @@ def verify(
         )
     if facts is not None and any(e.event == "changed" for e in facts.later_events):
         notes.append("the filing was changed later; the change is a separate log entry")
-    verdict, reason = _verdict(checks, facts, receipt is not None)
+    verdict, reason = _verdict(checks, facts)
     return Report(
         verdict=verdict,
         reason=reason,
@@ -73,9 +83,105 @@ def verify(
         signatures=signatures,
         checks=tuple(checks),
         filing=facts,
-        verified_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        verified_at=_now(),
         notes=tuple(notes),
     )
+
+
+def without_trust_anchor(pdf: bytes, detail: str, sub: str) -> Report:
+    """INDETERMINATE: there is no trust bundle the user vouched for, so nothing can be checked."""
+    check = Check("trust-bundle", Indication.INDETERMINATE, detail, sub)
+    return Report(
+        verdict=Verdict.INDETERMINATE,
+        reason=f"{check.name}: {detail}",
+        document_sha256=hashlib.sha256(pdf).hexdigest(),
+        document_size=len(pdf),
+        signatures=(),
+        checks=(check,),
+        filing=None,
+        verified_at=_now(),
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _receipt_from_log_data(
+    doc_sha256: str,
+    trust: TrustBundle,
+    signatures: tuple[SignatureFinding, ...],
+    log_data: LogData | None,
+    checks: list[Check],
+) -> Receipt | None:
+    """The receipt the log data proves for this document, if it holds one.
+
+    Appends the ``receipt`` check: PASSED when found, FAILED ``NOT_IN_LOG`` when
+    complete, witnessed log data holds no filing of the document, else INDETERMINATE.
+    """
+    if log_data is None:
+        checks.append(
+            Check(
+                "receipt",
+                Indication.INDETERMINATE,
+                "no receipt and no log data: nothing shows whether this document was filed",
+                "NO_RECEIPT",
+            )
+        )
+        return None
+    signed = open_log_data(log_data, trust, _seal_time(signatures))
+    witnessed = signed if isinstance(signed, Check) else witnessed_log_data(signed, trust)
+    if isinstance(signed, Check) or not witnessed.passed:
+        checks.append(
+            Check(
+                "receipt",
+                Indication.INDETERMINATE,
+                "no receipt, and the log data cannot show whether this document was filed",
+                "NO_RECEIPT",
+            )
+        )
+        checks.append(witnessed)
+        return None
+    size = signed.checkpoint.size
+    sealed, seen = _seal_time(signatures), signed.cosigned_at
+    if sealed is not None and seen is not None and seen < sealed:
+        # A log copied before the document was sealed cannot show that it was never filed.
+        checks.append(
+            Check(
+                "receipt",
+                Indication.INDETERMINATE,
+                f"no receipt, and the log data (witnessed by {seen.isoformat()}) is older than "
+                f"the document's filing seal ({sealed.isoformat()})",
+                "LOG_DATA_TOO_OLD",
+            )
+        )
+        return None
+    for index, data in enumerate(log_data.entries):
+        try:
+            entry = LoggedEntry.read(data)
+        except EntryUnreadable:
+            continue  # other kinds of entries (e.g. access-log digests) file no document
+        if entry.doc_sha256 == doc_sha256 and entry.event in ("filed", "changed"):
+            checks.append(
+                Check(
+                    "receipt",
+                    Indication.PASSED,
+                    f"no receipt given: log entry {index} of the witnessed log data "
+                    f"(tree size {size}) files this document",
+                )
+            )
+            proof = tuple(inclusion_proof(log_data.leaves, index, size))
+            return Receipt(index, proof, log_data.checkpoint_note, data)
+    checks.append(
+        Check(
+            "receipt",
+            Indication.FAILED,
+            f"no receipt, and the complete, witnessed log up to tree size {size} holds no "
+            "filing of this document",
+            "NOT_IN_LOG",
+        )
+    )
+    return None
 
 
 def _signature_check(s: SignatureFinding) -> Check:
@@ -168,14 +274,16 @@ def _log_checks(
     checked_up_to = signed.checkpoint.size
     later_events: tuple[LaterEvent, ...] = ()
     if later is not None:
-        check, newer = check_later_checkpoint(signed, later, trust)
-        checks.append(check)
+        found_later, newer = check_later_checkpoint(signed, later, trust, moment)
+        checks.extend(found_later)
         if newer is not None:
             checked_up_to = max(checked_up_to, newer.checkpoint.size)
     if log_data is not None:
         # A change agreement stands or falls with the filing it changes.
         refs = {receipt.index} | ({entry.ref} if entry.ref is not None else set())
-        found, newer, later_events = check_log_data(signed, receipt.index, refs, log_data, trust)
+        found, newer, later_events = check_log_data(
+            signed, receipt.index, refs, log_data, trust, moment
+        )
         checks.extend(found)
         if newer is not None:
             checked_up_to = max(checked_up_to, newer.checkpoint.size)
@@ -201,23 +309,22 @@ def _facts(
         tree_size=cp.size,
         root_hash=base64.b64encode(cp.root_hash).decode(),
         log_keys=tuple(s.verifier.name for s in signed.log_signatures),
-        cosigners=tuple(s.verifier.name for s in signed.cosignatures),
+        cosigners=tuple(s.verifier.name for s in signed.witnesses),
         checked_up_to=checked_up_to,
         later_events=later_events,
     )
 
 
-def _verdict(
-    checks: list[Check], facts: FilingFacts | None, has_receipt: bool
-) -> tuple[Verdict, str]:
+def _verdict(checks: list[Check], facts: FilingFacts | None) -> tuple[Verdict, str]:
     def first(indication: Indication) -> Check | None:
         return next((c for c in checks if c.indication is indication), None)
 
     mismatch = next((c for c in checks if c.sub_indication == "HASH_MISMATCH"), None)
     if mismatch is not None:
         return Verdict.MISMATCH, mismatch.detail
-    if not has_receipt:
-        return Verdict.NOT_FILED, "no receipt: nothing proves this document was filed"
+    not_filed = next((c for c in checks if c.sub_indication == "NOT_IN_LOG"), None)
+    if not_filed is not None:
+        return Verdict.NOT_FILED, not_filed.detail
     failed = first(Indication.FAILED)
     if failed is not None:
         return Verdict.FAILED, f"{failed.name}: {failed.detail}"
