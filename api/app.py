@@ -37,6 +37,10 @@ DATA_ENV = "WANGQIAN_DATA"  # the data directory, for worker processes started b
 EXPIRY_INTERVAL = 60.0  # seconds between sweeps for drafts whose reservation ran out
 ANCHOR_EVERY = 5  # sweeps between anchors of the access log in the filing log
 log = logging.getLogger(__name__)
+# pyHanko logs a warning with a traceback for every damaged signature it is shown; the
+# platform's answer (422 signature-rejected) already says what is wrong, to the one who sent it.
+for _library in ("pyhanko", "pyhanko_certvalidator"):
+    logging.getLogger(_library).setLevel(logging.ERROR)
 
 
 def filing_service(deployment: Deployment) -> FilingService:

@@ -20,7 +20,6 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,9 +72,6 @@ _INDICATION = {
     AdESStatus.FAILED: Indication.FAILED,
     AdESStatus.INDETERMINATE: Indication.INDETERMINATE,
 }
-# pyHanko logs every tampered document at WARNING, with a traceback; the finding says it.
-logging.getLogger("pyhanko").setLevel(logging.ERROR)
-logging.getLogger("pyhanko_certvalidator").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)
