@@ -146,12 +146,11 @@ def _keys_init(args: argparse.Namespace) -> int:
 
 
 def _keys_trust_bundle(args: argparse.Namespace) -> int:
-    import json
 
     from filing.deployment import Deployment
 
     with Deployment.open(args.data) as deployment:
-        text = json.dumps(deployment.trust_bundle(), indent=2, ensure_ascii=False) + "\n"
+        text = deployment.trust_bundle_json()
     if args.out:
         args.out.write_text(text, encoding="utf-8")
     else:

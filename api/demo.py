@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import socket
 import threading
 import time
@@ -237,7 +236,7 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
             lines.append(
                 f"filed {second['filing']} and cancelled it (log index {cancelled['log_index']})"
             )
-        trust_json = json.dumps(deployment.trust_bundle(), indent=2, ensure_ascii=False) + "\n"
+        trust_json = deployment.trust_bundle_json()
         (out_dir / "root-ca.pem").write_bytes(pem(deployment.pki.ca.root))
 
     (out_dir / "contract.pdf").write_bytes(pdf)

@@ -235,9 +235,14 @@ class Deployment:
             },
         }
 
+    def trust_bundle_json(self) -> str:
+        """The published bytes of the trust bundle (the same everywhere, so that a SHA-256
+        of it, as courts pin with ``wangqian-verify --trust-sha256``, is one value)."""
+        return json.dumps(self.trust_bundle(), indent=2, ensure_ascii=False) + "\n"
+
     def verifier_trust(self) -> TrustBundle:
         """The trust bundle as the offline verifier reads it: what the platform judges by."""
-        return TrustBundle.from_json(json.dumps(self.trust_bundle()))
+        return TrustBundle.from_json(self.trust_bundle_json())
 
     def _filing_seal_certificates(self) -> list[str]:
         """Every filing seal this deployment has used (rotation keeps the old ones valid)."""

@@ -155,7 +155,7 @@ def evidence_package(deployment: Deployment, conn: Connection, number: str) -> b
         )
         z.writestr("contract.pdf", f.sealed_pdf)
         z.writestr("contract.pdf.tlog-proof", log.receipt(f.log_index, checkpoint).to_text())
-        z.writestr("trust-bundle.json", json.dumps(deployment.trust_bundle(), indent=2))
+        z.writestr("trust-bundle.json", deployment.trust_bundle_json())
         z.writestr("history.json", json.dumps(history(conn, number), ensure_ascii=False, indent=2))
         changes = conn.execute(
             select(schema.filing_changes).where(schema.filing_changes.c.filing_number == number)

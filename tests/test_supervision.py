@@ -84,8 +84,11 @@ def test_each_department_sees_its_scope_and_every_read_is_logged(api: Api, tmp_p
     alone = subprocess.run(verify_zip, capture_output=True, text=True)
     assert alone.returncode == 2, alone.stdout + alone.stderr
     assert json.loads(alone.stdout)["checks"][0]["sub_indication"] == "NO_TRUST_ANCHOR"
+    # The court pins the SHA-256 the platform publishes: the package holds those very bytes.
+    published = d.trust_bundle_json().encode()
     with zipfile.ZipFile(tmp_path / "evidence.zip") as z:
-        pin = hashlib.sha256(z.read("trust-bundle.json")).hexdigest()
+        assert z.read("trust-bundle.json") == published
+    pin = hashlib.sha256(published).hexdigest()
     run = subprocess.run([*verify_zip, "--trust-sha256", pin], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     report = json.loads(run.stdout)
