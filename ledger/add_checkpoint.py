@@ -7,8 +7,9 @@ with the proof that it extends the receipt's".
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
+
+from ledger.canonical import NotCanonical, canonical_decimal, canonical_hash
 
 MAX_PROOF_LINES = 63
 MAX_BODY = 64 * 1024
@@ -40,13 +41,11 @@ class AddCheckpoint:
         old = lines[0]
         if not old.startswith("old "):
             raise AddCheckpointError("request must start with an 'old <size>' line")
-        size_text = old[4:]
-        if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
-            raise AddCheckpointError(f"old size {size_text!r} is not a canonical decimal")
         if len(lines) - 1 > MAX_PROOF_LINES:
             raise AddCheckpointError("too many consistency proof lines")
         try:
-            proof = tuple(base64.b64decode(line, validate=True) for line in lines[1:])
-        except binascii.Error as exc:
-            raise AddCheckpointError("consistency proof line is not base64") from exc
-        return cls(int(size_text), proof, note)
+            size = canonical_decimal(old[4:], "old size")
+            proof = tuple(canonical_hash(line, "consistency proof line") for line in lines[1:])
+        except NotCanonical as exc:
+            raise AddCheckpointError(str(exc)) from exc
+        return cls(size, proof, note)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 
+from ledger.canonical import NotCanonical, canonical_base64, canonical_decimal
 from ledger.merkle import HASH_SIZE
 
 
@@ -42,10 +42,9 @@ class Checkpoint:
         if len(lines) < 3:
             raise CheckpointError("checkpoint needs origin, size and root hash lines")
         origin, size_text, root_text, *extensions = lines
-        if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
-            raise CheckpointError(f"tree size {size_text!r} is not a canonical decimal")
         try:
-            root = base64.b64decode(root_text, validate=True)
-        except binascii.Error as exc:
-            raise CheckpointError("root hash is not base64") from exc
-        return cls(origin, int(size_text), root, tuple(extensions))
+            size = canonical_decimal(size_text, "tree size")
+            root = canonical_base64(root_text, "root hash")
+        except NotCanonical as exc:
+            raise CheckpointError(str(exc)) from exc
+        return cls(origin, size, root, tuple(extensions))

@@ -2,70 +2,33 @@
 
 Parsing is strict: one canonical text per receipt (ASCII decimal without sign or
 leading zeros, padded base64 that re-encodes to itself, LF line ends, each line
-once), so that two different files never mean the same receipt. The helpers below
-are shared with the verifier's readers of later checkpoints and log data.
+once), so that two different files never mean the same receipt (``ledger/canonical.py``).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import re
 from dataclasses import dataclass
 
-from ledger.merkle import HASH_SIZE
+from ledger.canonical import (
+    NotCanonical,
+    canonical_base64,
+    canonical_decimal,
+    canonical_hash,
+    check_plain_text,
+)
 from ledger.note import MAX_NOTE_SIZE, SIG_PREFIX
-
-HEADER = "c2sp.org/tlog-proof@v1"
-MAX_PROOF_HASHES = 63
-MAX_ENTRY = 65535
-# The note, the entry in base64 and the proof lines, with room to spare.
-MAX_RECEIPT = MAX_NOTE_SIZE + 128 * 1024
-MAX_TREE_SIZE = (1 << 63) - 1
-# ASCII only: a str pattern's [0-9] is the ten code points, unlike \d or str.isdigit.
-_DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 
 class ReceiptError(ValueError):
     """A receipt is malformed."""
 
 
-class NotCanonical(ValueError):
-    """Text that is not in the one canonical form the C2SP formats allow."""
-
-
-def canonical_decimal(text: str, what: str, maximum: int = MAX_TREE_SIZE) -> int:
-    if _DECIMAL.fullmatch(text) is None or int(text) > maximum:
-        raise NotCanonical(f"{what} {text[:30]!r} is not a canonical ASCII decimal")
-    return int(text)
-
-
-def canonical_base64(text: str, what: str) -> bytes:
-    """Standard, padded base64 whose decoding encodes back to exactly ``text``."""
-    if not text.isascii():
-        raise NotCanonical(f"{what} is not ASCII base64")
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except binascii.Error as exc:
-        raise NotCanonical(f"{what} is not valid base64: {exc}") from exc
-    if base64.b64encode(raw).decode() != text:
-        raise NotCanonical(f"{what} is not canonical base64 (padding or trailing bits)")
-    return raw
-
-
-def canonical_hash(text: str, what: str) -> bytes:
-    raw = canonical_base64(text, what)
-    if len(raw) != HASH_SIZE:
-        raise NotCanonical(f"{what} is {len(raw)} bytes, not a {HASH_SIZE}-byte hash")
-    return raw
-
-
-def check_plain_text(text: str, what: str) -> None:
-    """LF line ends only and no other control characters (no CR, tab, NUL, ...)."""
-    bad = _CONTROL.search(text)
-    if bad is not None:
-        raise NotCanonical(f"{what} holds the control character {bad.group()!r} (CRLF?)")
+HEADER = "c2sp.org/tlog-proof@v1"
+MAX_PROOF_HASHES = 63
+MAX_ENTRY = 65535
+# The note, the entry in base64 and the proof lines, with room to spare.
+MAX_RECEIPT = MAX_NOTE_SIZE + 128 * 1024
 
 
 def checkpoint_size(note: str) -> int:

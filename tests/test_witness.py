@@ -91,10 +91,23 @@ def test_witness_rejects_unknown_logs_and_bad_signatures(witness: Witness) -> No
     with pytest.raises(WitnessError) as forged:
         witness.add_checkpoint(AddCheckpoint(0, (), note).to_text())
     assert forged.value.status == 403
-    for body in ["old 1\n", "new 1\n\nx\n", "old 01\n\nx\n", "old 0\n!!!\n\nx\n"]:
+    # Non-ASCII digits were read as numbers ("old ١٢" as 12); "old ²" escaped as a ValueError.
+    odd = ["old ١٢\n\nx\n", "old ²\n\nx\n", "old +1\n\nx\n", "old 1 \n\nx\n"]
+    short_hash = "old 1\n" + "AAAA" + "\n\nx\n"
+    for body in ["old 1\n", "new 1\n\nx\n", "old 01\n\nx\n", "old 0\n!!!\n\nx\n", *odd, short_hash]:
         with pytest.raises(WitnessError) as malformed:
             witness.add_checkpoint(body)
-        assert malformed.value.status == 400
+        assert malformed.value.status == 400, body
+    arabic = sign_note(Checkpoint(ORIGIN, 1, b"\x00" * 32).to_text(), [stranger])
+    with pytest.raises(ValueError, match="canonical"):
+        Checkpoint.parse(arabic.split("\n\n")[0].replace("\n1\n", "\n١\n") + "\n")
+    from fastapi.testclient import TestClient
+
+    from api.witness_app import create_witness_app
+
+    with TestClient(create_witness_app(witness)) as client:
+        for body in odd:
+            assert client.post("/add-checkpoint", content=body.encode()).status_code == 400
 
 
 def test_tampered_leaf_is_caught_by_audit_and_refused_by_a_witness(

@@ -28,16 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.add_checkpoint import MAX_BODY, MAX_PROOF_LINES
+from ledger.canonical import NotCanonical, canonical_decimal, canonical_hash, check_plain_text
 from ledger.merkle import ProofError, leaf_hash, root_hash, verify_consistency
 from ledger.note import MAX_NOTE_SIZE
-from ledger.receipt import (
-    MAX_ENTRY,
-    NotCanonical,
-    canonical_decimal,
-    canonical_hash,
-    check_plain_text,
-    checkpoint_size,
-)
+from ledger.receipt import MAX_ENTRY, checkpoint_size
 from ledger.tiles import TILE_WIDTH, TileRef
 from verifier.entry import EntryUnreadable, LoggedEntry
 from verifier.models import Check, Indication, LaterEvent

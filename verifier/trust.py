@@ -17,8 +17,8 @@ from typing import Any
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
+from ledger.canonical import NotCanonical, canonical_base64
 from ledger.note import ALG_COSIGNATURE_V1, ALG_ED25519, NoteError, Verifier
-from ledger.receipt import NotCanonical, canonical_base64
 
 MAX_TRUST_BUNDLE = 4 * 1024 * 1024
 _PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
