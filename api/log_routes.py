@@ -104,7 +104,7 @@ def router(deployment: Deployment) -> APIRouter:
         "--later-checkpoint` reads it to check that a receipt's tree still holds.",
     )
     def later_checkpoint(old: int = Query(ge=1, le=MAX_INDEX)) -> Response:
-        cp = log.latest_checkpoint()
+        cp = deployment.latest_witnessed_checkpoint()  # later evidence meets the policy too
         if cp is None or old > cp.size:
             raise Problem(404, "size-out-of-range", "Size out of range", f"old size {old}")
         proof = tuple(log.consistency_proof(old, cp.size))
@@ -114,7 +114,7 @@ def router(deployment: Deployment) -> APIRouter:
 
     @r.get("/receipt/{index}", response_class=PlainTextResponse, summary="tlog-proof receipt")
     def receipt(index: int = Path(ge=0, le=MAX_INDEX)) -> Response:
-        cp = log.latest_checkpoint()
+        cp = deployment.latest_witnessed_checkpoint()
         if index < 0 or cp is None or index >= cp.size:
             raise Problem(404, "not-yet-logged", "Not in a checkpoint yet", f"index {index}")
         return PlainTextResponse(log.receipt(index, cp).to_text())

@@ -126,7 +126,7 @@ def router(
         )
 
     def _receipt_by_hash(sha256: str) -> Receipt | None:
-        cp = deployment.log.latest_checkpoint()
+        cp = deployment.latest_witnessed_checkpoint()
         filed = [f for f in service.filings_with_sha256(sha256) if cp and f["log_index"] < cp.size]
         if cp is None or not filed:
             return None
@@ -135,7 +135,7 @@ def router(
     log_entries = _EntriesSoFar()
 
     def _log_data() -> LogData | None:
-        cp = deployment.log.latest_checkpoint()
+        cp = deployment.latest_witnessed_checkpoint()
         if cp is None or cp.size > MAX_LOG_SCAN:
             return None
         return LogData(cp.cosigned_note, log_entries.up_to(deployment, cp.size))

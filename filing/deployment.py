@@ -256,6 +256,11 @@ class Deployment:
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         return self.log.latest_checkpoint()
 
+    def latest_witnessed_checkpoint(self) -> StoredCheckpoint | None:
+        """The newest checkpoint that meets the witness policy: what receipts are built on
+        (one short of cosignatures would make every receipt on it fail verification)."""
+        return self.log.latest_checkpoint(cosigned_by=self.config.witness_threshold)
+
     def __enter__(self) -> Deployment:
         return self
 

@@ -144,7 +144,7 @@ Check it offline:  wangqian-verify {name} [--trust the-published-trust-bundle.js
 def evidence_package(deployment: Deployment, conn: Connection, number: str) -> bytes | None:
     """The ZIP a court gets; None for an unknown filing (or one not yet in a checkpoint)."""
     f = conn.execute(select(schema.filings).where(schema.filings.c.number == number)).first()
-    checkpoint = deployment.log.latest_checkpoint()
+    checkpoint = deployment.latest_witnessed_checkpoint()
     if f is None or checkpoint is None or checkpoint.size <= f.log_index:
         return None
     log = deployment.log

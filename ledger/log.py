@@ -404,8 +404,9 @@ class Log:
                 [{"checkpoint_id": checkpoint_id, "witness": w, "line": ln} for w, ln in lines],
             )
 
-    def latest_checkpoint(self) -> StoredCheckpoint | None:
-        found = self._checkpoints(latest=True)
+    def latest_checkpoint(self, cosigned_by: int = 0) -> StoredCheckpoint | None:
+        """The newest checkpoint (with at least ``cosigned_by`` witness cosignatures)."""
+        found = self._checkpoints(latest=True, cosigned_by=cosigned_by)
         return found[0] if found else None
 
     def checkpoints(self) -> list[StoredCheckpoint]:
@@ -413,12 +414,20 @@ class Log:
         return self._checkpoints(latest=False)
 
     def _checkpoints(
-        self, latest: bool, ids: Sequence[int] | None = None
+        self, latest: bool, ids: Sequence[int] | None = None, cosigned_by: int = 0
     ) -> list[StoredCheckpoint]:
         c, s = schema.checkpoints, schema.cosignatures
         query = select(c.c.id, c.c.size, c.c.root, c.c.note, c.c.issued_at)
         if ids is not None:
             query = query.where(c.c.id.in_(ids))
+        if cosigned_by > 0:
+            count = (
+                select(func.count())
+                .select_from(s)
+                .where(s.c.checkpoint_id == c.c.id)
+                .scalar_subquery()
+            )
+            query = query.where(count >= cosigned_by)
         query = query.order_by(c.c.id.desc() if latest else c.c.id)
         if latest:
             query = query.limit(1)

@@ -24,6 +24,7 @@ from ledger.note import NoteError, Signer, Verifier, open_note, sign_note
 
 log = logging.getLogger(__name__)
 
+REWITNESS_INTERVAL = 2.0  # seconds between offers of an under-witnessed checkpoint
 # PostgreSQL notifications between the processes of a deployment, on the log's own channel
 # (``Log.locks``): "checkpoint <size>" from the sequencer to every process's waiters,
 # "appended" from waiters to the sequencer.
@@ -110,6 +111,7 @@ class Sequencer:
         # The newest checkpoint this process issued or read: any checkpoint at least as big
         # as an entry's index proves it, and steps with nothing new need not ask the database.
         self._latest: StoredCheckpoint | None = None
+        self._last_issue = 0.0
         self.leading = False  # this process holds the sequencer lock and steps
 
     def close(self) -> None:
@@ -117,15 +119,21 @@ class Sequencer:
             c.close()
 
     def step(self) -> StoredCheckpoint | None:
-        """Integrate what is pending and, if the tree grew, issue a checkpoint."""
+        """Integrate what is pending and, if the tree grew, issue a checkpoint.
+
+        A checkpoint short of the witness threshold (a witness was down) is offered to
+        the witnesses again, at most every ``REWITNESS_INTERVAL`` seconds, until it has
+        its cosignatures: receipts are only as good as the policy their checkpoint meets.
+        """
         with self._lock:
             size = self.log.integrate()
-            if self._latest is not None and self._latest.size == size:
-                return None
-            latest = self.log.latest_checkpoint()  # another process may have issued it
+            latest = self._latest
+            if latest is None or latest.size != size:
+                latest = self.log.latest_checkpoint()  # another process may have issued it
             if latest is not None and latest.size == size:
                 self._seen(latest)
-                return None
+                if self.witnessed(latest) or not self._rewitness_due():
+                    return None
             issued = self._issue(size)
             self._seen(issued)
         with self.checkpointed:
@@ -133,7 +141,8 @@ class Sequencer:
         return issued
 
     def wait_for(self, size: int, timeout: float, poll: float = 0.2) -> StoredCheckpoint | None:
-        """The first checkpoint covering ``size`` entries, waiting up to ``timeout`` seconds.
+        """The first witnessed checkpoint covering ``size`` entries (one that meets the
+        witness threshold), waiting up to ``timeout`` seconds.
 
         Woken by this process's checkpoints and, through ``listen``, by those the elected
         sequencer issues in another process; polls every ``poll`` seconds all the same.
@@ -142,11 +151,11 @@ class Sequencer:
         asked = False
         while True:
             cp = self._latest
-            if cp is None or cp.size < size:
-                cp = self.log.latest_checkpoint()
+            if cp is None or cp.size < size or not self.witnessed(cp):
+                cp = self.log.latest_checkpoint(cosigned_by=self.threshold)
                 if cp is not None:
                     self._seen(cp)
-            if cp is not None and cp.size >= size:
+            if cp is not None and cp.size >= size and self.witnessed(cp):
                 return cp
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -209,11 +218,24 @@ class Sequencer:
             conn.execute(text("SELECT pg_notify(:c, 'appended')"), {"c": self.log.locks.channel})
             conn.commit()
 
+    def witnessed(self, cp: StoredCheckpoint) -> bool:
+        """``cp`` carries the cosignatures the deployment's witness policy asks for."""
+        return len(cp.cosignatures) >= self.threshold
+
+    def _rewitness_due(self) -> bool:
+        return time.monotonic() - self._last_issue >= REWITNESS_INTERVAL
+
     def _seen(self, cp: StoredCheckpoint) -> None:
-        if self._latest is None or cp.size > self._latest.size:
+        latest = self._latest
+        if (
+            latest is None
+            or cp.size > latest.size
+            or (cp.size == latest.size and len(cp.cosignatures) > len(latest.cosignatures))
+        ):
             self._latest = cp
 
     def _issue(self, size: int) -> StoredCheckpoint:
+        self._last_issue = time.monotonic()
         cp = Checkpoint(self.origin, size, self.log.root_hash(size))
         note = sign_note(cp.to_text(), self.signers)
         # Witnesses first: the checkpoint is kept with its cosignatures in one transaction,

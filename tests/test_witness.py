@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ledger.audit import audit
 from ledger.checkpoint import Checkpoint
 from ledger.log import Log
 from ledger.note import ALG_COSIGNATURE_V1, Signer, open_note, sign_note
+from ledger.sequencer import REWITNESS_INTERVAL
 from ledger.witness import Witness, WitnessError
 from tests.helpers import free_port, stop, wait_http, wangqian
 from verifier.receipt import ReceiptInvalid, verify_receipt
@@ -183,6 +185,22 @@ def test_three_witnesses_two_of_three_with_one_down(tmp_path: Path) -> None:
             verify_receipt(deployment.log.receipt(idx[0], cp), trust)
         stored = deployment.log.latest_checkpoint()
         assert stored is not None and stored.cosignatures == cp.cosignatures
+        # Receipts are built on the newest checkpoint that meets the policy, not this one ...
+        witnessed = deployment.latest_witnessed_checkpoint()
+        assert witnessed is not None and witnessed.size < cp.size
+        assert seq.wait_for(cp.size, timeout=0.3) is None
+        # ... and once the witness is back, the same tree is offered again and cosigned:
+        # the under-witnessed checkpoint does not stay so until the log grows.
+        port = int(endpoints[1].url.rsplit(":", 1)[1])
+        args = ["witness", "--data", str(tmp_path / "witness1"), "--port", str(port)]
+        procs[1] = wangqian(*args, "--name", "w1.example", "--trust-log", log_vkey)
+        wait_http(f"http://127.0.0.1:{port}/vkey", procs[1])
+        time.sleep(REWITNESS_INTERVAL)  # offers are spaced out
+        again = seq.step()
+        assert again is not None and again.size == cp.size and len(again.cosignatures) == 2
+        assert seq.wait_for(cp.size, timeout=1) == again
+        assert deployment.latest_witnessed_checkpoint() == again
+        verify_receipt(deployment.log.receipt(idx[0], again), trust)
     finally:
         for p in procs:
             stop(p)
