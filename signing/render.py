@@ -8,6 +8,7 @@ platform's filing seal, and a QR code to the verify page.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from dataclasses import dataclass
@@ -171,21 +172,75 @@ def articles(c: Contract) -> list[tuple[str, list[str]]]:
     ]
 
 
+@dataclass(frozen=True)
+class CancellationAgreement:
+    """解除协议: the parties of a filed contract agree to end it and cancel its filing (注销)."""
+
+    contract: Contract  # the filed contract, as filed
+    number: str  # the agreement's own number
+    filing_number: str
+    reason: str
+
+    @property
+    def title(self) -> str:
+        return "商品房买卖合同解除协议（注销网签备案）"
+
+
+def cancellation_articles(a: CancellationAgreement) -> list[tuple[str, list[str]]]:
+    c, u = a.contract, a.contract.unit
+    buyers = "；".join(f"{b.name}（{b.id_type}：{b.id_number}）" for b in c.buyers)
+    return [
+        (
+            "当事人",
+            [
+                f"出卖人：{c.seller.name}（{c.seller.id_type}：{c.seller.id_number}）",
+                f"买受人：{buyers}",
+            ],
+        ),
+        (
+            "第一条 原合同",
+            [
+                f"双方于网签备案平台签订《{c.template.title}》（示范文本 {c.template.value}），"
+                f"合同编号 {c.number}，备案号 {a.filing_number}；"
+                f"房屋位于{u.building}第 {u.floor} 层 {u.room} 号，"
+                f"不动产单元代码 {u.code}，总价款 {_money(c.price)} 元。",
+            ],
+        ),
+        (
+            "第二条 解除与注销",
+            [
+                "出卖人与买受人协商一致，解除上述合同，并共同申请注销该合同的网签备案。",
+                f"解除原因：{a.reason}",
+            ],
+        ),
+        (
+            "第三条 款项",
+            [
+                "买受人已支付的款项（含存入资金监管账户的款项）由双方按约定及资金监管规定办理退还。",
+            ],
+        ),
+        (
+            "第四条 生效",
+            [
+                "本协议经出卖人、全体买受人电子签名并经网签备案平台加盖备案电子签章后生效；"
+                "注销记录写入备案日志，原合同的备案自该记录起失效，房屋恢复可售。",
+            ],
+        ),
+    ]
+
+
 class _Writer:
-    def __init__(self, canvas: Canvas, contract: Contract) -> None:
+    def __init__(self, canvas: Canvas, contract: Contract, heading: str = "") -> None:
         self.c = canvas
         self.contract = contract
+        self.heading = heading or f"{contract.template.value}  合同编号：{contract.number}"
         self.width, self.height = A4
         self.page = 0
         self.y = self.height - MARGIN
 
     def header(self) -> None:
         self.c.setFont(FONT, 8)
-        self.c.drawString(
-            MARGIN,
-            self.height - 30,
-            f"{self.contract.template.value}  合同编号：{self.contract.number}",
-        )
+        self.c.drawString(MARGIN, self.height - 30, self.heading)
         self.c.drawRightString(self.width - MARGIN, 30, f"第 {self.page + 1} 页")
         self.y = self.height - MARGIN - 10
 
@@ -228,28 +283,61 @@ _RENDER_LOCK = threading.Lock()
 def render(contract: Contract, font_path: Path | None = None) -> RenderedContract:
     """The contract as PDF bytes with empty signature fields, and where those fields are."""
     with _RENDER_LOCK:
-        return _render(contract, font_path)
+        return _render(
+            contract,
+            font_path,
+            contract.template.title,
+            contract.number,
+            f"合同编号：{contract.number}    示范文本：{contract.template.value}",
+            articles(contract),
+        )
 
 
-def _render(contract: Contract, font_path: Path | None) -> RenderedContract:
+def render_cancellation(
+    agreement: CancellationAgreement, font_path: Path | None = None
+) -> RenderedContract:
+    """A cancellation agreement, signed by the same parties in the same fields as the contract."""
+    signing_as = dataclasses.replace(agreement.contract, number=agreement.number)
+    with _RENDER_LOCK:
+        return _render(
+            signing_as,
+            font_path,
+            agreement.title,
+            agreement.number,
+            f"协议编号：{agreement.number}    原合同编号：{agreement.contract.number}    "
+            f"备案号：{agreement.filing_number}",
+            cancellation_articles(agreement),
+            heading=f"解除协议编号：{agreement.number}",
+        )
+
+
+def _render(
+    contract: Contract,
+    font_path: Path | None,
+    title: str,
+    number: str,
+    subtitle: str,
+    text: list[tuple[str, list[str]]],
+    heading: str = "",
+) -> RenderedContract:
     _register_font(font_path or truetype_font())
     rl_config.invariant = 1  # fixed dates and IDs: equal input, equal bytes
     buf = BytesIO()
     canvas = Canvas(buf, pagesize=A4, invariant=1, pageCompression=1)
-    canvas.setTitle(f"{contract.template.title} {contract.number}")
+    canvas.setTitle(f"{title} {number}")
     canvas.setAuthor("wangqian 网签备案平台")
     canvas.setSubject(contract.template.value)
-    w = _Writer(canvas, contract)
+    w = _Writer(canvas, contract, heading)
     w.header()
     canvas.setFont(FONT, 18)
-    canvas.drawCentredString(w.width / 2, w.y - 10, contract.template.title)
+    canvas.drawCentredString(w.width / 2, w.y - 10, title)
     w.y -= 40
-    w.paragraph(f"合同编号：{contract.number}    示范文本：{contract.template.value}", 10)
+    w.paragraph(subtitle, 10)
     w.y -= 6
-    for heading, paragraphs in articles(contract):
+    for heading_text, paragraphs in text:
         w.ensure(3 * LINE)
         w.y -= 4
-        w.paragraph(heading, 12)
+        w.paragraph(heading_text, 12)
         for p in paragraphs:
             w.paragraph(p, indent=21)
     fields = _signature_page(w)
