@@ -174,7 +174,14 @@ def _file_one(
               "delivery_date": sample.delivery_date.isoformat(),
               "dispute_body": sample.dispute_body},
     )  # fmt: skip
-    developer.post(f"/v1/contracts/{draft['id']}/seal", 200)
+    return _sign_by_both(developer, buyer, draft["id"], b.name, b.id_number)
+
+
+def _sign_by_both(
+    developer: _Client, buyer: _Client, contract_id: str, name: str, id_number: str
+) -> dict[str, Any]:
+    """The developer's seal, then the buyer on the phone: the last signature completes it."""
+    developer.post(f"/v1/contracts/{contract_id}/seal", 200)
     phone_key = new_key()  # the buyer's phone: the private key stays here
     public = (
         phone_key.public_key()
@@ -182,15 +189,15 @@ def _file_one(
         .decode()
     )
     start = buyer.post(
-        f"/v1/contracts/{draft['id']}/remote-signing/buyer-1/start", 200,
-        json={"public_key_pem": public, "name": b.name, "id_number": b.id_number},
+        f"/v1/contracts/{contract_id}/remote-signing/buyer-1/start", 200,
+        json={"public_key_pem": public, "name": name, "id_number": id_number},
     )  # fmt: skip
     signature = remote.device_sign(phone_key, base64.b64decode(start["digest_to_sign"]))
-    filed: dict[str, Any] = buyer.post(
-        f"/v1/contracts/{draft['id']}/remote-signing/buyer-1/finish", 201,
+    done: dict[str, Any] = buyer.post(
+        f"/v1/contracts/{contract_id}/remote-signing/buyer-1/finish", 201,
         json={"signature": base64.b64encode(signature).decode()},
     )  # fmt: skip
-    return filed
+    return done
 
 
 def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
@@ -230,11 +237,18 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
             pdf = developer.get(f"/v1/filings/{filed['filing']}/document").content
 
             second = _file_one(developer, buyer_b, available[1]["code"], f"HT-{stamp}-2", 1)
-            cancelled = developer.post(
-                f"/v1/filings/{second['filing']}/cancellation", 201, json={"reason": "双方协商解除"}
-            )
+            # 注销 by consent: neither party can cancel alone; both sign the agreement.
+            agreement = developer.post(
+                f"/v1/filings/{second['filing']}/cancellation-agreements", 201,
+                json={"reason": "双方协商解除"},
+            )  # fmt: skip
+            b = sample_contract(buyers=2).buyers[1]
+            cancelled = _sign_by_both(developer, buyer_b, agreement["id"], b.name, b.id_number)
+            if cancelled.get("event") != "cancelled":
+                raise DemoFailed(f"the cancellation agreement did not cancel: {cancelled}")
             lines.append(
-                f"filed {second['filing']} and cancelled it (log index {cancelled['log_index']})"
+                f"filed {second['filing']} and cancelled it by an agreement both parties signed "
+                f"({agreement['number']}, log index {cancelled['log_index']})"
             )
         trust_json = deployment.trust_bundle_json()
         (out_dir / "root-ca.pem").write_bytes(pem(deployment.pki.ca.root))

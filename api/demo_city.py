@@ -25,7 +25,7 @@ from sqlalchemy import Connection, func, insert, select
 from api.app import filing_service
 from filing import registry, schema, statistics
 from filing.deployment import Deployment
-from filing.entry import EntryEvent, FilingEntry, party_hash
+from filing.entry import CancellationBasis, EntryEvent, FilingEntry, party_hash
 from filing.service import record_event
 from filing.status import UnitEvent
 from filing.terms import contract_to_json
@@ -177,7 +177,18 @@ def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> 
                     filings += 1
                     if rng.random() < size.cancelled_share:
                         later = min(at + dt.timedelta(days=rng.randrange(1, 60)), today)
-                        service.cancel_in(conn, number, "demo-city", "双方协商解除", later)
+                        # Synthetic history: the agreement stands for itself by its number.
+                        agreement = f"{number}-JC1"
+                        service.cancel_in(
+                            conn,
+                            number,
+                            "demo-city",
+                            "双方协商解除",
+                            CancellationBasis.AGREEMENT,
+                            agreement,
+                            f"demo-city synthetic agreement {agreement}".encode(),
+                            later,
+                        )
                         cancellations += 1
         cp = deployment.sequencer().step()
         return {

@@ -5,6 +5,7 @@
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -29,6 +30,7 @@ from filing.service import (
     FilingError,
     FilingRecord,
     FilingService,
+    JudgmentRequired,
     NotEligible,
     NotSellable,
     NotYourField,
@@ -122,10 +124,7 @@ class FlagIn(BaseModel):
 
 
 class CancellationIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
-    judgment: str | None = Field(
-        default=None, max_length=200, description="required when the authority cancels"
-    )
+    reason: str = Field(min_length=1, max_length=500, examples=["买受人因工作调动，双方协商解除"])
 
 
 def router(deployment: Deployment, service: FilingService, limiter: RateLimiter) -> APIRouter:
@@ -318,6 +317,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         return JSONResponse(
             {
                 "filed": True,
+                "event": record.event.value,
                 "filing": record.number,
                 "log_index": record.log_index,
                 "document_sha256": record.doc_sha256,
@@ -359,6 +359,8 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             return Problem(409, "unit-taken", "Unit taken", str(exc))
         if isinstance(exc, SignatureRejected):
             return Problem(422, "signature-rejected", "Signature rejected", str(exc))
+        if isinstance(exc, JudgmentRequired):
+            return Problem(422, "judgment-required", "A judgment or decision is needed", str(exc))
         if isinstance(exc, NotYourField):
             return Problem(403, "not-your-field", "A party signs only for itself", str(exc))
         if isinstance(exc, SealUnavailable):
@@ -622,6 +624,16 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             "log_index": f["log_index"],
             "filed_at": f["filed_at"].isoformat(),
             "contract_id": f["contract_id"],
+            "cancellation": [
+                {
+                    "basis": d["basis"],
+                    "reference": d["reference"],
+                    "document_sha256": d["doc_sha256"],
+                    "log_index": d["log_index"],
+                    "at": _iso(d["at"]),
+                }
+                for d in service.cancellation_documents(number)
+            ],
         }
 
     @r.get("/filings/{number}/document", summary="The sealed contract PDF")
@@ -640,24 +652,100 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             raise Problem(404, "not-yet-logged", "Not in a checkpoint yet", number)
         return PlainTextResponse(receipt)
 
-    @r.post("/filings/{number}/cancellation", summary="Cancel a filing (注销)")
-    def cancel(number: str, data: CancellationIn, who: Who, key: Key = None) -> Response:
-        require(who, Role.DEVELOPER, Role.AUTHORITY)
+    @r.post(
+        "/filings/{number}/cancellation-agreements",
+        status_code=201,
+        summary="注销 by consent: draft the cancellation agreement every party then signs",
+        description="The developer or a buyer of the filing proposes; the agreement (解除协议) "
+        "is rendered with the contract's parties and fields and signed like the contract: "
+        "`POST /v1/contracts/{id}/seal` (developer), `remote-signing/buyer-N/...` (each buyer), "
+        "or `/signatures`. Its last signature seals it and cancels the filing in one "
+        "transaction (log entry `cancelled`, basis `agreement`). No party cancels alone.",
+    )
+    def propose_cancellation(
+        number: str, data: CancellationIn, who: Who, key: Key = None
+    ) -> Response:
+        require(who, Role.DEVELOPER, Role.BUYER)
         filing_row(number, who)
-        if who.role is Role.AUTHORITY and not data.judgment:
-            raise Problem(422, "judgment-required", "The authority cancels citing a judgment")
 
         def run() -> Response:
             try:
-                reason = data.reason + (f" ({data.judgment})" if data.judgment else "")
-                index = service.cancel(number, who.org, reason)
+                agreement_id, digest = service.propose_cancellation(number, data.reason, who.org)
             except FilingError as exc:
                 raise filing_errors(exc) from exc
+            row = contract_row(agreement_id, who)
+            contract = contract_from_json(row["data"])
             return JSONResponse(
-                {"filing": number, "status": "CANCELLED", "log_index": index}, status_code=201
+                {
+                    "id": agreement_id,
+                    "number": contract.number,
+                    "filing": number,
+                    "status": "DRAFT",
+                    "required": list(contract.signature_fields),
+                    "draft_sha256": digest,
+                },
+                status_code=201,
             )
 
         return once(who, key, data.model_dump_json().encode() + number.encode(), run)
+
+    @r.post(
+        "/filings/{number}/cancellation",
+        status_code=201,
+        summary="注销 by judgment or decision: the authority or a court records the document",
+        description="Body: the judgment or decision document (application/pdf, at most 20 MiB); "
+        "`reason` and `judgment` (its number) as query parameters. The document is kept and "
+        "its SHA-256 goes into the cancellation's log entry (basis `judgment`). A developer "
+        "or buyer cannot cancel alone: see `cancellation-agreements`.",
+    )
+    async def cancel(
+        number: str,
+        request: Request,
+        who: Who,
+        key: Key = None,
+        reason: str = Query(min_length=1, max_length=500),
+        judgment: str = Query(default="", max_length=200),
+    ) -> Response:
+        if who.role in (Role.DEVELOPER, Role.BUYER):
+            raise Problem(
+                403,
+                "consent-required",
+                "A party cannot cancel a filing alone",
+                "propose a cancellation agreement that every party signs "
+                f"(POST /v1/filings/{number}/cancellation-agreements)",
+            )
+        require(who, Role.AUTHORITY, Role.COURT)
+        filing_row(number, who)
+        document = await request.body()  # bounded by api/limits.py
+        if not judgment.strip() or not document.startswith(b"%PDF-"):
+            raise Problem(
+                422,
+                "judgment-required",
+                "The authority or a court cancels citing a judgment or decision",
+                "give its number as `judgment` and the document (a PDF) as the body",
+            )
+
+        def run() -> Response:
+            try:
+                index = service.cancel_by_judgment(
+                    number, who.org, reason, judgment.strip(), document
+                )
+            except FilingError as exc:
+                raise filing_errors(exc) from exc
+            return JSONResponse(
+                {
+                    "filing": number,
+                    "status": "CANCELLED",
+                    "basis": "judgment",
+                    "log_index": index,
+                    "document_sha256": hashlib.sha256(document).hexdigest(),
+                    "receipt": wait_for_receipt(index),
+                },
+                status_code=201,
+            )
+
+        raw = document + f"{number}\n{reason}\n{judgment}".encode()
+        return await run_in_threadpool(once, who, key, raw, run)
 
     @r.post(
         "/filings/{number}/changes",

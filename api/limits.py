@@ -40,7 +40,10 @@ class BodyLimit:
 ROUTES = (
     BodyLimit(re.compile(r"/v1/verification"), MAX_VERIFICATION),
     BodyLimit(
-        re.compile(r"/v1/(contracts/[^/]+/signatures|filings|filings/[^/]+/changes)"), MAX_PDF
+        re.compile(
+            r"/v1/(contracts/[^/]+/signatures|filings|filings/[^/]+/(changes|cancellation))"
+        ),
+        MAX_PDF,
     ),
     BodyLimit(re.compile(r"/v1/(registry/import|departments/[^/]+)"), MAX_CSV),
     BodyLimit(re.compile(r"/(tsa|ocsp)"), MAX_DER),

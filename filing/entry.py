@@ -11,7 +11,10 @@ salt per filing that the platform keeps and gives each party with their
 evidence: a party can prove an entry names them; nobody else can tell who it
 names, nor link two filings of one person. ``ref`` is the log index of the
 filing a cancellation or change refers to. ``doc`` is the sealed contract's hash;
-for a change, the sealed change agreement's.
+for a change, the sealed change agreement's. A cancellation says on what ``basis``:
+``agreement`` (``doc``: the cancellation agreement every party signed, sealed) or
+``judgment`` (``doc``: the judgment or decision document the authority or a court
+recorded). Entries written before the key existed have none.
 """
 
 from __future__ import annotations
@@ -36,6 +39,13 @@ class EntryEvent(enum.Enum):
     CHANGED = "changed"
 
 
+class CancellationBasis(enum.Enum):
+    """Why a filing ends: the parties' agreement, or a judgment or decision."""
+
+    AGREEMENT = "agreement"
+    JUDGMENT = "judgment"
+
+
 class EntryFormatError(ValueError):
     """Bytes that are not a canonical version-1 filing entry."""
 
@@ -53,6 +63,7 @@ class FilingEntry:
     at: dt.datetime
     parties: tuple[str, ...]
     ref: int | None = None
+    basis: CancellationBasis | None = None
 
     def __post_init__(self) -> None:
         UnitCode(self.unit)
@@ -62,6 +73,8 @@ class FilingEntry:
             raise EntryFormatError("document and party hashes are 64 lowercase hex digits")
         if (self.ref is None) != (self.event is EntryEvent.FILED):
             raise EntryFormatError("cancellations and changes refer to a filing; filings do not")
+        if self.basis is not None and self.event is not EntryEvent.CANCELLED:
+            raise EntryFormatError("only a cancellation has a basis")
 
     def encode(self) -> bytes:
         data: dict[str, Any] = {
@@ -74,6 +87,8 @@ class FilingEntry:
             "parties": list(self.parties),
             "ref": self.ref,
         }
+        if self.basis is not None:
+            data["basis"] = self.basis.value
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
@@ -88,6 +103,7 @@ class FilingEntry:
                 at=dt.datetime.strptime(obj["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
                 parties=tuple(str(p) for p in obj["parties"]),
                 ref=obj["ref"] if obj["ref"] is None else int(obj["ref"]),
+                basis=CancellationBasis(obj["basis"]) if "basis" in obj else None,
             )
             version = obj["v"]
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:

@@ -168,6 +168,32 @@ filing_changes = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
+# 注销 by agreement: a cancellation agreement is drafted and signed like a contract (a row of
+# ``contracts`` whose unit it does not reserve); this links it to the filing it ends.
+cancellation_agreements = Table(
+    "cancellation_agreements",
+    metadata,
+    Column("contract_id", String(36), ForeignKey("contracts.id"), primary_key=True),
+    Column("filing_number", String(32), ForeignKey("filings.number"), nullable=False, index=True),
+    Column("reason", Text, nullable=False),
+    Column("proposed_by", Text, nullable=False),
+)
+
+# What each cancellation rests on, as its log entry's ``doc`` names it: the sealed agreement
+# every party signed, or the judgment or decision document the authority or a court recorded.
+cancellation_documents = Table(
+    "cancellation_documents",
+    metadata,
+    Column("log_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("filing_number", String(32), ForeignKey("filings.number"), nullable=False, index=True),
+    Column("basis", String(16), nullable=False),  # agreement | judgment
+    Column("reference", Text, nullable=False),  # the agreement's number, or the judgment's
+    Column("doc_sha256", String(64), nullable=False),
+    Column("document", LargeBinary, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
 # Daily totals per (district, project, use), kept in the filing and cancelling transactions
 # (filing/statistics.py). Amounts in hundredths: fen, and hundredths of a m².
 filing_stats = Table(

@@ -39,7 +39,7 @@ from filing.eligibility import (
     decide,
     rule_set_for,
 )
-from filing.entry import EntryEvent, FilingEntry, party_hash
+from filing.entry import CancellationBasis, EntryEvent, FilingEntry, party_hash
 from filing.seals import known_validation_data
 from filing.status import InvalidTransition, UnitEvent, UnitStatus
 from filing.terms import contract_from_json, contract_to_json
@@ -49,7 +49,7 @@ from ledger.database import write_transaction
 from signing import pades, remote
 from signing.contract import Contract, Party
 from signing.fonts import truetype_font
-from signing.render import render
+from signing.render import CancellationAgreement, render, render_cancellation
 from verifier.document import revision_count
 from verifier.signatures import DocumentUnreadable, SignedDocument
 
@@ -93,6 +93,10 @@ class UnknownContract(FilingError, LookupError):
     pass
 
 
+class JudgmentRequired(FilingError):
+    """Cancelling without every party's agreement needs a judgment or decision document."""
+
+
 class NotYourField(FilingError):
     """A party acts only for itself: this field is another party's."""
 
@@ -104,6 +108,7 @@ class FilingRecord:
     doc_sha256: str
     log_index: int
     filed_at: dt.datetime
+    event: EntryEvent = EntryEvent.FILED  # what the log entry records
 
 
 @dataclass(frozen=True)
@@ -240,15 +245,16 @@ class FilingService:
                 raise ContractStateError(f"a {c['status']} contract cannot be {status.lower()}")
             if before is not None and _aware(c["expires_at"]) >= before:
                 raise ContractStateError("the reservation has not run out")
-            code = self._unit_code(conn, c["unit_id"])
-            registry.apply(
-                conn,
-                code,
-                UnitEvent.RELEASE_RESERVATION,
-                actor,
-                reason,
-                expect_reserved_for=contract_id,
-            )
+            if self._agreement(conn, contract_id) is None:  # an agreement holds no unit
+                code = self._unit_code(conn, c["unit_id"])
+                registry.apply(
+                    conn,
+                    code,
+                    UnitEvent.RELEASE_RESERVATION,
+                    actor,
+                    reason,
+                    expect_reserved_for=contract_id,
+                )
             conn.execute(
                 update(schema.contracts)
                 .where(schema.contracts.c.id == contract_id)
@@ -382,7 +388,7 @@ class FilingService:
             )
             contract = contract_from_json(c["data"])
             if done == list(contract.signature_fields[:-1]):
-                return self._file(conn, c, pdf, actor, revocation)
+                return self._complete(conn, c, pdf, actor, revocation)
         return None
 
     def submit_signed(self, contract_id: str, pdf: bytes, actor: str) -> FilingRecord:
@@ -392,9 +398,46 @@ class FilingService:
             contract = contract_from_json(c["data"])
             parties = list(contract.signature_fields[:-1])
             revocation = self._check_signed(c, pdf, parties)
-            return self._file(conn, c, pdf, actor, revocation)
+            return self._complete(conn, c, pdf, actor, revocation)
 
     # -- the one transaction ---------------------------------------------
+
+    def _complete(
+        self,
+        conn: Connection,
+        c: dict[str, Any],
+        pdf: bytes,
+        actor: str,
+        revocation: pades.RevocationSnapshot,
+    ) -> FilingRecord:
+        """Every party has signed: file the contract, or carry out the agreement it is."""
+        agreement = self._agreement(conn, c["id"])
+        if agreement is None:
+            return self._file(conn, c, pdf, actor, revocation)
+        sealed = self._seal(pdf, revocation)
+        doc = hashlib.sha256(sealed).hexdigest()
+        at = registry.now().replace(microsecond=0)
+        index = self.cancel_in(
+            conn,
+            agreement.filing_number,
+            actor,
+            agreement.reason,
+            CancellationBasis.AGREEMENT,
+            c["number"],
+            sealed,
+            at,
+        )
+        conn.execute(
+            update(schema.contracts)
+            .where(schema.contracts.c.id == c["id"])
+            .values(status="FILED", current_pdf=sealed)
+        )
+        return FilingRecord(agreement.filing_number, c["id"], doc, index, at, EntryEvent.CANCELLED)
+
+    @staticmethod
+    def _agreement(conn: Connection, contract_id: str) -> Any:
+        a = schema.cancellation_agreements
+        return conn.execute(select(a).where(a.c.contract_id == contract_id)).first()
 
     def _file(
         self,
@@ -521,10 +564,70 @@ class FilingService:
             ).all()
         return [dict(r._mapping) for r in rows]
 
-    def cancel(self, number: str, actor: str, reason: str) -> int:
-        """注销: a new log entry referring to the filing; the unit is back on the market."""
+    def propose_cancellation(self, number: str, reason: str, proposer: str) -> tuple[str, str]:
+        """注销 by consent: draft the cancellation agreement of filing ``number``.
+
+        The agreement is signed like the contract, by every party in the same order; its
+        last signature seals it and cancels the filing in one transaction. Neither party
+        can cancel alone. Returns (the agreement's contract id, its draft's SHA-256).
+        """
+        with self.engine.connect() as conn:
+            f = self._active_filing(conn, number)
+            c = self._contract(conn, f.contract_id, lock=False)
+        contract = contract_from_json(c["data"])
+        a = schema.cancellation_agreements
         with write_transaction(self.engine) as conn:
-            index = self.cancel_in(conn, number, actor, reason)
+            self._active_filing(conn, number)
+            earlier = conn.execute(
+                select(schema.contracts.c.id, schema.contracts.c.status)
+                .join(a, a.c.contract_id == schema.contracts.c.id)
+                .where(a.c.filing_number == number)
+            ).all()
+            if any(row.status == "DRAFT" for row in earlier):
+                raise ContractStateError(f"a cancellation agreement of {number} is being signed")
+            agreement = CancellationAgreement(
+                contract, f"{number}-JC{len(earlier) + 1}", number, reason
+            )
+            pdf = render_cancellation(agreement).pdf
+            agreement_id = str(uuid.uuid4())
+            conn.execute(
+                insert(schema.contracts).values(
+                    id=agreement_id,
+                    number=agreement.number,
+                    unit_id=c["unit_id"],
+                    developer_id=c["developer_id"],
+                    status="DRAFT",
+                    data=contract_to_json(dataclasses.replace(contract, number=agreement.number)),
+                    eligibility="[]",
+                    draft_sha256=hashlib.sha256(pdf).hexdigest(),
+                    draft_pdf=pdf,
+                    current_pdf=pdf,
+                    signed_fields="",
+                    created_at=registry.now(),
+                    expires_at=registry.now() + RESERVATION,
+                )
+            )
+            conn.execute(
+                insert(a).values(
+                    contract_id=agreement_id,
+                    filing_number=number,
+                    reason=reason,
+                    proposed_by=proposer,
+                )
+            )
+        return agreement_id, hashlib.sha256(pdf).hexdigest()
+
+    def cancel_by_judgment(
+        self, number: str, recorded_by: str, reason: str, reference: str, document: bytes
+    ) -> int:
+        """注销 by a judgment or decision the authority or a court records: the document
+        itself is kept, and its hash goes into the cancellation's log entry."""
+        if not document:
+            raise JudgmentRequired("the judgment or decision document is empty")
+        with write_transaction(self.engine) as conn:
+            index = self.cancel_in(
+                conn, number, recorded_by, reason, CancellationBasis.JUDGMENT, reference, document
+            )
         self.d.sequencer().appended()  # checkpointed now, not at the loop's next turn
         return index
 
@@ -534,21 +637,22 @@ class FilingService:
         number: str,
         actor: str,
         reason: str,
+        basis: CancellationBasis,
+        reference: str,
+        document: bytes,
         at: dt.datetime | None = None,
     ) -> int:
-        """``cancel`` within the caller's transaction (``at``: when, for imported history)."""
-        f = conn.execute(select(schema.filings).where(schema.filings.c.number == number)).first()
-        if f is None:
-            raise UnknownContract(f"no filing {number}")
-        if f.status != "ACTIVE":
-            raise ContractStateError(f"filing {number} is already {f.status.lower()}")
+        """Cancel filing ``number`` within the caller's transaction, on ``basis`` (the sealed
+        agreement, or the judgment document); ``at``: when, for imported history."""
+        f = self._active_filing(conn, number)
         code = self._unit_code(conn, f.unit_id)
         if registry.unit(conn, code).status is UnitStatus.REGISTERED:
             # Ownership is registered: undoing it is the registry's business, not ours.
             raise ContractStateError(f"unit {code} is registered; the filing stands")
         at = at or registry.now().replace(microsecond=0)
+        doc = hashlib.sha256(document).hexdigest()
         entry = FilingEntry(
-            EntryEvent.CANCELLED, number, f.doc_sha256, code, at, (), ref=f.log_index
+            EntryEvent.CANCELLED, number, doc, code, at, (), ref=f.log_index, basis=basis
         )
         [index] = self.d.log.append_in(conn, [entry.encode()])
         conn.execute(
@@ -556,7 +660,19 @@ class FilingService:
             .where(schema.filings.c.number == number)
             .values(status="CANCELLED")
         )
-        record_event(conn, number, "CANCELLED", index, at, actor, reason)
+        conn.execute(
+            insert(schema.cancellation_documents).values(
+                log_index=index,
+                filing_number=number,
+                basis=basis.value,
+                reference=reference,
+                doc_sha256=doc,
+                document=document,
+                recorded_by=actor,
+                at=at,
+            )
+        )
+        record_event(conn, number, "CANCELLED", index, at, actor, f"{basis.value}: {reason}")
         try:
             registry.apply(
                 conn, code, UnitEvent.CANCEL_FILING, actor, f"{number} cancelled: {reason}"
@@ -567,8 +683,28 @@ class FilingService:
         c = self._contract(conn, f.contract_id)
         facts = self._facts(conn, f.unit_id, contract_from_json(c["data"]), at)
         statistics.record(conn, facts, cancelled=True)
-        outbox.enqueue(conn, "cancelled", number, index, at, code, f.doc_sha256, f.log_index)
+        outbox.enqueue(conn, "cancelled", number, index, at, code, doc, f.log_index)
         return index
+
+    def cancellation_documents(self, number: str) -> list[dict[str, Any]]:
+        """What the filing's cancellation rests on (at most one row), without the document."""
+        d = schema.cancellation_documents
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(d.c.log_index, d.c.basis, d.c.reference, d.c.doc_sha256, d.c.at)
+                .where(d.c.filing_number == number)
+                .order_by(d.c.log_index)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    @staticmethod
+    def _active_filing(conn: Connection, number: str) -> Any:
+        f = conn.execute(select(schema.filings).where(schema.filings.c.number == number)).first()
+        if f is None:
+            raise UnknownContract(f"no filing {number}")
+        if f.status != "ACTIVE":
+            raise ContractStateError(f"filing {number} is {f.status.lower()}")
+        return f
 
     # -- helpers ---------------------------------------------------------
 

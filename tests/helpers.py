@@ -90,3 +90,16 @@ def run_demo(base: Path) -> DemoOutput:
         Receipt.parse((out / "contract.pdf.tlog-proof").read_text(encoding="utf-8")),
         (out / "trust-bundle.json").read_text(encoding="utf-8"),
     )
+
+
+def judgment_pdf(reference: str = "(2026)湘0104民初1号") -> bytes:
+    """A judgment or decision document, as a court or the authority uploads it."""
+    from io import BytesIO
+
+    from reportlab.pdfgen.canvas import Canvas
+
+    out = BytesIO()
+    canvas = Canvas(out, invariant=1)
+    canvas.drawString(72, 720, f"Judgment {reference}")
+    canvas.save()
+    return out.getvalue()

@@ -20,7 +20,7 @@ from api.dispatch import Dispatcher, WebhookPolicy
 from filing import outbox
 from filing.service import FilingService
 from ledger.database import write_transaction
-from tests.helpers import free_port
+from tests.helpers import free_port, judgment_pdf
 from tests.test_filing_service import CODES, _contract, _sign_through, service
 
 __all__ = ["service"]  # the fixture
@@ -154,8 +154,8 @@ def test_every_event_reaches_every_subscriber_once_in_order_through_a_redis_outa
         private_redis.stop()  # the burst goes on without Redis
         _, third = _sign_through(service, _contract(CODES[2], "HT-E-3"))
         assert third is not None
-        service.cancel(first.number, "developer", "双方协商解除")
-        service.cancel(third.number, "developer", "双方协商解除")
+        for f in (first, third):
+            service.cancel_by_judgment(f.number, "authority", "判决解除", "(x)", judgment_pdf())
         time.sleep(0.5)
         assert len(streamed) == 2  # nothing got through, and nothing was lost
         private_redis.start()  # back, and empty

@@ -21,6 +21,7 @@ from ledger.receipt import Receipt
 from signing import remote
 from signing.render import render
 from signing.sample import sample_contract
+from tests.helpers import judgment_pdf
 from tests.pki_helpers import sign_as_parties
 
 DEVELOPER_ID = "91430100MA4L000000"
@@ -232,17 +233,23 @@ def test_signing_equals_filing_over_http(
     assert view["filing"]["number"] == number and view["unit_status"] == "FILED"
     assert view["required"] == ["seller", "buyer-1", "filing-seal"]
 
+    pdf_body = {"content-type": "application/pdf"}
     r = _post(
-        client, f"/v1/filings/{number}/cancellation", keys["authority"], json={"reason": "判决解除"}
+        client,
+        f"/v1/filings/{number}/cancellation",
+        {**keys["authority"], **pdf_body},
+        params={"reason": "判决解除"},
+        content=judgment_pdf(),
     )
     assert r.status_code == 422 and r.json()["type"].endswith("/judgment-required")  # type: ignore[attr-defined]
     r = _post(
         client,
         f"/v1/filings/{number}/cancellation",
-        keys["authority"],
-        json={"reason": "判决解除", "judgment": "(2026)湘0104民初1号"},
+        {**keys["authority"], **pdf_body},
+        params={"reason": "判决解除", "judgment": "(2026)湘0104民初1号"},
+        content=judgment_pdf(),
     )
-    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    assert r.status_code == 201 and r.json()["basis"] == "judgment", r.text  # type: ignore[attr-defined]
     assert (
         client.get(f"/v1/units/{CODES[0]}", headers=keys["bank"]).json()["unit"]["status"]
         == "AVAILABLE"
@@ -376,8 +383,9 @@ def test_registration_ends_the_sale_and_a_registered_filing_stands(api: Api) -> 
     cancel = _post(
         client,
         f"/v1/filings/{number}/cancellation",
-        authority,
-        json={"reason": "判决解除", "judgment": "(2027)湘0104民初9号"},
+        {**authority, "content-type": "application/pdf"},
+        params={"reason": "判决解除", "judgment": "(2027)湘0104民初9号"},
+        content=judgment_pdf("(2027)湘0104民初9号"),
     )
     assert cancel.status_code == 409, cancel.text  # type: ignore[attr-defined]
     assert client.get(f"/v1/filings/{number}", headers=authority).json()["status"] == "ACTIVE"

@@ -36,6 +36,7 @@ from keys.signers import key_signer
 from ledger.database import write_transaction
 from signing import pades, remote
 from signing.sample import sample_contract
+from tests.helpers import judgment_pdf
 from tests.pki_helpers import make_pki, sign_as_parties
 from verifier.receipt import verify_receipt
 from verifier.signatures import assess
@@ -287,13 +288,15 @@ def test_a_revoked_filing_seal_refuses_to_seal_and_nothing_is_filed(
 def test_cancellation_is_a_new_entry_and_the_unit_returns(service: FilingService) -> None:
     _, record = _sign_through(service, _contract())
     assert record is not None
-    index = service.cancel(record.number, "authority", "(2026)湘0104民初1号 judgment")
+    index = service.cancel_by_judgment(
+        record.number, "authority", "判决解除", "(2026)湘0104民初1号", judgment_pdf()
+    )
     entry = FilingEntry.decode(service.d.log.entry(index))
     assert entry.event is EntryEvent.CANCELLED and entry.ref == record.log_index
     assert _unit_status(service, CODES[0]) is UnitStatus.AVAILABLE
     assert service.filing(record.number)["status"] == "CANCELLED"
     with pytest.raises(ContractStateError):
-        service.cancel(record.number, "authority", "again")
+        service.cancel_by_judgment(record.number, "authority", "again", "(x)", judgment_pdf())
     # The original filing stays provable.
     cp = service.d.sequencer().step()
     assert cp is not None
@@ -433,7 +436,9 @@ def test_a_change_is_sealed_logged_and_verifiable_and_the_filing_stands(
     ]
 
     # After a cancellation nothing more can be changed, and the change goes down with it.
-    cancel_index = service.cancel(record.number, "developer", "双方协商解除")
+    cancel_index = service.cancel_by_judgment(
+        record.number, "authority", "判决解除", "(2026)湘0104民初2号", judgment_pdf()
+    )
     with pytest.raises(ContractStateError):
         service.change(record.number, signed, "developer", "again")
     cp = service.d.sequencer().step()
@@ -477,7 +482,7 @@ def test_a_cancellation_racing_another_is_refused_and_writes_nothing(
 
     monkeypatch.setattr(registry, "apply", raced)
     with pytest.raises(ContractStateError):
-        service.cancel(record.number, "developer", "twice")
+        service.cancel_by_judgment(record.number, "authority", "twice", "(x)", judgment_pdf())
     monkeypatch.undo()
     assert service.d.log.appended() == logged  # rolled back: no entry, still ACTIVE
     assert service.filing(record.number)["status"] == "ACTIVE"
@@ -538,5 +543,5 @@ def test_a_cancellation_wakes_the_sequencer(service: FilingService) -> None:
     assert record is not None
     sequencer = service.d.sequencer()
     sequencer.wake.clear()
-    service.cancel(record.number, "authority", "法院判决")  # type: ignore[attr-defined]
+    service.cancel_by_judgment(record.number, "court", "法院判决", "(x)", judgment_pdf())  # type: ignore[attr-defined]
     assert sequencer.wake.is_set()

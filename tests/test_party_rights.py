@@ -4,6 +4,7 @@ sign for the other buyer, a key certified for one contract signs no other."""
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,21 @@ from fastapi.testclient import TestClient
 from api import auth
 from api.app import create_app
 from filing.deployment import Deployment
+from filing.entry import CancellationBasis, FilingEntry
 from keys.identity import purpose_of
 from keys.pki import new_key
 from keys.signers import key_signer
 from ledger.database import write_transaction
+from ledger.receipt import Receipt
 from signing import pades, remote
+from tests.helpers import judgment_pdf
 from tests.pki_helpers import buyer_holder
 from tests.test_filing_api import CODES, CONTRACT, DEVELOPER_ID, _setup_registry
+from verifier.later import LogData
+from verifier.models import Verdict
+from verifier.reports import to_text
+from verifier.signatures import assess
+from verifier.verify import verify
 
 BUYER_A = ("王小明", "430102199001011234")
 BUYER_B = ("李小红", "430104199202022345")
@@ -173,3 +182,131 @@ def test_a_buyer_certificate_serves_one_field_of_one_contract(api: Api) -> None:
         client.get(f"/v1/units/{CODES[0]}", headers=keys["bank"]).json()["unit"]["status"]
         == "FILED"
     )
+
+
+def _file(client: TestClient, keys: dict[str, dict[str, str]], data: dict[str, Any]) -> str:
+    """Draft, seal and have each buyer sign on the phone; returns the filing number."""
+    cid = _sealed_draft(client, keys, data)
+    people = {b["id_number"]: (b["name"], b["id_number"]) for b in data["buyers"]}
+    labels = {BUYER_A[1]: "a", BUYER_B[1]: "b"}
+    done: Any = None
+    for i, b in enumerate(data["buyers"], start=1):
+        who = keys[labels[b["id_number"]]]
+        key, r = _start(client, who, cid, f"buyer-{i}", people[b["id_number"]])
+        assert r.status_code == 200, r.text
+        sig = remote.device_sign(key, base64.b64decode(r.json()["digest_to_sign"]))
+        done = post(client, f"/v1/contracts/{cid}/remote-signing/buyer-{i}/finish", who,
+                    json={"signature": base64.b64encode(sig).decode()})  # fmt: skip
+    assert done.status_code == 201 and done.json()["filed"], done.text
+    return str(done.json()["filing"])
+
+
+def _unit_status(client: TestClient, keys: dict[str, dict[str, str]]) -> str:
+    return str(client.get(f"/v1/units/{CODES[0]}", headers=keys["bank"]).json()["unit"]["status"])
+
+
+def test_neither_party_cancels_a_filing_alone(api: Api) -> None:
+    client, keys, _ = api
+    number = _file(client, keys, CONTRACT)
+    pdf = {"content-type": "application/pdf"}
+    for who in ("developer", "a"):
+        r = post(client, f"/v1/filings/{number}/cancellation", {**keys[who], **pdf},
+                 params={"reason": "我方要求解除"}, content=judgment_pdf())  # fmt: skip
+        assert r.status_code == 403 and r.json()["type"].endswith("/consent-required"), r.text
+    r = post(client, f"/v1/filings/{number}/cancellation", {**keys["bank"], **pdf},
+             params={"reason": "x", "judgment": "(x)"}, content=judgment_pdf())  # fmt: skip
+    assert r.status_code == 403
+    assert _unit_status(client, keys) == "FILED"
+    # The developer proposes an agreement and seals it; the buyer does not sign: it stands.
+    r = post(client, f"/v1/filings/{number}/cancellation-agreements", keys["developer"],
+             json={"reason": "出卖人要求解除"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    agreement = r.json()
+    assert agreement["required"] == ["seller", "buyer-1", "filing-seal"]
+    assert post(client, f"/v1/contracts/{agreement['id']}/seal", keys["developer"]).json() == {
+        "filed": False
+    }
+    again = post(client, f"/v1/filings/{number}/cancellation-agreements", keys["developer"],
+                 json={"reason": "再来一份"})  # fmt: skip
+    assert again.status_code == 409  # one agreement at a time
+    assert client.get(f"/v1/filings/{number}", headers=keys["a"]).json()["status"] == "ACTIVE"
+    # A key the platform certified for signing the contract does not sign the agreement.
+    current = client.get(f"/v1/contracts/{agreement['id']}/document", headers=keys["a"]).content
+    holder = buyer_holder(api[2].pki, BUYER_A[0], CONTRACT["number"])
+    signer = key_signer(holder.key, holder.cert, [api[2].pki.ca.issuing])
+    signed = pades.sign(current, "buyer-1", signer, pades.Level.B_T,
+                        timestamper=api[2].pki.timestamper())  # fmt: skip
+    r = post(client, f"/v1/contracts/{agreement['id']}/signatures", keys["a"], content=signed)
+    assert r.status_code == 422 and "not issued for" in r.json()["detail"], r.text
+    # Withdrawn, the agreement leaves the filing and the unit as they were.
+    r = post(client, f"/v1/contracts/{agreement['id']}/withdraw", keys["developer"])
+    assert r.status_code == 200, r.text
+    assert _unit_status(client, keys) == "FILED"
+
+
+def test_cancellation_by_an_agreement_every_party_signed(api: Api) -> None:
+    client, keys, d = api
+    number = _file(client, keys, TWO_BUYERS)
+    r = post(client, f"/v1/filings/{number}/cancellation-agreements", keys["b"],
+             json={"reason": "买受人工作调动，双方协商解除"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    agreement = r.json()
+    aid = agreement["id"]
+    assert post(client, f"/v1/contracts/{aid}/seal", keys["developer"]).status_code == 200
+    for field, who, person in (("buyer-1", "a", BUYER_A), ("buyer-2", "b", BUYER_B)):
+        key, r = _start(client, keys[who], aid, field, person)
+        assert r.status_code == 200, r.text
+        sig = remote.device_sign(key, base64.b64decode(r.json()["digest_to_sign"]))
+        done = post(client, f"/v1/contracts/{aid}/remote-signing/{field}/finish", keys[who],
+                    json={"signature": base64.b64encode(sig).decode()})  # fmt: skip
+    assert done.status_code == 201 and done.json()["event"] == "cancelled", done.text
+    assert done.json()["filing"] == number and done.json()["receipt"]
+    assert _unit_status(client, keys) == "AVAILABLE"
+    filing = client.get(f"/v1/filings/{number}", headers=keys["a"]).json()
+    assert filing["status"] == "CANCELLED"
+    [basis] = filing["cancellation"]
+    assert basis["basis"] == "agreement" and basis["reference"] == agreement["number"]
+    sealed = client.get(f"/v1/contracts/{aid}/document", headers=keys["a"]).content
+    assert hashlib.sha256(sealed).hexdigest() == basis["document_sha256"]
+    # The log entry names the basis and the sealed agreement; the agreement verifies as one
+    # every party signed; the verifier reports the contract cancelled by that agreement.
+    entry = FilingEntry.decode(d.log.entry(basis["log_index"]))
+    assert (
+        entry.basis is CancellationBasis.AGREEMENT and entry.doc_sha256 == basis["document_sha256"]
+    )
+    judged = assess(sealed, d.verifier_trust())
+    assert judged.passed and [s.field for s in judged.signatures] == [
+        "seller", "buyer-1", "buyer-2", "filing-seal"
+    ]  # fmt: skip
+    cp = d.sequencer().step() or d.latest_witnessed_checkpoint()
+    assert cp is not None
+    contract_pdf = client.get(f"/v1/filings/{number}/document", headers=keys["a"]).content
+    receipt = Receipt.parse(client.get(f"/v1/filings/{number}/receipt", headers=keys["a"]).text)
+    log_data = LogData(cp.cosigned_note, tuple(d.log.entries(0, cp.size)))
+    report = verify(contract_pdf, d.verifier_trust(), receipt, log_data=log_data)
+    assert report.verdict is Verdict.CANCELLED, report.reason
+    assert "agreement every party signed" in report.reason
+    assert "解除协议" in to_text(report, "zh")
+
+
+def test_cancellation_by_judgment_records_the_document(api: Api) -> None:
+    client, keys, d = api
+    number = _file(client, keys, CONTRACT)
+    pdf = {"content-type": "application/pdf"}
+    missing = post(client, f"/v1/filings/{number}/cancellation", {**keys["court"], **pdf},
+                   params={"reason": "判决解除合同"}, content=judgment_pdf())  # fmt: skip
+    assert missing.status_code == 422 and missing.json()["type"].endswith("/judgment-required")
+    not_pdf = post(client, f"/v1/filings/{number}/cancellation", {**keys["court"], **pdf},
+                   params={"reason": "判决解除合同", "judgment": "(2026)湘0104民初7号"},
+                   content=b"a scanned photo")  # fmt: skip
+    assert not_pdf.status_code == 422
+    document = judgment_pdf("(2026)湘0104民初7号")
+    r = post(client, f"/v1/filings/{number}/cancellation", {**keys["court"], **pdf},
+             params={"reason": "判决解除合同", "judgment": "(2026)湘0104民初7号"},
+             content=document)  # fmt: skip
+    assert r.status_code == 201 and r.json()["basis"] == "judgment", r.text
+    assert r.json()["document_sha256"] == hashlib.sha256(document).hexdigest()
+    entry = FilingEntry.decode(d.log.entry(r.json()["log_index"]))
+    assert entry.basis is CancellationBasis.JUDGMENT
+    assert entry.doc_sha256 == hashlib.sha256(document).hexdigest()
+    assert _unit_status(client, keys) == "AVAILABLE"

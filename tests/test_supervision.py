@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from api import auth
-from tests.helpers import BIN
+from tests.helpers import BIN, judgment_pdf
 from tests.test_filing_api import BUYER, Api, _setup_registry, api, file_contract
 
 __all__ = ["api"]  # the fixture, shared with the filing API tests
@@ -105,8 +105,9 @@ def test_a_cancelled_filing_s_evidence_package_says_cancelled(api: Api, tmp_path
     _, number = file_contract(client, keys)
     r = client.post(
         f"/v1/filings/{number}/cancellation",
-        json={"reason": "双方协商解除"},
-        headers={**keys["developer"], "Idempotency-Key": "cancel"},
+        params={"reason": "判决解除", "judgment": "(2026)湘0104民初1号"},
+        content=judgment_pdf(),
+        headers={**keys["court"], "Idempotency-Key": "cancel", "content-type": "application/pdf"},
     )
     assert r.status_code == 201, r.text
     d = api[2]

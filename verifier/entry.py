@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _EVENTS = ("filed", "cancelled", "changed")
+_BASES = ("agreement", "judgment")
 
 
 class EntryUnreadable(ValueError):
@@ -29,6 +30,7 @@ class LoggedEntry:
     at: dt.datetime
     parties: tuple[str, ...]
     ref: int | None
+    basis: str | None = None  # a cancellation's: agreement | judgment (None in older entries)
 
     @classmethod
     def read(cls, data: bytes) -> LoggedEntry:
@@ -44,6 +46,7 @@ class LoggedEntry:
                 at=dt.datetime.strptime(obj["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
                 parties=tuple(str(p) for p in obj["parties"]),
                 ref=None if obj["ref"] is None else int(obj["ref"]),
+                basis=str(obj["basis"]) if "basis" in obj else None,
             )
         except EntryUnreadable:
             raise
@@ -51,4 +54,6 @@ class LoggedEntry:
             raise EntryUnreadable(f"not a filing entry: {exc}") from exc
         if entry.event not in _EVENTS or not _HEX64.fullmatch(entry.doc_sha256):
             raise EntryUnreadable("entry has an unknown event or a malformed document hash")
+        if entry.basis is not None and (entry.event != "cancelled" or entry.basis not in _BASES):
+            raise EntryUnreadable(f"entry has an unknown basis {entry.basis!r}")
         return entry

@@ -313,7 +313,7 @@ def check_log_data(
         except EntryUnreadable:
             continue  # other kinds of entries (e.g. access-log digests) refer to no filing
         if entry.ref in refs and entry.event in ("cancelled", "changed"):
-            events.append(LaterEvent(i, entry.event, entry.at))
+            events.append(LaterEvent(i, entry.event, entry.at, entry.basis, entry.doc_sha256))
     checks = [
         witnessed,
         Check(

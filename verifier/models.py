@@ -70,6 +70,8 @@ class LaterEvent:
     index: int
     event: str  # cancelled | changed
     at: dt.datetime
+    basis: str | None = None  # a cancellation's: agreement (every party signed) | judgment
+    document_sha256: str = ""  # the sealed agreement, or the judgment document
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,9 @@ SUB_INDICATIONS_ZH = {
 }
 
 
+_BASIS_ZH = {"agreement": "经各方签署的解除协议", "judgment": "依判决或决定"}
+
+
 def explain(sub: str | None, detail: str, lang: str) -> str:
     """A check's detail for people: in Chinese first when the code is known."""
     zh = SUB_INDICATIONS_ZH.get(sub or "") if lang == "zh" else None
@@ -122,7 +125,10 @@ def reason(report: Report, lang: str) -> str:
     cancelled = [e for e in f.later_events if e.event == "cancelled"] if f is not None else []
     if report.verdict is Verdict.CANCELLED and cancelled:
         e = cancelled[0]
-        return f"已于 {_when(e.at)} 注销，见日志第 {e.index} 条（{report.reason}）"
+        how = {"agreement": "经各方签署的解除协议", "judgment": "依判决或决定"}.get(
+            e.basis or "", ""
+        )
+        return f"已于 {_when(e.at)} {how}注销，见日志第 {e.index} 条（{report.reason}）"
     wanted = {
         Verdict.MISMATCH: (Indication.FAILED,),
         Verdict.NOT_FILED: (Indication.FAILED,),  # the receipt check saying NOT_IN_LOG

@@ -335,10 +335,12 @@ def _verdict(checks: list[Check], facts: FilingFacts | None) -> tuple[Verdict, s
         return Verdict.INDETERMINATE, "the receipt could not be checked"
     cancelled = [e for e in facts.later_events if e.event == "cancelled"]
     if cancelled:
-        return (
-            Verdict.CANCELLED,
-            f"cancelled by log entry {cancelled[0].index} at {cancelled[0].at.isoformat()}",
-        )
+        e = cancelled[0]
+        how = {
+            "agreement": f" by an agreement every party signed (document {e.document_sha256})",
+            "judgment": f" by a judgment or decision (document {e.document_sha256})",
+        }.get(e.basis or "", "")
+        return Verdict.CANCELLED, f"cancelled{how} by log entry {e.index} at {e.at.isoformat()}"
     if facts.event == "changed":
         return Verdict.PASSED, f"a change to filing {facts.filing}, log entry {facts.index}"
     return Verdict.PASSED, f"filed as {facts.filing}, log entry {facts.index}"
