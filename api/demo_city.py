@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import Connection, func, insert, select
 
 from api.app import filing_service
-from filing import registry, schema, statistics
+from filing import holdings, registry, schema, statistics
 from filing.deployment import Deployment
 from filing.entry import CancellationBasis, EntryEvent, FilingEntry, party_hash
 from filing.service import record_event
@@ -231,6 +231,7 @@ def _file(conn: Connection, deployment: Deployment, contract: Contract, at: dt.d
             expires_at=at,
         )
     )
+    holdings.record_buyers(conn, contract_id, contract)
     registry.apply(conn, code, UnitEvent.RESERVE, developer, "draft", reserved_for=contract_id)
     registry.apply(conn, code, UnitEvent.FILE, "demo-city", f"filed as {number}")
     conn.execute(

@@ -63,6 +63,11 @@ from verifier.signatures import validation_spec_with  # noqa: E402
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BUYER = sample_contract().buyers[0]
+MANY_HOMES = (
+    '[{"version": "bench-many-homes", "effective_from": "2017-03-18", '
+    '"restricted_districts": ["岳麓区"], "local_max_homes": 100000, '
+    '"non_local_min_months": 12, "non_local_max_homes": 0}]'
+)
 UNITS = len(sample_inventory().splitlines()) - 1
 
 
@@ -92,6 +97,10 @@ def main() -> None:
     os.environ["WANGQIAN_DATABASE_URL"] = url
     server = None
     try:
+        # One buyer drafts every contract here: rules that let her (filing is measured, not
+        # purchase limits).
+        (tmp / "data").mkdir(parents=True)
+        (tmp / "data" / "eligibility-rules.json").write_text(MANY_HOMES, encoding="utf-8")
         with Deployment.open(tmp / "data") as d:
             filing_service(d)
             with write_transaction(d.log.engine) as conn:

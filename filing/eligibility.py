@@ -3,8 +3,15 @@
 A rule set says, for a purchase in a restricted district, how many homes a
 local household's family may already own there, and what a non-local household
 must show (consecutive months of social-security or income-tax payments) and may
-own. The family is the applicant, their spouse and their minor children. The
-decision records the rule set's version and every input it used.
+own. The family is the applicant, their spouse and their minor children. What the
+family owns is what natural resources registered (the department's extract) plus
+what the platform itself knows and the registry does not yet: filed but unregistered
+homes, and drafts holding a unit. The decision records the rule set's version and
+every input it used.
+
+``gather`` reads the departments (I/O, outside any transaction); ``decide`` is a
+plain function of what was gathered and of the platform's count, which the filing
+service takes inside the draft's transaction under a lock per family member.
 """
 
 from __future__ import annotations
@@ -126,44 +133,74 @@ class Decision:
         return json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def decide(
+@dataclass(frozen=True)
+class Applicant:
+    """What the departments say about one buyer, read before the draft's transaction."""
+
+    id_number: str
+    household: Household | None
+    consecutive_months: int  # social security or income tax, up to the draft's day
+    homes_registered: int  # the family's registered homes in the restricted districts
+
+    @property
+    def family(self) -> tuple[str, ...]:
+        """The applicant, their spouse and their minor children (as far as registered)."""
+        h = self.household
+        if h is None:
+            return (self.id_number,)
+        return (self.id_number, *([h.spouse] if h.spouse else []), *h.minor_children)
+
+
+def gather(
     applicant: str,
-    district: str,
     day: dt.date,
     rules: RuleSet,
     households: HouseholdRegistry,
     payments: PaymentRecords,
     properties: PropertyRecords,
+) -> Applicant:
+    """Read what the departments say about ``applicant`` and their family."""
+    household = households.household(applicant)
+    found = Applicant(applicant, household, 0, 0)
+    if household is None:
+        return found
+    return Applicant(
+        applicant,
+        household,
+        0 if household.local else payments.consecutive_months(applicant, day),
+        properties.homes_owned(list(found.family), rules.restricted_districts),
+    )
+
+
+def decide(
+    applicant: Applicant, district: str, rules: RuleSet, homes_on_platform: int = 0
 ) -> Decision:
-    """May ``applicant`` (an ID number) buy a home in ``district`` on ``day`` under ``rules``?"""
+    """May ``applicant`` buy a home in ``district`` under ``rules``, given what the family
+    owns on record and ``homes_on_platform`` (filed but unregistered, or held by a draft)?"""
     if district not in rules.restricted_districts:
         return Decision(True, (), rules.version, {"district": district, "restricted": False})
-    household = households.household(applicant)
+    household = applicant.household
     if household is None:
         return Decision(
             False, (EligibilityReason.UNKNOWN_PERSON,), rules.version, {"district": district}
         )
-    family = [
-        applicant,
-        *([household.spouse] if household.spouse else []),
-        *household.minor_children,
-    ]
-    owned = properties.homes_owned(family, rules.restricted_districts)
+    owned = applicant.homes_registered + homes_on_platform
     inputs: dict[str, Any] = {
         "district": district,
         "restricted": True,
         "local": household.local,
-        "family_size": len(family),
+        "family_size": len(applicant.family),
         "homes_owned": owned,
+        "homes_registered": applicant.homes_registered,
+        "homes_on_platform": homes_on_platform,
     }
     reasons: list[EligibilityReason] = []
     if household.local:
         if owned >= rules.local_max_homes:
             reasons.append(EligibilityReason.LOCAL_HOME_LIMIT)
     else:
-        months = payments.consecutive_months(applicant, day)
-        inputs["consecutive_months"] = months
-        if months < rules.non_local_min_months:
+        inputs["consecutive_months"] = applicant.consecutive_months
+        if applicant.consecutive_months < rules.non_local_min_months:
             reasons.append(EligibilityReason.NON_LOCAL_PAYMENT_MONTHS)
         if owned > rules.non_local_max_homes:
             reasons.append(EligibilityReason.NON_LOCAL_HOME_LIMIT)

@@ -114,6 +114,16 @@ contracts = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
+# Who buys under each contract, by a hash of the ID number (filing/holdings.py): purchase
+# limits count a family's filed and drafted homes through it.
+contract_buyers = Table(
+    "contract_buyers",
+    metadata,
+    Column("contract_id", String(36), ForeignKey("contracts.id"), primary_key=True),
+    Column("person", String(64), primary_key=True),
+    Index("contract_buyers_by_person", "person"),
+)
+
 remote_signings = Table(
     "remote_signings",
     metadata,

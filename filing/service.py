@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Connection, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from filing import outbox, registry, schema, statistics
+from filing import holdings, outbox, registry, schema, statistics
 from filing.checks import CheckFailure, check_sellable
 from filing.deployment import Deployment
 from filing.eligibility import (
@@ -37,6 +37,7 @@ from filing.eligibility import (
     PropertyRecords,
     RuleSet,
     decide,
+    gather,
     rule_set_for,
 )
 from filing.entry import CancellationBasis, EntryEvent, FilingEntry, party_hash
@@ -137,6 +138,7 @@ class FilingService:
         self._pipelines = threading.BoundedSemaphore(pipelines)
         with write_transaction(self.engine) as conn:
             schema.create(conn)
+            holdings.backfill(conn)
 
     # -- drafting --------------------------------------------------------
 
@@ -154,10 +156,9 @@ class FilingService:
         if unit.developer_id != developer_id:
             raise ContractStateError("the unit belongs to another developer's project")
         rules = rule_set_for(self.departments.rule_sets, today)
-        decisions = [
-            decide(
+        applicants = [
+            gather(
                 b.id_number,
-                unit.district,
                 today,
                 rules,
                 self.departments.households,
@@ -166,9 +167,21 @@ class FilingService:
             )
             for b in contract.buyers
         ]
-        if not all(d.eligible for d in decisions):
-            raise NotEligible(decisions)
         with write_transaction(self.engine) as conn:
+            # Counted under a lock per family member: two drafts racing for one family's
+            # last allowed home cannot both pass.
+            holdings.lock_family(conn, [p for a in applicants for p in a.family])
+            decisions = [
+                decide(
+                    a,
+                    unit.district,
+                    rules,
+                    holdings.homes_on_platform(conn, a.family, rules.restricted_districts, unit.id),
+                )
+                for a in applicants
+            ]
+            if not all(d.eligible for d in decisions):
+                raise NotEligible(decisions)
             failures = check_sellable(registry.unit_view(conn, contract.unit.code), today)
             if failures:
                 raise NotSellable(failures)
@@ -205,6 +218,7 @@ class FilingService:
                     expires_at=registry.now() + RESERVATION,
                 )
             )
+            holdings.record_buyers(conn, contract_id, contract)
         return contract_id, digest
 
     def withdraw(self, contract_id: str, actor: str) -> None:

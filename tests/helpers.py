@@ -103,3 +103,22 @@ def judgment_pdf(reference: str = "(2026)湘0104民初1号") -> bytes:
     canvas.drawString(72, 720, f"Judgment {reference}")
     canvas.save()
     return out.getvalue()
+
+
+def allow_many_homes(data_dir: Path) -> None:
+    """Rules under which one buyer may hold many homes: for tests of units and load (races,
+    crashes), where one buyer drafts every unit; purchase limits have tests of their own."""
+    import json
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    rules = [
+        {
+            "version": "test-many-homes",
+            "effective_from": "2017-03-18",
+            "restricted_districts": ["岳麓区"],
+            "local_max_homes": 100_000,
+            "non_local_min_months": 12,
+            "non_local_max_homes": 0,
+        }
+    ]
+    (data_dir / "eligibility-rules.json").write_text(json.dumps(rules), encoding="utf-8")

@@ -25,7 +25,7 @@ from ledger.audit import audit
 from ledger.database import write_transaction
 from signing import remote
 from signing.sample import sample_contract
-from tests.helpers import free_port, stop, wait_http, wangqian
+from tests.helpers import allow_many_homes, free_port, stop, wait_http, wangqian
 
 BUYER = sample_contract().buyers[0]
 
@@ -33,6 +33,7 @@ BUYER = sample_contract().buyers[0]
 def _prepare(data: Path) -> dict[str, str]:
     from api.app import filing_service
 
+    allow_many_homes(data)
     with Deployment.open(data) as d:
         filing_service(d)
         with write_transaction(d.log.engine) as conn:

@@ -18,6 +18,7 @@ from filing import schema
 from filing.deployment import Deployment
 from ledger.database import write_transaction
 from signing.sample import sample_contract
+from tests.helpers import allow_many_homes
 from tests.pki_helpers import sign_as_parties
 
 BUYER = sample_contract().buyers[0]
@@ -28,6 +29,7 @@ def server(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, dict[str, str], Deployment]]:
     monkeypatch.setenv("WANGQIAN_DATABASE_URL", db_url)
+    allow_many_homes(tmp_path / "data")
     d = Deployment.open(tmp_path / "data")
     # One developer key sends every request of these races: 620 in well under a minute.
     d.save_config(dataclasses.replace(d.config, rate_per_minute=100_000))
@@ -260,6 +262,7 @@ def test_two_worker_processes_file_on_postgresql_and_sqlite_is_refused(
     env = {"WANGQIAN_DATABASE_URL": pg_url}
     os.environ["WANGQIAN_DATABASE_URL"] = pg_url
     try:
+        allow_many_homes(tmp_path / "data")
         with Deployment.open(tmp_path / "data") as d:
             from api.app import filing_service
 

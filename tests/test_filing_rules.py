@@ -16,6 +16,7 @@ from filing.eligibility import (
     Household,
     RuleSetError,
     decide,
+    gather,
     load_rule_sets,
     rule_set_for,
 )
@@ -176,10 +177,21 @@ HOMES = Homes({"local-2": 1, "spouse-1": 1, "local-1": 1, "child": 0})
 def test_changsha_2017_rules(
     who: str, district: str, eligible: bool, reasons: list[EligibilityReason]
 ) -> None:
-    d = decide(who, district, TODAY, CHANGSHA_2017, HOUSEHOLDS, PAYMENTS, HOMES)
+    applicant = gather(who, TODAY, CHANGSHA_2017, HOUSEHOLDS, PAYMENTS, HOMES)
+    d = decide(applicant, district, CHANGSHA_2017)
     assert d.eligible is eligible and list(d.reasons) == reasons
     assert d.rule_set == "changsha-2017.1"
     assert json.loads(d.to_json())["inputs"]["district"] == district
+
+
+def test_homes_the_platform_knows_count_with_the_registered_ones() -> None:
+    """A family owning one registered home and holding one filed, unregistered purchase on
+    the platform has two: a third is refused under a two-home rule."""
+    applicant = gather("local-1", TODAY, CHANGSHA_2017, HOUSEHOLDS, PAYMENTS, HOMES)
+    assert decide(applicant, "岳麓区", CHANGSHA_2017, homes_on_platform=0).eligible
+    refused = decide(applicant, "岳麓区", CHANGSHA_2017, homes_on_platform=1)
+    assert list(refused.reasons) == [EligibilityReason.LOCAL_HOME_LIMIT]
+    assert refused.inputs["homes_registered"] == 1 and refused.inputs["homes_on_platform"] == 1
 
 
 def test_rule_sets_are_dated_and_versioned(tmp_path: Path) -> None:

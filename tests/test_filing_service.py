@@ -82,7 +82,8 @@ def service(
         departments.TableHouseholds(engine),
         departments.TablePayments(engine),
         departments.TableHomes(engine),
-        [CHANGSHA_2017],
+        # Tests here draft several units for one buyer; purchase limits are tested elsewhere.
+        [dataclasses.replace(CHANGSHA_2017, version="test-many-homes", local_max_homes=100)],
     )
     svc = FilingService(d, depts)
     with write_transaction(engine) as conn:
@@ -350,6 +351,8 @@ def test_concurrent_submissions_file_exactly_once(service: FilingService) -> Non
 
 
 def test_expired_drafts_release_their_units(service: FilingService) -> None:
+    with write_transaction(service.engine) as conn:  # no home on record: two drafts allowed
+        departments.load_csv(conn, "homes", "id_number,district,homes\n000,岳麓区,0\n")
     c = _contract()
     cid, _ = service.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
     other, _ = service.draft(_contract(CODES[1], "HT-2026-000002"), DEVELOPER_ID, "developer")  # type: ignore[arg-type]

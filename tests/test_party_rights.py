@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -16,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from api import auth
 from api.app import create_app
+from api.demo import _Server
 from filing.deployment import Deployment
 from filing.entry import CancellationBasis, FilingEntry
 from keys.identity import purpose_of
@@ -310,3 +314,106 @@ def test_cancellation_by_judgment_records_the_document(api: Api) -> None:
     assert entry.basis is CancellationBasis.JUDGMENT
     assert entry.doc_sha256 == hashlib.sha256(document).hexdigest()
     assert _unit_status(client, keys) == "AVAILABLE"
+
+
+# -- purchase limits count what the platform knows ------------------------------------------
+
+LIMIT_CODES = [f"430104001001GB00001F0002{n:04d}" for n in range(301, 306)]
+
+
+@pytest.fixture
+def city(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Five units on sale, A and B a local couple (spouses), no home on record: the city's
+    rule (Changsha 2017) allows the family two homes in 岳麓区."""
+    monkeypatch.setenv("WANGQIAN_DATABASE_URL", db_url)
+    d = Deployment.open(tmp_path / "data")
+    keys: dict[str, dict[str, str]] = {}
+    with write_transaction(d.log.engine) as conn:
+        auth.create(conn)
+        for label, org, role in [
+            ("authority", "长沙市住建局", auth.Role.AUTHORITY),
+            ("developer", DEVELOPER_ID, auth.Role.DEVELOPER),
+        ]:
+            keys[label] = {"Authorization": f"Bearer {auth.create_key(conn, org, role)}"}
+    csv = (
+        "project,district,address,developer,developer_id,building,code,floor,room,use,"
+        "forecast_building,forecast_inner,forecast_shared\n"
+    ) + "".join(
+        f"湘江示范花园,岳麓区,长沙市岳麓区示范路 1 号,湘江示范置业有限公司,{DEVELOPER_ID},"
+        f"3 栋,{code},8,80{i},住宅,98.00,80.00,18.00\n"
+        for i, code in enumerate(LIMIT_CODES, start=1)
+    )
+    with _Server(create_app(d)) as base, httpx.Client(base_url=base, timeout=60) as client:
+        a = keys["authority"]
+        csv_headers = {**a, "Idempotency-Key": "imp", "content-type": "text/csv"}
+        r = client.post("/v1/registry/import", content=csv.encode(), headers=csv_headers)
+        assert r.status_code == 201, r.text
+        couple = (
+            "id_number,local,spouse,minor_children\n"
+            f"{BUYER_A[1]},1,{BUYER_B[1]},\n{BUYER_B[1]},1,{BUYER_A[1]},\n"
+        )
+        r = client.post("/v1/departments/households", content=couple.encode(), headers={
+            **a, "Idempotency-Key": "hh", "content-type": "text/csv"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        r = client.post("/v1/registry/permits", headers={**a, "Idempotency-Key": "permit"}, json={
+            "number": "长住建预许字（2026）第 0099 号", "authority": "长沙市住房和城乡建设局",
+            "valid_from": "2026-01-01", "units": LIMIT_CODES})  # fmt: skip
+        assert r.status_code == 201, r.text
+        for code in LIMIT_CODES:
+            release = {**keys["developer"], "Idempotency-Key": f"rel-{code}"}
+            r = client.post(f"/v1/units/{code}/release", headers=release)
+            assert r.status_code == 200, r.text
+        yield client, keys, d
+    d.close()
+
+
+def _draft_for(
+    client: Any, keys: dict[str, dict[str, str]], code: str, buyer: tuple[str, str]
+) -> Any:
+    data = {**CONTRACT, "unit_code": code, "number": f"HT-L-{code[-4:]}-{uuid.uuid4().hex[:6]}",
+            "buyers": [{"name": buyer[0], "id_number": buyer[1]}]}  # fmt: skip
+    headers = {**keys["developer"], "Idempotency-Key": uuid.uuid4().hex}
+    return client.post("/v1/contracts", json=data, headers=headers)
+
+
+def test_purchase_limits_count_the_family_s_filings_and_drafts(city: Any) -> None:
+    client, keys, _ = city
+    first = _draft_for(client, keys, LIMIT_CODES[0], BUYER_A)
+    assert first.status_code == 201, first.text
+    second = _draft_for(client, keys, LIMIT_CODES[1], BUYER_A)
+    assert second.status_code == 201, second.text
+    # Two homes held (drafts hold their units): a third for A, or for her husband, is refused.
+    for buyer in (BUYER_A, BUYER_B):
+        refused = _draft_for(client, keys, LIMIT_CODES[2], buyer)
+        assert refused.status_code == 422, refused.text
+        decision = next(d for d in refused.json()["decisions"] if not d["eligible"])
+        assert decision["reasons"] == ["LOCAL_HOME_LIMIT"]
+        assert decision["inputs"]["homes_on_platform"] == 2
+        assert decision["inputs"]["homes_registered"] == 0
+    # A draft given up frees its place.
+    again = {**keys["developer"], "Idempotency-Key": uuid.uuid4().hex}
+    withdrawn = client.post(f"/v1/contracts/{second.json()['id']}/withdraw", headers=again)
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert _draft_for(client, keys, LIMIT_CODES[2], BUYER_B).status_code == 201
+
+
+def test_two_drafts_racing_for_a_family_s_last_home_cannot_both_pass(city: Any) -> None:
+    client, keys, _ = city
+    assert _draft_for(client, keys, LIMIT_CODES[0], BUYER_A).status_code == 201
+    barrier = threading.Barrier(3)
+    results: list[int] = []
+
+    def race(code: str, buyer: tuple[str, str]) -> None:
+        barrier.wait()
+        results.append(_draft_for(client, keys, code, buyer).status_code)
+
+    threads = [
+        threading.Thread(target=race, args=(LIMIT_CODES[1], BUYER_A)),
+        threading.Thread(target=race, args=(LIMIT_CODES[2], BUYER_B)),
+        threading.Thread(target=race, args=(LIMIT_CODES[3], BUYER_A)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(results) == [201, 422, 422], results
