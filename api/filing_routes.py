@@ -22,7 +22,7 @@ from api import auth, idempotency
 from api.auth import Caller, Role, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
-from filing import departments, registry, schema
+from filing import departments, disclosure, registry, schema
 from filing.checks import Reason
 from filing.deployment import Deployment
 from filing.service import (
@@ -221,14 +221,26 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             rows = registry.list_units(conn, status, limit, offset)
         return [{**row, "forecast_building": str(row["forecast_building"])} for row in rows]
 
-    @r.get("/units/{code}", summary="A unit and its history")
+    @r.get(
+        "/units/{code}",
+        summary="A unit and its history",
+        description="Buyers appear by name and ID number only to the authority, a court and "
+        "the unit's own developer (each such read is in the access log); every other role "
+        "sees `buyer:<pseudonym>` and no reason a party wrote.",
+    )
     def get_unit(code: str, who: Who) -> dict[str, Any]:
         try:
             with engine.connect() as conn:
                 details = registry.unit_details(conn, code)
-                history = registry.history(conn, code)
+                sees_people = who.role in (Role.AUTHORITY, Role.COURT) or (
+                    who.role is Role.DEVELOPER and registry.unit(conn, code).developer_id == who.org
+                )
+                history = disclosure.unit_history(conn, code, sees_people, deployment.pseudonym)
         except registry.UnknownUnit as exc:
             raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
+        if sees_people:
+            with engine.begin() as conn:
+                auth.record_access(conn, who, "read-unit-history", code)
         shown: dict[str, Any] = json.loads(
             json.dumps({"unit": details, "history": history}, default=str, ensure_ascii=False)
         )

@@ -6,8 +6,11 @@ database, encrypted log key, config.json) and opens an existing one as it is.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ DEFAULT_ORIGIN = "changsha.wangqian.example/filings"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 DATABASE_ENV = "WANGQIAN_DATABASE_URL"
 LOG_KEY = "log-ed25519"
+PSEUDONYM_KEY = "pseudonym.key"  # in keys/: the HMAC key of Deployment.pseudonym
 
 
 class ConfigError(ValueError):
@@ -141,6 +145,7 @@ class Deployment:
     retired: list[Verifier]
     keys: FileKeyStore
     _sequencer: Sequencer | None = field(default=None, repr=False)
+    _pseudonym: bytes | None = field(default=None, repr=False)
     _pki: PlatformPki | None = field(default=None, repr=False)
 
     @property
@@ -234,6 +239,25 @@ class Deployment:
                 "keys": [{"vkey": w.vkey} for w in self.config.witnesses],
             },
         }
+
+    def pseudonym(self, value: str) -> str:
+        """A stable stand-in for ``value`` (an ID number, say): HMAC under a key of this
+        deployment's, so that nobody without the key can test a guess against it."""
+        return hmac.new(self._pseudonym_key(), value.encode(), hashlib.sha256).hexdigest()[:16]
+
+    def _pseudonym_key(self) -> bytes:
+        if self._pseudonym is None:
+            path = self.data_dir / "keys" / PSEUDONYM_KEY
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(secrets.token_bytes(32))
+                except FileExistsError:
+                    pass  # another process made it first: read theirs
+            self._pseudonym = path.read_bytes()
+        return self._pseudonym
 
     def trust_bundle_json(self) -> str:
         """The published bytes of the trust bundle (the same everywhere, so that a SHA-256

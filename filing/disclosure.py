@@ -11,11 +11,12 @@ import datetime as dt
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from filing import schema
+from filing import holdings, registry, schema
 from filing.deployment import Deployment
 from filing.terms import contract_from_json
 from ledger.export import export_log
@@ -112,6 +113,43 @@ def loan_view(conn: Connection, number: str) -> dict[str, Any] | None:
         "area_m2": str(areas.building),
         "buyers": len(contract.buyers),
     }
+
+
+WITHHELD = "（不公开）"
+
+
+def unit_history(
+    conn: Connection, code: str, sees_people: bool, pseudonym: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    """A unit's history as a role may see it.
+
+    Buyers act on a unit under their ID numbers (the actor of a signature that files a
+    contract is the buyer). A role without the right to personal data sees a buyer as
+    ``buyer:<pseudonym>`` (the same for the same person, unlinkable to the number without
+    the deployment's key), and no free text a party wrote (a cancellation's reason, or
+    anything a buyer's act recorded).
+    """
+    events = registry.history(conn, code)
+    if sees_people:
+        return events
+    unit_id = registry.unit(conn, code).id
+    people = set(
+        conn.execute(
+            select(schema.contract_buyers.c.person)
+            .join(schema.contracts, schema.contracts.c.id == schema.contract_buyers.c.contract_id)
+            .where(schema.contracts.c.unit_id == unit_id)
+        ).scalars()
+    )
+    shown = []
+    for event in events:
+        event = dict(event)
+        if holdings.person_key(str(event["actor"])) in people:
+            event["actor"] = f"buyer:{pseudonym(str(event['actor']))}"
+            event["reason"] = WITHHELD
+        elif event["event"] == "CANCEL_FILING":
+            event["reason"] = WITHHELD  # the parties' own words
+        shown.append(event)
+    return shown
 
 
 def history(conn: Connection, number: str) -> list[dict[str, Any]]:

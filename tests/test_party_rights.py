@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from api import auth
 from api.app import create_app
@@ -64,6 +65,8 @@ def api(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
             ("b", BUYER_B[1], auth.Role.BUYER),
             ("court", "岳麓区人民法院", auth.Role.COURT),
             ("bank", "示范银行", auth.Role.BANK),
+            ("stats", "长沙市统计局", auth.Role.DEPARTMENT),
+            ("other", "91430100OTHER00000", auth.Role.DEVELOPER),
         ]:
             keys[label] = {"Authorization": f"Bearer {auth.create_key(conn, org, role)}"}
     with TestClient(create_app(d)) as client:
@@ -417,3 +420,36 @@ def test_two_drafts_racing_for_a_family_s_last_home_cannot_both_pass(city: Any) 
     for t in threads:
         t.join(timeout=60)
     assert sorted(results) == [201, 422, 422], results
+
+
+def test_a_unit_s_history_names_buyers_only_to_those_who_may_know_them(api: Api) -> None:
+    client, keys, d = api
+    number = _file(client, keys, TWO_BUYERS)
+    pdf = {"content-type": "application/pdf"}
+    r = post(client, f"/v1/filings/{number}/cancellation", {**keys["court"], **pdf},
+             params={"reason": "王小明与出卖人纠纷，判决解除", "judgment": "(2026)湘0104民初8号"},
+             content=judgment_pdf())  # fmt: skip
+    assert r.status_code == 201, r.text
+    seen: dict[str, str] = {}
+    for role in ("bank", "stats", "other", "b"):
+        text = client.get(f"/v1/units/{CODES[0]}", headers=keys[role]).text
+        for secret in (BUYER_A[1], BUYER_B[1], BUYER_A[0], BUYER_B[0]):
+            assert secret not in text, (role, secret)
+        history = client.get(f"/v1/units/{CODES[0]}", headers=keys[role]).json()["history"]
+        filed = next(e for e in history if e["event"] == "FILE")
+        assert filed["actor"].startswith("buyer:") and filed["reason"] == "（不公开）"
+        seen[role] = filed["actor"]
+    assert len(set(seen.values())) == 1  # one person, one pseudonym, whoever asks
+    with d.log.engine.connect() as conn:
+        reads_before = conn.execute(select(func.count()).select_from(auth.access_log)).scalar()
+    full = client.get(f"/v1/units/{CODES[0]}", headers=keys["authority"]).text
+    assert BUYER_B[1] in full  # B signed last: the filing's actor
+    with d.log.engine.connect() as conn:
+        logged = conn.execute(
+            select(auth.access_log.c.action, auth.access_log.c.subject).order_by(
+                auth.access_log.c.id.desc()
+            )
+        ).first()
+        reads_after = conn.execute(select(func.count()).select_from(auth.access_log)).scalar()
+    assert reads_after == (reads_before or 0) + 1
+    assert logged is not None and tuple(logged) == ("read-unit-history", CODES[0])
