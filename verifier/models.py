@@ -91,6 +91,8 @@ class FilingFacts:
     cosigners: tuple[str, ...]
     checked_up_to: int  # the largest tree size this verification saw consistent
     later_events: tuple[LaterEvent, ...] = ()
+    # Only log data shows later entries; a later checkpoint alone proves growth, not content.
+    later_checked: bool = False
 
 
 @dataclass(frozen=True)

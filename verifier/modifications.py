@@ -37,10 +37,9 @@ from pyhanko.sign.diff_analysis import (
     XrefStreamRule,
 )
 from pyhanko.sign.diff_analysis.commons import safe_whitelist
-from pyhanko.sign.diff_analysis.rules.form_field_rules import is_field_visible as _is_visible
 from pyhanko.sign.diff_analysis.rules_api import ReferenceUpdate
 
-from verifier.document import DocumentShape
+from verifier.document import MAX_FORM_OBJECTS, DocumentShape
 
 # pyHanko's writer refreshes these two on every incremental save; nothing else in /Info
 # (a title, say, shown in a viewer's title bar) may change after signing.
@@ -65,8 +64,9 @@ class _InfoDatesRule(WhitelistRule):
         if new_ref is None:
             return
         old_ref = old.trailer_view.get_value_as_reference("/Info", optional=True)
-        old_info = _resolved(old_ref) if old_ref is not None else {}
-        new_info = _resolved(new_ref)
+        # Each revision's own /Info: a Reference resolves to the newest revision by itself.
+        old_info = _at(old, old_ref) if old_ref is not None else {}
+        new_info = _at(new, new_ref)
         if not isinstance(new_info, generic.DictionaryObject):
             raise SuspiciousModification("/Info is not a dictionary")
         changed = {
@@ -87,11 +87,11 @@ class _TimeStampFieldsOnly(SigFieldCreationRule):
         for name, spec in context.field_specs.items():
             if spec.old_field_ref is not None or spec.new_field_ref is None:
                 continue
-            field = _resolved(spec.new_field_ref)
-            value = _resolved(field.get("/V"))
+            field = _at(context.new, spec.new_field_ref)
+            value = _at(context.new, field.raw_get("/V")) if "/V" in field else None
             if (
                 spec.field_type != "/Sig"
-                or is_field_visible(field)
+                or not _invisible_widget(field)
                 or not isinstance(value, generic.DictionaryObject)
                 or value.get("/Type") != "/DocTimeStamp"
             ):
@@ -99,8 +99,21 @@ class _TimeStampFieldsOnly(SigFieldCreationRule):
         yield from super().apply(context)
 
 
-def is_field_visible(field: Any) -> bool:
-    return bool(_is_visible(field))  # type: ignore[no-untyped-call]
+def _invisible_widget(field: Any) -> bool:
+    """A field that is its own widget, with no appearance and a /Rect of four direct zeros.
+
+    pyHanko's own visibility test reads an area of zero into a /Rect it cannot unpack
+    (indirect numbers, five entries): such a field would paint wherever its viewer puts it.
+    """
+    if "/Kids" in field or "/AP" in field:
+        return False
+    rect = field.raw_get("/Rect") if "/Rect" in field else None
+    return (
+        isinstance(rect, generic.ArrayObject)
+        and len(rect) == 4
+        and all(isinstance(v, generic.NumberObject | generic.FloatObject) for v in rect)
+        and all(v == 0 for v in rect)
+    )
 
 
 # pyHanko's rule classes have untyped constructors.
@@ -163,6 +176,15 @@ def describe(old: Any, new: Any) -> str:
 
 def _changes(old: Any, new: Any) -> Iterator[str]:
     written = new.explicit_refs_in_revision()
+    old_info, new_info = (
+        _at(r, r.trailer_view.raw_get("/Info")) if "/Info" in r.trailer_view else {}
+        for r in (old, new)
+    )
+    if any(
+        not same(old_info.get(k), new_info.get(k))
+        for k in (set(old_info) | set(new_info)) - _INFO_KEYS_THAT_MAY_CHANGE
+    ):
+        yield "文档属性（标题等 /Info）被改动"
     old_fields, new_fields = _fields(old), _fields(new)
     for name in new_fields.keys() - old_fields.keys():
         yield f"新增表单域“{name}”"
@@ -171,7 +193,7 @@ def _changes(old: Any, new: Any) -> Iterator[str]:
     filled_now = {
         name
         for name, ref in new_fields.items()
-        if name in old_fields and "/V" in _resolved(ref) and "/V" not in _resolved(old_fields[name])
+        if name in old_fields and "/V" in _at(new, ref) and "/V" not in _at(old, old_fields[name])
     }
     widget_of = {ref: name for name, ref in {**old_fields, **new_fields}.items()}
     old_pages, new_pages = _pages(old), _pages(new)
@@ -181,18 +203,20 @@ def _changes(old: Any, new: Any) -> Iterator[str]:
         if old_ref != new_ref:
             yield f"第 {number} 页被替换"
             continue
-        old_page, new_page = _resolved(old_ref), _resolved(new_ref)
-        if _touched(old_page.get("/Contents"), new_page.get("/Contents"), written):
+        old_page, new_page = _at(old, old_ref), _at(new, new_ref)
+        if _touched(old, old_page.raw_get("/Contents"), new_page.raw_get("/Contents"), written):
             yield f"第 {number} 页内容被改动"
         resources, old_resources = new_page.get("/Resources"), old_page.get("/Resources")
-        if not same(old_resources, resources) or _touched(old_resources, None, written, depth=3):
+        if not same(old_resources, resources) or _touched(
+            old, old_resources, None, written, depth=3
+        ):
             yield f"第 {number} 页资源（字体、图像）被改动"
         others = (set(old_page) | set(new_page)) - {"/Annots", "/Contents", "/Resources"}
         if any(not same(old_page.get(k), new_page.get(k)) for k in others - {"/Parent"}):
             yield f"第 {number} 页页面属性被改动"
-        old_annots = _refs(old_page.get("/Annots"))
-        for ref in _refs(new_page.get("/Annots")):
-            annot = _resolved(ref)
+        old_annots = _refs(old, old_page.get("/Annots"))
+        for ref in _refs(new, new_page.get("/Annots")):
+            annot = _at(new, ref)
             field = widget_of.get(ref)
             if ref not in old_annots:
                 if field is None:
@@ -205,31 +229,38 @@ def _changes(old: Any, new: Any) -> Iterator[str]:
                 )
     for name in old_fields.keys() & new_fields.keys() - filled_now:
         ref = new_fields[name]
-        if ref in written and not same(_resolved(old_fields[name]), _resolved(ref)):
+        if ref in written and not same(_at(old, old_fields[name]), _at(new, ref)):
             yield f"签名域“{name}”被改动"
 
 
 def _fields(resolver: Any) -> dict[str, Any]:
-    """Every form field by its full name, with the reference of its dictionary."""
+    """Every form field by its full name, with the reference of its dictionary (each field
+    object once, at most ``MAX_FORM_OBJECTS``: a description is never worth a fan-out)."""
     out: dict[str, Any] = {}
+    seen: set[Any] = set()
 
     def walk(items: Any, prefix: str, depth: int) -> None:
         if depth > _MAX_TREE_DEPTH or not isinstance(items, generic.ArrayObject):
             return
         for item in items:
-            if not isinstance(item, generic.IndirectObject):
+            if not isinstance(item, generic.IndirectObject) or item.reference in seen:
                 continue
-            field = _resolved(item)
+            seen.add(item.reference)
+            if len(seen) > MAX_FORM_OBJECTS:
+                return
+            field = _at(resolver, item)
             if not isinstance(field, generic.DictionaryObject):
                 continue
             name = f"{prefix}{field.get('/T', '')}"
             if "/T" in field:
                 out[name] = item.reference
-            walk(_resolved(field.get("/Kids")), f"{name}.", depth + 1)
+            kids = _at(resolver, field.raw_get("/Kids")) if "/Kids" in field else None
+            walk(kids, f"{name}.", depth + 1)
 
-    form = resolver.root.get("/AcroForm")
-    if form is not None:
-        walk(_resolved(_resolved(form).get("/Fields")), "", 0)
+    root = resolver.root
+    form = _at(resolver, root.raw_get("/AcroForm")) if "/AcroForm" in root else None
+    if isinstance(form, generic.DictionaryObject) and "/Fields" in form:
+        walk(_at(resolver, form.raw_get("/Fields")), "", 0)
     return out
 
 
@@ -239,10 +270,12 @@ def _pages(resolver: Any) -> list[Any]:
     def walk(node: Any, depth: int) -> None:
         if depth > _MAX_TREE_DEPTH:
             return
-        for kid in _resolved(_resolved(node).get("/Kids", [])):
+        tree = _at(resolver, node)
+        kids = _at(resolver, tree.raw_get("/Kids")) if "/Kids" in tree else []
+        for kid in kids:
             if not isinstance(kid, generic.IndirectObject):
                 continue
-            if _resolved(kid).get("/Type") == "/Pages":
+            if _at(resolver, kid).get("/Type") == "/Pages":
                 walk(kid, depth + 1)
             else:
                 out.append(kid.reference)
@@ -251,33 +284,41 @@ def _pages(resolver: Any) -> list[Any]:
     return out
 
 
-def _resolved(value: Any) -> Any:
-    """The object behind a reference (pyHanko's Reference or IndirectObject), or the value."""
-    getter = getattr(value, "get_object", None)
-    return getter() if getter is not None else value
+def _at(resolver: Any, value: Any) -> Any:
+    """The object behind a reference as of ``resolver``'s revision, or the value itself.
+
+    A Reference's own ``get_object`` reads the newest revision: comparing two revisions
+    through it would compare the newest one with itself.
+    """
+    if isinstance(value, generic.IndirectObject):
+        return resolver(value.reference)
+    if isinstance(value, generic.Reference):
+        return resolver(value)
+    return value
 
 
-def _refs(value: Any) -> list[Any]:
-    value = _resolved(value)
+def _refs(resolver: Any, value: Any) -> list[Any]:
+    value = _at(resolver, value)
     if not isinstance(value, generic.ArrayObject):
         return []
     return [v.reference for v in value if isinstance(v, generic.IndirectObject)]
 
 
-def _touched(old: Any, new: Any, written: set[Any], depth: int = 1) -> bool:
-    """``old`` differs from ``new`` (when given), or refers to an object rewritten now."""
+def _touched(resolver: Any, old: Any, new: Any, written: set[Any], depth: int = 1) -> bool:
+    """``old`` (read at ``resolver``'s revision) differs from ``new`` (when given), or refers
+    to an object rewritten in the new revision."""
     if new is not None and not same(old, new):
         return True
     if isinstance(old, generic.IndirectObject):
         if old.reference in written:
             return True
-        old = _resolved(old)
+        old = _at(resolver, old)
     if depth <= 0:
         return False
     if isinstance(old, generic.ArrayObject):
-        return any(_touched(v, None, written, depth - 1) for v in old)
+        return any(_touched(resolver, v, None, written, depth - 1) for v in old)
     if isinstance(old, generic.DictionaryObject):
-        return any(_touched(old.raw_get(k), None, written, depth - 1) for k in old)
+        return any(_touched(resolver, old.raw_get(k), None, written, depth - 1) for k in old)
     return False
 
 

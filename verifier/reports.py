@@ -45,6 +45,7 @@ _LABELS = {
     "claimed": ("签署人声明", "claimed by signer"),
     "seal": ("备案专用章", "filing seal"),
     "none": ("无", "none"),
+    "not_checked": ("未核查（未提供日志数据）", "not checked (no log data given)"),
 }
 
 
@@ -121,14 +122,15 @@ def reason(report: Report, lang: str) -> str:
     f = report.filing
     if report.verdict is Verdict.PASSED and f is not None:
         what = "为已备案合同的变更" if f.event == "changed" else "已备案"
-        return f"{what}，备案号 {f.filing}，日志第 {f.index} 条（{report.reason}）"
+        unchecked = "" if f.later_checked else "；备案后是否注销或变更未核查（未提供日志数据）"
+        return f"{what}，备案号 {f.filing}，日志第 {f.index} 条{unchecked}（{report.reason}）"
     cancelled = [e for e in f.later_events if e.event == "cancelled"] if f is not None else []
     if report.verdict is Verdict.CANCELLED and cancelled:
         e = cancelled[0]
         how = {"agreement": "经各方签署的解除协议", "judgment": "依判决或决定"}.get(
             e.basis or "", ""
         )
-        return f"已于 {_when(e.at)} {how}注销，见日志第 {e.index} 条（{report.reason}）"
+        return f"已于 {_when(e.at, lang)} {how}注销，见日志第 {e.index} 条（{report.reason}）"
     wanted = {
         Verdict.MISMATCH: (Indication.FAILED,),
         Verdict.NOT_FILED: (Indication.FAILED,),  # the receipt check saying NOT_IN_LOG
@@ -170,8 +172,15 @@ def verdict_words(verdict: Verdict, lang: str) -> str:
     return f"{zh} {verdict.value}" if lang == "zh" else en
 
 
-def _when(moment: dt.datetime | None) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+# People read the city's time, UTC+8 all year; the JSON report keeps UTC.
+_BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def _when(moment: dt.datetime | None, lang: str = "zh") -> str:
+    if moment is None:
+        return "—"
+    label = "北京时间" if lang == "zh" else "UTC+8"
+    return moment.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S ") + label
 
 
 def _indication(indication: Indication, sub: str | None) -> str:
@@ -192,19 +201,21 @@ def to_text(report: Report, lang: str = "zh") -> str:
         f = report.filing
         lines += [
             f"{_t('number', lang)}: {f.filing}  {_t('unit', lang)}: {f.unit}",
-            f"{_t('filed_at', lang)}: {_when(f.filed_at)}",
+            f"{_t('filed_at', lang)}: {_when(f.filed_at, lang)}",
             f"{_t('position', lang)}: {f.origin} #{f.index} / {f.tree_size}"
             f"  ({_t('cosigners', lang)}: {', '.join(f.cosigners) or _t('none', lang)})",
         ]
         for e in f.later_events:
-            lines.append(f"{_t('later', lang)}: #{e.index} {e.event} {_when(e.at)}")
+            lines.append(f"{_t('later', lang)}: #{e.index} {e.event} {_when(e.at, lang)}")
+        if not f.later_checked:
+            lines.append(f"{_t('later', lang)}: {_t('not_checked', lang)}")
     lines.append(f"{_t('signatures', lang)}:")
     for s in report.signatures:
         source = _t("timestamp" if s.time_from_timestamp else "claimed", lang)
         seal = f" [{_t('seal', lang)}]" if s.is_filing_seal else ""
         lines.append(
             f"  {s.field}{seal}: {s.signer} — {_indication(s.indication, s.sub_indication)}"
-            f" — {_when(s.signing_time)} ({source}) — {s.certificate_sha256[:16]}…"
+            f" — {_when(s.signing_time, lang)} ({source}) — {s.certificate_sha256[:16]}…"
         )
     lines.append(f"{_t('checks', lang)}:")
     for c in report.checks:
@@ -252,7 +263,7 @@ def to_html(report: Report, lang: str = "zh") -> str:
         f"<p>{_t('reason', lang)}: {escape(reason(report, lang))}</p><table>",
         row(_t("document", lang), f"<code>sha256 {report.document_sha256}</code>"),
         row(_t("size", lang), str(report.document_size)),
-        row(_t("verified_at", lang), _when(report.verified_at)),
+        row(_t("verified_at", lang), _when(report.verified_at, lang)),
         "</table>",
     ]
     if report.filing is not None:
@@ -261,14 +272,17 @@ def to_html(report: Report, lang: str = "zh") -> str:
             f"<h2>{_t('filing', lang)}</h2><table>",
             row(_t("number", lang), escape(f.filing)),
             row(_t("unit", lang), f"<code>{escape(f.unit)}</code>"),
-            row(_t("filed_at", lang), _when(f.filed_at)),
+            row(_t("filed_at", lang), _when(f.filed_at, lang)),
             row(_t("log", lang), escape(f.origin)),
             row(_t("position", lang), f"#{f.index} / {f.tree_size}"),
             row(_t("checkpoint", lang), f"<code>{escape(f.root_hash)}</code>"),
             row(_t("cosigners", lang), escape(", ".join(f.cosigners)) or _t("none", lang)),
         ]
         for e in f.later_events:
-            parts.append(row(_t("later", lang), f"#{e.index} {escape(e.event)} {_when(e.at)}"))
+            event = f"#{e.index} {escape(e.event)} {_when(e.at, lang)}"
+            parts.append(row(_t("later", lang), event))
+        if not f.later_checked:
+            parts.append(row(_t("later", lang), _t("not_checked", lang)))
         parts.append("</table>")
     parts.append(f"<h2>{_t('signatures', lang)}</h2><table>")
     parts.append(
@@ -284,7 +298,7 @@ def to_html(report: Report, lang: str = "zh") -> str:
             row(
                 escape(s.field + seal),
                 escape(s.subject),
-                f"{_when(s.signing_time)}<br>{source}",
+                f"{_when(s.signing_time, lang)}<br>{source}",
                 f"<code>{s.certificate_sha256}</code>",
                 ind(s.indication, s.sub_indication)
                 + (

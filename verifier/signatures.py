@@ -27,7 +27,6 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from pyhanko.sign.ades.report import AdESStatus
-from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import ades
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.policy_decl import (
@@ -50,6 +49,7 @@ from verifier.document import (
     DocumentUnreadable,
     open_pdf,
     read_shape,
+    signature_fields,
 )
 from verifier.models import Check, Indication, SignatureFinding
 from verifier.modifications import Modification, first_modification
@@ -164,7 +164,7 @@ class SignedDocument:
     def __init__(self, pdf: bytes) -> None:
         self._reader = open_pdf(pdf)
         self.shape = read_shape(self._reader)
-        fields = {str(name): ref for name, _, ref in enumerate_sig_fields(self._reader, True)}
+        fields = {f.name: f.ref for f in signature_fields(self._reader)}
         # pyHanko's own listing (which its validation reuses) fails the whole document for
         # one broken dictionary and silently skips a signature of a kind it does not know:
         # a signature it does not list is judged on its own, as a broken one.

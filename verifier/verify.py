@@ -67,10 +67,10 @@ def verify(
             )
     if receipt is not None:
         facts = _log_checks(receipt, trust, doc_sha256, signatures, checks, later, log_data)
-    if facts is not None and later is None and log_data is None:
+    if facts is not None and not facts.later_checked:
         notes.append(
-            f"in force as far as the receipt's checkpoint (tree size {facts.tree_size}) shows; "
-            "give --log-data or --later-checkpoint to see later cancellations"
+            "whether the filing was cancelled or changed after it was filed was not checked: "
+            "no log data was given (--log-data, or an evidence package)"
         )
     if facts is not None and any(e.event == "changed" for e in facts.later_events):
         notes.append("the filing was changed later; the change is a separate log entry")
@@ -287,7 +287,7 @@ def _log_checks(
         checks.extend(found)
         if newer is not None:
             checked_up_to = max(checked_up_to, newer.checkpoint.size)
-    return _facts(entry, receipt, signed, checked_up_to, later_events)
+    return _facts(entry, receipt, signed, checked_up_to, later_events, log_data is not None)
 
 
 def _facts(
@@ -296,6 +296,7 @@ def _facts(
     signed: SignedCheckpoint,
     checked_up_to: int,
     later_events: tuple[LaterEvent, ...],
+    later_checked: bool,
 ) -> FilingFacts:
     cp = signed.checkpoint
     return FilingFacts(
@@ -312,6 +313,7 @@ def _facts(
         cosigners=tuple(s.verifier.name for s in signed.witnesses),
         checked_up_to=checked_up_to,
         later_events=later_events,
+        later_checked=later_checked,
     )
 
 
