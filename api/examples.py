@@ -148,15 +148,34 @@ RESPONSES: dict[str, Any] = {
     "POST /v1/filings/{number}/cancellation": {
         "filing": _FILING,
         "status": "CANCELLED",
+        "basis": "judgment",
         "log_index": 2,
-    },
-    "POST /v1/filings/{number}/changes": {
-        "filing": _FILING,
-        "event": "changed",
-        "log_index": 5,
         "document_sha256": _SHA,
         "receipt": _RECEIPT,
     },
+    "POST /v1/filings/{number}/cancellation-agreements": {
+        "id": _CONTRACT_ID,
+        "number": f"{_FILING}-JC1",
+        "kind": "cancellation",
+        "filing": _FILING,
+        "status": "DRAFT",
+        "required": ["seller", "buyer-1", "filing-seal"],
+        "draft_sha256": _SHA,
+    },
+    "POST /v1/filings/{number}/change-agreements": {
+        "id": _CONTRACT_ID,
+        "number": f"{_FILING}-BG1",
+        "kind": "change",
+        "filing": _FILING,
+        "status": "DRAFT",
+        "required": ["seller", "buyer-1", "filing-seal"],
+        "draft_sha256": _SHA,
+    },
+    "POST /v1/contracts/{contract_id}/parties/{field}/certificate": (
+        "-----BEGIN CERTIFICATE-----\n(the party's one-hour certificate, naming "
+        "'sign HT-2026-000001 buyer-1')\n-----END CERTIFICATE-----\n"
+        "-----BEGIN CERTIFICATE-----\n(the issuing CA)\n-----END CERTIFICATE-----\n"
+    ),
     "GET /v1/filings/{number}/changes": [
         {"log_index": 5, "document_sha256": _SHA, "at": "2026-12-01T09:00:00+00:00"}
     ],
@@ -259,7 +278,7 @@ REQUESTS: dict[str, tuple[str, Any]] = {
     ),
     "POST /v1/contracts/{contract_id}/signatures": ("application/pdf", _PDF),
     "POST /v1/filings": ("application/pdf", _PDF),
-    "POST /v1/filings/{number}/changes": ("application/pdf", _PDF),
+    "POST /v1/filings/{number}/cancellation": ("application/pdf", _PDF),
     "POST /tsa": ("application/timestamp-query", "(a DER TimeStampReq, RFC 3161)"),
     "POST /ocsp": ("application/ocsp-request", "(a DER OCSPRequest, RFC 6960)"),
 }

@@ -26,6 +26,7 @@ from filing import departments, disclosure, registry, schema
 from filing.checks import Reason
 from filing.deployment import Deployment
 from filing.service import (
+    AgreementKind,
     ContractStateError,
     FilingError,
     FilingRecord,
@@ -127,6 +128,15 @@ class CancellationIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500, examples=["买受人因工作调动，双方协商解除"])
 
 
+class ChangeIn(CancellationIn):
+    changes: str = Field(
+        min_length=1, max_length=4000, examples=["交付日期由 2028-06-30 变更为 2028-12-31。"]
+    )
+
+
+AgreementIn = CancellationIn | ChangeIn
+
+
 def router(deployment: Deployment, service: FilingService, limiter: RateLimiter) -> APIRouter:
     r = APIRouter(prefix="/v1", tags=["filing"])
     engine = service.engine
@@ -134,8 +144,19 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     Who = Annotated[Caller, Depends(auth.dependency(engine, limiter))]
     Key = Annotated[str | None, Header(alias="Idempotency-Key")]
 
-    def once(who: Caller, key: str | None, raw: bytes, fn: Any) -> Response:
-        return idempotency.run_once(engine, who, key, raw, fn)
+    def once(
+        who: Caller,
+        key: str | None,
+        raw: bytes,
+        work: Any,
+        render: idempotency.Render | None = None,
+    ) -> Response:
+        """Run ``work`` once per Idempotency-Key; its answer is stored with its work."""
+        lease = dt.timedelta(seconds=deployment.config.idempotency_lease_seconds)
+        return idempotency.run_once(engine, who, key, raw, work, render, lease)
+
+    def filing_answer(record: FilingRecord | None, live: bool) -> Response:
+        return filing_response(record, receipt=live)
 
     # -- 楼盘表 -----------------------------------------------------------
 
@@ -323,7 +344,11 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             raise Problem(403, "forbidden", "Not allowed for this role", "contracts name people")
         return c
 
-    def filing_response(record: FilingRecord | None, status: int = 200) -> JSONResponse:
+    def filing_response(
+        record: FilingRecord | None, status: int = 200, receipt: bool = True
+    ) -> JSONResponse:
+        """The answer of a signature: filed or not yet; with the receipt if ``receipt``
+        (then it waits for the checkpoint a few seconds; a receipt may still be null)."""
         if record is None:
             return JSONResponse({"filed": False}, status_code=status)
         return JSONResponse(
@@ -333,7 +358,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
                 "filing": record.number,
                 "log_index": record.log_index,
                 "document_sha256": record.doc_sha256,
-                "receipt": wait_for_receipt(record.log_index),
+                "receipt": wait_for_receipt(record.log_index) if receipt else None,
             },
             status_code=201,
         )
@@ -389,23 +414,26 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     def draft(data: ContractIn, who: Who, key: Key = None) -> Response:
         require(who, Role.DEVELOPER)
 
-        def run() -> Response:
+        def run() -> tuple[str, str]:
             try:
                 with engine.connect() as conn:
                     u = registry.unit_details(conn, data.unit_code)
                 contract = build_contract(data, u)
-                cid, sha = service.draft(contract, who.org, who.org)
+                return service.draft(contract, who.org, who.org)
             except registry.UnknownUnit as exc:
                 raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
             except ContractDataError as exc:
                 raise Problem(422, "invalid-contract", "Invalid contract data", str(exc)) from exc
             except FilingError as exc:
                 raise filing_errors(exc) from exc
+
+        def answer(drafted: tuple[str, str], live: bool) -> Response:
+            cid, sha = drafted
             return JSONResponse(
                 {"id": cid, "number": data.number, "draft_sha256": sha}, status_code=201
             )
 
-        return once(who, key, data.model_dump_json().encode(), run)
+        return once(who, key, data.model_dump_json().encode(), run, answer)
 
     @r.get("/contracts/{contract_id}", summary="A contract's state")
     def get_contract(contract_id: str, who: Who) -> dict[str, Any]:
@@ -458,13 +486,13 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         require(who, Role.DEVELOPER)
         contract_row(contract_id, who)
 
-        def run() -> Response:
+        def run() -> FilingRecord | None:
             try:
-                return filing_response(service.seal_as_developer(contract_id, who.org))
+                return service.seal_as_developer(contract_id, who.org)
             except FilingError as exc:
                 raise filing_errors(exc) from exc
 
-        return once(who, key, contract_id.encode(), run)
+        return once(who, key, contract_id.encode(), run, filing_answer)
 
     @r.post(
         "/contracts/{contract_id}/signatures",
@@ -475,13 +503,13 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         contract_row(contract_id, who)
         pdf = await request.body()  # bounded by api/limits.py
 
-        def run() -> Response:
+        def run() -> FilingRecord | None:
             try:
-                return filing_response(service.accept_revision(contract_id, pdf, who.org))
+                return service.accept_revision(contract_id, pdf, who.org)
             except FilingError as exc:
                 raise filing_errors(exc) from exc
 
-        return await run_in_threadpool(once, who, key, pdf, run)
+        return await run_in_threadpool(once, who, key, pdf, run, filing_answer)
 
     @r.post(
         "/contracts/{contract_id}/remote-signing/{field}/start", summary="Remote signing, step 1"
@@ -492,19 +520,21 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         require(who, Role.BUYER)
         contract_row(contract_id, who)
 
-        def run() -> Response:
+        def run() -> bytes:
             public = _device_key(data.public_key_pem)
             try:
                 identity = departments.TableIdentityCheck(engine).verify(
                     data.name, data.id_type, data.id_number
                 )
-                digest = service.start_remote_signing(
+                return service.start_remote_signing(
                     contract_id, field, identity, public, caller=who.org
                 )
             except IdentityRejected as exc:
                 raise Problem(422, "identity-rejected", "Identity check failed", str(exc)) from exc
             except FilingError as exc:
                 raise filing_errors(exc) from exc
+
+        def answer(digest: bytes, live: bool) -> Response:
             return JSONResponse(
                 {
                     "digest_to_sign": base64.b64encode(digest).decode(),
@@ -512,7 +542,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
                 }
             )
 
-        return once(who, key, data.model_dump_json().encode() + field.encode(), run)
+        return once(who, key, data.model_dump_json().encode() + field.encode(), run, answer)
 
     @r.post(
         "/contracts/{contract_id}/remote-signing/{field}/finish", summary="Remote signing, step 2"
@@ -523,19 +553,18 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         require(who, Role.BUYER)
         contract_row(contract_id, who)
 
-        def run() -> Response:
+        def run() -> FilingRecord | None:
             try:
                 signature = base64.b64decode(data.signature, validate=True)
             except binascii.Error as exc:
                 raise Problem(422, "bad-signature", "Signature is not base64") from exc
             try:
-                return filing_response(
-                    service.finish_remote_signing(contract_id, field, signature, who.org)
-                )
+                return service.finish_remote_signing(contract_id, field, signature, who.org)
             except FilingError as exc:
                 raise filing_errors(exc) from exc
 
-        return once(who, key, data.model_dump_json().encode() + field.encode(), run)
+        raw = data.model_dump_json().encode() + field.encode()
+        return once(who, key, raw, run, filing_answer)
 
     @r.post(
         "/contracts/{contract_id}/parties/{field}/certificate",
@@ -573,14 +602,16 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         require(who, Role.DEVELOPER)
         contract_row(contract_id, who)
 
-        def run() -> Response:
+        def run() -> None:
             try:
                 service.withdraw(contract_id, who.org)
             except FilingError as exc:
                 raise filing_errors(exc) from exc
+
+        def answer(_: object, live: bool) -> Response:
             return JSONResponse({"id": contract_id, "status": "WITHDRAWN"})
 
-        return once(who, key, contract_id.encode(), run)
+        return once(who, key, contract_id.encode(), run, answer)
 
     # -- filings -----------------------------------------------------------
 
@@ -596,13 +627,14 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         contract_row(contract_id, who)
         pdf = await request.body()  # bounded by api/limits.py
 
-        def run() -> Response:
+        def run() -> FilingRecord:
             try:
-                return filing_response(service.submit_signed(contract_id, pdf, who.org))
+                return service.submit_signed(contract_id, pdf, who.org)
             except FilingError as exc:
                 raise filing_errors(exc) from exc
 
-        return await run_in_threadpool(once, who, key, pdf + contract_id.encode(), run)
+        raw = pdf + contract_id.encode()
+        return await run_in_threadpool(once, who, key, raw, run, filing_answer)
 
     def filing_row(number: str, who: Caller) -> dict[str, Any]:
         try:
@@ -664,6 +696,39 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             raise Problem(404, "not-yet-logged", "Not in a checkpoint yet", number)
         return PlainTextResponse(receipt)
 
+    def propose(
+        number: str, kind: AgreementKind, data: AgreementIn, who: Caller, key: str | None
+    ) -> Response:
+        require(who, Role.DEVELOPER, Role.BUYER)
+        filed = contract_row(filing_row(number, who)["contract_id"], who)
+        contract = contract_from_json(filed["data"])
+
+        def run() -> tuple[str, str, str]:
+            try:
+                return service.propose_agreement(
+                    number, kind, data.reason, who.org, getattr(data, "changes", "")
+                )
+            except FilingError as exc:
+                raise filing_errors(exc) from exc
+
+        def answer(proposed: tuple[str, str, str], live: bool) -> Response:
+            agreement_id, agreement_number, digest = proposed
+            return JSONResponse(
+                {
+                    "id": agreement_id,
+                    "number": agreement_number,
+                    "kind": kind.value,
+                    "filing": number,
+                    "status": "DRAFT",
+                    "required": list(contract.signature_fields),
+                    "draft_sha256": digest,
+                },
+                status_code=201,
+            )
+
+        raw = kind.value.encode() + data.model_dump_json().encode() + number.encode()
+        return once(who, key, raw, run, answer)
+
     @r.post(
         "/filings/{number}/cancellation-agreements",
         status_code=201,
@@ -677,29 +742,20 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     def propose_cancellation(
         number: str, data: CancellationIn, who: Who, key: Key = None
     ) -> Response:
-        require(who, Role.DEVELOPER, Role.BUYER)
-        filing_row(number, who)
+        return propose(number, AgreementKind.CANCELLATION, data, who, key)
 
-        def run() -> Response:
-            try:
-                agreement_id, digest = service.propose_cancellation(number, data.reason, who.org)
-            except FilingError as exc:
-                raise filing_errors(exc) from exc
-            row = contract_row(agreement_id, who)
-            contract = contract_from_json(row["data"])
-            return JSONResponse(
-                {
-                    "id": agreement_id,
-                    "number": contract.number,
-                    "filing": number,
-                    "status": "DRAFT",
-                    "required": list(contract.signature_fields),
-                    "draft_sha256": digest,
-                },
-                status_code=201,
-            )
-
-        return once(who, key, data.model_dump_json().encode() + number.encode(), run)
+    @r.post(
+        "/filings/{number}/change-agreements",
+        status_code=201,
+        summary="变更 by consent: draft the change agreement every party then signs",
+        description="The developer or a buyer proposes the changes; the agreement (补充协议) is "
+        "rendered with the contract's parties and fields and signed like the contract. Its "
+        "last signature seals it and logs a `changed` entry referring to the filing, which "
+        "stands as it was. A change is always such an agreement: no other document is filed "
+        "as one.",
+    )
+    def propose_change(number: str, data: ChangeIn, who: Who, key: Key = None) -> Response:
+        return propose(number, AgreementKind.CHANGE, data, who, key)
 
     @r.post(
         "/filings/{number}/cancellation",
@@ -737,13 +793,15 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
                 "give its number as `judgment` and the document (a PDF) as the body",
             )
 
-        def run() -> Response:
+        def run() -> int:
             try:
-                index = service.cancel_by_judgment(
+                return service.cancel_by_judgment(
                     number, who.org, reason, judgment.strip(), document
                 )
             except FilingError as exc:
                 raise filing_errors(exc) from exc
+
+        def answer(index: int, live: bool) -> Response:
             return JSONResponse(
                 {
                     "filing": number,
@@ -751,52 +809,13 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
                     "basis": "judgment",
                     "log_index": index,
                     "document_sha256": hashlib.sha256(document).hexdigest(),
-                    "receipt": wait_for_receipt(index),
+                    "receipt": wait_for_receipt(index) if live else None,
                 },
                 status_code=201,
             )
 
         raw = document + f"{number}\n{reason}\n{judgment}".encode()
-        return await run_in_threadpool(once, who, key, raw, run)
-
-    @r.post(
-        "/filings/{number}/changes",
-        status_code=201,
-        summary="File a change agreement (变更) signed by every party (application/pdf)",
-        description="The PDF carries the parties' signatures in the contract's fields "
-        "(`seller`, `buyer-1`, …), each by the party the filed contract names. The platform "
-        "seals it and logs a `changed` entry referring to the filing; the filed contract "
-        "stays as it was. 201 with the change's log index, document hash and receipt.",
-    )
-    async def change(
-        request: Request,
-        number: str,
-        who: Who,
-        key: Key = None,
-        reason: str = Query(min_length=1, max_length=500, examples=["补充协议：交付日期顺延"]),
-    ) -> Response:
-        require(who, Role.DEVELOPER, Role.AUTHORITY)
-        filing_row(number, who)
-        pdf = await request.body()  # bounded by api/limits.py
-
-        def run() -> Response:
-            try:
-                record = service.change(number, pdf, who.org, reason)
-            except FilingError as exc:
-                raise filing_errors(exc) from exc
-            return JSONResponse(
-                {
-                    "filing": number,
-                    "event": "changed",
-                    "log_index": record.log_index,
-                    "document_sha256": record.doc_sha256,
-                    "receipt": wait_for_receipt(record.log_index),
-                },
-                status_code=201,
-            )
-
-        raw = pdf + number.encode() + reason.encode()
-        return await run_in_threadpool(once, who, key, raw, run)
+        return await run_in_threadpool(once, who, key, raw, run, answer)
 
     @r.get("/filings/{number}/changes", summary="A filing's change agreements")
     def changes(number: str, who: Who) -> list[dict[str, Any]]:

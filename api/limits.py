@@ -54,10 +54,6 @@ def limit_for(path: str) -> int:
     return next((r.limit for r in ROUTES if r.pattern.fullmatch(path)), MAX_JSON)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
     def __init__(self, app: App, limit: Callable[[str], int] = limit_for) -> None:
         self.app = app
@@ -73,28 +69,30 @@ class BodyLimitMiddleware:
             await _too_large(scope, receive, send, limit)
             return
         seen = 0
-        started = False
+        started = answered = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, answered
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _TooLarge
+                if seen > limit and not answered:
+                    answered = True
+                    if not started:
+                        # Answer now and tell the app the client is gone: a JSON route's body
+                        # parser would turn any error into a 400 and read on to the end.
+                        await _too_large(scope, receive, send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked(message: Message) -> None:
             nonlocal started
+            if answered:
+                return  # the 413 went out already; the app's late answer is not sent
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, counted, tracked)
-        except _TooLarge:
-            if started:
-                raise
-            await _too_large(scope, receive, send, limit)
+        await self.app(scope, counted, tracked)
 
 
 def _content_length(scope: Scope) -> int | None:

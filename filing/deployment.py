@@ -69,6 +69,9 @@ class DeploymentConfig:
     rate_per_minute: int = 600  # requests per API key (or client address) and minute
     # CPU seconds a minute that one client address may spend on public verifications.
     verification_cpu_seconds: float = 10.0
+    # How long an unanswered Idempotency-Key belongs to its request; after that (its
+    # process died before its work committed) a retry takes it over and runs again.
+    idempotency_lease_seconds: float = 30.0
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -101,6 +104,7 @@ class DeploymentConfig:
                 filing_seal=str(data.get("filing_seal", "filing-seal")),
                 rate_per_minute=_whole_number(data, "rate_per_minute", 600),
                 verification_cpu_seconds=_positive(data, "verification_cpu_seconds", 10.0),
+                idempotency_lease_seconds=_positive(data, "idempotency_lease_seconds", 30.0),
                 pkcs11=(
                     TokenConfig(str(data["pkcs11"]["module"]), str(data["pkcs11"]["token_label"]))
                     if data.get("pkcs11")

@@ -83,7 +83,7 @@ def backfill(conn: Connection) -> None:
     if done:
         return
     indexed = select(schema.contract_buyers.c.contract_id)
-    agreements = select(schema.cancellation_agreements.c.contract_id)
+    agreements = select(schema.filing_agreements.c.contract_id)
     rows = conn.execute(
         select(schema.contracts.c.id, schema.contracts.c.data).where(
             schema.contracts.c.id.not_in(indexed), schema.contracts.c.id.not_in(agreements)

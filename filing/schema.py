@@ -178,14 +178,16 @@ filing_changes = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
-# 注销 by agreement: a cancellation agreement is drafted and signed like a contract (a row of
-# ``contracts`` whose unit it does not reserve); this links it to the filing it ends.
-cancellation_agreements = Table(
-    "cancellation_agreements",
+# 注销 and 变更 by agreement: the parties' agreement is drafted and signed like a contract (a
+# row of ``contracts`` whose unit it does not reserve); this links it to its filing.
+filing_agreements = Table(
+    "filing_agreements",
     metadata,
     Column("contract_id", String(36), ForeignKey("contracts.id"), primary_key=True),
     Column("filing_number", String(32), ForeignKey("filings.number"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # cancellation | change (AgreementKind)
     Column("reason", Text, nullable=False),
+    Column("terms", Text, nullable=False),  # a change's agreed changes; empty otherwise
     Column("proposed_by", Text, nullable=False),
 )
 

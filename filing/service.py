@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from filing import holdings, outbox, registry, schema, statistics
 from filing.checks import CheckFailure, check_sellable
+from filing.completion import completed
 from filing.deployment import Deployment
 from filing.eligibility import (
     Decision,
@@ -50,7 +51,8 @@ from ledger.database import write_transaction
 from signing import pades, remote
 from signing.contract import Contract, Party
 from signing.fonts import truetype_font
-from signing.render import CancellationAgreement, render, render_cancellation
+from signing.render import AgreementKind as AgreementKind  # the kinds callers propose
+from signing.render import FilingAgreement, render, render_agreement
 from verifier.document import revision_count
 from verifier.signatures import DocumentUnreadable, SignedDocument
 
@@ -219,6 +221,7 @@ class FilingService:
                 )
             )
             holdings.record_buyers(conn, contract_id, contract)
+            completed(conn, (contract_id, digest))
         return contract_id, digest
 
     def withdraw(self, contract_id: str, actor: str) -> None:
@@ -274,6 +277,7 @@ class FilingService:
                 .where(schema.contracts.c.id == contract_id)
                 .values(status=status)
             )
+            completed(conn, contract_id)
 
     # -- signing ---------------------------------------------------------
 
@@ -364,6 +368,7 @@ class FilingService:
                     created_at=registry.now(),
                 )
             )
+            completed(conn, request.digest_to_sign)
         return request.digest_to_sign
 
     def finish_remote_signing(
@@ -390,29 +395,57 @@ class FilingService:
         return self.accept_revision(contract_id, signed, actor)
 
     def accept_revision(self, contract_id: str, pdf: bytes, actor: str) -> FilingRecord | None:
-        """Take the next party's signed revision; files the contract after the last one."""
-        with self._pipelines, write_transaction(self.engine) as conn:
-            c = self._contract(conn, contract_id)
-            field, revocation = self._check_revision(c, pdf)
-            done = [f for f in c["signed_fields"].split(",") if f] + [field]
-            conn.execute(
-                update(schema.contracts)
-                .where(schema.contracts.c.id == contract_id)
-                .values(current_pdf=pdf, signed_fields=",".join(done))
-            )
-            contract = contract_from_json(c["data"])
-            if done == list(contract.signature_fields[:-1]):
-                return self._complete(conn, c, pdf, actor, revocation)
-        return None
+        """Take the next party's signed revision; files the contract after the last one.
+
+        The revision is judged before the transaction (it may take a while, and a lock
+        held meanwhile would stop every other writer); the transaction then checks that
+        the contract is still as judged.
+        """
+        with self._pipelines:
+            with self.engine.connect() as conn:
+                seen = self._contract(conn, contract_id, lock=False)
+            field, revocation = self._check_revision(seen, pdf)
+            with write_transaction(self.engine) as conn:
+                c = self._contract(conn, contract_id)
+                _unchanged_since(seen, c)
+                return self._accept(conn, c, field, pdf, actor, revocation)
+
+    def _accept(
+        self,
+        conn: Connection,
+        c: dict[str, Any],
+        field: str,
+        pdf: bytes,
+        actor: str,
+        revocation: pades.RevocationSnapshot,
+    ) -> FilingRecord | None:
+        """Record the revision; the last party's completes the contract (files it)."""
+        done = [f for f in c["signed_fields"].split(",") if f] + [field]
+        conn.execute(
+            update(schema.contracts)
+            .where(schema.contracts.c.id == c["id"])
+            .values(current_pdf=pdf, signed_fields=",".join(done))
+        )
+        record = None
+        if done == list(contract_from_json(c["data"]).signature_fields[:-1]):
+            record = self._complete(conn, c, pdf, actor, revocation)
+        completed(conn, record)
+        return record
 
     def submit_signed(self, contract_id: str, pdf: bytes, actor: str) -> FilingRecord:
-        """A contract signed by every party elsewhere: check it and file it."""
-        with self._pipelines, write_transaction(self.engine) as conn:
-            c = self._contract(conn, contract_id)
-            contract = contract_from_json(c["data"])
-            parties = list(contract.signature_fields[:-1])
-            revocation = self._check_signed(c, pdf, parties)
-            return self._complete(conn, c, pdf, actor, revocation)
+        """A contract signed by every party elsewhere: check it (outside the transaction, as
+        ``accept_revision`` does) and file it."""
+        with self._pipelines:
+            with self.engine.connect() as conn:
+                seen = self._contract(conn, contract_id, lock=False)
+            parties = list(contract_from_json(seen["data"]).signature_fields[:-1])
+            revocation = self._check_signed(seen, pdf, parties)
+            with write_transaction(self.engine) as conn:
+                c = self._contract(conn, contract_id)
+                _unchanged_since(seen, c)
+                record = self._complete(conn, c, pdf, actor, revocation)
+                completed(conn, record)
+        return record
 
     # -- the one transaction ---------------------------------------------
 
@@ -431,26 +464,58 @@ class FilingService:
         sealed = self._seal(pdf, revocation)
         doc = hashlib.sha256(sealed).hexdigest()
         at = registry.now().replace(microsecond=0)
-        index = self.cancel_in(
-            conn,
-            agreement.filing_number,
-            actor,
-            agreement.reason,
-            CancellationBasis.AGREEMENT,
-            c["number"],
-            sealed,
-            at,
-        )
+        if AgreementKind(agreement.kind) is AgreementKind.CANCELLATION:
+            index = self.cancel_in(
+                conn,
+                agreement.filing_number,
+                actor,
+                agreement.reason,
+                CancellationBasis.AGREEMENT,
+                c["number"],
+                sealed,
+                at,
+            )
+            event = EntryEvent.CANCELLED
+        else:
+            index = self._change_in(conn, agreement, sealed, actor, at)
+            event = EntryEvent.CHANGED
         conn.execute(
             update(schema.contracts)
             .where(schema.contracts.c.id == c["id"])
             .values(status="FILED", current_pdf=sealed)
         )
-        return FilingRecord(agreement.filing_number, c["id"], doc, index, at, EntryEvent.CANCELLED)
+        return FilingRecord(agreement.filing_number, c["id"], doc, index, at, event)
+
+    def _change_in(
+        self, conn: Connection, agreement: Any, sealed: bytes, actor: str, at: dt.datetime
+    ) -> int:
+        """变更: the sealed change agreement is logged against the filing, which stands as it
+        was, and provable; the change is a document of its own (``changed``, ``ref``)."""
+        number = agreement.filing_number
+        f = self._active_filing(conn, number)
+        code = self._unit_code(conn, f.unit_id)
+        if registry.unit(conn, code).status is not UnitStatus.FILED:
+            raise ContractStateError(f"unit {code} is no longer filed; nothing to change")
+        contract = contract_from_json(self._contract(conn, f.contract_id)["data"])
+        doc = hashlib.sha256(sealed).hexdigest()
+        parties = tuple(
+            party_hash(f.party_salt, p.id_type, p.id_number)
+            for p in (contract.seller, *contract.buyers)
+        )
+        entry = FilingEntry(EntryEvent.CHANGED, number, doc, code, at, parties, ref=f.log_index)
+        [index] = self.d.log.append_in(conn, [entry.encode()])
+        outbox.enqueue(conn, "changed", number, index, at, code, doc, f.log_index)
+        conn.execute(
+            insert(schema.filing_changes).values(
+                log_index=index, filing_number=number, doc_sha256=doc, sealed_pdf=sealed, at=at
+            )
+        )
+        record_event(conn, number, "CHANGED", index, at, actor, agreement.reason)
+        return index
 
     @staticmethod
     def _agreement(conn: Connection, contract_id: str) -> Any:
-        a = schema.cancellation_agreements
+        a = schema.filing_agreements
         return conn.execute(select(a).where(a.c.contract_id == contract_id)).first()
 
     def _file(
@@ -530,44 +595,6 @@ class FilingService:
             except pades.SigningError as exc:
                 raise SealUnavailable(f"the filing seal cannot be applied: {exc}") from exc
 
-    def change(self, number: str, pdf: bytes, actor: str, reason: str) -> FilingRecord:
-        """变更: a change agreement signed by every party is sealed and logged against the filing.
-
-        The filed contract stays as it was, and provable; the change is a document of its
-        own with its own log entry (``changed``, ``ref`` = the filing's index).
-        """
-        with self._pipelines, write_transaction(self.engine) as conn:
-            f = conn.execute(
-                select(schema.filings).where(schema.filings.c.number == number)
-            ).first()
-            if f is None:
-                raise UnknownContract(f"no filing {number}")
-            if f.status != "ACTIVE":
-                raise ContractStateError(f"filing {number} is {f.status.lower()}")
-            code = self._unit_code(conn, f.unit_id)
-            if registry.unit(conn, code).status is not UnitStatus.FILED:
-                raise ContractStateError(f"unit {code} is no longer filed; nothing to change")
-            c = self._contract(conn, f.contract_id)
-            contract = contract_from_json(c["data"])
-            revocation = self._check_parties(pdf, contract, list(contract.signature_fields[:-1]))
-            sealed = self._seal(pdf, revocation)
-            doc = hashlib.sha256(sealed).hexdigest()
-            at = registry.now().replace(microsecond=0)
-            parties = tuple(
-                party_hash(f.party_salt, p.id_type, p.id_number)
-                for p in (contract.seller, *contract.buyers)
-            )
-            entry = FilingEntry(EntryEvent.CHANGED, number, doc, code, at, parties, ref=f.log_index)
-            [index] = self.d.log.append_in(conn, [entry.encode()])
-            outbox.enqueue(conn, "changed", number, index, at, code, doc, f.log_index)
-            conn.execute(
-                insert(schema.filing_changes).values(
-                    log_index=index, filing_number=number, doc_sha256=doc, sealed_pdf=sealed, at=at
-                )
-            )
-            record_event(conn, number, "CHANGED", index, at, actor, reason)
-        return FilingRecord(number, c["id"], doc, index, at)
-
     def changes(self, number: str) -> list[dict[str, Any]]:
         """The filing's change agreements, oldest first."""
         with self.engine.connect() as conn:
@@ -578,18 +605,24 @@ class FilingService:
             ).all()
         return [dict(r._mapping) for r in rows]
 
-    def propose_cancellation(self, number: str, reason: str, proposer: str) -> tuple[str, str]:
-        """注销 by consent: draft the cancellation agreement of filing ``number``.
+    def propose_agreement(
+        self, number: str, kind: AgreementKind, reason: str, proposer: str, terms: str = ""
+    ) -> tuple[str, str, str]:
+        """注销 or 变更 by consent: draft an agreement of the parties of filing ``number``.
 
         The agreement is signed like the contract, by every party in the same order; its
-        last signature seals it and cancels the filing in one transaction. Neither party
-        can cancel alone. Returns (the agreement's contract id, its draft's SHA-256).
+        last signature seals it and cancels or changes the filing in one transaction.
+        Neither party can do either alone, and an agreement is always this rendered one:
+        a party cannot pass off another document (the contract itself, say) as agreed.
+        Returns the agreement's contract id, its number and its draft's SHA-256.
         """
         with self.engine.connect() as conn:
             f = self._active_filing(conn, number)
             c = self._contract(conn, f.contract_id, lock=False)
         contract = contract_from_json(c["data"])
-        a = schema.cancellation_agreements
+        if kind is AgreementKind.CHANGE and not terms.strip():
+            raise ContractStateError("a change agreement states the changes")
+        a = schema.filing_agreements
         with write_transaction(self.engine) as conn:
             self._active_filing(conn, number)
             earlier = conn.execute(
@@ -598,11 +631,16 @@ class FilingService:
                 .where(a.c.filing_number == number)
             ).all()
             if any(row.status == "DRAFT" for row in earlier):
-                raise ContractStateError(f"a cancellation agreement of {number} is being signed")
-            agreement = CancellationAgreement(
-                contract, f"{number}-JC{len(earlier) + 1}", number, reason
+                raise ContractStateError(f"an agreement on {number} is being signed")
+            agreement = FilingAgreement(
+                kind,
+                contract,
+                f"{number}-{kind.suffix}{len(earlier) + 1}",
+                number,
+                reason,
+                terms,
             )
-            pdf = render_cancellation(agreement).pdf
+            pdf = render_agreement(agreement).pdf
             agreement_id = str(uuid.uuid4())
             conn.execute(
                 insert(schema.contracts).values(
@@ -625,11 +663,15 @@ class FilingService:
                 insert(a).values(
                     contract_id=agreement_id,
                     filing_number=number,
+                    kind=kind.value,
                     reason=reason,
+                    terms=terms,
                     proposed_by=proposer,
                 )
             )
-        return agreement_id, hashlib.sha256(pdf).hexdigest()
+            proposed = (agreement_id, agreement.number, hashlib.sha256(pdf).hexdigest())
+            completed(conn, proposed)
+        return proposed
 
     def cancel_by_judgment(
         self, number: str, recorded_by: str, reason: str, reference: str, document: bytes
@@ -642,6 +684,7 @@ class FilingService:
             index = self.cancel_in(
                 conn, number, recorded_by, reason, CancellationBasis.JUDGMENT, reference, document
             )
+            completed(conn, index)
         self.d.sequencer().appended()  # checkpointed now, not at the loop's next turn
         return index
 
@@ -928,6 +971,13 @@ def record_event(
             filing_number=number, event=event, log_index=index, at=at, actor=actor, reason=reason
         )
     )
+
+
+def _unchanged_since(seen: dict[str, Any], now: dict[str, Any]) -> None:
+    """The contract is still as it was when its revision was judged."""
+    keys = ("status", "signed_fields", "current_pdf", "expires_at")
+    if any(seen[k] != now[k] for k in keys):
+        raise ContractStateError("the contract changed while the revision was checked; send again")
 
 
 def _buyer_of(contract: Contract, field: str, caller: str) -> Party:

@@ -9,6 +9,7 @@ platform's filing seal, and a QR code to the verify page.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import hashlib
 import threading
 from dataclasses import dataclass
@@ -172,40 +173,72 @@ def articles(c: Contract) -> list[tuple[str, list[str]]]:
     ]
 
 
-@dataclass(frozen=True)
-class CancellationAgreement:
-    """解除协议: the parties of a filed contract agree to end it and cancel its filing (注销)."""
+class AgreementKind(enum.Enum):
+    """What the parties of a filed contract agree on, after filing."""
 
+    CANCELLATION = "cancellation"  # 解除协议: end the contract and cancel its filing (注销)
+    CHANGE = "change"  # 补充协议: change terms of the filed contract (变更)
+
+    @property
+    def title(self) -> str:
+        if self is AgreementKind.CANCELLATION:
+            return "商品房买卖合同解除协议（注销网签备案）"
+        return "商品房买卖合同补充协议（变更网签备案）"
+
+    @property
+    def suffix(self) -> str:
+        """The agreement number's suffix: JC (解除) or BG (变更)."""
+        return "JC" if self is AgreementKind.CANCELLATION else "BG"
+
+
+@dataclass(frozen=True)
+class FilingAgreement:
+    """An agreement of the parties of a filed contract, signed like the contract itself."""
+
+    kind: AgreementKind
     contract: Contract  # the filed contract, as filed
     number: str  # the agreement's own number
     filing_number: str
     reason: str
-
-    @property
-    def title(self) -> str:
-        return "商品房买卖合同解除协议（注销网签备案）"
+    terms: str = ""  # a change agreement's agreed changes
 
 
-def cancellation_articles(a: CancellationAgreement) -> list[tuple[str, list[str]]]:
+def agreement_articles(a: FilingAgreement) -> list[tuple[str, list[str]]]:
     c, u = a.contract, a.contract.unit
     buyers = "；".join(f"{b.name}（{b.id_type}：{b.id_number}）" for b in c.buyers)
+    parties = (
+        "当事人",
+        [
+            f"出卖人：{c.seller.name}（{c.seller.id_type}：{c.seller.id_number}）",
+            f"买受人：{buyers}",
+        ],
+    )
+    original = (
+        "第一条 原合同",
+        [
+            f"双方于网签备案平台签订《{c.template.title}》（示范文本 {c.template.value}），"
+            f"合同编号 {c.number}，备案号 {a.filing_number}；"
+            f"房屋位于{u.building}第 {u.floor} 层 {u.room} 号，"
+            f"不动产单元代码 {u.code}，总价款 {_money(c.price)} 元。",
+        ],
+    )
+    if a.kind is AgreementKind.CHANGE:
+        return [
+            parties,
+            original,
+            ("第二条 变更内容", [a.terms, f"变更原因：{a.reason}"]),
+            ("第三条 其他", ["原合同其他条款不变；本协议与原合同不一致的，以本协议为准。"]),
+            (
+                "第四条 生效",
+                [
+                    "本协议经出卖人、全体买受人电子签名并经网签备案平台加盖备案电子签章后生效；"
+                    "变更记录写入备案日志，与原合同一并构成双方的约定。",
+                ],
+            ),
+        ]
     return [
-        (
-            "当事人",
-            [
-                f"出卖人：{c.seller.name}（{c.seller.id_type}：{c.seller.id_number}）",
-                f"买受人：{buyers}",
-            ],
-        ),
-        (
-            "第一条 原合同",
-            [
-                f"双方于网签备案平台签订《{c.template.title}》（示范文本 {c.template.value}），"
-                f"合同编号 {c.number}，备案号 {a.filing_number}；"
-                f"房屋位于{u.building}第 {u.floor} 层 {u.room} 号，"
-                f"不动产单元代码 {u.code}，总价款 {_money(c.price)} 元。",
-            ],
-        ),
+        parties,
+        original,
         (
             "第二条 解除与注销",
             [
@@ -293,21 +326,19 @@ def render(contract: Contract, font_path: Path | None = None) -> RenderedContrac
         )
 
 
-def render_cancellation(
-    agreement: CancellationAgreement, font_path: Path | None = None
-) -> RenderedContract:
-    """A cancellation agreement, signed by the same parties in the same fields as the contract."""
+def render_agreement(agreement: FilingAgreement, font_path: Path | None = None) -> RenderedContract:
+    """An agreement, signed by the same parties in the same fields as the contract."""
     signing_as = dataclasses.replace(agreement.contract, number=agreement.number)
     with _RENDER_LOCK:
         return _render(
             signing_as,
             font_path,
-            agreement.title,
+            agreement.kind.title,
             agreement.number,
             f"协议编号：{agreement.number}    原合同编号：{agreement.contract.number}    "
             f"备案号：{agreement.filing_number}",
-            cancellation_articles(agreement),
-            heading=f"解除协议编号：{agreement.number}",
+            agreement_articles(agreement),
+            heading=f"协议编号：{agreement.number}",
         )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +34,8 @@ def wangqian(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **(env or {})},
+        # Its own process group, so that a kill reaches the server's worker processes too.
+        start_new_session=True,
     )
 
 
@@ -55,8 +59,19 @@ def stop(proc: subprocess.Popen[str]) -> None:
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            kill(proc)
+    _kill_group(proc)  # whatever a dead parent left behind
+
+
+def kill(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the process and its whole group: a crash of the machine, workers included."""
+    _kill_group(proc)
+    proc.wait()
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 @dataclass

@@ -298,25 +298,44 @@ def test_the_platform_refuses_every_attack_at_upload_and_filing(
 def test_a_change_agreement_is_held_to_the_same_policy(
     api: tuple[TestClient, dict[str, dict[str, str]], Deployment],  # noqa: F811
 ) -> None:
-    """变更: the agreement is a PDF of its own, signed elsewhere; attacks on it are refused too."""
+    """变更: the agreement is the platform's own draft, signed like the contract; attacks on
+    it are refused, and no other document (the filed contract itself, re-signed) is one."""
     client, keys, d = api
     _setup_registry(client, keys)
     from tests.test_filing_api import file_contract
 
-    _, number = file_contract(client, keys)
-    p = _parties(d, CONTRACT["number"])
-    agreement = render(sample_contract("BC-1")).pdf
+    cid, number = file_contract(client, keys)
     dev = keys["developer"]
-    for i, attack in enumerate(attacks.MODIFICATIONS):
-        pdf = attack.build(p.sign(p.sign(agreement, "seller", p.seller), "buyer-1", p.buyer))
-        r = client.post(
-            f"/v1/filings/{number}/changes",
-            params={"reason": "补充协议"},
-            content=pdf,
-            headers={**dev, "Idempotency-Key": f"c{i}", "content-type": "application/pdf"},
-        )
+    r = client.post(
+        f"/v1/filings/{number}/change-agreements",
+        json={"reason": "补充协议", "changes": "交付日期变更为 2028-12-31。"},
+        headers={**dev, "Idempotency-Key": "propose"},
+    )
+    assert r.status_code == 201, r.text
+    aid, agreement_number = r.json()["id"], r.json()["number"]
+    draft = client.get(f"/v1/contracts/{aid}/document", headers=dev).content
+    p = _parties(d, agreement_number)
+    n = 0
+
+    def submit(pdf: bytes) -> Any:
+        nonlocal n
+        n += 1
+        headers = {**dev, "Idempotency-Key": f"c{n}", "content-type": "application/pdf"}
+        return client.post(f"/v1/filings?contract_id={aid}", content=pdf, headers=headers)
+
+    for attack in attacks.MODIFICATIONS:
+        pdf = attack.build(p.sign(p.sign(draft, "seller", p.seller), "buyer-1", p.buyer))
+        r = submit(pdf)
         assert r.status_code == 422 and attack.says in r.json()["detail"], (attack.name, r.text)
+    # The filed contract, with every party's signature on it, is no change agreement.
+    filed = client.get(f"/v1/filings/{number}/document", headers=dev).content
+    r = submit(filed)
+    assert r.status_code == 422 and "draft byte for byte" in r.json()["detail"], r.text
+    assert cid != aid
     assert client.get(f"/v1/filings/{number}/changes", headers=dev).json() == []
+    # The agreement itself, honestly signed, files as a change.
+    r = submit(p.sign(p.sign(draft, "seller", p.seller), "buyer-1", p.buyer))
+    assert r.status_code == 201 and r.json()["event"] == "changed", r.text
 
 
 def _b64(pdf: bytes) -> str:
@@ -374,3 +393,81 @@ def test_a_decompression_bomb_is_refused_with_bounded_memory(deployment: Deploym
     finally:
         tracemalloc.stop()
     assert peak < 64 * 1024 * 1024, peak
+
+
+# -- found by the red team: parser differentials and amplification ---------------------------
+
+# (name, build from (draft, parties), what the refusal names); each is bad input to the
+# verifier (exit 3) or a policy failure, and a 422 at the platform's doors.
+TRICKS: list[tuple[str, Build, str]] = [
+    (
+        "xref-lists-an-object-twice",
+        lambda d, p: attacks.duplicated_xref_entry(
+            p.sign(p.sign(d, "seller", p.seller), "buyer-1", p.buyer)
+        ),
+        "twice in its cross-references",
+    ),
+    *(
+        (
+            f"timestamp-field-over-the-price/{variant}",
+            lambda d, p, variant=variant: attacks.timestamp_field_over_the_price(
+                p.sign(p.sign(d, "seller", p.seller), "buyer-1", p.buyer),
+                p.d.pki.timestamper(),
+                rect="five" if variant == "five" else "indirect",
+                kids=variant == "kids",
+            ),
+            "新增表单域“ts-price”",
+        )
+        for variant in ("indirect", "five", "kids")
+    ),
+    (
+        "document-information-retitled",
+        lambda d, p: attacks.retitle(p.sign(p.sign(d, "seller", p.seller), "buyer-1", p.buyer)),
+        "文档属性",
+    ),
+    (
+        "form-tree-fan-out",
+        lambda d, p: attacks.form_fan_out(p.sign(d, "seller", p.seller)),
+        "reference fan-out",
+    ),
+    (
+        "path-explosion-in-the-dss",
+        lambda d, p: p.sign(
+            attacks.path_explosion_in_dss(p.sign(d, "seller", p.seller)), "buyer-1", p.buyer
+        ),
+        "more than 100000 paths",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "build", "says"), TRICKS, ids=[t[0] for t in TRICKS])
+def test_the_verifier_refuses_parser_tricks_and_amplification(
+    deployment: Deployment, name: str, build: Build, says: str
+) -> None:
+    p = _parties(deployment)
+    pdf = build(render(sample_contract()).pdf, p)
+    trust = deployment.verifier_trust()
+    try:
+        judged = assess(pdf, trust, complete=False)
+    except DocumentUnreadable as exc:  # bad input (exit 3), before any signature is checked
+        assert says in str(exc), exc
+        return
+    assert not judged.passed and says in "; ".join(judged.problems()), judged.problems()
+
+
+def test_the_platform_refuses_parser_tricks_and_amplification(
+    api: tuple[TestClient, dict[str, dict[str, str]], Deployment],  # noqa: F811
+) -> None:
+    client, keys, d = api
+    _setup_registry(client, keys)
+    dev = keys["developer"]
+    r = client.post("/v1/contracts", json=CONTRACT, headers={**dev, "Idempotency-Key": "draft"})
+    cid = r.json()["id"]
+    draft = client.get(f"/v1/contracts/{cid}/document", headers=dev).content
+    p = _parties(d, CONTRACT["number"])
+    for n, (name, build, says) in enumerate(TRICKS):
+        headers = {**dev, "Idempotency-Key": f"t{n}", "content-type": "application/pdf"}
+        r = client.post(f"/v1/filings?contract_id={cid}", content=build(draft, p), headers=headers)
+        assert r.status_code == 422 and says in r.json()["detail"], (name, r.text)
+    assert client.get(f"/v1/contracts/{cid}", headers=dev).json()["signed"] == []
+    assert d.log.appended() == 0

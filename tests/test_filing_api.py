@@ -19,10 +19,7 @@ from keys.pki import new_key
 from ledger.database import write_transaction
 from ledger.receipt import Receipt
 from signing import remote
-from signing.render import render
-from signing.sample import sample_contract
 from tests.helpers import judgment_pdf
-from tests.pki_helpers import sign_as_parties
 
 DEVELOPER_ID = "91430100MA4L000000"
 BUYER = ("王小明", "430102199001011234")
@@ -190,17 +187,39 @@ def test_signing_equals_filing_over_http(
         reads = conn.execute(select(func.count()).select_from(auth.access_log)).scalar()
     assert reads and reads >= 1
 
-    # 变更: a change agreement signed by both parties elsewhere, filed against the filing.
-    agreement = render(sample_contract("BC-1")).pdf
-    agreement = sign_as_parties(d.pki, agreement, SELLER, BUYER[0], CONTRACT["number"])
-    r = client.post(
-        f"/v1/filings/{number}/changes",
-        params={"reason": "补充协议：交付日期顺延"},
-        content=agreement,
-        headers={**dev, "Idempotency-Key": "change-1", "content-type": "application/pdf"},
+    # 变更: a change agreement the developer proposes, both parties sign, filed against the filing.
+    r = _post(
+        client,
+        f"/v1/filings/{number}/change-agreements",
+        dev,
+        json={"reason": "补充协议：交付日期顺延", "changes": "交付日期变更为 2028-12-31。"},
     )
-    assert r.status_code == 201 and r.json()["event"] == "changed", r.text
-    change = r.json()
+    assert r.status_code == 201 and r.json()["kind"] == "change", r.text  # type: ignore[attr-defined]
+    agreement = r.json()  # type: ignore[attr-defined]
+    assert agreement["number"] == f"{number}-BG1"
+    r = _post(client, f"/v1/contracts/{agreement['id']}/seal", dev)
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    key = new_key()
+    pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    r = _post(
+        client,
+        f"/v1/contracts/{agreement['id']}/remote-signing/buyer-1/start",
+        buyer,
+        json={"public_key_pem": pem, "name": BUYER[0], "id_number": BUYER[1]},
+    )
+    sig = remote.device_sign(key, base64.b64decode(r.json()["digest_to_sign"]))  # type: ignore[attr-defined]
+    r = _post(
+        client,
+        f"/v1/contracts/{agreement['id']}/remote-signing/buyer-1/finish",
+        buyer,
+        json={"signature": base64.b64encode(sig).decode()},
+    )
+    assert r.status_code == 201 and r.json()["event"] == "changed", r.text  # type: ignore[attr-defined]
+    change = r.json()  # type: ignore[attr-defined]
     assert Receipt.parse(change["receipt"]).index == change["log_index"]
     listed = client.get(f"/v1/filings/{number}/changes", headers=buyer).json()
     assert [c["log_index"] for c in listed] == [change["log_index"]]
@@ -212,22 +231,13 @@ def test_signing_equals_filing_over_http(
         client.get(f"/v1/filings/{number}/changes/999999/document", headers=buyer).status_code
         == 404
     )
-    unsigned = client.post(
-        f"/v1/filings/{number}/changes",
-        params={"reason": "x"},
-        content=render(sample_contract("BC-2")).pdf,
-        headers={**dev, "Idempotency-Key": "change-2", "content-type": "application/pdf"},
+    other = _post(
+        client,
+        f"/v1/filings/{number}/change-agreements",
+        keys["other"],
+        json={"reason": "x", "changes": "y"},
     )
-    assert unsigned.status_code == 422 and unsigned.json()["type"].endswith("/signature-rejected")
-    assert (
-        client.post(
-            f"/v1/filings/{number}/changes",
-            params={"reason": "x"},
-            content=agreement,
-            headers={**keys["other"], "Idempotency-Key": "c3", "content-type": "application/pdf"},
-        ).status_code
-        == 404
-    )  # another developer's filing
+    assert other.status_code == 404  # type: ignore[attr-defined]  # another developer's filing
 
     view = client.get(f"/v1/contracts/{cid}", headers=buyer).json()
     assert view["filing"]["number"] == number and view["unit_status"] == "FILED"

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -20,6 +21,7 @@ from filing.deployment import Deployment
 from filing.eligibility import CHANGSHA_2017
 from filing.entry import EntryEvent, FilingEntry
 from filing.service import (
+    AgreementKind,
     ContractStateError,
     Departments,
     FilingService,
@@ -133,6 +135,21 @@ def _sign_through(svc: FilingService, contract: object) -> tuple[str, object]:
     )
     record = svc.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), BUYER_ID)
     return cid, record
+
+
+def _sign_agreement(svc: FilingService, agreement_id: str) -> Any:
+    """The developer's seal, then the buyer on the phone, on a proposed agreement."""
+    assert svc.seal_as_developer(agreement_id, "developer") is None
+    key = new_key()
+    c = _contract()
+    digest = svc.start_remote_signing(
+        agreement_id, "buyer-1", _identity(c), key.public_key(), BUYER_ID
+    )
+    record = svc.finish_remote_signing(
+        agreement_id, "buyer-1", remote.device_sign(key, digest), BUYER_ID
+    )
+    assert record is not None
+    return record
 
 
 def _awaiting_buyer(svc: FilingService) -> tuple[str, ec.EllipticCurvePrivateKey, bytes]:
@@ -384,7 +401,6 @@ def test_signing_after_the_reservation_ran_out_is_refused(
 def test_a_change_is_sealed_logged_and_verifiable_and_the_filing_stands(
     service: FilingService, tmp_path: Path
 ) -> None:
-    from signing.render import render
     from verifier.later import LogData
     from verifier.models import Verdict
     from verifier.verify import verify
@@ -392,23 +408,19 @@ def test_a_change_is_sealed_logged_and_verifiable_and_the_filing_stands(
     c = _contract()
     _, record = _sign_through(service, c)
     assert record is not None
-    agreement = render(sample_contract("HT-2026-BC-001")).pdf  # the 补充协议, any PDF will do
-    pki = service.d.pki
-    seller, buyer = c.seller.name, c.buyers[0].name  # type: ignore[attr-defined]
-
-    with pytest.raises(SignatureRejected):
-        service.change(record.number, agreement, "developer", "补充协议")
-    with pytest.raises(SignatureRejected, match="not"):
-        service.change(
-            record.number,
-            sign_as_parties(pki, agreement, "别的公司", buyer, c.number),  # type: ignore[attr-defined]
-            "developer",
-            "x",
-        )
+    with pytest.raises(ContractStateError, match="states the changes"):
+        service.propose_agreement(record.number, AgreementKind.CHANGE, "补充协议", "developer")
     logged = service.d.log.appended()
-
-    signed = sign_as_parties(pki, agreement, seller, buyer, c.number)  # type: ignore[attr-defined]
-    change = service.change(record.number, signed, "developer", "补充协议：交付日期顺延")
+    aid, agreement_number, _ = service.propose_agreement(
+        record.number,
+        AgreementKind.CHANGE,
+        "补充协议：交付日期顺延",
+        "developer",
+        "交付日期由 2028-06-30 变更为 2028-12-31。",
+    )
+    assert agreement_number == f"{record.number}-BG1"
+    change = _sign_agreement(service, aid)
+    assert change.event is EntryEvent.CHANGED
     entry = FilingEntry.decode(service.d.log.entry(change.log_index))
     assert entry.event is EntryEvent.CHANGED and entry.ref == record.log_index
     assert entry.filing == record.number and change.log_index == logged
@@ -443,7 +455,7 @@ def test_a_change_is_sealed_logged_and_verifiable_and_the_filing_stands(
         record.number, "authority", "判决解除", "(2026)湘0104民初2号", judgment_pdf()
     )
     with pytest.raises(ContractStateError):
-        service.change(record.number, signed, "developer", "again")
+        service.propose_agreement(record.number, AgreementKind.CHANGE, "again", "x", "again")
     cp = service.d.sequencer().step()
     assert cp is not None and cp.size > cancel_index
     log_data = LogData(cp.cosigned_note, tuple(service.d.log.entries(0, cp.size)))

@@ -117,6 +117,24 @@ def test_an_unbounded_chunked_stream_is_cut_off_at_the_limit(server: int) -> Non
     assert b"payload-too-large" in answer
 
 
+def test_a_chunked_json_body_past_the_limit_gets_413_not_a_parse_error(server: int) -> None:
+    """Found by the red team: a JSON route's body parser turned the cut-off into a 400 and
+    read the body to its end (200 MiB); the answer is 413, sent as soon as the limit is
+    passed, and the rest of the body is never read."""
+    chunk = b" " * 4096
+    with socket.create_connection(("127.0.0.1", server), timeout=10) as s:
+        s.sendall(
+            b"POST /v1/contracts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer nope\r\nIdempotency-Key: k\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        for _ in range(64 * 1024 // len(chunk) + 2):
+            s.sendall(b"1000\r\n" + chunk + b"\r\n")
+        answer = _answer(s)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"payload-too-large" in answer and b"connection: close" in answer.lower()
+
+
 def test_json_and_der_bodies_are_bounded_too(deployment: Deployment) -> None:
     with TestClient(create_app(deployment, run_sequencer=False)) as client:
         big = client.post("/v1/verification", json={"pdf": "A" * (MAX_VERIFICATION + 10)})
