@@ -24,6 +24,7 @@ from api import (
 )
 from api.dispatch import Dispatcher
 from api.examples import add_examples
+from api.incidents import LastResortMiddleware
 from api.limits import BodyLimitMiddleware
 from api.ratelimit import CpuBudget, RateLimiter
 from filing import departments
@@ -115,6 +116,9 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     )
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware)
+    # Added last, so outermost: whatever escapes the handlers is answered and logged here,
+    # without its text, before the server could log it in full.
+    app.add_middleware(LastResortMiddleware)
     app.include_router(log_routes.router(deployment))
     app.include_router(pki_routes.router(deployment))
     app.include_router(filing_routes.router(deployment, service, limiter))

@@ -26,6 +26,7 @@ from filing.checks import Reason
 from filing.deployment import Deployment
 from filing.service import (
     ContractStateError,
+    DuplicateContractNumber,
     FilingError,
     FilingRecord,
     FilingService,
@@ -311,6 +312,20 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             raise Problem(403, "forbidden", "Not allowed for this role", "contracts name people")
         return c
 
+    def own_field(c: dict[str, Any], field: str, who: Caller) -> None:
+        """A buyer signs remotely in their own field only (the seller seals on the platform)."""
+        contract = contract_from_json(c["data"])
+        if field not in contract.signature_fields:
+            fields = ", ".join(contract.signature_fields)
+            raise Problem(
+                422, "unknown-signature-field", "No such signature field", f"the fields: {fields}"
+            )
+        mine = [
+            f"buyer-{n}" for n, b in enumerate(contract.buyers, start=1) if b.id_number == who.org
+        ]
+        if field not in mine:
+            raise Problem(403, "forbidden", "Not your signature field", f"{field} is not yours")
+
     def filing_response(record: FilingRecord | None, status: int = 200) -> JSONResponse:
         if record is None:
             return JSONResponse({"filed": False}, status_code=status)
@@ -364,6 +379,10 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             return Problem(404, "unknown-contract", "Unknown contract or filing", str(exc))
         if isinstance(exc, ContractStateError):
             return Problem(409, "contract-state", "Not possible in the contract's state", str(exc))
+        if isinstance(exc, DuplicateContractNumber):
+            return Problem(
+                409, "duplicate-contract-number", "Contract number used before", str(exc)
+            )
         return Problem(422, "filing-refused", "Refused", str(exc))
 
     @r.post(
@@ -473,7 +492,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         contract_id: str, field: str, data: RemoteStartIn, who: Who, key: Key
     ) -> Response:
         require(who, Role.BUYER)
-        contract_row(contract_id, who)
+        own_field(contract_row(contract_id, who), field, who)
 
         def run() -> Response:
             try:
@@ -510,7 +529,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         contract_id: str, field: str, data: RemoteFinishIn, who: Who, key: Key
     ) -> Response:
         require(who, Role.BUYER)
-        contract_row(contract_id, who)
+        own_field(contract_row(contract_id, who), field, who)
 
         def run() -> Response:
             try:

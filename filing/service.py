@@ -26,6 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Connection, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 
 from filing import outbox, registry, schema, statistics
 from filing.checks import CheckFailure, check_sellable
@@ -91,6 +92,10 @@ class SignatureRejected(FilingError):
 
 class UnknownContract(FilingError, LookupError):
     pass
+
+
+class DuplicateContractNumber(FilingError):
+    """Another contract already has this number (numbers are unique on the platform)."""
 
 
 @dataclass(frozen=True)
@@ -177,25 +182,32 @@ class FilingService:
                 # Another draft reserved it between the check and here (PostgreSQL reads each
                 # statement afresh): the unit is taken, not the server broken.
                 raise UnitTaken(str(exc)) from exc
-            conn.execute(
-                insert(schema.contracts).values(
-                    id=contract_id,
-                    number=contract.number,
-                    unit_id=unit.id,
-                    developer_id=developer_id,
-                    status="DRAFT",
-                    data=contract_to_json(contract),
-                    eligibility=json.dumps(
-                        [json.loads(d.to_json()) for d in decisions], ensure_ascii=False
-                    ),
-                    draft_sha256=digest,
-                    draft_pdf=pdf,
-                    current_pdf=pdf,
-                    signed_fields="",
-                    created_at=registry.now(),
-                    expires_at=registry.now() + RESERVATION,
+            try:
+                conn.execute(
+                    insert(schema.contracts).values(
+                        id=contract_id,
+                        number=contract.number,
+                        unit_id=unit.id,
+                        developer_id=developer_id,
+                        status="DRAFT",
+                        data=contract_to_json(contract),
+                        eligibility=json.dumps(
+                            [json.loads(d.to_json()) for d in decisions], ensure_ascii=False
+                        ),
+                        draft_sha256=digest,
+                        draft_pdf=pdf,
+                        current_pdf=pdf,
+                        signed_fields="",
+                        created_at=registry.now(),
+                        expires_at=registry.now() + RESERVATION,
+                    )
                 )
-            )
+            except IntegrityError as exc:
+                # The only constraint the row can break (its id is new, its unit exists): the
+                # number. Raised inside the transaction, so the reservation goes with it.
+                raise DuplicateContractNumber(
+                    f"contract number {contract.number} is already used"
+                ) from exc
         return contract_id, digest
 
     def withdraw(self, contract_id: str, actor: str) -> None:
@@ -257,6 +269,8 @@ class FilingService:
         """The developer's seal, from the platform's token (or key files)."""
         with self.engine.connect() as conn:
             c = self._contract(conn, contract_id)
+        # Before signing: pyHanko refuses a filled field with an error of its own (was a 500).
+        self._expect_next(c, "seller")
         contract = contract_from_json(c["data"])
         slug = "seal-" + hashlib.sha256(c["developer_id"].encode()).hexdigest()[:16]
         font = truetype_font()
