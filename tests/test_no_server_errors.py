@@ -206,3 +206,33 @@ def test_a_real_server_logs_no_personal_data_and_answers_no_detail_on_an_interna
         assert value not in log, f"{value!r} in the server log:\n{log}"
         for r in (first, again, started):
             assert value not in r.text
+
+
+def test_any_other_constraint_a_write_breaks_is_a_409_problem_that_writes_nothing(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The catch-all for IntegrityError: forced here with a constraint the schema lacks."""
+    client, keys, d = api
+    authority = {**keys["authority"], "content-type": "text/csv"}
+    with write_transaction(d.log.engine) as conn:
+        conn.execute(text("CREATE UNIQUE INDEX one_name ON dept_identities (name)"))
+    first = f"id_number,name\n{BUYER[1]},{BUYER[0]}\n".encode()
+    r = client.post(
+        "/v1/departments/identities", content=first, headers={**authority, "Idempotency-Key": "1"}
+    )
+    assert r.status_code == 201, r.text
+    twins = f"id_number,name\n{BUYER[1]},{BUYER[0]}\n430104199202022345,{BUYER[0]}\n".encode()
+    with caplog.at_level(logging.DEBUG):
+        r = client.post(
+            "/v1/departments/identities",
+            content=twins,
+            headers={**authority, "Idempotency-Key": "2"},
+        )
+    _problem(r, 409, "conflict")
+    for value in (BUYER[0], BUYER[1], "430104199202022345"):
+        assert value not in r.text and value not in caplog.text
+    loads = client.get("/v1/departments/identities/loads", headers=keys["authority"]).json()
+    assert len(loads) == 1  # the refused load is not on record, and the table is as it was
+    with d.log.engine.connect() as conn:
+        rows = conn.execute(text("SELECT id_number, name FROM dept_identities")).all()
+    assert [tuple(row) for row in rows] == [(BUYER[1], BUYER[0])]
