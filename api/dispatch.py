@@ -66,7 +66,7 @@ def system_resolver(host: str, port: int) -> list[IPAddress]:
 
 
 class AddressRefused(ValueError):
-    """The URL may not receive webhooks: its scheme, form or address (``reason`` says which)."""
+    """The URL may not receive webhooks: its scheme, its form or its address (the message says)."""
 
 
 class NoAnswer(Exception):
