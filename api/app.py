@@ -22,14 +22,16 @@ from api import (
     problems,
     supervision_routes,
 )
-from api.dispatch import Dispatcher
+from api.dispatch import Dispatcher, Resolver, Targets, system_resolver
 from api.examples import add_examples
+from api.incidents import LastResortMiddleware
 from api.limits import BodyLimitMiddleware
 from api.ratelimit import CpuBudget, RateLimiter
 from filing import departments
 from filing.deployment import Deployment
 from filing.eligibility import CHANGSHA_2017, load_rule_sets
 from filing.service import Departments, FilingService
+from filing.webhook_policy import AddressPolicy
 from ledger.database import write_transaction
 
 REDIS_ENV = "WANGQIAN_REDIS_URL"
@@ -63,11 +65,15 @@ def filing_service(deployment: Deployment) -> FilingService:
     )
 
 
-def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
+def create_app(
+    deployment: Deployment, run_sequencer: bool = True, resolver: Resolver = system_resolver
+) -> FastAPI:
+    """The app; ``resolver`` resolves webhook hosts (the system's, or a test's seam)."""
     service = filing_service(deployment)
     limiter = RateLimiter(os.environ.get(REDIS_ENV), deployment.config.rate_per_minute)
     budget = CpuBudget(os.environ.get(REDIS_ENV), deployment.config.verification_cpu_seconds)
-    dispatcher = Dispatcher(service.engine, os.environ.get(REDIS_ENV))
+    targets = Targets(AddressPolicy.parse(deployment.config.webhook_allow), resolver)
+    dispatcher = Dispatcher(service.engine, os.environ.get(REDIS_ENV), targets=targets)
     stop = threading.Event()
 
     def housekeeping() -> None:
@@ -119,10 +125,13 @@ def create_app(deployment: Deployment, run_sequencer: bool = True) -> FastAPI:
     )
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware)
+    # Added last, so outermost: whatever escapes the handlers is answered and logged here,
+    # without its text, before the server could log it in full.
+    app.add_middleware(LastResortMiddleware)
     app.include_router(log_routes.router(deployment))
     app.include_router(pki_routes.router(deployment))
     app.include_router(filing_routes.router(deployment, service, limiter))
-    app.include_router(supervision_routes.router(deployment, service, limiter))
+    app.include_router(supervision_routes.router(deployment, service, limiter, targets))
     app.include_router(pages.router(deployment, service, limiter, budget))
     describe = app.openapi
     app.openapi = lambda: add_examples(describe())  # type: ignore[method-assign]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import logging
 import os
 import sys
 from pathlib import Path
 
+from api.incidents import UVICORN_LOGGING, configure_logging
 from keys.authority import CertificateError
 from keys.store import KeyStoreError
 from ledger.merkle import ProofError
@@ -53,10 +53,17 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             log_level="info",
+            log_config=UVICORN_LOGGING,
         )
         return EXIT_OK
     with Deployment.open(args.data) as deployment:
-        uvicorn.run(create_app(deployment), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(
+            create_app(deployment),
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            log_config=UVICORN_LOGGING,
+        )
     return EXIT_OK
 
 
@@ -69,7 +76,11 @@ def _witness(args: argparse.Namespace) -> int:
     print(f"witness {witness.signer.name}: {witness.signer.verifier.vkey}", flush=True)
     try:
         uvicorn.run(
-            create_witness_app(witness), host=args.host, port=args.port, log_level="warning"
+            create_witness_app(witness),
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            log_config=UVICORN_LOGGING,
         )
     finally:
         witness.close()
@@ -366,11 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Expected chatter of the libraries: fontTools on tables it does not subset, pyHanko on
-    # embedding revocation data we supply ourselves instead of fetching it.
-    for noisy in ("fontTools.subset", "pyhanko.sign.signers.pdf_signer"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    # Tracebacks in the log name types and places, never the text (api/incidents.py).
+    configure_logging()
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)

@@ -47,6 +47,14 @@ _FILED = {
 }
 
 # "METHOD path" -> the success answer; text for text/plain and binary media types.
+_LOAD = {
+    "id": 7,
+    "kind": "households",
+    "loaded_by": "长沙市住建局",
+    "loaded_at": "2026-11-27T09:00:00+00:00",
+    "rows": 1,
+    "sha256": "5f1d…",
+}
 RESPONSES: dict[str, Any] = {
     "GET /log/checkpoint": _CHECKPOINT,
     "GET /log/vkey": "changsha.wangqian.example/filings+0abe9069+AWIdiC5GYkXUWjaE4qWJnYjR3NskTi"
@@ -73,7 +81,8 @@ RESPONSES: dict[str, Any] = {
     "GET /pki/{slug}.crt": _PEM,
     "POST /v1/registry/import": {"imported": 120},
     "POST /v1/registry/permits": {"id": 1, "number": "长住建预许字（2026）第 0088 号"},
-    "POST /v1/departments/{kind}": {"loaded": 2},
+    "POST /v1/departments/{kind}": {"loaded": 1, "load": _LOAD},
+    "GET /v1/departments/{kind}/loads": [_LOAD],
     "GET /v1/units": [_UNIT],
     "GET /v1/units/{code}": {
         "unit": {

@@ -28,6 +28,7 @@ from filing.deployment import Deployment
 from filing.service import (
     AgreementKind,
     ContractStateError,
+    DuplicateContractNumber,
     FilingError,
     FilingRecord,
     FilingService,
@@ -39,6 +40,7 @@ from filing.service import (
     SignatureRejected,
     UnitTaken,
     UnknownContract,
+    UnknownSignatureField,
 )
 from filing.status import InvalidTransition, UnitEvent, UnitFlag, UnitStatus
 from filing.terms import contract_from_json
@@ -215,21 +217,47 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
 
         return once(who, key, permit.model_dump_json().encode(), run)
 
-    @r.post("/departments/{kind}", status_code=201, summary="Load a department extract (CSV)")
-    async def load_department(kind: str, request: Request, who: Who, key: Key = None) -> Response:
+    @r.post(
+        "/departments/{kind}",
+        status_code=201,
+        summary="Load a department extract (CSV): replaces the kind's table, all rows or none",
+        description="Formats in docs/api.md. A wrong header, no data rows or any bad row is "
+        "a 422 `bad-extract` whose `errors` lists every problem (`row` 0: the file); nothing "
+        "is changed. Each load is recorded (who, when, rows, SHA-256 of the file).",
+    )
+    async def load_department(
+        kind: departments.ExtractKind, request: Request, who: Who, key: Key = None
+    ) -> Response:
         require(who, Role.AUTHORITY)
         raw = await request.body()  # bounded by api/limits.py
 
         def run() -> Response:
             try:
-                text = raw.decode("utf-8-sig")
                 with write_transaction(engine) as conn:
-                    count = departments.load_csv(conn, kind, text)
-            except (UnicodeDecodeError, departments.DepartmentDataError) as exc:
-                raise Problem(422, "bad-extract", "Department extract rejected", str(exc)) from exc
-            return JSONResponse({"loaded": count}, status_code=201)
+                    load = departments.load_extract(conn, kind, raw, who.org)
+            except departments.DepartmentDataError as exc:
+                raise Problem(
+                    422,
+                    "bad-extract",
+                    "Department extract rejected; nothing loaded",
+                    str(exc),
+                    errors=[{"row": e.row, "message": e.message} for e in exc.errors],
+                ) from exc
+            return JSONResponse({"loaded": load.rows, "load": load.as_dict()}, status_code=201)
 
-        return await run_in_threadpool(once, who, key, raw, run)
+        return await run_in_threadpool(once, who, key, raw + kind.value.encode(), run)
+
+    @r.get(
+        "/departments/{kind}/loads",
+        summary="The loads of a department extract, newest first (who, when, rows, SHA-256)",
+    )
+    def department_loads(
+        kind: departments.ExtractKind, who: Who, limit: int = Query(100, ge=1, le=1000)
+    ) -> list[dict[str, Any]]:
+        require(who, Role.AUTHORITY)
+        with engine.connect() as conn:
+            found = departments.recorded_loads(conn, kind, limit)
+        return [load.as_dict() for load in found]
 
     @r.get("/units", summary="Units of the 楼盘表, by status")
     def list_units(
@@ -400,12 +428,18 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             return Problem(422, "judgment-required", "A judgment or decision is needed", str(exc))
         if isinstance(exc, NotYourField):
             return Problem(403, "not-your-field", "A party signs only for itself", str(exc))
+        if isinstance(exc, UnknownSignatureField):
+            return Problem(422, "unknown-signature-field", "No such signature field", str(exc))
         if isinstance(exc, SealUnavailable):
             return Problem(503, "filing-seal-unavailable", "Filing seal unavailable", str(exc))
         if isinstance(exc, UnknownContract):
             return Problem(404, "unknown-contract", "Unknown contract or filing", str(exc))
         if isinstance(exc, ContractStateError):
             return Problem(409, "contract-state", "Not possible in the contract's state", str(exc))
+        if isinstance(exc, DuplicateContractNumber):
+            return Problem(
+                409, "duplicate-contract-number", "Contract number used before", str(exc)
+            )
         return Problem(422, "filing-refused", "Refused", str(exc))
 
     @r.post(

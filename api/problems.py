@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://wangqian.example/problems/"
 MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger(__name__)
 
 
 class Problem(Exception):
@@ -59,3 +62,15 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug, title = _SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
         return problem_response(exc.status_code, slug, title, str(exc.detail))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A constraint refused a write and its transaction rolled back: the request clashes
+        # with what is recorded. Routes name the cases they expect (a contract number used
+        # before); this is every other. The exception's text holds the values: never shown.
+        log.warning(
+            "a write broke a database constraint (%s): answered 409", type(exc.orig).__name__
+        )
+        return problem_response(
+            409, "conflict", "Conflicts with recorded data", "Nothing of this request was written."
+        )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from api import auth, charts
 from api.auth import Caller, Role, require
+from api.dispatch import AddressRefused, Targets
 from api.problems import Problem
 from api.ratelimit import RateLimiter
 from filing import disclosure, outbox, statistics
@@ -27,7 +28,10 @@ SUBSCRIBER_ROLES = (Role.AUTHORITY, Role.DEPARTMENT, Role.TAX, Role.BANK, Role.C
 
 class WebhookIn(BaseModel):
     url: str = Field(
-        pattern=r"^https?://[^\s]+$", max_length=500, examples=["https://tax.example/wangqian"]
+        min_length=1,
+        max_length=500,
+        examples=["https://tax.example/wangqian"],
+        description="http or https; not to an internal address (422 webhook-address-refused)",
     )
     from_event: int | None = Field(
         default=None, ge=0, description="deliver events after this id (default: from now on)"
@@ -49,7 +53,9 @@ def _table(rows: list[dict[str, Any]], fmt: str, name: str) -> Response:
     )
 
 
-def router(deployment: Deployment, service: FilingService, limiter: RateLimiter) -> APIRouter:
+def router(
+    deployment: Deployment, service: FilingService, limiter: RateLimiter, targets: Targets
+) -> APIRouter:
     r = APIRouter(prefix="/v1", tags=["supervision"])
     engine = service.engine
     Who = Annotated[Caller, Depends(auth.dependency(engine, limiter))]
@@ -192,10 +198,18 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         description="Each event is POSTed as JSON with `X-Wangqian-Event-Id`, "
         "`X-Wangqian-Timestamp` and `X-Wangqian-Signature: sha256=<hex HMAC-SHA256(secret, "
         "timestamp + '.' + body)>`; answer 2xx. Events go in order; failures are retried with "
-        "exponential backoff and dead-lettered after 8 attempts. The secret is shown once.",
+        "exponential backoff and dead-lettered after 8 attempts. The secret is shown once. "
+        "Internal addresses (loopback, private, link-local, metadata, …) are refused, now "
+        "and at every delivery, unless config.json's `webhook_allow` names them.",
     )
     def subscribe(body: WebhookIn, who: Who) -> JSONResponse:
         require(who, *SUBSCRIBER_ROLES)
+        try:
+            targets.check_registration(body.url)
+        except AddressRefused as exc:
+            raise Problem(
+                422, "webhook-address-refused", "Webhooks cannot go to this address", str(exc)
+            ) from exc
         with write_transaction(engine) as conn:
             sub = outbox.subscribe(conn, who.org, body.url, body.from_event)
         return JSONResponse(

@@ -1,26 +1,37 @@
 """Department data for 购房资格, as tables the authority loads (CSV from each department).
 
-* household registration (police): id_number, local (0/1), spouse, minor_children (";"-separated)
-* payments (human resources / tax): id_number, consecutive_months, as_of (date)
-* homes owned (natural resources): id_number, district, homes
+* households (police, household registration): id_number, local (1/0, true/false, yes/no),
+  spouse (optional), minor_children (optional, ";"-separated ID numbers)
+* payments (human resources / tax): id_number, consecutive_months, as_of (ISO date)
+* homes (natural resources, homes owned): id_number, district, homes
 * identities (police): id_number, name — for the identity check before a buyer's certificate
+
+A load replaces the kind's table, all of it or nothing: a file with a wrong header, no rows or
+any bad row changes nothing and is answered with every problem found. Each load is recorded
+in ``dept_loads`` (who, when, kind, rows, SHA-256 of the file as sent), append-only.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import enum
+import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
     Connection,
     Date,
+    DateTime,
     Engine,
     Integer,
     MetaData,
+    String,
     Table,
     Text,
     delete,
@@ -61,70 +72,283 @@ homes = Table(
     Column("district", Text, primary_key=True),
     Column("homes", Integer, nullable=False),
 )
+loads = Table(
+    "dept_loads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False, index=True),
+    Column("loaded_by", Text, nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+)
+
+MAX_ERRORS = 100  # listed in a rejection; a wholly wrong file would otherwise list every row
+MAX_ID = 40  # characters of an ID number, as the API takes them
+
+
+class ExtractKind(enum.StrEnum):
+    HOUSEHOLDS = "households"
+    PAYMENTS = "payments"
+    HOMES = "homes"
+    IDENTITIES = "identities"
+
+
+@dataclass(frozen=True)
+class ExtractError:
+    row: int  # 1-based, header excluded; 0 for the file as a whole (encoding, header, empty)
+    message: str
 
 
 class DepartmentDataError(ValueError):
-    """A department extract is malformed (nothing of it was loaded)."""
+    """A department extract is malformed (nothing of it was loaded); ``errors`` lists why."""
+
+    def __init__(self, kind: str, errors: Sequence[ExtractError]) -> None:
+        shown = "; ".join(f"row {e.row}: {e.message}" if e.row else e.message for e in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        super().__init__(f"{kind} extract rejected, nothing loaded: {shown}{more}")
+        self.errors = list(errors)
+
+
+@dataclass(frozen=True)
+class Load:
+    """One accepted extract: who loaded it, when, how many rows, the file's SHA-256."""
+
+    id: int
+    kind: ExtractKind
+    loaded_by: str
+    loaded_at: dt.datetime
+    rows: int
+    sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        at = self.loaded_at if self.loaded_at.tzinfo else self.loaded_at.replace(tzinfo=dt.UTC)
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "loaded_by": self.loaded_by,
+            "loaded_at": at.isoformat(),
+            "rows": self.rows,
+            "sha256": self.sha256,
+        }
+
+
+def _id_number(value: str, column: str = "id_number") -> str:
+    if not value:
+        raise ValueError(f"{column} is empty")
+    if len(value) > MAX_ID:
+        raise ValueError(f"{column} is longer than {MAX_ID} characters")
+    return value
+
+
+def _flag(value: str) -> bool:
+    word = value.lower()
+    if word in ("1", "true", "yes"):
+        return True
+    if word in ("0", "false", "no"):
+        return False
+    raise ValueError("local must be 1 or 0 (true/false, yes/no)")
+
+
+def _count(value: str, column: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"{column} is not a whole number") from None
+    if n < 0:
+        raise ValueError(f"{column} is negative")
+    return n
+
+
+def _date(value: str, column: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{column} is not a date (YYYY-MM-DD)") from None
+
+
+def _text(value: str, column: str) -> str:
+    if not value:
+        raise ValueError(f"{column} is empty")
+    return value
+
+
+def _household(r: dict[str, str]) -> dict[str, Any]:
+    children = [c.strip() for c in r.get("minor_children", "").split(";") if c.strip()]
+    return {
+        "id_number": _id_number(r["id_number"]),
+        "local": _flag(r["local"]),
+        "spouse": _id_number(r["spouse"], "spouse") if r.get("spouse") else None,
+        "minor_children": ";".join(_id_number(c, "minor_children") for c in children),
+    }
+
+
+def _payment(r: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id_number": _id_number(r["id_number"]),
+        "consecutive_months": _count(r["consecutive_months"], "consecutive_months"),
+        "as_of": _date(r["as_of"], "as_of"),
+    }
+
+
+def _home(r: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id_number": _id_number(r["id_number"]),
+        "district": _text(r["district"], "district"),
+        "homes": _count(r["homes"], "homes"),
+    }
+
+
+def _identity(r: dict[str, str]) -> dict[str, Any]:
+    return {"id_number": _id_number(r["id_number"]), "name": _text(r["name"], "name")}
+
+
+@dataclass(frozen=True)
+class ExtractFormat:
+    """A kind's table, its columns and how one row becomes a record (ValueError: why not)."""
+
+    table: Table
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    key: tuple[str, ...]  # unique within an extract (the table's primary key)
+    record: Callable[[dict[str, str]], dict[str, Any]]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+FORMATS: dict[ExtractKind, ExtractFormat] = {
+    ExtractKind.HOUSEHOLDS: ExtractFormat(
+        households, ("id_number", "local"), ("spouse", "minor_children"), ("id_number",), _household
+    ),
+    ExtractKind.PAYMENTS: ExtractFormat(
+        payments, ("id_number", "consecutive_months", "as_of"), (), ("id_number",), _payment
+    ),
+    ExtractKind.HOMES: ExtractFormat(
+        homes, ("id_number", "district", "homes"), (), ("id_number", "district"), _home
+    ),
+    ExtractKind.IDENTITIES: ExtractFormat(
+        identities, ("id_number", "name"), (), ("id_number",), _identity
+    ),
+}
 
 
 def create(conn: Connection) -> None:
     metadata.create_all(conn)
+    # The record of loads is evidence of what eligibility decisions were based on.
+    if conn.dialect.name == "sqlite":
+        for op in ("UPDATE", "DELETE"):
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER IF NOT EXISTS dept_loads_no_{op.lower()} "
+                f"BEFORE {op} ON dept_loads "
+                "BEGIN SELECT RAISE(ABORT, 'dept_loads is append-only'); END"
+            )
+    else:
+        conn.exec_driver_sql(
+            "CREATE OR REPLACE TRIGGER dept_loads_append_only "
+            "BEFORE UPDATE OR DELETE ON dept_loads "
+            "FOR EACH ROW EXECUTE FUNCTION wangqian_append_only()"
+        )
 
 
-def load_csv(conn: Connection, kind: str, data: str) -> int:
-    """Replace one department's table with a new extract (all rows or none)."""
-    rows = list(csv.DictReader(io.StringIO(data)))
+def parse_extract(kind: ExtractKind, raw: bytes) -> list[dict[str, Any]]:
+    """The extract's records, or DepartmentDataError listing every problem found."""
+    fmt = FORMATS[kind]
     try:
-        if kind == "households":
-            table, values = (
-                households,
-                [
-                    {
-                        "id_number": r["id_number"],
-                        "local": r["local"].strip() in ("1", "true", "yes"),
-                        "spouse": r.get("spouse") or None,
-                        "minor_children": r.get("minor_children") or "",
-                    }
-                    for r in rows
-                ],
-            )
-        elif kind == "payments":
-            table, values = (
-                payments,
-                [
-                    {
-                        "id_number": r["id_number"],
-                        "consecutive_months": int(r["consecutive_months"]),
-                        "as_of": dt.date.fromisoformat(r["as_of"]),
-                    }
-                    for r in rows
-                ],
-            )
-        elif kind == "identities":
-            table, values = (
-                identities,
-                [{"id_number": r["id_number"], "name": r["name"]} for r in rows],
-            )
-        elif kind == "homes":
-            table, values = (
-                homes,
-                [
-                    {
-                        "id_number": r["id_number"],
-                        "district": r["district"],
-                        "homes": int(r["homes"]),
-                    }
-                    for r in rows
-                ],
-            )
-        else:
-            raise DepartmentDataError(f"unknown department table {kind!r}")
-    except (KeyError, ValueError) as exc:
-        raise DepartmentDataError(f"{kind} extract is malformed: {exc}") from exc
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DepartmentDataError(kind, [ExtractError(0, "the file is not UTF-8")]) from None
+    try:
+        lines = [line for line in csv.reader(io.StringIO(text)) if line]
+    except csv.Error as exc:
+        raise DepartmentDataError(kind, [ExtractError(0, f"not CSV: {exc}")]) from None
+    if not lines:
+        raise DepartmentDataError(kind, [ExtractError(0, "the file is empty")])
+    header = [name.strip() for name in lines[0]]
+    errors = _header_errors(fmt, header)
+    if len(lines) == 1:
+        errors.append(ExtractError(0, "no data rows: an extract replaces the table, so an "
+                                      "empty one would wipe it"))  # fmt: skip
+    if errors:
+        raise DepartmentDataError(kind, errors)
+    records: list[dict[str, Any]] = []
+    first_seen: dict[tuple[Any, ...], int] = {}
+    for n, fields in enumerate(lines[1:], start=1):
+        if len(errors) >= MAX_ERRORS:
+            errors.append(ExtractError(n, "too many problems; the rest of the file is unchecked"))
+            break
+        if len(fields) != len(header):
+            errors.append(ExtractError(n, f"{len(fields)} fields, the header has {len(header)}"))
+            continue
+        try:
+            record = fmt.record({h: v.strip() for h, v in zip(header, fields, strict=True)})
+        except ValueError as exc:
+            errors.append(ExtractError(n, str(exc)))
+            continue
+        key = tuple(record[k] for k in fmt.key)
+        if key in first_seen:
+            errors.append(ExtractError(n, f"same {', '.join(fmt.key)} as row {first_seen[key]}"))
+            continue
+        first_seen[key] = n
+        records.append(record)
+    if errors:
+        raise DepartmentDataError(kind, errors)
+    return records
+
+
+def _header_errors(fmt: ExtractFormat, header: list[str]) -> list[ExtractError]:
+    errors = []
+    expected = f"expected {','.join(fmt.required)}" + (
+        f" and optionally {','.join(fmt.optional)}" if fmt.optional else ""
+    )
+    doubled = sorted({h for h in header if header.count(h) > 1})
+    if doubled:
+        errors.append(ExtractError(0, f"columns named twice: {', '.join(doubled)}"))
+    missing = [c for c in fmt.required if c not in header]
+    if missing:
+        errors.append(ExtractError(0, f"missing columns: {', '.join(missing)} ({expected})"))
+    unknown = [h for h in header if h not in fmt.columns]
+    if unknown:
+        # Shown as sent: a header-less file puts its first row here, and the sender sees it.
+        errors.append(ExtractError(0, f"unknown columns: {', '.join(unknown)} ({expected})"))
+    return errors
+
+
+def load_extract(conn: Connection, kind: ExtractKind, raw: bytes, actor: str) -> Load:
+    """Replace ``kind``'s table with the extract in ``raw`` and record the load (all or none)."""
+    records = parse_extract(kind, raw)
+    table = FORMATS[kind].table
     conn.execute(delete(table))
-    if values:
-        conn.execute(insert(table), values)
-    return len(values)
+    conn.execute(insert(table), records)
+    at = dt.datetime.now(dt.UTC)
+    sha256 = hashlib.sha256(raw).hexdigest()
+    load_id = conn.execute(
+        insert(loads)
+        .values(kind=kind.value, loaded_by=actor, loaded_at=at, rows=len(records), sha256=sha256)
+        .returning(loads.c.id)
+    ).scalar_one()
+    return Load(int(load_id), kind, actor, at, len(records), sha256)
+
+
+def load_csv(conn: Connection, kind: str, data: str, actor: str = "platform") -> int:
+    """``load_extract`` for text in hand (tests, demo data); returns the rows loaded."""
+    try:
+        extract = ExtractKind(kind)
+    except ValueError:
+        raise DepartmentDataError(kind, [ExtractError(0, f"unknown extract {kind!r}")]) from None
+    return load_extract(conn, extract, data.encode("utf-8"), actor).rows
+
+
+def recorded_loads(conn: Connection, kind: ExtractKind, limit: int = 100) -> list[Load]:
+    """The loads of one kind, newest first."""
+    rows = conn.execute(
+        select(loads).where(loads.c.kind == kind.value).order_by(loads.c.id.desc()).limit(limit)
+    ).all()
+    return [
+        Load(int(r.id), ExtractKind(r.kind), r.loaded_by, r.loaded_at, int(r.rows), r.sha256)
+        for r in rows
+    ]
 
 
 class TableHouseholds:

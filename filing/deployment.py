@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from filing.seals import PlatformPki
+from filing.webhook_policy import AddressPolicy
 from keys.authority import CertificateAuthority, pem
 from keys.pkcs11 import Pkcs11KeyStore, TokenConfig
 from keys.pki import Endpoints
@@ -72,6 +73,8 @@ class DeploymentConfig:
     # How long an unanswered Idempotency-Key belongs to its request; after that (its
     # process died before its work committed) a retry takes it over and runs again.
     idempotency_lease_seconds: float = 30.0
+    # Networks and host names webhooks may reach although internal (filing/webhook_policy.py).
+    webhook_allow: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -105,6 +108,7 @@ class DeploymentConfig:
                 rate_per_minute=_whole_number(data, "rate_per_minute", 600),
                 verification_cpu_seconds=_positive(data, "verification_cpu_seconds", 10.0),
                 idempotency_lease_seconds=_positive(data, "idempotency_lease_seconds", 30.0),
+                webhook_allow=_allow_list(data),
                 pkcs11=(
                     TokenConfig(str(data["pkcs11"]["module"]), str(data["pkcs11"]["token_label"]))
                     if data.get("pkcs11")
@@ -124,6 +128,14 @@ class DeploymentConfig:
                 f"witness_threshold {config.witness_threshold} needs 0..{len(config.witnesses)}"
             )
         return config
+
+
+def _allow_list(data: dict[str, Any]) -> tuple[str, ...]:
+    entries = data.get("webhook_allow", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"webhook_allow must be a list, not {entries!r}")
+    AddressPolicy.parse(entries)  # refuses what is neither a network nor a host name
+    return tuple(entries)
 
 
 def _positive(data: dict[str, Any], key: str, default: float) -> float:

@@ -9,9 +9,11 @@ Payloads carry no personal data.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +117,43 @@ def advance(conn: Connection, name: str, last_id: int) -> None:
 # -- webhooks ------------------------------------------------------------------
 
 
+class AttemptStatus(enum.StrEnum):
+    """Where an event stands with a subscription."""
+
+    DELIVERED = "DELIVERED"
+    RETRY = "RETRY"  # failed; tried again at next_attempt_at
+    DEAD = "DEAD"  # failed max_attempts times: dead-lettered, the next event goes
+    REDELIVER = "REDELIVER"  # a dead letter the subscriber asked to have tried once more
+
+
+class DeliveryFailure(enum.StrEnum):
+    """What a subscriber is told of a failed delivery, besides ``HTTP <status>``.
+
+    Never the network error: "connection refused" and "timed out" or "not HTTP" tell a
+    closed port from an open one, and a subscriber could map the platform's network.
+    """
+
+    REFUSED_ADDRESS = "refused address"  # the URL is, or resolved to, a refused address
+    NO_ANSWER = "no answer"  # no HTTP answer: not resolved, not reached, not HTTP, timed out
+
+
+_HTTP_STATUS = re.compile(r"HTTP [1-5][0-9][0-9]")
+
+
+def http_status(status: int) -> str:
+    return f"HTTP {status}"
+
+
+def shown_error(recorded: str) -> str:
+    """A recorded error as the subscriber may see it (rows from older releases held the
+    network error's text: they read as "no answer")."""
+    if not recorded or _HTTP_STATUS.fullmatch(recorded):
+        return recorded
+    if recorded in DeliveryFailure.__members__.values():
+        return recorded
+    return DeliveryFailure.NO_ANSWER.value
+
+
 @dataclass(frozen=True)
 class Subscription:
     id: int
@@ -185,18 +224,21 @@ def record_attempt(
     now: dt.datetime,
     max_attempts: int = MAX_ATTEMPTS,
     first_retry: dt.timedelta = FIRST_RETRY,
-) -> str:
+) -> AttemptStatus:
     """Note one delivery attempt; returns DELIVERED, RETRY or DEAD (then the next event goes)."""
     a, s = schema.webhook_attempts, schema.webhook_subscriptions
     attempts, _ = attempt_state(conn, sub.id, event_id)
     attempts += 1
-    status = "DELIVERED" if ok else ("DEAD" if attempts >= max_attempts else "RETRY")
+    if ok:
+        status = AttemptStatus.DELIVERED
+    else:
+        status = AttemptStatus.DEAD if attempts >= max_attempts else AttemptStatus.RETRY
     wait = min(first_retry * (2 ** (attempts - 1)), LAST_RETRY)
     values = {
         "attempts": attempts,
-        "status": status,
-        "last_error": error[:500],
-        "next_attempt_at": now + wait if status == "RETRY" else None,
+        "status": status.value,
+        "last_error": shown_error(error)[:500],
+        "next_attempt_at": now + wait if status is AttemptStatus.RETRY else None,
         "updated_at": now,
     }
     changed = conn.execute(
@@ -204,7 +246,7 @@ def record_attempt(
     ).rowcount
     if not changed:
         conn.execute(insert(a).values(subscription_id=sub.id, event_id=event_id, **values))
-    if status != "RETRY":
+    if status is not AttemptStatus.RETRY:
         conn.execute(
             update(s).where(s.c.id == sub.id, s.c.cursor < event_id).values(cursor=event_id)
         )
@@ -215,14 +257,14 @@ def dead_letters(conn: Connection, sub_id: int) -> list[dict[str, Any]]:
     a = schema.webhook_attempts
     rows = conn.execute(
         select(a.c.event_id, a.c.attempts, a.c.last_error, a.c.updated_at)
-        .where(a.c.subscription_id == sub_id, a.c.status == "DEAD")
+        .where(a.c.subscription_id == sub_id, a.c.status == AttemptStatus.DEAD.value)
         .order_by(a.c.event_id)
     ).all()
     return [
         {
             "event_id": int(r.event_id),
             "attempts": int(r.attempts),
-            "last_error": r.last_error,
+            "last_error": shown_error(r.last_error or ""),
             "at": _aware(r.updated_at).isoformat(),
         }
         for r in rows
@@ -235,8 +277,12 @@ def redeliver(conn: Connection, sub_id: int, event_id: int) -> bool:
     return bool(
         conn.execute(
             update(a)
-            .where(a.c.subscription_id == sub_id, a.c.event_id == event_id, a.c.status == "DEAD")
-            .values(status="REDELIVER")
+            .where(
+                a.c.subscription_id == sub_id,
+                a.c.event_id == event_id,
+                a.c.status == AttemptStatus.DEAD.value,
+            )
+            .values(status=AttemptStatus.REDELIVER.value)
         ).rowcount
     )
 
@@ -245,7 +291,7 @@ def redeliveries(conn: Connection, sub_id: int) -> list[int]:
     a = schema.webhook_attempts
     rows = conn.execute(
         select(a.c.event_id)
-        .where(a.c.subscription_id == sub_id, a.c.status == "REDELIVER")
+        .where(a.c.subscription_id == sub_id, a.c.status == AttemptStatus.REDELIVER.value)
         .order_by(a.c.event_id)
     ).all()
     return [int(r[0]) for r in rows]

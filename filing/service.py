@@ -26,6 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Connection, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 
 from filing import holdings, outbox, registry, schema, statistics
 from filing.checks import CheckFailure, check_sellable
@@ -102,6 +103,14 @@ class JudgmentRequired(FilingError):
 
 class NotYourField(FilingError):
     """A party acts only for itself: this field is another party's."""
+
+
+class UnknownSignatureField(FilingError):
+    """The contract has no signature field of this name."""
+
+
+class DuplicateContractNumber(FilingError):
+    """Another contract already has this number (numbers are unique on the platform)."""
 
 
 @dataclass(frozen=True)
@@ -201,25 +210,32 @@ class FilingService:
                 # Another draft reserved it between the check and here (PostgreSQL reads each
                 # statement afresh): the unit is taken, not the server broken.
                 raise UnitTaken(str(exc)) from exc
-            conn.execute(
-                insert(schema.contracts).values(
-                    id=contract_id,
-                    number=contract.number,
-                    unit_id=unit.id,
-                    developer_id=developer_id,
-                    status="DRAFT",
-                    data=contract_to_json(contract),
-                    eligibility=json.dumps(
-                        [json.loads(d.to_json()) for d in decisions], ensure_ascii=False
-                    ),
-                    draft_sha256=digest,
-                    draft_pdf=pdf,
-                    current_pdf=pdf,
-                    signed_fields="",
-                    created_at=registry.now(),
-                    expires_at=registry.now() + RESERVATION,
+            try:
+                conn.execute(
+                    insert(schema.contracts).values(
+                        id=contract_id,
+                        number=contract.number,
+                        unit_id=unit.id,
+                        developer_id=developer_id,
+                        status="DRAFT",
+                        data=contract_to_json(contract),
+                        eligibility=json.dumps(
+                            [json.loads(d.to_json()) for d in decisions], ensure_ascii=False
+                        ),
+                        draft_sha256=digest,
+                        draft_pdf=pdf,
+                        current_pdf=pdf,
+                        signed_fields="",
+                        created_at=registry.now(),
+                        expires_at=registry.now() + RESERVATION,
+                    )
                 )
-            )
+            except IntegrityError as exc:
+                # The only constraint the row can break (its id is new, its unit exists): the
+                # number. Raised inside the transaction, so the reservation goes with it.
+                raise DuplicateContractNumber(
+                    f"contract number {contract.number} is already used"
+                ) from exc
             holdings.record_buyers(conn, contract_id, contract)
             completed(conn, (contract_id, digest))
         return contract_id, digest
@@ -285,6 +301,8 @@ class FilingService:
         """The developer's seal, from the platform's token (or key files)."""
         with self.engine.connect() as conn:
             c = self._contract(conn, contract_id)
+        # Before signing: pyHanko refuses a filled field with an error of its own (was a 500).
+        self._expect_next(c, "seller")
         contract = contract_from_json(c["data"])
         slug = "seal-" + hashlib.sha256(c["developer_id"].encode()).hexdigest()[:16]
         font = truetype_font()
@@ -982,6 +1000,9 @@ def _unchanged_since(seen: dict[str, Any], now: dict[str, Any]) -> None:
 
 def _buyer_of(contract: Contract, field: str, caller: str) -> Party:
     """The buyer whose field this is, if the caller is that buyer (NotYourField if not)."""
+    if field not in contract.signature_fields:
+        fields = ", ".join(contract.signature_fields)
+        raise UnknownSignatureField(f"the contract has no field {field}; its fields: {fields}")
     prefix, _, number = field.partition("-")
     if prefix != "buyer" or not number.isascii() or not number.isdigit():
         raise NotYourField(f"{field} is not a buyer's field: buyers sign only their own")

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 import redis
 
-from api.dispatch import Dispatcher, WebhookPolicy
+from api.dispatch import Dispatcher, Targets, WebhookPolicy
 from filing import outbox
 from filing.service import FilingService
+from filing.webhook_policy import AddressPolicy
 from ledger.database import write_transaction
 from tests.helpers import free_port, judgment_pdf
 from tests.test_filing_service import CODES, _contract, _sign_through, service
@@ -27,6 +28,8 @@ __all__ = ["service"]  # the fixture
 
 
 NO_AOF = ("--appendonly", "no")
+# The receivers here listen on loopback, which webhooks may reach only when allowed.
+LOOPBACK = Targets(AddressPolicy.parse(["127.0.0.0/8"]))
 
 
 class RedisServer:
@@ -134,7 +137,7 @@ def test_every_event_reaches_every_subscriber_once_in_order_through_a_redis_outa
     with write_transaction(engine) as conn:
         flaky.secret = outbox.subscribe(conn, "长沙市税务局", flaky.url).secret
     policy = WebhookPolicy(timeout=2, max_attempts=5, first_retry=dt.timedelta(milliseconds=50))
-    dispatcher = Dispatcher(engine, private_redis.url, policy)
+    dispatcher = Dispatcher(engine, private_redis.url, policy, targets=LOOPBACK)
     stop, consumer_stop = threading.Event(), threading.Event()
     streamed: list[dict[str, Any]] = []
     workers = [
@@ -190,7 +193,7 @@ def test_a_receiver_that_keeps_failing_gets_dead_letters_it_can_have_redelivered
         sub = outbox.subscribe(conn, "某银行", receiver.url, 0)
         receiver.secret = sub.secret
     policy = WebhookPolicy(timeout=2, max_attempts=3, first_retry=dt.timedelta(milliseconds=10))
-    dispatcher = Dispatcher(service.engine, None, policy)
+    dispatcher = Dispatcher(service.engine, None, policy, targets=LOOPBACK)
     try:
         _, record = _sign_through(service, _contract(CODES[0], "HT-D-1"))
         assert record is not None
