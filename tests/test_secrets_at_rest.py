@@ -1,0 +1,120 @@
+"""Secrets at rest: key files under scrypt, a private data directory, no service on the
+development passphrase."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from asn1crypto import keys as asn1_keys
+from asn1crypto import pem as asn1_pem
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from keys import keyfile
+from keys.store import FileKeyStore, KeyStoreError, WrongPassphrase
+
+PASS = b"a passphrase for tests"
+
+
+def _kdf(path: Path) -> tuple[str, dict[str, object]]:
+    """The key derivation a PKCS#8 file names, read with asn1crypto (not our parser)."""
+    _, _, der = asn1_pem.unarmor(path.read_bytes())
+    info = asn1_keys.EncryptedPrivateKeyInfo.load(der)
+    kdf = info["encryption_algorithm"]["parameters"]["key_derivation_func"]
+    return kdf["algorithm"].dotted, kdf["parameters"].native
+
+
+def _same(a: object, b: object) -> bool:
+    def der(k: object) -> bytes:
+        return k.private_bytes(  # type: ignore[attr-defined,no-any-return]
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    return der(a) == der(b)
+
+
+def test_key_files_are_pkcs8_under_scrypt_at_the_owasp_cost(tmp_path: Path) -> None:
+    store = FileKeyStore(tmp_path / "keys", PASS)
+    key = store.ec_p256("seal")
+    path = tmp_path / "keys" / "seal.pem"
+    oid, params = _kdf(path)
+    assert oid == keyfile.SCRYPT  # was PBKDF2 with 2,048 iterations
+    # RFC 7914 section 7: salt, N, r, p, key length (asn1crypto knows no names for them).
+    assert isinstance(params, dict)
+    assert list(params.values())[1:] == [2**17, 8, 1, 32]
+    # Standard PKCS#8: the library's own reader opens it with the passphrase alone.
+    again = serialization.load_pem_private_key(path.read_bytes(), PASS)
+    assert _same(again, key)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with pytest.raises(WrongPassphrase, match="wrong passphrase"):
+        FileKeyStore(tmp_path / "keys", b"not it").ec_p256("seal")
+
+
+def test_a_file_of_the_old_encryption_is_rewritten_once_with_the_same_key(tmp_path: Path) -> None:
+    directory = tmp_path / "keys"
+    directory.mkdir()
+    old_key = ec.generate_private_key(ec.SECP256R1())
+    path = directory / "seal.pem"
+    # Exactly what the previous release wrote: BestAvailableEncryption, PBKDF2 at 2,048.
+    path.write_bytes(
+        old_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(PASS),
+        )
+    )
+    os.chmod(path, 0o600)
+    old_bytes = path.read_bytes()
+    oid, _ = _kdf(path)
+    assert oid == "1.2.840.113549.1.5.12"  # PBKDF2
+
+    # A wrong passphrase leaves the old file as it was.
+    with pytest.raises(WrongPassphrase):
+        FileKeyStore(directory, b"not it").ec_p256("seal", create=False)
+    assert path.read_bytes() == old_bytes
+
+    loaded = FileKeyStore(directory, PASS).ec_p256("seal", create=False)
+    assert _same(loaded, old_key)
+    assert _kdf(path)[0] == keyfile.SCRYPT
+    assert sorted(p.name for p in directory.iterdir()) == ["seal.pem"]  # no temporary left
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    upgraded = path.read_bytes()
+    # The next process reads the new file as it is: the upgrade happens once.
+    assert _same(FileKeyStore(directory, PASS).ec_p256("seal", create=False), old_key)
+    assert path.read_bytes() == upgraded
+
+
+def test_an_unencrypted_key_file_is_refused(tmp_path: Path) -> None:
+    directory = tmp_path / "keys"
+    directory.mkdir()
+    (directory / "seal.pem").write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    with pytest.raises(KeyStoreError, match="is not encrypted"):
+        FileKeyStore(directory, PASS).ec_p256("seal", create=False)
+
+
+def test_the_key_derivation_runs_once_per_process_not_once_per_key(tmp_path: Path) -> None:
+    directory = tmp_path / "keys"
+    store = FileKeyStore(directory, PASS)
+    for name in ("a", "b", "c", "d"):
+        store.ec_p256(name)
+    salts = {keyfile.salt_of((directory / f"{n}.pem").read_bytes()) for n in "abcd"}
+    assert len(salts) == 1 and None not in salts  # one store, one salt, an IV per file
+    derived = len(keyfile._keks)
+    # Another store over the same directory (another request, another deployment object
+    # in this process) decrypts every file without deriving again.
+    other = FileKeyStore(directory, PASS)
+    for name in ("a", "b", "c", "d"):
+        other.ec_p256(name, create=False)
+    assert len(keyfile._keks) == derived
+
