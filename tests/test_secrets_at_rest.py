@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from asn1crypto import pem as asn1_pem
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from api.witness_app import open_witness_dir
+from filing.deployment import Deployment
 from keys import keyfile
 from keys.store import FileKeyStore, KeyStoreError, WrongPassphrase
 
@@ -118,3 +121,77 @@ def test_the_key_derivation_runs_once_per_process_not_once_per_key(tmp_path: Pat
         other.ec_p256(name, create=False)
     assert len(keyfile._keks) == derived
 
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _secret_paths(data: Path) -> list[Path]:
+    return [
+        data / "config.json",
+        *(data / f"wangqian.db{s}" for s in ("", "-wal", "-shm")),
+        *(data / "keys").glob("*.pem"),
+        data / "keys" / "passphrase",
+        data / "pki" / "registry.sqlite",
+    ]
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """The most common umask: everything is world-readable unless created otherwise."""
+    before = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
+def _opened(data: Path) -> Deployment:
+    """A deployment with its keys, certificates and a database write (the WAL exists while open)."""
+    d = Deployment.open(data)
+    d.pki.filing_seal_certificate()
+    d.log.append(b"an entry")
+    return d
+
+
+def test_a_new_data_directory_is_private_to_its_owner(
+    tmp_path: Path, open_umask: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WANGQIAN_DATABASE_URL", raising=False)
+    data = tmp_path / "data"
+    with _opened(data):
+        assert _mode(data) == 0o700 and _mode(data / "keys") == 0o700
+        secrets = _secret_paths(data)
+        assert all(p.exists() for p in secrets), [str(p) for p in secrets if not p.exists()]
+        assert {str(p.relative_to(data)): _mode(p) for p in secrets} == {
+            str(p.relative_to(data)): 0o600 for p in secrets
+        }
+
+
+def test_an_older_deployment_is_tightened_when_opened(
+    tmp_path: Path, open_umask: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WANGQIAN_DATABASE_URL", raising=False)
+    data = tmp_path / "data"
+    with _opened(data):
+        # As a previous release left it: directories 0755, files 0644.
+        for directory in (data, data / "keys", data / "pki"):
+            os.chmod(directory, 0o755)
+        for path in _secret_paths(data):
+            os.chmod(path, 0o644)
+        with _opened(data):
+            assert _mode(data) == 0o700 and _mode(data / "keys") == 0o700
+            assert {str(p.relative_to(data)): _mode(p) for p in _secret_paths(data)} == {
+                str(p.relative_to(data)): 0o600 for p in _secret_paths(data)
+            }
+
+
+def test_a_witness_directory_is_private_too(tmp_path: Path, open_umask: None) -> None:
+    witness = open_witness_dir(tmp_path / "w", "w.example", [])
+    try:
+        witness_dir = tmp_path / "w"
+        assert _mode(witness_dir) == 0o700 and _mode(witness_dir / "keys") == 0o700
+        assert _mode(witness_dir / "witness.db") == 0o600
+        assert _mode(witness_dir / "keys" / "witness-ed25519.pem") == 0o600
+    finally:
+        witness.close()
