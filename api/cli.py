@@ -10,7 +10,12 @@ import sys
 from pathlib import Path
 
 from keys.authority import CertificateError
-from keys.store import KeyStoreError
+from keys.store import (
+    PASSPHRASE_ENV,
+    DevelopmentPassphrase,
+    KeyStoreError,
+    require_production_passphrase,
+)
 from ledger.merkle import ProofError
 from ledger.note import NoteError, Verifier
 from signing.fonts import FontMissing
@@ -27,12 +32,37 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _passphrase_allowed(args: argparse.Namespace) -> bool:
+    """A long-running service opens its keys with a real passphrase, or says it does not.
+
+    The development passphrase lies beside the keys it protects: whoever copies the
+    directory has the keys. Refused unless ``--insecure-dev-passphrase``; nothing is
+    created before the refusal.
+    """
+    key_dir = args.data.resolve() / "keys"
+    try:
+        require_production_passphrase(key_dir)
+    except DevelopmentPassphrase as exc:
+        if not args.insecure_dev_passphrase:
+            print(f"wangqian: {exc}", file=sys.stderr)
+            return False
+        print(
+            f"wangqian: WARNING: --insecure-dev-passphrase: the keys open with {key_dir}/"
+            f"passphrase, which lies beside them; set {PASSPHRASE_ENV} for anything real",
+            file=sys.stderr,
+            flush=True,
+        )
+    return True
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
     from filing.deployment import Deployment
 
+    if not _passphrase_allowed(args):
+        return EXIT_USAGE
     if args.workers > 1:
         from api.app import DATA_ENV
 
@@ -65,6 +95,8 @@ def _witness(args: argparse.Namespace) -> int:
 
     from api.witness_app import create_witness_app, open_witness_dir
 
+    if not _passphrase_allowed(args):
+        return EXIT_USAGE
     witness = open_witness_dir(args.data, args.name, args.trust_log or [])
     print(f"witness {witness.signer.name}: {witness.signer.verifier.vkey}", flush=True)
     try:
@@ -255,6 +287,15 @@ def _admin_create_key(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _insecure_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--insecure-dev-passphrase",
+        action="store_true",
+        help=f"run even though {PASSPHRASE_ENV} is unset and the keys open with the "
+        "development passphrase kept beside them (local testing only)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wangqian", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -281,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="API processes (PostgreSQL only; one of them sequences and dispatches events)",
     )
+    _insecure_flag(serve)
     serve.set_defaults(func=_serve)
 
     witness = sub.add_parser("witness", help="run an independent C2SP tlog-witness")
@@ -291,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     witness.add_argument(
         "--trust-log", action="append", metavar="VKEY", help="follow the log with this vkey"
     )
+    _insecure_flag(witness)
     witness.set_defaults(func=_witness)
 
     keys_cmd = sub.add_parser("keys", help="keys, certificates and the trust bundle")

@@ -31,6 +31,7 @@ from api.app import create_app
 from filing.deployment import Deployment
 from keys.authority import pem
 from keys.pki import new_key
+from keys.store import PASSPHRASE_ENV, passphrase_for
 from ledger.database import write_transaction
 from ledger.receipt import Receipt
 from signing import remote
@@ -198,6 +199,12 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
     with Deployment.open(data_dir) as deployment:
+        key_dir = deployment.data_dir / "keys"
+        if passphrase_for(key_dir).development:
+            lines.append(
+                f"keys: the development passphrase in {key_dir / 'passphrase'}, as with "
+                f"--insecure-dev-passphrase (set {PASSPHRASE_ENV} for anything real)"
+            )
         buyers = [b.id_number for b in sample_contract(buyers=2).buyers]
         app = create_app(deployment)
         keys = _keys(deployment, buyers)

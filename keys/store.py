@@ -14,6 +14,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from keys import keyfile
 from keys.private_files import private_directory
 
 PASSPHRASE_ENV = "WANGQIAN_KEY_PASSPHRASE"
+DEVELOPMENT_FILE = "passphrase"
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +45,70 @@ class MissingKey(KeyStoreError):
     """No key of that name exists and creating one was not asked for."""
 
 
-def resolve_passphrase(key_dir: Path) -> bytes:
+class DevelopmentPassphrase(KeyStoreError):
+    """A service was asked to run on the development passphrase kept beside its keys."""
+
+
+@dataclass(frozen=True)
+class Passphrase:
+    value: bytes
+    # Generated into the key directory: whoever reads the directory reads the keys.
+    development: bool
+
+
+def passphrase_for(key_dir: Path) -> Passphrase:
     """The passphrase from the environment, or else this directory's development passphrase.
 
     The development passphrase is generated once into ``key_dir/passphrase``
     (mode 0600) so that the embedded default runs with no setup; production sets
-    the environment variable and keeps no passphrase on disk.
+    the environment variable and keeps no passphrase on disk. The environment's
+    passphrase counts as the development one if it is the same.
     """
+    path = key_dir / DEVELOPMENT_FILE
     env = os.environ.get(PASSPHRASE_ENV)
     if env:
-        return env.encode()
-    key_dir.mkdir(parents=True, exist_ok=True)
-    path = key_dir / "passphrase"
+        value = env.encode()
+        try:
+            development = path.read_bytes().strip() == value
+        except FileNotFoundError:
+            development = False
+        return Passphrase(value, development)
+    private_directory(key_dir)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_bytes().strip()
+        return Passphrase(path.read_bytes().strip(), True)
     with os.fdopen(fd, "wb") as f:
         f.write(secrets.token_urlsafe(32).encode())
-    return path.read_bytes().strip()
+    return Passphrase(path.read_bytes().strip(), True)
+
+
+def resolve_passphrase(key_dir: Path) -> bytes:
+    """``passphrase_for(key_dir).value``."""
+    return passphrase_for(key_dir).value
+
+
+def require_production_passphrase(key_dir: Path) -> None:
+    """Refuse (``DevelopmentPassphrase``) unless ``WANGQIAN_KEY_PASSPHRASE`` is set for real.
+
+    Reads only: a service refused here has created nothing.
+    """
+    env = os.environ.get(PASSPHRASE_ENV)
+    path = key_dir / DEVELOPMENT_FILE
+    if env:
+        try:
+            same = path.read_bytes().strip() == env.encode()
+        except FileNotFoundError:
+            return
+        if not same:
+            return
+        where = f"{PASSPHRASE_ENV} is the development passphrase in {path}"
+    else:
+        where = f"{PASSPHRASE_ENV} is not set, so the keys would open with {path}"
+    raise DevelopmentPassphrase(
+        f"refusing to run on the development passphrase: {where}; set {PASSPHRASE_ENV} "
+        "(or give --insecure-dev-passphrase to try it out locally)"
+    )
 
 
 class FileKeyStore:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -96,6 +97,8 @@ def test_demo_runs_twice_on_one_data_dir_and_its_receipt_verifies(tmp_path: Path
     data, out = tmp_path / "data", tmp_path / "out"
     first = _run(str(BIN / "wangqian"), "demo", "--data", str(data), "--out", str(out))
     assert first.returncode == 0, first.stderr
+    if "WANGQIAN_KEY_PASSPHRASE" not in os.environ:  # it says what it runs on
+        assert "as with --insecure-dev-passphrase" in first.stdout, first.stdout
     second = _run(str(BIN / "wangqian"), "demo", "--data", str(data), "--out", str(out))
     assert second.returncode == 0, second.stderr
     assert re.search(r"filed CS-\d{4}-000003 ", second.stdout), (
@@ -147,7 +150,9 @@ def test_serve_sequences_entries_appended_by_another_process(tmp_path: Path) -> 
 
     data = tmp_path / "data"
     port = free_port()
-    server = wangqian("serve", "--data", str(data), "--port", str(port))
+    server = wangqian(
+        "serve", "--insecure-dev-passphrase", "--data", str(data), "--port", str(port)
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/log/vkey", server)
         writer = Deployment.open(data)

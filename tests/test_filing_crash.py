@@ -155,7 +155,9 @@ def test_sigkill_during_filing_load(tmp_path: Path) -> None:
     loaded = False
     for _ in range(10):
         port = free_port()
-        server = wangqian("serve", "--data", str(data), "--port", str(port))
+        server = wangqian(
+            "serve", "--insecure-dev-passphrase", "--data", str(data), "--port", str(port)
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             wait_http(f"{base}/log/vkey", server, timeout=30)

@@ -70,7 +70,7 @@ def test_limits_by_route() -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port = free_port()
     data = tmp_path_factory.mktemp("limits") / "data"
-    proc = wangqian("serve", "--data", str(data), "--port", str(port))
+    proc = wangqian("serve", "--insecure-dev-passphrase", "--data", str(data), "--port", str(port))
     try:
         wait_http(f"http://127.0.0.1:{port}/log/vkey", proc)
         yield port

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from api.witness_app import open_witness_dir
 from filing.deployment import Deployment
 from keys import keyfile
-from keys.store import FileKeyStore, KeyStoreError, WrongPassphrase
+from keys.store import PASSPHRASE_ENV, FileKeyStore, KeyStoreError, WrongPassphrase
+from tests.helpers import BIN, free_port, stop, wait_http, wangqian
 
 PASS = b"a passphrase for tests"
 
@@ -195,3 +197,72 @@ def test_a_witness_directory_is_private_too(tmp_path: Path, open_umask: None) ->
         assert _mode(witness_dir / "keys" / "witness-ed25519.pem") == 0o600
     finally:
         witness.close()
+
+
+def _without_passphrase() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != PASSPHRASE_ENV}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["serve"], ["serve", "--workers", "2"], ["witness", "--port", "7999"]],
+    ids=["serve", "serve-workers", "witness"],
+)
+def test_services_refuse_the_development_passphrase(tmp_path: Path, command: list[str]) -> None:
+    data = tmp_path / "data"
+    base = [str(BIN / "wangqian"), command[0], "--data", str(data), *command[1:]]
+    run = subprocess.run(
+        base, capture_output=True, text=True, env=_without_passphrase(), timeout=60
+    )
+    assert run.returncode == 2
+    [line] = run.stderr.strip().splitlines()
+    assert PASSPHRASE_ENV in line and "--insecure-dev-passphrase" in line
+    assert not data.exists()  # refused before anything was created
+
+    # The environment holding the development passphrase is the same thing.
+    if command[0] == "witness":
+        open_witness_dir(data, None, []).close()
+    else:
+        _opened(data).close()
+    dev = (data / "keys" / "passphrase").read_text()
+    run = subprocess.run(
+        base,
+        capture_output=True,
+        text=True,
+        env={**_without_passphrase(), PASSPHRASE_ENV: dev},
+        timeout=60,
+    )
+    assert run.returncode == 2 and PASSPHRASE_ENV in run.stderr
+
+
+def test_serve_runs_on_a_real_passphrase_and_warns_on_the_flag(tmp_path: Path) -> None:
+    port = free_port()
+    real = wangqian(
+        "serve", "--data", str(tmp_path / "a"), "--port", str(port),
+        env={PASSPHRASE_ENV: "correct horse battery staple"},
+    )  # fmt: skip
+    try:
+        wait_http(f"http://127.0.0.1:{port}/log/vkey", real, timeout=60)
+    finally:
+        stop(real)
+    assert not (tmp_path / "a" / "keys" / "passphrase").exists()
+    out = real.stdout.read() if real.stdout else ""
+    assert "WARNING" not in out
+
+    port = free_port()
+    flagged = subprocess.Popen(
+        [
+            *(str(BIN / "wangqian"), "serve", "--insecure-dev-passphrase"),
+            *("--data", str(tmp_path / "b"), "--port", str(port)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_without_passphrase(),
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/log/vkey", flagged, timeout=60)
+    finally:
+        stop(flagged)
+    out = flagged.stdout.read() if flagged.stdout else ""
+    assert "WARNING: --insecure-dev-passphrase" in out and PASSPHRASE_ENV in out

@@ -140,7 +140,16 @@ def test_three_witnesses_two_of_three_with_one_down(tmp_path: Path) -> None:
         for i in range(3):
             port = free_port()
             wdir = tmp_path / f"witness{i}"
-            args = ["witness", "--data", str(wdir), "--port", str(port), "--name", f"w{i}.example"]
+            args = [
+                "witness",
+                "--insecure-dev-passphrase",
+                "--data",
+                str(wdir),
+                "--port",
+                str(port),
+                "--name",
+                f"w{i}.example",
+            ]
             proc = wangqian(*args, "--trust-log", log_vkey)
             wait_http(f"http://127.0.0.1:{port}/vkey", proc)
             procs.append(proc)
