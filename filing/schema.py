@@ -21,6 +21,8 @@ from sqlalchemy import (
     text,
 )
 
+from ledger.schema import append_only
+
 metadata = MetaData()
 
 projects = Table(
@@ -238,21 +240,14 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
-APPEND_ONLY = ("unit_events", "filing_events", "outbox")
+APPEND_ONLY = (
+    "unit_events",
+    "filing_events",
+    "filing_changes",
+    "outbox",
+)
 
 
 def create(conn: Connection) -> None:
     metadata.create_all(conn)
-    if conn.dialect.name == "sqlite":
-        for table in APPEND_ONLY:
-            for op in ("UPDATE", "DELETE"):
-                conn.exec_driver_sql(
-                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-                )
-    else:
-        for table in APPEND_ONLY:
-            conn.exec_driver_sql(
-                f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION wangqian_append_only()"
-            )
+    append_only(conn, [metadata.tables[name] for name in APPEND_ONLY])
