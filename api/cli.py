@@ -124,6 +124,50 @@ def _log_audit(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+EXIT_CANNOT_AUDIT = 3
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api import access_anchor
+    from api.app import filing_service
+    from filing.audit import audit_records
+    from filing.deployment import ConfigError, Deployment
+    from ledger.audit import audit
+
+    try:
+        with Deployment.open(args.data) as deployment:
+            service = filing_service(deployment)
+            ledger = audit(deployment.log, deployment.log_verifiers())
+            records = audit_records(service.engine)
+            access = access_anchor.check(service.engine, deployment.log)
+    except (KeyStoreError, ConfigError, SQLAlchemyError, OSError) as exc:
+        print(f"wangqian audit: cannot audit {args.data}: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_AUDIT
+    problems = [f"[log] {p}" for p in ledger.problems] + records.problems
+    problems += [f"[access] {p}" for p in access]
+    print(
+        f"log: {ledger.entries} entries, tree size {ledger.tree_size}, "
+        f"{ledger.nodes_checked} nodes and {ledger.checkpoints_checked} checkpoints checked"
+    )
+    print(
+        f"records: {records.filings} filings, {records.cancellations} cancellations, "
+        f"{records.changes} changes, {records.contracts_rendered} contracts rendered again, "
+        f"{records.units} units"
+    )
+    if records.history is not None:
+        waiting = ", ".join(f"{h} {n}" for h, n in records.history.unanchored.items())
+        print(
+            f"histories: {records.history.anchors} anchors cover {records.history.rows} rows; "
+            f"not yet anchored: {waiting}"
+        )
+    for problem in problems:
+        print(f"PROBLEM {problem}")
+    print("audit passed" if not problems else f"audit FAILED: {len(problems)} problem(s)")
+    return EXIT_OK if not problems else EXIT_FAILED
+
+
 def _log_export(args: argparse.Namespace) -> int:
     from filing.deployment import Deployment
     from ledger.export import export_to_directory
@@ -273,6 +317,22 @@ def _admin_anchor_access_log(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _admin_anchor_histories(args: argparse.Namespace) -> int:
+    from api.app import filing_service
+    from filing import history
+    from filing.deployment import Deployment
+
+    with Deployment.open(args.data) as deployment:
+        service = filing_service(deployment)
+        logged = history.anchor(service.engine, deployment.log)
+    for done in logged:
+        a = done.anchor
+        print(f"anchored {a.history} rows {a.from_id}..{a.to_id} at log index {done.log_index}")
+    if not logged:
+        print("nothing new in the unit and filing histories")
+    return EXIT_OK
+
+
 def _admin_create_key(args: argparse.Namespace) -> int:
     from api.app import filing_service
     from api.auth import Role, create_key
@@ -385,6 +445,22 @@ def build_parser() -> argparse.ArgumentParser:
     anchor.add_argument("--data", type=Path, required=True)
     anchor.add_argument("--check", action="store_true", help="recompute and compare every anchor")
     anchor.set_defaults(func=_admin_anchor_access_log)
+
+    histories = admin_sub.add_parser(
+        "anchor-histories",
+        help="put the unit and filing histories' digests into the filing log (serve does "
+        "it every minute)",
+    )
+    histories.add_argument("--data", type=Path, required=True)
+    histories.set_defaults(func=_admin_anchor_histories)
+
+    full = sub.add_parser(
+        "audit",
+        help="check the log and that the database agrees with it (exit 0 passed, 1 problems, "
+        "3 cannot audit)",
+    )
+    full.add_argument("--data", type=Path, required=True)
+    full.set_defaults(func=_audit)
 
     log_cmd = sub.add_parser("log", help="log administration")
     log_sub = log_cmd.add_subparsers(dest="log_command", required=True)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -240,11 +241,42 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
+# The digest chains of the two histories above, whose heads enter the filing log
+# (filing/history.py): an anchor covers the rows from_id..to_id of one history.
+history_anchors = Table(
+    "history_anchors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("history", String(16), nullable=False),  # unit_events or filing_events
+    Column("from_id", BigInteger, nullable=False),
+    Column("to_id", BigInteger, nullable=False),
+    Column("prev", String(64), nullable=False),  # the previous anchor's digest (64 zeros first)
+    Column("digest", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("history", "to_id"),
+)
+
+# An anchor's log entry, appended after the anchor (see filing/history.py for why).
+history_anchor_entries = Table(
+    "history_anchor_entries",
+    metadata,
+    Column(
+        "anchor_id",
+        Integer,
+        ForeignKey("history_anchors.id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("log_index", BigInteger, nullable=False, unique=True),
+)
+
 APPEND_ONLY = (
     "unit_events",
     "filing_events",
     "filing_changes",
     "outbox",
+    "history_anchors",
+    "history_anchor_entries",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -125,6 +126,29 @@ def test_demo_runs_twice_on_one_data_dir_and_its_receipt_verifies(tmp_path: Path
 
     audit = _run(str(BIN / "wangqian"), "log", "audit", "--data", str(data))
     assert audit.returncode == 0 and "audit passed" in audit.stdout
+
+    # The whole audit: the log, and the database against it.
+    anchored = _run(str(BIN / "wangqian"), "admin", "anchor-histories", "--data", str(data))
+    assert anchored.returncode == 0 and "anchored unit_events rows 1.." in anchored.stdout
+    full = _run(str(BIN / "wangqian"), "audit", "--data", str(data))
+    assert full.returncode == 0, full.stdout + full.stderr
+    assert "records: 4 filings, 2 cancellations" in full.stdout
+    assert "not yet anchored: unit_events 0, filing_events 0" in full.stdout
+    assert full.stdout.rstrip().endswith("audit passed")
+    with sqlite3.connect(data / "wangqian.db") as db:  # a cancellation the log never saw
+        db.execute("UPDATE filings SET status = 'CANCELLED' WHERE status = 'ACTIVE'")
+    full = _run(str(BIN / "wangqian"), "audit", "--data", str(data))
+    assert full.returncode == 1
+    assert "PROBLEM [state] filing CS-" in full.stdout and "audit FAILED" in full.stdout
+    log_only = _run(str(BIN / "wangqian"), "log", "audit", "--data", str(data))
+    assert log_only.returncode == 0  # what the log audit alone cannot see
+    cannot = subprocess.run(
+        [str(BIN / "wangqian"), "audit", "--data", str(data)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WANGQIAN_KEY_PASSPHRASE": "wrong"},
+    )
+    assert cannot.returncode == 3 and "cannot audit" in cannot.stderr
 
 
 def test_demo_reports_a_wrong_passphrase_clearly(tmp_path: Path) -> None:
