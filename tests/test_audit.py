@@ -455,3 +455,30 @@ def test_an_anchor_gives_up_on_a_long_transaction_and_catches_up_later(
         report = audit_records(engine)
         assert report.ok, report.problems
         assert report.history is not None and report.history.unanchored["unit_events"] == 0
+
+
+def test_serve_anchors_the_histories_on_its_own_clock(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api import app as app_module
+
+    monkeypatch.setattr(app_module, "EXPIRY_INTERVAL", 0.2)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "config.json").write_text(DeploymentConfig(database_url=db_url).to_json())
+    with Deployment.open(data) as d:
+        app = app_module.create_app(d)
+        with write_transaction(d.log.engine) as conn:
+            registry.import_inventory(conn, _inventory(), "authority")
+        with TestClient(app):  # its lifespan runs the housekeeping loop
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                report = audit_records(d.log.engine)
+                if report.history is not None and report.history.anchors:
+                    break
+                time.sleep(0.1)
+        assert report.ok, report.problems
+        assert report.history is not None and report.history.anchors == 1
+        assert report.history.unanchored == {"unit_events": 0, "filing_events": 0}
