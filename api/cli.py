@@ -295,6 +295,8 @@ def _demo_city(args: argparse.Namespace) -> int:
 
 
 def _admin_anchor_access_log(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError
+
     from api import access_anchor
     from api.app import filing_service
     from filing.deployment import Deployment
@@ -307,7 +309,11 @@ def _admin_anchor_access_log(args: argparse.Namespace) -> int:
                 print(f"PROBLEM: {problem}")
             print("access log matches its anchors" if not problems else "access log CHANGED")
             return EXIT_OK if not problems else EXIT_FAILED
-        done = access_anchor.anchor(service.engine, deployment.log)
+        try:
+            done = access_anchor.anchor(service.engine, deployment.log)
+        except OperationalError as exc:  # its lock_timeout: a long transaction writes it
+            print(f"the access log stayed busy; try again: {exc}", file=sys.stderr)
+            return EXIT_FAILED
     if done is None:
         print("nothing new in the access log")
     else:

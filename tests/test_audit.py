@@ -14,7 +14,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -386,6 +386,37 @@ def test_append_only_tables_refuse_replace_upsert_and_truncate(city: City) -> No
 # -- anchors: a row committed late is never skipped -------------------------------------
 
 
+def _late_commit(
+    engine: Engine,
+    write: Callable[[Connection, str], None],
+    anchor: Callable[[], object],
+) -> tuple[bool, object]:
+    """A row written in a transaction left open, a later row committed, then ``anchor``.
+
+    Returns whether the anchor was still waiting half a second later, and its result
+    once the open transaction committed.
+    """
+    made: list[object] = []
+    anchoring = threading.Thread(target=lambda: made.append(anchor()))
+    slow = engine.connect()
+    tx = slow.begin()
+    try:
+        write(slow, "lower id, committed later")
+        with engine.begin() as conn:
+            write(conn, "higher id, committed first")
+        anchoring.start()
+        time.sleep(0.5)
+        waited = anchoring.is_alive()
+        tx.commit()
+    finally:  # never leave the transaction open: the schema could not be dropped
+        if tx.is_active:
+            tx.rollback()
+        slow.close()
+    anchoring.join(timeout=10)
+    assert made, "the anchor did not finish"
+    return waited, made[0]
+
+
 def test_an_anchor_waits_for_a_history_row_still_being_written(pg_url: str, tmp_path: Path) -> None:
     """On PostgreSQL ids are handed out before commit: a lower id may commit later."""
     data = tmp_path / "data"
@@ -406,22 +437,10 @@ def test_an_anchor_waits_for_a_history_row_still_being_written(pg_url: str, tmp_
                 )
             )  # fmt: skip
 
-        slow = engine.connect()
-        tx = slow.begin()
-        event(slow, "lower id, committed later")
-        with engine.begin() as conn:
-            event(conn, "higher id, committed first")
-        made: list[object] = []
-        anchoring = threading.Thread(
-            target=lambda: made.append(history.anchor_history(engine, "unit_events"))
+        waited, anchor = _late_commit(
+            engine, event, lambda: history.anchor_history(engine, "unit_events")
         )
-        anchoring.start()
-        time.sleep(0.5)
-        assert anchoring.is_alive()  # waiting for the open transaction, not skipping its row
-        tx.commit()
-        slow.close()
-        anchoring.join(timeout=10)
-        [anchor] = made
+        assert waited  # for the open transaction, instead of skipping its row
         assert isinstance(anchor, history.HistoryAnchor)
         assert anchor.to_id - anchor.from_id == 1  # both rows
         history.log_pending(engine, d.log)
@@ -444,12 +463,17 @@ def test_an_anchor_gives_up_on_a_long_transaction_and_catches_up_later(
             registry.import_inventory(conn, _inventory(), "authority")
         slow = engine.connect()
         tx = slow.begin()
-        registry.apply(slow, CODES[0], UnitEvent.RELEASE, "developer", "开盘")  # and waits
-        started = time.monotonic()
-        assert history.anchor(engine, d.log) == []  # gave up on unit_events; nothing else new
-        assert time.monotonic() - started < 5
-        tx.commit()
-        slow.close()
+        try:
+            registry.apply(slow, CODES[0], UnitEvent.RELEASE, "developer", "开盘")  # and waits
+            started = time.monotonic()
+            gave_up = history.anchor(engine, d.log)  # nothing logged: unit_events was busy
+            took = time.monotonic() - started
+            tx.commit()
+        finally:
+            if tx.is_active:
+                tx.rollback()
+            slow.close()
+        assert gave_up == [] and took < 5
         logged = history.anchor(engine, d.log)
         assert [(x.anchor.history, x.anchor.from_id) for x in logged] == [("unit_events", 1)]
         report = audit_records(engine)
@@ -482,3 +506,25 @@ def test_serve_anchors_the_histories_on_its_own_clock(
         assert report.ok, report.problems
         assert report.history is not None and report.history.anchors == 1
         assert report.history.unanchored == {"unit_events": 0, "filing_events": 0}
+
+
+def test_the_access_log_anchor_waits_for_a_read_still_being_recorded(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The access log has the same race as the histories: a lower id may commit later."""
+    from api import access_anchor
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "config.json").write_text(DeploymentConfig(database_url=pg_url).to_json())
+    with Deployment.open(data) as d:
+        engine = _service(d).engine
+        who = auth.Caller("银行", auth.Role.BANK)
+        waited, anchor = _late_commit(
+            engine,
+            lambda conn, subject: auth.record_access(conn, who, "read-filing", subject),
+            lambda: access_anchor.anchor(engine, d.log),
+        )
+        assert waited
+        assert isinstance(anchor, access_anchor.Anchor) and (anchor.from_id, anchor.to_id) == (1, 2)
+        assert access_anchor.check(engine, d.log) == []
