@@ -38,6 +38,7 @@ from filing import history, schema
 from filing.entry import EntryEvent, EntryFormatError, FilingEntry, party_hash
 from filing.status import UnitStatus
 from filing.terms import contract_from_json
+from ledger.schema import leaves
 from signing.render import render
 
 # Unit statuses that hold a unit for its one active filing.
@@ -84,8 +85,6 @@ class _Entries:
 
 
 def _read_entries(conn: Connection, report: RecordsReport) -> _Entries:
-    from ledger.schema import leaves
-
     filings: dict[int, FilingEntry] = {}
     anchors: list[tuple[int, dict[str, Any]]] = []
     for idx, data in conn.execute(select(leaves.c.idx, leaves.c.data).order_by(leaves.c.idx)):
