@@ -37,6 +37,7 @@ from ledger.log import Log
 
 GENESIS = "0" * 64
 MAX_ROWS = 100_000
+LOCK_TIMEOUT = "5s"
 
 access_log_anchors = Table(
     "access_log_anchors",
@@ -103,9 +104,20 @@ def entry(anchor_from: int, anchor_to: int, digest: str, prev: str, at: dt.datet
 
 
 def anchor(engine: Engine, log: Log) -> Anchor | None:
-    """Anchor the rows since the last anchor; None when there are none."""
+    """Anchor the rows since the last anchor; None when there are none.
+
+    On PostgreSQL an id is handed out before its row commits, so a row with a smaller
+    id may commit after one with a larger: the anchor first waits for every transaction
+    writing the access log and holds off new ones (as ``filing.history`` does), so that
+    every id up to the largest it sees is final. Readers recording their access never
+    hold the log's append lock, so taking it afterwards cannot deadlock with them.
+    Raises ``OperationalError`` if the access log stayed busy for ``LOCK_TIMEOUT``.
+    """
     t = access_log_anchors
     with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            conn.exec_driver_sql("LOCK TABLE access_log IN SHARE ROW EXCLUSIVE MODE")
         last = conn.execute(select(t).order_by(t.c.to_id.desc()).limit(1)).first()
         start, prev = (int(last.to_id), last.digest) if last else (0, GENESIS)
         rows = _rows(conn, start, None)

@@ -27,7 +27,7 @@ from api.examples import add_examples
 from api.incidents import LastResortMiddleware
 from api.limits import BodyLimitMiddleware
 from api.ratelimit import CpuBudget, RateLimiter
-from filing import departments
+from filing import departments, history
 from filing.deployment import Deployment
 from filing.eligibility import CHANGSHA_2017, load_rule_sets
 from filing.service import Departments, FilingService
@@ -36,7 +36,9 @@ from ledger.database import write_transaction
 
 REDIS_ENV = "WANGQIAN_REDIS_URL"
 DATA_ENV = "WANGQIAN_DATA"  # the data directory, for worker processes started by uvicorn
-EXPIRY_INTERVAL = 60.0  # seconds between sweeps for drafts whose reservation ran out
+# Seconds between sweeps: drafts whose reservation ran out are released and the unit and
+# filing histories anchored in the filing log.
+EXPIRY_INTERVAL = 60.0
 ANCHOR_EVERY = 5  # sweeps between anchors of the access log in the filing log
 log = logging.getLogger(__name__)
 # pyHanko logs a warning with a traceback for every damaged signature it is shown; the
@@ -84,6 +86,11 @@ def create_app(
                 service.expire_drafts()
             except Exception:
                 log.exception("releasing expired drafts failed; retrying")
+            try:
+                # On a clock of its own, whatever filings and cancellations come.
+                history.anchor(service.engine, deployment.log)
+            except Exception:
+                log.exception("anchoring the unit and filing histories failed; retrying")
             if sweeps % ANCHOR_EVERY == 0:
                 try:
                     access_anchor.anchor(service.engine, deployment.log)

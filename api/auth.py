@@ -31,6 +31,7 @@ from sqlalchemy import (
 
 from api.problems import Problem
 from api.ratelimit import RateLimiter
+from ledger.schema import append_only
 
 metadata = MetaData()
 api_keys = Table(
@@ -72,19 +73,8 @@ class Caller:
 
 def create(conn: Connection) -> None:
     metadata.create_all(conn)
-    if conn.dialect.name == "sqlite":
-        for op in ("UPDATE", "DELETE"):
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER IF NOT EXISTS access_log_no_{op.lower()} "
-                f"BEFORE {op} ON access_log "
-                "BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"
-            )
-    else:
-        conn.exec_driver_sql(
-            "CREATE OR REPLACE TRIGGER access_log_append_only "
-            "BEFORE UPDATE OR DELETE ON access_log "
-            "FOR EACH ROW EXECUTE FUNCTION wangqian_append_only()"
-        )
+    # The access log, and its anchors when api.access_anchor has defined them.
+    append_only(conn, [t for t in metadata.sorted_tables if t.name.startswith("access_log")])
 
 
 def _hash(key: str) -> str:

@@ -10,7 +10,12 @@ from pathlib import Path
 
 from api.incidents import UVICORN_LOGGING, configure_logging
 from keys.authority import CertificateError
-from keys.store import KeyStoreError
+from keys.store import (
+    PASSPHRASE_ENV,
+    DevelopmentPassphrase,
+    KeyStoreError,
+    require_production_passphrase,
+)
 from ledger.merkle import ProofError
 from ledger.note import NoteError, Verifier
 from signing.fonts import FontMissing
@@ -27,12 +32,37 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _passphrase_allowed(args: argparse.Namespace) -> bool:
+    """A long-running service opens its keys with a real passphrase, or says it does not.
+
+    The development passphrase lies beside the keys it protects: whoever copies the
+    directory has the keys. Refused unless ``--insecure-dev-passphrase``; nothing is
+    created before the refusal.
+    """
+    key_dir = args.data.resolve() / "keys"
+    try:
+        require_production_passphrase(key_dir)
+    except DevelopmentPassphrase as exc:
+        if not args.insecure_dev_passphrase:
+            print(f"wangqian: {exc}", file=sys.stderr)
+            return False
+        print(
+            f"wangqian: WARNING: --insecure-dev-passphrase: the keys open with {key_dir}/"
+            f"passphrase, which lies beside them; set {PASSPHRASE_ENV} for anything real",
+            file=sys.stderr,
+            flush=True,
+        )
+    return True
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app
     from filing.deployment import Deployment
 
+    if not _passphrase_allowed(args):
+        return EXIT_USAGE
     if args.workers > 1:
         from api.app import DATA_ENV
 
@@ -72,6 +102,8 @@ def _witness(args: argparse.Namespace) -> int:
 
     from api.witness_app import create_witness_app, open_witness_dir
 
+    if not _passphrase_allowed(args):
+        return EXIT_USAGE
     witness = open_witness_dir(args.data, args.name, args.trust_log or [])
     print(f"witness {witness.signer.name}: {witness.signer.verifier.vkey}", flush=True)
     try:
@@ -101,6 +133,50 @@ def _log_audit(args: argparse.Namespace) -> int:
         print(f"PROBLEM: {problem}")
     print("audit passed" if report.ok else f"audit FAILED: {len(report.problems)} problem(s)")
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+EXIT_CANNOT_AUDIT = 3
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api import access_anchor
+    from api.app import filing_service
+    from filing.audit import audit_records
+    from filing.deployment import ConfigError, Deployment
+    from ledger.audit import audit
+
+    try:
+        with Deployment.open(args.data) as deployment:
+            service = filing_service(deployment)
+            ledger = audit(deployment.log, deployment.log_verifiers())
+            records = audit_records(service.engine)
+            access = access_anchor.check(service.engine, deployment.log)
+    except (KeyStoreError, ConfigError, SQLAlchemyError, OSError) as exc:
+        print(f"wangqian audit: cannot audit {args.data}: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_AUDIT
+    problems = [f"[log] {p}" for p in ledger.problems] + records.problems
+    problems += [f"[access] {p}" for p in access]
+    print(
+        f"log: {ledger.entries} entries, tree size {ledger.tree_size}, "
+        f"{ledger.nodes_checked} nodes and {ledger.checkpoints_checked} checkpoints checked"
+    )
+    print(
+        f"records: {records.filings} filings, {records.cancellations} cancellations, "
+        f"{records.changes} changes, {records.contracts_rendered} contracts rendered again, "
+        f"{records.units} units"
+    )
+    if records.history is not None:
+        waiting = ", ".join(f"{h} {n}" for h, n in records.history.unanchored.items())
+        print(
+            f"histories: {records.history.anchors} anchors cover {records.history.rows} rows; "
+            f"not yet anchored: {waiting}"
+        )
+    for problem in problems:
+        print(f"PROBLEM {problem}")
+    print("audit passed" if not problems else f"audit FAILED: {len(problems)} problem(s)")
+    return EXIT_OK if not problems else EXIT_FAILED
 
 
 def _log_export(args: argparse.Namespace) -> int:
@@ -229,6 +305,8 @@ def _demo_city(args: argparse.Namespace) -> int:
 
 
 def _admin_anchor_access_log(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError
+
     from api import access_anchor
     from api.app import filing_service
     from filing.deployment import Deployment
@@ -241,13 +319,33 @@ def _admin_anchor_access_log(args: argparse.Namespace) -> int:
                 print(f"PROBLEM: {problem}")
             print("access log matches its anchors" if not problems else "access log CHANGED")
             return EXIT_OK if not problems else EXIT_FAILED
-        done = access_anchor.anchor(service.engine, deployment.log)
+        try:
+            done = access_anchor.anchor(service.engine, deployment.log)
+        except OperationalError as exc:  # its lock_timeout: a long transaction writes it
+            print(f"the access log stayed busy; try again: {exc}", file=sys.stderr)
+            return EXIT_FAILED
     if done is None:
         print("nothing new in the access log")
     else:
         print(
             f"anchored access log rows {done.from_id}..{done.to_id} at log index {done.log_index}"
         )
+    return EXIT_OK
+
+
+def _admin_anchor_histories(args: argparse.Namespace) -> int:
+    from api.app import filing_service
+    from filing import history
+    from filing.deployment import Deployment
+
+    with Deployment.open(args.data) as deployment:
+        service = filing_service(deployment)
+        logged = history.anchor(service.engine, deployment.log)
+    for done in logged:
+        a = done.anchor
+        print(f"anchored {a.history} rows {a.from_id}..{a.to_id} at log index {done.log_index}")
+    if not logged:
+        print("nothing new in the unit and filing histories")
     return EXIT_OK
 
 
@@ -263,6 +361,15 @@ def _admin_create_key(args: argparse.Namespace) -> int:
             key = create_key(conn, args.org, Role(args.role))
     print(key)
     return EXIT_OK
+
+
+def _insecure_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--insecure-dev-passphrase",
+        action="store_true",
+        help=f"run even though {PASSPHRASE_ENV} is unset and the keys open with the "
+        "development passphrase kept beside them (local testing only)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -291,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="API processes (PostgreSQL only; one of them sequences and dispatches events)",
     )
+    _insecure_flag(serve)
     serve.set_defaults(func=_serve)
 
     witness = sub.add_parser("witness", help="run an independent C2SP tlog-witness")
@@ -301,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     witness.add_argument(
         "--trust-log", action="append", metavar="VKEY", help="follow the log with this vkey"
     )
+    _insecure_flag(witness)
     witness.set_defaults(func=_witness)
 
     keys_cmd = sub.add_parser("keys", help="keys, certificates and the trust bundle")
@@ -352,6 +461,22 @@ def build_parser() -> argparse.ArgumentParser:
     anchor.add_argument("--data", type=Path, required=True)
     anchor.add_argument("--check", action="store_true", help="recompute and compare every anchor")
     anchor.set_defaults(func=_admin_anchor_access_log)
+
+    histories = admin_sub.add_parser(
+        "anchor-histories",
+        help="put the unit and filing histories' digests into the filing log (serve does "
+        "it every minute)",
+    )
+    histories.add_argument("--data", type=Path, required=True)
+    histories.set_defaults(func=_admin_anchor_histories)
+
+    full = sub.add_parser(
+        "audit",
+        help="check the log and that the database agrees with it (exit 0 passed, 1 problems, "
+        "3 cannot audit)",
+    )
+    full.add_argument("--data", type=Path, required=True)
+    full.set_defaults(func=_audit)
 
     log_cmd = sub.add_parser("log", help="log administration")
     log_sub = log_cmd.add_subparsers(dest="log_command", required=True)

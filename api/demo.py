@@ -1,21 +1,27 @@
 """``wangqian demo``: the whole story on the embedded default, through the HTTP API.
 
-It serves the API on a loopback port (with its sequencer), and then, as the
+It starts two witnesses (each its own ``wangqian witness`` process, with its own key
+and store, on loopback ports) and requires both to cosign every checkpoint; serves
+the API on a loopback port (with its sequencer); and then, as the
 authority, a developer and buyers would: loads a sample project (2 buildings,
 120 units, a presale permit, department extracts) on first run, drafts a
 contract, applies the developer's seal, has the buyer sign on their "phone" (a
 key that never leaves this function's scope: only a digest crosses the API),
 and gets the filing and its receipt; then files a second contract and cancels
-it. It writes the filed contract, its receipt, the trust bundle and the root
-certificate, and exits 0 only if the receipt verifies offline and its entry
-names exactly this document.
+it. It writes the filed contract, its receipt, the trust bundle (log key, both
+witness keys, threshold 2) and the root certificate, and exits 0 only if the
+receipt verifies offline, cosigned by both witnesses, and its entry names exactly
+this document.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -27,9 +33,12 @@ from cryptography.hazmat.primitives import serialization
 
 from api import auth
 from api.app import create_app
-from filing.deployment import Deployment
+from filing import history
+from filing.deployment import Deployment, WitnessConfig
 from keys.authority import pem
 from keys.pki import new_key
+from keys.private_files import private_directory
+from keys.store import PASSPHRASE_ENV, passphrase_for
 from ledger.database import write_transaction
 from ledger.receipt import Receipt
 from signing import remote
@@ -90,6 +99,86 @@ class _Server:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+# The demo's witnesses, as a city would place them at independent institutions.
+WITNESSES = (
+    ("court", "court.changsha.example/witness"),
+    ("notary", "notary.changsha.example/witness"),
+)
+
+
+class _Witnesses:
+    """Two ``wangqian witness`` processes, each with its own key and store, on loopback.
+
+    Their directories are ``DATA/witnesses/<slug>`` (kept between runs, as a witness's
+    state must be: one restarted empty would cosign a rewritten history), their output
+    goes to ``witness.log`` there. They outlive the API server, whose clean stop asks
+    them to cosign its last checkpoint.
+    """
+
+    def __init__(self, data_dir: Path, log_vkeys: list[str]) -> None:
+        self.data_dir = data_dir
+        self.log_vkeys = log_vkeys
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> list[WitnessConfig]:
+        started = []
+        try:
+            for slug, name in WITNESSES:
+                directory = private_directory(self.data_dir / "witnesses" / slug)
+                port = _free_port()
+                with open(directory / "witness.log", "ab") as out:
+                    proc = subprocess.Popen(
+                        [
+                            *(sys.executable, "-m", "api.cli", "witness"),
+                            # The demo runs on development passphrases, and says so.
+                            "--insecure-dev-passphrase",
+                            *("--data", str(directory), "--port", str(port), "--name", name),
+                            *(arg for vkey in self.log_vkeys for arg in ("--trust-log", vkey)),
+                        ],
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                self.procs.append(proc)
+                started.append((directory, proc, f"http://127.0.0.1:{port}"))
+            return [WitnessConfig(_witness_vkey(*s), s[2]) for s in started]
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _witness_vkey(directory: Path, proc: subprocess.Popen[bytes], url: str) -> str:
+    """The witness's vkey, from the witness itself once it answers."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (directory / "witness.log").read_text(errors="replace")[-500:]
+            raise DemoFailed(f"the witness in {directory} exited: {tail}")
+        try:
+            r = httpx.get(url + "/vkey", timeout=1.0)
+            if r.status_code == 200:
+                return r.text.strip()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise DemoFailed(f"the witness in {directory} did not answer at {url}")
 
 
 class _Client:
@@ -204,52 +293,27 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
     with Deployment.open(data_dir) as deployment:
-        buyers = [b.id_number for b in sample_contract(buyers=2).buyers]
-        app = create_app(deployment)
-        keys = _keys(deployment, buyers)
-        with _Server(app) as base:
-            authority, developer = (
-                _Client(base, keys["authority"]),
-                _Client(base, keys["developer"]),
+        key_dir = deployment.data_dir / "keys"
+        if passphrase_for(key_dir).development:
+            lines.append(
+                f"keys: the development passphrase in {key_dir / 'passphrase'}, as with "
+                f"--insecure-dev-passphrase (set {PASSPHRASE_ENV} for anything real)"
             )
-            buyer_a, buyer_b = _Client(base, keys[buyers[0]]), _Client(base, keys[buyers[1]])
-            imported = _load_sample_project(authority, developer)
-            if imported:
-                lines.append(
-                    f"loaded the sample project: {imported} units in 2 buildings, "
-                    "a presale permit and department extracts"
+        log_vkeys = [s.verifier.vkey for s in deployment.signers]
+        with _Witnesses(deployment.data_dir, log_vkeys) as witnesses:
+            # Every checkpoint needs both cosignatures: the receipts are witnessed, and so is
+            # any truncation of the log's tail refused.
+            deployment.save_config(
+                dataclasses.replace(
+                    deployment.config, witnesses=tuple(witnesses), witness_threshold=2
                 )
-            available = authority.get(
-                "/v1/units", params={"status": "AVAILABLE", "limit": 2}
-            ).json()
-            if len(available) < 2:
-                raise DemoFailed("the sample project has no units left to sell")
-            stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
-            started = time.perf_counter()
-            filed = _file_one(developer, buyer_a, available[0]["code"], f"HT-{stamp}-1", 0)
-            if not filed.get("receipt"):
-                raise DemoFailed("the filing came back without a receipt")
-            lines.append(
-                f"filed {filed['filing']} for unit {available[0]['code']} in "
-                f"{time.perf_counter() - started:.1f}s (draft, developer seal, buyer on the phone, "
-                f"platform seal B-LTA, log index {filed['log_index']})"
             )
-            pdf = developer.get(f"/v1/filings/{filed['filing']}/document").content
-
-            second = _file_one(developer, buyer_b, available[1]["code"], f"HT-{stamp}-2", 1)
-            # 注销 by consent: neither party can cancel alone; both sign the agreement.
-            agreement = developer.post(
-                f"/v1/filings/{second['filing']}/cancellation-agreements", 201,
-                json={"reason": "双方协商解除"},
-            )  # fmt: skip
-            b = sample_contract(buyers=2).buyers[1]
-            cancelled = _sign_by_both(developer, buyer_b, agreement["id"], b.name, b.id_number)
-            if cancelled.get("event") != "cancelled":
-                raise DemoFailed(f"the cancellation agreement did not cancel: {cancelled}")
             lines.append(
-                f"filed {second['filing']} and cancelled it by an agreement both parties signed "
-                f"({agreement['number']}, log index {cancelled['log_index']})"
+                f"witnesses: {' and '.join(w.vkey.split('+')[0] for w in witnesses)}, each its "
+                "own process with its own key and store (loopback "
+                f"{', '.join(w.url.rsplit(':', 1)[1] for w in witnesses)}); policy 2 of 2"
             )
+            pdf, filed = _run_story(deployment, lines)
         trust_json = deployment.trust_bundle_json()
         (out_dir / "root-ca.pem").write_bytes(pem(deployment.pki.ca.root))
 
@@ -263,9 +327,71 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
     lines.append(
         f"verifies offline ({verdict_words(report.verdict, 'zh')}): {report.filing.filing}, "
         f"{len(report.signatures)} signatures, document sha256 {report.document_sha256[:16]}…, "
-        f"log entry {report.filing.index} of {report.filing.tree_size}"
+        f"log entry {report.filing.index} of {report.filing.tree_size}, cosigned by "
+        f"{' and '.join(report.filing.cosigners)}"
     )
     lines.append(
-        f"wrote {out_dir}: contract.pdf, contract.pdf.tlog-proof, trust-bundle.json, root-ca.pem"
+        f"wrote {out_dir}: contract.pdf, contract.pdf.tlog-proof, trust-bundle.json (log key, "
+        "both witness keys, threshold 2), root-ca.pem"
     )
     return lines
+
+
+def _run_story(deployment: Deployment, lines: list[str]) -> tuple[bytes, dict[str, Any]]:
+    """The API served with its sequencer; the authority, developer and buyers at work.
+
+    Returns the filed contract and the filing's answer (with its receipt).
+    """
+    buyers = [b.id_number for b in sample_contract(buyers=2).buyers]
+    app = create_app(deployment)
+    keys = _keys(deployment, buyers)
+    with _Server(app) as base:
+        authority, developer = (
+            _Client(base, keys["authority"]),
+            _Client(base, keys["developer"]),
+        )
+        buyer_a, buyer_b = _Client(base, keys[buyers[0]]), _Client(base, keys[buyers[1]])
+        imported = _load_sample_project(authority, developer)
+        if imported:
+            lines.append(
+                f"loaded the sample project: {imported} units in 2 buildings, "
+                "a presale permit and department extracts"
+            )
+        available = authority.get("/v1/units", params={"status": "AVAILABLE", "limit": 2}).json()
+        if len(available) < 2:
+            raise DemoFailed("the sample project has no units left to sell")
+        stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
+        started = time.perf_counter()
+        filed = _file_one(developer, buyer_a, available[0]["code"], f"HT-{stamp}-1", 0)
+        if not filed.get("receipt"):
+            raise DemoFailed("the filing came back without a receipt")
+        lines.append(
+            f"filed {filed['filing']} for unit {available[0]['code']} in "
+            f"{time.perf_counter() - started:.1f}s (draft, developer seal, buyer on the phone, "
+            f"platform seal B-LTA, log index {filed['log_index']})"
+        )
+        pdf = developer.get(f"/v1/filings/{filed['filing']}/document").content
+
+        second = _file_one(developer, buyer_b, available[1]["code"], f"HT-{stamp}-2", 1)
+        # 注销 by consent: neither party can cancel alone; both sign the agreement.
+        agreement = developer.post(
+            f"/v1/filings/{second['filing']}/cancellation-agreements", 201,
+            json={"reason": "双方协商解除"},
+        )  # fmt: skip
+        b = sample_contract(buyers=2).buyers[1]
+        cancelled = _sign_by_both(developer, buyer_b, agreement["id"], b.name, b.id_number)
+        if cancelled.get("event") != "cancelled":
+            raise DemoFailed(f"the cancellation agreement did not cancel: {cancelled}")
+        lines.append(
+            f"filed {second['filing']} and cancelled it by an agreement both parties signed "
+            f"({agreement['number']}, log index {cancelled['log_index']})"
+        )
+        # serve anchors the histories every minute; the demo does not wait for it. The
+        # server's clean stop checkpoints the anchors, cosigned.
+        anchored = history.anchor(deployment.log.engine, deployment.log)
+        if anchored:
+            lines.append(
+                "anchored the unit and filing histories in the log (log index "
+                f"{', '.join(str(a.log_index) for a in anchored)})"
+            )
+    return pdf, filed

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
 from api.limits import BodyLimitMiddleware
+from keys.private_files import private_directory, private_file, private_sqlite
 from keys.store import FileKeyStore, resolve_passphrase
 from ledger.add_checkpoint import MAX_BODY
 from ledger.note import ALG_COSIGNATURE_V1, Signer, Verifier
@@ -23,8 +24,7 @@ def open_witness_dir(data_dir: Path, name: str | None, add_logs: list[str]) -> W
 
     ``witness.json`` holds the witness's name and the vkeys of the logs it follows.
     """
-    data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = private_directory(data_dir.resolve())
     config_path = data_dir / "witness.json"
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
     if name is not None and config.get("name") not in (None, name):
@@ -39,12 +39,15 @@ def open_witness_dir(data_dir: Path, name: str | None, add_logs: list[str]) -> W
     tmp = config_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(config, indent=2) + "\n")
     tmp.replace(config_path)
-    key_dir = data_dir / "keys"
+    key_dir = private_directory(data_dir / "keys")
+    for secret in (*key_dir.glob("*.pem"), key_dir / "passphrase"):
+        private_file(secret)
     store = FileKeyStore(key_dir, resolve_passphrase(key_dir))
     signer = Signer(config["name"], store.ed25519(WITNESS_KEY), ALG_COSIGNATURE_V1)
     (data_dir / "witness.vkey").write_text(signer.verifier.vkey + "\n")
     verifiers = [Verifier.from_vkey(v) for v in logs]
-    return Witness.open(signer, verifiers, f"sqlite:///{data_dir / 'witness.db'}")
+    store_path = private_sqlite(data_dir / "witness.db")
+    return Witness.open(signer, verifiers, f"sqlite:///{store_path}")
 
 
 def create_witness_app(witness: Witness) -> FastAPI:

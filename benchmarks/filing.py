@@ -117,6 +117,7 @@ def main() -> None:
             [
                 str(Path(sys.executable).parent / "wangqian"),
                 "serve",
+                "--insecure-dev-passphrase",  # a throwaway directory
                 "--data",
                 str(tmp / "data"),
                 "--port",

@@ -42,6 +42,7 @@ from sqlalchemy import (
 
 from filing.eligibility import Household
 from keys.identity import IdentityRejected, VerifiedIdentity
+from ledger.schema import append_only
 
 metadata = MetaData()
 households = Table(
@@ -237,19 +238,7 @@ FORMATS: dict[ExtractKind, ExtractFormat] = {
 def create(conn: Connection) -> None:
     metadata.create_all(conn)
     # The record of loads is evidence of what eligibility decisions were based on.
-    if conn.dialect.name == "sqlite":
-        for op in ("UPDATE", "DELETE"):
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER IF NOT EXISTS dept_loads_no_{op.lower()} "
-                f"BEFORE {op} ON dept_loads "
-                "BEGIN SELECT RAISE(ABORT, 'dept_loads is append-only'); END"
-            )
-    else:
-        conn.exec_driver_sql(
-            "CREATE OR REPLACE TRIGGER dept_loads_append_only "
-            "BEFORE UPDATE OR DELETE ON dept_loads "
-            "FOR EACH ROW EXECUTE FUNCTION wangqian_append_only()"
-        )
+    append_only(conn, [loads])
 
 
 def parse_extract(kind: ExtractKind, raw: bytes) -> list[dict[str, Any]]:

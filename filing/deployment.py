@@ -20,6 +20,7 @@ from filing.webhook_policy import AddressPolicy
 from keys.authority import CertificateAuthority, pem
 from keys.pkcs11 import Pkcs11KeyStore, TokenConfig
 from keys.pki import Endpoints
+from keys.private_files import private_directory, private_file, private_sqlite
 from keys.store import FileKeyStore, resolve_passphrase
 from ledger.log import Log, StoredCheckpoint
 from ledger.note import ALG_ED25519, Signer, Verifier
@@ -177,15 +178,22 @@ class Deployment:
 
     @classmethod
     def open(cls, data_dir: Path) -> Deployment:
-        data_dir = data_dir.resolve()
-        data_dir.mkdir(parents=True, exist_ok=True)
+        # Names, ID numbers, party salts, webhook secrets and keys: the owner's eyes only.
+        # Directories 0700, secret files 0600; what an older release left readable is
+        # tightened here, on every open.
+        data_dir = private_directory(data_dir.resolve())
         config_path = data_dir / "config.json"
         if not config_path.exists():
             _write_new(config_path, DeploymentConfig().to_json())
+        private_file(config_path)  # its database_url may carry a password
         config = DeploymentConfig.from_json(config_path.read_text(encoding="utf-8"))
         url = os.environ.get(DATABASE_ENV) or config.database_url
         url = url or f"sqlite:///{data_dir / 'wangqian.db'}"
-        key_dir = data_dir / "keys"
+        if url.startswith("sqlite:///"):
+            private_sqlite(Path(url.removeprefix("sqlite:///")))
+        key_dir = private_directory(data_dir / "keys")
+        for secret in (*key_dir.glob("*.pem"), key_dir / "passphrase"):
+            private_file(secret)
         store = FileKeyStore(key_dir, resolve_passphrase(key_dir))
         signers = [
             Signer(config.origin, store.ed25519(k.name), ALG_ED25519)
@@ -202,7 +210,8 @@ class Deployment:
     def save_config(self, config: DeploymentConfig) -> None:
         path = self.data_dir / "config.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(config.to_json(), encoding="utf-8")
+        tmp.unlink(missing_ok=True)
+        _write_new(tmp, config.to_json())
         tmp.replace(path)
         self.config = config
 
@@ -315,7 +324,7 @@ class Deployment:
 
 def _write_new(path: Path, text: str) -> None:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
     with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -18,8 +18,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
+
+from ledger.schema import append_only
 
 metadata = MetaData()
 
@@ -276,21 +279,47 @@ counters = Table(
     Column("value", BigInteger, nullable=False),
 )
 
-APPEND_ONLY = ("unit_events", "filing_events", "outbox")
+# The digest chains of the two histories above, whose heads enter the filing log
+# (filing/history.py): an anchor covers the rows from_id..to_id of one history.
+history_anchors = Table(
+    "history_anchors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("history", String(16), nullable=False),  # unit_events or filing_events
+    Column("from_id", BigInteger, nullable=False),
+    Column("to_id", BigInteger, nullable=False),
+    Column("prev", String(64), nullable=False),  # the previous anchor's digest (64 zeros first)
+    Column("digest", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("history", "to_id"),
+)
+
+# An anchor's log entry, appended after the anchor (see filing/history.py for why).
+history_anchor_entries = Table(
+    "history_anchor_entries",
+    metadata,
+    Column(
+        "anchor_id",
+        Integer,
+        ForeignKey("history_anchors.id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("log_index", BigInteger, nullable=False, unique=True),
+)
+
+APPEND_ONLY = (
+    "unit_events",
+    "filing_events",
+    "filing_changes",
+    "filing_agreements",
+    "cancellation_documents",
+    "outbox",
+    "history_anchors",
+    "history_anchor_entries",
+)
 
 
 def create(conn: Connection) -> None:
     metadata.create_all(conn)
-    if conn.dialect.name == "sqlite":
-        for table in APPEND_ONLY:
-            for op in ("UPDATE", "DELETE"):
-                conn.exec_driver_sql(
-                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-                )
-    else:
-        for table in APPEND_ONLY:
-            conn.exec_driver_sql(
-                f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION wangqian_append_only()"
-            )
+    append_only(conn, [metadata.tables[name] for name in APPEND_ONLY])

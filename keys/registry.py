@@ -17,6 +17,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from keys.private_files import private_sqlite
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS certificates (
     serial TEXT PRIMARY KEY,          -- lower-case hex, as in registry.json before
@@ -57,6 +59,8 @@ class CertificateRegistry:
         self.path = directory / self.FILE
         self._legacy = directory / self.LEGACY_FILE
         self._ready = False
+        if self.path.exists():
+            private_sqlite(self.path)  # tightened now, though it may not be opened for a while
 
     def add(
         self, serial: int, issuer: str, profile: str, subject: str, not_after: dt.datetime
@@ -118,6 +122,10 @@ class CertificateRegistry:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        if not self._ready:
+            # Subjects name the holders (buyers, by name): for the deployment's eyes only.
+            # Created 0600 before SQLite opens it, or tightened if an older release made it.
+            private_sqlite(self.path)
         try:
             with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
                 if not self._ready:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -13,6 +15,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -84,15 +87,40 @@ APPEND_ONLY_TABLES = (
 
 def install_append_only_rules(conn: Connection) -> None:
     """Make the database itself refuse UPDATE and DELETE (and TRUNCATE) on the log."""
+    append_only(conn, [metadata.tables[name] for name in APPEND_ONLY_TABLES])
+
+
+def append_only(conn: Connection, tables: Sequence[Table]) -> None:
+    """Make the database refuse to change or remove a row of ``tables`` once written.
+
+    SQLite: triggers refuse UPDATE and DELETE, and an INSERT whose primary key or
+    unique columns match a row already there. The last is what stops ``INSERT OR
+    REPLACE`` (and ``REPLACE``): its conflict resolution deletes the old row without
+    firing DELETE triggers (unless recursive triggers are on, which nothing
+    guarantees), then inserts the new one. PostgreSQL: UPDATE, DELETE and TRUNCATE
+    are refused; its ``INSERT ... ON CONFLICT DO UPDATE`` is an UPDATE and refused too.
+    """
     dialect = conn.dialect.name
     if dialect == "sqlite":
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
+            name = table.name
             for op in ("UPDATE", "DELETE"):
                 conn.exec_driver_sql(
-                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} "
-                    f"BEFORE {op} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+                    f"CREATE TRIGGER IF NOT EXISTS {name}_no_{op.lower()} "
+                    f"BEFORE {op} ON {name} "
+                    f"BEGIN SELECT RAISE(ABORT, '{name} is append-only'); END"
                 )
+            clashes = " OR ".join(
+                f"EXISTS (SELECT 1 FROM {name} WHERE "
+                + " AND ".join(f"{c} = NEW.{c}" for c in key)
+                + ")"
+                for key in _unique_keys(table)
+            )
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER IF NOT EXISTS {name}_no_replace BEFORE INSERT ON {name} "
+                f"WHEN {clashes} "
+                f"BEGIN SELECT RAISE(ABORT, '{name} is append-only: no row is replaced'); END"
+            )
     elif dialect == "postgresql":
         # text() escapes the '%' placeholder for the driver's paramstyle.
         conn.execute(
@@ -103,16 +131,28 @@ def install_append_only_rules(conn: Connection) -> None:
                 "USING ERRCODE = 'integrity_constraint_violation'; END $$"
             )
         )
-        for table in APPEND_ONLY_TABLES:
+        for table in tables:
+            name = table.name
             conn.exec_driver_sql(
-                f"CREATE OR REPLACE TRIGGER {table}_append_only "
-                f"BEFORE UPDATE OR DELETE ON {table} "
+                f"CREATE OR REPLACE TRIGGER {name}_append_only "
+                f"BEFORE UPDATE OR DELETE ON {name} "
                 f"FOR EACH ROW EXECUTE FUNCTION wangqian_append_only()"
             )
             conn.exec_driver_sql(
-                f"CREATE OR REPLACE TRIGGER {table}_no_truncate "
-                f"BEFORE TRUNCATE ON {table} "
+                f"CREATE OR REPLACE TRIGGER {name}_no_truncate "
+                f"BEFORE TRUNCATE ON {name} "
                 f"FOR EACH STATEMENT EXECUTE FUNCTION wangqian_append_only()"
             )
     else:
         raise ValueError(f"unsupported database: {dialect}")
+
+
+def _unique_keys(table: Table) -> list[tuple[str, ...]]:
+    """The column sets a conflicting INSERT could match: primary key, unique constraints."""
+    keys = [tuple(c.name for c in table.primary_key.columns)]
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            keys.append(tuple(c.name for c in constraint.columns))
+    keys += [(c.name,) for c in table.columns if c.unique]
+    keys += [tuple(c.name for c in i.columns) for i in table.indexes if i.unique]
+    return list(dict.fromkeys(k for k in keys if k))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.helpers import DemoOutput, run_demo
+from tests.helpers import DemoOutput, run_demo, start_witnesses, stop
 
 PG_BASE = os.environ.get("WANGQIAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -92,6 +92,16 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoOutput:
-    """One ``wangqian demo`` run: a filed contract, and a second one filed then cancelled."""
-    return run_demo(tmp_path_factory.mktemp("demo"))
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoOutput]:
+    """One ``wangqian demo`` run: a filed contract, and a second one filed then cancelled.
+
+    Its two witnesses run on for the session, so that what tests append to its log is
+    cosigned as the deployment's policy (2 of 2) requires.
+    """
+    output = run_demo(tmp_path_factory.mktemp("demo"))
+    witnesses = start_witnesses(output.data)
+    try:
+        yield output
+    finally:
+        for proc in witnesses:
+            stop(proc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -87,6 +88,31 @@ class DemoOutput:
     @property
     def trust(self) -> TrustBundle:
         return TrustBundle.from_json(self.trust_json)
+
+
+def start_witnesses(data: Path) -> list[subprocess.Popen[str]]:
+    """Start again the witnesses a demo data directory is configured with, where they were.
+
+    The demo stops its witnesses when it ends; a deployment whose policy needs their
+    cosignatures keeps them running, as these do for the tests that append to it.
+    """
+    config = json.loads((data / "config.json").read_text(encoding="utf-8"))
+    by_vkey = {(d / "witness.vkey").read_text().strip(): d for d in (data / "witnesses").iterdir()}
+    procs = []
+    try:
+        for w in config["witnesses"]:
+            port = w["url"].rsplit(":", 1)[1]
+            proc = wangqian(
+                "witness", "--insecure-dev-passphrase", "--data", str(by_vkey[w["vkey"]]),
+                "--port", port,
+            )  # fmt: skip
+            procs.append(proc)
+            wait_http(f"{w['url']}/vkey", proc)
+    except BaseException:
+        for proc in procs:
+            stop(proc)
+        raise
+    return procs
 
 
 def run_demo(base: Path) -> DemoOutput:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -96,6 +98,8 @@ def test_demo_runs_twice_on_one_data_dir_and_its_receipt_verifies(tmp_path: Path
     data, out = tmp_path / "data", tmp_path / "out"
     first = _run(str(BIN / "wangqian"), "demo", "--data", str(data), "--out", str(out))
     assert first.returncode == 0, first.stderr
+    if "WANGQIAN_KEY_PASSPHRASE" not in os.environ:  # it says what it runs on
+        assert "as with --insecure-dev-passphrase" in first.stdout, first.stdout
     second = _run(str(BIN / "wangqian"), "demo", "--data", str(data), "--out", str(out))
     assert second.returncode == 0, second.stderr
     assert re.search(r"filed CS-\d{4}-000003 ", second.stdout), (
@@ -123,6 +127,30 @@ def test_demo_runs_twice_on_one_data_dir_and_its_receipt_verifies(tmp_path: Path
     audit = _run(str(BIN / "wangqian"), "log", "audit", "--data", str(data))
     assert audit.returncode == 0 and "audit passed" in audit.stdout
 
+    # The whole audit: the log, and the database against it.
+    assert "anchored the unit and filing histories in the log" in second.stdout
+    anchored = _run(str(BIN / "wangqian"), "admin", "anchor-histories", "--data", str(data))
+    assert anchored.returncode == 0 and "nothing new" in anchored.stdout  # the demo did it
+    full = _run(str(BIN / "wangqian"), "audit", "--data", str(data))
+    assert full.returncode == 0, full.stdout + full.stderr
+    assert "records: 4 filings, 2 cancellations" in full.stdout
+    assert "not yet anchored: unit_events 0, filing_events 0" in full.stdout
+    assert full.stdout.rstrip().endswith("audit passed")
+    with sqlite3.connect(data / "wangqian.db") as db:  # a cancellation the log never saw
+        db.execute("UPDATE filings SET status = 'CANCELLED' WHERE status = 'ACTIVE'")
+    full = _run(str(BIN / "wangqian"), "audit", "--data", str(data))
+    assert full.returncode == 1
+    assert "PROBLEM [state] filing CS-" in full.stdout and "audit FAILED" in full.stdout
+    log_only = _run(str(BIN / "wangqian"), "log", "audit", "--data", str(data))
+    assert log_only.returncode == 0  # what the log audit alone cannot see
+    cannot = subprocess.run(
+        [str(BIN / "wangqian"), "audit", "--data", str(data)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WANGQIAN_KEY_PASSPHRASE": "wrong"},
+    )
+    assert cannot.returncode == 3 and "cannot audit" in cannot.stderr
+
 
 def test_demo_reports_a_wrong_passphrase_clearly(tmp_path: Path) -> None:
     data = tmp_path / "data"
@@ -147,7 +175,9 @@ def test_serve_sequences_entries_appended_by_another_process(tmp_path: Path) -> 
 
     data = tmp_path / "data"
     port = free_port()
-    server = wangqian("serve", "--data", str(data), "--port", str(port))
+    server = wangqian(
+        "serve", "--insecure-dev-passphrase", "--data", str(data), "--port", str(port)
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/log/vkey", server)
         writer = Deployment.open(data)

@@ -60,7 +60,7 @@ def dashboard(city: Path) -> Iterator[tuple[str, str]]:
     with Deployment.open(city) as d, write_transaction(d.log.engine) as conn:
         key = auth.create_key(conn, "长沙市住房和城乡建设局", auth.Role.AUTHORITY)
     port = free_port()
-    proc = wangqian("serve", "--data", str(city), "--port", str(port))
+    proc = wangqian("serve", "--insecure-dev-passphrase", "--data", str(city), "--port", str(port))
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(url + "/log/checkpoint", proc, timeout=60)

@@ -214,7 +214,10 @@ def test_sigkill_during_filing_load(
     workers_arg = ["--workers", "2"] if database == "postgresql" else []
     for _ in range(10):
         port = free_port()
-        server = wangqian("serve", "--data", str(data), "--port", str(port), *workers_arg)
+        server = wangqian(
+            "serve", "--insecure-dev-passphrase", "--data", str(data), "--port", str(port),
+            *workers_arg,
+        )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         try:
             wait_http(f"{base}/log/vkey", server, timeout=30)

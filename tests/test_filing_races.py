@@ -275,7 +275,8 @@ def test_two_worker_processes_file_on_postgresql_and_sqlite_is_refused(
             pki = d.pki
             port = free_port()
             proc = wangqian(
-                "serve", "--data", str(tmp_path / "data"), "--port", str(port), "--workers", "2",
+                "serve", "--insecure-dev-passphrase", "--data", str(tmp_path / "data"),
+                "--port", str(port), "--workers", "2",
                 env=env,
             )  # fmt: skip
             base = f"http://127.0.0.1:{port}"
@@ -315,6 +316,8 @@ def test_two_worker_processes_file_on_postgresql_and_sqlite_is_refused(
                 stop(proc)
     finally:
         del os.environ["WANGQIAN_DATABASE_URL"]
-    refused = wangqian("serve", "--data", str(tmp_path / "lite"), "--workers", "2")
+    refused = wangqian(
+        "serve", "--insecure-dev-passphrase", "--data", str(tmp_path / "lite"), "--workers", "2"
+    )
     out, _ = refused.communicate(timeout=60)
     assert refused.returncode == 2 and "need PostgreSQL" in out

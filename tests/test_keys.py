@@ -180,7 +180,9 @@ def test_ocsp_over_http_answers_good_and_revoked_as_openssl_sees_it(tmp_path: Pa
     ]:
         (tmp_path / file).write_bytes(pem(cert))
     deployment.close()
-    server = wangqian("serve", "--data", str(data), "--port", str(port))
+    server = wangqian(
+        "serve", "--insecure-dev-passphrase", "--data", str(data), "--port", str(port)
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/log/vkey", server)
         url = f"http://127.0.0.1:{port}/ocsp"

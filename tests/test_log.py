@@ -134,6 +134,27 @@ def test_database_refuses_update_and_delete(log: Log, statement: str) -> None:
     assert log.entries(0, 2) == _entries(2)
 
 
+def test_an_entry_cannot_be_replaced_either(log: Log) -> None:
+    """SQLite's REPLACE deletes the old row without firing DELETE triggers, then inserts."""
+    log.append_many(_entries(TILE_WIDTH))  # so that a tile exists
+    log.integrate()
+    if log.engine.dialect.name == "sqlite":
+        attacks = [
+            "INSERT OR REPLACE INTO log_leaves (idx, data) VALUES (0, :x)",
+            "REPLACE INTO log_leaves (idx, data) VALUES (0, :x)",
+            "INSERT OR REPLACE INTO log_tiles (idx, hashes) VALUES (0, :x)",
+        ]
+    else:  # an upsert is an UPDATE there, and refused as one
+        attacks = [
+            "INSERT INTO log_leaves (idx, data) VALUES (0, :x) "
+            "ON CONFLICT (idx) DO UPDATE SET data = EXCLUDED.data"
+        ]
+    for attack in attacks:
+        with pytest.raises(DBAPIError, match="append-only"), log.engine.begin() as conn:
+            conn.execute(text(attack), {"x": b"forged"})
+    assert log.entries(0, 2) == _entries(2)
+
+
 def test_truncate_is_refused_on_postgresql(pg_url: str) -> None:
     log = Log.open(pg_url)
     log.append(b"a")

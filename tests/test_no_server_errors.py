@@ -152,7 +152,9 @@ def test_a_real_server_logs_no_personal_data_and_answers_no_detail_on_an_interna
     buyer = sample_contract().buyers[0]
     personal = (buyer.name, buyer.id_number, PHONE)
     port = free_port()
-    server = wangqian("serve", "--data", str(data), "--port", str(port))
+    server = wangqian(
+        "serve", "--insecure-dev-passphrase", "--data", str(data), "--port", str(port)
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{base}/log/vkey", server, timeout=30)

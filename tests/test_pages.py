@@ -27,7 +27,9 @@ CREATE_KEY = [str(BIN / "wangqian"), "admin", "create-key", "--data"]
 @pytest.fixture(scope="module")
 def server(demo: DemoOutput) -> Iterator[str]:
     port = free_port()
-    proc = wangqian("serve", "--data", str(demo.data), "--port", str(port))
+    proc = wangqian(
+        "serve", "--insecure-dev-passphrase", "--data", str(demo.data), "--port", str(port)
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(url + "/log/checkpoint", proc, timeout=60)

@@ -448,7 +448,9 @@ def test_pdfsig_checks_revocation_online_against_our_ocsp_responder(tmp_path: Pa
     d.close()
     (tmp_path / "contract.pdf").write_bytes(pdf)
     nss = _nss_db(tmp_path / "nss", root)
-    server = wangqian("serve", "--data", str(data), "--port", str(port))
+    server = wangqian(
+        "serve", "--insecure-dev-passphrase", "--data", str(data), "--port", str(port)
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/log/vkey", server)
         out = subprocess.run(

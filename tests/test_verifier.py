@@ -110,8 +110,10 @@ def test_the_demo_contract_passes_with_every_check(demo: Evidence) -> None:
         and buyer.subject_serial
         and buyer.subject_serial.startswith("IDH:")
     )
+    assert buyer.purpose is not None and buyer.purpose.endswith(" buyer-1")
     names = {c.name for c in report.checks}
     assert {"filing-seal", "document-hash", "log-key-period", "witnesses", "inclusion"} <= names
+    assert "signer-purpose" in names
     assert report.filing is not None and report.filing.filing.startswith("CS-")
     assert report.document_sha256 == hashlib.sha256(demo.pdf).hexdigest()
 

@@ -326,7 +326,7 @@ def _deep(n: int) -> str:
         lambda d: {**d, "version": "1"},
         lambda d: [d],
         lambda d: json.dumps(d)[:-1] + ', "roots": []}',  # a key twice
-        lambda d: json.dumps(d).replace('"threshold": 0', '"threshold": NaN'),
+        lambda d: re.sub(r'"threshold": [0-9]+', '"threshold": NaN', json.dumps(d)),
         lambda d: {**d, "witnesses": {"threshold": 2, "keys": [{"vkey": W1.verifier.vkey}]}},
         lambda d: {
             **d,

@@ -16,10 +16,10 @@ from ledger.add_checkpoint import AddCheckpoint
 from ledger.audit import audit
 from ledger.checkpoint import Checkpoint
 from ledger.log import Log
-from ledger.note import ALG_COSIGNATURE_V1, Signer, open_note, sign_note
-from ledger.sequencer import REWITNESS_INTERVAL
+from ledger.note import ALG_COSIGNATURE_V1, Signer, Verifier, open_note, sign_note
+from ledger.sequencer import REWITNESS_INTERVAL, Sequencer, WitnessEndpoint
 from ledger.witness import Witness, WitnessError
-from tests.helpers import free_port, stop, wait_http, wangqian
+from tests.helpers import DemoOutput, free_port, stop, wait_http, wangqian
 from verifier.receipt import ReceiptInvalid, verify_receipt
 from verifier.trust import TrustBundle
 
@@ -155,7 +155,16 @@ def test_three_witnesses_two_of_three_with_one_down(tmp_path: Path) -> None:
         for i in range(3):
             port = free_port()
             wdir = tmp_path / f"witness{i}"
-            args = ["witness", "--data", str(wdir), "--port", str(port), "--name", f"w{i}.example"]
+            args = [
+                "witness",
+                "--insecure-dev-passphrase",
+                "--data",
+                str(wdir),
+                "--port",
+                str(port),
+                "--name",
+                f"w{i}.example",
+            ]
             proc = wangqian(*args, "--trust-log", log_vkey)
             wait_http(f"http://127.0.0.1:{port}/vkey", proc)
             procs.append(proc)
@@ -192,7 +201,14 @@ def test_three_witnesses_two_of_three_with_one_down(tmp_path: Path) -> None:
         # ... and once the witness is back, the same tree is offered again and cosigned:
         # the under-witnessed checkpoint does not stay so until the log grows.
         port = int(endpoints[1].url.rsplit(":", 1)[1])
-        args = ["witness", "--data", str(tmp_path / "witness1"), "--port", str(port)]
+        args = [
+            "witness",
+            "--insecure-dev-passphrase",
+            "--data",
+            str(tmp_path / "witness1"),
+            "--port",
+            str(port),
+        ]
         procs[1] = wangqian(*args, "--name", "w1.example", "--trust-log", log_vkey)
         wait_http(f"http://127.0.0.1:{port}/vkey", procs[1])
         time.sleep(REWITNESS_INTERVAL)  # offers are spaced out
@@ -205,3 +221,38 @@ def test_three_witnesses_two_of_three_with_one_down(tmp_path: Path) -> None:
         for p in procs:
             stop(p)
         deployment.close()
+
+
+def test_the_demo_is_witnessed_two_of_two_and_its_witnesses_refuse_a_truncated_log(
+    demo: DemoOutput, tmp_path: Path
+) -> None:
+    names = ["court.changsha.example/witness", "notary.changsha.example/witness"]
+    bundle = json.loads(demo.trust_json)
+    assert bundle["witnesses"]["threshold"] == 2
+    assert sorted(Verifier.from_vkey(k["vkey"]).name for k in bundle["witnesses"]["keys"]) == names
+    assert sorted(verify_receipt(demo.receipt, demo.trust).cosigners) == names
+    # Each its own directory: its own key and store.
+    stores = [demo.data / "witnesses" / slug for slug in ("court", "notary")]
+    assert all((d / "witness.db").exists() and (d / "keys" / "witness-ed25519.pem").exists()
+               for d in stores)  # fmt: skip
+    assert len({(d / "witness.vkey").read_text() for d in stores}) == 2
+
+    # The log's tail cut off (a backup from before its last entry, say): the witnesses,
+    # which cosigned the longer tree, cosign nothing smaller.
+    d = Deployment.open(demo.data)
+    try:
+        latest = d.log.latest_checkpoint()
+        assert latest is not None and len(latest.cosignatures) == 2
+        truncated = Log.open(f"sqlite:///{tmp_path / 'truncated.db'}")
+        truncated.append_many(d.log.entries(0, latest.size - 1))
+        endpoints = [WitnessEndpoint(Verifier.from_vkey(w.vkey), w.url) for w in d.config.witnesses]
+        sequencer = Sequencer(truncated, d.signers, d.config.origin, endpoints, threshold=2)
+        cp = sequencer.step()
+        assert cp is not None and cp.size == latest.size - 1 and cp.cosignatures == ()
+        with pytest.raises(ReceiptInvalid) as refused:
+            verify_receipt(truncated.receipt(0, cp), demo.trust)
+        assert str(refused.value) == "0 witness cosignatures (counted by key), the policy needs 2"
+        sequencer.close()
+        truncated.close()
+    finally:
+        d.close()

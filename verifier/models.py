@@ -63,6 +63,9 @@ class SignatureFinding:
     modifications: str  # after it: NONE, ALLOWED_ADDITIONS (the contract policy) or MODIFIED
     message: str
     is_filing_seal: bool
+    # A party certificate's X.520 description, ``sign <contract number> <field>``: the one
+    # signature it was issued for (docs/formats.md, "Party certificates").
+    purpose: str | None = None
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ CHECK_NAMES_ZH = {
     "later-events": "后续注销或变更",
     "modifications": "签署后修改",
     "signing-order": "签署顺序",
+    "signer-purpose": "签署证书用途",
     "later-checkpoint": "后续检查点",
     "trust-bundle": "信任包",
 }
@@ -100,6 +101,7 @@ SUB_INDICATIONS_ZH = {
     "LOG_DATA_INCONSISTENT": "日志数据与其签名检查点不符",
     "MODIFIED_AFTER_SIGNING": "签署后文件被修改",
     "SIGNING_ORDER": "签名未按草稿声明的签名域及顺序签署",
+    "SIGNER_PURPOSE": "签署证书并非为该合同的该签名域签发（如共同买受人代签）",
     "UNSIGNED_FIELD": "草稿声明的签名域尚未签署",
     "SIG_CONSTRAINTS_FAILURE": "签名不满足要求（例如缺少签名时间戳）",
     "LOG_DATA_TOO_OLD": "日志数据早于该文件加盖备案专用章的时间，不能说明其是否已备案",

@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,7 +89,7 @@ class Assessment:
     """Every signature's finding, and the document-level checks of the contract policy."""
 
     signatures: tuple[SignatureFinding, ...]  # signatures by parties and seals, oldest first
-    checks: tuple[Check, ...]  # ``modifications`` and ``signing-order``
+    checks: tuple[Check, ...]  # ``modifications``, ``signing-order``, ``signer-purpose``
     declared_fields: tuple[str, ...]
 
     @property
@@ -227,7 +228,7 @@ class SignedDocument:
         findings = asyncio.run(
             _check_all(self._embedded, spec, trust, modification, sealing=known is not None)
         )
-        return Assessment(findings, checks, self.shape.declared_fields)
+        return Assessment(findings, (*checks, purpose_check(findings)), self.shape.declared_fields)
 
 
 def assess(
@@ -244,6 +245,39 @@ def assess(
 def check_signatures(pdf: bytes, trust: TrustBundle) -> tuple[SignatureFinding, ...]:
     """One finding per signature, oldest first (DocumentUnreadable for bad input)."""
     return assess(pdf, trust).signatures
+
+
+def purpose_check(findings: Sequence[SignatureFinding]) -> Check:
+    """Each party certificate signed the field it was issued for, all of one contract: a
+    co-buyer's key, or one issued for another contract, signed nothing here."""
+    contracts: set[str] = set()
+    for f in findings:
+        if f.purpose is None:
+            continue
+        verb, _, rest = f.purpose.partition(" ")
+        number, _, field = rest.rpartition(" ")
+        if verb != "sign" or not number or field != f.field:
+            return Check(
+                "signer-purpose",
+                Indication.FAILED,
+                f"{f.field} was signed with a certificate issued for {f.purpose!r}",
+                "SIGNER_PURPOSE",
+            )
+        contracts.add(number)
+    if len(contracts) > 1:
+        return Check(
+            "signer-purpose",
+            Indication.FAILED,
+            f"the signers' certificates were issued for different contracts: "
+            f"{', '.join(sorted(contracts))}",
+            "SIGNER_PURPOSE",
+        )
+    named = f" of {contracts.pop()}" if contracts else ""
+    return Check(
+        "signer-purpose",
+        Indication.PASSED,
+        f"every party certificate that names a purpose signed its own field{named}",
+    )
 
 
 def _modification_check(modification: Modification | None) -> Check:
@@ -334,6 +368,19 @@ def _unreadable(name: str, why: str) -> SignatureFinding:
 def _name_part(cert: Any, key: str) -> str | None:
     value = cert.subject.native.get(key) if cert is not None else None
     return str(value) if value else None
+
+
+def _description(cert: Any) -> str | None:
+    """The subject's X.520 description (2.5.4.13), which asn1crypto has no name for."""
+    if cert is None:
+        return None
+    values = [
+        attribute["value"].native
+        for rdn in cert.subject.chosen
+        for attribute in rdn
+        if attribute["type"].dotted == "2.5.4.13"
+    ]
+    return str(values[0]) if len(values) == 1 else None
 
 
 async def _check_one(
@@ -431,4 +478,5 @@ def _finding(
         modifications=modifications,
         message=message,
         is_filing_seal=bool(der) and trust.is_filing_seal(der),
+        purpose=_description(cert),
     )
