@@ -418,7 +418,11 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
                 "buyer-not-eligible",
                 "购房资格 failed",
                 str(exc),
-                decisions=[json.loads(d.to_json()) for d in exc.decisions],
+                # Only a developer drafts, so the answer is the developer's summary.
+                decisions=[
+                    disclosure.eligibility_decision(json.loads(d.to_json()), sees_records=False)
+                    for d in exc.decisions
+                ],
             )
         if isinstance(exc, UnitTaken):
             return Problem(409, "unit-taken", "Unit taken", str(exc))
@@ -502,7 +506,10 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
                 "status": filed.status,
                 "filed_at": _iso(filed.filed_at),
             },
-            "eligibility": json.loads(c["eligibility"]),
+            "eligibility": [
+                disclosure.eligibility_decision(d, sees_records=who.role is not Role.DEVELOPER)
+                for d in json.loads(c["eligibility"])
+            ],
         }
 
     @r.get("/contracts/{contract_id}/document", summary="The contract PDF as signed so far")
@@ -557,6 +564,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         def run() -> bytes:
             public = _device_key(data.public_key_pem)
             try:
+                service.check_own_field(contract_id, field, who.org, data.id_number)
                 identity = departments.TableIdentityCheck(engine).verify(
                     data.name, data.id_type, data.id_number
                 )
@@ -617,6 +625,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         def run() -> Response:
             public = _device_key(data.public_key_pem)
             try:
+                service.check_own_field(contract_id, field, who.org, data.id_number)
                 identity = departments.TableIdentityCheck(engine).verify(
                     data.name, data.id_type, data.id_number
                 )

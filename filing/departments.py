@@ -340,6 +340,16 @@ def recorded_loads(conn: Connection, kind: ExtractKind, limit: int = 100) -> lis
     ]
 
 
+# Records that may name one person (two parents, a spouse, a few stale records): a bound,
+# so that a crafted extract cannot make one draft read the whole table.
+MAX_NAMING = 16
+
+
+def _household_of(row: Any) -> Household:
+    children = tuple(c for c in row.minor_children.split(";") if c)
+    return Household(row.id_number, bool(row.local), row.spouse, children)
+
+
 class TableHouseholds:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -351,8 +361,23 @@ class TableHouseholds:
             ).first()
         if row is None:
             return None
-        children = tuple(c for c in row.minor_children.split(";") if c)
-        return Household(row.id_number, bool(row.local), row.spouse, children)
+        return _household_of(row)
+
+    def naming(self, id_number: str) -> tuple[Household, ...]:
+        # A spouse is a column; children are a ';'-joined list, matched exactly below.
+        h = households.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(households)
+                .where(
+                    (h.spouse == id_number)
+                    | (h.minor_children.contains(id_number, autoescape=True))
+                )
+                .order_by(h.id_number)
+                .limit(MAX_NAMING)
+            ).all()
+        found = (_household_of(r) for r in rows)
+        return tuple(f for f in found if id_number in (f.spouse, *f.minor_children))
 
 
 class TablePayments:

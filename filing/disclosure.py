@@ -1,4 +1,4 @@
-"""What each department may see of a filing, and a court's evidence package.
+"""What each role may see of a filing and its decisions, and a court's evidence package.
 
 Scopes: tax gets price, area and the parties; banks and the provident fund get a filing's
 status for a loan and nothing that names a person; a court gets the whole evidence. The
@@ -22,6 +22,18 @@ from filing.terms import contract_from_json
 from ledger.export import export_log
 
 MAX_TAX_ROWS = 1000
+# What a 购房资格 decision says to a developer: the verdict and why, not the family's
+# records behind it (household, homes owned, months of payments), which are the buyer's.
+DECISION_SUMMARY = ("eligible", "reasons", "rule_set")
+
+
+def eligibility_decision(decision: dict[str, Any], sees_records: bool) -> dict[str, Any]:
+    """A decision as a role may read it: whole for the buyer, the authority and a court;
+    a summary for the developer, who could otherwise draft for any ID number to read
+    what the departments hold about that person's family."""
+    if sees_records:
+        return decision
+    return {k: decision[k] for k in DECISION_SUMMARY if k in decision}
 
 
 def _iso(moment: dt.datetime | None) -> str | None:

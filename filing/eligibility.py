@@ -107,6 +107,10 @@ class Household:
 class HouseholdRegistry(Protocol):
     def household(self, id_number: str) -> Household | None: ...
 
+    def naming(self, id_number: str) -> tuple[Household, ...]:
+        """The records that name ``id_number`` as a spouse or a minor child."""
+        ...
+
 
 class PaymentRecords(Protocol):
     """Human resources (social security) and tax (individual income tax)."""
@@ -141,14 +145,20 @@ class Applicant:
     household: Household | None
     consecutive_months: int  # social security or income tax, up to the draft's day
     homes_registered: int  # the family's registered homes in the restricted districts
+    # Records naming the applicant as spouse or minor child: a spouse's record that leaves
+    # the applicant out, or a minor's parents, still make one family with the applicant.
+    named_by: tuple[Household, ...] = ()
 
     @property
     def family(self) -> tuple[str, ...]:
-        """The applicant, their spouse and their minor children (as far as registered)."""
-        h = self.household
-        if h is None:
-            return (self.id_number,)
-        return (self.id_number, *([h.spouse] if h.spouse else []), *h.minor_children)
+        """The applicant, their spouse and minor children, read both ways: whoever names the
+        applicant as spouse (with that person's minor children), and a minor's parents (with
+        their spouses and minor children)."""
+        members = [self.id_number]
+        for h in (self.household, *self.named_by):
+            if h is not None:
+                members += [h.id_number, *([h.spouse] if h.spouse else []), *h.minor_children]
+        return tuple(dict.fromkeys(members))  # in order, once each
 
 
 def gather(
@@ -161,7 +171,8 @@ def gather(
 ) -> Applicant:
     """Read what the departments say about ``applicant`` and their family."""
     household = households.household(applicant)
-    found = Applicant(applicant, household, 0, 0)
+    named_by = households.naming(applicant)
+    found = Applicant(applicant, household, 0, 0, named_by)
     if household is None:
         return found
     return Applicant(
@@ -169,6 +180,7 @@ def gather(
         household,
         0 if household.local else payments.consecutive_months(applicant, day),
         properties.homes_owned(list(found.family), rules.restricted_districts),
+        named_by,
     )
 
 

@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import re
 import secrets
 import threading
 import uuid
@@ -155,6 +156,11 @@ class FilingService:
 
     def draft(self, contract: Contract, developer_id: str, actor: str) -> tuple[str, str]:
         """Check, render and record a draft, reserving its unit. Returns (contract id, sha256)."""
+        if is_agreement_number(contract.number):
+            raise DuplicateContractNumber(
+                f"contract number {contract.number} is of the form the platform gives its "
+                "cancellation and change agreements"
+            )
         today = registry.now().date()
         contract_id = str(uuid.uuid4())
         pdf = render(contract).pdf
@@ -317,6 +323,18 @@ class FilingService:
                 stamp=stamp,
             )
         return self.accept_revision(contract_id, signed, actor)
+
+    def check_own_field(
+        self, contract_id: str, field: str, caller: str, claimed_id_number: str
+    ) -> None:
+        """Before any identity lookup: ``field`` is the caller's own, and the identity the
+        caller asks to be checked is their own too. Otherwise the identity records would
+        answer, for anyone's name and ID number, whether they match (an oracle)."""
+        with self.engine.connect() as conn:
+            c = self._contract(conn, contract_id, lock=False)
+        _buyer_of(contract_from_json(c["data"]), field, caller)
+        if claimed_id_number != caller:
+            raise NotYourField("a buyer's identity check is for the buyer's own ID number")
 
     def signing_certificate(
         self,
@@ -653,7 +671,7 @@ class FilingService:
             agreement = FilingAgreement(
                 kind,
                 contract,
-                f"{number}-{kind.suffix}{len(earlier) + 1}",
+                agreement_number(number, kind, len(earlier) + 1),
                 number,
                 reason,
                 terms,
@@ -989,6 +1007,22 @@ def record_event(
             filing_number=number, event=event, log_index=index, at=at, actor=actor, reason=reason
         )
     )
+
+
+def agreement_number(filing_number: str, kind: AgreementKind, n: int) -> str:
+    """The n-th agreement of its kind on a filing: ``CS-2026-000001-JC1``."""
+    return f"{filing_number}-{kind.suffix}{n}"
+
+
+# Drafts may not take these numbers: a developer who squatted the next agreement number
+# (a draft withdrawn at once) would block the buyer's agreements on the filing for good.
+_AGREEMENT_NUMBER = re.compile(
+    r"CS-[0-9]{4}-[0-9]{6}-(" + "|".join(k.suffix for k in AgreementKind) + r")[0-9]+"
+)
+
+
+def is_agreement_number(number: str) -> bool:
+    return _AGREEMENT_NUMBER.fullmatch(number.strip()) is not None
 
 
 def _unchanged_since(seen: dict[str, Any], now: dict[str, Any]) -> None:

@@ -345,6 +345,27 @@ def duplicated_xref_entry(pdf: bytes) -> bytes:
     return bytes(body)
 
 
+def xref_stream_claiming(pdf: bytes, objects: int, index: bool = True) -> bytes:
+    """Amplification: a last revision whose cross-reference stream claims ``objects``
+    objects (``/Index [0 n]``, or ``/Size n`` alone) and holds 5 bytes; a lenient reader
+    makes an entry for every one it claims (redteam2 g2: 10^9 grew a server to 20 GB)."""
+    reader = PdfFileReader(BytesIO(pdf), strict=False)
+    root = reader.trailer_view.raw_get("/Root")
+    last = reader.xrefs.get_xref_container_info(reader.xrefs.total_revisions - 1)
+    size = int(reader.trailer_view["/Size"])
+    data = zlib.compress(b"\x01\x00\x00\x10\x00")
+    body = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
+    at = len(body)
+    claim = f"/Index [0 {objects}] " if index else ""
+    body += (
+        f"{size} 0 obj\n<< /Type /XRef /Size {objects} {claim}/W [1 3 1] "
+        f"/Root {root.idnum} {root.generation} R /Prev {last.declared_startxref} "
+        f"/Filter /FlateDecode /Length {len(data)} >>\nstream\n"
+    ).encode()
+    body += data + f"\nendstream\nendobj\nstartxref\n{at}\n%%EOF\n".encode()
+    return bytes(body)
+
+
 def timestamp_field_over_the_price(
     pdf: bytes, timestamper: Any, rect: str = "indirect", kids: bool = False
 ) -> bytes:

@@ -430,6 +430,18 @@ TRICKS: list[tuple[str, Build, str]] = [
         lambda d, p: attacks.form_fan_out(p.sign(d, "seller", p.seller)),
         "reference fan-out",
     ),
+    *(
+        (
+            f"xref-stream-claims-millions-of-objects/{how}",
+            lambda d, p, how=how: attacks.xref_stream_claiming(
+                p.sign(p.sign(d, "seller", p.seller), "buyer-1", p.buyer),
+                3_000_000,
+                index=how == "index",
+            ),
+            "claim too many objects",
+        )
+        for how in ("index", "size")
+    ),
     (
         "path-explosion-in-the-dss",
         lambda d, p: p.sign(
@@ -453,6 +465,24 @@ def test_the_verifier_refuses_parser_tricks_and_amplification(
         assert says in str(exc), exc
         return
     assert not judged.passed and says in "; ".join(judged.problems()), judged.problems()
+
+
+def test_a_cross_reference_claim_is_refused_before_any_table_is_built(
+    deployment: Deployment,
+) -> None:
+    """Millions of claimed objects in a few bytes (a billion in the attack; fewer here, so
+    that a regression fails the test rather than the machine): refused at once."""
+    p = _parties(deployment)
+    signed = p.sign(p.sign(render(sample_contract()).pdf, "seller", p.seller), "buyer-1", p.buyer)
+    bomb = attacks.xref_stream_claiming(signed, 3_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DocumentTooComplex, match="claim too many objects"):
+            assess(bomb, deployment.verifier_trust(), complete=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, peak
 
 
 def test_the_platform_refuses_parser_tricks_and_amplification(

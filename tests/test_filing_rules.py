@@ -134,6 +134,9 @@ class Households:
     def household(self, id_number: str) -> Household | None:
         return self.rows.get(id_number)
 
+    def naming(self, id_number: str) -> tuple[Household, ...]:
+        return tuple(h for h in self.rows.values() if id_number in (h.spouse, *h.minor_children))
+
 
 class Payments:
     def __init__(self, months: dict[str, int]) -> None:

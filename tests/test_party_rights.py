@@ -151,6 +151,21 @@ def test_a_co_buyer_cannot_sign_for_the_other_buyer(api: Api) -> None:
     assert r.status_code == 201 and r.json()["filed"], r.text
 
 
+def test_the_identity_records_answer_a_buyer_only_about_herself(api: Api) -> None:
+    """No oracle (redteam2 M2): whatever name and ID number a buyer tries on her own field,
+    another person's gets one answer, the same whether it exists, matches or not."""
+    client, keys, _ = api
+    cid = _sealed_draft(client, keys, TWO_BUYERS)
+    answers = set()
+    for person in (BUYER_B, (BUYER_A[0], BUYER_B[1]), ("无此人", "430104199909099999")):
+        for path in ("remote-signing/buyer-1/start", "parties/buyer-1/certificate"):
+            body = {"public_key_pem": _pem(new_key()), "name": person[0], "id_number": person[1]}
+            r = post(client, f"/v1/contracts/{cid}/{path}", keys["a"], json=body)
+            assert r.status_code == 403, r.text
+            answers.add(r.text)
+    assert len(answers) == 1 and "not-your-field" in answers.pop()
+
+
 def test_a_buyer_certificate_serves_one_field_of_one_contract(api: Api) -> None:
     client, keys, d = api
     cid = _sealed_draft(client, keys, CONTRACT)
@@ -260,6 +275,10 @@ def test_neither_party_cancels_a_filing_alone(api: Api) -> None:
 def test_cancellation_by_an_agreement_every_party_signed(api: Api) -> None:
     client, keys, d = api
     number = _file(client, keys, TWO_BUYERS)
+    # The developer cannot squat the agreement's number with a draft (redteam2 L1).
+    squat = {**CONTRACT, "unit_code": CODES[1], "number": f"{number}-JC1"}
+    r = post(client, "/v1/contracts", keys["developer"], json=squat)
+    assert r.status_code == 409 and r.json()["type"].endswith("/duplicate-contract-number")
     r = post(client, f"/v1/filings/{number}/cancellation-agreements", keys["b"],
              json={"reason": "买受人工作调动，双方协商解除"})  # fmt: skip
     assert r.status_code == 201, r.text
@@ -397,13 +416,43 @@ def test_purchase_limits_count_the_family_s_filings_and_drafts(city: Any) -> Non
         assert refused.status_code == 422, refused.text
         decision = next(d for d in refused.json()["decisions"] if not d["eligible"])
         assert decision["reasons"] == ["LOCAL_HOME_LIMIT"]
-        assert decision["inputs"]["homes_on_platform"] == 2
-        assert decision["inputs"]["homes_registered"] == 0
+        # The developer learns the verdict, not the family's records (redteam2 M3) ...
+        assert set(decision) == {"eligible", "reasons", "rule_set"}
+    # ... which the authority reads on the drafts: the second counted the first.
+    path = f"/v1/contracts/{second.json()['id']}"
+    [recorded] = client.get(path, headers=keys["authority"]).json()["eligibility"]
+    assert recorded["inputs"]["homes_on_platform"] == 1
+    assert recorded["inputs"]["homes_registered"] == 0
+    [summary] = client.get(path, headers=keys["developer"]).json()["eligibility"]
+    assert "inputs" not in summary and summary["eligible"]
     # A draft given up frees its place.
     again = {**keys["developer"], "Idempotency-Key": uuid.uuid4().hex}
     withdrawn = client.post(f"/v1/contracts/{second.json()['id']}/withdraw", headers=again)
     assert withdrawn.status_code == 200, withdrawn.text
     assert _draft_for(client, keys, LIMIT_CODES[2], BUYER_B).status_code == 201
+
+
+CHILD = ("王小宝", "430104201801012345")
+
+
+def test_a_family_is_one_family_whichever_member_applies(city: Any) -> None:
+    """A names B as spouse and C as minor child; B's record names nobody and C's is a
+    child's: drafting for B or C alone still counts the family's homes (redteam2 M1)."""
+    client, keys, _ = city
+    one_way = (
+        "id_number,local,spouse,minor_children\n"
+        f"{BUYER_A[1]},1,{BUYER_B[1]},{CHILD[1]}\n{BUYER_B[1]},1,,\n{CHILD[1]},1,,\n"
+    )
+    headers = {**keys["authority"], "Idempotency-Key": "hh-one-way", "content-type": "text/csv"}
+    r = client.post("/v1/departments/households", content=one_way.encode(), headers=headers)
+    assert r.status_code == 201, r.text
+    for code in LIMIT_CODES[:2]:
+        assert _draft_for(client, keys, code, BUYER_A).status_code == 201
+    for buyer in (BUYER_B, CHILD):
+        refused = _draft_for(client, keys, LIMIT_CODES[2], buyer)
+        assert refused.status_code == 422, (buyer, refused.text)
+        decision = next(d for d in refused.json()["decisions"] if not d["eligible"])
+        assert decision["reasons"] == ["LOCAL_HOME_LIMIT"]
 
 
 def test_two_drafts_racing_for_a_family_s_last_home_cannot_both_pass(city: Any) -> None:

@@ -224,8 +224,14 @@ def test_a_cancelled_filing_shows_as_cancelled_given_the_log_data(
     assert report.filing is not None and [e.event for e in report.filing.later_events] == [
         "cancelled"
     ]
-    # The first contract, in the same log, is still in force.
-    assert verify(demo.pdf, demo.trust, demo.receipt, log_data=log_data).verdict is Verdict.PASSED
+    # The first contract, in the same log, is still in force: as far as the log data goes,
+    # which the verdict says in so many words (a stale copy must not read as "forever").
+    standing = verify(demo.pdf, demo.trust, demo.receipt, log_data=log_data)
+    assert standing.verdict is Verdict.PASSED and standing.filing is not None
+    assert standing.filing.checked_up_to == cp.size and standing.filing.checked_at is not None
+    assert f"no cancellation in the log up to tree size {cp.size}" in standing.reason
+    text_zh = to_text(standing, "zh")
+    assert f"（日志树大小 {cp.size}）未见注销" in text_zh and "北京时间" in text_zh
     assert "已于" in to_text(report, "zh") and "注销" in to_html(report, "zh")
 
 

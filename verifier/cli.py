@@ -167,6 +167,12 @@ def _run(args: argparse.Namespace) -> Report:
         if choice.bundle is None:
             return without_trust_anchor(pdf, choice.refusal or "", choice.sub_indication or "")
         trust_bytes, notes = choice.bundle, choice.notes
+        # Checked: the contract, its receipt and the log. The rest is for people to read.
+        notes = (
+            *notes,
+            "history.json and changes/ in the package were not verified: verify each change "
+            "agreement on its own (its PDF and .tlog-proof)",
+        )
     if trust_bytes is None:
         raise InputUnreadable("--trust is required")
     if pin is not None and hashlib.sha256(trust_bytes).hexdigest() != pin:

@@ -15,11 +15,12 @@ from typing import Any
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.xref import (
-    XRefSectionType,
-    parse_xref_stream,
-    parse_xref_table,
-    read_object_header,
+
+from verifier.cross_references import (
+    CrossReferenceError,
+    CrossReferencesTooLarge,
+    check_budget,
+    check_one_reading,
 )
 
 MiB = 1024 * 1024
@@ -29,6 +30,9 @@ MAX_PDF_SIZE = 20 * MiB
 MAX_REVISIONS = 32
 MAX_SIGNATURE_FIELDS = 24
 MAX_OBJECTS = 50_000
+# Entries all cross-reference sections together may list: the first section lists every
+# object, an incremental one what it changed; room for a writer that lists more.
+MAX_XREF_ENTRIES = 4 * MAX_OBJECTS
 # Simple paths from the trailer to objects: pyHanko's difference analysis stores every one
 # (HistoricalResolver._load_reverse_xref_cache); a chain of arrays each holding the next
 # twice has 2**n of them in a few kilobytes.
@@ -80,6 +84,12 @@ def open_pdf(pdf: bytes) -> Any:
     if not pdf.startswith(b"%PDF-"):
         raise DocumentUnreadable("not a PDF file")
     try:
+        check_budget(pdf, MAX_REVISIONS, MAX_XREF_ENTRIES)
+    except CrossReferencesTooLarge as exc:
+        raise DocumentTooComplex(str(exc)) from exc
+    except CrossReferenceError as exc:
+        raise DocumentUnreadable(f"malformed PDF: {exc}") from exc
+    try:
         reader = PdfFileReader(BytesIO(pdf), strict=False, decode_limits=DECODE_LIMITS)
         encrypted = reader.encrypted
     except Exception as exc:  # pyHanko raises many kinds for broken files
@@ -96,7 +106,7 @@ def read_shape(reader: Any) -> DocumentShape:
         if revisions > MAX_REVISIONS:
             raise DocumentTooComplex(f"{revisions} revisions (at most {MAX_REVISIONS})")
         for revision in range(revisions):
-            _check_cross_references(reader, revision)
+            check_one_reading(reader, revision, MAX_OBJECTS)
         objects = max((ref.idnum for ref in _all_refs(reader)), default=0)
         if objects > MAX_OBJECTS:
             raise DocumentTooComplex(f"{objects} objects (at most {MAX_OBJECTS})")
@@ -108,46 +118,13 @@ def read_shape(reader: Any) -> DocumentShape:
         declared = _declared_fields(reader, max(first - 1, 0))
     except DocumentUnreadable:
         raise
+    except CrossReferencesTooLarge as exc:
+        raise DocumentTooComplex(str(exc)) from exc
+    except CrossReferenceError as exc:
+        raise DocumentUnreadable(str(exc)) from exc
     except Exception as exc:  # a broken form or signature dictionary
         raise DocumentUnreadable(f"malformed signature fields: {exc}") from exc
     return DocumentShape(revisions, declared, tuple(sorted(signed, key=lambda s: s.revision)))
-
-
-def _check_cross_references(reader: Any, revision: int) -> None:
-    """One reading of the revision's cross-reference section, whatever the reader.
-
-    Where PDF readers part ways, the verifier must not read one document and a viewer
-    another: an object listed twice in one section (pyHanko takes the last entry, poppler
-    and qpdf the first), a hybrid section (an XRefStm that older readers ignore), or a
-    startxref pointing elsewhere than the section pyHanko found by searching.
-    """
-    meta = reader.xrefs.get_xref_container_info(revision)
-    kind = meta.xref_section_type
-    if kind in (XRefSectionType.HYBRID_MAIN, XRefSectionType.HYBRID_STREAM):
-        raise DocumentUnreadable(f"revision {revision} has a hybrid cross-reference section")
-    stream = reader.stream
-    stream.seek(meta.declared_startxref)
-    found = stream.read(4) == b"xref" if kind is XRefSectionType.STANDARD else True
-    if not found or (
-        kind is XRefSectionType.STREAM and meta.start_location != meta.declared_startxref
-    ):
-        raise DocumentUnreadable(f"revision {revision}'s startxref points elsewhere")
-    stream.seek(meta.start_location)
-    if kind is XRefSectionType.STANDARD:
-        entries = parse_xref_table(stream, strict=False)
-    else:
-        idnum, generation = read_object_header(stream, strict=False)  # type: ignore[no-untyped-call]
-        ref = generic.Reference(idnum, generation, pdf=reader)
-        entries = parse_xref_stream(generic.StreamObject.read_from_stream(stream, ref))
-    seen: set[int] = set()
-    for entry in entries:
-        if entry.idnum in seen:
-            raise DocumentUnreadable(
-                f"revision {revision} lists object {entry.idnum} twice in its cross-references"
-            )
-        seen.add(entry.idnum)
-        if len(seen) > MAX_OBJECTS:
-            raise DocumentTooComplex(f"more than {MAX_OBJECTS} objects in revision {revision}")
 
 
 def _all_refs(reader: Any) -> set[Any]:

@@ -96,6 +96,9 @@ class FilingFacts:
     later_events: tuple[LaterEvent, ...] = ()
     # Only log data shows later entries; a later checkpoint alone proves growth, not content.
     later_checked: bool = False
+    # When the witnesses saw the newest tree checked (its latest cosignature): what was
+    # in the log after that, this verification cannot know.
+    checked_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,11 @@ def reason(report: Report, lang: str) -> str:
     f = report.filing
     if report.verdict is Verdict.PASSED and f is not None:
         what = "为已备案合同的变更" if f.event == "changed" else "已备案"
-        unchecked = "" if f.later_checked else "；备案后是否注销或变更未核查（未提供日志数据）"
+        unchecked = (
+            f"；截至 {_when(f.checked_at, lang)}（日志树大小 {f.checked_up_to}）未见注销"
+            if f.later_checked
+            else "；备案后是否注销或变更未核查（未提供日志数据）"
+        )
         return f"{what}，备案号 {f.filing}，日志第 {f.index} 条{unchecked}（{report.reason}）"
     cancelled = [e for e in f.later_events if e.event == "cancelled"] if f is not None else []
     if report.verdict is Verdict.CANCELLED and cancelled:

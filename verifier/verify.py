@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 
@@ -71,6 +72,12 @@ def verify(
         notes.append(
             "whether the filing was cancelled or changed after it was filed was not checked: "
             "no log data was given (--log-data, or an evidence package)"
+        )
+    if facts is not None and facts.later_checked:
+        when = facts.checked_at.isoformat() if facts.checked_at else "an unknown time"
+        notes.append(
+            f"the log was checked up to tree size {facts.checked_up_to}, as witnessed at {when}: "
+            "a cancellation logged after that is not seen here"
         )
     if facts is not None and any(e.event == "changed" for e in facts.later_events):
         notes.append("the filing was changed later; the change is a separate log entry")
@@ -272,6 +279,7 @@ def _log_checks(
     if not inclusion.passed:
         return None
     checked_up_to = signed.checkpoint.size
+    checked_at = signed.cosigned_at
     later_events: tuple[LaterEvent, ...] = ()
     if later is not None:
         found_later, newer = check_later_checkpoint(signed, later, trust, moment)
@@ -285,9 +293,10 @@ def _log_checks(
             signed, receipt.index, refs, log_data, trust, moment
         )
         checks.extend(found)
-        if newer is not None:
-            checked_up_to = max(checked_up_to, newer.checkpoint.size)
-    return _facts(entry, receipt, signed, checked_up_to, later_events, log_data is not None)
+        if newer is not None and newer.checkpoint.size >= checked_up_to:
+            checked_up_to, checked_at = newer.checkpoint.size, newer.cosigned_at
+    facts = _facts(entry, receipt, signed, checked_up_to, later_events, log_data is not None)
+    return dataclasses.replace(facts, checked_at=checked_at)
 
 
 def _facts(
@@ -345,4 +354,9 @@ def _verdict(checks: list[Check], facts: FilingFacts | None) -> tuple[Verdict, s
         return Verdict.CANCELLED, f"cancelled{how} by log entry {e.index} at {e.at.isoformat()}"
     if facts.event == "changed":
         return Verdict.PASSED, f"a change to filing {facts.filing}, log entry {facts.index}"
-    return Verdict.PASSED, f"filed as {facts.filing}, log entry {facts.index}"
+    seen = (
+        f"; no cancellation in the log up to tree size {facts.checked_up_to}"
+        if facts.later_checked
+        else ""
+    )
+    return Verdict.PASSED, f"filed as {facts.filing}, log entry {facts.index}{seen}"
