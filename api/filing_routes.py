@@ -44,7 +44,7 @@ from filing.service import (
 )
 from filing.status import InvalidTransition, UnitEvent, UnitFlag, UnitStatus
 from filing.terms import contract_from_json
-from keys.identity import IdentityRejected
+from keys.identity import IdentityRejected, VerifiedIdentity
 from ledger.database import write_transaction
 from signing.contract import (
     Areas,
@@ -552,6 +552,23 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
 
         return await run_in_threadpool(once, who, key, pdf, run, filing_answer)
 
+    def own_identity(
+        contract_id: str, field: str, data: RemoteStartIn, who: Caller
+    ) -> tuple[ec.EllipticCurvePublicKey, VerifiedIdentity]:
+        """The buyer's device key and identity, checked only once the field and the ID number
+        are the caller's own (the identity records answer nobody about anyone else)."""
+        public = _device_key(data.public_key_pem)
+        try:
+            service.check_own_field(contract_id, field, who.org, data.id_number)
+            identity = departments.TableIdentityCheck(engine).verify(
+                data.name, data.id_type, data.id_number
+            )
+        except IdentityRejected as exc:
+            raise Problem(422, "identity-rejected", "Identity check failed", str(exc)) from exc
+        except FilingError as exc:
+            raise filing_errors(exc) from exc
+        return public, identity
+
     @r.post(
         "/contracts/{contract_id}/remote-signing/{field}/start", summary="Remote signing, step 1"
     )
@@ -562,17 +579,11 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         contract_row(contract_id, who)
 
         def run() -> bytes:
-            public = _device_key(data.public_key_pem)
+            public, identity = own_identity(contract_id, field, data, who)
             try:
-                service.check_own_field(contract_id, field, who.org, data.id_number)
-                identity = departments.TableIdentityCheck(engine).verify(
-                    data.name, data.id_type, data.id_number
-                )
                 return service.start_remote_signing(
                     contract_id, field, identity, public, caller=who.org
                 )
-            except IdentityRejected as exc:
-                raise Problem(422, "identity-rejected", "Identity check failed", str(exc)) from exc
             except FilingError as exc:
                 raise filing_errors(exc) from exc
 
@@ -623,15 +634,9 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         contract_row(contract_id, who)
 
         def run() -> Response:
-            public = _device_key(data.public_key_pem)
+            public, identity = own_identity(contract_id, field, data, who)
             try:
-                service.check_own_field(contract_id, field, who.org, data.id_number)
-                identity = departments.TableIdentityCheck(engine).verify(
-                    data.name, data.id_type, data.id_number
-                )
                 cert = service.signing_certificate(contract_id, field, identity, public, who.org)
-            except IdentityRejected as exc:
-                raise Problem(422, "identity-rejected", "Identity check failed", str(exc)) from exc
             except FilingError as exc:
                 raise filing_errors(exc) from exc
             chain = [cert, deployment.pki.ca.issuing]
