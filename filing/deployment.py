@@ -6,6 +6,7 @@ database, encrypted log key, config.json) and opens an existing one as it is.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filing.entry import status_name
 from filing.seals import PlatformPki
 from filing.webhook_policy import AddressPolicy
 from keys.authority import CertificateAuthority, pem
@@ -25,6 +27,7 @@ from keys.store import FileKeyStore, resolve_passphrase
 from ledger.log import Log, StoredCheckpoint
 from ledger.note import ALG_ED25519, Signer, Verifier
 from ledger.sequencer import Sequencer, WitnessEndpoint
+from ledger.status_store import StatusMapStore
 from verifier.trust import TrustBundle
 
 DEFAULT_ORIGIN = "changsha.wangqian.example/filings"
@@ -230,13 +233,23 @@ class Deployment:
         retired = iter(self.retired)
         return [next(retired) if k.retired else next(active).verifier for k in self.config.log_keys]
 
+    @functools.cached_property
+    def status_map(self) -> StatusMapStore:
+        """Each filing's latest event, committed in every checkpoint (docs/formats.md)."""
+        return StatusMapStore(self.log, status_name)
+
     def sequencer(self) -> Sequencer:
         if self._sequencer is None:
             endpoints = [
                 WitnessEndpoint(Verifier.from_vkey(w.vkey), w.url) for w in self.config.witnesses
             ]
             self._sequencer = Sequencer(
-                self.log, self.signers, self.config.origin, endpoints, self.config.witness_threshold
+                self.log,
+                self.signers,
+                self.config.origin,
+                endpoints,
+                self.config.witness_threshold,
+                status_map=self.status_map,
             )
         return self._sequencer
 

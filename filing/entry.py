@@ -113,3 +113,12 @@ class FilingEntry:
         if entry.encode() != data:
             raise EntryFormatError("entry is not in canonical form")
         return entry
+
+
+def status_name(data: bytes) -> str | None:
+    """The filing a log entry is an event of, by which the status map keys it; None for
+    entries that are no filing event (access-log digests, other kinds)."""
+    try:
+        return FilingEntry.decode(data).filing
+    except EntryFormatError:
+        return None

@@ -46,13 +46,14 @@ class LogLocks:
     append: int
     integrate: int
     sequencer: int
+    status_map: int
     channel: str
 
     @classmethod
     def for_scope(cls, scope: str) -> LogLocks:
         digest = hashlib.sha256(scope.encode()).digest()
         base = int.from_bytes(digest[:6], "big") << 8  # positive, well inside a bigint
-        return cls(base | 1, base | 2, base | 4, f"wangqian_log_{digest[:8].hex()}")
+        return cls(base | 1, base | 2, base | 4, base | 8, f"wangqian_log_{digest[:8].hex()}")
 
 
 class LogError(Exception):

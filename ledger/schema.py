@@ -75,6 +75,28 @@ cosignatures = Table(
     Column("line", Text, nullable=False),
 )
 
+# The status map (ledger/status_map.py): every node as of each map version it changed in,
+# never rewritten. ``version`` is the tree size the map had then been brought to;
+# ``leaf`` is a leaf's key, index and entry hash (NULL for an inner node).
+map_nodes = Table(
+    "log_map_nodes",
+    metadata,
+    Column("depth", SmallInteger, primary_key=True, autoincrement=False),
+    Column("prefix", LargeBinary, primary_key=True),
+    Column("version", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("leaf", LargeBinary, nullable=True),
+    sqlite_with_rowid=False,
+)
+
+# Each tree size the map was brought to, with its root.
+map_versions = Table(
+    "log_map_versions",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False),
+)
+
 APPEND_ONLY_TABLES = (
     "log_leaves",
     "log_tiles",
@@ -82,6 +104,8 @@ APPEND_ONLY_TABLES = (
     "log_integrations",
     "log_checkpoints",
     "log_cosignatures",
+    "log_map_nodes",
+    "log_map_versions",
 )
 
 

@@ -21,6 +21,8 @@ from ledger.add_checkpoint import AddCheckpoint
 from ledger.checkpoint import Checkpoint
 from ledger.log import Log, StoredCheckpoint
 from ledger.note import NoteError, Signer, Verifier, open_note, sign_note
+from ledger.status_map import map_line
+from ledger.status_store import StatusMapStore
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class Sequencer:
         origin: str,
         witnesses: Sequence[WitnessEndpoint] = (),
         threshold: int = 0,
+        status_map: StatusMapStore | None = None,
     ) -> None:
         if threshold > len(witnesses):
             raise ValueError(
@@ -102,6 +105,8 @@ class Sequencer:
         self.signers = list(signers)
         self.origin = origin
         self.threshold = threshold
+        # With a status map, every checkpoint commits to its root as of the checkpoint's size.
+        self.status_map = status_map
         self._clients = [HttpWitnessClient(w) for w in witnesses]
         self._lock = threading.Lock()
         # In-process waiters are told of each new checkpoint instead of polling the database;
@@ -236,7 +241,10 @@ class Sequencer:
 
     def _issue(self, size: int) -> StoredCheckpoint:
         self._last_issue = time.monotonic()
-        cp = Checkpoint(self.origin, size, self.log.root_hash(size))
+        extensions: tuple[str, ...] = ()
+        if self.status_map is not None:
+            extensions = (map_line(self.status_map.update_to(size)),)
+        cp = Checkpoint(self.origin, size, self.log.root_hash(size), extensions)
         note = sign_note(cp.to_text(), self.signers)
         # Witnesses first: the checkpoint is kept with its cosignatures in one transaction,
         # so no reader in another process sees it without them.

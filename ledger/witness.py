@@ -2,7 +2,9 @@
 
 The witness keeps, per log origin, the latest checkpoint it cosigned. The check
 against that state and its update happen in one write transaction, so two
-concurrent requests can never roll the witness back.
+concurrent requests can never roll the witness back. Beyond the C2SP statement about
+the first three lines, this witness cosigns at most one checkpoint text per tree size,
+extension lines included: a status map root it cosigned is the only one for that tree.
 """
 
 from __future__ import annotations
@@ -114,12 +116,23 @@ class Witness:
         received = int(time.time()) if now is None else now
         with write_transaction(self._engine) as conn:
             row = conn.execute(
-                select(witness_state.c.size, witness_state.c.root).where(
+                select(witness_state.c.size, witness_state.c.root, witness_state.c.note).where(
                     witness_state.c.origin == checkpoint.origin
                 )
             ).first()
             known_size, known_root = (0, b"") if row is None else (int(row[0]), bytes(row[1]))
             outcome = self._judge(request, checkpoint, known_size, known_root)
+            # Cosigning two bodies of one tree would let the log show two different
+            # status map roots (extension lines) for it, both witnessed.
+            if (
+                outcome is None
+                and row is not None
+                and known_size == checkpoint.size != 0
+                and (row[2] != text)
+            ):
+                outcome = WitnessError(
+                    409, "same tree, different checkpoint lines: a split view", known_size
+                )
             conn.execute(
                 insert(witness_requests).values(
                     origin=checkpoint.origin,

@@ -18,6 +18,7 @@ from ledger.checkpoint import Checkpoint
 from ledger.log import Log
 from ledger.note import ALG_COSIGNATURE_V1, Signer, Verifier, open_note, sign_note
 from ledger.sequencer import REWITNESS_INTERVAL, Sequencer, WitnessEndpoint
+from ledger.status_map import map_line
 from ledger.witness import Witness, WitnessError
 from tests.helpers import DemoOutput, free_port, stop, wait_http, wangqian
 from verifier.receipt import ReceiptInvalid, verify_receipt
@@ -79,6 +80,27 @@ def test_witness_cosigns_consistent_checkpoints_only(
     with pytest.raises(WitnessError) as split:
         witness.add_checkpoint(AddCheckpoint(size2, (), forked).to_text())
     assert split.value.status == 409
+    log.close()
+
+
+def test_witness_cosigns_one_status_map_root_per_tree(
+    tmp_path: Path, witness: Witness, log_signer: Signer
+) -> None:
+    """Same tree, another status map line: the log would show two maps, both witnessed."""
+    log = Log.open(f"sqlite:///{tmp_path / 'log.db'}")
+    size, _ = _grow(log, log_signer, 3)
+    root = log.root_hash(size)
+
+    def note(map_root: bytes) -> str:
+        body = Checkpoint(ORIGIN, size, root, (map_line(map_root),)).to_text()
+        return sign_note(body, [log_signer])
+
+    honest = note(b"\x01" * 32)
+    witness.add_checkpoint(AddCheckpoint(0, (), honest).to_text())
+    witness.add_checkpoint(AddCheckpoint(size, (), honest).to_text())  # the same again: fine
+    with pytest.raises(WitnessError) as split:
+        witness.add_checkpoint(AddCheckpoint(size, (), note(b"\x02" * 32)).to_text())
+    assert split.value.status == 409 and "split view" in split.value.message
     log.close()
 
 
