@@ -12,6 +12,7 @@ from api.problems import Problem
 from filing.deployment import Deployment
 from ledger.add_checkpoint import AddCheckpoint
 from ledger.log import SizeError
+from ledger.status_store import StatusMapError
 from ledger.tiles import TilePathError, parse_tile_path
 
 # Indices and sizes fit a signed 64-bit column (SQLite INTEGER, PostgreSQL BIGINT).
@@ -111,6 +112,37 @@ def router(deployment: Deployment) -> APIRouter:
         return PlainTextResponse(
             AddCheckpoint(old, proof, cp.cosigned_note).to_text(), headers=SHORT
         )
+
+    @r.get(
+        "/status/{filing}",
+        response_class=PlainTextResponse,
+        summary="A filing's status proof (.tlog-status) as of the latest witnessed checkpoint",
+        description="The filing's latest event (filed, changed, cancelled) with its proof in "
+        "the status map the checkpoint commits to, or the proof that it has none; with "
+        "`old`, a consistency proof from that tree size (a receipt's). `wangqian-verify "
+        "--status` checks it offline. Public: entries carry no personal data.",
+    )
+    def status(
+        filing: str = Path(pattern=r"^[\x21-\x7e]{1,64}$", description="the filing number"),
+        old: int | None = Query(None, ge=1, le=MAX_INDEX, description="a receipt's tree size"),
+    ) -> Response:
+        cp = deployment.latest_witnessed_checkpoint()
+        if cp is None:
+            raise Problem(404, "no-checkpoint", "No checkpoint yet", "the log has issued none")
+        if old is not None and old > cp.size:
+            raise Problem(
+                404, "size-out-of-range", "Size out of range", f"old size {old} > {cp.size}"
+            )
+        try:
+            found = deployment.status_map.status(filing, cp, old)
+        except StatusMapError as exc:
+            raise Problem(
+                404,
+                "no-status-map",
+                "The latest witnessed checkpoint commits to no status map yet",
+                str(exc),
+            ) from exc
+        return PlainTextResponse(found.to_text(), headers=SHORT)
 
     @r.get("/receipt/{index}", response_class=PlainTextResponse, summary="tlog-proof receipt")
     def receipt(index: int = Path(ge=0, le=MAX_INDEX)) -> Response:
