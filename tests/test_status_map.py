@@ -28,7 +28,7 @@ from ledger.status_map import (
     key_for,
     map_line,
 )
-from ledger.status_store import StatusMapStore
+from ledger.status_store import StatusMapError, StatusMapStore
 
 
 def _leaf(name: str, index: int) -> MapLeaf:
@@ -261,4 +261,31 @@ def test_status_file_tampering_is_caught(tmp_path: Path) -> None:
         with pytest.raises(StatusFileError):
             StatusFile.parse(broken)
     sequencer.close()
+    log.close()
+
+
+def test_a_log_older_than_its_map_commits_to_it_from_its_next_checkpoint(db_url: str) -> None:
+    log = Log.open(db_url)
+    signer = Signer("test.example/log", Ed25519PrivateKey.generate())
+    entries = [f"CS-{n} filed".encode() for n in range(20)]
+    log.append_many(entries)
+    before = Sequencer(log, [signer], "test.example/log")  # as deployed before the map
+    old = before.step()
+    assert old is not None and committed_root(parse_checkpoint(old.cosigned_note)) is None
+    before.close()
+    store = StatusMapStore(log, _name_of)
+    with pytest.raises(StatusMapError):
+        store.status("CS-1", old)  # that checkpoint commits to no map: nothing to prove with
+    upgraded = Sequencer(log, [signer], "test.example/log", status_map=store)
+    assert upgraded.step() is None  # nothing new: the old checkpoint stands
+    log.append_many([b"CS-1 cancelled"])
+    entries.append(b"CS-1 cancelled")
+    cp = upgraded.step()
+    assert cp is not None
+    assert committed_root(parse_checkpoint(cp.cosigned_note)) == _replay(entries)
+    status = store.status("CS-1", cp, old_size=old.size)
+    assert status.latest is not None and status.latest.entry == b"CS-1 cancelled"
+    old_root = parse_checkpoint(old.cosigned_note).root_hash
+    status.check_consistency(old.size, old_root, parse_checkpoint(cp.cosigned_note))
+    upgraded.close()
     log.close()
