@@ -266,7 +266,7 @@ class Made:
 @dataclasses.dataclass
 class Scene:
     trust: TrustBundle
-    filed: Made  # the demo's log up to its first filing's later events
+    filed: Made  # the demo's log as it is: its first filing in force
     number: str  # the demo contract's filing
     index: int  # its filed entry
 
