@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from filing import holdings, registry, schema
 from filing.deployment import Deployment
 from filing.terms import contract_from_json
-from ledger.export import export_log
+from ledger.status_store import StatusMapError
 
 MAX_TAX_ROWS = 1000
 # What a 购房资格 decision says to a developer: the verdict and why, not the family's
@@ -185,19 +185,29 @@ contract.pdf.tlog-proof  its receipt in the filing log
 trust-bundle.json        the platform's trust bundle (compare it with the published one)
 history.json             the filing's events (filed, changed, cancelled), for reading
 changes/                 sealed change agreements (变更) and their receipts, if any
-log/                     the log up to checkpoint {size} (C2SP tlog-tiles), for later events
+status.tlog-status       the filing's latest event as of the receipts' checkpoint (tree size
+                         {size}), proven against the status map that checkpoint commits to:
+                         in force, changed or cancelled then (not after)
 
 Check it offline:  wangqian-verify {name} [--trust the-published-trust-bundle.json]
 """
 
 
 def evidence_package(deployment: Deployment, conn: Connection, number: str) -> bytes | None:
-    """The ZIP a court gets; None for an unknown filing (or one not yet in a checkpoint)."""
+    """The ZIP a court gets; None for an unknown filing (or one not yet in a checkpoint).
+
+    Its size does not grow with the log: the filing's status is a proof of O(log n) hashes
+    against the same checkpoint as its receipt, not a copy of the log.
+    """
     f = conn.execute(select(schema.filings).where(schema.filings.c.number == number)).first()
     checkpoint = deployment.latest_witnessed_checkpoint()
     if f is None or checkpoint is None or checkpoint.size <= f.log_index:
         return None
     log = deployment.log
+    try:
+        status = deployment.status_map.status(number, checkpoint)
+    except StatusMapError:
+        return None  # a checkpoint from before status maps: the sequencer's next one has it
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(
@@ -217,5 +227,5 @@ def evidence_package(deployment: Deployment, conn: Connection, number: str) -> b
                     f"changes/{ch.log_index}.pdf.tlog-proof",
                     log.receipt(ch.log_index, checkpoint).to_text(),
                 )
-        export_log(log, checkpoint, lambda name, data: z.writestr("log/" + name, data))
+        z.writestr("status.tlog-status", status.to_text())
     return buffer.getvalue()

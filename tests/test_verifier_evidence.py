@@ -647,17 +647,17 @@ def test_the_trust_pin_checks_a_given_bundle_too(demo: DemoOutput) -> None:
     assert verify_main([*args, "--trust-sha256", "not-hex"]) == 3
 
 
-def test_a_package_without_the_log_is_bad_input_and_a_bare_receipt_says_status_unchecked(
+def test_a_package_without_status_or_log_is_bad_input_and_a_bare_receipt_says_unchecked(
     demo: DemoOutput, tmp_path: Path
 ) -> None:
-    # Leaving log/ out would hide a later cancellation from the court: refused, not passed.
+    # Leaving both out would hide a later cancellation from the court: refused, not passed.
     trust_json = (demo.out / "trust-bundle.json").read_text()
     package = tmp_path / "no-log.zip"
     package.write_bytes(_package(demo.pdf, demo.receipt, trust_json))
-    with pytest.raises(PackageUnreadable, match="no log/"):
+    with pytest.raises(PackageUnreadable, match="nor log/"):
         EvidencePackage.read(package.read_bytes())
     run = _cli(package, "--trust", demo.out / "trust-bundle.json")
-    assert run.returncode == 3 and "no log/" in run.stderr, run.stdout + run.stderr
+    assert run.returncode == 3 and "nor log/" in run.stderr, run.stdout + run.stderr
     # A receipt alone proves the filing, not that it still stands; the report says so.
     report = verify(demo.pdf, TrustBundle.from_json(trust_json), demo.receipt)
     assert report.verdict is Verdict.PASSED and report.filing is not None

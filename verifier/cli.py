@@ -22,6 +22,7 @@ from typing import NoReturn
 
 from ledger.add_checkpoint import MAX_BODY
 from ledger.receipt import MAX_RECEIPT, Receipt, ReceiptError
+from ledger.status_file import MAX_STATUS, StatusFile, StatusFileError
 from verifier.evidence import MAX_PACKAGE, EvidencePackage, PackageUnreadable, choose_trust
 from verifier.later import LaterCheckpoint, LaterEvidenceUnreadable, LogData
 from verifier.models import Report
@@ -47,6 +48,7 @@ _BAD_INPUT = (
     LaterEvidenceUnreadable,
     DocumentUnreadable,
     PackageUnreadable,
+    StatusFileError,
 )
 
 
@@ -60,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="wangqian-verify",
         description="Verify a filed housing contract offline: its signatures, its receipt "
-        "in the filing log, and (given later log data) whether it is still in force.",
+        "in the filing log, and (given a status proof or log data) whether it is still in force.",
     )
     parser.add_argument("pdf", type=Path, help="the contract PDF, or a court's evidence ZIP")
     parser.add_argument("--receipt", type=Path, help="its .tlog-proof receipt")
@@ -74,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     later = parser.add_mutually_exclusive_group()
     later.add_argument("--log-data", type=Path, help="a copy of the log (tlog-tiles layout)")
     later.add_argument("--later-checkpoint", type=Path, help="a later checkpoint with its proof")
+    parser.add_argument(
+        "--status",
+        type=Path,
+        help="a .tlog-status proof of the filing's latest event (not with --log-data)",
+    )
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the report as JSON")
     out.add_argument("--html", type=Path, metavar="OUT", help="write a printable HTML report")
@@ -148,6 +155,10 @@ def _run(args: argparse.Namespace) -> Report:
     data = _read(args.pdf, MAX_PACKAGE)
     receipt_text = _text(args.receipt, MAX_RECEIPT) if args.receipt else None
     trust_bytes = _read(args.trust, MAX_TRUST_BUNDLE) if args.trust else None
+    if args.status and args.log_data:
+        # Two answers to one question, which could disagree: the user picks one.
+        raise InputUnreadable("give --status or --log-data, not both")
+    status = StatusFile.parse(_text(args.status, MAX_STATUS)) if args.status else None
     log_data = LogData.read(args.log_data) if args.log_data else None
     later = (
         LaterCheckpoint.parse(_text(args.later_checkpoint, MAX_BODY))
@@ -160,14 +171,16 @@ def _run(args: argparse.Namespace) -> Report:
     if package is not None:
         pdf = package.pdf
         receipt_text = receipt_text or package.receipt
-        log_data = log_data or package.log_data
+        if status is None and log_data is None:  # the command line's take the package's place
+            status, log_data = package.status, package.log_data
     receipt = Receipt.parse(receipt_text) if receipt_text else None
     if package is not None:
         choice = choose_trust(package, trust_bytes, pin)
         if choice.bundle is None:
             return without_trust_anchor(pdf, choice.refusal or "", choice.sub_indication or "")
         trust_bytes, notes = choice.bundle, choice.notes
-        # Checked: the contract, its receipt and the log. The rest is for people to read.
+        # Checked: the contract, its receipt and its status (or the log). The rest is for
+        # people to read.
         notes = (
             *notes,
             "history.json and changes/ in the package were not verified: verify each change "
@@ -179,7 +192,7 @@ def _run(args: argparse.Namespace) -> Report:
         detail = f"the trust bundle's SHA-256 is {hashlib.sha256(trust_bytes).hexdigest()}, "
         return without_trust_anchor(pdf, detail + f"not the pinned {pin}", "TRUST_PIN_MISMATCH")
     trust = TrustBundle.from_json(trust_bytes.decode("utf-8"))
-    report = verify(pdf, trust, receipt, later=later, log_data=log_data)
+    report = verify(pdf, trust, receipt, later=later, log_data=log_data, status=status)
     return dataclasses.replace(report, notes=(*report.notes, *notes))
 
 

@@ -56,4 +56,7 @@ class LoggedEntry:
             raise EntryUnreadable("entry has an unknown event or a malformed document hash")
         if entry.basis is not None and (entry.event != "cancelled" or entry.basis not in _BASES):
             raise EntryUnreadable(f"entry has an unknown basis {entry.basis!r}")
+        if (entry.ref is None) != (entry.event == "filed"):
+            # As the platform writes them: a status check finds the filing by ``ref``.
+            raise EntryUnreadable("a cancellation or change names its filing (ref), a filing none")
         return entry

@@ -2,8 +2,10 @@
 
 ``contract.pdf``, ``contract.pdf.tlog-proof``, ``trust-bundle.json``, ``history.json`` (the
 filing's events, for people to read), ``changes/`` (sealed change agreements and their
-receipts) and ``log/`` (the log in the tlog-tiles layout, for later cancellations and
-changes). The platform builds it (``GET /v1/court/filings/{no}/evidence``).
+receipts) and ``status.tlog-status`` (the filing's latest event as of the receipt's
+checkpoint: whether it still stands). Packages made before status proofs carry ``log/``
+(the log in the tlog-tiles layout) instead, and are read still. The platform builds it
+(``GET /v1/court/filings/{no}/evidence``).
 
 The package comes from whoever hands it over, so it is read as hostile input: only the
 members of that layout, each name once, stored or deflated, read streaming with a cap
@@ -23,6 +25,7 @@ import zipfile
 from dataclasses import dataclass
 
 from ledger.receipt import MAX_RECEIPT
+from ledger.status_file import MAX_STATUS, StatusFile, StatusFileError
 from ledger.tiles import TilePathError, parse_tile_path
 from verifier.later import LaterEvidenceUnreadable, LogData
 from verifier.signatures import MAX_PDF_SIZE
@@ -31,13 +34,22 @@ from verifier.trust import MAX_TRUST_BUNDLE
 MAX_PACKAGE = 200 * 1024 * 1024
 MAX_MEMBERS = 100_000
 MAX_CENTRAL_DIRECTORY = 32 * 1024 * 1024
-MAX_TOTAL = 1024 * 1024 * 1024  # all members read, uncompressed: the log's entries dominate
+MAX_TOTAL = 1024 * 1024 * 1024  # all members read, uncompressed: an old package's log dominates
 DOCUMENT = "contract.pdf"
 RECEIPT = "contract.pdf.tlog-proof"
 TRUST = "trust-bundle.json"
+STATUS = "status.tlog-status"
 LOG = "log/"
 _CHUNK = 64 * 1024
-_PLAIN_MEMBERS = {DOCUMENT, RECEIPT, TRUST, "README.txt", "history.json", LOG + "checkpoint"}
+_PLAIN_MEMBERS = {
+    DOCUMENT,
+    RECEIPT,
+    TRUST,
+    STATUS,
+    "README.txt",
+    "history.json",
+    LOG + "checkpoint",
+}
 _CHANGE = re.compile(r"changes/(0|[1-9][0-9]{0,18})\.pdf(\.tlog-proof)?")
 _DIRECTORY = re.compile(r"(changes|log|log/tile|log/tile/(entries|[0-9]{1,2})(/x[0-9]{3})*)/")
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -52,7 +64,9 @@ class EvidencePackage:
     pdf: bytes
     receipt: str
     trust_bundle: bytes  # the bytes of its trust-bundle.json, as the SHA-256 pin covers them
-    log_data: LogData
+    # Exactly one of the two: what shows whether the filing still stands.
+    status: StatusFile | None
+    log_data: LogData | None
 
     @property
     def trust_sha256(self) -> str:
@@ -73,13 +87,25 @@ class EvidencePackage:
             pdf = members.read(DOCUMENT, MAX_PDF_SIZE)
             receipt = members.read(RECEIPT, MAX_RECEIPT).decode("utf-8")
             trust = members.read(TRUST, MAX_TRUST_BUNDLE)
-            # Without the log a package could hide a later cancellation from the court.
-            if LOG + "checkpoint" not in members.names:
+            has_status, has_log = STATUS in members.names, LOG + "checkpoint" in members.names
+            # Without either a package could hide a later cancellation from the court.
+            if not has_status and not has_log:
                 raise PackageUnreadable(
-                    "evidence package has no log/ data: it cannot show whether the filing "
-                    "was cancelled or changed later"
+                    f"evidence package has no {STATUS} (nor log/ data): it cannot show whether "
+                    "the filing was cancelled or changed later"
                 )
-            log_data = LogData.from_files(lambda name, limit: members.read(LOG + name, limit))
+            if has_status and has_log:
+                raise PackageUnreadable(f"evidence package holds both {STATUS} and log/")
+            status = (
+                StatusFile.parse(members.read(STATUS, MAX_STATUS).decode("utf-8"))
+                if has_status
+                else None
+            )
+            log_data = (
+                LogData.from_files(lambda name, limit: members.read(LOG + name, limit))
+                if has_log
+                else None
+            )
         except (
             zipfile.BadZipFile,
             zipfile.LargeZipFile,
@@ -87,9 +113,10 @@ class EvidencePackage:
             OSError,
             UnicodeDecodeError,
             LaterEvidenceUnreadable,
+            StatusFileError,
         ) as exc:
             raise PackageUnreadable(f"unreadable evidence package: {exc}") from exc
-        return cls(pdf, receipt, trust, log_data)
+        return cls(pdf, receipt, trust, status, log_data)
 
 
 def _check_central_directory(data: bytes) -> None:

@@ -186,7 +186,7 @@ def _key_in_service(
     )
 
 
-def _signed_by_the_log(
+def signed_by_the_log(
     note: str, trust: TrustBundle, name: str, not_before: dt.datetime | None
 ) -> SignedCheckpoint | Check:
     """The checkpoint if a bundle log key in service signed it, else an INDETERMINATE check."""
@@ -199,7 +199,8 @@ def _signed_by_the_log(
     return signed
 
 
-def _witnessed(signed: SignedCheckpoint, trust: TrustBundle, name: str, what: str) -> Check:
+def witnessed(signed: SignedCheckpoint, trust: TrustBundle, name: str, what: str) -> Check:
+    """PASSED if ``signed`` meets the bundle's witness policy, else INDETERMINATE ``name``."""
     check = check_witnesses(signed, trust)
     if not check.passed:
         return _not_trusted(name, check)
@@ -239,7 +240,7 @@ def check_later_checkpoint(
 
     ``not_before``: when the receipt's checkpoint existed (the later one is no older).
     """
-    signed = _signed_by_the_log(later.note, trust, LATER_CHECKPOINT, not_before)
+    signed = signed_by_the_log(later.note, trust, LATER_CHECKPOINT, not_before)
     if isinstance(signed, Check):
         return [signed], None
     old_size = receipt_checkpoint.checkpoint.size
@@ -253,17 +254,17 @@ def check_later_checkpoint(
     consistency = _consistency(receipt_checkpoint, signed, proof)
     if not consistency.passed:
         return [consistency], None
-    witnessed = _witnessed(signed, trust, LATER_CHECKPOINT, "the later checkpoint")
-    if not witnessed.passed:
-        return [witnessed], None
-    return [witnessed, consistency], signed
+    cosigned = witnessed(signed, trust, LATER_CHECKPOINT, "the later checkpoint")
+    if not cosigned.passed:
+        return [cosigned], None
+    return [cosigned, consistency], signed
 
 
 def open_log_data(
     data: LogData, trust: TrustBundle, not_before: dt.datetime | None = None
 ) -> SignedCheckpoint | Check:
     """The log data's checkpoint if the log signed it and its entries are exactly its tree."""
-    signed = _signed_by_the_log(data.checkpoint_note, trust, LOG_DATA, not_before)
+    signed = signed_by_the_log(data.checkpoint_note, trust, LOG_DATA, not_before)
     if isinstance(signed, Check):
         return signed
     if len(data.entries) != signed.checkpoint.size or data.root != signed.checkpoint.root_hash:
@@ -276,7 +277,7 @@ def open_log_data(
 
 
 def witnessed_log_data(signed: SignedCheckpoint, trust: TrustBundle) -> Check:
-    return _witnessed(signed, trust, LOG_DATA, "the log data's checkpoint")
+    return witnessed(signed, trust, LOG_DATA, "the log data's checkpoint")
 
 
 def check_log_data(
@@ -303,9 +304,9 @@ def check_log_data(
             f"the log's first {old.size} entries do not match the receipt's checkpoint (split view)"
         )
         return [_split_view(detail)], None, ()
-    witnessed = witnessed_log_data(signed, trust)
-    if not witnessed.passed:
-        return [witnessed], None, ()
+    cosigned = witnessed_log_data(signed, trust)
+    if not cosigned.passed:
+        return [cosigned], None, ()
     events = []
     for i in range(index + 1, len(data.entries)):
         try:
@@ -315,7 +316,7 @@ def check_log_data(
         if entry.ref in refs and entry.event in ("cancelled", "changed"):
             events.append(LaterEvent(i, entry.event, entry.at, entry.basis, entry.doc_sha256))
     checks = [
-        witnessed,
+        cosigned,
         Check(
             "consistency",
             Indication.PASSED,

@@ -99,6 +99,9 @@ class FilingFacts:
     # When the witnesses saw the newest tree checked (its latest cosignature): what was
     # in the log after that, this verification cannot know.
     checked_at: dt.datetime | None = None
+    # What showed the filing's later events, when it counted: "log-data" (every entry after
+    # the filing, read) or "status" (the log's status proof of its latest event).
+    checked_by: str | None = None
 
 
 @dataclass(frozen=True)

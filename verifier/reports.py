@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from html import escape
 
-from verifier.models import Indication, Report, Verdict
+from verifier.models import FilingFacts, Indication, Report, Verdict
 
 VERDICT_WORDS = {
     Verdict.PASSED: ("核验通过", "PASSED"),
@@ -67,6 +67,7 @@ CHECK_NAMES_ZH = {
     "signer-purpose": "签署证书用途",
     "later-checkpoint": "后续检查点",
     "trust-bundle": "信任包",
+    "status": "备案状态证明",
 }
 
 
@@ -105,10 +106,16 @@ SUB_INDICATIONS_ZH = {
     "UNSIGNED_FIELD": "草稿声明的签名域尚未签署",
     "SIG_CONSTRAINTS_FAILURE": "签名不满足要求（例如缺少签名时间戳）",
     "LOG_DATA_TOO_OLD": "日志数据早于该文件加盖备案专用章的时间，不能说明其是否已备案",
+    "NO_STATUS_MAP": "状态证明所依据的检查点没有承诺备案状态表，不能说明备案状态",
+    "STATUS_OTHER_FILING": "所给的状态证明属于另一个备案号，不能说明本备案的状态",
+    "STATUS_PROOF_FAILURE": "状态证明不成立：状态表或最新事件的包含证明与检查点不符（伪造或损坏）",
+    "STATUS_MAP_INCONSISTENT": "日志的备案状态表与日志本身矛盾（回执证明已备案，状态表却不符）",
 }
 
 
 _BASIS_ZH = {"agreement": "经各方签署的解除协议", "judgment": "依判决或决定"}
+
+_EVENTS_ZH = {"filed": "备案", "changed": "变更", "cancelled": "注销"}
 
 
 def explain(sub: str | None, detail: str, lang: str) -> str:
@@ -124,11 +131,17 @@ def reason(report: Report, lang: str) -> str:
     f = report.filing
     if report.verdict is Verdict.PASSED and f is not None:
         what = "为已备案合同的变更" if f.event == "changed" else "已备案"
-        unchecked = (
-            f"；截至 {_when(f.checked_at, lang)}（日志树大小 {f.checked_up_to}）未见注销"
-            if f.later_checked
-            else "；备案后是否注销或变更未核查（未提供日志数据）"
-        )
+        if f.checked_by == "status":
+            unchecked = (
+                f"；经日志的状态证明，截至 {people_time(f.checked_at, lang)}"
+                f"（日志树大小 {f.checked_up_to}）备案仍有效"
+            )
+        elif f.later_checked:
+            unchecked = (
+                f"；截至 {people_time(f.checked_at, lang)}（日志树大小 {f.checked_up_to}）未见注销"
+            )
+        else:
+            unchecked = "；备案后是否注销或变更未核查（未提供日志数据）"
         return f"{what}，备案号 {f.filing}，日志第 {f.index} 条{unchecked}（{report.reason}）"
     cancelled = [e for e in f.later_events if e.event == "cancelled"] if f is not None else []
     if report.verdict is Verdict.CANCELLED and cancelled:
@@ -136,7 +149,7 @@ def reason(report: Report, lang: str) -> str:
         how = {"agreement": "经各方签署的解除协议", "judgment": "依判决或决定"}.get(
             e.basis or "", ""
         )
-        return f"已于 {_when(e.at, lang)} {how}注销，见日志第 {e.index} 条（{report.reason}）"
+        return f"已于 {people_time(e.at, lang)} {how}注销，见日志第 {e.index} 条（{report.reason}）"
     wanted = {
         Verdict.MISMATCH: (Indication.FAILED,),
         Verdict.NOT_FILED: (Indication.FAILED,),  # the receipt check saying NOT_IN_LOG
@@ -157,6 +170,37 @@ def reason(report: Report, lang: str) -> str:
         return report.reason
     zh = SUB_INDICATIONS_ZH[culprit.sub_indication]
     return f"{check_name(culprit.name, lang)}：{zh}（{report.reason}）"
+
+
+def status_note(f: FilingFacts, lang: str) -> str:
+    """What a status proof showed, and what it does not show, in the report's language."""
+    latest = f.later_events[-1] if f.later_events else None
+    index, event = (latest.index, latest.event) if latest else (f.index, f.event)
+    when = people_time(f.checked_at, lang)
+    if lang == "zh":
+        return (
+            f"备案状态由日志的状态证明确认：截至 {when}（日志树大小 {f.checked_up_to}），"
+            f"日志运营方在经见证人联署的检查点中承诺，该备案的最新事件为日志第 {index} 条"
+            f"（{_EVENTS_ZH.get(event, event)}）。此后记入日志的事件在此看不到；状态表是否由"
+            "每条日志如实算出，由审计方重放日志核查（wangqian log audit）"
+        )
+    return (
+        f"the filing's status was proven by the log's status proof as of tree size "
+        f"{f.checked_up_to}, witnessed at {when}: the log's operator committed, in a checkpoint "
+        f"the witnesses cosigned, that the filing's latest event then was log entry {index} "
+        f"({event}). Anything logged after that is not seen here; whether the status map was "
+        "computed honestly from every entry is for auditors who replay the log "
+        "(wangqian log audit)"
+    )
+
+
+def notes(report: Report, lang: str) -> tuple[str, ...]:
+    """The report's notes, the status proof's in the report's language."""
+    f = report.filing
+    if lang != "zh" or f is None or f.checked_by != "status":
+        return report.notes
+    english = status_note(f, "en")
+    return tuple(status_note(f, "zh") if n == english else n for n in report.notes)
 
 
 def check_name(name: str, lang: str) -> str:
@@ -182,7 +226,8 @@ def verdict_words(verdict: Verdict, lang: str) -> str:
 _BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 
-def _when(moment: dt.datetime | None, lang: str = "zh") -> str:
+def people_time(moment: dt.datetime | None, lang: str = "zh") -> str:
+    """A moment for people to read: Beijing time, to the second."""
     if moment is None:
         return "—"
     label = "北京时间" if lang == "zh" else "UTC+8"
@@ -207,12 +252,12 @@ def to_text(report: Report, lang: str = "zh") -> str:
         f = report.filing
         lines += [
             f"{_t('number', lang)}: {f.filing}  {_t('unit', lang)}: {f.unit}",
-            f"{_t('filed_at', lang)}: {_when(f.filed_at, lang)}",
+            f"{_t('filed_at', lang)}: {people_time(f.filed_at, lang)}",
             f"{_t('position', lang)}: {f.origin} #{f.index} / {f.tree_size}"
             f"  ({_t('cosigners', lang)}: {', '.join(f.cosigners) or _t('none', lang)})",
         ]
         for e in f.later_events:
-            lines.append(f"{_t('later', lang)}: #{e.index} {e.event} {_when(e.at, lang)}")
+            lines.append(f"{_t('later', lang)}: #{e.index} {e.event} {people_time(e.at, lang)}")
         if not f.later_checked:
             lines.append(f"{_t('later', lang)}: {_t('not_checked', lang)}")
     lines.append(f"{_t('signatures', lang)}:")
@@ -221,14 +266,14 @@ def to_text(report: Report, lang: str = "zh") -> str:
         seal = f" [{_t('seal', lang)}]" if s.is_filing_seal else ""
         lines.append(
             f"  {s.field}{seal}: {s.signer} — {_indication(s.indication, s.sub_indication)}"
-            f" — {_when(s.signing_time, lang)} ({source}) — {s.certificate_sha256[:16]}…"
+            f" — {people_time(s.signing_time, lang)} ({source}) — {s.certificate_sha256[:16]}…"
         )
     lines.append(f"{_t('checks', lang)}:")
     for c in report.checks:
         label = check_name(c.name, lang)
         detail = explain(c.sub_indication, c.detail, lang)
         lines.append(f"  [{_indication(c.indication, c.sub_indication)}] {label}: {detail}")
-    for note in report.notes:
+    for note in notes(report, lang):
         lines.append(f"{_t('notes', lang)}: {note}")
     return "\n".join(lines) + "\n"
 
@@ -269,7 +314,7 @@ def to_html(report: Report, lang: str = "zh") -> str:
         f"<p>{_t('reason', lang)}: {escape(reason(report, lang))}</p><table>",
         row(_t("document", lang), f"<code>sha256 {report.document_sha256}</code>"),
         row(_t("size", lang), str(report.document_size)),
-        row(_t("verified_at", lang), _when(report.verified_at, lang)),
+        row(_t("verified_at", lang), people_time(report.verified_at, lang)),
         "</table>",
     ]
     if report.filing is not None:
@@ -278,14 +323,14 @@ def to_html(report: Report, lang: str = "zh") -> str:
             f"<h2>{_t('filing', lang)}</h2><table>",
             row(_t("number", lang), escape(f.filing)),
             row(_t("unit", lang), f"<code>{escape(f.unit)}</code>"),
-            row(_t("filed_at", lang), _when(f.filed_at, lang)),
+            row(_t("filed_at", lang), people_time(f.filed_at, lang)),
             row(_t("log", lang), escape(f.origin)),
             row(_t("position", lang), f"#{f.index} / {f.tree_size}"),
             row(_t("checkpoint", lang), f"<code>{escape(f.root_hash)}</code>"),
             row(_t("cosigners", lang), escape(", ".join(f.cosigners)) or _t("none", lang)),
         ]
         for e in f.later_events:
-            event = f"#{e.index} {escape(e.event)} {_when(e.at, lang)}"
+            event = f"#{e.index} {escape(e.event)} {people_time(e.at, lang)}"
             parts.append(row(_t("later", lang), event))
         if not f.later_checked:
             parts.append(row(_t("later", lang), _t("not_checked", lang)))
@@ -304,7 +349,7 @@ def to_html(report: Report, lang: str = "zh") -> str:
             row(
                 escape(s.field + seal),
                 escape(s.subject),
-                f"{_when(s.signing_time, lang)}<br>{source}",
+                f"{people_time(s.signing_time, lang)}<br>{source}",
                 f"<code>{s.certificate_sha256}</code>",
                 ind(s.indication, s.sub_indication)
                 + (
@@ -322,7 +367,7 @@ def to_html(report: Report, lang: str = "zh") -> str:
             )
         )
     parts.append("</table>")
-    for note in report.notes:
+    for note in notes(report, lang):
         parts.append(f"<p>{_t('notes', lang)}: {escape(note)}</p>")
     parts.append("</body></html>\n")
     return "".join(parts)

@@ -9,6 +9,7 @@ import hashlib
 
 from ledger.merkle import inclusion_proof
 from ledger.receipt import Receipt
+from ledger.status_file import StatusFile
 from verifier.entry import EntryUnreadable, LoggedEntry
 from verifier.later import (
     LaterCheckpoint,
@@ -34,7 +35,9 @@ from verifier.receipt import (
     check_witnesses,
     open_checkpoint,
 )
+from verifier.reports import people_time, status_note
 from verifier.signatures import assess
+from verifier.status import check_status
 from verifier.trust import TrustBundle
 
 
@@ -45,12 +48,16 @@ def verify(
     *,
     later: LaterCheckpoint | None = None,
     log_data: LogData | None = None,
+    status: StatusFile | None = None,
 ) -> Report:
     """Check ``pdf`` against its receipt and the bundle (DocumentUnreadable for bad input).
 
     Without a receipt, the filing is looked up by the document's hash in ``log_data``;
-    only complete, witnessed log data can show that a document was not filed.
+    only complete, witnessed log data can show that a document was not filed. Whether
+    the filing still stands is shown by ``log_data`` or by ``status``, not both (ValueError).
     """
+    if status is not None and log_data is not None:
+        raise ValueError("give a status proof or log data, not both")
     doc_sha256 = hashlib.sha256(pdf).hexdigest()
     assessment = assess(pdf, trust)
     signatures = assessment.signatures
@@ -67,13 +74,15 @@ def verify(
                 "hash and its inclusion proof computed from the log data"
             )
     if receipt is not None:
-        facts = _log_checks(receipt, trust, doc_sha256, signatures, checks, later, log_data)
+        facts = _log_checks(receipt, trust, doc_sha256, signatures, checks, later, log_data, status)
     if facts is not None and not facts.later_checked:
         notes.append(
             "whether the filing was cancelled or changed after it was filed was not checked: "
             "no log data was given (--log-data, or an evidence package)"
         )
-    if facts is not None and facts.later_checked:
+    if facts is not None and facts.checked_by == "status":
+        notes.append(status_note(facts, "en"))
+    elif facts is not None and facts.later_checked and status is None:
         when = facts.checked_at.isoformat() if facts.checked_at else "an unknown time"
         notes.append(
             f"the log was checked up to tree size {facts.checked_up_to}, as witnessed at {when}: "
@@ -233,6 +242,7 @@ def _log_checks(
     checks: list[Check],
     later: LaterCheckpoint | None,
     log_data: LogData | None,
+    status: StatusFile | None = None,
 ) -> FilingFacts | None:
     if receipt.extra is None:
         checks.append(
@@ -280,6 +290,7 @@ def _log_checks(
         return None
     checked_up_to = signed.checkpoint.size
     checked_at = signed.cosigned_at
+    checked_by: str | None = None
     later_events: tuple[LaterEvent, ...] = ()
     if later is not None:
         found_later, newer = check_later_checkpoint(signed, later, trust, moment)
@@ -293,10 +304,21 @@ def _log_checks(
             signed, receipt.index, refs, log_data, trust, moment
         )
         checks.extend(found)
-        if newer is not None and newer.checkpoint.size >= checked_up_to:
-            checked_up_to, checked_at = newer.checkpoint.size, newer.cosigned_at
-    facts = _facts(entry, receipt, signed, checked_up_to, later_events, log_data is not None)
-    return dataclasses.replace(facts, checked_at=checked_at)
+        if newer is not None:
+            checked_by = "log-data"
+            if newer.checkpoint.size >= checked_up_to:
+                checked_up_to, checked_at = newer.checkpoint.size, newer.cosigned_at
+    if status is not None:
+        shown = check_status(signed, receipt.index, entry, status, trust, moment, later)
+        checks.extend(shown.checks)
+        if shown.signed is not None:
+            # As of the status checkpoint exactly: what it proves, no further (a later
+            # checkpoint shows the log grew, not what it grew by).
+            checked_by, later_events = "status", shown.events
+            checked_up_to, checked_at = shown.signed.checkpoint.size, shown.signed.cosigned_at
+    checked = log_data is not None or status is not None
+    facts = _facts(entry, receipt, signed, checked_up_to, later_events, checked)
+    return dataclasses.replace(facts, checked_at=checked_at, checked_by=checked_by)
 
 
 def _facts(
@@ -352,9 +374,15 @@ def _verdict(checks: list[Check], facts: FilingFacts | None) -> tuple[Verdict, s
             "judgment": f" by a judgment or decision (document {e.document_sha256})",
         }.get(e.basis or "", "")
         return Verdict.CANCELLED, f"cancelled{how} by log entry {e.index} at {e.at.isoformat()}"
+    proven = (
+        f"; in force as of tree size {facts.checked_up_to} by the log's status proof, "
+        f"witnessed at {people_time(facts.checked_at, 'en')}"
+        if facts.checked_by == "status"
+        else ""
+    )
     if facts.event == "changed":
-        return Verdict.PASSED, f"a change to filing {facts.filing}, log entry {facts.index}"
-    seen = (
+        return Verdict.PASSED, f"a change to filing {facts.filing}, log entry {facts.index}{proven}"
+    seen = proven or (
         f"; no cancellation in the log up to tree size {facts.checked_up_to}"
         if facts.later_checked
         else ""
