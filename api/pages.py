@@ -22,13 +22,19 @@ from api.problems import Problem
 from api.ratelimit import CpuBudget, RateLimiter
 from filing.deployment import Deployment
 from filing.service import FilingService
-from ledger.receipt import Receipt, ReceiptError
+from ledger.canonical import NotCanonical
+from ledger.receipt import Receipt, ReceiptError, checkpoint_size
+from ledger.status_file import StatusFile, StatusFileError
+from ledger.status_store import StatusMapError
+from verifier.entry import EntryUnreadable, LoggedEntry
 from verifier.later import LogData
 from verifier.reports import to_html
 from verifier.signatures import MAX_PDF_SIZE, DocumentUnreadable
 from verifier.verify import verify
 
-# Beyond this many entries the page does not read the whole log for later events.
+# A document without a receipt the platform knows of is looked for in the log's entries,
+# up to this many; beyond, the page cannot show that it was never filed (INDETERMINATE).
+# Whether a known filing is still in force comes from its status proof, at any log size.
 MAX_LOG_SCAN = 200_000
 
 
@@ -113,8 +119,10 @@ def router(
             receipt = _receipt_by_hash(hashlib.sha256(pdf).hexdigest())
             found = receipt is not None
         trust = deployment.verifier_trust()
+        status = None if receipt is None else _status_of(receipt)
+        log_data = _log_data() if receipt is None else None
         try:
-            report = verify(pdf, trust, receipt, log_data=_log_data())
+            report = verify(pdf, trust, receipt, log_data=log_data, status=status)
         except DocumentUnreadable as exc:
             raise Problem(422, "unreadable-document", "Not a PDF we can read", str(exc)) from exc
         return VerificationOut(
@@ -131,6 +139,19 @@ def router(
         if cp is None or not filed:
             return None
         return deployment.log.receipt(int(filed[0]["log_index"]), cp)
+
+    def _status_of(receipt: Receipt) -> StatusFile | None:
+        """The status proof of the receipt's filing as of the latest witnessed checkpoint,
+        with the consistency proof from the receipt's tree; None if there is none to give."""
+        cp = deployment.latest_witnessed_checkpoint()
+        if cp is None or receipt.extra is None:
+            return None
+        try:
+            filing = LoggedEntry.read(receipt.extra).filing
+            old = checkpoint_size(receipt.checkpoint)
+            return deployment.status_map.status(filing, cp, old if 0 < old <= cp.size else None)
+        except (EntryUnreadable, NotCanonical, StatusMapError, StatusFileError):
+            return None  # the verifier then says the status was not checked
 
     log_entries = _EntriesSoFar()
 

@@ -21,7 +21,7 @@ from ledger.add_checkpoint import AddCheckpoint
 from ledger.checkpoint import Checkpoint
 from ledger.log import Log, StoredCheckpoint
 from ledger.note import NoteError, Signer, Verifier, open_note, sign_note
-from ledger.status_map import map_line
+from ledger.status_map import MAP_LINE, map_line
 from ledger.status_store import StatusMapStore
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,8 @@ class Sequencer:
                 latest = self.log.latest_checkpoint()  # another process may have issued it
             if latest is not None and latest.size == size:
                 self._seen(latest)
-                if self.witnessed(latest) or not self._rewitness_due():
+                complete = self.witnessed(latest) and not self._lacks_map(latest)
+                if complete or not self._rewitness_due():
                     return None
             issued = self._issue(size)
             self._seen(issued)
@@ -226,6 +227,11 @@ class Sequencer:
     def witnessed(self, cp: StoredCheckpoint) -> bool:
         """``cp`` carries the cosignatures the deployment's witness policy asks for."""
         return len(cp.cosignatures) >= self.threshold
+
+    def _lacks_map(self, cp: StoredCheckpoint) -> bool:
+        """A checkpoint from before this log kept a status map: its tree is signed again
+        with the map line, so that status proofs need not wait for the next entry."""
+        return self.status_map is not None and f"\n{MAP_LINE} " not in cp.note
 
     def _rewitness_due(self) -> bool:
         return time.monotonic() - self._last_issue >= REWITNESS_INTERVAL

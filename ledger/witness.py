@@ -3,8 +3,8 @@
 The witness keeps, per log origin, the latest checkpoint it cosigned. The check
 against that state and its update happen in one write transaction, so two
 concurrent requests can never roll the witness back. Beyond the C2SP statement about
-the first three lines, this witness cosigns at most one checkpoint text per tree size,
-extension lines included: a status map root it cosigned is the only one for that tree.
+the first three lines, this witness cosigns at most one checkpoint text with extension
+lines per tree size: a status map root it cosigned is the only one for that tree.
 """
 
 from __future__ import annotations
@@ -122,13 +122,15 @@ class Witness:
             ).first()
             known_size, known_root = (0, b"") if row is None else (int(row[0]), bytes(row[1]))
             outcome = self._judge(request, checkpoint, known_size, known_root)
-            # Cosigning two bodies of one tree would let the log show two different
-            # status map roots (extension lines) for it, both witnessed.
+            # Cosigning two texts of one tree would let the log show two different status
+            # map roots (extension lines) for it, both witnessed. A text with extension lines
+            # may follow one without (a log that has just started committing to its map).
             if (
                 outcome is None
                 and row is not None
                 and known_size == checkpoint.size != 0
-                and (row[2] != text)
+                and row[2] != text
+                and Checkpoint.parse(row[2]).extensions
             ):
                 outcome = WitnessError(
                     409, "same tree, different checkpoint lines: a split view", known_size

@@ -95,12 +95,17 @@ def test_witness_cosigns_one_status_map_root_per_tree(
         body = Checkpoint(ORIGIN, size, root, (map_line(map_root),)).to_text()
         return sign_note(body, [log_signer])
 
+    plain = sign_note(Checkpoint(ORIGIN, size, root).to_text(), [log_signer])
+    witness.add_checkpoint(AddCheckpoint(0, (), plain).to_text())
     honest = note(b"\x01" * 32)
-    witness.add_checkpoint(AddCheckpoint(0, (), honest).to_text())
+    # A log that starts committing to its map re-issues its tree with the map line: fine.
+    witness.add_checkpoint(AddCheckpoint(size, (), honest).to_text())
     witness.add_checkpoint(AddCheckpoint(size, (), honest).to_text())  # the same again: fine
     with pytest.raises(WitnessError) as split:
         witness.add_checkpoint(AddCheckpoint(size, (), note(b"\x02" * 32)).to_text())
     assert split.value.status == 409 and "split view" in split.value.message
+    with pytest.raises(WitnessError):  # nor back to a text without the map
+        witness.add_checkpoint(AddCheckpoint(size, (), plain).to_text())
     log.close()
 
 
