@@ -453,6 +453,25 @@ def test_a_forged_later_checkpoint_below_the_threshold_is_indeterminate(
     assert report.filing is not None and report.filing.checked_up_to == len(forged.entries)
 
 
+def test_log_data_says_it_read_only_as_far_as_it_goes_even_beside_a_later_checkpoint(
+    demo: DemoOutput, deployment: Deployment, cancelled: Cancelled
+) -> None:
+    """A later checkpoint beyond the log data once made the report claim "no cancellation up
+    to" the later tree size, though the entries read stopped before the cancellation."""
+    trust = TrustBundle.from_json(_bundle(demo, [W1], 1))
+    receipt = _receipt_before_cancellation(deployment, cancelled, W1)
+    size = cancelled.cancel_index
+    short = LogData(receipt.checkpoint, cancelled.entries[:size])
+    full = len(cancelled.entries)
+    note = _signed(deployment, full, deployment.log.root_hash(full), W1)
+    proof = deployment.log.consistency_proof(size, full)
+    later = LaterCheckpoint.parse(AddCheckpoint(size, tuple(proof), note).to_text())
+    report = verify(cancelled.pdf, trust, receipt, later=later, log_data=short)
+    assert report.verdict is Verdict.PASSED, report.reason
+    assert report.filing is not None and report.filing.checked_up_to == size
+    assert f"up to tree size {size}" in report.reason and str(full) not in report.reason
+
+
 def test_later_evidence_counts_witnesses_by_key_too(
     demo: DemoOutput, deployment: Deployment, cancelled: Cancelled
 ) -> None:

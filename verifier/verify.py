@@ -305,9 +305,9 @@ def _log_checks(
         )
         checks.extend(found)
         if newer is not None:
+            # What was read, no further: a later checkpoint shows the log grew, not what by.
             checked_by = "log-data"
-            if newer.checkpoint.size >= checked_up_to:
-                checked_up_to, checked_at = newer.checkpoint.size, newer.cosigned_at
+            checked_up_to, checked_at = newer.checkpoint.size, newer.cosigned_at
     if status is not None:
         shown = check_status(signed, receipt.index, entry, status, trust, moment, later)
         checks.extend(shown.checks)
