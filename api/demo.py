@@ -40,7 +40,8 @@ from keys.pki import new_key
 from keys.private_files import private_directory
 from keys.store import PASSPHRASE_ENV, passphrase_for
 from ledger.database import write_transaction
-from ledger.receipt import Receipt
+from ledger.receipt import Receipt, checkpoint_size
+from ledger.status_file import StatusFile
 from signing import remote
 from signing.sample import sample_contract
 from verifier.models import Verdict
@@ -316,14 +317,19 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
             pdf, filed = _run_story(deployment, lines)
         trust_json = deployment.trust_bundle_json()
         (out_dir / "root-ca.pem").write_bytes(pem(deployment.pki.ca.root))
+        status = _status(deployment, filed)
 
     (out_dir / "contract.pdf").write_bytes(pdf)
     (out_dir / "contract.pdf.tlog-proof").write_text(filed["receipt"], encoding="utf-8")
     (out_dir / "trust-bundle.json").write_text(trust_json, encoding="utf-8")
+    (out_dir / "contract.pdf.tlog-status").write_text(status.to_text(), encoding="utf-8")
 
-    report = verify(pdf, TrustBundle.from_json(trust_json), Receipt.parse(filed["receipt"]))
+    trust = TrustBundle.from_json(trust_json)
+    report = verify(pdf, trust, Receipt.parse(filed["receipt"]), status=status)
     if report.verdict is not Verdict.PASSED or report.filing is None:
         raise DemoFailed(f"the filed contract does not verify: {report.reason}")
+    if report.filing.checked_by != "status":
+        raise DemoFailed(f"the status proof did not decide the status: {report.reason}")
     lines.append(
         f"verifies offline ({verdict_words(report.verdict, 'zh')}): {report.filing.filing}, "
         f"{len(report.signatures)} signatures, document sha256 {report.document_sha256[:16]}…, "
@@ -331,10 +337,24 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
         f"{' and '.join(report.filing.cosigners)}"
     )
     lines.append(
-        f"wrote {out_dir}: contract.pdf, contract.pdf.tlog-proof, trust-bundle.json (log key, "
-        "both witness keys, threshold 2), root-ca.pem"
+        f"in force as of tree size {report.filing.checked_up_to} by its status proof "
+        f"({len(status.to_text())} bytes: the map and log paths, the cosigned checkpoint)"
+    )
+    lines.append(
+        f"wrote {out_dir}: contract.pdf, contract.pdf.tlog-proof, contract.pdf.tlog-status, "
+        "trust-bundle.json (log key, both witness keys, threshold 2), root-ca.pem"
     )
     return lines
+
+
+def _status(deployment: Deployment, filed: dict[str, Any]) -> StatusFile:
+    """The filing's status proof as of the newest witnessed checkpoint (the server's clean
+    stop issued it), with the consistency proof from its receipt's tree."""
+    checkpoint = deployment.latest_witnessed_checkpoint()
+    if checkpoint is None:
+        raise DemoFailed("no witnessed checkpoint to prove the filing's status with")
+    old = checkpoint_size(Receipt.parse(filed["receipt"]).checkpoint)
+    return deployment.status_map.status(str(filed["filing"]), checkpoint, old_size=old)
 
 
 def _run_story(deployment: Deployment, lines: list[str]) -> tuple[bytes, dict[str, Any]]:

@@ -74,6 +74,12 @@ RESPONSES: dict[str, Any] = {
     "GET /log/later-checkpoint": "old 1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n"
     + _CHECKPOINT,
     "GET /log/receipt/{index}": _RECEIPT,
+    "GET /log/status/{filing}": "wangqian.cn/tlog-status@v1\nfiling CS-2026-000001\n"
+    "entry 0 eyJhdCI6IjIwMjYtMTEtMjdUMTU6MzQ6MzdaIiwi…\n"
+    "log Hq3gVbTkcwCoGV6bXfNHVSxHhq+8Uoy2mqNWG+iBVzQ=\n"
+    "map C4CvtPoxPRcayJmoTw7+kQdnyrxeBIU/78c+gnaydzY=\n\n"
+    "changsha.wangqian.example/filings\n3\n1GWVuxspgCQ3bURAbWxmfQUiXZ8f/QAj+pOBr+GErHA=\n"
+    "wangqian.cn/status-map Xl9q7HVH2R8RpWr6irJ06uDPOPATMYHdcBDjf+EdD1k=\n\n— …\n",
     "POST /tsa": "(a DER TimeStampResp, RFC 3161)",
     "POST /ocsp": "(a DER OCSPResponse, RFC 6960)",
     "GET /ocsp/{encoded}": "(a DER OCSPResponse, RFC 6960)",
