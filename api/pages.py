@@ -120,7 +120,9 @@ def router(
             found = receipt is not None
         trust = deployment.verifier_trust()
         status = None if receipt is None else _status_of(receipt)
-        log_data = _log_data() if receipt is None else None
+        # Without a status proof (a checkpoint from before the map) the log's entries are
+        # read as before, as far as MAX_LOG_SCAN: never a pass that checked nothing.
+        log_data = _log_data() if status is None else None
         try:
             report = verify(pdf, trust, receipt, log_data=log_data, status=status)
         except DocumentUnreadable as exc:

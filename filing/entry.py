@@ -31,6 +31,7 @@ from filing.unit_code import UnitCode
 
 VERSION = 1
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_FILING = re.compile(r"[\x21-\x7e]{1,64}")  # what the status map is keyed by
 
 
 class EntryEvent(enum.Enum):
@@ -67,6 +68,8 @@ class FilingEntry:
 
     def __post_init__(self) -> None:
         UnitCode(self.unit)
+        if not _FILING.fullmatch(self.filing):
+            raise EntryFormatError("a filing number is 1 to 64 printable ASCII characters")
         if not _HEX64.fullmatch(self.doc_sha256) or not all(
             _HEX64.fullmatch(p) for p in self.parties
         ):
@@ -106,7 +109,7 @@ class FilingEntry:
                 basis=CancellationBasis(obj["basis"]) if "basis" in obj else None,
             )
             version = obj["v"]
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError, OverflowError) as exc:
             raise EntryFormatError(f"not a filing entry: {exc}") from exc
         if version != VERSION:
             raise EntryFormatError(f"unsupported entry version {version!r}")

@@ -128,7 +128,7 @@ class Witness:
             if (
                 outcome is None
                 and row is not None
-                and known_size == checkpoint.size != 0
+                and known_size == checkpoint.size
                 and row[2] != text
                 and Checkpoint.parse(row[2]).extensions
             ):

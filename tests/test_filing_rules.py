@@ -237,7 +237,16 @@ def test_entry_is_canonical_and_holds_no_personal_data() -> None:
     assert data.startswith(b'{"at":"2026-11-27T13:30:00Z","doc":"abab')
     assert b"430102199001011234" not in data
     assert FilingEntry.decode(data) == entry
-    for bad in [data.replace(b'"v":1', b'"v":2'), data.replace(b",", b", "), b"\xff", b"{}"]:
+    odd = [
+        data.replace(b'"v":1', b'"v":2'),
+        data.replace(b",", b", "),
+        b"\xff",
+        b"{}",
+        # Found by the red team: an overflowing ref and a filing no status map can key.
+        data.replace(b'"event":"filed"', b'"event":"cancelled"').replace(b"null", b"1e999"),
+        data.replace(b"CS-2026-000001", b"\\ud800"),
+    ]
+    for bad in odd:
         with pytest.raises(EntryFormatError):
             FilingEntry.decode(bad)
     with pytest.raises(EntryFormatError):

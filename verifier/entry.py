@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_FILING = re.compile(r"[\x21-\x7e]{1,64}")
 _EVENTS = ("filed", "cancelled", "changed")
 _BASES = ("agreement", "judgment")
 
@@ -45,13 +46,16 @@ class LoggedEntry:
                 unit=str(obj["unit"]),
                 at=dt.datetime.strptime(obj["at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
                 parties=tuple(str(p) for p in obj["parties"]),
-                ref=None if obj["ref"] is None else int(obj["ref"]),
+                ref=_index(obj["ref"]),
                 basis=str(obj["basis"]) if "basis" in obj else None,
             )
         except EntryUnreadable:
             raise
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
             raise EntryUnreadable(f"not a filing entry: {exc}") from exc
+        if not _FILING.fullmatch(entry.filing):
+            # A filing number is what the status map is keyed by and a status file names.
+            raise EntryUnreadable("entry names its filing with something other than 1-64 ASCII")
         if entry.event not in _EVENTS or not _HEX64.fullmatch(entry.doc_sha256):
             raise EntryUnreadable("entry has an unknown event or a malformed document hash")
         if entry.basis is not None and (entry.event != "cancelled" or entry.basis not in _BASES):
@@ -60,3 +64,12 @@ class LoggedEntry:
             # As the platform writes them: a status check finds the filing by ``ref``.
             raise EntryUnreadable("a cancellation or change names its filing (ref), a filing none")
         return entry
+
+
+def _index(value: object) -> int | None:
+    """A log index as JSON writes it: an integer, not a float (``1e999`` is infinity)."""
+    if value is None:
+        return None
+    if type(value) is not int or not 0 <= value < 1 << 63:
+        raise EntryUnreadable(f"entry's ref {str(value)[:30]!r} is not a log index")
+    return value
