@@ -189,6 +189,11 @@ def _when(moment: dt.datetime | None, lang: str = "zh") -> str:
     return moment.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S ") + label
 
 
+def beijing_time(moment: dt.datetime | None, lang: str = "zh") -> str:
+    """A moment as people read it in reports of other kinds (``--audit-map``): Beijing time."""
+    return _when(moment, lang)
+
+
 def _indication(indication: Indication, sub: str | None) -> str:
     return indication.value + (f" / {sub}" if sub else "")
 
