@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.incidents import UVICORN_LOGGING, configure_logging
 from keys.authority import CertificateError
@@ -20,6 +21,9 @@ from ledger.merkle import ProofError
 from ledger.note import NoteError, Verifier
 from signing.fonts import FontMissing
 from signing.pades import SigningError
+
+if TYPE_CHECKING:
+    from ledger.map_audit import MapAuditReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -119,16 +123,27 @@ def _witness(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _map_line(report: MapAuditReport | None) -> str:
+    if report is None:
+        return "status map: not audited"
+    return (
+        f"status map: {report.filings} filings; {report.roots_checked} roots, "
+        f"{report.nodes_checked} node rows and {report.proofs_checked} served proofs checked"
+    )
+
+
 def _log_audit(args: argparse.Namespace) -> int:
     from filing.deployment import Deployment
+    from filing.entry import status_name
     from ledger.audit import audit
 
     with Deployment.open(args.data) as deployment:
-        report = audit(deployment.log, deployment.log_verifiers())
+        report = audit(deployment.log, deployment.log_verifiers(), status_name)
     print(
         f"entries {report.entries}, tree size {report.tree_size}, "
         f"nodes checked {report.nodes_checked}, checkpoints checked {report.checkpoints_checked}"
     )
+    print(_map_line(report.status_map))
     for problem in report.problems:
         print(f"PROBLEM: {problem}")
     print("audit passed" if report.ok else f"audit FAILED: {len(report.problems)} problem(s)")
@@ -145,12 +160,13 @@ def _audit(args: argparse.Namespace) -> int:
     from api.app import filing_service
     from filing.audit import audit_records
     from filing.deployment import ConfigError, Deployment
+    from filing.entry import status_name
     from ledger.audit import audit
 
     try:
         with Deployment.open(args.data) as deployment:
             service = filing_service(deployment)
-            ledger = audit(deployment.log, deployment.log_verifiers())
+            ledger = audit(deployment.log, deployment.log_verifiers(), status_name)
             records = audit_records(service.engine)
             access = access_anchor.check(service.engine, deployment.log)
     except (KeyStoreError, ConfigError, SQLAlchemyError, OSError) as exc:
@@ -162,6 +178,7 @@ def _audit(args: argparse.Namespace) -> int:
         f"log: {ledger.entries} entries, tree size {ledger.tree_size}, "
         f"{ledger.nodes_checked} nodes and {ledger.checkpoints_checked} checkpoints checked"
     )
+    print(_map_line(ledger.status_map))
     print(
         f"records: {records.filings} filings, {records.cancellations} cancellations, "
         f"{records.changes} changes, {records.contracts_rendered} contracts rendered again, "

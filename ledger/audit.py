@@ -1,4 +1,8 @@
-"""``wangqian log audit``: recompute the tree from the entries and check everything stored."""
+"""``wangqian log audit``: recompute the tree from the entries and check everything stored.
+
+Given the deployment's key rule (``name_of``; ledger imports no filing code, the CLI
+passes ``filing.entry.status_name``), the status map too: ``ledger/map_audit.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,11 @@ from dataclasses import dataclass, field
 
 from ledger.checkpoint import Checkpoint, CheckpointError
 from ledger.log import Log
+from ledger.map_audit import MapAuditReport, MapCommitment, audit_map
 from ledger.merkle import EMPTY_ROOT, leaf_hash
 from ledger.note import NoteError, Verifier, open_note
+from ledger.status_map import MapProofError, committed_root
+from ledger.status_store import NameOf
 from ledger.tiles import TILE_WIDTH
 from ledger.tree import Frontier, NewNode
 from ledger.tree_store import STORED_HEIGHT
@@ -23,17 +30,20 @@ class AuditReport:
     nodes_checked: int = 0
     checkpoints_checked: int = 0
     problems: list[str] = field(default_factory=list)
+    status_map: MapAuditReport | None = None  # when audited with a key rule
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def audit(log: Log, log_keys: list[Verifier]) -> AuditReport:
+def audit(log: Log, log_keys: list[Verifier], name_of: NameOf | None = None) -> AuditReport:
+    """Check the log; with ``name_of`` (which filing an entry is an event of), its map too."""
     report = AuditReport()
     tree_size = log.size()
     report.tree_size = tree_size
     checkpoints = sorted(log.checkpoints(), key=lambda c: (c.size, c.id))
+    commitments: list[MapCommitment] = []
     for cp in checkpoints:
         try:
             text, _ = open_note(cp.note, log_keys)
@@ -45,6 +55,10 @@ def audit(log: Log, log_keys: list[Verifier]) -> AuditReport:
             report.problems.append(f"checkpoint #{cp.id}: signed text disagrees with its row")
         if cp.size > tree_size:
             report.problems.append(f"checkpoint #{cp.id} is beyond the tree size {tree_size}")
+        try:
+            commitments.append(MapCommitment(cp.id, parsed.size, committed_root(parsed)))
+        except MapProofError as exc:
+            report.problems.append(f"checkpoint #{cp.id} (size {cp.size}): {exc}")
 
     frontier = Frontier(0, [])
     by_size: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
@@ -74,6 +88,9 @@ def audit(log: Log, log_keys: list[Verifier]) -> AuditReport:
     _compare_stored(log, chunk_start, chunk_hashes, produced, tree_size, report)
     if frontier.size != tree_size:
         report.problems.append(f"only {frontier.size} of {tree_size} integrated entries exist")
+    if name_of is not None:
+        report.status_map = audit_map(log, name_of, commitments, tree_size)
+        report.problems += report.status_map.problems
     return report
 
 

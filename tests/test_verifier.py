@@ -421,7 +421,7 @@ def test_malformed_pdfs_are_bad_input_not_crashes(demo: Evidence, blob: bytes) -
 
 def test_the_verifier_imports_no_platform_code_and_no_database_driver() -> None:
     code = (
-        "import sys, verifier.cli, verifier.verify\n"
+        "import sys, verifier.cli, verifier.verify, verifier.map_audit\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('api', 'filing', 'sqlalchemy', 'psycopg', 'redis', 'fastapi', 'uvicorn', 'httpx', "
         "'keys', 'signing', 'pkcs11')]\n"

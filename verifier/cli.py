@@ -1,8 +1,10 @@
 """``wangqian-verify``: was this exact contract filed, when, signed by whom, still in force?
 
 Exit codes: 0 passed, 1 failed (mismatch, not filed, cancelled, invalid), 2 indeterminate,
-3 bad input. Whatever the input, the user gets a report or one ``bad input: …`` line on
-stderr, never a traceback or a library's log lines (``--debug`` shows those).
+3 bad input. ``--audit-map LOGDIR`` instead audits a copy of the log's status map
+(``verifier/map_audit.py``): 0 agrees, 1 disagrees, 2 cannot tell, 3 bad input.
+Whatever the input, the user gets a report or one ``bad input: …`` line on stderr, never
+a traceback or a library's log lines (``--debug`` shows those).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from ledger.receipt import MAX_RECEIPT, Receipt, ReceiptError
 from ledger.status_file import MAX_STATUS, StatusFile, StatusFileError
 from verifier.evidence import MAX_PACKAGE, EvidencePackage, PackageUnreadable, choose_trust
 from verifier.later import LaterCheckpoint, LaterEvidenceUnreadable, LogData
+from verifier.map_audit import audit_log_data
+from verifier.map_audit import to_text as to_map_text
 from verifier.models import Report
 from verifier.reports import to_html, to_json, to_text
 from verifier.signatures import DocumentUnreadable
@@ -64,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Verify a filed housing contract offline: its signatures, its receipt "
         "in the filing log, and (given a status proof or log data) whether it is still in force.",
     )
-    parser.add_argument("pdf", type=Path, help="the contract PDF, or a court's evidence ZIP")
+    parser.add_argument(
+        "pdf", type=Path, nargs="?", help="the contract PDF, or a court's evidence ZIP"
+    )
     parser.add_argument("--receipt", type=Path, help="its .tlog-proof receipt")
     parser.add_argument("--trust", type=Path, help="the platform's published trust-bundle.json")
     parser.add_argument(
@@ -84,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the report as JSON")
     out.add_argument("--html", type=Path, metavar="OUT", help="write a printable HTML report")
+    parser.add_argument(
+        "--audit-map",
+        type=Path,
+        metavar="LOGDIR",
+        help="instead of a contract: check that the checkpoint of this copy of the log "
+        "(tlog-tiles layout) commits to the status map its entries give (needs --trust)",
+    )
     parser.add_argument("--lang", choices=["zh", "en"], default="zh")
     parser.add_argument(
         "--debug", action="store_true", help="show library log messages and tracebacks"
@@ -98,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         return _bad_input(exc)
     with _quiet(args.debug):
         try:
+            if args.audit_map is not None:
+                return _audit_map(args)
             report = _run(args)
             _emit(report, args)
         except _BAD_INPUT as exc:
@@ -147,7 +162,26 @@ def _text(path: Path, limit: int) -> str:
     return _read(path, limit).decode("utf-8")
 
 
+# What --audit-map takes no part of: it audits the log, not a contract.
+_CONTRACT_ONLY = ("pdf", "receipt", "trust_sha256", "log_data", "later_checkpoint", "json", "html")
+
+
+def _audit_map(args: argparse.Namespace) -> int:
+    given = [name for name in _CONTRACT_ONLY if getattr(args, name)]
+    if given:
+        options = ", ".join("the PDF" if n == "pdf" else "--" + n.replace("_", "-") for n in given)
+        raise InputUnreadable(f"--audit-map takes only --trust and --lang, not {options}")
+    if args.trust is None:
+        raise InputUnreadable("--trust is required")
+    trust = TrustBundle.from_json(_text(args.trust, MAX_TRUST_BUNDLE))
+    audit = audit_log_data(LogData.read(args.audit_map), trust)
+    _write(to_map_text(audit, args.lang))
+    return audit.exit_code
+
+
 def _run(args: argparse.Namespace) -> Report:
+    if args.pdf is None:
+        raise InputUnreadable("the contract PDF (or evidence ZIP) is required")
     pin = args.trust_sha256
     if pin is not None and not _SHA256.fullmatch(pin):
         raise InputUnreadable("--trust-sha256 takes 64 hexadecimal digits")
@@ -199,7 +233,10 @@ def _run(args: argparse.Namespace) -> Report:
 def _emit(report: Report, args: argparse.Namespace) -> None:
     if args.html:
         args.html.write_text(to_html(report, args.lang), encoding="utf-8")
-    text = to_json(report) + "\n" if args.json else to_text(report, args.lang)
+    _write(to_json(report) + "\n" if args.json else to_text(report, args.lang))
+
+
+def _write(text: str) -> None:
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
