@@ -11,16 +11,16 @@ from __future__ import annotations
 import os
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, MetaData
 
 from filing.migrations.revisions import models
 from ledger.database import open_engine, write_transaction
 
 
-def run(connection: Connection) -> None:
+def run(connection: Connection, target: list[MetaData] | None) -> None:
     context.configure(
         connection=connection,
-        target_metadata=models(),
+        target_metadata=target,
         compare_type=True,
         # SQLite alters a table by copying it: a revision that changes columns says so.
         render_as_batch=connection.dialect.name == "sqlite",
@@ -33,7 +33,7 @@ if context.is_offline_mode():
     raise SystemExit("wangqian's migrations run on a database, not as an SQL script")
 given = context.config.attributes.get("connection")
 if given is not None:
-    run(given)
+    run(given, None)  # upgrading needs no table definitions but the revisions'
 else:
     url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get(
         "WANGQIAN_DATABASE_URL"
@@ -45,6 +45,6 @@ else:
     engine = open_engine(url)
     try:
         with write_transaction(engine) as conn:
-            run(conn)
+            run(conn, models())  # what autogenerate compares the database with
     finally:
         engine.dispose()
