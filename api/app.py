@@ -13,9 +13,7 @@ from fastapi import FastAPI
 
 from api import (
     access_anchor,
-    auth,
     filing_routes,
-    idempotency,
     log_routes,
     pages,
     pki_routes,
@@ -32,7 +30,6 @@ from filing.deployment import Deployment
 from filing.eligibility import CHANGSHA_2017, load_rule_sets
 from filing.service import Departments, FilingService
 from filing.webhook_policy import AddressPolicy
-from ledger.database import write_transaction
 
 REDIS_ENV = "WANGQIAN_REDIS_URL"
 DATA_ENV = "WANGQIAN_DATA"  # the data directory, for worker processes started by uvicorn
@@ -50,10 +47,6 @@ for _library in ("pyhanko", "pyhanko_certvalidator"):
 def filing_service(deployment: Deployment) -> FilingService:
     """The filing service over this deployment's database, department tables and rule sets."""
     engine = deployment.log.engine
-    with write_transaction(engine) as conn:
-        departments.create(conn)
-        auth.create(conn)
-        idempotency.create(conn)
     rules_file = deployment.data_dir / "eligibility-rules.json"
     rule_sets = load_rule_sets(rules_file) if rules_file.exists() else [CHANGSHA_2017]
     return FilingService(

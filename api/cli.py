@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from api.incidents import UVICORN_LOGGING, configure_logging
+from filing.migrations import SchemaError
 from keys.authority import CertificateError
 from keys.store import (
     PASSPHRASE_ENV,
@@ -169,7 +170,7 @@ def _audit(args: argparse.Namespace) -> int:
             ledger = audit(deployment.log, deployment.log_verifiers(), status_name)
             records = audit_records(service.engine)
             access = access_anchor.check(service.engine, deployment.log)
-    except (KeyStoreError, ConfigError, SQLAlchemyError, OSError) as exc:
+    except (KeyStoreError, ConfigError, SchemaError, SQLAlchemyError, OSError) as exc:
         print(f"wangqian audit: cannot audit {args.data}: {exc}", file=sys.stderr)
         return EXIT_CANNOT_AUDIT
     problems = [f"[log] {p}" for p in ledger.problems] + records.problems
@@ -380,6 +381,21 @@ def _admin_create_key(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _admin_migrate(args: argparse.Namespace) -> int:
+    from filing.deployment import Deployment
+    from filing.migrations import revisions
+
+    engine = Deployment.database(args.data)
+    try:
+        print(f"database {revisions.describe(engine)}")
+        done = revisions.migrate(engine)
+    finally:
+        engine.dispose()
+    for line in done.lines():
+        print(line)
+    return EXIT_OK
+
+
 def _insecure_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--insecure-dev-passphrase",
@@ -460,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("what", choices=["log", "retire-old-log-keys", "filing-seal"])
     rotate.set_defaults(func=_keys_rotate)
 
-    admin = sub.add_parser("admin", help="API keys")
+    admin = sub.add_parser("admin", help="API keys, anchors, schema migrations")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     ck = admin_sub.add_parser("create-key", help="print a new API key for an organisation")
     ck.add_argument("--data", type=Path, required=True)
@@ -486,6 +502,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     histories.add_argument("--data", type=Path, required=True)
     histories.set_defaults(func=_admin_anchor_histories)
+
+    migrate = admin_sub.add_parser(
+        "migrate",
+        help="upgrade the database to this wangqian's schema (adopting one made by release "
+        "0.1); back it up first",
+    )
+    migrate.add_argument("--data", type=Path, required=True)
+    migrate.set_defaults(func=_admin_migrate)
 
     full = sub.add_parser(
         "audit",
@@ -525,6 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except (
+        SchemaError,
         KeyStoreError,
         NoteError,
         ProofError,

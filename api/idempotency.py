@@ -58,10 +58,6 @@ idempotency_keys = Table(
 Render = Callable[[Any, bool], Response]
 
 
-def create(conn: Connection) -> None:
-    metadata.create_all(conn)
-
-
 def run_once(
     engine: Engine,
     caller: Caller,

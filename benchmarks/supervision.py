@@ -30,9 +30,10 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from benchmarks.report import write_section  # noqa: E402
-from filing import schema  # noqa: E402
 from filing import statistics as filing_stats  # noqa: E402
+from filing.migrations import revisions  # noqa: E402
 from filing.statistics import Dimension, Period  # noqa: E402
+from ledger.database import open_engine  # noqa: E402
 from ledger.log import Log  # noqa: E402
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -106,10 +107,9 @@ def main() -> None:
     month = (start + dt.timedelta(days=200)).replace(day=1)
     month_end = (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
     try:
-        log = Log.open(url)  # the ledger's schema and the append-only function first
-        engine = log.engine
-        with engine.begin() as conn:
-            schema.create(conn)
+        engine = open_engine(url)
+        revisions.prepare(engine)  # the deployment's schema, as Deployment.open makes it
+        log = Log(engine)
         began = time.perf_counter()
         with engine.begin() as conn:
             districts = "[" + ",".join(f"'{d}'" for d in DISTRICTS) + "]"

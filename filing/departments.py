@@ -42,7 +42,6 @@ from sqlalchemy import (
 
 from filing.eligibility import Household
 from keys.identity import IdentityRejected, VerifiedIdentity
-from ledger.schema import append_only
 
 metadata = MetaData()
 households = Table(
@@ -83,6 +82,9 @@ loads = Table(
     Column("rows", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
 )
+
+# The record of loads is evidence of what eligibility decisions were based on.
+APPEND_ONLY = ("dept_loads",)
 
 MAX_ERRORS = 100  # listed in a rejection; a wholly wrong file would otherwise list every row
 MAX_ID = 40  # characters of an ID number, as the API takes them
@@ -233,12 +235,6 @@ FORMATS: dict[ExtractKind, ExtractFormat] = {
         identities, ("id_number", "name"), (), ("id_number",), _identity
     ),
 }
-
-
-def create(conn: Connection) -> None:
-    metadata.create_all(conn)
-    # The record of loads is evidence of what eligibility decisions were based on.
-    append_only(conn, [loads])
 
 
 def parse_extract(kind: ExtractKind, raw: bytes) -> list[dict[str, Any]]:

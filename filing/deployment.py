@@ -1,7 +1,9 @@
 """One deployment's data directory: its configuration, database, keys and log.
 
 ``Deployment.open(DIR)`` initialises an empty directory on first use (SQLite
-database, encrypted log key, config.json) and opens an existing one as it is.
+database at the newest schema revision, encrypted log key, config.json) and opens an
+existing one as it is; a database at an older schema revision is refused until
+``wangqian admin migrate`` has upgraded it (filing/migrations).
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from filing.entry import status_name
+from filing.migrations import revisions
 from filing.seals import PlatformPki
 from filing.webhook_policy import AddressPolicy
 from keys.authority import CertificateAuthority, pem
@@ -24,6 +29,7 @@ from keys.pkcs11 import Pkcs11KeyStore, TokenConfig
 from keys.pki import Endpoints
 from keys.private_files import private_directory, private_file, private_sqlite
 from keys.store import FileKeyStore, resolve_passphrase
+from ledger.database import open_engine
 from ledger.log import Log, StoredCheckpoint
 from ledger.note import ALG_ED25519, Signer, Verifier
 from ledger.sequencer import Sequencer, WitnessEndpoint
@@ -190,25 +196,42 @@ class Deployment:
             _write_new(config_path, DeploymentConfig().to_json())
         private_file(config_path)  # its database_url may carry a password
         config = DeploymentConfig.from_json(config_path.read_text(encoding="utf-8"))
-        url = os.environ.get(DATABASE_ENV) or config.database_url
-        url = url or f"sqlite:///{data_dir / 'wangqian.db'}"
-        if url.startswith("sqlite:///"):
-            private_sqlite(Path(url.removeprefix("sqlite:///")))
-        key_dir = private_directory(data_dir / "keys")
-        for secret in (*key_dir.glob("*.pem"), key_dir / "passphrase"):
-            private_file(secret)
-        store = FileKeyStore(key_dir, resolve_passphrase(key_dir))
-        signers = [
-            Signer(config.origin, store.ed25519(k.name), ALG_ED25519)
-            for k in config.log_keys
-            if not k.retired
-        ]
-        retired = [
-            Signer(config.origin, store.ed25519(k.name, create=False), ALG_ED25519).verifier
-            for k in config.log_keys
-            if k.retired
-        ]
-        return cls(data_dir, config, Log.open(url), signers, retired, store)
+        # The schema before the keys: a database this code cannot run on is refused
+        # before any key is opened or made; an empty one is brought to the newest revision.
+        engine = open_database(data_dir, config)
+        try:
+            revisions.prepare(engine, f"run `wangqian admin migrate --data {data_dir}`")
+            key_dir = private_directory(data_dir / "keys")
+            for secret in (*key_dir.glob("*.pem"), key_dir / "passphrase"):
+                private_file(secret)
+            store = FileKeyStore(key_dir, resolve_passphrase(key_dir))
+            signers = [
+                Signer(config.origin, store.ed25519(k.name), ALG_ED25519)
+                for k in config.log_keys
+                if not k.retired
+            ]
+            retired = [
+                Signer(config.origin, store.ed25519(k.name, create=False), ALG_ED25519).verifier
+                for k in config.log_keys
+                if k.retired
+            ]
+            return cls(data_dir, config, Log(engine), signers, retired, store)
+        except BaseException:
+            engine.dispose()
+            raise
+
+    @staticmethod
+    def database(data_dir: Path) -> Engine:
+        """The deployment's database as it is, for ``wangqian admin migrate``: nothing
+        else of the directory is opened or created, and its schema is not checked."""
+        data_dir = data_dir.resolve()
+        if not data_dir.is_dir():
+            raise ConfigError(f"no data directory {data_dir}")
+        config_path = data_dir / "config.json"
+        config = DeploymentConfig()
+        if config_path.exists():
+            config = DeploymentConfig.from_json(config_path.read_text(encoding="utf-8"))
+        return open_database(data_dir, config)
 
     def save_config(self, config: DeploymentConfig) -> None:
         path = self.data_dir / "config.json"
@@ -333,6 +356,16 @@ class Deployment:
         if self._sequencer is not None:
             self._sequencer.close()
         self.log.close()
+
+
+def open_database(data_dir: Path, config: DeploymentConfig) -> Engine:
+    """An engine for the deployment's database: ``$WANGQIAN_DATABASE_URL``, else the
+    configured URL, else the SQLite file in the data directory (private to its owner)."""
+    url = os.environ.get(DATABASE_ENV) or config.database_url
+    url = url or f"sqlite:///{data_dir / 'wangqian.db'}"
+    if url.startswith("sqlite:///"):
+        private_sqlite(Path(url.removeprefix("sqlite:///")))
+    return open_engine(url)
 
 
 def _write_new(path: Path, text: str) -> None:

@@ -1,4 +1,8 @@
-"""The filing domain's tables: 楼盘表, permits, contracts, filings, and their histories."""
+"""The filing domain's tables: 楼盘表, permits, contracts, filings, and their histories.
+
+A deployment's database gets them, and every change of them, from its migrations
+(filing/migrations): a change here needs a revision there.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Connection,
     Date,
     DateTime,
     ForeignKey,
@@ -21,8 +24,6 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-
-from ledger.schema import append_only
 
 metadata = MetaData()
 
@@ -308,6 +309,8 @@ history_anchor_entries = Table(
     Column("log_index", BigInteger, nullable=False, unique=True),
 )
 
+# Kept append-only by the database itself (ledger.schema.append_only), as every revision
+# that creates one of them says (filing/migrations).
 APPEND_ONLY = (
     "unit_events",
     "filing_events",
@@ -318,8 +321,3 @@ APPEND_ONLY = (
     "history_anchors",
     "history_anchor_entries",
 )
-
-
-def create(conn: Connection) -> None:
-    metadata.create_all(conn)
-    append_only(conn, [metadata.tables[name] for name in APPEND_ONLY])

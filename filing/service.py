@@ -149,7 +149,6 @@ class FilingService:
         self.engine = deployment.log.engine
         self._pipelines = threading.BoundedSemaphore(pipelines)
         with write_transaction(self.engine) as conn:
-            schema.create(conn)
             holdings.backfill(conn)
 
     # -- drafting --------------------------------------------------------

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
 from ledger import schema, tree, tree_store
 from ledger.database import (
@@ -30,7 +30,7 @@ from ledger.tiles import TILE_HEIGHT, TILE_WIDTH
 
 MAX_ENTRY_SIZE = 0xFFFF  # entry bundles prefix each entry with a uint16 length
 
-# Creating the tables takes a database-wide advisory lock (arbitrary, fixed).
+# Creating or upgrading the tables takes a database-wide advisory lock (arbitrary, fixed).
 SCHEMA_LOCK = 0x77616E67_0003
 
 
@@ -68,6 +68,10 @@ class SizeError(LogError, ValueError):
     """A size or index lies outside what the log has integrated."""
 
 
+class LogSchemaError(LogError):
+    """The database holds an older schema of the log's tables."""
+
+
 @dataclass(frozen=True)
 class StoredCheckpoint:
     id: int
@@ -99,11 +103,31 @@ class Log:
 
     @classmethod
     def open(cls, url: str) -> Log:
-        """Open (and if needed create) the log stored at a SQLAlchemy URL."""
+        """Open the log stored at a SQLAlchemy URL, creating its tables in a database that
+        has none of them: a log of its own (the ledger's tests and benchmarks).
+
+        A deployment's database is made and upgraded by its migrations (filing/migrations),
+        which open the log with ``Log(engine)``. Here, a database with only some of the
+        log's tables is refused: it is an older schema, and completing it table by table
+        would be the silent upgrade that migrations exist to prevent.
+        """
         engine = open_engine(url)
-        with write_transaction(engine, SCHEMA_LOCK) as conn:
-            schema.metadata.create_all(conn)
-            schema.install_append_only_rules(conn)
+        try:
+            with write_transaction(engine, SCHEMA_LOCK) as conn:
+                names = set(schema.metadata.tables)
+                present = names & set(inspect(conn).get_table_names())
+                if not present:
+                    schema.metadata.create_all(conn)
+                    schema.install_append_only_rules(conn)
+                elif present != names:
+                    missing = ", ".join(sorted(names - present))
+                    raise LogSchemaError(
+                        f"the database has an older log schema (no {missing}): upgrade it "
+                        "with its migrations (wangqian admin migrate)"
+                    )
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine)
 
     @property

@@ -128,9 +128,10 @@ def append_only(conn: Connection, tables: Sequence[Table]) -> None:
     if dialect == "sqlite":
         for table in tables:
             name = table.name
-            for op in ("UPDATE", "DELETE"):
+            no_update, no_delete, no_replace = trigger_names(dialect, name)
+            for trigger, op in ((no_update, "UPDATE"), (no_delete, "DELETE")):
                 conn.exec_driver_sql(
-                    f"CREATE TRIGGER IF NOT EXISTS {name}_no_{op.lower()} "
+                    f"CREATE TRIGGER IF NOT EXISTS {trigger} "
                     f"BEFORE {op} ON {name} "
                     f"BEGIN SELECT RAISE(ABORT, '{name} is append-only'); END"
                 )
@@ -141,7 +142,7 @@ def append_only(conn: Connection, tables: Sequence[Table]) -> None:
                 for key in _unique_keys(table)
             )
             conn.exec_driver_sql(
-                f"CREATE TRIGGER IF NOT EXISTS {name}_no_replace BEFORE INSERT ON {name} "
+                f"CREATE TRIGGER IF NOT EXISTS {no_replace} BEFORE INSERT ON {name} "
                 f"WHEN {clashes} "
                 f"BEGIN SELECT RAISE(ABORT, '{name} is append-only: no row is replaced'); END"
             )
@@ -157,18 +158,46 @@ def append_only(conn: Connection, tables: Sequence[Table]) -> None:
         )
         for table in tables:
             name = table.name
+            rows, truncate = trigger_names(dialect, name)
             conn.exec_driver_sql(
-                f"CREATE OR REPLACE TRIGGER {name}_append_only "
+                f"CREATE OR REPLACE TRIGGER {rows} "
                 f"BEFORE UPDATE OR DELETE ON {name} "
                 f"FOR EACH ROW EXECUTE FUNCTION wangqian_append_only()"
             )
             conn.exec_driver_sql(
-                f"CREATE OR REPLACE TRIGGER {name}_no_truncate "
+                f"CREATE OR REPLACE TRIGGER {truncate} "
                 f"BEFORE TRUNCATE ON {name} "
                 f"FOR EACH STATEMENT EXECUTE FUNCTION wangqian_append_only()"
             )
     else:
         raise ValueError(f"unsupported database: {dialect}")
+
+
+def trigger_names(dialect: str, table: str) -> tuple[str, ...]:
+    """The triggers ``append_only`` gives ``table`` on ``dialect``.
+
+    They are part of the schema: what checks a database's schema (filing/migrations)
+    expects exactly these on every append-only table.
+    """
+    if dialect == "sqlite":
+        return (f"{table}_no_update", f"{table}_no_delete", f"{table}_no_replace")
+    if dialect == "postgresql":
+        return (f"{table}_append_only", f"{table}_no_truncate")
+    raise ValueError(f"unsupported database: {dialect}")
+
+
+def triggers(conn: Connection) -> set[tuple[str, str]]:
+    """(trigger, table) of every trigger on a table of the connection's default schema."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql(
+            "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'"
+        ).all()
+    else:
+        rows = conn.exec_driver_sql(
+            "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace"
+        ).all()
+    return {(str(name), str(table)) for name, table in rows}
 
 
 def _unique_keys(table: Table) -> list[tuple[str, ...]]:

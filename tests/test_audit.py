@@ -60,8 +60,6 @@ class City:
 def _service(d: Deployment) -> FilingService:
     engine = d.log.engine
     with write_transaction(engine) as conn:
-        departments.create(conn)
-        auth.create(conn)
         departments.load_csv(
             conn, "households", f"id_number,local,spouse,minor_children\n{BUYER_ID},1,,\n"
         )

@@ -67,7 +67,6 @@ def service(
     d = Deployment.open(tmp_path / "data")
     engine = d.log.engine
     with write_transaction(engine) as conn:
-        departments.create(conn)
         departments.load_csv(
             conn,
             "households",

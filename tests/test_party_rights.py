@@ -57,7 +57,6 @@ def api(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     d = Deployment.open(tmp_path / "data")
     keys: dict[str, dict[str, str]] = {}
     with write_transaction(d.log.engine) as conn:
-        auth.create(conn)
         for label, org, role in [
             ("authority", "长沙市住建局", auth.Role.AUTHORITY),
             ("developer", DEVELOPER_ID, auth.Role.DEVELOPER),
@@ -357,7 +356,6 @@ def city(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     d = Deployment.open(tmp_path / "data")
     keys: dict[str, dict[str, str]] = {}
     with write_transaction(d.log.engine) as conn:
-        auth.create(conn)
         for label, org, role in [
             ("authority", "长沙市住建局", auth.Role.AUTHORITY),
             ("developer", DEVELOPER_ID, auth.Role.DEVELOPER),

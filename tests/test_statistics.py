@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import Connection
 
 from filing import registry, schema, statistics
+from filing.migrations import revisions
 from filing.statistics import Dimension, FilingFacts, Period
 from filing.status import UnitEvent
-from ledger.database import write_transaction
+from ledger.database import open_engine, write_transaction
 from ledger.log import Log
 
 D = Decimal
@@ -32,10 +33,10 @@ def _unit(n: int, project: str, district: str, use: str, area: str) -> dict[str,
 
 @pytest.fixture
 def conn(db_url: str) -> Iterator[Connection]:
-    log = Log.open(db_url)  # the log's schema first: the filing tables' triggers use it
-    engine = log.engine
+    engine = open_engine(db_url)
+    revisions.prepare(engine)  # the deployment's schema, as Deployment.open makes it
+    log = Log(engine)
     with write_transaction(engine) as c:
-        schema.create(c)
         registry.import_inventory(
             c,
             [
