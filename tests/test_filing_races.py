@@ -16,6 +16,7 @@ from api.app import create_app
 from api.demo import DEVELOPER_ID, _Server, sample_inventory
 from filing import schema
 from filing.deployment import Deployment
+from filing.entry import status_name
 from ledger.database import write_transaction
 from signing.sample import sample_contract
 from tests.helpers import allow_many_homes
@@ -249,7 +250,10 @@ def test_two_hundred_filings_on_a_hundred_units_at_once(
         ).scalar()
     assert len(per_unit) == 100 and all(n == 1 for _, n in per_unit)
     assert filed_units == 100
-    assert d.log.appended() == 100  # one log entry per filing, none twice
+    # One log entry per filing, none twice. The server anchors its histories every minute,
+    # so on a slow run anchor entries may be there too: they are no filing's.
+    logged = [status_name(e) for e in d.log.entries(0, d.log.appended())]
+    assert sorted(n for n in logged if n is not None) == sorted(numbers)
 
 
 def test_two_worker_processes_file_on_postgresql_and_sqlite_is_refused(
