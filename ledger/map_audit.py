@@ -14,8 +14,8 @@ As of each tree size the map was committed or kept at, the entries replayed into
   against the replayed root: the read path as well as the rows.
 
 Cost: the replay is O(n log n) hashing (each event rehashes its key's path, ~log2 of the
-filings deep) and reads each node row once; memory is the replayed map, about two nodes
-per filing (docs/operations.md has measured numbers), plus one version's changed nodes.
+filings deep) and reads each node row once; memory is the replayed map, about 2.5 nodes
+(800 bytes) per filing (docs/operations.md has measured numbers), plus one version's changes.
 """
 
 from __future__ import annotations
