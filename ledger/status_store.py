@@ -39,6 +39,12 @@ NameOf = Callable[[bytes], str | None]
 CHUNK = 10_000  # entries per map version while catching up with a long log
 WINDOW = 24  # depths read at once along a path: ~log2(n) for up to ten million keys
 MAX_ARMS = 400  # SQLite allows 500 terms in one compound SELECT
+# The map's writer keeps its newest nodes above this depth in memory between updates (at
+# most 2**17 of them): every update reads the top of the tree again, and those reads were
+# most of an update's queries.
+TOP = 16
+
+_Known = dict[tuple[int, bytes], "Node | None"]
 
 
 class StatusMapError(Exception):
@@ -52,10 +58,13 @@ class _Nodes:
     loaded, then from the database, ``WINDOW`` depths along the focused key at a time.
     """
 
-    def __init__(self, conn: Connection, bound: int | None) -> None:
+    def __init__(self, conn: Connection, bound: int | None, known: _Known | None = None) -> None:
         self._conn = conn
         self._bound = bound
-        self._loaded: dict[tuple[int, bytes], Node | None] = {}
+        self._loaded: _Known = {}
+        # Nodes known without reading (the newest as of the version being updated); only
+        # read here, the store brings it forward once the update has committed.
+        self._known: _Known = known if known is not None else {}
         self.written: dict[tuple[int, bytes], Node] = {}
         self._key = b""
 
@@ -66,6 +75,8 @@ class _Nodes:
         at = (depth, prefix)
         if at in self.written:
             return self.written[at]
+        if at in self._known:
+            return self._known[at]
         if at not in self._loaded and self._key:
             self.load([self._key], depth)
         if at not in self._loaded:  # not on the focused key's path: read it alone
@@ -78,9 +89,15 @@ class _Nodes:
     def load(self, keys: Sequence[bytes], start: int = 0) -> None:
         """Read the nodes along ``keys``' paths (and beside them) at depths from ``start``."""
         wanted: list[tuple[int, bytes]] = []
+        if self._known:
+            start = max(start, TOP)  # the top is known; a node missing there is read alone
         for key in keys:
             stop = min(start + WINDOW, 257)
-            wanted += [i for i in path_ids(key, start, stop) if i not in self._loaded]
+            wanted += [
+                i
+                for i in path_ids(key, start, stop)
+                if i not in self._loaded and i not in self._known
+            ]
         self._read(list(dict.fromkeys(wanted)))
 
     def _read(self, ids: list[tuple[int, bytes]]) -> None:
@@ -102,6 +119,12 @@ class _Nodes:
             for at in batch:
                 self._loaded[at] = found.get(at)
 
+    def learnt(self) -> _Known:
+        """What this update read or wrote above ``TOP``: the newest once it commits."""
+        found = {at: n for at, n in self._loaded.items() if at[0] < TOP}
+        found.update((at, n) for at, n in self.written.items() if at[0] < TOP)
+        return found
+
     def rows(self, version: int) -> list[tuple[int, bytes, int, bytes, bytes | None]]:
         return [
             (d, p, version, n.hash, n.encode() if isinstance(n, MapLeaf) else None)
@@ -119,6 +142,10 @@ class StatusMapStore:
     def __init__(self, log: Log, name_of: NameOf) -> None:
         self.log = log
         self._name_of = name_of
+        # The top of the map as of version ``_top_version``; trusted only if the map is
+        # still at that version when the next update starts (no other writer came between).
+        self._top: _Known = {}
+        self._top_version = -1
 
     def version(self) -> int:
         """The tree size the map has been brought to (0 before any entry)."""
@@ -150,13 +177,17 @@ class StatusMapStore:
                 if current >= size:
                     break
                 end = min(size, current + CHUNK)
-                self._apply(conn, current, end)
+                if self._top_version != current:
+                    self._top = {}
+                nodes = self._apply(conn, current, end, self._top)
+            self._top.update(nodes.learnt())  # committed: now the newest
+            self._top_version = end
         found = self.root_at(size)
         if found is None:
             raise StatusMapError(f"the status map has no version at tree size {size}")
         return found
 
-    def _apply(self, conn: Connection, start: int, end: int) -> None:
+    def _apply(self, conn: Connection, start: int, end: int, known: _Known | None) -> _Nodes:
         rows = fetch(
             conn,
             "SELECT idx, data FROM log_leaves WHERE idx >= ? AND idx < ? ORDER BY idx",
@@ -170,11 +201,9 @@ class StatusMapStore:
             if name is not None:
                 key = key_for(name)
                 latest[key] = MapLeaf(key, int(idx), leaf_hash(bytes(data)))
-        nodes = _Nodes(conn, None)
+        nodes = _Nodes(conn, None, known)
         keys = sorted(latest)
-        per_query = max(1, MAX_ARMS // (2 * WINDOW))
-        for i in range(0, len(keys), per_query):
-            nodes.load(keys[i : i + per_query])
+        nodes.load(keys)  # every path at once, in queries of MAX_ARMS nodes
         for key in keys:
             nodes.focus(key)
             set_leaf(nodes, latest[key])
@@ -182,6 +211,7 @@ class StatusMapStore:
             conn, "log_map_nodes", ("depth", "prefix", "version", "hash", "leaf"), nodes.rows(end)
         )
         conn.execute(schema.map_versions.insert().values(size=end, root=root(nodes)))
+        return nodes
 
     def proof(self, key: bytes, size: int) -> MapProof:
         """The proof for ``key`` in the map as of tree size ``size`` (a map version)."""
