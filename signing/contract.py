@@ -76,7 +76,7 @@ class Unit:
 
 @dataclass(frozen=True)
 class Permit:
-    number: str  # 预售许可证号, or 不动产权证号 for a completed home
+    number: str  # 预售许可证号, or 竣工验收备案号 for a completed home (现售)
     authority: str
 
 
