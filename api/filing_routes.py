@@ -22,7 +22,7 @@ from api import auth, idempotency
 from api.auth import Caller, Role, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
-from filing import departments, disclosure, drafting, registry, schema
+from filing import departments, disclosure, drafting, kinds, registry, schema
 from filing.checks import Reason
 from filing.deployment import Deployment
 from filing.service import (
@@ -312,8 +312,11 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             rows = service.measurements(code)
         except registry.UnknownUnit as exc:
             raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
-        shown: list[dict[str, Any]] = json.loads(json.dumps(rows, default=str, ensure_ascii=False))
-        return shown
+        return [
+            {k: _iso(v) if k == "at" else None if v is None else str(v) for k, v in row.items()}
+            | {"completion": row["completion"]}
+            for row in rows
+        ]
 
     @r.post(
         "/departments/{kind}",
@@ -600,7 +603,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             "unit_status": unit.status,
             "created_at": _iso(c["created_at"]),
             "draft_sha256": c["draft_sha256"],
-            "required": list(contract_from_json(c["data"]).signature_fields),
+            "required": list(kinds.get(c["kind"]).signature_fields(contract_from_json(c["data"]))),
             "signed": [f for f in c["signed_fields"].split(",") if f],
             "expires_at": _iso(c["expires_at"]),
             "filing": None

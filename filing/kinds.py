@@ -7,7 +7,7 @@ once, in filing/service.py; each kind is a declaration read by it:
 * its checks before a draft (房源核验 variants, filing/checks.py) and whether 购房资格
   (the buyers' purchase limits) applies;
 * its model text (the template the contract is rendered from);
-* what filing does to the unit (a unit event, filing/status.py);
+* what filing, and cancelling the filing, do to the unit (unit events, filing/status.py);
 * the events allowed on its filings afterwards.
 
 Adding a kind is adding a member to ``Kind`` and a ``TransactionKind`` to ``KINDS``
@@ -83,6 +83,7 @@ class TransactionKind:
     checks: tuple[Check, ...]  # 房源核验, run in order before a draft
     purchase_limits: bool  # 购房资格 applies to its buyers
     on_filing: UnitEvent  # what filing does to the unit
+    on_cancellation: UnitEvent  # what cancelling its filing does to the unit
     later: frozenset[LaterEvent]  # events allowed on its filings
     measured_areas: bool  # the contract states measured areas (实测), not only forecast
 
@@ -131,6 +132,7 @@ KINDS: Mapping[Kind, TransactionKind] = MappingProxyType(
             (checks.unit_free, checks.unencumbered, checks.presale_permit),
             purchase_limits=True,
             on_filing=UnitEvent.FILE,
+            on_cancellation=UnitEvent.CANCEL_FILING,
             later=_NEW_HOME_LATER,
             measured_areas=False,
         ),
@@ -142,6 +144,7 @@ KINDS: Mapping[Kind, TransactionKind] = MappingProxyType(
             (checks.unit_free, checks.unencumbered, checks.completed_and_measured),
             purchase_limits=True,
             on_filing=UnitEvent.FILE,
+            on_cancellation=UnitEvent.CANCEL_FILING,
             later=_NEW_HOME_LATER,
             measured_areas=True,
         ),

@@ -603,7 +603,7 @@ class FilingService:
         doc = hashlib.sha256(sealed).hexdigest()
         parties = tuple(
             party_hash(f.party_salt, p.id_type, p.id_number)
-            for p in (contract.seller, *contract.buyers)
+            for p in _signing_parties(kinds.get(f.kind), contract)
         )
         entry = FilingEntry(EntryEvent.CHANGED, number, doc, code, at, parties, ref=f.log_index)
         [index] = self.d.log.append_in(conn, [entry.encode()])
@@ -659,8 +659,7 @@ class FilingService:
             code,
             at,
             tuple(
-                party_hash(salt, p.id_type, p.id_number)
-                for p in (contract.seller, *contract.buyers)
+                party_hash(salt, p.id_type, p.id_number) for p in _signing_parties(kind, contract)
             ),
         )
         [index] = self.d.log.append_in(conn, [entry.encode()])
@@ -816,7 +815,8 @@ class FilingService:
         """Cancel filing ``number`` within the caller's transaction, on ``basis`` (the sealed
         agreement, or the judgment document); ``at``: when, for imported history."""
         f = self._active_filing(conn, number)
-        if not kinds.get(f.kind).allows(LaterEvent.CANCELLATION):
+        kind = kinds.get(f.kind)
+        if not kind.allows(LaterEvent.CANCELLATION):
             raise ContractStateError(f"a {f.kind} filing cannot be cancelled")
         code = self._unit_code(conn, f.unit_id)
         if registry.unit(conn, code).status is UnitStatus.REGISTERED:
@@ -847,9 +847,7 @@ class FilingService:
         )
         record_event(conn, number, "CANCELLED", index, at, actor, f"{basis.value}: {reason}")
         try:
-            registry.apply(
-                conn, code, UnitEvent.CANCEL_FILING, actor, f"{number} cancelled: {reason}"
-            )
+            registry.apply(conn, code, kind.on_cancellation, actor, f"{number} cancelled: {reason}")
         except (registry.StaleUnit, InvalidTransition) as exc:
             # A concurrent cancellation (or registration) got there first; this one rolls back.
             raise ContractStateError(f"filing {number} changed meanwhile: {exc}") from exc
@@ -1123,6 +1121,11 @@ def _kind(c: dict[str, Any]) -> TransactionKind:
 def _fields(c: dict[str, Any]) -> tuple[str, ...]:
     """A stored contract's signature fields in signing order, as its kind declares them."""
     return _kind(c).signature_fields(contract_from_json(c["data"]))
+
+
+def _signing_parties(kind: TransactionKind, contract: Contract) -> list[Party]:
+    """The parties in signing order (their hashes are the log entry's ``parties``)."""
+    return [party for _, party in kind.signers(contract).values()]
 
 
 def _sealing_seller(
