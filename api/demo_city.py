@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import Connection, func, insert, select
 
 from api.app import filing_service
-from filing import holdings, registry, schema, statistics
+from filing import holdings, kinds, registry, schema, statistics
 from filing.deployment import Deployment
 from filing.entry import CancellationBasis, EntryEvent, FilingEntry, party_hash
 from filing.service import record_event
@@ -221,6 +221,7 @@ def _file(conn: Connection, deployment: Deployment, contract: Contract, at: dt.d
             unit_id=unit.id,
             developer_id=developer,
             status="FILED",
+            kind=kinds.of_contract(contract).kind.value,
             data=contract_to_json(contract),
             eligibility="[]",
             draft_sha256=doc,
@@ -240,6 +241,7 @@ def _file(conn: Connection, deployment: Deployment, contract: Contract, at: dt.d
             contract_id=contract_id,
             unit_id=unit.id,
             status="ACTIVE",
+            kind=kinds.of_contract(contract).kind.value,
             doc_sha256=doc,
             sealed_pdf=placeholder.encode(),
             log_index=index,

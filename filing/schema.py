@@ -100,6 +100,38 @@ unit_events = Table(
     Column("flags", Text),
 )
 
+# 竣工验收 and 实测: the authority records a building's completion (the acceptance record and
+# the survey report) with the measured areas of its units; a later record may correct them,
+# with a reason. Append-only: the units' previous areas are in ``unit_area_changes``.
+building_completions = Table(
+    "building_completions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("building_id", Integer, ForeignKey("buildings.id"), nullable=False, index=True),
+    Column("acceptance_record", Text, nullable=False),  # 竣工验收备案号
+    Column("survey_report", Text, nullable=False),  # 房产实测报告编号
+    Column("correction", Text, nullable=False),  # why measured areas are corrected; or empty
+    Column("recorded_by", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# Each unit's measured areas as one completion record set them: old (NULL: none) and new.
+unit_area_changes = Table(
+    "unit_area_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "completion_id", Integer, ForeignKey("building_completions.id"), nullable=False, index=True
+    ),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False, index=True),
+    Column("old_building", _area),
+    Column("old_inner", _area),
+    Column("old_shared", _area),
+    Column("new_building", _area, nullable=False),
+    Column("new_inner", _area, nullable=False),
+    Column("new_shared", _area, nullable=False),
+)
+
 contracts = Table(
     "contracts",
     metadata,
@@ -108,6 +140,7 @@ contracts = Table(
     Column("unit_id", Integer, ForeignKey("units.id"), nullable=False, index=True),
     Column("developer_id", Text, nullable=False),
     Column("status", String(16), nullable=False),  # DRAFT, FILED, WITHDRAWN, EXPIRED
+    Column("kind", String(24), nullable=False),  # the transaction kind (filing/kinds.py Kind)
     Column("data", Text, nullable=False),  # the contract's structured data (JSON)
     Column("eligibility", Text, nullable=False),  # the decisions, with rule-set versions and inputs
     Column("draft_sha256", String(64), nullable=False),
@@ -144,6 +177,7 @@ filings = Table(
     Column("contract_id", String(36), ForeignKey("contracts.id"), nullable=False, unique=True),
     Column("unit_id", Integer, ForeignKey("units.id"), nullable=False),
     Column("status", String(16), nullable=False),  # ACTIVE, CANCELLED
+    Column("kind", String(24), nullable=False),  # its contract's transaction kind
     Column("doc_sha256", String(64), nullable=False, index=True),
     Column("sealed_pdf", LargeBinary, nullable=False),
     Column("log_index", BigInteger, nullable=False, unique=True),
@@ -320,4 +354,6 @@ APPEND_ONLY = (
     "outbox",
     "history_anchors",
     "history_anchor_entries",
+    "building_completions",
+    "unit_area_changes",
 )

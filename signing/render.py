@@ -96,8 +96,8 @@ def articles(c: Contract) -> list[tuple[str, list[str]]]:
     basis = (
         f"该商品房已取得预售许可，预售许可证号：{c.permit.number}，发证机关：{c.permit.authority}。"
         if presale
-        else f"该商品房已取得不动产权证书，证号：{c.permit.number}，"
-        f"登记机构：{c.permit.authority}。"
+        else f"该商品房已通过竣工验收，竣工验收备案号：{c.permit.number}，"
+        f"备案机关：{c.permit.authority}；面积以实测面积为准。"
     )
     return [
         (
