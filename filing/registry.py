@@ -654,7 +654,12 @@ def record_completion(
                 u.measured_building,
                 u.measured_inner,
                 u.measured_shared,
-            ).where(u.building_id == building_id)
+            )
+            .where(u.building_id == building_id)
+            .order_by(u.id)
+            # Locked: a draft reserving a unit meanwhile waits instead of making the
+            # authority's record fail as "changed" (PostgreSQL; SQLite writes one at a time).
+            .with_for_update()
         )
     }
     errors: list[MeasurementError] = []
