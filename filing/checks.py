@@ -22,6 +22,13 @@ class Reason(enum.Enum):
     PERMIT_EXPIRED = "PERMIT_EXPIRED"
     PERMIT_REVOKED = "PERMIT_REVOKED"
     NO_REGISTRATION_CERTIFICATE = "NO_REGISTRATION_CERTIFICATE"
+    # 存量房 (resale) checks: filing/resale.py
+    UNIT_NOT_REGISTERED = "UNIT_NOT_REGISTERED"
+    NO_OWNERSHIP_RECORD = "NO_OWNERSHIP_RECORD"
+    SELLERS_NOT_OWNERS = "SELLERS_NOT_OWNERS"
+    MORTGAGE_NOT_RECORDED = "MORTGAGE_NOT_RECORDED"
+    OTHER_LIVE_CONTRACT = "OTHER_LIVE_CONTRACT"
+    RESALE_RESTRICTED = "RESALE_RESTRICTED"
 
 
 MESSAGES = {
@@ -37,12 +44,19 @@ MESSAGES = {
     Reason.PERMIT_EXPIRED: "the presale permit has expired",
     Reason.PERMIT_REVOKED: "the presale permit was revoked",
     Reason.NO_REGISTRATION_CERTIFICATE: "a completed home needs its registration certificate",
+    Reason.UNIT_NOT_REGISTERED: "only a home whose ownership is registered can be resold",
+    Reason.NO_OWNERSHIP_RECORD: "no owners of record are known for the unit",
+    Reason.SELLERS_NOT_OWNERS: "the sellers must be exactly the owners of record (every co-owner)",
+    Reason.MORTGAGE_NOT_RECORDED: "the unit is flagged mortgaged but no mortgage is on record",
+    Reason.OTHER_LIVE_CONTRACT: "another contract on the unit is still live",
+    Reason.RESALE_RESTRICTED: "the home may not be resold yet (限售)",
 }
 
 
 @dataclass(frozen=True)
 class CheckFailure:
     reason: Reason
+    detail: str = ""  # e.g. which seller, or from when: never a name or an ID number
 
     @property
     def code(self) -> str:

@@ -332,15 +332,15 @@ def apply(
     if expect_reserved_for is not None and current.reserved_for != expect_reserved_for:
         raise StaleUnit(f"unit {code} is not reserved for {expect_reserved_for}")
     after = transition(current.status, event)
-    holds = after in (UnitStatus.RESERVED, UnitStatus.FILED, UnitStatus.REGISTERED)
+    held = after in (UnitStatus.RESERVED, UnitStatus.RESALE_RESERVED)
     result = conn.execute(
         update(schema.units)
         .where(schema.units.c.id == current.id, schema.units.c.version == current.version)
         .values(
             status=after.value,
             version=current.version + 1,
-            reserved_for=(reserved_for or current.reserved_for) if holds else None,
-            reserved_until=reserved_until if after is UnitStatus.RESERVED else None,
+            reserved_for=(reserved_for or current.reserved_for) if after.holds_contract else None,
+            reserved_until=reserved_until if held else None,
         )
     )
     if result.rowcount != 1:
