@@ -376,6 +376,12 @@ def set_flag(
     return flags
 
 
+def note(conn: Connection, code: str, actor: str, event: str, reason: str) -> None:
+    """Record in the unit's history an event that changes neither status nor flags (a
+    mortgage's consent, say). ``reason`` is public to every role: no personal data."""
+    _event(conn, unit(conn, code).id, now(), actor, event, reason, None, None, None)
+
+
 def history(conn: Connection, code: str) -> list[dict[str, Any]]:
     e = schema.unit_events.c
     current = unit(conn, code)
