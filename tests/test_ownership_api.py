@@ -13,7 +13,8 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from api import auth
-from filing import ownership_records, registry, schema
+from filing import holdings, ownership_records, registry, schema
+from filing.audit import audit_records
 from filing.checks import Reason
 from filing.resale import CHANGSHA_2018, ResaleRuleSet, check_resale
 from filing.resale_terms import resale_to_json
@@ -123,6 +124,7 @@ def test_registration_makes_the_filing_s_buyers_the_owners_of_record(
     assert check_resale(facts, seller, dt.date(2031, 9, 1), CHANGSHA_2018) == []
     nobody = client.get(f"/v1/units/{CODES[1]}/ownership", headers=authority)
     assert nobody.status_code == 404 and nobody.json()["type"].endswith("/no-ownership-record")
+    assert audit_records(d.log.engine).problems == []
 
 
 def test_an_existing_home_is_imported_mortgaged_consented_and_discharged(
@@ -232,6 +234,9 @@ def test_an_existing_home_is_imported_mortgaged_consented_and_discharged(
     with d.log.engine.connect() as conn:
         assert not registry.unit_view(conn, OLD[0]).flags
 
+    # An imported home is REGISTERED without a filing here: the audit knows why.
+    assert audit_records(d.log.engine).problems == []
+
     # The records are append-only in the database itself.
     for table in ("ownerships", "ownership_owners", "mortgages", "mortgage_consents"):
         with pytest.raises(DBAPIError), d.log.engine.begin() as conn:
@@ -270,8 +275,16 @@ def test_a_transfer_registration_makes_the_resale_s_buyers_the_owners(
                 filed_at=now,
             )
         )  # fmt: skip
+        conn.execute(
+            insert(schema.contract_buyers).values(
+                contract_id=cid, person=holdings.person_key(resale.buyers[0].id_number)
+            )
+        )
         registry.apply(conn, OLD[0], UnitEvent.FILE_RESALE, "test", "filed as ESF-TEST-1")
         facts = ownership_records.resale_facts(conn, OLD[0])
+        # The buyer holds the home on the platform until it is registered to them.
+        buyer = [resale.buyers[0].id_number]
+        assert holdings.homes_on_platform(conn, buyer, frozenset({"岳麓区"}), -1) == 1
     assert facts.status is UnitStatus.UNDER_CONTRACT and facts.live_contracts == (cid,)
     r = _post(
         client,
@@ -286,6 +299,7 @@ def test_a_transfer_registration_makes_the_resale_s_buyers_the_owners(
     with d.log.engine.connect() as conn:
         after = ownership_records.resale_facts(conn, OLD[0])
         history = registry.history(conn, OLD[0])
+        assert holdings.homes_on_platform(conn, buyer, frozenset({"岳麓区"}), -1) == 0
     assert after.status is UnitStatus.REGISTERED and after.live_contracts == ()
     assert history[-1]["event"] == "TRANSFER" and "转移登记" in history[-1]["reason"]
     # The former owners sell no more; the new one may (when the restriction allows).
