@@ -293,6 +293,16 @@ def import_ownership(
                 raise OwnershipExists(
                     f"unit {code} has owners of record; they change by a registered sale"
                 )
+            # No status changes: claim the unit's version, so that racing imports of a
+            # unit registered before owners were recorded cannot both write one.
+            u = schema.units.c
+            claimed = conn.execute(
+                update(schema.units)
+                .where(u.id == unit.id, u.version == unit.version)
+                .values(version=unit.version + 1)
+            ).rowcount
+            if claimed != 1:
+                raise registry.StaleUnit(f"unit {code} changed concurrently")
             registry.note(
                 conn, code, actor, "OWNERSHIP_RECORDED", f"不动产权证书 {ownership.certificate}"
             )

@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import threading
 import uuid
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from api import auth
@@ -307,3 +308,64 @@ def test_a_transfer_registration_makes_the_resale_s_buyers_the_owners(
     assert [f.reason for f in former] == [Reason.SELLERS_NOT_OWNERS]
     assert check_resale(after, list(resale.buyers), dt.date(2032, 1, 1), CHANGSHA_2018) == []
     assert json.loads(json.dumps(owners))["basis"] == "transfer"
+
+
+def test_racing_records_of_one_unit_give_one_winner(
+    api: Api,  # noqa: F811
+) -> None:
+    """Real threads over HTTP: imports of one home's owners (a home never offered here, and
+    a unit registered before owners were recorded), and two consents to one mortgage."""
+    client, keys, d = api
+    _setup_registry(client, keys)
+    _import_old(client, keys)
+    file_contract(client, keys)
+    with write_transaction(d.log.engine) as conn:  # registered the way release 0.1 did
+        registry.apply(conn, CODES[0], UnitEvent.REGISTER, "长沙市住建局", "不动产登记 旧")
+
+    def race(calls: list[tuple[str, dict[str, str], dict[str, object]]]) -> list[int]:
+        barrier = threading.Barrier(len(calls))
+        results: list[int] = []
+
+        def run(path: str, headers: dict[str, str], body: dict[str, object]) -> None:
+            barrier.wait()
+            results.append(_post(client, path, headers, json=body).status_code)  # type: ignore[attr-defined]
+
+        threads = [threading.Thread(target=run, args=call) for call in calls]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        return sorted(results)
+
+    n = 6
+    for code in (OLD[0], CODES[0]):
+        calls = [
+            (
+                f"/v1/units/{code}/ownership",
+                keys["authority"],
+                {
+                    "owners": [{**ZHANG, "share": None}],
+                    "registered_on": "2015-03-02",
+                    "certificate": f"{code}-{i}",
+                },
+            )
+            for i in range(n)
+        ]
+        assert race(calls) == [201] + [409] * (n - 1), code
+        with d.log.engine.connect() as conn:
+            unit = registry.unit(conn, code)
+            count = conn.execute(
+                select(func.count())
+                .select_from(schema.ownerships)
+                .where(schema.ownerships.c.unit_id == unit.id)
+            ).scalar()
+        assert count == 1 and unit.status is UnitStatus.REGISTERED
+
+    m = {**MORTGAGE, "registered_on": "2016-01-05"}
+    assert (
+        _post(client, f"/v1/units/{OLD[0]}/mortgages", keys["authority"], json=m).status_code == 201
+    )  # type: ignore[attr-defined]
+    consent = {"mortgage": MORTGAGE["reference"], "reference": "同意", "given_on": "2026-11-30"}
+    path = f"/v1/units/{OLD[0]}/mortgages/consent"
+    assert race([(path, keys["bank"], consent), (path, keys["authority"], consent)]) == [200, 409]
+    assert audit_records(d.log.engine).problems == []
