@@ -114,6 +114,7 @@ class PermitIn(BaseModel):
 
 class RegistrationIn(BaseModel):
     certificate: str = Field(
+        pattern=ownership_routes.PLAIN,
         min_length=1,
         max_length=64,
         description="the 不动产权证书 number issued on registration",
@@ -122,11 +123,13 @@ class RegistrationIn(BaseModel):
     registered_on: dt.date | None = Field(
         default=None, description="the registration's day (default: today, Beijing time)"
     )
-    shares: list[str] | None = Field(
-        default=None,
-        max_length=10,
-        description="the buyers' shares in their order when they own by shares (按份共有), "
-        'e.g. ["1/2", "1/2"]; without them two or more buyers own jointly (共同共有)',
+    shares: list[Annotated[str, Field(max_length=20, pattern=ownership_routes.PLAIN)]] | None = (
+        Field(
+            default=None,
+            max_length=10,
+            description="the buyers' shares in their order when they own by shares (按份共有), "
+            'e.g. ["1/2", "1/2"]; without them two or more buyers own jointly (共同共有)',
+        )
     )
 
 

@@ -25,20 +25,26 @@ from filing.deployment import Deployment
 from filing.ownership import Mortgage, OwnershipError, is_owner, owner_views, ownership_of
 from filing.status import InvalidTransition
 
+# Text the register writes: no control characters (PostgreSQL refuses NUL in text).
+PLAIN = r"^[^\x00-\x1f\x7f]*$"
+
 # Who reads owners' names and ID numbers (besides the owners themselves).
 SEES_OWNERS = (Role.AUTHORITY, Role.COURT)
 
 
 class OwnerIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    id_type: str = Field(default="居民身份证", min_length=1, max_length=20)
-    id_number: str = Field(min_length=1, max_length=40)
-    share: str | None = Field(default=None, max_length=20, examples=["1/2"])
+    name: str = Field(pattern=PLAIN, min_length=1, max_length=100)
+    id_type: str = Field(pattern=PLAIN, default="居民身份证", min_length=1, max_length=20)
+    id_number: str = Field(pattern=PLAIN, min_length=1, max_length=40)
+    share: str | None = Field(pattern=PLAIN, default=None, max_length=20, examples=["1/2"])
 
 
 class OwnershipIn(BaseModel):
     certificate: str = Field(
-        min_length=1, max_length=64, examples=["湘（2019）长沙市不动产权第 0000001 号"]
+        pattern=PLAIN,
+        min_length=1,
+        max_length=64,
+        examples=["湘（2019）长沙市不动产权第 0000001 号"],
     )
     owners: list[OwnerIn] = Field(min_length=1, max_length=10)
     registered_on: dt.date
@@ -48,24 +54,35 @@ class OwnershipIn(BaseModel):
 
 
 class MortgageIn(BaseModel):
-    mortgagee: str = Field(min_length=1, max_length=100, examples=["示范银行长沙分行"])
+    mortgagee: str = Field(
+        pattern=PLAIN, min_length=1, max_length=100, examples=["示范银行长沙分行"]
+    )
     reference: str = Field(
-        min_length=1, max_length=64, description="the mortgage's 不动产登记证明 number"
+        pattern=PLAIN,
+        min_length=1,
+        max_length=64,
+        description="the mortgage's 不动产登记证明 number",
     )
     registered_on: dt.date
 
 
 class ConsentIn(BaseModel):
-    mortgage: str = Field(min_length=1, max_length=64, description="the mortgage's reference")
+    mortgage: str = Field(
+        pattern=PLAIN, min_length=1, max_length=64, description="the mortgage's reference"
+    )
     reference: str = Field(
-        min_length=1, max_length=64, description="the consent document's reference"
+        pattern=PLAIN, min_length=1, max_length=64, description="the consent document's reference"
     )
     given_on: dt.date
 
 
 class DischargeIn(BaseModel):
-    mortgage: str = Field(min_length=1, max_length=64, description="the mortgage's reference")
-    reference: str = Field(min_length=1, max_length=64, description="抵押权注销登记 reference")
+    mortgage: str = Field(
+        pattern=PLAIN, min_length=1, max_length=64, description="the mortgage's reference"
+    )
+    reference: str = Field(
+        pattern=PLAIN, min_length=1, max_length=64, description="抵押权注销登记 reference"
+    )
     discharged_on: dt.date
 
 

@@ -48,6 +48,7 @@ LI = {"name": "李四", "id_number": "43010419820202002X", "share": "1/2"}
 CERT = "湘（2015）长沙市不动产权第 0001234 号"
 MORTGAGE = {"mortgagee": "示范银行", "reference": "湘（2016）长沙市不动产证明第 77 号"}
 INVALID = "invalid-ownership"
+BAD = "invalid-request"
 NO_LIMITS = ResaleRuleSet("none", dt.date(2000, 1, 1), ())
 
 
@@ -75,6 +76,10 @@ def test_registration_makes_the_filing_s_buyers_the_owners_of_record(
         before = ownership_records.resale_facts(conn, CODES[0])
     assert before.status is UnitStatus.FILED and before.ownership is None
     assert len(before.live_contracts) == 1  # the filed, unregistered purchase is live
+    nul = _post(
+        client, f"/v1/units/{CODES[0]}/registration", authority, json={"certificate": "x\x00"}
+    )
+    assert nul.status_code == 422  # type: ignore[attr-defined]  # never a 500 (PostgreSQL)
     bad = _post(
         client,
         f"/v1/units/{CODES[0]}/registration",
@@ -142,6 +147,8 @@ def test_an_existing_home_is_imported_mortgaged_consented_and_discharged(
         (CODES[1], authority, body, 409, "invalid-transition"),  # offered here: not an import
         (OLD[0], authority, {**body, "owners": [ZHANG, {**LI, "share": "1/3"}]}, 422, INVALID),
         (OLD[0], authority, {**body, "owners": [ZHANG, {**LI, "share": None}]}, 422, INVALID),
+        (OLD[0], authority, {**body, "owners": [ZHANG, {**LI, "name": "李\x00四"}]}, 422, BAD),
+        (OLD[0], authority, {**body, "certificate": "湘\x00"}, 422, BAD),
     ]:  # fmt: skip
         r = _post(client, f"/v1/units/{path}/ownership", headers, json=payload)
         assert r.status_code == status and r.json()["type"].endswith(f"/{slug}"), r.text  # type: ignore[attr-defined]
