@@ -333,13 +333,18 @@ def apply(
         raise StaleUnit(f"unit {code} is not reserved for {expect_reserved_for}")
     after = transition(current.status, event)
     held = after in (UnitStatus.RESERVED, UnitStatus.RESALE_RESERVED)
+    holder = reserved_for or current.reserved_for
+    if event in (UnitEvent.RELEASE_RESALE_RESERVATION, UnitEvent.CANCEL_RESALE_FILING):
+        # Back to its owners: held again by the purchase that made them owners (none for a
+        # home imported from the register), not by the resale that did not happen.
+        holder = _holder_of_record(conn, current.id)
     result = conn.execute(
         update(schema.units)
         .where(schema.units.c.id == current.id, schema.units.c.version == current.version)
         .values(
             status=after.value,
             version=current.version + 1,
-            reserved_for=(reserved_for or current.reserved_for) if after.holds_contract else None,
+            reserved_for=holder if after.holds_contract else None,
             reserved_until=reserved_until if held else None,
         )
     )
@@ -347,6 +352,19 @@ def apply(
         raise StaleUnit(f"unit {code} changed concurrently")
     _event(conn, current.id, now(), actor, event.value, reason, current.status, after, None)
     return after
+
+
+def _holder_of_record(conn: Connection, unit_id: int) -> str | None:
+    """The contract whose registered purchase made the unit's current owners its owners."""
+    o, f = schema.ownerships.c, schema.filings.c
+    return conn.execute(
+        select(f.contract_id)
+        .select_from(schema.ownerships)
+        .join(schema.filings, f.number == o.filing_number)
+        .where(o.unit_id == unit_id)
+        .order_by(o.id.desc())
+        .limit(1)
+    ).scalar()
 
 
 def set_flag(

@@ -130,6 +130,14 @@ def test_registration_makes_the_filing_s_buyers_the_owners_of_record(
     assert check_resale(facts, seller, dt.date(2031, 9, 1), CHANGSHA_2018) == []
     nobody = client.get(f"/v1/units/{CODES[1]}/ownership", headers=authority)
     assert nobody.status_code == 404 and nobody.json()["type"].endswith("/no-ownership-record")
+    # A resale drafted and withdrawn leaves the unit held by the purchase of record again.
+    with write_transaction(d.log.engine) as conn:
+        holder = registry.unit(conn, CODES[0]).reserved_for
+        registry.apply(conn, CODES[0], UnitEvent.RESERVE_RESALE, "t", "draft", reserved_for="x")
+        assert registry.unit(conn, CODES[0]).reserved_for == "x"
+        registry.apply(conn, CODES[0], UnitEvent.RELEASE_RESALE_RESERVATION, "t", "withdrawn")
+        back = registry.unit(conn, CODES[0])
+    assert back.status is UnitStatus.REGISTERED and back.reserved_for == holder is not None
     assert audit_records(d.log.engine).problems == []
 
 
@@ -268,6 +276,9 @@ def test_a_transfer_registration_makes_the_resale_s_buyers_the_owners(
     cid, now = str(uuid.uuid4()), dt.datetime.now(dt.UTC)
     with write_transaction(d.log.engine) as conn:
         unit = registry.unit(conn, OLD[0])
+        registry.apply(conn, OLD[0], UnitEvent.RESERVE_RESALE, "t", "draft", reserved_for="x")
+        registry.apply(conn, OLD[0], UnitEvent.RELEASE_RESALE_RESERVATION, "t", "expired")
+        assert registry.unit(conn, OLD[0]).reserved_for is None  # imported: nobody's purchase
         registry.apply(conn, OLD[0], UnitEvent.RESERVE_RESALE, "test", "draft", reserved_for=cid)
         conn.execute(
             insert(schema.contracts).values(
