@@ -150,7 +150,7 @@ class ResaleContract:
             *(f"出卖人：{p.name}" for p in self.sellers),
             *(f"买受人：{p.name}" for p in self.buyers),
             *(
-                (f"经纪机构：{self.brokerage.name}  经纪人员：{self.brokerage.agent_name}",)
+                (f"经纪人员：{self.brokerage.agent_name}",)  # the brokerage is in the text
                 if self.brokerage is not None
                 else ()
             ),
