@@ -16,6 +16,7 @@ from api import (
     docs_pages,
     filing_routes,
     log_routes,
+    ownership_routes,
     pages,
     pki_routes,
     problems,
@@ -135,6 +136,7 @@ def create_app(
     app.include_router(log_routes.router(deployment))
     app.include_router(pki_routes.router(deployment))
     app.include_router(filing_routes.router(deployment, service, limiter))
+    app.include_router(ownership_routes.router(deployment, limiter))
     app.include_router(supervision_routes.router(deployment, service, limiter, targets))
     app.include_router(pages.router(deployment, service, limiter, budget))
     describe = app.openapi

@@ -26,6 +26,23 @@ _FILING = "CS-2026-000001"
 _CONTRACT_ID = "0b7d6c1e-5a8f-4a51-9a7e-2c7f3f1d9e10"
 _PDF = "%PDF-1.7 … (the PDF's bytes)"
 _PEM = "-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n"
+_REGISTERED = {
+    "code": _CODE,
+    "status": "REGISTERED",
+    "certificate": "湘（2027）长沙市不动产权第 0012345 号",
+    "basis": "filing",
+    "filing": _FILING,
+    "co_ownership": "SOLE",
+    "owners": 1,
+    "registered_on": "2027-09-01",
+    "acquired_on": "2026-11-27",
+}
+_MORTGAGE = {
+    "mortgagee": "示范银行长沙分行",
+    "reference": "湘（2027）长沙市不动产证明第 0100001 号",
+    "registered_on": "2027-09-15",
+    "consent": "同意转让 DY-2029-0007",
+}
 _UNIT = {
     "code": _CODE,
     "floor": 1,
@@ -140,7 +157,16 @@ RESPONSES: dict[str, Any] = {
         ],
     },
     "POST /v1/units/{code}/release": {"code": _CODE, "status": "AVAILABLE"},
-    "POST /v1/units/{code}/registration": {"code": _CODE, "status": "REGISTERED"},
+    "POST /v1/units/{code}/registration": _REGISTERED,
+    "POST /v1/units/{code}/ownership": {**_REGISTERED, "basis": "import", "filing": None},
+    "GET /v1/units/{code}/ownership": {
+        **_REGISTERED,
+        "owners": [{"owner": "owner:3f9c2a71d04b8e65", "share": None}],
+        "mortgages": [_MORTGAGE],
+    },
+    "POST /v1/units/{code}/mortgages": {"code": _CODE, **_MORTGAGE, "consent": None},
+    "POST /v1/units/{code}/mortgages/consent": {"code": _CODE, **_MORTGAGE},
+    "POST /v1/units/{code}/mortgages/discharge": {"code": _CODE, **_MORTGAGE},
     "POST /v1/units/{code}/flags/{flag}": {"code": _CODE, "flags": ["SEIZED"]},
     "POST /v1/contracts": {
         "id": _CONTRACT_ID,

@@ -18,11 +18,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api import auth, idempotency
+from api import auth, idempotency, ownership_routes
 from api.auth import Caller, Role, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
-from filing import departments, disclosure, drafting, kinds, registry, schema
+from filing import departments, disclosure, drafting, kinds, ownership_records, registry, schema
 from filing.checks import Reason
 from filing.deployment import Deployment
 from filing.service import (
@@ -104,10 +104,22 @@ class PermitIn(BaseModel):
 
 class RegistrationIn(BaseModel):
     certificate: str = Field(
+        pattern=ownership_routes.PLAIN,
         min_length=1,
         max_length=64,
         description="the 不动产权证书 number issued on registration",
         examples=["湘（2027）长沙市不动产权第 0012345 号"],
+    )
+    registered_on: dt.date | None = Field(
+        default=None, description="the registration's day (default: today, Beijing time)"
+    )
+    shares: list[Annotated[str, Field(max_length=20, pattern=ownership_routes.PLAIN)]] | None = (
+        Field(
+            default=None,
+            max_length=10,
+            description="the buyers' shares in their order when they own by shares (按份共有), "
+            'e.g. ["1/2", "1/2"]; without them two or more buyers own jointly (共同共有)',
+        )
     )
 
 
@@ -424,17 +436,29 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
 
     @r.post(
         "/units/{code}/registration",
-        summary="Record the buyer's ownership registration (不动产登记): FILED → REGISTERED",
+        summary="Record the registration of the filed purchase (不动产登记): → REGISTERED",
+        description="A FILED new home (REGISTER) or a resale UNDER_CONTRACT (转移登记): the "
+        "filing's buyers become the owners of record under the certificate given "
+        "(`GET /v1/units/{code}/ownership`).",
     )
     def register(code: str, body: RegistrationIn, who: Who, key: Key = None) -> Response:
         require(who, Role.AUTHORITY)
-        reason = f"不动产登记 {body.certificate}"
-        return once(
-            who,
-            key,
-            code.encode() + body.certificate.encode(),
-            lambda: unit_event(code, who, UnitEvent.REGISTER, reason, False),
-        )
+
+        def run() -> ownership_records.OwnershipRecord:
+            try:
+                return ownership_records.register(
+                    engine, code, body.certificate, who.org, body.registered_on, body.shares
+                )
+            except ownership_routes.REFUSED as exc:
+                raise ownership_routes.ownership_problem(exc) from exc
+
+        def answer(record: ownership_records.OwnershipRecord, live: bool) -> Response:
+            return JSONResponse(ownership_routes.registration_answer(code, record))
+
+        raw = code.encode() + body.certificate.encode()
+        if body.registered_on is not None or body.shares is not None:
+            raw += body.model_dump_json().encode()
+        return once(who, key, raw, run, answer)
 
     @r.post(
         "/units/{code}/flags/{flag}", summary="Set or clear a blocking flag (查封, 抵押, 不可售)"

@@ -28,6 +28,13 @@ class Reason(enum.Enum):
     PERMIT_REVOKED = "PERMIT_REVOKED"
     BUILDING_NOT_COMPLETED = "BUILDING_NOT_COMPLETED"
     NO_MEASURED_AREAS = "NO_MEASURED_AREAS"
+    # 存量房 (resale) checks: filing/resale.py
+    UNIT_NOT_REGISTERED = "UNIT_NOT_REGISTERED"
+    NO_OWNERSHIP_RECORD = "NO_OWNERSHIP_RECORD"
+    SELLERS_NOT_OWNERS = "SELLERS_NOT_OWNERS"
+    MORTGAGE_NOT_RECORDED = "MORTGAGE_NOT_RECORDED"
+    OTHER_LIVE_CONTRACT = "OTHER_LIVE_CONTRACT"
+    RESALE_RESTRICTED = "RESALE_RESTRICTED"
 
 
 MESSAGES = {
@@ -44,12 +51,19 @@ MESSAGES = {
     Reason.PERMIT_REVOKED: "the presale permit was revoked",
     Reason.BUILDING_NOT_COMPLETED: "no completion (竣工验收) is recorded for the unit's building",
     Reason.NO_MEASURED_AREAS: "a completed home is sold on measured areas (实测面积): none",
+    Reason.UNIT_NOT_REGISTERED: "only a home whose ownership is registered can be resold",
+    Reason.NO_OWNERSHIP_RECORD: "no owners of record are known for the unit",
+    Reason.SELLERS_NOT_OWNERS: "the sellers must be exactly the owners of record (every co-owner)",
+    Reason.MORTGAGE_NOT_RECORDED: "the unit is flagged mortgaged but no mortgage is on record",
+    Reason.OTHER_LIVE_CONTRACT: "another contract on the unit is still live",
+    Reason.RESALE_RESTRICTED: "the home may not be resold yet (限售)",
 }
 
 
 @dataclass(frozen=True)
 class CheckFailure:
     reason: Reason
+    detail: str = ""  # e.g. which seller, or from when: never a name or an ID number
 
     @property
     def code(self) -> str:

@@ -338,21 +338,39 @@ def apply(
     if expect_reserved_for is not None and current.reserved_for != expect_reserved_for:
         raise StaleUnit(f"unit {code} is not reserved for {expect_reserved_for}")
     after = transition(current.status, event)
-    holds = after in (UnitStatus.RESERVED, UnitStatus.FILED, UnitStatus.REGISTERED)
+    held = after in (UnitStatus.RESERVED, UnitStatus.RESALE_RESERVED)
+    holder = reserved_for or current.reserved_for
+    if event in (UnitEvent.RELEASE_RESALE_RESERVATION, UnitEvent.CANCEL_RESALE_FILING):
+        # Back to its owners: held again by the purchase that made them owners (none for a
+        # home imported from the register), not by the resale that did not happen.
+        holder = _holder_of_record(conn, current.id)
     result = conn.execute(
         update(schema.units)
         .where(schema.units.c.id == current.id, schema.units.c.version == current.version)
         .values(
             status=after.value,
             version=current.version + 1,
-            reserved_for=(reserved_for or current.reserved_for) if holds else None,
-            reserved_until=reserved_until if after is UnitStatus.RESERVED else None,
+            reserved_for=holder if after.holds_contract else None,
+            reserved_until=reserved_until if held else None,
         )
     )
     if result.rowcount != 1:
         raise StaleUnit(f"unit {code} changed concurrently")
     _event(conn, current.id, now(), actor, event.value, reason, current.status, after, None)
     return after
+
+
+def _holder_of_record(conn: Connection, unit_id: int) -> str | None:
+    """The contract whose registered purchase made the unit's current owners its owners."""
+    o, f = schema.ownerships.c, schema.filings.c
+    return conn.execute(
+        select(f.contract_id)
+        .select_from(schema.ownerships)
+        .join(schema.filings, f.number == o.filing_number)
+        .where(o.unit_id == unit_id)
+        .order_by(o.id.desc())
+        .limit(1)
+    ).scalar()
 
 
 def set_flag(
@@ -380,6 +398,12 @@ def set_flag(
         text,
     )
     return flags
+
+
+def note(conn: Connection, code: str, actor: str, event: str, reason: str) -> None:
+    """Record in the unit's history an event that changes neither status nor flags (a
+    mortgage's consent, say). ``reason`` is public to every role: no personal data."""
+    _event(conn, unit(conn, code).id, now(), actor, event, reason, None, None, None)
 
 
 def history(conn: Connection, code: str) -> list[dict[str, Any]]:
