@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from api import (
     access_anchor,
     filing_routes,
+    fund_routes,
     log_routes,
     pages,
     pki_routes,
@@ -28,6 +29,7 @@ from api.ratelimit import CpuBudget, RateLimiter
 from filing import departments, history
 from filing.deployment import Deployment
 from filing.eligibility import CHANGSHA_2017, load_rule_sets
+from filing.fund_service import FundService
 from filing.service import Departments, FilingService
 from filing.webhook_policy import AddressPolicy
 
@@ -131,6 +133,7 @@ def create_app(
     app.include_router(log_routes.router(deployment))
     app.include_router(pki_routes.router(deployment))
     app.include_router(filing_routes.router(deployment, service, limiter))
+    app.include_router(fund_routes.router(deployment, FundService(deployment), limiter))
     app.include_router(supervision_routes.router(deployment, service, limiter, targets))
     app.include_router(pages.router(deployment, service, limiter, budget))
     describe = app.openapi
