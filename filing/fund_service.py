@@ -37,6 +37,7 @@ from filing.terms import contract_from_json
 from keys.authority import CertificateAuthority
 from keys.pki import Profile
 from ledger.database import write_transaction
+from ledger.log import StoredCheckpoint
 from verifier import fund_statement
 from verifier.fund_statement import FundStatement, StatementRejected
 
@@ -457,6 +458,31 @@ class FundService:
             raise DuplicateStatement(
                 "this statement, or one with the bank's same reference, is recorded already"
             )
+
+
+def evidence_members(
+    deployment: Deployment, conn: Connection, number: str, checkpoint: StoredCheckpoint
+) -> list[tuple[str, bytes]]:
+    """The filing's fund events for its evidence package, those ``checkpoint`` covers:
+    ``funds/<index>.json`` (statement, signature, the bank's certificate and its issuer)
+    and its receipt ``funds/<index>.json.tlog-proof`` (``verifier.fund_statement``)."""
+    e = fund_schema.fund_events
+    rows = conn.execute(
+        select(e.c.log_index, e.c.statement, e.c.signature, e.c.certificate)
+        .where(e.c.filing_number == number, e.c.log_index < checkpoint.size)
+        .order_by(e.c.log_index)
+    ).all()
+    members = []
+    for row in rows:
+        index = int(row.log_index)
+        chain = [x509.load_der_x509_certificate(bytes(row.certificate)), deployment.pki.ca.issuing]
+        member = fund_statement.evidence_member(bytes(row.statement), bytes(row.signature), chain)
+        receipt = deployment.log.receipt(index, checkpoint).to_text()
+        members += [
+            (f"funds/{index}.json", member),
+            (f"funds/{index}.json.tlog-proof", receipt.encode()),
+        ]
+    return members
 
 
 def _der(certificate: x509.Certificate) -> bytes:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import io
 import itertools
+import json
+import subprocess
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ from filing.deployment import Deployment
 from filing.entry import FilingEntry, status_name
 from ledger import schema as ledger_schema
 from ledger.database import write_transaction
-from tests.helpers import judgment_pdf
+from tests.helpers import BIN, judgment_pdf
 from tests.test_filing_api import (
     BUYER,
     CODES,
@@ -411,3 +415,51 @@ def test_a_release_racing_its_twins_moves_the_money_once(
             "already-released"
         }
         assert client.get(path, headers=keys["bank"]).json()["balance_fen"] == 0
+
+
+def test_the_evidence_package_proves_the_fund_events_offline(api: Api, tmp_path: Path) -> None:
+    client, keys, d = api
+    _setup_registry(client, keys)
+    _, number = file_contract(client, keys)
+    bank = _bank(client, keys["bank"], BANK)
+    base = f"/v1/filings/{number}/funds"
+    for amount in (20_000_000, 15_000_000):
+        r = _funds(client, f"{base}/deposits", keys["bank"], bank.signed("deposit", number, amount))
+        assert r.status_code == 201, r.text
+    r = _post(client, f"/v1/units/{CODES[0]}/registration", keys["authority"], json=REGISTRATION)
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    r = _funds(client, f"{base}/releases", keys["bank"], bank.signed("release", number, 35_000_000))
+    assert r.status_code == 201, r.text
+    d.sequencer().step()
+    zipped = client.get(f"/v1/court/filings/{number}/evidence", headers=keys["court"]).content
+    trust = tmp_path / "trust-bundle.json"
+    trust.write_text(json.dumps(d.trust_bundle()), encoding="utf-8")
+
+    def run(package: bytes) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "e.zip").write_bytes(package)
+        return subprocess.run(
+            [str(BIN / "wangqian-verify"), str(tmp_path / "e.zip"), "--trust", str(trust)],
+            capture_output=True,
+            text=True,
+        )
+
+    with zipfile.ZipFile(io.BytesIO(zipped)) as z:
+        names = z.namelist()
+        members = {n: z.read(n) for n in names}
+    assert sum(n.startswith("funds/") for n in names) == 6
+    done = run(zipped)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("资金监管 fund event proven") == 3, done.stdout
+    assert "监管资金拨付 350000.00 元" in done.stdout and "北京时间" in done.stdout
+
+    # A package whose statement was altered (a larger deposit) fails the verification.
+    first = sorted(n for n in names if n.endswith(".json"))[0]
+    obj = json.loads(members[first])
+    statement = base64.b64decode(obj["statement"]).replace(b"20000000", b"90000000")
+    obj["statement"] = base64.b64encode(statement).decode()
+    forged = io.BytesIO()
+    with zipfile.ZipFile(forged, "w") as z:
+        for n, data in members.items():
+            z.writestr(n, json.dumps(obj).encode() if n == first else data)
+    failed = run(forged.getvalue())
+    assert failed.returncode != 0 and "fund-event" in failed.stdout, failed.stdout

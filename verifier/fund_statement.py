@@ -18,6 +18,7 @@ The log entry's ``doc`` is SHA-256 of the statement's bytes.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -27,9 +28,14 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from ledger.receipt import Receipt
+from verifier.entry import EntryUnreadable, LoggedEntry
+from verifier.receipt import ReceiptInvalid, verify_receipt
+from verifier.trust import TrustBundle
 
 TYPE = "wangqian-fund-statement"
 VERSION = 1
@@ -171,3 +177,112 @@ def verify(
             f"the statement names bank {parsed.bank!r}, the certificate {bank!r}"
         )
     return parsed
+
+
+# -- evidence: a fund event as an evidence package carries it ------------------------
+
+MAX_EVIDENCE = 16 * 1024
+
+
+@dataclass(frozen=True)
+class FundFinding:
+    """One fund event of the filing, as the verifier could (or could not) prove it."""
+
+    index: int  # its log index (from the receipt)
+    passed: bool
+    detail: str
+    kind: str = ""
+    amount_fen: int = 0
+    bank: str = ""
+    at: dt.datetime | None = None  # when the bank booked it
+
+
+def evidence_member(
+    statement: bytes, signature: bytes, certificates: list[x509.Certificate]
+) -> bytes:
+    """``funds/<index>.json`` of an evidence package: the statement, its signature, and the
+    bank's certificate followed by its issuer (base64, base64, PEM)."""
+    pems = [c.public_bytes(serialization.Encoding.PEM).decode() for c in certificates]
+    data = {
+        "statement": base64.b64encode(statement).decode(),
+        "signature": base64.b64encode(signature).decode(),
+        "certificates": pems,
+    }
+    return json.dumps(data, ensure_ascii=False, indent=1).encode()
+
+
+def check_evidence(
+    member: bytes,
+    receipt_text: str,
+    trust: TrustBundle,
+    filing: str,
+    filing_index: int,
+) -> FundFinding:
+    """Prove a fund event offline: its receipt (inclusion in a witnessed checkpoint of a
+    trusted log key), its entry (a fund event of ``filing``, whose entry is at
+    ``filing_index``, naming the statement's hash), the bank's signature, and the bank's
+    certificate up to a root of the trust bundle. Revocation is not checked offline: the
+    platform checked it when it recorded the event."""
+    try:
+        receipt = Receipt.parse(receipt_text)
+    except ValueError as exc:
+        return FundFinding(-1, False, f"unreadable receipt: {exc}")
+    index = receipt.index
+    try:
+        obj = json.loads(member.decode("utf-8"))
+        statement = base64.b64decode(obj["statement"], validate=True)
+        signature = base64.b64decode(obj["signature"], validate=True)
+        certs = [x509.load_pem_x509_certificate(p.encode()) for p in obj["certificates"]]
+        if len(certs) != 2:
+            raise ValueError("the bank's certificate and its issuer, no more")
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return FundFinding(index, False, f"unreadable fund evidence: {exc}")
+    try:
+        verify_receipt(receipt, trust)
+    except ReceiptInvalid as exc:
+        return FundFinding(index, False, f"the receipt does not prove the entry: {exc}")
+    try:
+        entry = LoggedEntry.read(receipt.extra or b"")
+    except EntryUnreadable as exc:
+        return FundFinding(index, False, f"the receipt's entry: {exc}")
+    if not entry.is_fund_event or entry.filing != filing or entry.ref != filing_index:
+        return FundFinding(index, False, f"entry {index} is no fund event of this filing")
+    if entry.doc_sha256 != sha256(statement):
+        return FundFinding(index, False, f"entry {index} names another statement")
+    bank_cert, issuer = certs
+    roots = [x509.load_der_x509_certificate(der) for der in trust.roots]
+    if not _issued_by_any(issuer, roots):
+        return FundFinding(index, False, "the bank's certificate does not chain to a trusted root")
+    try:
+        parsed = verify(statement, signature, bank_cert, [issuer], _booked_at(statement))
+    except StatementRejected as exc:
+        return FundFinding(index, False, str(exc))
+    if parsed.filing != filing or f"funds-{_PAST[parsed.kind]}" != entry.event:
+        return FundFinding(index, False, f"the statement is not the {entry.event} it is logged as")
+    return FundFinding(
+        index,
+        True,
+        f"{parsed.kind} of {parsed.amount_fen} fen by {parsed.bank}, signed by the bank, "
+        f"log entry {index}",
+        parsed.kind,
+        parsed.amount_fen,
+        parsed.bank,
+        parsed.at,
+    )
+
+
+_PAST = {"deposit": "deposited", "release": "released", "refund": "refunded"}
+
+
+def _booked_at(statement: bytes) -> dt.datetime:
+    return FundStatement.decode(statement).at
+
+
+def _issued_by_any(certificate: x509.Certificate, issuers: list[x509.Certificate]) -> bool:
+    for issuer in issuers:
+        try:
+            certificate.verify_directly_issued_by(issuer)
+            return True
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+    return False
