@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from filing import fund_schema, funds, registry, schema
+from filing import fund_schema, funds, outbox, registry, schema
 from filing.completion import completed
 from filing.deployment import Deployment
 from filing.entry import EntryEvent, FilingEntry
@@ -295,6 +295,17 @@ class FundService:
                 now,
                 bank,
                 f"{kind.label} {funds.yuan(parsed.amount_fen)} 元",
+            )
+            # The event stream carries it like any filing event (no amount, no account).
+            outbox.enqueue(
+                conn,
+                ENTRY_EVENTS[kind].value,
+                number,
+                index,
+                now,
+                filing.unit_code,
+                digest,
+                filing.log_index,
             )
             view = FundEventView(
                 index, kind, parsed.amount_fen, bank, parsed.reference, parsed.at, now, digest
