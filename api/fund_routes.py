@@ -3,14 +3,13 @@
 # No "from __future__ import annotations": FastAPI must see the local Annotated aliases.
 
 import base64
-import binascii
 import datetime as dt
 from typing import Annotated, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Path
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -133,7 +132,7 @@ def router(deployment: Deployment, service: FundService, limiter: RateLimiter) -
         try:
             statement = base64.b64decode(data.statement, validate=True)
             signature = base64.b64decode(data.signature, validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or characters outside ASCII
             raise Problem(422, "statement-rejected", "Not base64", str(exc)) from exc
         try:
             certificate = x509.load_pem_x509_certificate(data.certificate.encode())
@@ -212,7 +211,7 @@ def router(deployment: Deployment, service: FundService, limiter: RateLimiter) -
         "/filings/{number}/funds/{index}/statement",
         summary="A fund event's signed statement, signature and certificate (evidence)",
     )
-    def statement(number: str, index: int, who: Who) -> dict[str, Any]:
+    def statement(number: str, who: Who, index: int = Path(ge=0, le=2**63 - 1)) -> dict[str, Any]:
         readable(number, who)
         try:
             signed = service.statement(number, index)

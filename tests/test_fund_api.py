@@ -174,6 +174,19 @@ def test_deposit_then_release_after_registration(api: Api) -> None:
     for path, statement_body, status, slug in refusals:
         r = _funds(client, f"{base}/{path}", keys["bank"], statement_body)
         assert (r.status_code, _type(r)) == (status, slug), (path, r.text)
+    # Hostile bodies and paths are refusals, never a 500.
+    good = bank.signed("deposit", number, 1)
+    for broken in (
+        {**good, "statement": "存入"},
+        {**good, "signature": "@@@"},
+        {**good, "signature": base64.b64encode(b"\x30\x02\x02\x00").decode()},
+        {**good, "certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"},
+    ):
+        r = _funds(client, f"{base}/deposits", keys["bank"], broken)
+        assert r.status_code == 422 and _type(r) == "statement-rejected", r.text
+    for index, status in [(2**70, 422), (10**9, 404), (-1, 422)]:
+        r = client.get(f"{base}/{index}/statement", headers=keys["court"])
+        assert r.status_code == status, r.text
     unknown = _funds(
         client,
         "/v1/filings/CS-2026-999999/funds/deposits",
@@ -269,6 +282,17 @@ def test_refund_after_cancellation_and_the_status_stays_cancelled(api: Api) -> N
     assert status.latest is not None and status.latest.index == cancel_index
     assert LoggedEntry.read(status.latest.entry).event == "cancelled"
     assert audit_records(d.log.engine).ok, audit_records(d.log.engine).problems
+
+    # A fund row the log does not back (a second refund written past the code) is caught.
+    e = fund_schema.fund_events
+    with d.log.engine.begin() as conn:
+        row = conn.execute(select(e).where(e.c.log_index == refund_index)).one()._asdict()
+        forged = {**row, "log_index": 10**6, "seq": row["seq"] + 1, "settlement": None}
+        forged |= {"statement_sha256": "0" * 64, "bank_reference": "forged"}
+        conn.execute(e.insert().values(**forged))
+    problems = audit_records(d.log.engine).problems
+    assert any("has no fund entry in the log" in p for p in problems), problems
+    assert any("continue after the account was settled" in p for p in problems), problems
 
 
 # -- races over real HTTP ------------------------------------------------------------

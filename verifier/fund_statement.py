@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -157,7 +157,7 @@ def verify(
             certificate.verify_directly_issued_by(issuer)
             issued = True
             break
-        except (ValueError, TypeError, InvalidSignature):
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
             continue
     if not issued:
         raise StatementRejected("the certificate was not issued by the platform's CA")
@@ -168,7 +168,7 @@ def verify(
         raise StatementRejected("a bank's certificate holds an ECDSA key")
     try:
         public.verify(signature, statement, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature as exc:
+    except (InvalidSignature, ValueError) as exc:
         raise StatementRejected(
             "the signature does not verify with the bank's certificate"
         ) from exc
@@ -283,6 +283,6 @@ def _issued_by_any(certificate: x509.Certificate, issuers: list[x509.Certificate
         try:
             certificate.verify_directly_issued_by(issuer)
             return True
-        except (ValueError, TypeError, InvalidSignature):
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
             continue
     return False
