@@ -30,6 +30,7 @@ from filing import fund_schema
 from filing.audit import audit_records
 from filing.deployment import Deployment
 from filing.entry import FilingEntry, status_name
+from keys.authority import RevocationReason
 from ledger import schema as ledger_schema
 from ledger.database import write_transaction
 from tests.helpers import BIN, judgment_pdf
@@ -246,6 +247,12 @@ def test_deposit_then_release_after_registration(api: Api) -> None:
     account = client.get(base, headers=keys["developer"]).json()
     assert account["balance_fen"] == 0 and account["settled"] == "release"
     assert audit_records(d.log.engine).ok, audit_records(d.log.engine).problems
+
+    # A revoked bank certificate signs nothing the platform accepts.
+    serial = x509.load_pem_x509_certificate(bank.cert_pem.encode()).serial_number
+    d.pki.ca.revoke(serial, RevocationReason.KEY_COMPROMISE)
+    r = _funds(client, f"{base}/deposits", keys["bank"], bank.signed("deposit", number, 1))
+    assert r.status_code == 422 and "revoked" in r.json()["detail"], r.text
 
 
 def test_refund_after_cancellation_and_the_status_stays_cancelled(api: Api) -> None:
