@@ -243,7 +243,12 @@ class FundService:
             if account is not None and account.bank != bank:
                 raise WrongBank(f"the account is kept by {account.bank}")
             self._refuse_duplicate(conn, digest, bank, parsed.reference)
-            rows = self._events(conn, number)
+            e = fund_schema.fund_events
+            rows = conn.execute(
+                select(e.c.kind, e.c.amount_fen)
+                .where(e.c.filing_number == number)
+                .order_by(e.c.seq)
+            ).all()
             state = funds.replay(FundEvent(FundEventKind(r.kind), r.amount_fen) for r in rows)
             try:
                 funds.check(state, self._filing_state(conn, filing), event)
@@ -262,7 +267,10 @@ class FundService:
             # Appending took the log's lock, which every cancellation holds until it commits:
             # the filing's status read now is final for this transaction. A cancellation
             # that committed after the judgement above refuses the event.
-            if self._filing(conn, number).status != filing.status:
+            status = conn.execute(
+                select(schema.filings.c.status).where(schema.filings.c.number == number)
+            ).scalar_one()
+            if status != filing.status:
                 raise FundRuleBroken(funds.FilingCancelled("the filing was cancelled meanwhile"))
             try:
                 conn.execute(
@@ -459,12 +467,13 @@ class FundService:
     @staticmethod
     def _refuse_duplicate(conn: Connection, digest: str, bank: str, reference: str) -> None:
         e = fund_schema.fund_events
-        found = conn.execute(
-            select(func.count()).where(
-                (e.c.statement_sha256 == digest)
-                | ((e.c.bank == bank) & (e.c.bank_reference == reference))
-            )
-        ).scalar_one()
+        # Two lookups, each by its unique index (an OR of the two scans the table on SQLite).
+        found = (
+            conn.execute(select(func.count()).where(e.c.statement_sha256 == digest)).scalar_one()
+            + conn.execute(
+                select(func.count()).where(e.c.bank == bank, e.c.bank_reference == reference)
+            ).scalar_one()
+        )
         if found:
             raise DuplicateStatement(
                 "this statement, or one with the bank's same reference, is recorded already"
