@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from api import (
     access_anchor,
+    docs_pages,
     filing_routes,
     fund_routes,
     log_routes,
@@ -124,8 +125,11 @@ def create_app(
         summary="Housing contract filing with an append-only, witnessed Merkle log",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served offline by docs_pages
+        redoc_url=None,
     )
     problems.install(app)
+    docs_pages.install(app)
     app.add_middleware(BodyLimitMiddleware)
     # Added last, so outermost: whatever escapes the handlers is answered and logged here,
     # without its text, before the server could log it in full.

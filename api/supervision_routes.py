@@ -16,7 +16,7 @@ from api.auth import Caller, Role, require
 from api.dispatch import AddressRefused, Targets
 from api.problems import Problem
 from api.ratelimit import RateLimiter
-from filing import disclosure, outbox, statistics
+from filing import disclosure, outbox, registry, statistics
 from filing.deployment import Deployment
 from filing.service import FilingService
 from filing.statistics import Dimension, Period
@@ -103,10 +103,14 @@ def router(
         with engine.connect() as conn:
             if chart == "trend":
                 rows = statistics.filings(conn, Period.MONTH, Dimension.ALL, start, end)
+                today = statistics.city_day(registry.now())
+                last_day = min(end, today) if end is not None else today
                 svg = charts.line_chart(
                     "每月备案套数 Filings per month",
                     [r.period for r in rows],
                     [r.filings for r in rows],
+                    partial_last=bool(rows)
+                    and statistics.period_is_partial(Period.MONTH, rows[-1].period, last_day),
                 )
             elif chart == "districts":
                 rows = statistics.filings(conn, None, Dimension.DISTRICT, start, end)

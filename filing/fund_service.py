@@ -260,6 +260,8 @@ class FundService:
                         filing_number=number, bank=bank, account=filing.account, opened_at=now
                     )
                 )
+            # The entry's ``kind`` is left at its default (a new-home sale): filings do not
+            # record their kind yet. A resale filing's fund events must name it (resale).
             entry = FilingEntry(
                 ENTRY_EVENTS[kind], number, digest, filing.unit_code, now, (), ref=filing.log_index
             )

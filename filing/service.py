@@ -55,10 +55,12 @@ from signing.contract import Contract, Party
 from signing.fonts import truetype_font
 from signing.render import AgreementKind as AgreementKind  # the kinds callers propose
 from signing.render import FilingAgreement, render, render_agreement
+from signing.seal_image import seal_file
 from verifier.document import revision_count
 from verifier.signatures import DocumentUnreadable, SignedDocument
 
 RESERVATION = dt.timedelta(days=7)
+PLATFORM_NAME = "网签备案平台"  # the name on the filing seal (备案专用章)
 
 
 class FilingError(Exception):
@@ -311,7 +313,8 @@ class FilingService:
         contract = contract_from_json(c["data"])
         slug = "seal-" + hashlib.sha256(c["developer_id"].encode()).hexdigest()[:16]
         font = truetype_font()
-        stamp = pades.Stamp(font, None, "出卖人", contract.seller.name)
+        seal = seal_file(contract.seller.name, "合同专用章")
+        stamp = pades.Stamp(font, seal, "出卖人", contract.seller.name)
         with self.d.pki.seal_signer(slug, contract.seller.name, Profile.ENTERPRISE_SEAL) as signer:
             signed = pades.sign(
                 c["current_pdf"],
@@ -616,7 +619,9 @@ class FilingService:
     def _seal(self, pdf: bytes, revocation: pades.RevocationSnapshot) -> bytes:
         """The platform's filing seal (B-LTA), embedding every signature's validation data."""
         with self.d.pki.filing_seal() as signer:
-            stamp = pades.Stamp(truetype_font(), None, "备案", "网签备案平台")
+            stamp = pades.Stamp(
+                truetype_font(), seal_file(PLATFORM_NAME, "备案专用章"), "备案", PLATFORM_NAME
+            )
             try:
                 return pades.sign(
                     pdf,

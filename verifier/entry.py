@@ -18,6 +18,7 @@ _EVENTS = ("filed", "cancelled", "changed", "funds-deposited", "funds-released",
 # Fund supervision events: no status of the filing (never in the status map).
 FUND_EVENTS = ("funds-deposited", "funds-released", "funds-refunded")
 _BASES = ("agreement", "judgment")
+_KINDS = ("new-home", "resale")  # absent: new-home
 
 
 class EntryUnreadable(ValueError):
@@ -34,6 +35,7 @@ class LoggedEntry:
     parties: tuple[str, ...]
     ref: int | None
     basis: str | None = None  # a cancellation's: agreement | judgment (None in older entries)
+    kind: str = "new-home"  # the filing's transaction kind: new-home | resale
 
     @classmethod
     def read(cls, data: bytes) -> LoggedEntry:
@@ -50,6 +52,7 @@ class LoggedEntry:
                 parties=tuple(str(p) for p in obj["parties"]),
                 ref=_index(obj["ref"]),
                 basis=str(obj["basis"]) if "basis" in obj else None,
+                kind=str(obj["kind"]) if "kind" in obj else "new-home",
             )
         except EntryUnreadable:
             raise
@@ -62,6 +65,9 @@ class LoggedEntry:
             raise EntryUnreadable("entry has an unknown event or a malformed document hash")
         if entry.basis is not None and (entry.event != "cancelled" or entry.basis not in _BASES):
             raise EntryUnreadable(f"entry has an unknown basis {entry.basis!r}")
+        if entry.kind not in _KINDS or obj.get("kind") == "new-home":
+            # The default is written by leaving the key out; anything else is not the format.
+            raise EntryUnreadable(f"entry has an unknown kind {entry.kind[:30]!r}")
         if (entry.ref is None) != (entry.event == "filed"):
             # As the platform writes them: a status check finds the filing by ``ref``.
             raise EntryUnreadable("a cancellation or change names its filing (ref), a filing none")

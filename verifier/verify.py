@@ -373,6 +373,7 @@ def _facts(
         checked_up_to=checked_up_to,
         later_events=later_events,
         later_checked=later_checked,
+        kind=entry.kind,
     )
 
 
