@@ -251,7 +251,7 @@ def check_evidence(
         return FundFinding(index, False, f"entry {index} names another statement")
     bank_cert, issuer = certs
     roots = [x509.load_der_x509_certificate(der) for der in trust.roots]
-    if not _issued_by_any(issuer, roots):
+    if not _is_ca(issuer) or not _issued_by_any(issuer, roots):
         return FundFinding(index, False, "the bank's certificate does not chain to a trusted root")
     try:
         parsed = verify(statement, signature, bank_cert, [issuer], _booked_at(statement))
@@ -276,6 +276,14 @@ _PAST = {"deposit": "deposited", "release": "released", "refund": "refunded"}
 
 def _booked_at(statement: bytes) -> dt.datetime:
     return FundStatement.decode(statement).at
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return False
+    return constraints.value.ca
 
 
 def _issued_by_any(certificate: x509.Certificate, issuers: list[x509.Certificate]) -> bool:
