@@ -15,6 +15,7 @@ from api import (
     access_anchor,
     docs_pages,
     filing_routes,
+    fund_routes,
     log_routes,
     ownership_routes,
     pages,
@@ -30,6 +31,7 @@ from api.ratelimit import CpuBudget, RateLimiter
 from filing import departments, history
 from filing.deployment import Deployment
 from filing.eligibility import CHANGSHA_2017, load_rule_sets
+from filing.fund_service import FundService
 from filing.service import Departments, FilingService
 from filing.webhook_policy import AddressPolicy
 
@@ -137,6 +139,7 @@ def create_app(
     app.include_router(pki_routes.router(deployment))
     app.include_router(filing_routes.router(deployment, service, limiter))
     app.include_router(ownership_routes.router(deployment, limiter))
+    app.include_router(fund_routes.router(deployment, FundService(deployment), limiter))
     app.include_router(supervision_routes.router(deployment, service, limiter, targets))
     app.include_router(pages.router(deployment, service, limiter, budget))
     describe = app.openapi

@@ -200,10 +200,12 @@ def _run(args: argparse.Namespace) -> Report:
         else None
     )
     notes: tuple[str, ...] = ()
+    funds: tuple[tuple[bytes, str], ...] = ()
     pdf = data
     package = EvidencePackage.read(data) if EvidencePackage.is_package(data) else None
     if package is not None:
         pdf = package.pdf
+        funds = package.funds
         receipt_text = receipt_text or package.receipt
         if status is None and log_data is None:  # the command line's take the package's place
             status, log_data = package.status, package.log_data
@@ -226,7 +228,7 @@ def _run(args: argparse.Namespace) -> Report:
         detail = f"the trust bundle's SHA-256 is {hashlib.sha256(trust_bytes).hexdigest()}, "
         return without_trust_anchor(pdf, detail + f"not the pinned {pin}", "TRUST_PIN_MISMATCH")
     trust = TrustBundle.from_json(trust_bytes.decode("utf-8"))
-    report = verify(pdf, trust, receipt, later=later, log_data=log_data, status=status)
+    report = verify(pdf, trust, receipt, later=later, log_data=log_data, status=status, funds=funds)
     return dataclasses.replace(report, notes=(*report.notes, *notes))
 
 

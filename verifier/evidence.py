@@ -2,7 +2,8 @@
 
 ``contract.pdf``, ``contract.pdf.tlog-proof``, ``trust-bundle.json``, ``history.json`` (the
 filing's events, for people to read), ``changes/`` (sealed change agreements and their
-receipts) and ``status.tlog-status`` (the filing's latest event as of the receipt's
+receipts), ``funds/`` (the banks' signed fund statements and their receipts) and
+``status.tlog-status`` (the filing's latest event as of the receipt's
 checkpoint: whether it still stands). Packages made before status proofs carry ``log/``
 (the log in the tlog-tiles layout) instead, and are read still. The platform builds it
 (``GET /v1/court/filings/{no}/evidence``).
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from ledger.receipt import MAX_RECEIPT
 from ledger.status_file import MAX_STATUS, StatusFile, StatusFileError
 from ledger.tiles import TilePathError, parse_tile_path
+from verifier.fund_statement import MAX_EVIDENCE
 from verifier.later import LaterEvidenceUnreadable, LogData
 from verifier.signatures import MAX_PDF_SIZE
 from verifier.trust import MAX_TRUST_BUNDLE
@@ -51,7 +53,8 @@ _PLAIN_MEMBERS = {
     LOG + "checkpoint",
 }
 _CHANGE = re.compile(r"changes/(0|[1-9][0-9]{0,18})\.pdf(\.tlog-proof)?")
-_DIRECTORY = re.compile(r"(changes|log|log/tile|log/tile/(entries|[0-9]{1,2})(/x[0-9]{3})*)/")
+_FUND = re.compile(r"funds/(0|[1-9][0-9]{0,18})\.json(\.tlog-proof)?")
+_DIRECTORY = re.compile(r"(changes|funds|log|log/tile|log/tile/(entries|[0-9]{1,2})(/x[0-9]{3})*)/")
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 
@@ -67,6 +70,8 @@ class EvidencePackage:
     # Exactly one of the two: what shows whether the filing still stands.
     status: StatusFile | None
     log_data: LogData | None
+    # The filing's fund events: each ``funds/<index>.json`` with its receipt.
+    funds: tuple[tuple[bytes, str], ...] = ()
 
     @property
     def trust_sha256(self) -> str:
@@ -106,6 +111,14 @@ class EvidencePackage:
                 if has_log
                 else None
             )
+            funds = tuple(
+                (
+                    members.read(name, MAX_EVIDENCE),
+                    members.read(name + ".tlog-proof", MAX_RECEIPT).decode("utf-8"),
+                )
+                for name in sorted(n for n in members.names if _FUND.fullmatch(n))
+                if not name.endswith(".tlog-proof")
+            )
         except (
             zipfile.BadZipFile,
             zipfile.LargeZipFile,
@@ -116,7 +129,7 @@ class EvidencePackage:
             StatusFileError,
         ) as exc:
             raise PackageUnreadable(f"unreadable evidence package: {exc}") from exc
-        return cls(pdf, receipt, trust, status, log_data)
+        return cls(pdf, receipt, trust, status, log_data, funds)
 
 
 def _check_central_directory(data: bytes) -> None:
@@ -141,7 +154,12 @@ def _check_central_directory(data: bytes) -> None:
 
 
 def _allowed(name: str) -> bool:
-    if name in _PLAIN_MEMBERS or _CHANGE.fullmatch(name) or _DIRECTORY.fullmatch(name):
+    if (
+        name in _PLAIN_MEMBERS
+        or _CHANGE.fullmatch(name)
+        or _FUND.fullmatch(name)
+        or _DIRECTORY.fullmatch(name)
+    ):
         return True
     if not name.startswith(LOG + "tile/"):
         return False

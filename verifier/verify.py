@@ -10,6 +10,7 @@ import hashlib
 from ledger.merkle import inclusion_proof
 from ledger.receipt import Receipt
 from ledger.status_file import StatusFile
+from verifier import fund_statement
 from verifier.entry import EntryUnreadable, LoggedEntry
 from verifier.later import (
     LaterCheckpoint,
@@ -49,8 +50,13 @@ def verify(
     later: LaterCheckpoint | None = None,
     log_data: LogData | None = None,
     status: StatusFile | None = None,
+    funds: tuple[tuple[bytes, str], ...] = (),
 ) -> Report:
     """Check ``pdf`` against its receipt and the bundle (DocumentUnreadable for bad input).
+
+    ``funds``: the filing's fund events as an evidence package carries them (each the
+    ``funds/<index>.json`` member and its receipt); each one proven is a note, each one
+    that fails a FAILED check (a package does not carry a false statement for nothing).
 
     Without a receipt, the filing is looked up by the document's hash in ``log_data``;
     only complete, witnessed log data can show that a document was not filed. Whether
@@ -90,6 +96,17 @@ def verify(
         )
     if facts is not None and any(e.event == "changed" for e in facts.later_events):
         notes.append("the filing was changed later; the change is a separate log entry")
+    if funds and facts is not None and facts.event == "filed":
+        for member, receipt_text in funds:
+            found = fund_statement.check_evidence(
+                member, receipt_text, trust, facts.filing, facts.index
+            )
+            if found.passed:
+                notes.append(fund_note(found))
+            else:
+                checks.append(
+                    Check(f"fund-event:{found.index}", Indication.FAILED, found.detail, "FUND")
+                )
     verdict, reason = _verdict(checks, facts)
     return Report(
         verdict=verdict,
@@ -101,6 +118,17 @@ def verify(
         filing=facts,
         verified_at=_now(),
         notes=tuple(notes),
+    )
+
+
+def fund_note(found: fund_statement.FundFinding) -> str:
+    """A proven fund event, for people: Chinese kind and amount in yuan, Beijing time."""
+    label = {"deposit": "监管资金存入", "release": "监管资金拨付", "refund": "监管资金退还"}
+    whole, cents = divmod(found.amount_fen, 100)
+    return (
+        f"资金监管 fund event proven (log entry {found.index}): {label[found.kind]} "
+        f"{whole}.{cents:02d} 元 ({found.kind}, {found.amount_fen} fen), {found.bank}, "
+        f"booked {people_time(found.at, 'zh')}; signed by the bank, included in the log"
     )
 
 

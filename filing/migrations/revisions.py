@@ -271,7 +271,7 @@ def models() -> list[MetaData]:
     only this one list needs all of them.
     """
     from api import access_anchor, auth, idempotency
-    from filing import departments, schema
+    from filing import departments, fund_schema, schema
     from ledger import schema as ledger_schema
 
     assert access_anchor.access_log_anchors.metadata is auth.metadata
@@ -279,6 +279,7 @@ def models() -> list[MetaData]:
         ledger_schema.metadata,
         schema.metadata,
         departments.metadata,
+        fund_schema.metadata,
         auth.metadata,
         idempotency.metadata,
     ]
@@ -287,12 +288,13 @@ def models() -> list[MetaData]:
 def append_only_models() -> list[str]:
     """The tables the live code keeps append-only, as ``models`` names them."""
     from api import auth
-    from filing import departments, schema
+    from filing import departments, fund_schema, schema
     from ledger import schema as ledger_schema
 
     return [
         *ledger_schema.APPEND_ONLY_TABLES,
         *schema.APPEND_ONLY,
         *departments.APPEND_ONLY,
+        *fund_schema.APPEND_ONLY,
         *auth.APPEND_ONLY,
     ]
