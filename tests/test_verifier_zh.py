@@ -10,8 +10,11 @@ something in Chinese.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import re
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,6 +29,7 @@ from ledger.note import ALG_ED25519, Signer, sign_note
 from ledger.status_file import StatusFile
 from tests.helpers import BIN
 from tests.helpers import DemoOutput as Evidence
+from verifier.cli import _parser, _run
 from verifier.entry import LoggedEntry
 from verifier.later import LogData
 from verifier.models import Indication, Report, Verdict
@@ -39,6 +43,7 @@ _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:|UTC")
 # the name of the hash function, the evidence package's file names, the audit command.
 _DATA_PATTERNS = (
     re.compile(r"HT-[0-9A-Za-z-]+"),
+    re.compile(r"\b[0-9a-f]{64}\b"),  # a trust bundle's SHA-256, say
     re.compile(r"SHA-256"),
     re.compile(r"history\.json|changes/"),
     re.compile(r"wangqian log audit"),
@@ -238,6 +243,28 @@ def test_no_receipt_reads_in_chinese(demo: Evidence, log_data: LogData) -> None:
     untrusted = verify(demo.pdf, demo.trust, None, log_data=LogData(note, log_data.entries))
     assert untrusted.verdict is Verdict.INDETERMINATE
     assert_all_chinese(untrusted)
+
+
+def test_an_evidence_package_reads_in_chinese(demo: Evidence, tmp_path: Path) -> None:
+    """The package's own bundle is no trust anchor (INDETERMINATE), unless pinned: its notes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("contract.pdf", demo.pdf)
+        z.writestr("contract.pdf.tlog-proof", demo.receipt.to_text())
+        z.writestr("trust-bundle.json", demo.trust_json)
+        z.writestr("status.tlog-status", (demo.out / "contract.pdf.tlog-status").read_bytes())
+    package = tmp_path / "evidence.zip"
+    package.write_bytes(buffer.getvalue())
+    unanchored = _run(_parser().parse_args([str(package)]))
+    assert unanchored.verdict is Verdict.INDETERMINATE
+    assert_all_chinese(unanchored)
+    pin = hashlib.sha256(demo.trust_json.encode()).hexdigest()
+    wrong = _run(_parser().parse_args([str(package), "--trust-sha256", "ab" * 32]))
+    assert wrong.verdict is Verdict.INDETERMINATE
+    assert_all_chinese(wrong)
+    pinned = _run(_parser().parse_args([str(package), "--trust-sha256", pin]))
+    assert pinned.verdict is Verdict.PASSED and len(pinned.notes) == 3, pinned.reason
+    assert_all_chinese(pinned)
 
 
 def test_the_check_for_chinese_catches_english(demo: Evidence) -> None:

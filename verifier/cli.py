@@ -221,7 +221,7 @@ def _run(args: argparse.Namespace) -> Report:
             Message(
                 "history.json and changes/ in the package were not verified: verify each change "
                 "agreement on its own (its PDF and .tlog-proof)",
-                "证据包中的 history.json 和 changes/ 未经核验：每份变更协议请以其自身的 PDF "
+                "证据包中的 history.json 和 changes/ 未经核验：每份变更协议请以其自身的文件"
                 "和回执单独核验",
             ),
         )

@@ -233,8 +233,8 @@ def choose_trust(package: EvidencePackage, given: bytes | None, pin: str | None)
                 "made the package made it too): give --trust with the platform's published "
                 "bundle, or --trust-sha256 with its published SHA-256 (this one's is "
                 f"{package.trust_sha256})",
-                "证据包自带的信任包什么也证明不了（制作证据包的人也能制作它）：请提供平台公布的"
-                f"信任包，或其公布的 SHA-256（此信任包的为 {package.trust_sha256}）",
+                "制作证据包的人也能制作其中的信任包；证据包自带信任包的 SHA-256 为 "
+                f"{package.trust_sha256}",
             ),
             "NO_TRUST_ANCHOR",
         )
