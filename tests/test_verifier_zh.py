@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
 from sqlalchemy import text
 
 from filing.deployment import Deployment
@@ -33,7 +34,8 @@ from verifier.cli import _parser, _run
 from verifier.entry import LoggedEntry
 from verifier.later import LogData
 from verifier.models import Indication, Report, Verdict
-from verifier.reports import to_html, to_text
+from verifier.names import field_label, signer_label
+from verifier.reports import SUB_INDICATIONS_ZH, to_html, to_text
 from verifier.verify import verify
 
 _ENGLISH_WORD = re.compile(r"[A-Za-z]{3,}")
@@ -179,6 +181,9 @@ def test_a_filing_in_force_reads_in_chinese(demo: Evidence, log_data: LogData) -
         assert "Common Name" not in said and "湘江示范置业有限公司" in said
         assert "通过 TOTAL-PASSED" in said
     assert "Common Name" not in to_html(by_status, "en")
+    agent = dataclasses.replace(by_status.signatures[0], signer="张三", organization="某某经纪公司")
+    assert signer_label(agent, "zh") == "张三（某某经纪公司）"
+    assert signer_label(agent, "en") == "张三 (某某经纪公司)"
 
 
 def test_a_tampered_document_reads_in_chinese(demo: Evidence, log_data: LogData) -> None:
@@ -265,6 +270,24 @@ def test_an_evidence_package_reads_in_chinese(demo: Evidence, tmp_path: Path) ->
     pinned = _run(_parser().parse_args([str(package), "--trust-sha256", pin]))
     assert pinned.verdict is Verdict.PASSED and len(pinned.notes) == 3, pinned.reason
     assert_all_chinese(pinned)
+
+
+def test_every_etsi_sub_indication_pyhanko_reports_has_its_chinese_meaning() -> None:
+    codes = {e.standard_name for e in (*AdESFailure, *AdESIndeterminate)}
+    assert codes <= SUB_INDICATIONS_ZH.keys(), codes - SUB_INDICATIONS_ZH.keys()
+
+
+def test_fields_are_named_for_their_parties() -> None:
+    zh = [field_label(f, "zh") for f in ("seller", "seller-2", "buyer-1", "buyer-12", "agent")]
+    assert zh == ["出卖人", "出卖人2", "买受人1", "买受人12", "经纪人员"]
+    assert field_label("filing-seal", "zh") == "备案专用章"
+    # Names it does not know are shown as they are; English keeps the field's name.
+    assert [field_label(f, "zh") for f in ("price-note", "buyer-0", "buyer-x")] == [
+        "price-note",
+        "buyer-0",
+        "buyer-x",
+    ]
+    assert field_label("buyer-1", "en") == "buyer-1"
 
 
 def test_the_check_for_chinese_catches_english(demo: Evidence) -> None:
