@@ -49,6 +49,7 @@ _DATA_PATTERNS = (
     re.compile(r"SHA-256"),
     re.compile(r"history\.json|changes/"),
     re.compile(r"wangqian log audit"),
+    re.compile(r"“[^”]*”"),  # a form field's own name, as the document gives it
 )
 
 
@@ -58,6 +59,8 @@ def _data_values(report: Report) -> list[str]:
     values += [c.sub_indication for c in report.checks if c.sub_indication]
     for s in report.signatures:
         values += [s.signer, s.organization or "", s.certificate_sha256, s.sub_indication or ""]
+        if field_label(s.field, "zh") == s.field:  # a field of no party we know, named as it is
+            values.append(s.field)
     f = report.filing
     if f is not None:
         values += [f.filing, f.unit, f.origin, f.doc_sha256, f.root_hash, *f.log_keys]

@@ -47,6 +47,19 @@ from verifier.names import field_label
 # (a title, say, shown in a viewer's title bar) may change after signing.
 _INFO_KEYS_THAT_MAY_CHANGE = frozenset({"/ModDate", "/Producer"})
 _MAX_TREE_DEPTH = 16
+# What people call the annotations a reader paints (other subtypes are named as they are).
+_ANNOTATIONS = {
+    "/FreeText": "文本框",
+    "/Stamp": "图章",
+    "/Text": "便笺",
+    "/Square": "方框",
+    "/Circle": "圆圈",
+    "/Line": "线条",
+    "/Ink": "手写",
+    "/Highlight": "高亮",
+    "/Link": "链接",
+    "/Widget": "表单控件",
+}
 
 
 @dataclass(frozen=True)
@@ -222,7 +235,8 @@ def _changes(old: Any, new: Any) -> Iterator[str]:
             field = widget_of.get(ref)
             if ref not in old_annots:
                 if field is None:
-                    yield f"第 {number} 页新增注释（{annot.get('/Subtype', '?')}）"
+                    subtype = str(annot.get("/Subtype", "?"))
+                    yield f"第 {number} 页新增注释（{_ANNOTATIONS.get(subtype, subtype)}）"
             elif ref in written and field not in filled_now:
                 yield (
                     f"签名域“{field_label(field, 'zh')}”的外观被改动"
