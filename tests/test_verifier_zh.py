@@ -4,7 +4,8 @@ The real verifier runs on the demo's evidence and on failing variants; in the te
 HTML report, once the values that are data are taken out (hashes, filing and contract
 numbers, unit codes, the log's origin and key names, certificate names, the ETSI codes
 after their Chinese words, file names), no English word is left, and every line says
-something in Chinese.
+something in Chinese. ``assert_all_chinese`` is for any test of a new check or note
+(the fund events', say) to hold its report to the same.
 """
 
 from __future__ import annotations
