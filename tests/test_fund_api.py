@@ -480,8 +480,8 @@ def test_the_evidence_package_proves_the_fund_events_offline(api: Api, tmp_path:
     assert sum(n.startswith("funds/") for n in names) == 6
     done = run(zipped)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("资金监管 fund event proven") == 3, done.stdout
-    assert "监管资金拨付 350000.00 元" in done.stdout and "北京时间" in done.stdout
+    assert done.stdout.count("资金监管记录已证明") == 3, done.stdout
+    assert "监管资金拨付 350,000.00 元" in done.stdout and "北京时间" in done.stdout
 
     # A package whose statement was altered (a larger deposit) fails the verification.
     first = sorted(n for n in names if n.endswith(".json"))[0]
@@ -493,4 +493,4 @@ def test_the_evidence_package_proves_the_fund_events_offline(api: Api, tmp_path:
         for n, data in members.items():
             z.writestr(n, json.dumps(obj).encode() if n == first else data)
     failed = run(forged.getvalue())
-    assert failed.returncode != 0 and "fund-event" in failed.stdout, failed.stdout
+    assert failed.returncode != 0 and "资金监管记录不成立" in failed.stdout, failed.stdout

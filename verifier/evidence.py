@@ -30,6 +30,7 @@ from ledger.status_file import MAX_STATUS, StatusFile, StatusFileError
 from ledger.tiles import TilePathError, parse_tile_path
 from verifier.fund_statement import MAX_EVIDENCE
 from verifier.later import LaterEvidenceUnreadable, LogData
+from verifier.models import Message
 from verifier.signatures import MAX_PDF_SIZE
 from verifier.trust import MAX_TRUST_BUNDLE
 
@@ -219,9 +220,9 @@ class TrustChoice:
     """The trust bundle to verify with, or why there is none, and what to tell the user."""
 
     bundle: bytes | None
-    refusal: str | None  # the INDETERMINATE reason when ``bundle`` is None
+    refusal: Message | None  # the INDETERMINATE reason when ``bundle`` is None
     sub_indication: str | None
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
 
 
 def choose_trust(package: EvidencePackage, given: bytes | None, pin: str | None) -> TrustChoice:
@@ -234,30 +235,47 @@ def choose_trust(package: EvidencePackage, given: bytes | None, pin: str | None)
             None,
             None,
             (
-                "the evidence package's own trust bundle (SHA-256 "
-                f"{package.trust_sha256}) differs from --trust and was ignored",
+                Message(
+                    "the evidence package's own trust bundle (SHA-256 "
+                    f"{package.trust_sha256}) differs from --trust and was ignored",
+                    f"证据包自带的信任包（SHA-256 {package.trust_sha256}）与所给的信任包不同，"
+                    "已不予采用",
+                ),
             ),
         )
     if pin is None:
         return TrustChoice(
             None,
-            "the evidence package brings its own trust bundle, which proves nothing (whoever "
-            "made the package made it too): give --trust with the platform's published bundle, "
-            f"or --trust-sha256 with its published SHA-256 (this one's is {package.trust_sha256})",
+            Message(
+                "the evidence package brings its own trust bundle, which proves nothing (whoever "
+                "made the package made it too): give --trust with the platform's published "
+                "bundle, or --trust-sha256 with its published SHA-256 (this one's is "
+                f"{package.trust_sha256})",
+                "制作证据包的人也能制作其中的信任包；证据包自带信任包的 SHA-256 为 "
+                f"{package.trust_sha256}",
+            ),
             "NO_TRUST_ANCHOR",
         )
     if pin != package.trust_sha256:
         return TrustChoice(
             None,
-            f"the evidence package's trust bundle has SHA-256 {package.trust_sha256}, "
-            f"not the pinned {pin}",
+            Message(
+                f"the evidence package's trust bundle has SHA-256 {package.trust_sha256}, "
+                f"not the pinned {pin}",
+                f"证据包自带信任包的 SHA-256 为 {package.trust_sha256}，不是指定的 {pin}",
+            ),
             "TRUST_PIN_MISMATCH",
         )
     return TrustChoice(
         package.trust_bundle,
         None,
         None,
-        (f"trust bundle taken from the evidence package, pinned by its SHA-256 {pin}",),
+        (
+            Message(
+                f"trust bundle taken from the evidence package, pinned by its SHA-256 {pin}",
+                f"信任包取自证据包，经其 SHA-256 {pin} 确认",
+            ),
+        ),
     )
 
 

@@ -110,7 +110,7 @@ def audit_log_data(data: LogData, trust: TrustBundle, now: dt.datetime | None = 
     moment = now or dt.datetime.now(dt.UTC)
     signed = open_log_data(data, trust)
     if isinstance(signed, Check):
-        zh = explain(signed.sub_indication, signed.detail, "zh")
+        zh = explain(signed.sub_indication, signed.detail_zh, "zh")
         return MapAudit(
             Verdict.INDETERMINATE,
             f"the log data's checkpoint cannot be trusted: {signed.detail}",
