@@ -59,7 +59,8 @@ APPEND_ONLY = ("access_log", "access_log_anchors")
 class Role(enum.Enum):
     AUTHORITY = "authority"
     DEVELOPER = "developer"  # org = the developer's 统一社会信用代码
-    BUYER = "buyer"  # org = the buyer's ID number
+    BUYER = "buyer"  # 个人, a natural person: org = their ID number (buyer, resale seller, agent)
+    AGENCY = "agency"  # 经纪机构, a brokerage: org = its filing number (经纪机构备案证明编号)
     COURT = "court"  # any filing's evidence package
     DEPARTMENT = "department"  # statistics and filing status (no personal data)
     TAX = "tax"  # price, area and parties of filed contracts

@@ -22,22 +22,26 @@ from api import auth, idempotency, ownership_routes
 from api.auth import Caller, Role, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
-from filing import departments, disclosure, drafting, kinds, ownership_records, registry, schema
+from api.resale_models import ResaleIn, resale_terms
+from filing import departments, disclosure, drafting, kinds, registry, schema
 from filing.checks import Reason
 from filing.deployment import Deployment
 from filing.service import (
     AgreementKind,
     ContractStateError,
     Drafted,
+    Drafter,
     DuplicateContractNumber,
     FilingError,
     FilingRecord,
     FilingService,
     JudgmentRequired,
     KindMismatch,
+    NotADrafter,
     NotEligible,
     NotSellable,
     NotYourField,
+    Registration,
     SealUnavailable,
     SignatureRejected,
     UnitTaken,
@@ -45,14 +49,22 @@ from filing.service import (
     UnknownSignatureField,
 )
 from filing.status import InvalidTransition, UnitEvent, UnitFlag, UnitStatus
-from filing.terms import contract_from_json
 from keys.identity import IdentityRejected, VerifiedIdentity
 from ledger.database import write_transaction
 from signing.contract import ContractDataError, DisputeResolution, Escrow, PaymentMethod
 
 # Who may see contracts and sealed documents, which name the parties and their ID numbers
 # (developers and buyers only their own); tax reads parties through its own interface.
-PERSONAL_DATA_ROLES = (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER)
+PERSONAL_DATA_ROLES = (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER, Role.AGENCY)
+
+
+def drafter_of(who: Caller) -> Drafter:
+    """Who drafts a resale: a person (one of its sellers) or a brokerage."""
+    if who.role is Role.AGENCY:
+        return Drafter(brokerage=who.org)
+    return Drafter(person=who.org)
+
+
 RECEIPT_WAIT = 5.0
 
 
@@ -444,16 +456,19 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     def register(code: str, body: RegistrationIn, who: Who, key: Key = None) -> Response:
         require(who, Role.AUTHORITY)
 
-        def run() -> ownership_records.OwnershipRecord:
+        def run() -> Registration:
             try:
-                return ownership_records.register(
-                    engine, code, body.certificate, who.org, body.registered_on, body.shares
+                return service.register(
+                    code, body.certificate, who.org, body.registered_on, body.shares
                 )
             except ownership_routes.REFUSED as exc:
                 raise ownership_routes.ownership_problem(exc) from exc
+            except FilingError as exc:
+                raise filing_errors(exc) from exc
 
-        def answer(record: ownership_records.OwnershipRecord, live: bool) -> Response:
-            return JSONResponse(ownership_routes.registration_answer(code, record))
+        def answer(done: Registration, live: bool) -> Response:
+            body = ownership_routes.registration_answer(code, done.record)
+            return JSONResponse({**body, "log_index": done.log_index})
 
         raw = code.encode() + body.certificate.encode()
         if body.registered_on is not None or body.shares is not None:
@@ -488,10 +503,18 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         if row is None:
             raise Problem(404, "unknown-contract", "Unknown contract", contract_id)
         c = dict(row._mapping)
-        contract = contract_from_json(c["data"])
+        kind = kinds.get(c["kind"])
+        # The people who sign it in person: buyers; a resale's sellers and agent too.
+        people = {
+            p.id_number
+            for declared, p in kind.signers(kinds.load(c["kind"], c["data"])).values()
+            if declared.signs_with is kinds.SigningMethod.PERSONAL
+        }
         if who.role is Role.DEVELOPER and c["developer_id"] != who.org:
             raise Problem(404, "unknown-contract", "Unknown contract", contract_id)
-        if who.role is Role.BUYER and who.org not in {b.id_number for b in contract.buyers}:
+        if who.role is Role.BUYER and who.org not in people:
+            raise Problem(404, "unknown-contract", "Unknown contract", contract_id)
+        if who.role is Role.AGENCY and c["developer_id"] != drafter_of(who).key:
             raise Problem(404, "unknown-contract", "Unknown contract", contract_id)
         if who.role not in PERSONAL_DATA_ROLES:
             raise Problem(403, "forbidden", "Not allowed for this role", "contracts name people")
@@ -568,6 +591,8 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             return Problem(404, "unknown-contract", "Unknown contract or filing", str(exc))
         if isinstance(exc, ContractStateError):
             return Problem(409, "contract-state", "Not possible in the contract's state", str(exc))
+        if isinstance(exc, NotADrafter):
+            return Problem(403, "not-a-drafter", "Not a drafter of this contract", str(exc))
         if isinstance(exc, DuplicateContractNumber):
             return Problem(
                 409, "duplicate-contract-number", "Contract number used before", str(exc)
@@ -583,6 +608,45 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         def run() -> Drafted:
             try:
                 return service.draft_terms(contract_terms(data), who.org, who.org)
+            except registry.UnknownUnit as exc:
+                raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
+            except ContractDataError as exc:
+                raise Problem(422, "invalid-contract", "Invalid contract data", str(exc)) from exc
+            except FilingError as exc:
+                raise filing_errors(exc) from exc
+
+        def answer(drafted: Drafted, live: bool) -> Response:
+            return JSONResponse(
+                {
+                    "id": drafted.id,
+                    "number": data.number,
+                    "kind": drafted.kind.value,
+                    "draft_sha256": drafted.sha256,
+                },
+                status_code=201,
+            )
+
+        return once(who, key, data.model_dump_json().encode(), run, answer)
+
+    @r.post(
+        "/resale-contracts",
+        status_code=201,
+        summary="Draft a resale (存量房买卖): checks, rendering, reservation",
+        description="By one of the sellers (a person key, role `buyer`: 个人) or by the "
+        "brokerage the contract names (role `agency`, its key's org the brokerage's filing "
+        "number). The house, its certificate and its registration are read from the "
+        "ownership record; the sellers must be exactly its owners. Refusals: 422 "
+        "`unit-not-sellable` (`checks`: the resale reason codes), `buyer-not-eligible`, "
+        "403 `not-a-drafter`, 409 `unit-taken`, 404 `unknown-unit`. Then each seller, each "
+        "buyer and the agent sign their own field (`remote-signing/{field}/start`, "
+        "`finish`), in the order `seller-1…`, `buyer-1…`, `agent`; the last files it.",
+    )
+    def draft_resale(data: ResaleIn, who: Who, key: Key = None) -> Response:
+        require(who, Role.BUYER, Role.AGENCY)
+
+        def run() -> Drafted:
+            try:
+                return service.draft_resale(resale_terms(data), drafter_of(who))
             except registry.UnknownUnit as exc:
                 raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
             except ContractDataError as exc:
@@ -627,7 +691,9 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             "unit_status": unit.status,
             "created_at": _iso(c["created_at"]),
             "draft_sha256": c["draft_sha256"],
-            "required": list(kinds.get(c["kind"]).signature_fields(contract_from_json(c["data"]))),
+            "required": list(
+                kinds.get(c["kind"]).signature_fields(kinds.load(c["kind"], c["data"]))
+            ),
             "signed": [f for f in c["signed_fields"].split(",") if f],
             "expires_at": _iso(c["expires_at"]),
             "filing": None
@@ -778,8 +844,10 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
 
     @r.post("/contracts/{contract_id}/withdraw", summary="Withdraw a draft; the unit is released")
     def withdraw(contract_id: str, who: Who, key: Key = None) -> Response:
-        require(who, Role.DEVELOPER)
-        contract_row(contract_id, who)
+        require(who, Role.DEVELOPER, Role.BUYER, Role.AGENCY)
+        c = contract_row(contract_id, who)
+        if who.role is not Role.DEVELOPER and c["developer_id"] != drafter_of(who).key:
+            raise Problem(403, "not-a-drafter", "Only its drafter withdraws a draft", contract_id)
 
         def run() -> None:
             try:
@@ -820,7 +888,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             f = service.filing(number)
         except UnknownContract as exc:
             raise Problem(404, "unknown-filing", "Unknown filing", number) from exc
-        if who.role in (Role.DEVELOPER, Role.BUYER):
+        if who.role in (Role.DEVELOPER, Role.BUYER, Role.AGENCY):
             contract_row(f["contract_id"], who)  # 404 unless it is theirs
         return f
 
@@ -881,7 +949,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     ) -> Response:
         require(who, Role.DEVELOPER, Role.BUYER)
         filed = contract_row(filing_row(number, who)["contract_id"], who)
-        contract = contract_from_json(filed["data"])
+        contract = kinds.load(filed["kind"], filed["data"])
 
         def run() -> tuple[str, str, str]:
             try:
@@ -900,7 +968,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
                     "kind": kind.value,
                     "filing": number,
                     "status": "DRAFT",
-                    "required": list(contract.signature_fields),
+                    "required": list(kinds.get(filed["kind"]).signature_fields(contract)),
                     "draft_sha256": digest,
                 },
                 status_code=201,
