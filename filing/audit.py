@@ -403,7 +403,7 @@ def _check_filed(
         report.add("entry", f"{number}: a {row.kind} filing logged as {e.kind.value}")
     parties = tuple(
         party_hash(bytes(row.party_salt), p.id_type, p.id_number)
-        for _, p in kind.signers(terms).values()
+        for p in kind.logged_parties(terms)
     )
     if parties != e.parties:
         report.add(

@@ -143,6 +143,15 @@ class TransactionKind:
                 out[field] = (declared, person)
         return out
 
+    def logged_parties(self, contract: AnyContract) -> tuple[Party, ...]:
+        """The parties whose hashes a filing's log entry carries: the sellers and buyers in
+        signing order (a resale's agent signs, but is no party to the sale)."""
+        return tuple(
+            party
+            for declared, party in self.signers(contract).values()
+            if declared.role in (PartyRole.SELLER, PartyRole.BUYER)
+        )
+
     def sellable(
         self, unit: UnitView, today: dt.date, contract: str | None = None
     ) -> list[CheckFailure]:

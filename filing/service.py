@@ -1275,8 +1275,8 @@ def _fields(c: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _signing_parties(kind: TransactionKind, contract: AnyContract) -> list[Party]:
-    """The parties in signing order (their hashes are the log entry's ``parties``)."""
-    return [party for _, party in kind.signers(contract).values()]
+    """The sellers and buyers in signing order (their hashes are the entry's ``parties``)."""
+    return list(kind.logged_parties(contract))
 
 
 def _sealing_seller(
