@@ -32,6 +32,7 @@ from filing import departments, history
 from filing.deployment import Deployment
 from filing.eligibility import CHANGSHA_2017, load_rule_sets
 from filing.fund_service import FundService
+from filing.resale import resale_rule_sets
 from filing.service import Departments, FilingService
 from filing.webhook_policy import AddressPolicy
 
@@ -60,6 +61,7 @@ def filing_service(deployment: Deployment) -> FilingService:
             departments.TablePayments(engine),
             departments.TableHomes(engine),
             rule_sets,
+            resale_rule_sets(deployment.data_dir),  # 限售: DIR/resale-rules.json
         ),
     )
 

@@ -169,7 +169,7 @@ def file_resale(client: Any, keys: dict[str, dict[str, str]]) -> tuple[str, str,
     return cid, str(r.json()["filing"]), int(r.json()["log_index"])
 
 
-def test_a_resale_end_to_end(api: Api, tmp_path: Path) -> None:  # noqa: F811
+def test_a_resale_end_to_end(api: Api, tmp_path: Path) -> None:
     client, keys, d = api
     setup_resale(client, keys, d)
     r = _post(client, "/v1/resale-contracts", keys["agency"], json=resale_body("ESF-W-1"))
@@ -265,5 +265,129 @@ def test_a_resale_end_to_end(api: Api, tmp_path: Path) -> None:  # noqa: F811
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "存量房买卖" in run.stdout and "转移登记" in run.stdout, run.stdout
+    report = audit_records(d.log.engine)
+    assert report.ok, report.problems
+
+
+def _refused(client: Any, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+    r = _post(client, "/v1/resale-contracts", headers, json=body)
+    assert r.status_code != 500, r.text  # type: ignore[attr-defined]
+    return r.status_code, r.json()  # type: ignore[attr-defined]
+
+
+def test_each_refusal_is_a_problem_and_writes_nothing(api: Api) -> None:
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    a, agency = keys["authority"], keys["agency"]
+    # Not every owner sells; a non-owner sells; not the recorded name.
+    for n, sellers in enumerate([(ZHANG,), (ZHANG, WANG), (ZHANG, LI, WANG)]):
+        status, p = _refused(client, agency, resale_body(f"R-{n}", sellers=sellers))
+        assert status == 422 and p["type"].endswith("/unit-not-sellable"), p
+        assert p["checks"] == ["SELLERS_NOT_OWNERS"] and p["kind"] == "resale", p
+        assert WANG[1] not in json.dumps(p) and "王五" not in json.dumps(p)
+    # Drafters: a person only as a seller; an agency only for a contract naming it.
+    status, p = _refused(client, keys["wang"], resale_body("R-d1"))
+    assert status == 403 and p["type"].endswith("/not-a-drafter"), p
+    status, p = _refused(client, agency, resale_body("R-d2", brokerage=False))
+    assert status == 403 and p["type"].endswith("/not-a-drafter"), p
+    for role in ("developer", "bank", "court"):
+        status, p = _refused(client, keys[role], resale_body("R-d3"))
+        assert status == 403, (role, p)
+    # A buyer beyond the purchase limits (no household here, no social security).
+    status, p = _refused(
+        client, agency, resale_body("R-e", buyers=(("赵某", "430104199909090099"),))
+    )
+    assert status == 422 and p["type"].endswith("/buyer-not-eligible"), p
+    # Seized; mortgaged without the mortgagee's consent.
+    r = _post(
+        client,
+        f"/v1/units/{OLD[0]}/flags/SEIZED",
+        keys["court"],
+        json={"on": True, "reason": "查封"},
+    )
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    status, p = _refused(client, agency, resale_body("R-s"))
+    assert status == 422 and p["checks"] == ["UNIT_SEIZED"], p
+    r = _post(
+        client,
+        f"/v1/units/{OLD[0]}/flags/SEIZED",
+        keys["court"],
+        json={"on": False, "reason": "解封"},
+    )
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    mortgage = {
+        "mortgagee": "示范银行",
+        "reference": "湘（2016）长沙市不动产证明第 77 号",
+        "registered_on": "2016-01-01",
+    }
+    r = _post(client, f"/v1/units/{OLD[0]}/mortgages", a, json=mortgage)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    status, p = _refused(client, agency, resale_body("R-m"))
+    assert status == 422 and p["checks"] == ["UNIT_MORTGAGED_WITHOUT_CONSENT"], p
+    r = _post(
+        client,
+        f"/v1/units/{OLD[0]}/mortgages/consent",
+        a,
+        json={"mortgage": mortgage["reference"], "reference": "DY-1", "given_on": "2026-11-01"},
+    )
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    # 限售: a home bought in 2025 in a restricted district, four years not yet past.
+    body = {
+        "certificate": "湘（2025）长沙市不动产权第 0000099 号",
+        "owners": [{"name": WANG[0], "id_number": WANG[1]}],
+        "registered_on": "2025-06-01",
+    }
+    r = _post(client, f"/v1/units/{OLD[1]}/ownership", a, json=body)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    status, p = _refused(
+        client,
+        keys["wang"],
+        resale_body("R-x", sellers=(WANG,), buyers=(BUYER,), code=OLD[1], brokerage=False),
+    )
+    assert status == 422 and p["checks"] == ["RESALE_RESTRICTED"], p
+    # Nothing was written by any refusal: no contract, the units still their owners'.
+    with d.log.engine.connect() as conn:
+        from filing import schema
+
+        assert conn.execute(select(schema.contracts.c.id)).all() == []
+    # With the consent recorded, the draft passes; a second one meets the live contract.
+    r = _post(client, "/v1/resale-contracts", agency, json=resale_body("R-ok"))
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    status, p = _refused(client, agency, resale_body("R-2"))
+    assert status == 409 and p["checks"] == ["UNIT_RESERVED", "OTHER_LIVE_CONTRACT"], p
+
+
+def test_a_registered_new_home_is_resold_beside_its_filing(api: Api) -> None:
+    """The filing of a registered new home stays ACTIVE (completed by registration) and
+    no longer blocks a resale of the unit: its owner sells it on the same pipeline."""
+    from tests.test_filing_api import CODES, REGISTRATION, _setup_registry, file_contract
+
+    client, keys, d = api
+    _setup_registry(client, keys)
+    _, first = file_contract(client, keys)
+    # Registered on a day four years back: 限售 (counted from the registration) is past.
+    old = {**REGISTRATION, "registered_on": "2020-01-02"}
+    r = _post(client, f"/v1/units/{CODES[0]}/registration", keys["authority"], json=old)
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    registered = _entry(d, r.json()["log_index"])  # type: ignore[attr-defined]
+    assert registered.event is EntryEvent.REGISTERED and registered.kind is EntryKind.NEW_HOME
+    setup_resale(client, keys, d)
+    body = resale_body(
+        "ESF-NEW-1", sellers=(BUYER,), buyers=(WANG,), code=CODES[0], brokerage=False
+    )
+    r = _post(client, "/v1/resale-contracts", keys["buyer"], json=body)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    cid = r.json()["id"]  # type: ignore[attr-defined]
+    assert sign(client, keys["buyer"], cid, "seller-1", BUYER).status_code == 200
+    r = sign(client, keys["wang"], cid, "buyer-1", WANG)
+    assert r.status_code == 201, r.text
+    second = r.json()["filing"]
+    for number in (first, second):
+        assert (
+            client.get(f"/v1/filings/{number}", headers=keys["authority"]).json()["status"]
+            == "ACTIVE"
+        )
+    r = _post(client, f"/v1/units/{CODES[0]}/registration", keys["authority"], json=TRANSFER)
+    assert r.status_code == 200 and r.json()["filing"] == second, r.text  # type: ignore[attr-defined]
     report = audit_records(d.log.engine)
     assert report.ok, report.problems
