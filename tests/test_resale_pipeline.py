@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import httpx
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
@@ -26,10 +27,10 @@ from ledger.database import write_transaction
 from signing import remote
 from tests.helpers import BIN, judgment_pdf
 from tests.test_filing_api import BUYER, Api, _post, api
-from tests.test_fund_api import BANK, _bank
+from tests.test_fund_api import BANK, _bank, _fund_rows, _race, server
 from tests.test_ownership_api import CERT, LI, OLD, ZHANG, _import_old
 
-__all__ = ["api"]
+__all__ = ["api", "server"]  # the fixtures
 
 AGENCY = "长房经备字（2025）第 0101 号"  # the brokerage's filing number: its key's org
 AGENT = ("钱七", "430104198505050055")
@@ -389,5 +390,81 @@ def test_a_registered_new_home_is_resold_beside_its_filing(api: Api) -> None:
         )
     r = _post(client, f"/v1/units/{CODES[0]}/registration", keys["authority"], json=TRANSFER)
     assert r.status_code == 200 and r.json()["filing"] == second, r.text  # type: ignore[attr-defined]
+    report = audit_records(d.log.engine)
+    assert report.ok, report.problems
+
+
+# -- races over real HTTP, with real threads ----------------------------------------------
+
+
+def test_one_unit_many_buyers_drafts_one_winner(
+    server: tuple[str, dict[str, dict[str, str]], Deployment],
+) -> None:
+    base, keys, d = server
+    with httpx.Client(base_url=base, timeout=120) as client:
+        setup_resale(client, keys, d)
+        calls = [
+            (
+                "/v1/resale-contracts",
+                resale_body(f"ESF-RACE-{i}", buyers=(BUYER if i % 2 else WANG,)),
+            )
+            for i in range(8)
+        ]
+        answers = _race(base, keys["agency"], calls)
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [201] + [409] * 7, [a.text for a in answers]
+        assert {_type(a) for a in answers if a.status_code == 409} <= {
+            "unit-taken",
+            "unit-not-sellable",
+        }
+        unit = client.get(f"/v1/units/{OLD[0]}", headers=keys["authority"]).json()["unit"]
+        assert unit["status"] == "RESALE_RESERVED"
+    with d.log.engine.connect() as conn:
+        from filing import schema
+
+        assert len(conn.execute(select(schema.contracts.c.id)).all()) == 1
+
+
+def test_deposits_and_releases_racing_on_a_resale_move_the_money_once(
+    server: tuple[str, dict[str, dict[str, str]], Deployment],
+) -> None:
+    base, keys, d = server
+    with httpx.Client(base_url=base, timeout=120) as client:
+        setup_resale(client, keys, d)
+        _, number, _ = file_resale(client, keys)
+        bank = _bank(client, keys["bank"], BANK)
+        path = f"/v1/filings/{number}/funds"
+        r = _post(
+            client,
+            f"{path}/deposits",
+            keys["bank"],
+            json=bank.signed("deposit", number, 1_000, account=SUPERVISION),
+        )
+        assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+        r = _post(client, f"/v1/units/{OLD[0]}/registration", keys["authority"], json=TRANSFER)
+        assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+        calls = [
+            (f"{path}/releases", bank.signed("release", number, 1_000, account=SUPERVISION))
+            for _ in range(8)
+        ]
+        calls += [
+            (f"{path}/deposits", bank.signed("deposit", number, 7, account=SUPERVISION))
+            for _ in range(8)
+        ]
+        answers = _race(base, keys["bank"], calls)
+        codes = [a.status_code for a in answers]
+        assert 500 not in codes and all(c in (201, 409, 422) for c in codes), codes
+        releases = [a for a in answers[:8] if a.status_code == 201]
+        assert len(releases) <= 1
+        rows = sorted(_fund_rows(d, number), key=lambda row: row.seq)
+        settled = [row for row in rows if row.settlement is not None]
+        assert len(settled) == len(releases)
+        if settled:
+            before = sum(row.amount_fen for row in rows if row.seq < settled[0].seq)
+            assert settled[0].amount_fen == before == 1_000
+            assert all(row.seq < settled[0].seq for row in rows if row.kind == "deposit")
+        assert client.get(path, headers=keys["bank"]).json()["balance_fen"] >= 0
+        for row in rows:
+            assert _entry(d, int(row.log_index)).kind is EntryKind.RESALE
     report = audit_records(d.log.engine)
     assert report.ok, report.problems
