@@ -468,3 +468,47 @@ def test_deposits_and_releases_racing_on_a_resale_move_the_money_once(
             assert _entry(d, int(row.log_index)).kind is EntryKind.RESALE
     report = audit_records(d.log.engine)
     assert report.ok, report.problems
+
+
+def test_a_resale_cancelled_by_judgment_returns_the_home_to_its_owners(api: Api) -> None:
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    _, number, index = file_resale(client, keys)
+    bank = _bank(client, keys["bank"], BANK)
+    base = f"/v1/filings/{number}/funds"
+    body = bank.signed("deposit", number, 2_000, account=SUPERVISION)
+    assert _post(client, f"{base}/deposits", keys["bank"], json=body).status_code == 201  # type: ignore[attr-defined]
+    agreement = _post(
+        client,
+        f"/v1/filings/{number}/cancellation-agreements",
+        keys["buyer"],
+        json={"reason": "协商"},
+    )  # not built for resales yet: refused, nothing drafted
+    assert agreement.status_code == 409 and _type(agreement) == "contract-state"  # type: ignore[attr-defined]
+    cancel = _post(
+        client,
+        f"/v1/filings/{number}/cancellation",
+        {**keys["court"], "content-type": "application/pdf"},
+        params={"reason": "判决解除", "judgment": "(2027)湘0104民初7号"},
+        content=judgment_pdf("(2027)湘0104民初7号"),
+    )
+    assert cancel.status_code == 201, cancel.text  # type: ignore[attr-defined]
+    entry = _entry(d, cancel.json()["log_index"])  # type: ignore[attr-defined]
+    assert entry.event is EntryEvent.CANCELLED and entry.kind is EntryKind.RESALE
+    assert entry.ref == index
+    unit = client.get(f"/v1/units/{OLD[0]}", headers=keys["authority"]).json()["unit"]
+    assert unit["status"] == "REGISTERED"  # back to its owners, not to the market
+    owners = client.get(f"/v1/units/{OLD[0]}/ownership", headers=keys["authority"]).json()
+    assert [o["id_number"] for o in owners["owners"]] == [ZHANG["id_number"], LI["id_number"]]
+    body = bank.signed("refund", number, 2_000, account=SUPERVISION)
+    assert _post(client, f"{base}/refunds", keys["bank"], json=body).status_code == 201  # type: ignore[attr-defined]
+    # The owners may sell again.
+    r = _post(
+        client,
+        "/v1/resale-contracts",
+        keys["zhang"],
+        json=resale_body("ESF-AGAIN", brokerage=False),
+    )
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    report = audit_records(d.log.engine)
+    assert report.ok, report.problems
