@@ -263,7 +263,8 @@ def _check_filings(
             )
         elif row.status not in ("ACTIVE", "CANCELLED"):
             report.add("state", f"filing {row.number} has an unknown status {row.status!r}")
-        if row.registered_at is not None and row.number not in registered:
+        # Rows registered before registrations were logged (migration 0006) keep no record.
+        if row.registration is not None and row.number not in registered:
             report.add(
                 "state", f"filing {row.number} is marked registered; the log never registered it"
             )
@@ -309,13 +310,17 @@ def _check_filings(
 
     # Units held by a filing are those whose filing the log has not cancelled: the one not
     # yet registered if there is one (a resale of a registered home), else the latest.
+    done = set(registered) | {r.number for r in rows.values() if r.registered_at is not None}
     active: dict[int, Any] = {}
     for index, row in sorted(rows.items()):
         if row.number in cancelled or index not in entries:
             continue
         held = active.get(int(row.unit_id))
-        if held is None or held.number in registered or row.number not in registered:
+        if held is None or held.number in done or row.number not in done:
             active[int(row.unit_id)] = row
+    # A registered filing holds its unit as the owners': REGISTERED, or reserved for their
+    # resale being drafted (held for whichever contract; a withdrawn draft holds none).
+    owners_hold = (UnitStatus.REGISTERED.value, UnitStatus.RESALE_RESERVED.value)
     # An existing home whose owners were imported from the register is REGISTERED with no
     # filing here at all (filing/ownership_records.py).
     imported = set(
@@ -325,7 +330,14 @@ def _check_filings(
     )
     for unit in conn.execute(select(u.c.id, u.c.code, u.c.status, u.c.reserved_for)):
         holder = active.get(int(unit.id))
-        if holder is not None and (
+        if holder is not None and holder.number in done:
+            if unit.status not in owners_hold:
+                report.add(
+                    "state",
+                    f"unit {unit.code} is {unit.status}, but its filing {holder.number} "
+                    "is registered",
+                )
+        elif holder is not None and (
             unit.status not in HELD or unit.reserved_for != holder.contract_id
         ):
             report.add(

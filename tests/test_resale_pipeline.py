@@ -379,6 +379,8 @@ def test_a_registered_new_home_is_resold_beside_its_filing(api: Api) -> None:
     r = _post(client, "/v1/resale-contracts", keys["buyer"], json=body)
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
     cid = r.json()["id"]  # type: ignore[attr-defined]
+    drafting = audit_records(d.log.engine)  # the registered filing beside a resale's draft
+    assert drafting.ok, drafting.problems
     assert sign(client, keys["buyer"], cid, "seller-1", BUYER).status_code == 200
     r = sign(client, keys["wang"], cid, "buyer-1", WANG)
     assert r.status_code == 201, r.text
