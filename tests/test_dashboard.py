@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from api import auth
 from api.demo_city import CityExists, CitySize, generate
-from filing import schema, statistics
+from filing import api_keys, schema, statistics
 from filing.deployment import Deployment
 from ledger.database import write_transaction
 from tests.helpers import free_port, stop, wait_http, wangqian
@@ -58,7 +58,7 @@ def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
 @pytest.fixture(scope="module")
 def dashboard(city: Path) -> Iterator[tuple[str, str]]:
     with Deployment.open(city) as d, write_transaction(d.log.engine) as conn:
-        key = auth.create_key(conn, "长沙市住房和城乡建设局", auth.Role.AUTHORITY)
+        key = api_keys.create_key(conn, "长沙市住房和城乡建设局", auth.Role.AUTHORITY)
     port = free_port()
     proc = wangqian("serve", "--insecure-dev-passphrase", "--data", str(city), "--port", str(port))
     url = f"http://127.0.0.1:{port}"
