@@ -530,8 +530,9 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         are the caller's own (the identity records answer nobody about anyone else)."""
         public = _device_key(data.public_key_pem)
         try:
-            service.check_own_field(contract_id, field, who.org, data.id_number)
-            identity = platform.identity.verify(data.name, data.id_type, data.id_number)
+            identity = platform.own_identity(
+                contract_id, field, who, data.name, data.id_type, data.id_number
+            )
         except IdentityRejected as exc:
             raise Problem(422, "identity-rejected", "Identity check failed", str(exc)) from exc
         except FilingError as exc:

@@ -22,10 +22,11 @@ from filing.eligibility import CHANGSHA_2017, load_rule_sets
 from filing.idempotency import IdempotencyRecords
 from filing.inventory import Inventory
 from filing.migrations import revisions
-from filing.policy import Role
+from filing.policy import Caller, Role
 from filing.relay import Dispatcher, Targets
 from filing.service import Departments, FilingService
 from filing.supervision import Supervision
+from keys.identity import VerifiedIdentity
 
 # A write broke a database constraint and its transaction rolled back: the request clashes
 # with what is recorded (its text holds the values: never show it).
@@ -87,6 +88,15 @@ class Platform:
     def anchor_histories(self) -> list[history.LoggedAnchor]:
         """Put the unit and filing histories' digests into the filing log."""
         return history.anchor(self.d.log.engine, self.d.log)
+
+    def own_identity(
+        self, contract_id: str, field: str, caller: Caller, name: str, id_type: str, number: str
+    ) -> VerifiedIdentity:
+        """A party's identity for signing its own field: checked against the identity records
+        only once the field and the ID number are the caller's own (the records answer nobody
+        about anyone else). Raises ``FilingError`` (not your field), ``IdentityRejected``."""
+        self.service.check_own_field(contract_id, field, caller.org, number)
+        return self.identity.verify(name, id_type, number)
 
     def audit_records(self) -> RecordsReport:
         return audit_records(self.d.log.engine)

@@ -714,7 +714,7 @@ class FilingService:
                     number=agreement.number,
                     unit_id=c["unit_id"],
                     developer_id=c["developer_id"],
-                    status="DRAFT",
+                    status=ContractStatus.DRAFT.value,
                     data=contract_to_json(dataclasses.replace(contract, number=agreement.number)),
                     eligibility="[]",
                     draft_sha256=hashlib.sha256(pdf).hexdigest(),
