@@ -654,15 +654,21 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         raw = pdf + contract_id.encode()
         return await run_in_threadpool(once, who, key, raw, run, filing_answer)
 
-    def filing_row(number: str, who: Caller) -> FilingView:
+    @contextmanager
+    def filed(number: str) -> Iterator[None]:
+        """A filing the caller may not see is unknown to them, or forbidden to their role."""
         try:
-            return reads.filing(number, who)
+            yield
         except UnknownFiling as exc:
             raise Problem(404, "unknown-filing", "Unknown filing", number) from exc
         except UnknownContract as exc:  # another party's
             raise Problem(404, "unknown-contract", "Unknown contract", str(exc)) from exc
         except NotForYourRole as exc:
             raise Problem(403, "forbidden", "Not allowed for this role", str(exc)) from exc
+
+    def filing_row(number: str, who: Caller) -> FilingView:
+        with filed(number):
+            return reads.filing(number, who)
 
     @r.get("/filings", summary="Was this document ever filed? (by SHA-256)")
     def find(who: Who, sha256: str = Query(pattern="^[0-9a-f]{64}$")) -> list[dict[str, Any]]:
@@ -702,8 +708,9 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
     @r.get("/filings/{number}/document", summary="The sealed contract PDF")
     def filing_document(number: str, who: Who) -> Response:
         require(who, *policy.PERSONAL_DATA_ROLES)
-        filing_row(number, who)
-        return Response(reads.filing_document(number, who), media_type="application/pdf")
+        with filed(number):
+            pdf = reads.filing_document(number, who)
+        return Response(pdf, media_type="application/pdf")
 
     @r.get("/filings/{number}/receipt", summary="The filing's receipt (.tlog-proof)")
     def filing_receipt(number: str, who: Who) -> Response:
@@ -835,18 +842,19 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
 
     @r.get("/filings/{number}/changes", summary="A filing's change agreements")
     def changes(number: str, who: Who) -> list[dict[str, Any]]:
-        filing_row(number, who)
+        with filed(number):
+            found = reads.changes(number, who)
         return [
             {"log_index": ch.log_index, "document_sha256": ch.doc_sha256, "at": ch.at.isoformat()}
-            for ch in reads.changes(number, who)
+            for ch in found
         ]
 
     @r.get("/filings/{number}/changes/{index}/document", summary="A sealed change agreement (PDF)")
     def change_document(number: str, index: int, who: Who) -> Response:
         require(who, *policy.PERSONAL_DATA_ROLES)
-        filing_row(number, who)
         try:
-            pdf = reads.change_document(number, index, who)
+            with filed(number):
+                pdf = reads.change_document(number, index, who)
         except UnknownChange as exc:
             raise Problem(404, "unknown-change", "No such change of this filing", str(exc)) from exc
         return Response(pdf, media_type="application/pdf")

@@ -191,15 +191,19 @@ class ContractReads:
 
     # -- filings -----------------------------------------------------------
 
-    def filing(self, number: str, caller: Caller) -> FilingView:
-        """The filing if the caller may see it (a party only its own); raises
-        ``UnknownFiling``, ``UnknownContract`` (another party's), ``NotForYourRole``."""
+    def _filing(self, number: str, caller: Caller) -> dict[str, Any]:
         try:
             f = self.service.filing(number)
         except UnknownContract as exc:
             raise UnknownFiling(number) from exc
         if caller.role in policy.PARTY_ROLES:
             self.contract(f["contract_id"], caller)  # unknown unless it is theirs
+        return f
+
+    def filing(self, number: str, caller: Caller) -> FilingView:
+        """The filing if the caller may see it (a party only its own); raises
+        ``UnknownFiling``, ``UnknownContract`` (another party's), ``NotForYourRole``."""
+        f = self._filing(number, caller)
         return FilingView(
             f["number"],
             f["contract_id"],
@@ -213,10 +217,10 @@ class ContractReads:
         """The sealed contract PDF (the read is on record)."""
         if not policy.sees_personal_data(caller):
             raise NotForYourRole("sealed documents name people")
-        self.filing(number, caller)
+        f = self._filing(number, caller)
         with self.engine.begin() as conn:
             record_access(conn, caller, "read-filed-document", number, self.clock)
-        return bytes(self.service.filing(number)["sealed_pdf"])
+        return bytes(f["sealed_pdf"])
 
     def changes(self, number: str, caller: Caller) -> list[ChangeView]:
         self.filing(number, caller)
