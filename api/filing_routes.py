@@ -695,13 +695,13 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
             "contract_id": f.contract_id,
             "cancellation": [
                 {
-                    "basis": d["basis"],
-                    "reference": d["reference"],
-                    "document_sha256": d["doc_sha256"],
-                    "log_index": d["log_index"],
-                    "at": _iso(d["at"]),
+                    "basis": d.basis.value,
+                    "reference": d.reference,
+                    "document_sha256": d.doc_sha256,
+                    "log_index": d.log_index,
+                    "at": d.at.isoformat(),
                 }
-                for d in service.cancellation_documents(number)
+                for d in reads.cancellations(number)
             ],
         }
 
@@ -913,10 +913,3 @@ def build_contract(data: ContractIn, u: dict[str, Any]) -> Contract:
         dispute=DisputeResolution[data.dispute],
         dispute_body=data.dispute_body,
     )
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    """SQLite hands back naive datetimes for what was stored as UTC."""
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat()

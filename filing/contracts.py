@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from filing import disclosure, policy, schema
 from filing.access_log import record_access
 from filing.clock import SYSTEM, Clock
+from filing.entry import CancellationBasis
 from filing.policy import Caller, Sight
 from filing.service import FilingService, UnknownContract
 from filing.status import ContractStatus, FilingStatus, UnitStatus
@@ -80,6 +81,17 @@ class FilingView:
     doc_sha256: str
     log_index: int
     filed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CancellationView:
+    """What a filing's cancellation rests on (without the document)."""
+
+    basis: CancellationBasis
+    reference: str
+    doc_sha256: str
+    log_index: int
+    at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -221,6 +233,19 @@ class ContractReads:
         with self.engine.begin() as conn:
             record_access(conn, caller, "read-filed-document", number, self.clock)
         return bytes(f["sealed_pdf"])
+
+    def cancellations(self, number: str) -> list[CancellationView]:
+        """The filing's cancellation (at most one), for whoever may see the filing."""
+        return [
+            CancellationView(
+                CancellationBasis(d["basis"]),
+                d["reference"],
+                d["doc_sha256"],
+                int(d["log_index"]),
+                aware(d["at"]),
+            )
+            for d in self.service.cancellation_documents(number)
+        ]
 
     def changes(self, number: str, caller: Caller) -> list[ChangeView]:
         self.filing(number, caller)
