@@ -51,6 +51,20 @@ def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
         assert units_filed == filed - cancelled
         assert 10 <= len(by_month) <= 13  # a year of filings
         assert d.log.appended() == filed + cancelled  # one entry each, nothing else
+        # Filed through the platform's own filing transaction: its numbers, in date order
+        # per year, and an outbox event for every filing and cancellation.
+        with d.log.engine.connect() as conn:
+            numbered = conn.execute(
+                select(schema.filings.c.number, schema.filings.c.filed_at).order_by(
+                    schema.filings.c.log_index
+                )
+            ).all()
+            events = conn.execute(select(func.count()).select_from(schema.outbox)).scalar()
+        years: dict[str, int] = {}
+        for number, filed_at in numbered:
+            years[str(filed_at.year)] = years.get(str(filed_at.year), 0) + 1
+            assert number == f"CS-{filed_at.year}-{years[str(filed_at.year)]:06d}"
+        assert events == filed + cancelled
     with pytest.raises(CityExists):
         generate(city, size=SMALL)
 
