@@ -70,10 +70,10 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.workers > 1:
         from api.app import DATA_ENV
-        from filing.platform import Platform
+        from filing.platform import database_kind
 
         with Deployment.open(args.data) as deployment:
-            dialect = Platform(deployment).database_kind
+            dialect = database_kind(deployment)
         if dialect != "postgresql":
             print(
                 "several workers need PostgreSQL (set WANGQIAN_DATABASE_URL); SQLite has one "

@@ -73,11 +73,6 @@ class Platform:
         self.supervision = Supervision(deployment, engine, self.access)
         self.identity = departments.TableIdentityCheck(engine)
 
-    @property
-    def database_kind(self) -> str:
-        """The SQL dialect's name: "sqlite" or "postgresql"."""
-        return self.d.log.engine.dialect.name
-
     def create_key(self, org: str, role: Role) -> str:
         return self.keys.create(org, role)
 
@@ -100,6 +95,11 @@ class Platform:
 
     def audit_records(self) -> RecordsReport:
         return audit_records(self.d.log.engine)
+
+
+def database_kind(deployment: Deployment) -> str:
+    """The deployment database's SQL dialect: "sqlite" or "postgresql"."""
+    return deployment.log.engine.dialect.name
 
 
 def migrate(data_dir: Path, say: Callable[[str], None]) -> revisions.Migration:
