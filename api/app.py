@@ -11,7 +11,16 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from api import filing_routes, log_routes, pages, pki_routes, problems, supervision_routes
+from api import (
+    docs_pages,
+    filing_routes,
+    log_routes,
+    ownership_routes,
+    pages,
+    pki_routes,
+    problems,
+    supervision_routes,
+)
 from api.examples import add_examples
 from api.incidents import LastResortMiddleware
 from api.limits import BodyLimitMiddleware
@@ -98,8 +107,11 @@ def create_app(
         summary="Housing contract filing with an append-only, witnessed Merkle log",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served offline by docs_pages
+        redoc_url=None,
     )
     problems.install(app)
+    docs_pages.install(app)
     app.add_middleware(BodyLimitMiddleware)
     # Added last, so outermost: whatever escapes the handlers is answered and logged here,
     # without its text, before the server could log it in full.
@@ -107,6 +119,7 @@ def create_app(
     app.include_router(log_routes.router(deployment))
     app.include_router(pki_routes.router(deployment))
     app.include_router(filing_routes.router(deployment, platform, limiter))
+    app.include_router(ownership_routes.router(deployment, platform, limiter))
     app.include_router(supervision_routes.router(platform, limiter, targets))
     app.include_router(pages.router(deployment, service, limiter, budget))
     describe = app.openapi

@@ -65,19 +65,45 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[Decimal | floa
     return _frame(title, top, body)
 
 
-def line_chart(title: str, labels: Sequence[str], values: Sequence[Decimal | float]) -> str:
+def line_chart(
+    title: str,
+    labels: Sequence[str],
+    values: Sequence[Decimal | float],
+    partial_last: bool = False,
+) -> str:
+    """A line over periods; ``partial_last``: the last period is still running, so its point
+    is drawn hollow on a dashed segment and said so, not read as a collapse."""
     nums = [float(v) for v in values]
     top = _scale(nums)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(nums) - 1, 1)
     points = [(LEFT + i * step, TOP + plot_h - plot_h * v / top) for i, v in enumerate(nums)]
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    partial = partial_last and len(points) > 0
+    solid = points[:-1] if partial else points
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in solid)
     body = [
         f'<polyline class="line" points="{path}" fill="none" stroke="{LINE}" stroke-width="3"/>'
     ]
+    if partial and len(points) > 1:
+        (x0, y0), (x1, y1) = points[-2], points[-1]
+        body.append(
+            f'<line class="partial" x1="{x0:.1f}" y1="{y0:.1f}" x2="{x1:.1f}" y2="{y1:.1f}" '
+            f'stroke="{LINE}" stroke-width="2" stroke-dasharray="6 4"/>'
+        )
+    if partial:
+        body.append(
+            f'<text class="partial-note" x="{WIDTH - RIGHT}" y="{HEIGHT - 12}" text-anchor="end" '
+            f'font-size="11" {FONT}>虚线空心点：{escape(labels[-1])} 未满一期（截至今日）'
+            " · last period to date</text>"
+        )
     every = max(1, len(labels) // 12)
     for i, ((x, y), label) in enumerate(zip(points, labels, strict=True)):
-        body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{LINE}"/>')
+        hollow = partial and i == len(points) - 1
+        fill = "#ffffff" if hollow else LINE
+        body.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{fill}" stroke="{LINE}" '
+            f'stroke-width="2"/>'
+        )
         if i % every == 0:
             body.append(
                 f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '

@@ -26,6 +26,23 @@ _FILING = "CS-2026-000001"
 _CONTRACT_ID = "0b7d6c1e-5a8f-4a51-9a7e-2c7f3f1d9e10"
 _PDF = "%PDF-1.7 … (the PDF's bytes)"
 _PEM = "-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n"
+_REGISTERED = {
+    "code": _CODE,
+    "status": "REGISTERED",
+    "certificate": "湘（2027）长沙市不动产权第 0012345 号",
+    "basis": "filing",
+    "filing": _FILING,
+    "co_ownership": "SOLE",
+    "owners": 1,
+    "registered_on": "2027-09-01",
+    "acquired_on": "2026-11-27",
+}
+_MORTGAGE = {
+    "mortgagee": "示范银行长沙分行",
+    "reference": "湘（2027）长沙市不动产证明第 0100001 号",
+    "registered_on": "2027-09-15",
+    "consent": "同意转让 DY-2029-0007",
+}
 _UNIT = {
     "code": _CODE,
     "floor": 1,
@@ -87,6 +104,29 @@ RESPONSES: dict[str, Any] = {
     "GET /pki/{slug}.crt": _PEM,
     "POST /v1/registry/import": {"imported": 120},
     "POST /v1/registry/permits": {"id": 1, "number": "长住建预许字（2026）第 0088 号"},
+    "POST /v1/projects/{project}/buildings/{building}/completion": {
+        "completion": 1,
+        "project": 1,
+        "building": 2,
+        "completed_units": 60,
+        "measured": [_CODE],
+    },
+    "GET /v1/units/{code}/measurements": [
+        {
+            "completion": 1,
+            "at": "2027-09-01T02:00:00+00:00",
+            "recorded_by": "长沙市住建局",
+            "acceptance_record": "长建竣备字（2027）第 0123 号",
+            "survey_report": "长测（2027）第 0456 号",
+            "correction": "",
+            "old_building": None,
+            "old_inner": None,
+            "old_shared": None,
+            "new_building": "119.02",
+            "new_inner": "96.77",
+            "new_shared": "22.25",
+        }
+    ],
     "POST /v1/departments/{kind}": {"loaded": 1, "load": _LOAD},
     "GET /v1/departments/{kind}/loads": [_LOAD],
     "GET /v1/units": [_UNIT],
@@ -98,6 +138,8 @@ RESPONSES: dict[str, Any] = {
             "forecast_shared": "22.26",
             "measured_building": None,
             "completed": False,
+            "project_id": 1,
+            "building_id": 2,
             "developer": "湘江示范置业有限公司",
             "developer_id": "91430100MA4L000000",
             "permit_number": "长住建预许字（2026）第 0088 号",
@@ -115,12 +157,27 @@ RESPONSES: dict[str, Any] = {
         ],
     },
     "POST /v1/units/{code}/release": {"code": _CODE, "status": "AVAILABLE"},
-    "POST /v1/units/{code}/registration": {"code": _CODE, "status": "REGISTERED"},
+    "POST /v1/units/{code}/registration": _REGISTERED,
+    "POST /v1/units/{code}/ownership": {**_REGISTERED, "basis": "import", "filing": None},
+    "GET /v1/units/{code}/ownership": {
+        **_REGISTERED,
+        "owners": [{"owner": "owner:3f9c2a71d04b8e65", "share": None}],
+        "mortgages": [_MORTGAGE],
+    },
+    "POST /v1/units/{code}/mortgages": {"code": _CODE, **_MORTGAGE, "consent": None},
+    "POST /v1/units/{code}/mortgages/consent": {"code": _CODE, **_MORTGAGE},
+    "POST /v1/units/{code}/mortgages/discharge": {"code": _CODE, **_MORTGAGE},
     "POST /v1/units/{code}/flags/{flag}": {"code": _CODE, "flags": ["SEIZED"]},
-    "POST /v1/contracts": {"id": _CONTRACT_ID, "number": "HT-2026-000001", "draft_sha256": _SHA},
+    "POST /v1/contracts": {
+        "id": _CONTRACT_ID,
+        "number": "HT-2026-000001",
+        "kind": "new-presale",
+        "draft_sha256": _SHA,
+    },
     "GET /v1/contracts/{contract_id}": {
         "id": _CONTRACT_ID,
         "number": "HT-2026-000001",
+        "kind": "new-presale",
         "status": "FILED",
         "unit": _CODE,
         "unit_status": "FILED",
@@ -152,6 +209,7 @@ RESPONSES: dict[str, Any] = {
     ],
     "GET /v1/filings/{number}": {
         "filing": _FILING,
+        "kind": "new-presale",
         "status": "ACTIVE",
         "document_sha256": _SHA,
         "log_index": 0,

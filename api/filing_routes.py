@@ -14,16 +14,16 @@ from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from api import auth, idempotency
+from api import auth, idempotency, ownership_routes
 from api.auth import Caller, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
-from filing import departments, disclosure, policy, registry
+from filing import departments, disclosure, drafting, ownership_records, policy, registry
 from filing.checks import Reason
 from filing.contracts import ContractView, FilingView, NotForYourRole, UnknownChange, UnknownFiling
 from filing.deployment import Deployment
@@ -32,10 +32,12 @@ from filing.platform import Platform
 from filing.service import (
     AgreementKind,
     ContractStateError,
+    Drafted,
     DuplicateContractNumber,
     FilingError,
     FilingRecord,
     JudgmentRequired,
+    KindMismatch,
     NotEligible,
     NotSellable,
     NotYourField,
@@ -54,19 +56,7 @@ from filing.status import (
     UnitStatus,
 )
 from keys.identity import IdentityRejected, VerifiedIdentity
-from signing.contract import (
-    Areas,
-    Contract,
-    ContractDataError,
-    DisputeResolution,
-    Escrow,
-    Party,
-    Payment,
-    PaymentMethod,
-    Permit,
-    Template,
-    Unit,
-)
+from signing.contract import ContractDataError, DisputeResolution, Escrow, PaymentMethod
 
 RECEIPT_WAIT = 5.0
 
@@ -119,10 +109,50 @@ class PermitIn(BaseModel):
 
 class RegistrationIn(BaseModel):
     certificate: str = Field(
+        pattern=ownership_routes.PLAIN,
         min_length=1,
         max_length=64,
         description="the 不动产权证书 number issued on registration",
         examples=["湘（2027）长沙市不动产权第 0012345 号"],
+    )
+    registered_on: dt.date | None = Field(
+        default=None, description="the registration's day (default: today, Beijing time)"
+    )
+    shares: list[Annotated[str, Field(max_length=20, pattern=ownership_routes.PLAIN)]] | None = (
+        Field(
+            default=None,
+            max_length=10,
+            description="the buyers' shares in their order when they own by shares (按份共有), "
+            'e.g. ["1/2", "1/2"]; without them two or more buyers own jointly (共同共有)',
+        )
+    )
+
+
+class MeasuredUnitIn(BaseModel):
+    code: str = Field(min_length=28, max_length=28, examples=["430104001001GB00001F00010203"])
+    building: Decimal = Field(description="实测建筑面积 m²", examples=["118.20"])
+    inner: Decimal = Field(description="实测套内建筑面积 m²", examples=["96.10"])
+    shared: Decimal = Field(description="实测分摊共有建筑面积 m²", examples=["22.10"])
+
+
+class CompletionIn(BaseModel):
+    acceptance_record: str = Field(
+        min_length=1,
+        max_length=100,
+        description="竣工验收备案号",
+        examples=["长建竣备字（2027）第 0123 号"],
+    )
+    survey_report: str = Field(
+        min_length=1,
+        max_length=100,
+        description="房产实测报告编号",
+        examples=["长测（2027）第 0456 号"],
+    )
+    units: list[MeasuredUnitIn] = Field(min_length=1, max_length=10000)
+    correction: str = Field(
+        default="",
+        max_length=500,
+        description="why measured areas of reserved, filed or registered units change",
     )
 
 
@@ -219,6 +249,89 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         return once(who, key, permit.model_dump_json().encode(), run)
 
     @r.post(
+        "/projects/{project}/buildings/{building}/completion",
+        status_code=201,
+        summary="Record a building's completion (竣工验收) and its units' measured areas (实测)",
+        description="All units listed or none: each of this building, once, with positive "
+        "areas whose building area is inner + shared (±0.01), else 422 `bad-measurements` "
+        "listing every problem. Every unit of the building is marked completed; a unit with "
+        "measured areas is then sold 现售 (GF-2014-0172). Changing measured areas of a "
+        "reserved, filed or registered unit is a correction: 409 `correction-required` "
+        "unless `correction` gives the reason. Each change is in the unit's history "
+        "(`GET /v1/units/{code}/measurements`: who, when, old and new areas).",
+    )
+    def record_completion(
+        project: Annotated[int, Path(ge=1, le=2**31 - 1)],
+        building: Annotated[int, Path(ge=1, le=2**31 - 1)],
+        body: CompletionIn,
+        who: Who,
+        key: Key = None,
+    ) -> Response:
+        require(who, *policy.KEEPS_REGISTRY)
+
+        def run() -> registry.CompletionRecord:
+            try:
+                return service.record_completion(
+                    project,
+                    building,
+                    body.acceptance_record,
+                    body.survey_report,
+                    [(u.code, u.building, u.inner, u.shared) for u in body.units],
+                    body.correction,
+                    who.org,
+                )
+            except registry.UnknownBuilding as exc:
+                raise Problem(404, "unknown-building", "Unknown building", str(exc)) from exc
+            except registry.MeasurementsRejected as exc:
+                raise Problem(
+                    422,
+                    "bad-measurements",
+                    "Measured areas rejected; nothing recorded",
+                    str(exc),
+                    errors=[{"unit": e.code, "message": e.message} for e in exc.errors],
+                ) from exc
+            except registry.CorrectionRequired as exc:
+                raise Problem(
+                    409,
+                    "correction-required",
+                    "A correction needs its reason",
+                    str(exc),
+                    units=exc.codes,
+                ) from exc
+            except registry.StaleUnit as exc:
+                raise Problem(409, "unit-changed", "A unit changed meanwhile", str(exc)) from exc
+
+        def answer(record: registry.CompletionRecord, live: bool) -> Response:
+            return JSONResponse(
+                {
+                    "completion": record.id,
+                    "project": project,
+                    "building": building,
+                    "completed_units": record.completed_units,
+                    "measured": list(record.changed),
+                },
+                status_code=201,
+            )
+
+        raw = body.model_dump_json().encode() + f"/{project}/{building}".encode()
+        return once(who, key, raw, run, answer)
+
+    @r.get(
+        "/units/{code}/measurements",
+        summary="A unit's measured areas as each completion record set them (old and new)",
+    )
+    def measurements(code: str, who: Who) -> list[dict[str, Any]]:
+        try:
+            rows = service.measurements(code)
+        except registry.UnknownUnit as exc:
+            raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
+        return [
+            {k: _iso(v) if k == "at" else None if v is None else str(v) for k, v in row.items()}
+            | {"completion": row["completion"]}
+            for row in rows
+        ]
+
+    @r.post(
         "/departments/{kind}",
         status_code=201,
         summary="Load a department extract (CSV): replaces the kind's table, all rows or none",
@@ -313,17 +426,29 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
 
     @r.post(
         "/units/{code}/registration",
-        summary="Record the buyer's ownership registration (不动产登记): FILED → REGISTERED",
+        summary="Record the registration of the filed purchase (不动产登记): → REGISTERED",
+        description="A FILED new home (REGISTER) or a resale UNDER_CONTRACT (转移登记): the "
+        "filing's buyers become the owners of record under the certificate given "
+        "(`GET /v1/units/{code}/ownership`).",
     )
     def register(code: str, body: RegistrationIn, who: Who, key: Key = None) -> Response:
         require(who, *policy.KEEPS_REGISTRY)
-        reason = f"不动产登记 {body.certificate}"
-        return once(
-            who,
-            key,
-            code.encode() + body.certificate.encode(),
-            lambda: unit_event(code, who, UnitEvent.REGISTER, reason, False),
-        )
+
+        def run() -> ownership_records.OwnershipRecord:
+            try:
+                return platform.ownership.register(
+                    code, body.certificate, who.org, body.registered_on, body.shares
+                )
+            except ownership_routes.REFUSED as exc:
+                raise ownership_routes.ownership_problem(exc) from exc
+
+        def answer(record: ownership_records.OwnershipRecord, live: bool) -> Response:
+            return JSONResponse(ownership_routes.registration_answer(code, record))
+
+        raw = code.encode() + body.certificate.encode()
+        if body.registered_on is not None or body.shares is not None:
+            raw += body.model_dump_json().encode()
+        return once(who, key, raw, run, answer)
 
     @r.post(
         "/units/{code}/flags/{flag}", summary="Set or clear a blocking flag (查封, 抵押, 不可售)"
@@ -397,7 +522,10 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
                 "房源核验 failed",
                 str(exc),
                 checks=[f.code for f in exc.failures],
+                kind=None if exc.kind is None else exc.kind.value,
             )
+        if isinstance(exc, KindMismatch):
+            return Problem(409, "kind-mismatch", "Not the unit's transaction kind", str(exc))
         if isinstance(exc, NotEligible):
             return Problem(
                 422,
@@ -438,11 +566,9 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
     def draft(data: ContractIn, who: Who, key: Key = None) -> Response:
         require(who, *policy.DRAFTS)
 
-        def run() -> tuple[str, str]:
+        def run() -> Drafted:
             try:
-                u = inventory.unit_details(data.unit_code)
-                contract = build_contract(data, u)
-                return service.draft(contract, who.org, who.org)
+                return service.draft_terms(contract_terms(data), who.org, who.org)
             except registry.UnknownUnit as exc:
                 raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
             except ContractDataError as exc:
@@ -450,10 +576,15 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
             except FilingError as exc:
                 raise filing_errors(exc) from exc
 
-        def answer(drafted: tuple[str, str], live: bool) -> Response:
-            cid, sha = drafted
+        def answer(drafted: Drafted, live: bool) -> Response:
             return JSONResponse(
-                {"id": cid, "number": data.number, "draft_sha256": sha}, status_code=201
+                {
+                    "id": drafted.id,
+                    "number": data.number,
+                    "kind": drafted.kind.value,
+                    "draft_sha256": drafted.sha256,
+                },
+                status_code=201,
             )
 
         return once(who, key, data.model_dump_json().encode(), run, answer)
@@ -466,6 +597,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         return {
             "id": c.id,
             "number": c.number,
+            "kind": c.kind,
             "status": c.status.value,
             "unit": state.unit_code,
             "unit_status": state.unit_status.value,
@@ -688,6 +820,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         f = filing_row(number, who)
         return {
             "filing": f.number,
+            "kind": f.kind,
             "status": f.status.value,
             "document_sha256": f.doc_sha256,
             "log_index": f.log_index,
@@ -872,40 +1005,16 @@ def _device_key(pem: str) -> ec.EllipticCurvePublicKey:
     return public
 
 
-def build_contract(data: ContractIn, u: dict[str, Any]) -> Contract:
-    """The contract from the request's terms and the 楼盘表's facts about the unit."""
-    forecast = Areas(u["forecast_building"], u["forecast_inner"], u["forecast_shared"])
-    measured = (
-        Areas(u["measured_building"], u["measured_inner"], u["measured_shared"])
-        if u["measured_building"] is not None
-        else None
-    )
-    completed = bool(u["completed"])
-    return Contract(
+def contract_terms(data: ContractIn) -> drafting.Terms:
+    """The request's terms; what the 楼盘表 says about the unit, filing adds to them."""
+    return drafting.Terms(
+        unit_code=data.unit_code,
         number=data.number,
-        template=Template.COMPLETED if completed else Template.PRESALE,
-        seller=Party(
-            "seller", u["developer"], "统一社会信用代码", u["developer_id"], address=u["address"]
-        ),
-        buyers=tuple(
-            Party("buyer", b.name, b.id_type, b.id_number, phone=b.phone) for b in data.buyers
-        ),
-        unit=Unit(
-            u["code"],
-            u["address"],
-            f"{u['project']} {u['building']}",
-            int(u["floor"]),
-            u["room"],
-            u["use"],
-            forecast,
-            measured,
-        ),
-        permit=Permit(
-            (u["registration_certificate"] if completed else u["permit_number"]) or "（无）",
-            u["permit_authority"] or "",
-        ),
+        buyers=tuple(drafting.Buyer(b.name, b.id_type, b.id_number, b.phone) for b in data.buyers),
         price=data.price,
-        payment=Payment(PaymentMethod[data.payment_method], data.down_payment, (), data.loan_bank),
+        payment_method=PaymentMethod[data.payment_method],
+        down_payment=data.down_payment,
+        loan_bank=data.loan_bank,
         escrow=Escrow(data.escrow_bank, data.escrow_account_name, data.escrow_account_number),
         delivery_date=data.delivery_date,
         late_payment_rate=data.late_payment_rate,
@@ -913,3 +1022,10 @@ def build_contract(data: ContractIn, u: dict[str, Any]) -> Contract:
         dispute=DisputeResolution[data.dispute],
         dispute_body=data.dispute_body,
     )
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    """SQLite hands back naive datetimes for what was stored as UTC."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat()

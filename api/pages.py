@@ -329,10 +329,16 @@ async function load() {
   const row = (k, v) => { const tr = document.createElement("tr");
     tr.innerHTML = "<th></th><td></td>"; tr.children[0].textContent = k;
     tr.children[1].textContent = v; $("totals").appendChild(tr); };
+  // Amounts as people read them: separators, and 万元/亿元 with the exact figure beside.
+  const sep = (v, digits) => Number(v).toLocaleString("zh-CN",
+    {minimumFractionDigits: digits, maximumFractionDigits: digits});
+  const money = (v) => { const n = Number(v);
+    const big = n >= 1e8 ? sep(n / 1e8, 2) + " 亿元" : n >= 1e4 ? sep(n / 1e4, 2) + " 万元" : "";
+    return big ? big + "（" + sep(n, 2) + " 元）" : sep(n, 2) + " 元"; };
   if (t) {
-    row("备案套数 filings", t.filings); row("备案面积 m²", t.area_m2);
-    row("成交金额 value (元)", t.value); row("均价 元/m²", t.avg_price_m2);
-    row("注销 cancellations", t.cancellations);
+    row("备案套数 filings", sep(t.filings, 0)); row("备案面积 m²", sep(t.area_m2, 2));
+    row("成交金额 value", money(t.value)); row("均价 元/m²", sep(t.avg_price_m2, 0));
+    row("注销 cancellations", sep(t.cancellations, 0));
   }
   for (const chart of ["trend", "districts", "stock"]) {
     const r = await fetch("/v1/stats/charts/" + chart + ".svg", {headers});

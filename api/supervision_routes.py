@@ -15,7 +15,7 @@ from api import auth, charts
 from api.auth import Caller, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
-from filing import policy
+from filing import policy, statistics
 from filing.platform import Platform
 from filing.relay import AddressRefused, Targets
 from filing.statistics import Dimension, Period
@@ -89,10 +89,14 @@ def router(platform: Platform, limiter: RateLimiter, targets: Targets) -> APIRou
         require(who, *policy.SEES_STATISTICS)
         if chart == "trend":
             rows = supervision.filings(Period.MONTH, Dimension.ALL, start, end)
+            today = supervision.today()
+            last_day = min(end, today) if end is not None else today
             svg = charts.line_chart(
                 "每月备案套数 Filings per month",
                 [r.period for r in rows],
                 [r.filings for r in rows],
+                partial_last=bool(rows)
+                and statistics.period_is_partial(Period.MONTH, rows[-1].period, last_day),
             )
         elif chart == "districts":
             rows = supervision.filings(None, Dimension.DISTRICT, start, end)

@@ -55,11 +55,13 @@ from benchmarks.report import write_section  # noqa: E402
 from filing import api_keys  # noqa: E402
 from filing.deployment import Deployment  # noqa: E402
 from filing.seals import known_validation_data  # noqa: E402
+from filing.service import PLATFORM_NAME  # noqa: E402
 from keys.pki import new_key  # noqa: E402
 from ledger.database import write_transaction  # noqa: E402
 from signing import pades, remote  # noqa: E402
 from signing.fonts import truetype_font  # noqa: E402
 from signing.sample import sample_contract  # noqa: E402
+from signing.seal_image import seal_file  # noqa: E402
 from verifier.signatures import validation_spec_with  # noqa: E402
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -365,7 +367,9 @@ def bare_bound(data: Path, seller_signed: bytes, runs: int = 5) -> Baseline:
             certs.append(x509.load_der_x509_certificate(sig.signer_cert.dump()))
         revocation = pki.revocation([*certs, seal])
         ts = pki.timestamper()
-        style = pades.Stamp(truetype_font(), None, "备案", "网签备案平台").style()
+        style = pades.Stamp(
+            truetype_font(), seal_file(PLATFORM_NAME, "备案专用章"), "备案", PLATFORM_NAME
+        ).style()
         # The same data the platform's judgement holds: the seal's and the signers' certificates.
         known = known_validation_data(revocation)
         signers_der = tuple(c.public_bytes(serialization.Encoding.DER) for c in certs)

@@ -283,6 +283,13 @@ def _check_filings(
         for index, row in rows.items()
         if row.number not in cancelled and index in entries
     }
+    # An existing home whose owners were imported from the register is REGISTERED with no
+    # filing here at all (filing/ownership_records.py).
+    imported = set(
+        conn.execute(
+            select(schema.ownerships.c.unit_id).where(schema.ownerships.c.basis == "import")
+        ).scalars()
+    )
     for unit in conn.execute(select(u.c.id, u.c.code, u.c.status, u.c.reserved_for)):
         holder = active.get(int(unit.id))
         if holder is not None and (
@@ -293,7 +300,11 @@ def _check_filings(
                 f"unit {unit.code} is {unit.status}, but the log holds it for the "
                 f"active filing {holder.number}",
             )
-        elif holder is None and unit.status in HELD:
+        elif (
+            holder is None
+            and unit.status in HELD
+            and not (unit.status == UnitStatus.REGISTERED.value and unit.id in imported)
+        ):
             report.add(
                 "state",
                 f"unit {unit.code} is {unit.status}, but the log has no active filing of it",

@@ -1,9 +1,14 @@
-"""房源核验: is this unit sellable now? Each failure has a stable reason code."""
+"""房源核验: is this unit sellable now? Each failure has a stable reason code.
+
+Each requirement is a check of its own; a transaction kind (filing/kinds.py) declares
+which it runs, and ``filing.kinds.sellable`` runs those of the kind the unit's facts decide.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from filing.status import UnitFlag, UnitStatus
@@ -21,7 +26,15 @@ class Reason(enum.Enum):
     PERMIT_NOT_YET_VALID = "PERMIT_NOT_YET_VALID"
     PERMIT_EXPIRED = "PERMIT_EXPIRED"
     PERMIT_REVOKED = "PERMIT_REVOKED"
-    NO_REGISTRATION_CERTIFICATE = "NO_REGISTRATION_CERTIFICATE"
+    BUILDING_NOT_COMPLETED = "BUILDING_NOT_COMPLETED"
+    NO_MEASURED_AREAS = "NO_MEASURED_AREAS"
+    # 存量房 (resale) checks: filing/resale.py
+    UNIT_NOT_REGISTERED = "UNIT_NOT_REGISTERED"
+    NO_OWNERSHIP_RECORD = "NO_OWNERSHIP_RECORD"
+    SELLERS_NOT_OWNERS = "SELLERS_NOT_OWNERS"
+    MORTGAGE_NOT_RECORDED = "MORTGAGE_NOT_RECORDED"
+    OTHER_LIVE_CONTRACT = "OTHER_LIVE_CONTRACT"
+    RESALE_RESTRICTED = "RESALE_RESTRICTED"
 
 
 MESSAGES = {
@@ -36,13 +49,21 @@ MESSAGES = {
     Reason.PERMIT_NOT_YET_VALID: "the presale permit is not valid yet",
     Reason.PERMIT_EXPIRED: "the presale permit has expired",
     Reason.PERMIT_REVOKED: "the presale permit was revoked",
-    Reason.NO_REGISTRATION_CERTIFICATE: "a completed home needs its registration certificate",
+    Reason.BUILDING_NOT_COMPLETED: "no completion (竣工验收) is recorded for the unit's building",
+    Reason.NO_MEASURED_AREAS: "a completed home is sold on measured areas (实测面积): none",
+    Reason.UNIT_NOT_REGISTERED: "only a home whose ownership is registered can be resold",
+    Reason.NO_OWNERSHIP_RECORD: "no owners of record are known for the unit",
+    Reason.SELLERS_NOT_OWNERS: "the sellers must be exactly the owners of record (every co-owner)",
+    Reason.MORTGAGE_NOT_RECORDED: "the unit is flagged mortgaged but no mortgage is on record",
+    Reason.OTHER_LIVE_CONTRACT: "another contract on the unit is still live",
+    Reason.RESALE_RESTRICTED: "the home may not be resold yet (限售)",
 }
 
 
 @dataclass(frozen=True)
 class CheckFailure:
     reason: Reason
+    detail: str = ""  # e.g. which seller, or from when: never a name or an ID number
 
     @property
     def code(self) -> str:
@@ -63,50 +84,77 @@ class PermitView:
 
 @dataclass(frozen=True)
 class UnitView:
-    """What the check needs to know about a unit, read in the caller's transaction."""
+    """What the checks need to know about a unit, read in the caller's transaction."""
 
     status: UnitStatus
     flags: frozenset[UnitFlag]
     reserved_for: str | None  # the contract holding the reservation
     mortgagee_consent: bool
-    completed: bool  # a completed home is sold on its registration certificate, not a permit
-    registration_certificate: str | None
+    completed: bool  # its building's completion (竣工验收) is recorded
     permit: PermitView | None
+    measured: bool = False  # measured areas (实测面积) are recorded
 
 
-def check_sellable(
-    unit: UnitView, today: dt.date, contract: str | None = None
-) -> list[CheckFailure]:
-    """Every reason the unit cannot be sold now; empty if it can.
+# A check of one requirement: the reasons it fails (none if it holds). Transaction kinds
+# (filing/kinds.py) declare which of these they run before a draft.
+Check = Callable[[UnitView, dt.date, str | None], list[Reason]]
 
-    ``contract``: the contract asking. A unit reserved for that very contract is
-    sellable to it (that is what the reservation is for).
+
+def unit_free(unit: UnitView, today: dt.date, contract: str | None) -> list[Reason]:
+    """Released, not filed or registered, and not reserved for another contract.
+
+    ``contract``: the contract asking. A unit reserved for that very contract is free
+    for it (that is what the reservation is for).
     """
-    failures: list[Reason] = []
     status_reasons = {
         UnitStatus.NOT_RELEASED: Reason.UNIT_NOT_RELEASED,
         UnitStatus.FILED: Reason.UNIT_ALREADY_FILED,
         UnitStatus.REGISTERED: Reason.UNIT_REGISTERED,
     }
     if unit.status in status_reasons:
-        failures.append(status_reasons[unit.status])
-    elif unit.status is UnitStatus.RESERVED and (contract is None or unit.reserved_for != contract):
-        failures.append(Reason.UNIT_RESERVED)
+        return [status_reasons[unit.status]]
+    if unit.status is UnitStatus.RESERVED and (contract is None or unit.reserved_for != contract):
+        return [Reason.UNIT_RESERVED]
+    return []
+
+
+def unencumbered(unit: UnitView, today: dt.date, contract: str | None) -> list[Reason]:
+    """Not seized, not mortgaged without the mortgagee's consent, not withheld."""
+    failures = []
     if UnitFlag.SEIZED in unit.flags:
         failures.append(Reason.UNIT_SEIZED)
     if UnitFlag.MORTGAGED in unit.flags and not unit.mortgagee_consent:
         failures.append(Reason.UNIT_MORTGAGED_WITHOUT_CONSENT)
     if UnitFlag.NOT_FOR_SALE in unit.flags:
         failures.append(Reason.UNIT_NOT_FOR_SALE)
-    if unit.completed:
-        if not unit.registration_certificate:
-            failures.append(Reason.NO_REGISTRATION_CERTIFICATE)
-    elif unit.permit is None:
-        failures.append(Reason.NO_PRESALE_PERMIT)
-    elif unit.permit.revoked:
-        failures.append(Reason.PERMIT_REVOKED)
-    elif today < unit.permit.valid_from:
-        failures.append(Reason.PERMIT_NOT_YET_VALID)
-    elif unit.permit.valid_until is not None and today > unit.permit.valid_until:
-        failures.append(Reason.PERMIT_EXPIRED)
-    return [CheckFailure(r) for r in failures]
+    return failures
+
+
+def presale_permit(unit: UnitView, today: dt.date, contract: str | None) -> list[Reason]:
+    """A presale permit covers the unit and is in force on ``today`` (预售, GF-2014-0171)."""
+    if unit.permit is None:
+        return [Reason.NO_PRESALE_PERMIT]
+    if unit.permit.revoked:
+        return [Reason.PERMIT_REVOKED]
+    if today < unit.permit.valid_from:
+        return [Reason.PERMIT_NOT_YET_VALID]
+    if unit.permit.valid_until is not None and today > unit.permit.valid_until:
+        return [Reason.PERMIT_EXPIRED]
+    return []
+
+
+def completed_and_measured(unit: UnitView, today: dt.date, contract: str | None) -> list[Reason]:
+    """The building's completion is recorded and the unit has measured areas (现售, 0172)."""
+    failures = []
+    if not unit.completed:
+        failures.append(Reason.BUILDING_NOT_COMPLETED)
+    if not unit.measured:
+        failures.append(Reason.NO_MEASURED_AREAS)
+    return failures
+
+
+def run(
+    checks: Sequence[Check], unit: UnitView, today: dt.date, contract: str | None = None
+) -> list[CheckFailure]:
+    """Every reason the unit fails ``checks``, in their order; empty if it passes."""
+    return [CheckFailure(r) for check in checks for r in check(unit, today, contract)]

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from filing import disclosure, policy, schema
+from filing import disclosure, kinds, policy, schema
 from filing.access_log import record_access
 from filing.clock import SYSTEM, Clock
 from filing.entry import CancellationBasis
@@ -40,6 +40,7 @@ class UnknownChange(LookupError):
 class ContractView:
     id: str
     number: str
+    kind: str  # the transaction kind (filing.kinds.Kind's value)
     status: ContractStatus
     developer_id: str
     unit_id: int
@@ -52,7 +53,8 @@ class ContractView:
 
     @property
     def required(self) -> tuple[str, ...]:
-        return self.contract.signature_fields
+        """Every signature field in signing order, as the contract's kind declares them."""
+        return kinds.get(self.kind).signature_fields(self.contract)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class ContractState:
 @dataclass(frozen=True)
 class FilingView:
     number: str
+    kind: str  # the transaction kind (filing.kinds.Kind's value)
     contract_id: str
     status: FilingStatus
     doc_sha256: str
@@ -122,6 +125,7 @@ def _view(row: Any) -> ContractView:
     return ContractView(
         id=c["id"],
         number=c["number"],
+        kind=c["kind"],
         status=ContractStatus(c["status"]),
         developer_id=c["developer_id"],
         unit_id=int(c["unit_id"]),
@@ -218,6 +222,7 @@ class ContractReads:
         f = self._filing(number, caller)
         return FilingView(
             f["number"],
+            f["kind"],
             f["contract_id"],
             FilingStatus(f["status"]),
             f["doc_sha256"],

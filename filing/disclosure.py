@@ -138,9 +138,10 @@ def unit_history(
 
     Buyers act on a unit under their ID numbers (the actor of a signature that files a
     contract is the buyer). A role without the right to personal data sees a buyer as
-    ``buyer:<pseudonym>`` (the same for the same person, unlinkable to the number without
-    the deployment's key), and no free text a party wrote (a cancellation's reason, or
-    anything a buyer's act recorded).
+    ``buyer:<pseudonym>`` (an owner of record who is no buyer here: ``owner:<pseudonym>``;
+    the same for the same person, unlinkable to the number without the deployment's key),
+    and no free text a party wrote (a cancellation's reason, or anything a buyer's act
+    recorded).
     """
     events = registry.history(conn, code)
     if sees_people:
@@ -153,11 +154,24 @@ def unit_history(
             .where(schema.contracts.c.unit_id == unit_id)
         ).scalars()
     )
+    # Owners of record act under their ID numbers too (a resale's sellers).
+    owners = set(
+        conn.execute(
+            select(schema.ownership_owners.c.person)
+            .join(
+                schema.ownerships,
+                schema.ownerships.c.id == schema.ownership_owners.c.ownership_id,
+            )
+            .where(schema.ownerships.c.unit_id == unit_id)
+        ).scalars()
+    )
     shown = []
     for event in events:
         event = dict(event)
-        if holdings.person_key(str(event["actor"])) in people:
-            event["actor"] = f"buyer:{pseudonym(str(event['actor']))}"
+        person = holdings.person_key(str(event["actor"]))
+        if person in people or person in owners:
+            label = "buyer" if person in people else "owner"
+            event["actor"] = f"{label}:{pseudonym(str(event['actor']))}"
             event["reason"] = WITHHELD
         elif event["event"] == "CANCEL_FILING":
             event["reason"] = WITHHELD  # the parties' own words

@@ -22,7 +22,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 
 class EligibilityReason(enum.Enum):
@@ -83,7 +83,17 @@ def load_rule_sets(path: Path) -> list[RuleSet]:
     return sorted(sets, key=lambda s: s.effective_from)
 
 
-def rule_set_for(sets: Sequence[RuleSet], day: dt.date) -> RuleSet:
+class Dated(Protocol):
+    """A versioned rule set that takes effect on a day (purchase limits, resale limits)."""
+
+    @property
+    def effective_from(self) -> dt.date: ...
+
+
+D = TypeVar("D", bound=Dated)
+
+
+def rule_set_for(sets: Sequence[D], day: dt.date) -> D:
     """The rule set in force on ``day``: the latest that took effect on or before it."""
     in_force = [s for s in sets if s.effective_from <= day]
     if not in_force:

@@ -14,7 +14,9 @@ filing a cancellation or change refers to. ``doc`` is the sealed contract's hash
 for a change, the sealed change agreement's. A cancellation says on what ``basis``:
 ``agreement`` (``doc``: the cancellation agreement every party signed, sealed) or
 ``judgment`` (``doc``: the judgment or decision document the authority or a court
-recorded). Entries written before the key existed have none.
+recorded). Entries written before the key existed have none. ``kind`` names the
+transaction kind of the filing every event of it belongs to; it is left out for a
+new-home sale (新建商品房买卖), so entries written before kinds existed read unchanged.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ class EntryEvent(enum.Enum):
     FILED = "filed"
     CANCELLED = "cancelled"
     CHANGED = "changed"
+
+
+class EntryKind(enum.Enum):
+    """The transaction kind a filing event belongs to, as the public log names it."""
+
+    NEW_HOME = "new-home"  # 新建商品房买卖 (presale GF-2014-0171 or 现售 0172); the default
+    RESALE = "resale"  # 存量房买卖
 
 
 class CancellationBasis(enum.Enum):
@@ -65,6 +74,7 @@ class FilingEntry:
     parties: tuple[str, ...]
     ref: int | None = None
     basis: CancellationBasis | None = None
+    kind: EntryKind = EntryKind.NEW_HOME
 
     def __post_init__(self) -> None:
         UnitCode(self.unit)
@@ -92,6 +102,8 @@ class FilingEntry:
         }
         if self.basis is not None:
             data["basis"] = self.basis.value
+        if self.kind is not EntryKind.NEW_HOME:
+            data["kind"] = self.kind.value
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
@@ -107,6 +119,7 @@ class FilingEntry:
                 parties=tuple(str(p) for p in obj["parties"]),
                 ref=obj["ref"] if obj["ref"] is None else int(obj["ref"]),
                 basis=CancellationBasis(obj["basis"]) if "basis" in obj else None,
+                kind=EntryKind(obj["kind"]) if "kind" in obj else EntryKind.NEW_HOME,
             )
             version = obj["v"]
         except (UnicodeDecodeError, ValueError, KeyError, TypeError, OverflowError) as exc:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, func, insert, select
 
-from filing import holdings, registry, schema
+from filing import holdings, kinds, registry, schema
 from filing.entry import CancellationBasis
 from filing.service import FilingService
 from filing.status import ContractStatus, UnitEvent
@@ -51,6 +51,7 @@ class Batch:
         code = contract.unit.code
         document = placeholder(contract)
         unit = registry.unit(conn, code)
+        kind = kinds.of_contract(contract)
         contract_id = str(uuid.uuid4())
         developer = contract.seller.id_number
         conn.execute(
@@ -60,21 +61,21 @@ class Batch:
                 unit_id=unit.id,
                 developer_id=developer,
                 status=ContractStatus.DRAFT.value,
+                kind=kind.kind.value,
                 data=contract_to_json(contract),
                 eligibility="[]",
                 draft_sha256=hashlib.sha256(document).hexdigest(),
                 draft_pdf=document,
                 current_pdf=document,
-                signed_fields=",".join(contract.signature_fields[:-1]),
+                signed_fields=",".join(kind.signature_fields(contract)[:-1]),
                 created_at=at,
                 expires_at=at,
             )
         )
         holdings.record_buyers(conn, contract_id, contract)
         registry.apply(conn, code, UnitEvent.RESERVE, developer, "draft", reserved_for=contract_id)
-        record = self.service._record_filing(
-            conn, {"id": contract_id, "unit_id": unit.id}, contract, document, ACTOR, at, ACTOR
-        )
+        c = {"id": contract_id, "unit_id": unit.id}
+        record = self.service._record_filing(conn, c, kind, contract, document, ACTOR, at, ACTOR)
         return record.number
 
     def cancel(self, number: str, reason: str, agreement: str, at: dt.datetime) -> int:

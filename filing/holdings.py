@@ -46,7 +46,8 @@ def homes_on_platform(
 ) -> int:
     """Units in ``districts`` other than ``besides_unit`` (the one being drafted: a home is
     not counted against itself) that these people hold on the platform: filed and not yet
-    registered (an active filing of a FILED unit), or reserved by their draft."""
+    registered (an active filing of a FILED unit, or of a resale not yet transferred), or
+    reserved by their draft."""
     c, u, f = schema.contracts, schema.units, schema.filings
     b, p, cb = schema.buildings, schema.projects, schema.contract_buyers
     keys = sorted({person_key(i) for i in id_numbers})
@@ -70,6 +71,13 @@ def homes_on_platform(
                 and_(
                     f.c.status == literal(FilingStatus.ACTIVE.value),
                     u.c.status == literal(UnitStatus.FILED.value),
+                ),
+                # A resale filed and not yet transferred (转移登记): the buyers' filing holds
+                # the unit, not its sellers' old one.
+                and_(
+                    f.c.status == literal(FilingStatus.ACTIVE.value),
+                    u.c.status == literal(UnitStatus.UNDER_CONTRACT.value),
+                    u.c.reserved_for == c.c.id,
                 ),
             ),
         )

@@ -22,6 +22,7 @@ from filing.eligibility import CHANGSHA_2017, load_rule_sets
 from filing.idempotency import IdempotencyRecords
 from filing.inventory import Inventory
 from filing.migrations import revisions
+from filing.ownership_records import OwnershipRegister
 from filing.policy import Caller, Role
 from filing.relay import Dispatcher, Targets
 from filing.service import Departments, FilingService
@@ -72,6 +73,7 @@ class Platform:
         self.contracts = ContractReads(engine, self.service, clock)
         self.supervision = Supervision(deployment, engine, self.access)
         self.identity = departments.TableIdentityCheck(engine)
+        self.ownership = OwnershipRegister(engine, self.access)
 
     def create_key(self, org: str, role: Role) -> str:
         return self.keys.create(org, role)

@@ -88,6 +88,17 @@ def sees_unit_people(caller: Caller, developer_id: str) -> bool:
     )
 
 
+# Who reads owners' names and ID numbers (besides the owners themselves).
+SEES_OWNERS = (Role.AUTHORITY, Role.COURT)
+RECORDS_CONSENTS = (Role.AUTHORITY, Role.BANK)  # the authority, or the mortgagee itself
+
+
+def sees_owners(caller: Caller, is_owner: bool) -> bool:
+    """Does the caller see the owners of record by name and ID number (the authority, a
+    court, and an owner, as a buyer-role caller, of its own home)?"""
+    return caller.role in SEES_OWNERS or (caller.role is Role.BUYER and is_owner)
+
+
 def acts_on_unit(caller: Caller, developer_id: str) -> bool:
     """May the caller change a unit of ``developer_id`` (a developer only its own)?"""
     return caller.role is not Role.DEVELOPER or developer_id == caller.org

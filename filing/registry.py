@@ -303,7 +303,7 @@ def unit_view(conn: Connection, code: str) -> UnitView:
             u.reserved_for,
             u.mortgagee_consent,
             u.completed,
-            u.registration_certificate,
+            u.measured_building,
             pm.number,
             pm.valid_from,
             pm.valid_until,
@@ -316,7 +316,13 @@ def unit_view(conn: Connection, code: str) -> UnitView:
         raise UnknownUnit(f"no unit {code}")
     permit = None if row[6] is None else PermitView(row[6], row[7], row[8], bool(row[9]))
     return UnitView(
-        UnitStatus(row[0]), _flags(row[1]), row[2], bool(row[3]), bool(row[4]), row[5], permit
+        UnitStatus(row[0]),
+        _flags(row[1]),
+        row[2],
+        bool(row[3]),
+        bool(row[4]),
+        permit,
+        measured=row[5] is not None,
     )
 
 
@@ -335,21 +341,39 @@ def apply(
     if expect_reserved_for is not None and current.reserved_for != expect_reserved_for:
         raise StaleUnit(f"unit {code} is not reserved for {expect_reserved_for}")
     after = transition(current.status, event)
-    holds = after in (UnitStatus.RESERVED, UnitStatus.FILED, UnitStatus.REGISTERED)
+    held = after in (UnitStatus.RESERVED, UnitStatus.RESALE_RESERVED)
+    holder = reserved_for or current.reserved_for
+    if event in (UnitEvent.RELEASE_RESALE_RESERVATION, UnitEvent.CANCEL_RESALE_FILING):
+        # Back to its owners: held again by the purchase that made them owners (none for a
+        # home imported from the register), not by the resale that did not happen.
+        holder = _holder_of_record(conn, current.id)
     result = conn.execute(
         update(schema.units)
         .where(schema.units.c.id == current.id, schema.units.c.version == current.version)
         .values(
             status=after.value,
             version=current.version + 1,
-            reserved_for=(reserved_for or current.reserved_for) if holds else None,
-            reserved_until=reserved_until if after is UnitStatus.RESERVED else None,
+            reserved_for=holder if after.holds_contract else None,
+            reserved_until=reserved_until if held else None,
         )
     )
     if result.rowcount != 1:
         raise StaleUnit(f"unit {code} changed concurrently")
     _event(conn, current.id, now(), actor, event.value, reason, current.status, after, None)
     return after
+
+
+def _holder_of_record(conn: Connection, unit_id: int) -> str | None:
+    """The contract whose registered purchase made the unit's current owners its owners."""
+    o, f = schema.ownerships.c, schema.filings.c
+    return conn.execute(
+        select(f.contract_id)
+        .select_from(schema.ownerships)
+        .join(schema.filings, f.number == o.filing_number)
+        .where(o.unit_id == unit_id)
+        .order_by(o.id.desc())
+        .limit(1)
+    ).scalar()
 
 
 def set_flag(
@@ -377,6 +401,12 @@ def set_flag(
         text,
     )
     return flags
+
+
+def note(conn: Connection, code: str, actor: str, event: str, reason: str) -> None:
+    """Record in the unit's history an event that changes neither status nor flags (a
+    mortgage's consent, say). ``reason`` is public to every role: no personal data."""
+    _event(conn, unit(conn, code).id, now(), actor, event, reason, None, None, None)
 
 
 def history(conn: Connection, code: str) -> list[dict[str, Any]]:
@@ -410,6 +440,8 @@ def unit_details(conn: Connection, code: str) -> dict[str, Any]:
             u.registration_certificate,
             b.name.label("building"),
             p.name.label("project"),
+            b.id.label("building_id"),
+            b.project_id,
             p.district,
             p.address,
             p.developer,
@@ -451,3 +483,323 @@ def list_units(
     if status is not None:
         query = query.where(u.status == status.value)
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+# -- what a contract says about a unit -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The latest completion record of a unit's building (竣工验收, 实测报告)."""
+
+    acceptance_record: str
+    survey_report: str
+    recorded_by: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class UnitFacts:
+    """What the 楼盘表 says about a unit for its contract, and what its checks read."""
+
+    code: str
+    project: str
+    building: str
+    district: str
+    address: str
+    developer: str
+    developer_id: str
+    floor: int
+    room: str
+    use: str
+    forecast: Areas
+    measured: Areas | None
+    permit_number: str | None
+    permit_authority: str | None
+    completion: Completion | None
+    view: UnitView
+
+
+def unit_facts(conn: Connection, code: str) -> UnitFacts:
+    u, b, p, pm = schema.units.c, schema.buildings.c, schema.projects.c, schema.permits.c
+    row = conn.execute(
+        select(
+            u.code,
+            p.name,
+            b.name,
+            p.district,
+            p.address,
+            p.developer,
+            p.developer_id,
+            u.floor,
+            u.room,
+            u.use,
+            u.forecast_building,
+            u.forecast_inner,
+            u.forecast_shared,
+            u.measured_building,
+            u.measured_inner,
+            u.measured_shared,
+            pm.number,
+            pm.authority,
+            b.id,
+        )
+        .select_from(_UNIT_PROJECT)
+        .join(schema.permits, u.permit_id == pm.id, isouter=True)
+        .where(u.code == code)
+    ).first()
+    if row is None:
+        raise UnknownUnit(f"no unit {code}")
+    c = schema.building_completions.c
+    done = conn.execute(
+        select(c.acceptance_record, c.survey_report, c.recorded_by, c.at)
+        .where(c.building_id == row[18])
+        .order_by(c.id.desc())
+        .limit(1)
+    ).first()
+    return UnitFacts(
+        *row[:10],
+        forecast=Areas(row[10], row[11], row[12]),
+        measured=None if row[13] is None else Areas(row[13], row[14], row[15]),
+        permit_number=row[16],
+        permit_authority=row[17],
+        completion=None if done is None else Completion(*done),
+        view=unit_view(conn, code),
+    )
+
+
+# -- 竣工验收 and measured areas ---------------------------------------------------------
+
+AREA_LIMIT = Decimal("1e8")  # Numeric(10, 2)
+# A unit whose measured areas a contract may already state: changing them is a correction.
+_HELD = (UnitStatus.RESERVED, UnitStatus.FILED, UnitStatus.REGISTERED)
+
+
+class UnknownBuilding(RegistryError, LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Measurement:
+    code: str
+    areas: Areas
+
+
+@dataclass(frozen=True)
+class MeasurementError:
+    code: str
+    message: str
+
+
+class MeasurementsRejected(RegistryError):
+    def __init__(self, errors: list[MeasurementError]) -> None:
+        super().__init__(f"{len(errors)} measurement(s) rejected; nothing was recorded")
+        self.errors = errors
+
+
+class CorrectionRequired(RegistryError):
+    """Measured areas a contract may state already would change: a correction, with a reason."""
+
+    def __init__(self, codes: list[str]) -> None:
+        super().__init__(
+            "measured areas of reserved, filed or registered units would change: "
+            + ", ".join(codes)
+            + "; record a correction with its reason"
+        )
+        self.codes = codes
+
+
+@dataclass(frozen=True)
+class CompletionRecord:
+    id: int
+    building_id: int
+    completed_units: int  # units of the building marked completed
+    changed: tuple[str, ...]  # units whose measured areas were set or changed
+
+
+def area_problems(building: Decimal, inner: Decimal, shared: Decimal) -> list[str]:
+    """Why these measured areas cannot be recorded (pure; empty if they can)."""
+    values = {"building": building, "inner": inner, "shared": shared}
+    problems = [
+        f"{name} area {value} is out of range"
+        for name, value in values.items()
+        if not value.is_finite() or abs(value) >= AREA_LIMIT
+    ]
+    if problems:
+        return problems
+    problems = [
+        f"{name} area {value} has more than 2 decimal places"
+        for name, value in values.items()
+        if value != value.quantize(Decimal("0.01"))
+    ]
+    if problems:
+        return problems
+    if building <= 0 or inner <= 0:
+        problems.append("building and inner areas must be positive")
+    if shared < 0:
+        problems.append("shared area must not be negative")
+    if abs(inner + shared - building) > Decimal("0.01"):
+        problems.append(f"building area {building} is not inner {inner} + shared {shared}")
+    return problems
+
+
+def record_completion(
+    conn: Connection,
+    project_id: int,
+    building_id: int,
+    acceptance_record: str,
+    survey_report: str,
+    measurements: list[tuple[str, Decimal, Decimal, Decimal]],
+    correction: str,
+    actor: str,
+) -> CompletionRecord:
+    """Record a building's completion and its units' measured areas: all or nothing.
+
+    Every listed unit must be of this building, listed once, with positive areas whose
+    building area is inner + shared (±0.01). Measured areas that a contract may already
+    state (the unit is reserved, filed or registered) change only by a correction with
+    its reason. Every unit of the building is marked completed; each change is in the
+    unit's history and, with the old and new values, in ``unit_area_changes``.
+    """
+    u = schema.units.c
+    found = conn.execute(
+        select(schema.buildings.c.id).where(
+            schema.buildings.c.id == building_id, schema.buildings.c.project_id == project_id
+        )
+    ).first()
+    if found is None:
+        raise UnknownBuilding(f"no building {building_id} in project {project_id}")
+    units = {
+        r.code: r
+        for r in conn.execute(
+            select(
+                u.id,
+                u.code,
+                u.status,
+                u.version,
+                u.completed,
+                u.measured_building,
+                u.measured_inner,
+                u.measured_shared,
+            )
+            .where(u.building_id == building_id)
+            .order_by(u.id)
+            # Locked: a draft reserving a unit meanwhile waits instead of making the
+            # authority's record fail as "changed" (PostgreSQL; SQLite writes one at a time).
+            .with_for_update()
+        )
+    }
+    errors: list[MeasurementError] = []
+    seen: set[str] = set()
+    accepted: list[Measurement] = []
+    for code, building, inner, shared in measurements:
+        if code in seen:
+            errors.append(MeasurementError(code, "listed twice"))
+            continue
+        seen.add(code)
+        if code not in units:
+            errors.append(MeasurementError(code, "no such unit in this building"))
+            continue
+        problems = area_problems(building, inner, shared)
+        errors += [MeasurementError(code, m) for m in problems]
+        if not problems:
+            accepted.append(Measurement(code, Areas(building, inner, shared)))
+    if errors:
+        raise MeasurementsRejected(errors)
+
+    def old(code: str) -> Areas | None:
+        r = units[code]
+        if r.measured_building is None:
+            return None
+        return Areas(r.measured_building, r.measured_inner, r.measured_shared)
+
+    changed = [m for m in accepted if old(m.code) != m.areas]
+    corrected = [
+        m.code
+        for m in changed
+        if old(m.code) is not None and UnitStatus(units[m.code].status) in _HELD
+    ]
+    if corrected and not correction.strip():
+        raise CorrectionRequired(corrected)
+    at = now()
+    pk = conn.execute(
+        insert(schema.building_completions).values(
+            building_id=building_id,
+            acceptance_record=acceptance_record,
+            survey_report=survey_report,
+            correction=correction.strip(),
+            recorded_by=actor,
+            at=at,
+        )
+    ).inserted_primary_key
+    assert pk is not None
+    completion_id = int(pk[0])
+    by_code = {m.code: m for m in changed}
+    basis = f"竣工验收备案 {acceptance_record}；实测报告 {survey_report}"
+    if correction.strip():
+        basis += f"；更正：{correction.strip()}"
+    marked = 0
+    for code, r in sorted(units.items()):
+        m = by_code.get(code)
+        if m is None and r.completed:
+            continue
+        values: dict[str, Any] = {"completed": True, "version": r.version + 1}
+        if m is not None:
+            values.update(
+                measured_building=m.areas.building,
+                measured_inner=m.areas.inner,
+                measured_shared=m.areas.shared,
+            )
+        result = conn.execute(
+            update(schema.units).where(u.id == r.id, u.version == r.version).values(**values)
+        )
+        if result.rowcount != 1:
+            raise StaleUnit(f"unit {code} changed concurrently")
+        marked += 0 if r.completed else 1
+        if m is None:
+            _event(conn, r.id, at, actor, "COMPLETE", basis, None, None, None)
+            continue
+        before = old(code)
+        conn.execute(
+            insert(schema.unit_area_changes).values(
+                completion_id=completion_id,
+                unit_id=r.id,
+                old_building=None if before is None else before.building,
+                old_inner=None if before is None else before.inner,
+                old_shared=None if before is None else before.shared,
+                new_building=m.areas.building,
+                new_inner=m.areas.inner,
+                new_shared=m.areas.shared,
+            )
+        )
+        was = "无" if before is None else f"{before.building}/{before.inner}/{before.shared}"
+        now_ = f"{m.areas.building}/{m.areas.inner}/{m.areas.shared}"
+        reason = f"{basis}；实测面积（建筑/套内/分摊 m²）{was} → {now_}"
+        _event(conn, r.id, at, actor, "MEASURE", reason, None, None, None)
+    return CompletionRecord(completion_id, building_id, marked, tuple(m.code for m in changed))
+
+
+def measurement_history(conn: Connection, code: str) -> list[dict[str, Any]]:
+    """The unit's measured areas as each completion record set them, oldest first."""
+    a, c = schema.unit_area_changes.c, schema.building_completions.c
+    current = unit(conn, code)
+    rows = conn.execute(
+        select(
+            c.id.label("completion"),
+            c.at,
+            c.recorded_by,
+            c.acceptance_record,
+            c.survey_report,
+            c.correction,
+            a.old_building,
+            a.old_inner,
+            a.old_shared,
+            a.new_building,
+            a.new_inner,
+            a.new_shared,
+        )
+        .join(schema.building_completions, c.id == a.completion_id)
+        .where(a.unit_id == current.id)
+        .order_by(a.id)
+    ).all()
+    return [dict(r._mapping) for r in rows]

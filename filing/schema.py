@@ -100,6 +100,38 @@ unit_events = Table(
     Column("flags", Text),
 )
 
+# 竣工验收 and 实测: the authority records a building's completion (the acceptance record and
+# the survey report) with the measured areas of its units; a later record may correct them,
+# with a reason. Append-only: the units' previous areas are in ``unit_area_changes``.
+building_completions = Table(
+    "building_completions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("building_id", Integer, ForeignKey("buildings.id"), nullable=False, index=True),
+    Column("acceptance_record", Text, nullable=False),  # 竣工验收备案号
+    Column("survey_report", Text, nullable=False),  # 房产实测报告编号
+    Column("correction", Text, nullable=False),  # why measured areas are corrected; or empty
+    Column("recorded_by", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# Each unit's measured areas as one completion record set them: old (NULL: none) and new.
+unit_area_changes = Table(
+    "unit_area_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "completion_id", Integer, ForeignKey("building_completions.id"), nullable=False, index=True
+    ),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False, index=True),
+    Column("old_building", _area),
+    Column("old_inner", _area),
+    Column("old_shared", _area),
+    Column("new_building", _area, nullable=False),
+    Column("new_inner", _area, nullable=False),
+    Column("new_shared", _area, nullable=False),
+)
+
 contracts = Table(
     "contracts",
     metadata,
@@ -108,6 +140,7 @@ contracts = Table(
     Column("unit_id", Integer, ForeignKey("units.id"), nullable=False, index=True),
     Column("developer_id", Text, nullable=False),
     Column("status", String(16), nullable=False),  # DRAFT, FILED, WITHDRAWN, EXPIRED
+    Column("kind", String(24), nullable=False),  # the transaction kind (filing/kinds.py Kind)
     Column("data", Text, nullable=False),  # the contract's structured data (JSON)
     Column("eligibility", Text, nullable=False),  # the decisions, with rule-set versions and inputs
     Column("draft_sha256", String(64), nullable=False),
@@ -144,6 +177,7 @@ filings = Table(
     Column("contract_id", String(36), ForeignKey("contracts.id"), nullable=False, unique=True),
     Column("unit_id", Integer, ForeignKey("units.id"), nullable=False),
     Column("status", String(16), nullable=False),  # ACTIVE, CANCELLED
+    Column("kind", String(24), nullable=False),  # its contract's transaction kind
     Column("doc_sha256", String(64), nullable=False, index=True),
     Column("sealed_pdf", LargeBinary, nullable=False),
     Column("log_index", BigInteger, nullable=False, unique=True),
@@ -309,6 +343,83 @@ history_anchor_entries = Table(
     Column("log_index", BigInteger, nullable=False, unique=True),
 )
 
+# Ownership of record (filing/ownership.py, filing/ownership_records.py): a registered unit's
+# 不动产权证书 and owners, its mortgages (抵押), the mortgagees' consents to a sale and the
+# discharges. All append-only: a unit's current record is its latest, and a mortgage ends
+# with a discharge row, never an update.
+ownerships = Table(
+    "ownerships",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False, index=True),
+    Column("certificate", Text, nullable=False, unique=True),  # 不动产权证书 number
+    Column("co_ownership", String(8), nullable=False),  # CoOwnership: SOLE, JOINT, SHARES
+    Column("registered_on", Date, nullable=False),
+    Column("acquired_on", Date, nullable=False),  # what a resale restriction counts from
+    Column("basis", String(16), nullable=False),  # filing, transfer or import
+    Column("filing_number", String(32), ForeignKey("filings.number")),  # the purchase it ends
+    Column("recorded_by", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# The owners of a record, in the register's order. Personal data: only the authority, a
+# court and the owners themselves read names and ID numbers (filing.ownership.owner_views).
+ownership_owners = Table(
+    "ownership_owners",
+    metadata,
+    Column("ownership_id", Integer, ForeignKey("ownerships.id"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("id_type", Text, nullable=False),
+    Column("id_number", Text, nullable=False),
+    Column("person", String(64), nullable=False, index=True),  # holdings.person_key
+    Column("share", String(32)),  # "1/3" when owned by shares
+)
+
+mortgages = Table(
+    "mortgages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("unit_id", Integer, ForeignKey("units.id"), nullable=False, index=True),
+    Column("mortgagee", Text, nullable=False),
+    Column("reference", Text, nullable=False, unique=True),  # 不动产登记证明 number
+    Column("registered_on", Date, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+mortgage_consents = Table(
+    "mortgage_consents",
+    metadata,
+    Column(
+        "mortgage_id", Integer, ForeignKey("mortgages.id"), primary_key=True, autoincrement=False
+    ),
+    Column("reference", Text, nullable=False),  # the consent document's reference
+    Column("given_on", Date, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+mortgage_discharges = Table(
+    "mortgage_discharges",
+    metadata,
+    Column(
+        "mortgage_id", Integer, ForeignKey("mortgages.id"), primary_key=True, autoincrement=False
+    ),
+    Column("reference", Text, nullable=False),  # 抵押权注销登记
+    Column("discharged_on", Date, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+OWNERSHIP_APPEND_ONLY = (
+    "ownerships",
+    "ownership_owners",
+    "mortgages",
+    "mortgage_consents",
+    "mortgage_discharges",
+)
+
 # Kept append-only by the database itself (ledger.schema.append_only), as every revision
 # that creates one of them says (filing/migrations).
 APPEND_ONLY = (
@@ -320,4 +431,7 @@ APPEND_ONLY = (
     "outbox",
     "history_anchors",
     "history_anchor_entries",
+    "building_completions",
+    "unit_area_changes",
+    *OWNERSHIP_APPEND_ONLY,
 )

@@ -21,6 +21,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from cryptography import x509
@@ -29,8 +30,8 @@ from sqlalchemy import Connection, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
-from filing import holdings, outbox, registry, schema, statistics
-from filing.checks import CheckFailure, check_sellable
+from filing import drafting, holdings, kinds, outbox, registry, schema, statistics
+from filing.checks import CheckFailure
 from filing.clock import SYSTEM, Clock
 from filing.completion import completed
 from filing.deployment import Deployment
@@ -45,6 +46,7 @@ from filing.eligibility import (
     rule_set_for,
 )
 from filing.entry import CancellationBasis, EntryEvent, FilingEntry, party_hash
+from filing.kinds import Kind, LaterEvent, PartyRole, SigningMethod, TransactionKind
 from filing.seals import known_validation_data
 from filing.status import (
     ContractStatus,
@@ -63,10 +65,12 @@ from signing.contract import Contract, Party
 from signing.fonts import truetype_font
 from signing.render import AgreementKind as AgreementKind  # the kinds callers propose
 from signing.render import FilingAgreement, render, render_agreement
+from signing.seal_image import seal_file
 from verifier.document import revision_count
 from verifier.signatures import DocumentUnreadable, SignedDocument
 
 RESERVATION = dt.timedelta(days=7)
+PLATFORM_NAME = "网签备案平台"  # the name on the filing seal (备案专用章)
 
 
 class FilingError(Exception):
@@ -74,9 +78,15 @@ class FilingError(Exception):
 
 
 class NotSellable(FilingError):
-    def __init__(self, failures: list[CheckFailure]) -> None:
+    def __init__(self, failures: list[CheckFailure], kind: Kind | None = None) -> None:
         super().__init__("; ".join(f"{f.code}: {f.message}" for f in failures))
         self.failures = failures
+        self.kind = kind  # the transaction kind whose requirements the unit does not meet
+
+
+class KindMismatch(FilingError):
+    """The contract is not of the kind the 楼盘表's facts decide, or does not state the
+    facts its kind requires (measured areas): the registry changed, or the caller erred."""
 
 
 class NotEligible(FilingError):
@@ -123,6 +133,13 @@ class DuplicateContractNumber(FilingError):
 
 
 @dataclass(frozen=True)
+class Drafted:
+    id: str
+    sha256: str  # of the rendered draft
+    kind: Kind
+
+
+@dataclass(frozen=True)
 class FilingRecord:
     number: str
     contract_id: str
@@ -166,14 +183,28 @@ class FilingService:
 
     # -- drafting --------------------------------------------------------
 
+    def draft_terms(self, terms: drafting.Terms, developer_id: str, actor: str) -> Drafted:
+        """Draft the contract that the 楼盘表's facts about the unit make of ``terms``: the
+        kind they decide (现售 or presale), its model text, its basis and areas."""
+        with self.engine.connect() as conn:
+            facts = registry.unit_facts(conn, terms.unit_code)
+        kind = kinds.for_unit(facts.view)
+        return self._draft(drafting.compose(kind, terms, facts), developer_id, actor)
+
     def draft(self, contract: Contract, developer_id: str, actor: str) -> tuple[str, str]:
         """Check, render and record a draft, reserving its unit. Returns (contract id, sha256)."""
+        drafted = self._draft(contract, developer_id, actor)
+        return drafted.id, drafted.sha256
+
+    def _draft(self, contract: Contract, developer_id: str, actor: str) -> Drafted:
+        """The pipeline's first step, for every kind: its checks, rendering, reservation."""
+        kind = kinds.of_contract(contract)
         if is_agreement_number(contract.number):
             raise DuplicateContractNumber(
                 f"contract number {contract.number} is of the form the platform gives its "
                 "cancellation and change agreements"
             )
-        today = registry.now().date()
+        today = self.clock.now().date()
         contract_id = str(uuid.uuid4())
         pdf = render(contract).pdf
         digest = hashlib.sha256(pdf).hexdigest()
@@ -194,7 +225,7 @@ class FilingService:
                 self.departments.payments,
                 self.departments.properties,
             )
-            for b in contract.buyers
+            for b in (contract.buyers if kind.purchase_limits else ())
         ]
         with write_transaction(self.engine) as conn:
             # Counted under a lock per family member: two drafts racing for one family's
@@ -211,9 +242,11 @@ class FilingService:
             ]
             if not all(d.eligible for d in decisions):
                 raise NotEligible(decisions)
-            failures = check_sellable(registry.unit_view(conn, contract.unit.code), today)
+            facts = registry.unit_facts(conn, contract.unit.code)
+            _as_registered(kind, contract, facts)
+            failures = kind.sellable(facts.view, today)
             if failures:
-                raise NotSellable(failures)
+                raise NotSellable(failures, kind.kind)
             try:
                 registry.apply(
                     conn,
@@ -222,7 +255,7 @@ class FilingService:
                     actor,
                     f"draft {contract.number}",
                     reserved_for=contract_id,
-                    reserved_until=registry.now() + RESERVATION,
+                    reserved_until=self.clock.now() + RESERVATION,
                 )
             except (registry.StaleUnit, InvalidTransition) as exc:
                 # Another draft reserved it between the check and here (PostgreSQL reads each
@@ -235,7 +268,8 @@ class FilingService:
                         number=contract.number,
                         unit_id=unit.id,
                         developer_id=developer_id,
-                        status="DRAFT",
+                        status=ContractStatus.DRAFT.value,
+                        kind=kind.kind.value,
                         data=contract_to_json(contract),
                         eligibility=json.dumps(
                             [json.loads(d.to_json()) for d in decisions], ensure_ascii=False
@@ -244,8 +278,8 @@ class FilingService:
                         draft_pdf=pdf,
                         current_pdf=pdf,
                         signed_fields="",
-                        created_at=registry.now(),
-                        expires_at=registry.now() + RESERVATION,
+                        created_at=self.clock.now(),
+                        expires_at=self.clock.now() + RESERVATION,
                     )
                 )
             except IntegrityError as exc:
@@ -255,8 +289,41 @@ class FilingService:
                     f"contract number {contract.number} is already used"
                 ) from exc
             holdings.record_buyers(conn, contract_id, contract)
-            completed(conn, (contract_id, digest))
-        return contract_id, digest
+            drafted = Drafted(contract_id, digest, kind.kind)
+            completed(conn, drafted)
+        return drafted
+
+    # -- the 楼盘表: completion and measured areas ------------------------------
+
+    def record_completion(
+        self,
+        project_id: int,
+        building_id: int,
+        acceptance_record: str,
+        survey_report: str,
+        measurements: list[tuple[str, Decimal, Decimal, Decimal]],
+        correction: str,
+        actor: str,
+    ) -> registry.CompletionRecord:
+        """The authority records a building's completion and its units' measured areas
+        (``registry.record_completion``): from then on its measured units are sold 现售."""
+        with write_transaction(self.engine) as conn:
+            record = registry.record_completion(
+                conn,
+                project_id,
+                building_id,
+                acceptance_record,
+                survey_report,
+                measurements,
+                correction,
+                actor,
+            )
+            completed(conn, record)
+        return record
+
+    def measurements(self, code: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return registry.measurement_history(conn, code)
 
     def withdraw(self, contract_id: str, actor: str) -> None:
         self._release(contract_id, actor, ContractStatus.WITHDRAWN, "draft withdrawn")
@@ -322,16 +389,18 @@ class FilingService:
         """The developer's seal, from the platform's token (or key files)."""
         with self.engine.connect() as conn:
             c = self._contract(conn, contract_id)
-        # Before signing: pyHanko refuses a filled field with an error of its own (was a 500).
-        self._expect_next(c, "seller")
         contract = contract_from_json(c["data"])
+        field, declared, seller = _sealing_seller(_kind(c), contract)
+        # Before signing: pyHanko refuses a filled field with an error of its own (was a 500).
+        self._expect_next(c, field)
         slug = "seal-" + hashlib.sha256(c["developer_id"].encode()).hexdigest()[:16]
         font = truetype_font()
-        stamp = pades.Stamp(font, None, "出卖人", contract.seller.name)
-        with self.d.pki.seal_signer(slug, contract.seller.name, Profile.ENTERPRISE_SEAL) as signer:
+        seal = seal_file(seller.name, "合同专用章")
+        stamp = pades.Stamp(font, seal, declared.label, seller.name)
+        with self.d.pki.seal_signer(slug, seller.name, Profile.ENTERPRISE_SEAL) as signer:
             signed = pades.sign(
                 c["current_pdf"],
-                "seller",
+                field,
                 signer,
                 pades.Level.B_T,
                 timestamper=self.d.pki.timestamper(),
@@ -347,7 +416,7 @@ class FilingService:
         answer, for anyone's name and ID number, whether they match (an oracle)."""
         with self.engine.connect() as conn:
             c = self._contract(conn, contract_id, lock=False)
-        _buyer_of(contract_from_json(c["data"]), field, caller)
+        _own_party(_kind(c), contract_from_json(c["data"]), field, caller)
         if claimed_id_number != caller:
             raise NotYourField("a buyer's identity check is for the buyer's own ID number")
 
@@ -366,24 +435,25 @@ class FilingService:
         if c["status"] != ContractStatus.DRAFT:
             raise ContractStateError(f"the contract is {c['status'].lower()}")
         return self._certificate_for(
-            contract_from_json(c["data"]), field, identity, device_key, caller
+            _kind(c), contract_from_json(c["data"]), field, identity, device_key, caller
         )
 
     def _certificate_for(
         self,
+        kind: TransactionKind,
         contract: Contract,
         field: str,
         identity: VerifiedIdentity,
         device_key: ec.EllipticCurvePublicKey,
         caller: str,
     ) -> x509.Certificate:
-        buyer = _buyer_of(contract, field, caller)
+        _, party = _own_party(kind, contract, field, caller)
         if (identity.name, identity.id_type, identity.id_number) != (
-            buyer.name,
-            buyer.id_type,
-            buyer.id_number,
+            party.name,
+            party.id_type,
+            party.id_number,
         ):
-            raise SignatureRejected("the verified identity is not this buyer")
+            raise SignatureRejected("the verified identity is not this party")
         purpose = SigningPurpose(contract.number, field)
         return issue_party_certificate(self.d.pki.ca, identity, device_key, purpose)
 
@@ -399,10 +469,11 @@ class FilingService:
         with write_transaction(self.engine) as conn:
             c = self._contract(conn, contract_id)
             contract = contract_from_json(c["data"])
-            buyer = _buyer_of(contract, field, caller)
+            kind = _kind(c)
+            declared, party = _own_party(kind, contract, field, caller)
             self._expect_next(c, field)
-            cert = self._certificate_for(contract, field, identity, device_key, caller)
-            stamp = pades.Stamp(truetype_font(), None, "买受人", buyer.name)
+            cert = self._certificate_for(kind, contract, field, identity, device_key, caller)
+            stamp = pades.Stamp(truetype_font(), None, declared.label, party.name)
             request = remote.prepare(c["current_pdf"], field, cert, [self.d.pki.ca.issuing], stamp)
             data = {k: _b64(v) for k, v in dataclasses.asdict(request).items()}
             conn.execute(
@@ -428,7 +499,7 @@ class FilingService:
         """Step 2: the device's signature over the digest; only the buyer who started it."""
         with self.engine.connect() as conn:
             c = self._contract(conn, contract_id, lock=False)
-            _buyer_of(contract_from_json(c["data"]), field, actor)
+            _own_party(_kind(c), contract_from_json(c["data"]), field, actor)
             row = conn.execute(
                 select(schema.remote_signings.c.request).where(
                     schema.remote_signings.c.contract_id == contract_id,
@@ -478,7 +549,7 @@ class FilingService:
             .values(current_pdf=pdf, signed_fields=",".join(done))
         )
         record = None
-        if done == list(contract_from_json(c["data"]).signature_fields[:-1]):
+        if done == list(_fields(c)[:-1]):
             record = self._complete(conn, c, pdf, actor, revocation)
         completed(conn, record)
         return record
@@ -489,7 +560,7 @@ class FilingService:
         with self._pipelines:
             with self.engine.connect() as conn:
                 seen = self._contract(conn, contract_id, lock=False)
-            parties = list(contract_from_json(seen["data"]).signature_fields[:-1])
+            parties = list(_fields(seen)[:-1])
             revocation = self._check_signed(seen, pdf, parties)
             with write_transaction(self.engine) as conn:
                 c = self._contract(conn, contract_id)
@@ -551,7 +622,7 @@ class FilingService:
         doc = hashlib.sha256(sealed).hexdigest()
         parties = tuple(
             party_hash(f.party_salt, p.id_type, p.id_number)
-            for p in (contract.seller, *contract.buyers)
+            for p in _signing_parties(kinds.get(f.kind), contract)
         )
         entry = FilingEntry(EntryEvent.CHANGED, number, doc, code, at, parties, ref=f.log_index)
         [index] = self.d.log.append_in(conn, [entry.encode()])
@@ -578,6 +649,7 @@ class FilingService:
         revocation: pades.RevocationSnapshot,
     ) -> FilingRecord:
         contract = contract_from_json(c["data"])
+        kind = _kind(c)
         code = contract.unit.code
         view = registry.unit_view(conn, code)
         if view.status is not UnitStatus.RESERVED or view.reserved_for != c["id"]:
@@ -585,12 +657,13 @@ class FilingService:
 
         sealed = self._seal(pdf, revocation)
         at = self.clock.now().replace(microsecond=0)
-        return self._record_filing(conn, c, contract, sealed, actor, at, "网签即备案")
+        return self._record_filing(conn, c, kind, contract, sealed, actor, at, "网签即备案")
 
     def _record_filing(
         self,
         conn: Connection,
         c: dict[str, Any],
+        kind: kinds.TransactionKind,
         contract: Contract,
         sealed: bytes,
         actor: str,
@@ -603,7 +676,12 @@ class FilingService:
         number = self._next_number(conn, at.year)
         try:
             registry.apply(
-                conn, code, UnitEvent.FILE, actor, f"filed as {number}", expect_reserved_for=c["id"]
+                conn,
+                code,
+                kind.on_filing,
+                actor,
+                f"filed as {number}",
+                expect_reserved_for=c["id"],
             )
         except (registry.StaleUnit, InvalidTransition) as exc:
             raise UnitTaken(str(exc)) from exc
@@ -616,8 +694,7 @@ class FilingService:
             code,
             at,
             tuple(
-                party_hash(salt, p.id_type, p.id_number)
-                for p in (contract.seller, *contract.buyers)
+                party_hash(salt, p.id_type, p.id_number) for p in _signing_parties(kind, contract)
             ),
         )
         [index] = self.d.log.append_in(conn, [entry.encode()])
@@ -627,6 +704,7 @@ class FilingService:
                 contract_id=c["id"],
                 unit_id=c["unit_id"],
                 status=FilingStatus.ACTIVE.value,
+                kind=kind.kind.value,
                 doc_sha256=doc,
                 sealed_pdf=sealed,
                 log_index=index,
@@ -647,7 +725,9 @@ class FilingService:
     def _seal(self, pdf: bytes, revocation: pades.RevocationSnapshot) -> bytes:
         """The platform's filing seal (B-LTA), embedding every signature's validation data."""
         with self.d.pki.filing_seal() as signer:
-            stamp = pades.Stamp(truetype_font(), None, "备案", "网签备案平台")
+            stamp = pades.Stamp(
+                truetype_font(), seal_file(PLATFORM_NAME, "备案专用章"), "备案", PLATFORM_NAME
+            )
             try:
                 return pades.sign(
                     pdf,
@@ -686,6 +766,9 @@ class FilingService:
             f = self._active_filing(conn, number)
             c = self._contract(conn, f.contract_id, lock=False)
         contract = contract_from_json(c["data"])
+        later = LaterEvent.CHANGE if kind is AgreementKind.CHANGE else LaterEvent.CANCELLATION
+        if not _kind(c).allows(later):
+            raise ContractStateError(f"a {c['kind']} filing allows no {later.value}")
         if kind is AgreementKind.CHANGE and not terms.strip():
             raise ContractStateError("a change agreement states the changes")
         a = schema.filing_agreements
@@ -715,6 +798,7 @@ class FilingService:
                     unit_id=c["unit_id"],
                     developer_id=c["developer_id"],
                     status=ContractStatus.DRAFT.value,
+                    kind=c["kind"],  # signed like the contract: its kind's parties, in order
                     data=contract_to_json(dataclasses.replace(contract, number=agreement.number)),
                     eligibility="[]",
                     draft_sha256=hashlib.sha256(pdf).hexdigest(),
@@ -768,6 +852,9 @@ class FilingService:
         """Cancel filing ``number`` within the caller's transaction, on ``basis`` (the sealed
         agreement, or the judgment document); ``at``: when, for imported history."""
         f = self._active_filing(conn, number)
+        kind = kinds.get(f.kind)
+        if not kind.allows(LaterEvent.CANCELLATION):
+            raise ContractStateError(f"a {f.kind} filing cannot be cancelled")
         code = self._unit_code(conn, f.unit_id)
         if registry.unit(conn, code).status is UnitStatus.REGISTERED:
             # Ownership is registered: undoing it is the registry's business, not ours.
@@ -799,9 +886,7 @@ class FilingService:
             conn, number, FilingEvent.CANCELLED, index, at, actor, f"{basis.value}: {reason}"
         )
         try:
-            registry.apply(
-                conn, code, UnitEvent.CANCEL_FILING, actor, f"{number} cancelled: {reason}"
-            )
+            registry.apply(conn, code, kind.on_cancellation, actor, f"{number} cancelled: {reason}")
         except (registry.StaleUnit, InvalidTransition) as exc:
             # A concurrent cancellation (or registration) got there first; this one rolls back.
             raise ContractStateError(f"filing {number} changed meanwhile: {exc}") from exc
@@ -869,9 +954,8 @@ class FilingService:
             raise ContractStateError(f"the contract is {c['status'].lower()}")
         if _aware(c["expires_at"]) < self.clock.now():
             raise ContractStateError("the draft's reservation has expired")
-        contract = contract_from_json(c["data"])
         done = [f for f in c["signed_fields"].split(",") if f]
-        order = list(contract.signature_fields[:-1])
+        order = list(_fields(c)[:-1])
         if len(done) >= len(order) or order[len(done)] != field:
             raise ContractStateError(f"{field} is not next: the order is {', '.join(order)}")
 
@@ -880,8 +964,7 @@ class FilingService:
     ) -> tuple[str, pades.RevocationSnapshot]:
         """The revision adds exactly the next party's signature to the current file."""
         done = [f for f in c["signed_fields"].split(",") if f]
-        contract = contract_from_json(c["data"])
-        order = list(contract.signature_fields[:-1])
+        order = list(_fields(c)[:-1])
         if c["status"] != ContractStatus.DRAFT or len(done) >= len(order):
             raise ContractStateError(f"the contract is {c['status'].lower()}; no more signatures")
         revocation = self._check_signed(c, pdf, order[: len(done) + 1], extends=c["current_pdf"])
@@ -904,11 +987,14 @@ class FilingService:
             draft_revisions = revision_count(c["draft_pdf"])
         except DocumentUnreadable as exc:  # our own rendering: cannot happen, never pass it
             raise SignatureRejected(f"the recorded draft is unreadable: {exc}") from exc
-        return self._check_parties(pdf, contract_from_json(c["data"]), fields, draft_revisions)
+        return self._check_parties(
+            pdf, _kind(c), contract_from_json(c["data"]), fields, draft_revisions
+        )
 
     def _check_parties(
         self,
         pdf: bytes,
+        kind: TransactionKind,
         contract: Contract,
         fields: list[str],
         draft_revisions: int | None = None,
@@ -933,27 +1019,29 @@ class FilingService:
             )
         except (DocumentUnreadable, ValueError) as exc:
             raise SignatureRejected(str(exc)) from exc
-        if assessment.declared_fields != contract.signature_fields:
+        declared = kind.signature_fields(contract)
+        if assessment.declared_fields != declared:
             raise SignatureRejected(
                 f"the document declares signature fields {list(assessment.declared_fields)}, "
-                f"the contract {list(contract.signature_fields)}"
+                f"the contract's kind {list(declared)}"
             )
         if not assessment.passed:
             raise SignatureRejected("; ".join(assessment.problems()))
         found = [s.field for s in assessment.signatures]
         if found != fields:
             raise SignatureRejected(f"expected signatures {fields}, found {found}")
-        names = {"seller": contract.seller.name}
-        names.update({f"buyer-{i}": b.name for i, b in enumerate(contract.buyers, start=1)})
+        parties = kind.signers(contract)
         for finding in assessment.signatures:
-            if finding.signer != names[finding.field]:
+            declared_party, party = parties[finding.field]
+            if finding.signer != party.name:
                 raise SignatureRejected(
-                    f"{finding.field} was signed by {finding.signer}, not {names[finding.field]}"
+                    f"{finding.field} was signed by {finding.signer}, not {party.name}"
                 )
-            # A buyer's key signs only what its certificate was issued for: this field of this
-            # contract (a co-buyer's key, or one issued for another contract, is refused).
+            # A person's key signs only what its certificate was issued for: this field of
+            # this contract (a co-buyer's key, or one issued for another contract, is refused).
             wanted = SigningPurpose(contract.number, finding.field)
-            if finding.field != "seller" and purpose_of(signers[finding.field]) != wanted.text:
+            personal = declared_party.signs_with is SigningMethod.PERSONAL
+            if personal and purpose_of(signers[finding.field]) != wanted.text:
                 raise SignatureRejected(
                     f"{finding.field}'s certificate was not issued for {wanted.text!r}"
                 )
@@ -1067,21 +1155,65 @@ def _unchanged_since(seen: dict[str, Any], now: dict[str, Any]) -> None:
         raise ContractStateError("the contract changed while the revision was checked; send again")
 
 
-def _buyer_of(contract: Contract, field: str, caller: str) -> Party:
-    """The buyer whose field this is, if the caller is that buyer (NotYourField if not)."""
-    if field not in contract.signature_fields:
-        fields = ", ".join(contract.signature_fields)
-        raise UnknownSignatureField(f"the contract has no field {field}; its fields: {fields}")
-    prefix, _, number = field.partition("-")
-    if prefix != "buyer" or not number.isascii() or not number.isdigit():
-        raise NotYourField(f"{field} is not a buyer's field: buyers sign only their own")
-    index = int(number) - 1
-    if not 0 <= index < len(contract.buyers):
-        raise NotYourField(f"the contract has no field {field}")
-    buyer = contract.buyers[index]
-    if caller != buyer.id_number:
-        raise NotYourField(f"{field} belongs to another buyer: each buyer signs only for self")
-    return buyer
+def _kind(c: dict[str, Any]) -> TransactionKind:
+    """The declaration of a stored contract's kind."""
+    return kinds.get(c["kind"])
+
+
+def _fields(c: dict[str, Any]) -> tuple[str, ...]:
+    """A stored contract's signature fields in signing order, as its kind declares them."""
+    return _kind(c).signature_fields(contract_from_json(c["data"]))
+
+
+def _signing_parties(kind: TransactionKind, contract: Contract) -> list[Party]:
+    """The parties in signing order (their hashes are the log entry's ``parties``)."""
+    return [party for _, party in kind.signers(contract).values()]
+
+
+def _sealing_seller(
+    kind: TransactionKind, contract: Contract
+) -> tuple[str, kinds.PartyDeclaration, Party]:
+    """The seller's field that the platform seals with the seller's enterprise seal."""
+    for field, (declared, party) in kind.signers(contract).items():
+        if (
+            declared.role is PartyRole.SELLER
+            and declared.signs_with is SigningMethod.ENTERPRISE_SEAL
+        ):
+            return field, declared, party
+    raise ContractStateError(f"in a {kind.kind.value} contract no seller signs with a seal")
+
+
+def _own_party(
+    kind: TransactionKind, contract: Contract, field: str, caller: str
+) -> tuple[kinds.PartyDeclaration, Party]:
+    """The person whose field this is, if the caller is that person (NotYourField if not)."""
+    fields = kind.signature_fields(contract)
+    if field not in fields:
+        raise UnknownSignatureField(
+            f"the contract has no field {field}; its fields: {', '.join(fields)}"
+        )
+    signers = kind.signers(contract)
+    if field not in signers or signers[field][0].signs_with is not SigningMethod.PERSONAL:
+        raise NotYourField(f"{field} is not a person's field: people sign only their own")
+    declared, party = signers[field]
+    if caller != party.id_number:
+        raise NotYourField(f"{field} belongs to another party: each signs only for self")
+    return declared, party
+
+
+def _as_registered(kind: TransactionKind, contract: Contract, facts: registry.UnitFacts) -> None:
+    """The contract is of the kind the 楼盘表's facts decide, stating what that kind needs."""
+    decided = kinds.for_unit(facts.view)
+    if decided is not kind:
+        raise KindMismatch(
+            f"unit {facts.code} is sold as {decided.kind.value} ({decided.template.value}) by "
+            f"the 楼盘表, not as {kind.kind.value}: draft it again"
+        )
+    if kind.measured_areas and contract.unit.measured != facts.measured:
+        raise KindMismatch(
+            f"a {kind.kind.value} contract states the unit's measured areas as the 楼盘表 "
+            "records them"
+        )
 
 
 def _b64(value: Any) -> Any:

@@ -35,6 +35,27 @@ class Period(enum.Enum):
     YEAR = "year"
 
 
+def period_is_partial(period: Period, label: str, last_day: dt.date) -> bool:
+    """Whether the period ``label`` names is still running (or cut short) on ``last_day``,
+    the last day counted: a chart must not show a month to date as a collapse."""
+    start = _period_start(period, label)
+    if period is Period.DAY:
+        end = start
+    elif period is Period.MONTH:
+        end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    else:
+        end = start.replace(month=12, day=31)
+    return start <= last_day < end
+
+
+def _period_start(period: Period, label: str) -> dt.date:
+    if period is Period.DAY:
+        return dt.date.fromisoformat(label)
+    if period is Period.MONTH:
+        return dt.date.fromisoformat(label + "-01")
+    return dt.date(int(label), 1, 1)
+
+
 class Dimension(enum.Enum):
     DISTRICT = "district"
     PROJECT = "project"

@@ -6,6 +6,7 @@ Pure state transitions: the repository applies them and records each as an event
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
 class UnitStatus(enum.Enum):
@@ -13,7 +14,16 @@ class UnitStatus(enum.Enum):
     AVAILABLE = "AVAILABLE"  # offered for sale
     RESERVED = "RESERVED"  # held for a draft contract until it expires
     FILED = "FILED"  # signed and filed (网签备案)
-    REGISTERED = "REGISTERED"  # ownership registered (不动产登记)
+    REGISTERED = "REGISTERED"  # ownership registered (不动产登记); owners of record known
+    # 存量房 (resale) of a REGISTERED unit: its own two statuses, so that undoing a resale
+    # step returns the unit to REGISTERED (its owners unchanged), never to AVAILABLE.
+    RESALE_RESERVED = "RESALE_RESERVED"  # held for a resale draft until it expires
+    UNDER_CONTRACT = "UNDER_CONTRACT"  # a resale contract filed; awaiting 转移登记
+
+    @property
+    def holds_contract(self) -> bool:
+        """Whether a contract holds the unit in this status (``units.reserved_for``)."""
+        return self in _HOLDING
 
 
 class ContractStatus(enum.StrEnum):
@@ -53,7 +63,17 @@ class UnitEvent(enum.Enum):
     RELEASE_RESERVATION = "RELEASE_RESERVATION"  # draft withdrawn or expired
     FILE = "FILE"
     CANCEL_FILING = "CANCEL_FILING"  # 注销: back on the market
-    REGISTER = "REGISTER"
+    REGISTER = "REGISTER"  # the new home's buyers become its owners of record
+    # An existing home that never passed through the platform: its owners of record are
+    # imported from the real-estate register (登记簿).
+    IMPORT_REGISTRATION = "IMPORT_REGISTRATION"
+    # Resale (存量房买卖) of a REGISTERED unit: the same steps as a new home's, under their
+    # own names, so that no new-home step can move a registered unit and back.
+    RESERVE_RESALE = "RESERVE_RESALE"
+    RELEASE_RESALE_RESERVATION = "RELEASE_RESALE_RESERVATION"  # resale draft withdrawn/expired
+    FILE_RESALE = "FILE_RESALE"
+    CANCEL_RESALE_FILING = "CANCEL_RESALE_FILING"  # 注销 of a resale filing: owners unchanged
+    TRANSFER = "TRANSFER"  # 转移登记: the resale's buyers become the owners of record
 
 
 class InvalidTransition(ValueError):
@@ -68,7 +88,61 @@ TRANSITIONS: dict[tuple[UnitStatus, UnitEvent], UnitStatus] = {
     (UnitStatus.RESERVED, UnitEvent.FILE): UnitStatus.FILED,
     (UnitStatus.FILED, UnitEvent.CANCEL_FILING): UnitStatus.AVAILABLE,
     (UnitStatus.FILED, UnitEvent.REGISTER): UnitStatus.REGISTERED,
+    (UnitStatus.NOT_RELEASED, UnitEvent.IMPORT_REGISTRATION): UnitStatus.REGISTERED,
+    (UnitStatus.REGISTERED, UnitEvent.RESERVE_RESALE): UnitStatus.RESALE_RESERVED,
+    (UnitStatus.RESALE_RESERVED, UnitEvent.RELEASE_RESALE_RESERVATION): UnitStatus.REGISTERED,
+    (UnitStatus.RESALE_RESERVED, UnitEvent.FILE_RESALE): UnitStatus.UNDER_CONTRACT,
+    (UnitStatus.UNDER_CONTRACT, UnitEvent.CANCEL_RESALE_FILING): UnitStatus.REGISTERED,
+    (UnitStatus.UNDER_CONTRACT, UnitEvent.TRANSFER): UnitStatus.REGISTERED,
 }
+
+_HOLDING = frozenset(
+    {
+        UnitStatus.RESERVED,
+        UnitStatus.FILED,
+        UnitStatus.REGISTERED,
+        UnitStatus.RESALE_RESERVED,
+        UnitStatus.UNDER_CONTRACT,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """The unit events a kind of transaction applies at each step of the pipeline.
+
+    A transaction kind (filing/kinds.py) declares one; the pipeline applies
+    ``reserve`` at the draft, ``release`` when a draft is withdrawn or expires,
+    ``file`` at the last signature, ``cancel`` at a cancellation (注销) and
+    ``complete`` at the registration that ends the transaction.
+    """
+
+    reserve: UnitEvent
+    release: UnitEvent
+    file: UnitEvent
+    cancel: UnitEvent
+    complete: UnitEvent
+
+    @property
+    def sellable_from(self) -> UnitStatus:
+        """The status a unit must be in for a draft of this kind."""
+        return next(before for (before, event) in TRANSITIONS if event is self.reserve)
+
+
+NEW_HOME = Lifecycle(
+    reserve=UnitEvent.RESERVE,
+    release=UnitEvent.RELEASE_RESERVATION,
+    file=UnitEvent.FILE,
+    cancel=UnitEvent.CANCEL_FILING,
+    complete=UnitEvent.REGISTER,
+)
+RESALE = Lifecycle(
+    reserve=UnitEvent.RESERVE_RESALE,
+    release=UnitEvent.RELEASE_RESALE_RESERVATION,
+    file=UnitEvent.FILE_RESALE,
+    cancel=UnitEvent.CANCEL_RESALE_FILING,
+    complete=UnitEvent.TRANSFER,
+)
 
 
 def transition(status: UnitStatus, event: UnitEvent) -> UnitStatus:

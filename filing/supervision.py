@@ -41,6 +41,10 @@ class Supervision:
         with self.engine.connect() as conn:
             return statistics.filings(conn, period, by, start, end, district)
 
+    def today(self) -> dt.date:
+        """Today in the city (China Standard Time), by the platform's clock."""
+        return statistics.city_day(self.access.clock.now())
+
     def stock(self, by: Dimension) -> list[statistics.StockRow]:
         with self.engine.connect() as conn:
             return statistics.stock(conn, by)

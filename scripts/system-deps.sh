@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Debian packages wangqian needs: a CJK font for contract PDFs, SoftHSM2 (the PKCS#11 token the
-# tests use), the independent checkers the tests run (poppler's pdfsig, qpdf, NSS certutil,
-# openssl) and headless Chromium for the page tests. Installs only what is missing; needs root
-# (as on the project's machines) or sudo.
+# Debian packages wangqian needs. `main` (the demo and a deployment): the CJK font contracts are
+# rendered with. `test` adds what the tests use: SoftHSM2 (the PKCS#11 token), the independent
+# checkers (poppler's pdfsig, qpdf, NSS certutil, openssl) and headless Chromium for the page
+# tests. Installs only what is missing; needs root (as on the project's machines) or sudo.
 set -euo pipefail
 
-want=(fonts-wqy-microhei softhsm2 poppler-utils qpdf libnss3-tools openssl chromium)
+want=(fonts-wqy-microhei)
+case "${1:-test}" in
+  main) ;;
+  test) want+=(softhsm2 poppler-utils qpdf libnss3-tools openssl chromium) ;;
+  *) echo "usage: $0 [main|test]" >&2; exit 2 ;;
+esac
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -14,6 +19,6 @@ done
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-echo "installing: ${missing[*]}"
+echo "    Debian packages: ${missing[*]}"
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2> >(grep -v "^debconf: " >&2)

@@ -76,7 +76,7 @@ class Unit:
 
 @dataclass(frozen=True)
 class Permit:
-    number: str  # 预售许可证号, or 不动产权证号 for a completed home
+    number: str  # 预售许可证号, or 竣工验收备案号 for a completed home (现售)
     authority: str
 
 
@@ -132,5 +132,12 @@ class Contract:
         return ("seller", *(f"buyer-{i}" for i in range(1, len(self.buyers) + 1)), "filing-seal")
 
     @property
+    def priced_areas(self) -> Areas:
+        """The areas the price is per m² of: measured ones for a completed home (现售)."""
+        if self.template is Template.COMPLETED and self.unit.measured is not None:
+            return self.unit.measured
+        return self.unit.forecast
+
+    @property
     def price_per_m2(self) -> Decimal:
-        return (self.price / self.unit.forecast.building).quantize(Decimal("0.01"))
+        return (self.price / self.priced_areas.building).quantize(Decimal("0.01"))

@@ -63,7 +63,7 @@ def truetype_font(cache_dir: Path | None = None) -> Path:
 
 # Everything a stamp prints besides the label and the signer's name.
 STAMP_CHARACTERS = (
-    "签署时间：:-+./ 0123456789UTCGMTABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    "签署时间北京（）：:-+./ 0123456789UTCGMTABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
 
 

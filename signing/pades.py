@@ -136,13 +136,20 @@ class Stamp:
     def style(self) -> Any:
         font = subset_font(self.label + self.signer) if self.signer else self.font
         return TextStampStyle(
-            stamp_text=f"{self.label}：%(signer)s\n签署时间：%(ts)s",
-            timestamp_format="%Y-%m-%d %H:%M:%S %Z",
+            # People read Beijing time; pyHanko's own %(ts)s is the server's local zone.
+            stamp_text=f"{self.label}：%(signer)s\n签署时间：{now_in_beijing()}（北京时间）",
             text_box_style=TextBoxStyle(font=_font_factory(font)),
             background=PdfImage(str(self.seal)) if self.seal else None,
             background_opacity=0.85,
             border_width=0,
         )
+
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))  # UTC+8, no daylight saving
+
+
+def now_in_beijing() -> str:
+    return dt.datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _font_factory(path: Path) -> Any:

@@ -9,6 +9,7 @@ platform's filing seal, and a QR code to the verify page.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import enum
 import hashlib
 import threading
@@ -27,8 +28,9 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from signing.amount import yuan_in_capitals
-from signing.contract import Contract, PaymentMethod, Template
+from signing.contract import Contract, Party, PaymentMethod, Template
 from signing.fonts import truetype_font
+from signing.resale import MODEL_CODE, MODEL_TEXT, ResaleContract
 
 FONT = "WangqianCJK"
 MARGIN = 56.0
@@ -96,8 +98,8 @@ def articles(c: Contract) -> list[tuple[str, list[str]]]:
     basis = (
         f"该商品房已取得预售许可，预售许可证号：{c.permit.number}，发证机关：{c.permit.authority}。"
         if presale
-        else f"该商品房已取得不动产权证书，证号：{c.permit.number}，"
-        f"登记机构：{c.permit.authority}。"
+        else f"该商品房已通过竣工验收，竣工验收备案号：{c.permit.number}，"
+        f"备案机关：{c.permit.authority}；面积以实测面积为准。"
     )
     return [
         (
@@ -263,10 +265,9 @@ def agreement_articles(a: FilingAgreement) -> list[tuple[str, list[str]]]:
 
 
 class _Writer:
-    def __init__(self, canvas: Canvas, contract: Contract, heading: str = "") -> None:
+    def __init__(self, canvas: Canvas, heading: str) -> None:
         self.c = canvas
-        self.contract = contract
-        self.heading = heading or f"{contract.template.value}  合同编号：{contract.number}"
+        self.heading = heading
         self.width, self.height = A4
         self.page = 0
         self.y = self.height - MARGIN
@@ -342,6 +343,23 @@ def render_agreement(agreement: FilingAgreement, font_path: Path | None = None) 
         )
 
 
+@dataclass(frozen=True)
+class _Signing:
+    """Who signs a document, in order: field names, the label above each, and the number
+    and verify address the signature page's QR code carries."""
+
+    fields: tuple[str, ...]
+    labels: tuple[str, ...]
+    number: str
+    verify_url: str
+
+
+def _signing(contract: Contract) -> _Signing:
+    labels = [f"出卖人：{contract.seller.name}"] + [f"买受人：{b.name}" for b in contract.buyers]
+    labels.append("网签备案平台备案电子签章")
+    return _Signing(contract.signature_fields, tuple(labels), contract.number, contract.verify_url)
+
+
 def _render(
     contract: Contract,
     font_path: Path | None,
@@ -351,14 +369,36 @@ def _render(
     text: list[tuple[str, list[str]]],
     heading: str = "",
 ) -> RenderedContract:
+    return _render_document(
+        _signing(contract),
+        font_path,
+        title,
+        contract.template.value,
+        number,
+        subtitle,
+        text,
+        heading or f"{contract.template.value}  合同编号：{contract.number}",
+    )
+
+
+def _render_document(
+    signing: _Signing,
+    font_path: Path | None,
+    title: str,
+    subject: str,
+    number: str,
+    subtitle: str,
+    text: list[tuple[str, list[str]]],
+    heading: str,
+) -> RenderedContract:
     _register_font(font_path or truetype_font())
     rl_config.invariant = 1  # fixed dates and IDs: equal input, equal bytes
     buf = BytesIO()
     canvas = Canvas(buf, pagesize=A4, invariant=1, pageCompression=1)
     canvas.setTitle(f"{title} {number}")
     canvas.setAuthor("wangqian 网签备案平台")
-    canvas.setSubject(contract.template.value)
-    w = _Writer(canvas, contract, heading)
+    canvas.setSubject(subject)
+    w = _Writer(canvas, heading)
     w.header()
     canvas.setFont(FONT, 18)
     canvas.drawCentredString(w.width / 2, w.y - 10, title)
@@ -371,27 +411,28 @@ def _render(
         w.paragraph(heading_text, 12)
         for p in paragraphs:
             w.paragraph(p, indent=21)
-    fields = _signature_page(w)
+    fields = _signature_page(w, signing)
     canvas.showPage()
     canvas.save()
     return RenderedContract(_with_fields(buf.getvalue(), fields), fields)
 
 
-def _signature_page(w: _Writer) -> tuple[FieldBox, ...]:
+def _signature_page(w: _Writer, signing: _Signing) -> tuple[FieldBox, ...]:
     w.new_page()
-    c, contract = w.c, w.contract
+    c = w.c
     c.setFont(FONT, 14)
     c.drawCentredString(w.width / 2, w.y - 6, "签署页")
     w.y -= 40
-    names = contract.signature_fields
-    labels = [f"出卖人：{contract.seller.name}"] + [f"买受人：{b.name}" for b in contract.buyers]
-    labels.append("网签备案平台备案电子签章")
     boxes = []
     box_w, box_h = 230, 95
-    for i, (field_name, label) in enumerate(zip(names, labels, strict=True)):
-        col, row = i % 2, i // 2
-        x = MARGIN + col * (box_w + 20)
+    first = 0  # the first field on this page
+    for i, (field_name, label) in enumerate(zip(signing.fields, signing.labels, strict=True)):
+        col, row = (i - first) % 2, (i - first) // 2
         top = w.y - row * (box_h + 36)
+        if col == 0 and top - 8 - box_h < MARGIN + 110:  # keep clear of the QR code
+            w.new_page()  # many parties (a resale's co-owners): the fields go on
+            first, row, top = i, 0, w.y
+        x = MARGIN + col * (box_w + 20)
         c.setFont(FONT, BODY_SIZE)
         c.drawString(x, top, label)
         y1 = top - 8 - box_h
@@ -401,7 +442,7 @@ def _signature_page(w: _Writer) -> tuple[FieldBox, ...]:
             FieldBox(field_name, w.page, (int(x), int(y1), int(x + box_w), int(y1 + box_h)))
         )
     # QR code to the verify page, with the contract number.
-    url = f"{contract.verify_url}?contract={contract.number}"
+    url = f"{signing.verify_url}?contract={signing.number}"
     qr = QrCodeWidget(url)
     x1, y1, x2, y2 = qr.getBounds()
     size = 90.0
@@ -409,7 +450,7 @@ def _signature_page(w: _Writer) -> tuple[FieldBox, ...]:
     drawing.add(qr)
     renderPDF.draw(drawing, c, w.width - MARGIN - size, MARGIN + 10)
     c.setFont(FONT, 8)
-    c.drawRightString(w.width - MARGIN - size - 8, MARGIN + 50, "扫码核验：" + contract.verify_url)
+    c.drawRightString(w.width - MARGIN - size - 8, MARGIN + 50, "扫码核验：" + signing.verify_url)
     return tuple(boxes)
 
 
@@ -443,3 +484,146 @@ def _with_fields(pdf: bytes, fields: tuple[FieldBox, ...]) -> bytes:
     out = BytesIO()
     writer.write(out)  # type: ignore[no-untyped-call]
     return out.getvalue()
+
+
+# -- resale (存量房买卖合同) ---------------------------------------------------------------
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))  # the city's time, UTC+8 all year
+
+
+def beijing_time(moment: dt.datetime) -> str:
+    """A moment as people here read it: Beijing time, to the minute."""
+    local = moment.astimezone(BEIJING)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}（北京时间）"
+
+
+def _person(p: Party) -> str:
+    return f"{p.name}（{p.id_type}：{p.id_number}）" + (f"，电话：{p.phone}" if p.phone else "")
+
+
+def resale_articles(c: ResaleContract) -> list[tuple[str, list[str]]]:
+    """A resale contract's text as (heading, paragraphs), after the city's model text."""
+    h, pay, s, b = c.house, c.payment, c.supervision, c.brokerage
+    parties = [f"出卖人{i}：{_person(p)}" for i, p in enumerate(c.sellers, start=1)]
+    parties += [f"买受人{i}：{_person(p)}" for i, p in enumerate(c.buyers, start=1)]
+    if b is not None:
+        parties.append(
+            f"经纪机构：{b.name}（统一社会信用代码：{b.credit_code}，备案证明编号：{b.filing_number}），"
+            f"经纪人员：{b.agent_name}（登记证书编号：{b.agent_registration}）"
+        )
+    areas = f"建筑面积 {_area(h.building_area)} 平方米" + (
+        f"，其中套内建筑面积 {_area(h.inner_area)} 平方米" if h.inner_area is not None else ""
+    )
+    if pay.method is PaymentMethod.LUMP_SUM:
+        pay_text = (
+            f"买受人采取{pay.method.value}，于本合同签订之日起 7 日内将全部房价款存入监管账户。"
+        )
+    elif pay.method is PaymentMethod.INSTALMENTS:
+        steps = "；".join(f"{d.isoformat()} 前支付 {_money(a)} 元" for d, a in pay.instalments)
+        pay_text = f"买受人采取{pay.method.value}：首付款 {_money(pay.down_payment)} 元；{steps}。"
+    else:
+        pay_text = (
+            f"买受人采取{pay.method.value}：首付款 {_money(pay.down_payment)} 元，"
+            f"余款 {_money(c.price - pay.down_payment)} 元向{pay.loan_bank}申请贷款支付。"
+        )
+    broker = (
+        [
+            f"本次交易由{b.name}提供经纪服务，佣金 {_money(b.fee)} 元，由{b.fee_payer}支付。"
+            "经纪机构及其经纪人员应如实告知房屋状况，不得收取合同约定以外的费用。"
+        ]
+        if b is not None
+        else ["本次交易由出卖人、买受人自行成交，未通过房地产经纪机构。"]
+    )
+    return [
+        ("当事人", parties),
+        (
+            "第一条 房屋基本情况",
+            [
+                f"该房屋坐落于{h.address}，第 {h.floor} 层 {h.room} 号，用途为{h.use}，{areas}；"
+                f"不动产单元代码：{h.code}。"
+            ],
+        ),
+        (
+            "第二条 房屋权属状况",
+            [
+                f"该房屋不动产权证书号：{h.certificate}，登记日期：{h.registered_on.isoformat()}，"
+                f"共有情况：{h.co_ownership}。出卖人为该房屋的全部登记权利人。",
+                f"抵押情况：{h.mortgage}。房屋未被查封，亦无其他限制转让的情形。",
+            ],
+        ),
+        (
+            "第三条 成交价格",
+            [f"该房屋成交总价为 {_money(c.price)} 元（大写：{yuan_in_capitals(c.price)}）。"],
+        ),
+        ("第四条 付款方式及期限", [pay_text]),
+        (
+            "第五条 交易资金监管",
+            [
+                f"买受人应将 {_money(s.amount)} 元存入交易资金监管账户：开户银行 {s.bank}，"
+                f"账户名称 {s.account_name}，账号 {s.account_number}。",
+                "监管资金在该房屋转移登记完成后划转给出卖人；本合同解除、网签备案注销的，"
+                "退还买受人。每一笔存入、划转、退还均由监管银行确认并记入备案日志。",
+            ],
+        ),
+        ("第六条 税费承担", [f"本次交易应缴纳的税费，{c.taxes.value}。"]),
+        (
+            "第七条 房屋交付",
+            [
+                f"出卖人应当在 {c.delivery_date.isoformat()} 前将该房屋交付买受人，"
+                "并结清交付前的水、电、燃气、物业服务等费用。"
+            ],
+        ),
+        (
+            "第八条 转移登记",
+            [
+                f"双方应当在 {c.transfer_deadline.isoformat()} 前共同向不动产登记机构申请办理"
+                "转移登记；转移登记完成之日，买受人取得该房屋所有权。"
+            ],
+        ),
+        (
+            "第九条 违约责任",
+            [
+                f"买受人逾期付款的，按日计算向出卖人支付逾期应付款万分之"
+                f"{c.late_payment_rate * 10000:.1f}的违约金；"
+                f"出卖人逾期交付或逾期办理转移登记的，按日计算向买受人支付已付房价款万分之"
+                f"{c.late_delivery_rate * 10000:.1f}的违约金。"
+            ],
+        ),
+        (
+            "第十条 争议解决",
+            [
+                f"本合同在履行过程中发生的争议，由各方当事人协商解决；协商不成的，{c.dispute.value}"
+                f"（{c.dispute_body}）。"
+            ],
+        ),
+        ("第十一条 经纪服务", broker),
+        (
+            "第十二条 网签备案",
+            [
+                "本合同经全体出卖人、全体买受人"
+                + ("及经纪人员" if b is not None else "")
+                + "电子签名并经网签备案平台加盖备案电子签章后即完成网签备案（网签即备案）。"
+                "任何人可凭合同文件及其备案回执在核验页离线核验。",
+                f"本合同于 {beijing_time(c.drafted_at)} 在{c.city}网签备案平台起草。",
+                *c.extra_terms,
+            ],
+        ),
+    ]
+
+
+def render_resale(contract: ResaleContract, font_path: Path | None = None) -> RenderedContract:
+    """A resale contract as PDF bytes with empty signature fields in signing order."""
+    signing = _Signing(
+        contract.signature_fields, contract.signature_labels, contract.number, contract.verify_url
+    )
+    with _RENDER_LOCK:
+        return _render_document(
+            signing,
+            font_path,
+            "存量房买卖合同",
+            MODEL_CODE,
+            contract.number,
+            f"合同编号：{contract.number}    示范文本：{MODEL_TEXT} {MODEL_CODE}",
+            resale_articles(contract),
+            f"{MODEL_CODE}  合同编号：{contract.number}",
+        )

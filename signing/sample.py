@@ -17,6 +17,7 @@ from signing.contract import (
     Template,
     Unit,
 )
+from signing.resale import Brokerage, House, ResaleContract, Supervision, TaxSplit
 
 
 def sample_contract(number: str = "CS2026-000001", buyers: int = 1) -> Contract:
@@ -59,4 +60,61 @@ def sample_contract(number: str = "CS2026-000001", buyers: int = 1) -> Contract:
         late_delivery_rate=Decimal("0.0005"),
         dispute=DisputeResolution.COURT,
         dispute_body="长沙市岳麓区人民法院",
+    )
+
+
+def sample_resale_contract(
+    number: str = "ESF2026-000001", sellers: int = 2, brokerage: bool = True
+) -> ResaleContract:
+    """A resale (存量房) of the sample unit by its owners of record, two by default."""
+    people = [
+        ("张三", "430104198001010011"),
+        ("李四", "43010419820202002X"),
+        ("赵六", "430104197503030044"),
+    ]
+    return ResaleContract(
+        number=number,
+        sellers=tuple(
+            Party("seller", name, "居民身份证", id_number) for name, id_number in people[:sellers]
+        ),
+        buyers=(Party("buyer", "王小明", "居民身份证", "430102199001011234", phone="13800000000"),),
+        brokerage=Brokerage(
+            "长沙示范房地产经纪有限公司",
+            "91430100MA4L111111",
+            "长房经备字（2025）第 0101 号",
+            "钱七",
+            "经纪人登记 43-2025-0001",
+            Decimal("15000.00"),
+        )
+        if brokerage
+        else None,
+        house=House(
+            code="430104001001GB00001F00010203",
+            address="长沙市岳麓区示范路 1 号湘江示范花园 2 栋",
+            floor=12,
+            room="1203",
+            use="住宅",
+            building_area=Decimal("118.56"),
+            inner_area=Decimal("96.30"),
+            certificate="湘（2019）长沙市不动产权第 0000001 号",
+            registered_on=dt.date(2019, 5, 6),
+            co_ownership="共同共有" if sellers > 1 else "单独所有",
+            mortgage="已抵押，抵押权人示范银行长沙分行已同意转让（同意书 DY-2026-0007）",
+        ),
+        price=Decimal("1500000.00"),
+        payment=Payment(PaymentMethod.LOAN, Decimal("500000.00"), loan_bank="示范银行长沙分行"),
+        supervision=Supervision(
+            "示范银行长沙分行",
+            "长沙市存量房交易资金监管专户",
+            "4300 0000 0000 9999",
+            Decimal("500000.00"),
+        ),
+        taxes=TaxSplit.BY_LAW,
+        delivery_date=dt.date(2027, 3, 31),
+        transfer_deadline=dt.date(2027, 2, 28),
+        late_payment_rate=Decimal("0.0005"),
+        late_delivery_rate=Decimal("0.0005"),
+        dispute=DisputeResolution.COURT,
+        dispute_body="长沙市岳麓区人民法院",
+        drafted_at=dt.datetime(2026, 12, 1, 12, 30, tzinfo=dt.UTC),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from api import auth
 from api.demo_city import CityExists, CitySize, generate
 from filing import api_keys, schema, statistics
 from filing.deployment import Deployment
+from filing.statistics import Dimension, Period
 from ledger.database import write_transaction
 from tests.helpers import free_port, stop, wait_http, wangqian
 from tests.test_pages import CHROMIUM, _share, browser
@@ -84,7 +87,7 @@ def dashboard(city: Path) -> Iterator[tuple[str, str]]:
 
 
 def test_the_dashboard_draws_trend_districts_and_stock(
-    dashboard: tuple[str, str], browser: Any, tmp_path: Path
+    city: Path, dashboard: tuple[str, str], browser: Any, tmp_path: Path
 ) -> None:
     url, key = dashboard
     assert Path(CHROMIUM).exists()
@@ -94,7 +97,20 @@ def test_the_dashboard_draws_trend_districts_and_stock(
     assert page.get_attribute("body", "data-state") == "READY"
     assert page.locator("#districts svg rect.bar").count() == 6
     assert page.locator("#stock svg rect.bar").count() == 6
-    assert "备案套数" in page.locator("#totals").inner_text()
+    totals = page.locator("#totals").inner_text()
+    assert "备案套数" in totals
+    # Amounts as people read them: 亿元/万元 with the exact figure, separated, beside.
+    assert re.search(r"成交金额 value\s+[\d,.]+ (亿|万)元（[\d,]+\.\d\d 元）", totals), totals
+    # A month still running is drawn as to date, not as a collapse (demo-city files up to
+    # today, so whether its last month is this one depends on the day).
+    with Deployment.open(city) as d, d.log.engine.connect() as conn:
+        last = statistics.filings(conn, Period.MONTH, Dimension.ALL)[-1].period
+    today = statistics.city_day(dt.datetime.now(dt.UTC))
+    running = last == today.strftime("%Y-%m") and (today + dt.timedelta(days=1)).day != 1
+    note = page.locator("#trend svg .partial-note")
+    assert note.count() == (1 if running else 0)
+    if running:
+        assert "未满一期" in note.inner_text()
     shots = {}
     for chart in ("trend", "districts", "stock"):
         shots[chart] = tmp_path / f"{chart}.png"

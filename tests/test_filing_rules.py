@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from filing.checks import PermitView, Reason, UnitView, check_sellable
+from filing.checks import PermitView, Reason, UnitView
 from filing.eligibility import (
     CHANGSHA_2017,
     EligibilityReason,
@@ -21,6 +21,7 @@ from filing.eligibility import (
     rule_set_for,
 )
 from filing.entry import EntryEvent, EntryFormatError, FilingEntry, party_hash
+from filing.kinds import sellable as check_sellable
 from filing.status import InvalidTransition, UnitEvent, UnitFlag, UnitStatus, transition
 from filing.unit_code import UnitCode, UnitCodeError
 
@@ -67,7 +68,6 @@ def _unit(**kw: object) -> UnitView:
         reserved_for=None,
         mortgagee_consent=False,
         completed=False,
-        registration_certificate=None,
         permit=PermitView(
             "长住建预许字（2026）第 0088 号", dt.date(2026, 1, 1), dt.date(2028, 1, 1)
         ),
@@ -112,13 +112,16 @@ def _unit(**kw: object) -> UnitView:
             None,
             [Reason.PERMIT_REVOKED],
         ),
-        (_unit(completed=True, permit=None), None, [Reason.NO_REGISTRATION_CERTIFICATE]),
+        # 现售 needs a completed building and measured areas, and no presale permit; a
+        # completed building's unit without measured areas is still sold on its permit.
+        (_unit(completed=True, measured=True, permit=None), None, []),
+        (_unit(completed=True, permit=None), None, [Reason.NO_PRESALE_PERMIT]),
+        (_unit(completed=True), None, []),
+        (_unit(measured=True, permit=None), None, [Reason.NO_PRESALE_PERMIT]),
         (
-            _unit(
-                completed=True, permit=None, registration_certificate="湘(2025)长沙市不动产权第1号"
-            ),
+            _unit(completed=True, measured=True, flags=frozenset({UnitFlag.SEIZED})),
             None,
-            [],
+            [Reason.UNIT_SEIZED],
         ),
     ],
 )

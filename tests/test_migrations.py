@@ -314,7 +314,9 @@ def test_a_database_of_the_development_code_before_migrations_is_adopted_at_0002
             append_only(conn, list(frozen.STATUS_MAP.tables.values()))
         done = revisions.migrate(engine)
         assert (done.adopted, done.created) == ("0002_status_map", ())
-        assert done.lines()[-1] == f"schema revision {revisions.head()}: up to date"
+        assert done.lines()[-1] == f"schema revision 0002_status_map -> {revisions.head()}"
+        with engine.connect() as conn:
+            assert head_problems(conn) == ([], [])
 
 
 # -- opening a deployment ---------------------------------------------------------------

@@ -255,3 +255,32 @@ def test_the_verify_page_reads_each_log_entry_once(tmp_path: Path) -> None:
         d.log.append_many([b"d", b"e"])
         assert so_far.up_to(d, 5) == tuple(real(0, 5))
         assert reads == [(0, 3), (3, 5)]
+
+
+@pytest.mark.parametrize(
+    ("path", "ready"), [("/docs", ".swagger-ui .info .title"), ("/redoc", "h1")]
+)
+def test_the_api_docs_render_without_internet(
+    server: str, browser: Any, path: str, ready: str, tmp_path: Path
+) -> None:
+    html = httpx.get(server + path).text
+    assert "cdn." not in html and "fonts.googleapis" not in html
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    outside: list[str] = []
+
+    def only_this_server(route: Any) -> None:
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:  # as on a network without internet
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.goto(server + path)
+    page.wait_for_selector(ready, timeout=30_000)
+    assert "wangqian" in page.locator(ready).first.inner_text()
+    page.screenshot(path=str(tmp_path / f"{path.strip('/')}.png"))
+    # ReDoc's bundle asks for its maker's logo (cdn.redoc.ly) in the footer; the page works
+    # without it. Nothing else may leave the machine.
+    assert [u for u in outside if not u.startswith("https://cdn.redoc.ly/redoc/logo")] == []
+    page.close()

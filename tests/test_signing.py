@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
+from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from filing.seals import PlatformPki
@@ -31,6 +33,7 @@ from signing.contract import ContractDataError
 from signing.fonts import truetype_font
 from signing.render import render
 from signing.sample import sample_contract
+from signing.seal_image import SIZE, SealNameInvalid, draw_seal, seal_file
 from tests.pki_helpers import Holder, issue, judge, make_pki, trust_of
 from verifier.models import Indication
 from verifier.signatures import DocumentUnreadable, SignedDocument, assess
@@ -477,3 +480,52 @@ def test_pdfsig_checks_revocation_online_against_our_ocsp_responder(tmp_path: Pa
         assert "Certificate is Trusted." in blocks["seller"]
     finally:
         stop(server)
+
+
+def test_an_organisations_stamp_carries_its_red_seal_and_beijing_time(
+    pki: PlatformPki, draft: bytes, seller: Holder, tmp_path: Path
+) -> None:
+    png = draw_seal("湘江示范置业有限公司", "合同专用章")
+    image = Image.open(BytesIO(png))
+    assert image.size == (SIZE, SIZE) and image.mode == "RGBA"
+    raw = image.tobytes()
+    reds = sum(
+        1
+        for i in range(0, len(raw), 4)
+        if raw[i + 3] > 200 and raw[i] > 150 and raw[i + 1] < 80  # opaque red
+    )
+    assert reds > SIZE * SIZE * 0.05  # a ring, a star and the name: mostly red ink
+    path = seal_file("湘江示范置业有限公司", "合同专用章", cache_dir=tmp_path)
+    assert path.read_bytes() == png
+    assert seal_file("湘江示范置业有限公司", "合同专用章", cache_dir=tmp_path) == path
+    for bad in ("", " ", "名" * 41):
+        with pytest.raises(SealNameInvalid):
+            draw_seal(bad, "合同专用章")
+
+    stamp = pades.Stamp(truetype_font(), path, "出卖人", "湘江示范置业有限公司")
+    text = stamp.style().stamp_text
+    shown = dt.datetime.strptime(text.split("签署时间：")[1][:19], "%Y-%m-%d %H:%M:%S")
+    beijing = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=8)
+    assert abs(shown - beijing) < dt.timedelta(minutes=1) and "（北京时间）" in text
+    signed = pades.sign(
+        draft,
+        "seller",
+        key_signer(seller.key, seller.cert, [pki.ca.issuing]),
+        pades.Level.B_T,
+        timestamper=pki.timestamper(),
+        stamp=stamp,
+    )
+    assert judge(pki, signed, [seller.cert]).passed
+    reader = PdfFileReader(BytesIO(signed))
+    [widget] = [f for f in reader.root["/AcroForm"]["/Fields"] if f.get_object()["/T"] == "seller"]
+    appearance = widget.get_object()["/AP"]["/N"]
+    xobjects = appearance["/Resources"]["/XObject"]
+    assert any(_holds_image(x.get_object()) for x in xobjects.values())
+
+
+def _holds_image(xobject: Any) -> bool:
+    """The seal image, directly or inside the stamp's nested form."""
+    if xobject.get("/Subtype") == "/Image":
+        return True
+    inner = xobject.get("/Resources", {}).get("/XObject", {})
+    return any(_holds_image(x.get_object()) for x in inner.values())

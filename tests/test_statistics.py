@@ -137,3 +137,27 @@ def test_unsold_stock_counts_units_by_status_and_area(conn: Connection) -> None:
 def test_city_days_are_china_standard_time() -> None:
     late = dt.datetime(2026, 11, 30, 17, 30, tzinfo=dt.UTC)  # 01:30 on 1 December in Changsha
     assert statistics.city_day(late) == dt.date(2026, 12, 1)
+
+
+def test_a_period_still_running_is_partial() -> None:
+    day = dt.date(2026, 12, 1)
+    assert statistics.period_is_partial(Period.MONTH, "2026-12", day)
+    assert not statistics.period_is_partial(Period.MONTH, "2026-11", day)
+    assert not statistics.period_is_partial(Period.MONTH, "2026-11", dt.date(2026, 11, 30))
+    assert statistics.period_is_partial(Period.MONTH, "2026-02", dt.date(2026, 2, 27))
+    assert not statistics.period_is_partial(Period.MONTH, "2026-02", dt.date(2026, 2, 28))
+    assert statistics.period_is_partial(Period.YEAR, "2026", day)
+    assert not statistics.period_is_partial(Period.YEAR, "2026", dt.date(2026, 12, 31))
+    assert not statistics.period_is_partial(Period.DAY, "2026-12-01", day)  # a day is whole
+    assert not statistics.period_is_partial(Period.MONTH, "2027-01", day)  # not begun
+
+
+def test_the_trend_chart_draws_a_running_month_as_to_date() -> None:
+    from api.charts import line_chart
+
+    whole = line_chart("t", ["2026-10", "2026-11", "2026-12"], [40, 42, 3])
+    partial = line_chart("t", ["2026-10", "2026-11", "2026-12"], [40, 42, 3], partial_last=True)
+    assert "partial" not in whole
+    assert 'class="partial"' in partial and "stroke-dasharray" in partial
+    assert "2026-12 未满一期" in partial
+    assert partial.count('fill="#ffffff" stroke=') == 1  # the running month's point is hollow

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from filing.deployment import Deployment
-from filing.entry import EntryEvent, FilingEntry, party_hash
+from filing.entry import EntryEvent, EntryFormatError, EntryKind, FilingEntry, party_hash
 from keys.authority import RevocationReason
 from keys.signers import key_signer
 from ledger.add_checkpoint import AddCheckpoint
@@ -29,7 +29,7 @@ from tests.helpers import BIN
 from tests.helpers import DemoOutput as Evidence
 from tests.pki_helpers import Holder, issue, make_pki
 from verifier.cli import main as verify_main
-from verifier.entry import LoggedEntry
+from verifier.entry import EntryUnreadable, LoggedEntry
 from verifier.later import LaterCheckpoint, LogData
 from verifier.models import Indication, Report, Verdict
 from verifier.reports import to_html, to_json, to_text
@@ -157,7 +157,7 @@ def test_reports_in_both_languages_name_signers_fingerprints_and_position(demo: 
         for text in (to_text(report, lang), to_html(report, lang)):
             assert word in text and "王小明" in text and fingerprint[:16] in text
             assert report.filing is not None and report.filing.filing in text
-    assert "已备案，备案号" in to_text(report, "zh").splitlines()[1]
+    assert "新建商品房买卖合同已备案，备案号" in to_text(report, "zh").splitlines()[1]
     assert json.loads(to_json(report))["filing"]["index"] == demo.receipt.index
 
 
@@ -570,3 +570,33 @@ def test_per_signature_results_agree_with_pdfsig_and_pyhanko(
                 chained = s.sub_indication != "NO_CERTIFICATE_CHAIN_FOUND"
                 assert chained == poppler[field][1], (case, field, s)
             assert (s.indication is Indication.PASSED) == pyhanko[field], (case, field, s)
+
+
+def test_the_entry_names_its_kind_only_when_it_is_not_a_new_home_sale() -> None:
+    at = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.UTC)
+    new_home = FilingEntry(EntryEvent.FILED, "CS-2026-000007", "ab" * 32, UNIT, at, ())
+    resale = dataclasses.replace(new_home, kind=EntryKind.RESALE)
+    # Entries written before kinds existed stay byte for byte what they were.
+    assert b"kind" not in new_home.encode()
+    assert b'"kind":"resale"' in resale.encode()
+    assert FilingEntry.decode(resale.encode()) == resale
+    assert LoggedEntry.read(new_home.encode()).kind == "new-home"
+    assert LoggedEntry.read(resale.encode()).kind == "resale"
+    explicit = new_home.encode().replace(b'"filing"', b'"kind":"new-home","filing"')
+    unknown = resale.encode().replace(b"resale", b"lottery")
+    for bad in (explicit, unknown):
+        with pytest.raises(EntryUnreadable):
+            LoggedEntry.read(bad)
+        with pytest.raises(EntryFormatError):
+            FilingEntry.decode(bad)
+
+
+def test_the_report_names_the_kind_in_chinese(demo: Evidence) -> None:
+    report = verify(demo.pdf, demo.trust, demo.receipt)
+    assert report.filing is not None and report.filing.kind == "new-home"
+    text = to_text(report, "zh")
+    assert "交易类型: 新建商品房买卖" in text
+    assert "Transaction kind: new-home sale" in to_text(report, "en")
+    resale = dataclasses.replace(report, filing=dataclasses.replace(report.filing, kind="resale"))
+    assert "存量房买卖合同已备案" in to_text(resale, "zh")
+    assert "存量房买卖" in to_html(resale, "zh")

@@ -16,6 +16,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _FILING = re.compile(r"[\x21-\x7e]{1,64}")
 _EVENTS = ("filed", "cancelled", "changed")
 _BASES = ("agreement", "judgment")
+_KINDS = ("new-home", "resale")  # absent: new-home
 
 
 class EntryUnreadable(ValueError):
@@ -32,6 +33,7 @@ class LoggedEntry:
     parties: tuple[str, ...]
     ref: int | None
     basis: str | None = None  # a cancellation's: agreement | judgment (None in older entries)
+    kind: str = "new-home"  # the filing's transaction kind: new-home | resale
 
     @classmethod
     def read(cls, data: bytes) -> LoggedEntry:
@@ -48,6 +50,7 @@ class LoggedEntry:
                 parties=tuple(str(p) for p in obj["parties"]),
                 ref=_index(obj["ref"]),
                 basis=str(obj["basis"]) if "basis" in obj else None,
+                kind=str(obj["kind"]) if "kind" in obj else "new-home",
             )
         except EntryUnreadable:
             raise
@@ -60,6 +63,9 @@ class LoggedEntry:
             raise EntryUnreadable("entry has an unknown event or a malformed document hash")
         if entry.basis is not None and (entry.event != "cancelled" or entry.basis not in _BASES):
             raise EntryUnreadable(f"entry has an unknown basis {entry.basis!r}")
+        if entry.kind not in _KINDS or obj.get("kind") == "new-home":
+            # The default is written by leaving the key out; anything else is not the format.
+            raise EntryUnreadable(f"entry has an unknown kind {entry.kind[:30]!r}")
         if (entry.ref is None) != (entry.event == "filed"):
             # As the platform writes them: a status check finds the filing by ``ref``.
             raise EntryUnreadable("a cancellation or change names its filing (ref), a filing none")

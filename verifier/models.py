@@ -102,6 +102,7 @@ class FilingFacts:
     # What showed the filing's later events, when it counted: "log-data" (every entry after
     # the filing, read) or "status" (the log's status proof of its latest event).
     checked_by: str | None = None
+    kind: str = "new-home"  # the filing's transaction kind, as its log entry names it
 
 
 @dataclass(frozen=True)

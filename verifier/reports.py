@@ -32,6 +32,7 @@ _LABELS = {
     "filing": ("备案", "Filing"),
     "number": ("备案号", "Filing number"),
     "unit": ("不动产单元代码", "Real-estate unit code"),
+    "kind": ("交易类型", "Transaction kind"),
     "filed_at": ("备案时间", "Filed at"),
     "log": ("日志", "Log"),
     "position": ("日志位置", "Log position"),
@@ -130,7 +131,8 @@ def reason(report: Report, lang: str) -> str:
         return report.reason
     f = report.filing
     if report.verdict is Verdict.PASSED and f is not None:
-        what = "为已备案合同的变更" if f.event == "changed" else "已备案"
+        name = kind_name(f.kind, lang)
+        what = f"为已备案{name}合同的变更" if f.event == "changed" else f"{name}合同已备案"
         if f.checked_by == "status":
             unchecked = (
                 f"；经日志的状态证明，截至 {people_time(f.checked_at, lang)}"
@@ -234,6 +236,18 @@ def people_time(moment: dt.datetime | None, lang: str = "zh") -> str:
     return moment.astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S ") + label
 
 
+# What the log's kinds are called (docs/formats.md, entry ``kind``).
+KIND_NAMES = {
+    "new-home": ("新建商品房买卖", "new-home sale"),
+    "resale": ("存量房买卖", "resale"),
+}
+
+
+def kind_name(kind: str, lang: str) -> str:
+    zh, en = KIND_NAMES.get(kind, (kind, kind))
+    return zh if lang == "zh" else en
+
+
 def _indication(indication: Indication, sub: str | None) -> str:
     return indication.value + (f" / {sub}" if sub else "")
 
@@ -252,6 +266,7 @@ def to_text(report: Report, lang: str = "zh") -> str:
         f = report.filing
         lines += [
             f"{_t('number', lang)}: {f.filing}  {_t('unit', lang)}: {f.unit}",
+            f"{_t('kind', lang)}: {kind_name(f.kind, lang)}",
             f"{_t('filed_at', lang)}: {people_time(f.filed_at, lang)}",
             f"{_t('position', lang)}: {f.origin} #{f.index} / {f.tree_size}"
             f"  ({_t('cosigners', lang)}: {', '.join(f.cosigners) or _t('none', lang)})",
@@ -323,6 +338,7 @@ def to_html(report: Report, lang: str = "zh") -> str:
             f"<h2>{_t('filing', lang)}</h2><table>",
             row(_t("number", lang), escape(f.filing)),
             row(_t("unit", lang), f"<code>{escape(f.unit)}</code>"),
+            row(_t("kind", lang), escape(kind_name(f.kind, lang))),
             row(_t("filed_at", lang), people_time(f.filed_at, lang)),
             row(_t("log", lang), escape(f.origin)),
             row(_t("position", lang), f"#{f.index} / {f.tree_size}"),

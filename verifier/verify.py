@@ -345,6 +345,7 @@ def _facts(
         checked_up_to=checked_up_to,
         later_events=later_events,
         later_checked=later_checked,
+        kind=entry.kind,
     )
 
 
