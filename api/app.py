@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from api import (
     docs_pages,
     filing_routes,
+    fund_routes,
     log_routes,
     ownership_routes,
     pages,
@@ -120,6 +121,7 @@ def create_app(
     app.include_router(pki_routes.router(deployment))
     app.include_router(filing_routes.router(deployment, platform, limiter))
     app.include_router(ownership_routes.router(deployment, platform, limiter))
+    app.include_router(fund_routes.router(deployment, platform, limiter))
     app.include_router(supervision_routes.router(platform, limiter, targets))
     app.include_router(pages.router(deployment, service, limiter, budget))
     describe = app.openapi

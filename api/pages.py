@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import threading
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ from ledger.status_file import StatusFile, StatusFileError
 from ledger.status_store import StatusMapError
 from verifier.entry import EntryUnreadable, LoggedEntry
 from verifier.later import LogData
+from verifier.names import field_label
 from verifier.reports import to_html
 from verifier.signatures import MAX_PDF_SIZE, DocumentUnreadable
 from verifier.verify import verify
@@ -236,6 +238,15 @@ $("form").addEventListener("submit", async (e) => {
 """
 )
 
+
+def _party_names() -> dict[str, str]:
+    """Each signature field a contract may declare, named for its party as the verifier's
+    reports name it (``verifier/names.py``): the progress page says who has signed."""
+    fields = ["seller", "agent", "filing-seal"]
+    fields += [f"{party}-{i}" for party in ("seller", "buyer") for i in range(1, 21)]
+    return {f: field_label(f, "zh") for f in fields}
+
+
 PROGRESS_PAGE = (
     """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>合同进度 Contract progress</title><style>"""
@@ -248,6 +259,10 @@ PROGRESS_PAGE = (
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.hash.slice(1));
 const headers = {Authorization: "Bearer " + params.get("key")};
+const PARTIES = """
+    + json.dumps(_party_names(), ensure_ascii=False)
+    + """;
+const parties = (fields) => fields.map((f) => PARTIES[f] || f).join("、");
 function step(label, state, when) {
   const li = document.createElement("li");
   li.className = state;
@@ -282,8 +297,11 @@ async function load() {
   const cancelled = filed && c.filing.status === "CANCELLED";
   const registered = filed && !cancelled && c.unit_status === "REGISTERED";
   step("已起草 Drafted", "done", c.created_at.slice(0, 10));
+  const parts = c.required.filter((f) => f !== "filing-seal");
+  const unsigned = parts.filter((f) => !c.signed.includes(f));
   step("已签署 Signed " + c.signed.filter((f) => f !== "filing-seal").length + "/" +
-       (c.required.length - 1), signedAll ? "done" : "current", "");
+       (c.required.length - 1), signedAll ? "done" : "current",
+       unsigned.length ? "待签 " + parties(unsigned) : parties(parts));
   step(cancelled ? "已注销 Cancelled" : "已备案 Filed", cancelled ? "cancelled" :
        (filed ? "done" : ""), filed ? c.filing.number + " " + c.filing.filed_at.slice(0, 10) : "");
   step("已登记 Registered", registered ? "done" : (filed && !cancelled ? "current" : ""), "");

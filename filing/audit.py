@@ -35,8 +35,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from filing import history, schema
-from filing.entry import EntryEvent, EntryFormatError, FilingEntry, party_hash
+from filing import fund_audit, history, schema
+from filing.entry import FUND_EVENTS, EntryEvent, EntryFormatError, FilingEntry, party_hash
 from filing.status import ContractStatus, FilingEvent, FilingStatus, UnitStatus
 from filing.terms import contract_from_json
 from ledger.schema import leaves
@@ -169,11 +169,17 @@ def _check_filings(
     }
 
     cancelled: dict[str, int] = {}
+    for claim, message in fund_audit.check(
+        conn, {i: e for i, e in entries.items() if e.event in FUND_EVENTS}
+    ):
+        report.add(claim, message)
     for index, e in sorted(entries.items()):
         if (e.event.value.upper(), e.filing) not in events.get(index, []):
             report.add(
                 "entry", f"log entry {index} ({e.event.value} {e.filing}) has no filing_events row"
             )
+        if e.event in FUND_EVENTS:
+            continue  # checked by fund_audit
         if e.event is EntryEvent.FILED:
             report.filings += 1
             row = rows.get(index)
@@ -250,7 +256,7 @@ def _check_filings(
     for index, recorded in events.items():
         found = entries.get(index)
         for event, number in recorded:
-            if event not in tuple(FilingEvent):
+            if event not in (FilingEvent.FILED, FilingEvent.CANCELLED, FilingEvent.CHANGED):
                 continue  # events without an entry of their own: the history chain covers them
             if found is None or (found.event.value.upper(), found.filing) != (event, number):
                 report.add(

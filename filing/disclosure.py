@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from filing import holdings, registry, schema
+from filing import fund_service, holdings, registry, schema
 from filing.deployment import Deployment
 from filing.status import FilingStatus
 from filing.terms import contract_from_json
@@ -200,6 +200,8 @@ contract.pdf.tlog-proof  its receipt in the filing log
 trust-bundle.json        the platform's trust bundle (compare it with the published one)
 history.json             the filing's events (filed, changed, cancelled), for reading
 changes/                 sealed change agreements (变更) and their receipts, if any
+funds/                   the banks' signed fund statements (资金监管) and their receipts, if any:
+                         the verifier proves each one
 status.tlog-status       the filing's latest event as of the receipts' checkpoint (tree size
                          {size}), proven against the status map that checkpoint commits to:
                          in force, changed or cancelled then (not after)
@@ -242,5 +244,7 @@ def evidence_package(deployment: Deployment, conn: Connection, number: str) -> b
                     f"changes/{ch.log_index}.pdf.tlog-proof",
                     log.receipt(ch.log_index, checkpoint).to_text(),
                 )
+        for name, member in fund_service.evidence_members(deployment, conn, number, checkpoint):
+            z.writestr(name, member)
         z.writestr("status.tlog-status", status.to_text())
     return buffer.getvalue()

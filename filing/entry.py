@@ -17,6 +17,13 @@ for a change, the sealed change agreement's. A cancellation says on what ``basis
 recorded). Entries written before the key existed have none. ``kind`` names the
 transaction kind of the filing every event of it belongs to; it is left out for a
 new-home sale (新建商品房买卖), so entries written before kinds existed read unchanged.
+
+Fund supervision events (``funds-deposited``, ``funds-released``, ``funds-refunded``)
+refer to the filing (``ref``) like a change; their ``doc`` is the SHA-256 of the
+bank's signed statement (``verifier/fund_statement.py``), ``parties`` is empty, and
+amounts and account numbers stay out of the entry. They are no status of the filing:
+``status_name`` leaves them out of the status map, so that a deposit or a refund
+never masks a cancellation (docs/formats.md).
 """
 
 from __future__ import annotations
@@ -40,6 +47,18 @@ class EntryEvent(enum.Enum):
     FILED = "filed"
     CANCELLED = "cancelled"
     CHANGED = "changed"
+    FUNDS_DEPOSITED = "funds-deposited"  # 资金监管: the bank confirmed a deposit
+    FUNDS_RELEASED = "funds-released"  # ... released the balance to the seller
+    FUNDS_REFUNDED = "funds-refunded"  # ... refunded the balance to the buyer
+
+    @property
+    def is_fund_event(self) -> bool:
+        return self in FUND_EVENTS
+
+
+FUND_EVENTS = frozenset(
+    {EntryEvent.FUNDS_DEPOSITED, EntryEvent.FUNDS_RELEASED, EntryEvent.FUNDS_REFUNDED}
+)
 
 
 class EntryKind(enum.Enum):
@@ -88,6 +107,8 @@ class FilingEntry:
             raise EntryFormatError("cancellations and changes refer to a filing; filings do not")
         if self.basis is not None and self.event is not EntryEvent.CANCELLED:
             raise EntryFormatError("only a cancellation has a basis")
+        if self.event in FUND_EVENTS and self.parties:
+            raise EntryFormatError("a fund event names no parties")
 
     def encode(self) -> bytes:
         data: dict[str, Any] = {
@@ -133,8 +154,10 @@ class FilingEntry:
 
 def status_name(data: bytes) -> str | None:
     """The filing a log entry is an event of, by which the status map keys it; None for
-    entries that are no filing event (access-log digests, other kinds)."""
+    entries that are no filing event (access-log digests, other kinds) and for fund
+    events, which are no status of the filing (a deposit must not mask a cancellation)."""
     try:
-        return FilingEntry.decode(data).filing
+        entry = FilingEntry.decode(data)
     except EntryFormatError:
         return None
+    return None if entry.event in FUND_EVENTS else entry.filing

@@ -19,6 +19,7 @@ from filing.clock import SYSTEM, Clock
 from filing.contracts import ContractReads
 from filing.deployment import Deployment
 from filing.eligibility import CHANGSHA_2017, load_rule_sets
+from filing.fund_service import FundService
 from filing.idempotency import IdempotencyRecords
 from filing.inventory import Inventory
 from filing.migrations import revisions
@@ -74,6 +75,7 @@ class Platform:
         self.supervision = Supervision(deployment, engine, self.access)
         self.identity = departments.TableIdentityCheck(engine)
         self.ownership = OwnershipRegister(engine, self.access)
+        self.funds = FundService(deployment)
 
     def create_key(self, org: str, role: Role) -> str:
         return self.keys.create(org, role)

@@ -99,6 +99,25 @@ def sees_owners(caller: Caller, is_owner: bool) -> bool:
     return caller.role in SEES_OWNERS or (caller.role is Role.BUYER and is_owner)
 
 
+# 资金监管: the bank confirms deposits, releases and refunds with its own signed statements.
+CONFIRMS_FUNDS = (Role.BANK,)
+# Who may ask for a filing's supervision account (then ``sees_fund_account`` decides).
+READS_FUND_ACCOUNTS = (Role.AUTHORITY, Role.COURT, Role.BANK, Role.DEVELOPER, Role.BUYER)
+
+
+def sees_fund_account(
+    caller: Caller, developer: str, buyers: Collection[str], bank: str | None
+) -> bool:
+    """A filing's supervision account: its parties, the authority, a court, and the bank
+    that keeps the account."""
+    return (
+        caller.role in (Role.AUTHORITY, Role.COURT)
+        or (caller.role is Role.BANK and caller.org == bank)
+        or (caller.role is Role.DEVELOPER and caller.org == developer)
+        or (caller.role is Role.BUYER and caller.org in buyers)
+    )
+
+
 def acts_on_unit(caller: Caller, developer_id: str) -> bool:
     """May the caller change a unit of ``developer_id`` (a developer only its own)?"""
     return caller.role is not Role.DEVELOPER or developer_id == caller.org

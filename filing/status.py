@@ -48,6 +48,9 @@ class FilingEvent(enum.StrEnum):
     FILED = "FILED"
     CHANGED = "CHANGED"
     CANCELLED = "CANCELLED"
+    FUNDS_DEPOSITED = "FUNDS-DEPOSITED"  # 资金监管: the bank confirmed a deposit
+    FUNDS_RELEASED = "FUNDS-RELEASED"  # ... released the balance to the seller
+    FUNDS_REFUNDED = "FUNDS-REFUNDED"  # ... refunded the balance to the buyer
 
 
 class UnitFlag(enum.Enum):

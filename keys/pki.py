@@ -32,6 +32,7 @@ class Profile(enum.Enum):
     FILING_SEAL = "filing-seal"  # the platform's filing seal
     TSA = "tsa"
     OCSP = "ocsp"
+    BANK = "bank"  # a bank's key for signed fund statements (资金监管), held by the bank
 
 
 VALIDITY = {
@@ -42,6 +43,7 @@ VALIDITY = {
     Profile.FILING_SEAL: dt.timedelta(days=3 * 365),
     Profile.TSA: dt.timedelta(days=5 * 365),
     Profile.OCSP: dt.timedelta(days=365),
+    Profile.BANK: dt.timedelta(days=2 * 365),
 }
 
 
@@ -152,7 +154,12 @@ def build(
 
 def _key_usage(profile: Profile) -> x509.KeyUsage:
     ca = profile in (Profile.ROOT_CA, Profile.ISSUING_CA)
-    signs_documents = profile in (Profile.PARTY, Profile.ENTERPRISE_SEAL, Profile.FILING_SEAL)
+    signs_documents = profile in (
+        Profile.PARTY,
+        Profile.ENTERPRISE_SEAL,
+        Profile.FILING_SEAL,
+        Profile.BANK,
+    )
     return x509.KeyUsage(
         digital_signature=not ca,
         content_commitment=signs_documents,
@@ -173,4 +180,6 @@ def _extended_key_usage(profile: Profile) -> x509.ExtendedKeyUsage | None:
         return x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING])
     if profile in (Profile.PARTY, Profile.ENTERPRISE_SEAL, Profile.FILING_SEAL):
         return x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION])
+    if profile is Profile.BANK:
+        return x509.ExtendedKeyUsage([DOCUMENT_SIGNING])
     return None

@@ -203,9 +203,14 @@ def triggers(conn: Connection) -> set[tuple[str, str]]:
 def _unique_keys(table: Table) -> list[tuple[str, ...]]:
     """The column sets a conflicting INSERT could match: primary key, unique constraints."""
     keys = [tuple(c.name for c in table.primary_key.columns)]
-    for constraint in table.constraints:
-        if isinstance(constraint, UniqueConstraint):
-            keys.append(tuple(c.name for c in constraint.columns))
+    # ``table.constraints`` is a set: sorted, so that the trigger's text is the same in every
+    # process (it is compared with the migrated database's).
+    uniques = [
+        tuple(c.name for c in constraint.columns)
+        for constraint in table.constraints
+        if isinstance(constraint, UniqueConstraint)
+    ]
+    keys += sorted(uniques)
     keys += [(c.name,) for c in table.columns if c.unique]
     keys += [tuple(c.name for c in i.columns) for i in table.indexes if i.unique]
     return list(dict.fromkeys(k for k in keys if k))

@@ -295,9 +295,9 @@ MODIFICATIONS = (
     Attack("evil-annotation-freetext", add_annotation, "新增注释"),
     Attack("evil-annotation-stamp", lambda p: add_annotation(p, "/Stamp"), "新增注释"),
     Attack("shadow-replace-font", replace_font, "资源"),
-    Attack("shadow-hide-signature", hide_signature, "签名域“seller”"),
+    Attack("shadow-hide-signature", hide_signature, "签名域“出卖人”"),
     Attack("shadow-hide-and-replace", swap_page_tree, "第 1 页被替换"),
-    Attack("restyle-earlier-signature", restyle_signature, "签名域“seller”的外观被改动"),
+    Attack("restyle-earlier-signature", restyle_signature, "签名域“出卖人”的外观被改动"),
     Attack("signature-wrapping", wrapped_signature, "第 1 页内容被改动"),
 )
 

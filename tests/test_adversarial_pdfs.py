@@ -31,6 +31,7 @@ from signing.sample import sample_contract
 from tests import pdf_attacks as attacks
 from tests.pki_helpers import Holder, buyer_holder, issue
 from tests.test_filing_api import BUYER, CONTRACT, SELLER, _setup_registry, api  # noqa: F401
+from tests.test_verifier_zh import assert_all_chinese
 from verifier.models import Verdict
 from verifier.reports import to_text
 from verifier.signatures import DocumentTooComplex, DocumentUnreadable, assess
@@ -218,6 +219,7 @@ def test_the_verifier_does_not_pass_an_attacked_contract(
     report = verify(sealed, trust, _receipt(deployment, sealed))
     assert report.verdict is Verdict.FAILED, (case.name, report.reason)
     assert case.says in to_text(report, "zh"), to_text(report, "zh")
+    assert_all_chinese(report)
 
 
 def test_a_change_after_the_seal_fails(deployment: Deployment) -> None:
@@ -231,6 +233,7 @@ def test_a_change_after_the_seal_fails(deployment: Deployment) -> None:
         assert report.verdict is Verdict.FAILED, (attack.name, report.reason)
         zh = to_text(report, "zh")
         assert "签署后文件被修改" in zh and attack.says in zh, zh
+        assert_all_chinese(report)
 
 
 def test_amplification_is_refused_before_any_signature_is_validated(

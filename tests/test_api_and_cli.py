@@ -118,7 +118,7 @@ def test_demo_runs_twice_on_one_data_dir_and_its_receipt_verifies(tmp_path: Path
     lines[3] = base64.b64encode(b"\x00" * 32).decode()  # first proof hash
     tampered.write_text("\n".join(lines))
     bad = _run(str(BIN / "wangqian-verify"), pdf, "--receipt", str(tampered), "--trust", str(trust))
-    assert bad.returncode == 1 and "inclusion proof fails" in bad.stdout
+    assert bad.returncode == 1 and "包含证明不成立" in bad.stdout
     junk = tmp_path / "junk"
     junk.write_text("not a receipt")
     worse = _run(str(BIN / "wangqian-verify"), pdf, "--receipt", str(junk), "--trust", str(trust))

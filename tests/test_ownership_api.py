@@ -285,15 +285,15 @@ def test_a_transfer_registration_makes_the_resale_s_buyers_the_owners(
         conn.execute(
             insert(schema.contracts).values(
                 id=cid, number=resale.number, unit_id=unit.id, developer_id="", status="FILED",
-                data=resale_to_json(resale), eligibility="[]", draft_sha256="0" * 64,
+                kind="resale", data=resale_to_json(resale), eligibility="[]", draft_sha256="0" * 64,
                 draft_pdf=b"", current_pdf=b"", signed_fields="", created_at=now, expires_at=now,
             )
         )  # fmt: skip
         conn.execute(
             insert(schema.filings).values(
                 number="ESF-TEST-1", contract_id=cid, unit_id=unit.id, status="ACTIVE",
-                doc_sha256="0" * 64, sealed_pdf=b"", log_index=10**9, party_salt=b"0" * 16,
-                filed_at=now,
+                kind="resale", doc_sha256="0" * 64, sealed_pdf=b"", log_index=10**9,
+                party_salt=b"0" * 16, filed_at=now,
             )
         )  # fmt: skip
         conn.execute(

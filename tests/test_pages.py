@@ -154,6 +154,8 @@ def test_the_progress_page_shows_a_buyer_their_filed_contract(
         "current",
     ]
     assert "CS-" in steps.nth(2).inner_text()
+    # Who signed, named as the verifier's reports name them (verifier/names.py).
+    assert "出卖人、买受人1" in steps.nth(1).inner_text()
     docs = page.locator("#docs li")
     assert docs.count() == 3  # the contract so far, the sealed contract, its receipt
     with page.expect_download() as download:

@@ -108,6 +108,10 @@ ROLE_SETS = {
     "READS_LOAN_VIEW": {Role.BANK, Role.AUTHORITY},
     "READS_EVIDENCE": {Role.COURT, Role.AUTHORITY},
     "SUBSCRIBES": {Role.AUTHORITY, Role.DEPARTMENT, Role.TAX, Role.BANK, Role.COURT},
+    "SEES_OWNERS": {Role.AUTHORITY, Role.COURT},
+    "RECORDS_CONSENTS": {Role.AUTHORITY, Role.BANK},
+    "CONFIRMS_FUNDS": {Role.BANK},
+    "READS_FUND_ACCOUNTS": {Role.AUTHORITY, Role.COURT, Role.BANK, Role.DEVELOPER, Role.BUYER},
 }
 
 
@@ -116,6 +120,26 @@ ROLE_SETS = {
 def test_role_sets(name: str, role: Role) -> None:
     roles = getattr(policy, name)
     assert policy.allowed(OWN[role], roles) is (role in ROLE_SETS[name])
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_who_sees_the_owners_of_record(role: Role) -> None:
+    caller = OWN[role]
+    assert policy.sees_owners(caller, is_owner=True) is (
+        role in (Role.AUTHORITY, Role.COURT, Role.BUYER)
+    )
+    assert policy.sees_owners(caller, is_owner=False) is (role in (Role.AUTHORITY, Role.COURT))
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_who_sees_a_filings_supervision_account(role: Role) -> None:
+    caller = OWN[role]
+    own = policy.sees_fund_account(caller, DEV, {BUYER}, "示范银行")
+    others = policy.sees_fund_account(caller, OTHER_DEV, {OTHER_BUYER}, "另一银行")
+    assert own is (role not in (Role.DEPARTMENT, Role.TAX))
+    assert others is (role in (Role.AUTHORITY, Role.COURT))
+    # A bank sees no account before it kept one (no deposit confirmed yet).
+    assert policy.sees_fund_account(OWN[Role.BANK], DEV, {BUYER}, None) is False
 
 
 def test_statistics_scopes_name_nobody() -> None:

@@ -681,7 +681,7 @@ def test_a_package_without_status_or_log_is_bad_input_and_a_bare_receipt_says_un
     report = verify(demo.pdf, TrustBundle.from_json(trust_json), demo.receipt)
     assert report.verdict is Verdict.PASSED and report.filing is not None
     assert not report.filing.later_checked
-    assert any("was not checked" in n for n in report.notes)
+    assert any("was not checked" in n.en for n in report.notes)
     run = _cli(
         demo.out / "contract.pdf",
         *("--receipt", demo.out / "contract.pdf.tlog-proof"),

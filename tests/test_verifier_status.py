@@ -118,7 +118,7 @@ def test_a_filing_in_force_by_the_log_s_own_status_proof(
         "经日志的状态证明，截至" in reason_zh and f"（日志树大小 {cp.size}）备案仍有效" in reason_zh
     )
     assert "此后记入日志的事件在此看不到" in chinese and "北京时间" in chinese
-    assert "Anything logged after" not in chinese and "备案状态证明（status）" in chinese
+    assert "Anything logged after" not in chinese and "备案状态证明:" in chinese
     assert "此后记入日志的事件在此看不到" in to_html(report, "zh")
     assert json.loads(to_json(report))["filing"]["checked_by"] == "status"
 
@@ -300,8 +300,8 @@ def test_a_change_and_a_change_agreement_s_own_receipt(demo: DemoOutput, scene: 
     assert report.verdict is Verdict.PASSED, report.reason
     assert report.filing is not None
     assert [(e.index, e.event) for e in report.filing.later_events] == [(changed_at, "changed")]
-    assert any("changed later" in n for n in report.notes)
-    assert any(f"log entry {changed_at} (changed)" in n for n in report.notes)
+    assert any("changed later" in n.en for n in report.notes)
+    assert any(f"log entry {changed_at} (changed)" in n.en for n in report.notes)
     assert f"日志第 {changed_at} 条（变更）" in to_text(report, "zh")
     # The change agreement's receipt: its filing is the entry it refers to.
     report = verify(demo.pdf, scene.trust, made.receipt(changed_at, note), status=status)

@@ -29,7 +29,7 @@ from verifier.evidence import MAX_PACKAGE, EvidencePackage, PackageUnreadable, c
 from verifier.later import LaterCheckpoint, LaterEvidenceUnreadable, LogData
 from verifier.map_audit import audit_log_data
 from verifier.map_audit import to_text as to_map_text
-from verifier.models import Report
+from verifier.models import Message, Report
 from verifier.reports import to_html, to_json, to_text
 from verifier.signatures import DocumentUnreadable
 from verifier.trust import MAX_TRUST_BUNDLE, TrustBundle, TrustBundleError
@@ -199,11 +199,13 @@ def _run(args: argparse.Namespace) -> Report:
         if args.later_checkpoint
         else None
     )
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
+    funds: tuple[tuple[bytes, str], ...] = ()
     pdf = data
     package = EvidencePackage.read(data) if EvidencePackage.is_package(data) else None
     if package is not None:
         pdf = package.pdf
+        funds = package.funds
         receipt_text = receipt_text or package.receipt
         if status is None and log_data is None:  # the command line's take the package's place
             status, log_data = package.status, package.log_data
@@ -211,22 +213,31 @@ def _run(args: argparse.Namespace) -> Report:
     if package is not None:
         choice = choose_trust(package, trust_bytes, pin)
         if choice.bundle is None:
-            return without_trust_anchor(pdf, choice.refusal or "", choice.sub_indication or "")
+            refusal = choice.refusal or Message("", "")
+            return without_trust_anchor(pdf, refusal, choice.sub_indication or "")
         trust_bytes, notes = choice.bundle, choice.notes
         # Checked: the contract, its receipt and its status (or the log). The rest is for
         # people to read.
         notes = (
             *notes,
-            "history.json and changes/ in the package were not verified: verify each change "
-            "agreement on its own (its PDF and .tlog-proof)",
+            Message(
+                "history.json and changes/ in the package were not verified: verify each change "
+                "agreement on its own (its PDF and .tlog-proof)",
+                "证据包中的 history.json 和 changes/ 未经核验：每份变更协议请以其自身的文件"
+                "和回执单独核验",
+            ),
         )
     if trust_bytes is None:
         raise InputUnreadable("--trust is required")
     if pin is not None and hashlib.sha256(trust_bytes).hexdigest() != pin:
-        detail = f"the trust bundle's SHA-256 is {hashlib.sha256(trust_bytes).hexdigest()}, "
-        return without_trust_anchor(pdf, detail + f"not the pinned {pin}", "TRUST_PIN_MISMATCH")
+        digest = hashlib.sha256(trust_bytes).hexdigest()
+        why = Message(
+            f"the trust bundle's SHA-256 is {digest}, not the pinned {pin}",
+            f"信任包的 SHA-256 为 {digest}，不是指定的 {pin}",
+        )
+        return without_trust_anchor(pdf, why, "TRUST_PIN_MISMATCH")
     trust = TrustBundle.from_json(trust_bytes.decode("utf-8"))
-    report = verify(pdf, trust, receipt, later=later, log_data=log_data, status=status)
+    report = verify(pdf, trust, receipt, later=later, log_data=log_data, status=status, funds=funds)
     return dataclasses.replace(report, notes=(*report.notes, *notes))
 
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _FILING = re.compile(r"[\x21-\x7e]{1,64}")
-_EVENTS = ("filed", "cancelled", "changed")
+_EVENTS = ("filed", "cancelled", "changed", "funds-deposited", "funds-released", "funds-refunded")
+# Fund supervision events: no status of the filing (never in the status map).
+FUND_EVENTS = ("funds-deposited", "funds-released", "funds-refunded")
 _BASES = ("agreement", "judgment")
 _KINDS = ("new-home", "resale")  # absent: new-home
 
@@ -25,7 +27,7 @@ class EntryUnreadable(ValueError):
 
 @dataclass(frozen=True)
 class LoggedEntry:
-    event: str  # filed | cancelled | changed
+    event: str  # filed | cancelled | changed | funds-deposited | funds-released | funds-refunded
     filing: str
     doc_sha256: str
     unit: str
@@ -69,7 +71,13 @@ class LoggedEntry:
         if (entry.ref is None) != (entry.event == "filed"):
             # As the platform writes them: a status check finds the filing by ``ref``.
             raise EntryUnreadable("a cancellation or change names its filing (ref), a filing none")
+        if entry.event in FUND_EVENTS and entry.parties:
+            raise EntryUnreadable("a fund event names no parties")
         return entry
+
+    @property
+    def is_fund_event(self) -> bool:
+        return self.event in FUND_EVENTS
 
 
 def _index(value: object) -> int | None:

@@ -2,7 +2,8 @@
 
 ``contract.pdf``, ``contract.pdf.tlog-proof``, ``trust-bundle.json``, ``history.json`` (the
 filing's events, for people to read), ``changes/`` (sealed change agreements and their
-receipts) and ``status.tlog-status`` (the filing's latest event as of the receipt's
+receipts), ``funds/`` (the banks' signed fund statements and their receipts) and
+``status.tlog-status`` (the filing's latest event as of the receipt's
 checkpoint: whether it still stands). Packages made before status proofs carry ``log/``
 (the log in the tlog-tiles layout) instead, and are read still. The platform builds it
 (``GET /v1/court/filings/{no}/evidence``).
@@ -27,7 +28,9 @@ from dataclasses import dataclass
 from ledger.receipt import MAX_RECEIPT
 from ledger.status_file import MAX_STATUS, StatusFile, StatusFileError
 from ledger.tiles import TilePathError, parse_tile_path
+from verifier.fund_statement import MAX_EVIDENCE
 from verifier.later import LaterEvidenceUnreadable, LogData
+from verifier.models import Message
 from verifier.signatures import MAX_PDF_SIZE
 from verifier.trust import MAX_TRUST_BUNDLE
 
@@ -51,7 +54,8 @@ _PLAIN_MEMBERS = {
     LOG + "checkpoint",
 }
 _CHANGE = re.compile(r"changes/(0|[1-9][0-9]{0,18})\.pdf(\.tlog-proof)?")
-_DIRECTORY = re.compile(r"(changes|log|log/tile|log/tile/(entries|[0-9]{1,2})(/x[0-9]{3})*)/")
+_FUND = re.compile(r"funds/(0|[1-9][0-9]{0,18})\.json(\.tlog-proof)?")
+_DIRECTORY = re.compile(r"(changes|funds|log|log/tile|log/tile/(entries|[0-9]{1,2})(/x[0-9]{3})*)/")
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 
@@ -67,6 +71,8 @@ class EvidencePackage:
     # Exactly one of the two: what shows whether the filing still stands.
     status: StatusFile | None
     log_data: LogData | None
+    # The filing's fund events: each ``funds/<index>.json`` with its receipt.
+    funds: tuple[tuple[bytes, str], ...] = ()
 
     @property
     def trust_sha256(self) -> str:
@@ -106,6 +112,14 @@ class EvidencePackage:
                 if has_log
                 else None
             )
+            funds = tuple(
+                (
+                    members.read(name, MAX_EVIDENCE),
+                    members.read(name + ".tlog-proof", MAX_RECEIPT).decode("utf-8"),
+                )
+                for name in sorted(n for n in members.names if _FUND.fullmatch(n))
+                if not name.endswith(".tlog-proof")
+            )
         except (
             zipfile.BadZipFile,
             zipfile.LargeZipFile,
@@ -116,7 +130,7 @@ class EvidencePackage:
             StatusFileError,
         ) as exc:
             raise PackageUnreadable(f"unreadable evidence package: {exc}") from exc
-        return cls(pdf, receipt, trust, status, log_data)
+        return cls(pdf, receipt, trust, status, log_data, funds)
 
 
 def _check_central_directory(data: bytes) -> None:
@@ -141,7 +155,12 @@ def _check_central_directory(data: bytes) -> None:
 
 
 def _allowed(name: str) -> bool:
-    if name in _PLAIN_MEMBERS or _CHANGE.fullmatch(name) or _DIRECTORY.fullmatch(name):
+    if (
+        name in _PLAIN_MEMBERS
+        or _CHANGE.fullmatch(name)
+        or _FUND.fullmatch(name)
+        or _DIRECTORY.fullmatch(name)
+    ):
         return True
     if not name.startswith(LOG + "tile/"):
         return False
@@ -201,9 +220,9 @@ class TrustChoice:
     """The trust bundle to verify with, or why there is none, and what to tell the user."""
 
     bundle: bytes | None
-    refusal: str | None  # the INDETERMINATE reason when ``bundle`` is None
+    refusal: Message | None  # the INDETERMINATE reason when ``bundle`` is None
     sub_indication: str | None
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
 
 
 def choose_trust(package: EvidencePackage, given: bytes | None, pin: str | None) -> TrustChoice:
@@ -216,30 +235,47 @@ def choose_trust(package: EvidencePackage, given: bytes | None, pin: str | None)
             None,
             None,
             (
-                "the evidence package's own trust bundle (SHA-256 "
-                f"{package.trust_sha256}) differs from --trust and was ignored",
+                Message(
+                    "the evidence package's own trust bundle (SHA-256 "
+                    f"{package.trust_sha256}) differs from --trust and was ignored",
+                    f"证据包自带的信任包（SHA-256 {package.trust_sha256}）与所给的信任包不同，"
+                    "已不予采用",
+                ),
             ),
         )
     if pin is None:
         return TrustChoice(
             None,
-            "the evidence package brings its own trust bundle, which proves nothing (whoever "
-            "made the package made it too): give --trust with the platform's published bundle, "
-            f"or --trust-sha256 with its published SHA-256 (this one's is {package.trust_sha256})",
+            Message(
+                "the evidence package brings its own trust bundle, which proves nothing (whoever "
+                "made the package made it too): give --trust with the platform's published "
+                "bundle, or --trust-sha256 with its published SHA-256 (this one's is "
+                f"{package.trust_sha256})",
+                "制作证据包的人也能制作其中的信任包；证据包自带信任包的 SHA-256 为 "
+                f"{package.trust_sha256}",
+            ),
             "NO_TRUST_ANCHOR",
         )
     if pin != package.trust_sha256:
         return TrustChoice(
             None,
-            f"the evidence package's trust bundle has SHA-256 {package.trust_sha256}, "
-            f"not the pinned {pin}",
+            Message(
+                f"the evidence package's trust bundle has SHA-256 {package.trust_sha256}, "
+                f"not the pinned {pin}",
+                f"证据包自带信任包的 SHA-256 为 {package.trust_sha256}，不是指定的 {pin}",
+            ),
             "TRUST_PIN_MISMATCH",
         )
     return TrustChoice(
         package.trust_bundle,
         None,
         None,
-        (f"trust bundle taken from the evidence package, pinned by its SHA-256 {pin}",),
+        (
+            Message(
+                f"trust bundle taken from the evidence package, pinned by its SHA-256 {pin}",
+                f"信任包取自证据包，经其 SHA-256 {pin} 确认",
+            ),
+        ),
     )
 
 

@@ -41,6 +41,7 @@ from verifier.receipt import (
     check_witnesses,
     open_checkpoint,
 )
+from verifier.reports import people_time
 from verifier.trust import TrustBundle
 
 MAX_BUNDLE = TILE_WIDTH * (2 + MAX_ENTRY)  # a full entry bundle of the largest entries
@@ -157,6 +158,7 @@ def _not_trusted(name: str, found: Check) -> Check:
         Indication.INDETERMINATE,
         f"not usable, it proves nothing: {found.detail}",
         found.sub_indication,
+        detail_zh=f"不能采用，不能作为任何证据：{found.detail_zh}",
     )
 
 
@@ -177,12 +179,18 @@ def _key_in_service(
         and (k.valid_until is None or k.valid_until >= not_before)
         for k in trust.log_keys
     ):
-        return Check("log-key-period", Indication.PASSED, "signed by a log key still in service")
+        return Check(
+            "log-key-period",
+            Indication.PASSED,
+            "signed by a log key still in service",
+            detail_zh="由仍在有效期内的日志密钥签署",
+        )
     return Check(
         "log-key-period",
         Indication.FAILED,
         f"every key that signed it was retired before {not_before.isoformat()}",
         "LOG_KEY_NOT_VALID_THEN",
+        detail_zh=f"签署它的日志密钥都已在 {people_time(not_before)} 之前停用",
     )
 
 
@@ -199,15 +207,22 @@ def signed_by_the_log(
     return signed
 
 
-def witnessed(signed: SignedCheckpoint, trust: TrustBundle, name: str, what: str) -> Check:
-    """PASSED if ``signed`` meets the bundle's witness policy, else INDETERMINATE ``name``."""
+def witnessed(
+    signed: SignedCheckpoint, trust: TrustBundle, name: str, what: str, what_zh: str
+) -> Check:
+    """PASSED if ``signed`` meets the bundle's witness policy, else INDETERMINATE ``name``.
+
+    ``what``, ``what_zh``: the checkpoint's name in the detail (the later checkpoint, ...).
+    """
     check = check_witnesses(signed, trust)
     if not check.passed:
         return _not_trusted(name, check)
+    size = signed.checkpoint.size
     return Check(
         name,
         Indication.PASSED,
-        f"{what} (tree size {signed.checkpoint.size}) is signed by the log and {check.detail}",
+        f"{what} (tree size {size}) is signed by the log and {check.detail}",
+        detail_zh=f"{what_zh}（日志树大小 {size}）由日志签署，{check.detail_zh}",
     )
 
 
@@ -216,18 +231,24 @@ def _consistency(old: SignedCheckpoint, new: SignedCheckpoint, proof: tuple[byte
     try:
         verify_consistency(a.size, b.size, list(proof), a.root_hash, b.root_hash)
     except ProofError as exc:
-        return _split_view(f"the log shows two different histories (split view): {exc}")
+        return _split_view(
+            f"the log shows two different histories (split view): {exc}",
+            f"一致性证明不能从回执的日志树 {a.size} 通向日志树 {b.size}",
+        )
     return Check(
-        "consistency", Indication.PASSED, f"tree {b.size} extends the receipt's tree {a.size}"
+        "consistency",
+        Indication.PASSED,
+        f"tree {b.size} extends the receipt's tree {a.size}",
+        detail_zh=f"日志树 {b.size} 延续了回执的日志树 {a.size}",
     )
 
 
-def _split_view(detail: str) -> Check:
-    return Check("consistency", Indication.FAILED, detail, "SPLIT_VIEW")
+def _split_view(detail: str, zh: str) -> Check:
+    return Check("consistency", Indication.FAILED, detail, "SPLIT_VIEW", detail_zh=zh)
 
 
-def _unsure(name: str, detail: str, sub: str) -> Check:
-    return Check(name, Indication.INDETERMINATE, detail, sub)
+def _unsure(name: str, detail: str, sub: str, zh: str) -> Check:
+    return Check(name, Indication.INDETERMINATE, detail, sub, detail_zh=zh)
 
 
 def check_later_checkpoint(
@@ -246,15 +267,17 @@ def check_later_checkpoint(
     old_size = receipt_checkpoint.checkpoint.size
     if signed.checkpoint.size < old_size:
         detail = f"the 'later' checkpoint ({signed.checkpoint.size}) is older than the receipt's"
-        return [_unsure("consistency", detail, "NOT_LATER")], None
+        zh = f"所给的“后续”检查点（日志树大小 {signed.checkpoint.size}）比回执的更早"
+        return [_unsure("consistency", detail, "NOT_LATER", zh)], None
     if signed.checkpoint.size > old_size and later.old_size != old_size:
         detail = f"no consistency proof from the receipt's tree size {old_size}"
-        return [_unsure("consistency", detail, "NO_CONSISTENCY_PROOF")], None
+        zh = f"没有从回执的日志树大小 {old_size} 起的一致性证明"
+        return [_unsure("consistency", detail, "NO_CONSISTENCY_PROOF", zh)], None
     proof = later.proof if signed.checkpoint.size > old_size else ()
     consistency = _consistency(receipt_checkpoint, signed, proof)
     if not consistency.passed:
         return [consistency], None
-    cosigned = witnessed(signed, trust, LATER_CHECKPOINT, "the later checkpoint")
+    cosigned = witnessed(signed, trust, LATER_CHECKPOINT, "the later checkpoint", "后续检查点")
     if not cosigned.passed:
         return [cosigned], None
     return [cosigned, consistency], signed
@@ -272,12 +295,13 @@ def open_log_data(
             LOG_DATA,
             "the log data's entries do not hash to its signed checkpoint",
             "LOG_DATA_INCONSISTENT",
+            "日志数据的条目算不出其签名检查点",
         )
     return signed
 
 
 def witnessed_log_data(signed: SignedCheckpoint, trust: TrustBundle) -> Check:
-    return witnessed(signed, trust, LOG_DATA, "the log data's checkpoint")
+    return witnessed(signed, trust, LOG_DATA, "the log data's checkpoint", "日志数据的检查点")
 
 
 def check_log_data(
@@ -298,12 +322,14 @@ def check_log_data(
     old = receipt_checkpoint.checkpoint
     if signed.checkpoint.size < old.size:
         detail = f"the log data ({signed.checkpoint.size}) is older than the receipt"
-        return [_unsure(LOG_DATA, detail, "NOT_LATER")], None, ()
+        zh = f"日志数据（日志树大小 {signed.checkpoint.size}）比回执更早"
+        return [_unsure(LOG_DATA, detail, "NOT_LATER", zh)], None, ()
     if root_hash(data.leaves[: old.size]) != old.root_hash:
         detail = (
             f"the log's first {old.size} entries do not match the receipt's checkpoint (split view)"
         )
-        return [_split_view(detail)], None, ()
+        zh = f"日志数据的前 {old.size} 条与回执的检查点不符"
+        return [_split_view(detail, zh)], None, ()
     cosigned = witnessed_log_data(signed, trust)
     if not cosigned.passed:
         return [cosigned], None, ()
@@ -321,11 +347,13 @@ def check_log_data(
             "consistency",
             Indication.PASSED,
             f"the log data's tree {signed.checkpoint.size} extends the receipt's tree {old.size}",
+            detail_zh=f"日志数据的日志树 {signed.checkpoint.size} 延续了回执的日志树 {old.size}",
         ),
         Check(
             "later-events",
             Indication.PASSED,
             f"{len(events)} later entries refer to this filing",
+            detail_zh=f"其后有 {len(events)} 条日志记录涉及本备案",
         ),
     ]
     return checks, signed, tuple(events)

@@ -32,15 +32,17 @@ from verifier.trust import TrustBundle
 
 
 def status_name(data: bytes) -> str | None:
-    """The verifier's key rule: the filing an entry is an event of, None for other entries.
+    """The verifier's key rule: the filing an entry is an event of, None for other entries
+    and for fund events (no status of a filing).
 
     It must key every entry as the platform's ``filing.entry.status_name`` does
     (``tests/test_map_audit.py`` holds the two together).
     """
     try:
-        return LoggedEntry.read(data).filing
+        entry = LoggedEntry.read(data)
     except EntryUnreadable:
         return None
+    return None if entry.is_fund_event else entry.filing
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def audit_log_data(data: LogData, trust: TrustBundle, now: dt.datetime | None = 
     moment = now or dt.datetime.now(dt.UTC)
     signed = open_log_data(data, trust)
     if isinstance(signed, Check):
-        zh = explain(signed.sub_indication, signed.detail, "zh")
+        zh = explain(signed.sub_indication, signed.detail_zh, "zh")
         return MapAudit(
             Verdict.INDETERMINATE,
             f"the log data's checkpoint cannot be trusted: {signed.detail}",

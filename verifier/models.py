@@ -1,4 +1,19 @@
-"""What a verification finds: indications per check, per signature, and the verdict."""
+"""What a verification finds: indications per check, per signature, and the verdict.
+
+Every message for people is written once, where it is found, in both languages: a
+``Check`` carries ``detail`` (English, stable enough for the JSON report and logs) and
+``detail_zh`` (Chinese, for the text and HTML reports in ``--lang zh``), a
+``SignatureFinding`` its ``message`` and ``message_zh``, a ``Report`` its notes as
+``Message`` pairs. ``detail_zh`` is a required keyword, so a new check cannot forget it
+(mypy and the constructor both say so)::
+
+    Check("fund-events", Indication.PASSED, f"{n} fund events", detail_zh=f"资金事件 {n} 条")
+
+Data inside a message (hashes, filing numbers, names) goes into both as it is; times go
+into the Chinese one as ``verifier.reports.people_time`` (Beijing time), never ISO UTC.
+The Chinese text leaves out what only an engineer reads (library exception text); the
+English detail and the JSON report keep it. The JSON report has no Chinese fields.
+"""
 
 from __future__ import annotations
 
@@ -34,13 +49,28 @@ class Verdict(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Message:
+    """One remark for people in both languages (the English one goes into the JSON report)."""
+
+    en: str
+    zh: str
+
+    def said(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+@dataclass(frozen=True)
 class Check:
     """One check that was run; ``name`` is stable (see docs/verifier.md)."""
 
     name: str
     indication: Indication
-    detail: str
+    detail: str  # English
     sub_indication: str | None = None
+    detail_zh: str = field(kw_only=True)  # the same in Chinese, for people
+
+    def said(self, lang: str) -> str:
+        return self.detail_zh if lang == "zh" else self.detail
 
     @property
     def passed(self) -> bool:
@@ -61,11 +91,12 @@ class SignatureFinding:
     indication: Indication
     sub_indication: str | None
     modifications: str  # after it: NONE, ALLOWED_ADDITIONS (the contract policy) or MODIFIED
-    message: str
+    message: str  # why not passed: the technical detail, partly Chinese (the platform's 422s)
     is_filing_seal: bool
     # A party certificate's X.520 description, ``sign <contract number> <field>``: the one
     # signature it was issued for (docs/formats.md, "Party certificates").
     purpose: str | None = None
+    message_zh: str = ""  # why not passed, in Chinese only ("": the sub-indication says it)
 
 
 @dataclass(frozen=True)
@@ -115,10 +146,17 @@ class Report:
     checks: tuple[Check, ...]
     filing: FilingFacts | None
     verified_at: dt.datetime
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[Message, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": "wangqian-verify-report/v1", **_plain(asdict(self))}
+        """The JSON report (docs/verifier.md): English details and stable codes only."""
+        plain = _plain(asdict(self))
+        plain["notes"] = [n.en for n in self.notes]
+        for c in plain["checks"]:
+            del c["detail_zh"]
+        for s in plain["signatures"]:
+            del s["message_zh"]
+        return {"schema": "wangqian-verify-report/v1", **plain}
 
 
 def _plain(value: Any) -> Any:

@@ -7,7 +7,8 @@ in new invisible fields; the writer's bookkeeping (the modification date and
 producer in /Info, the XMP packet) may follow. Anything else -- a new field,
 widget or annotation, a new or changed page, content stream or resource, a
 changed appearance of an earlier field, any other object -- is a modification
-after signing, named in Chinese for the report.
+after signing, named in Chinese for the report (signature fields for their parties:
+签名域“出卖人”).
 
 Each revision is compared with the one before it (pyHanko's difference analysis
 with a stricter rule set than its default, which allows new signature fields,
@@ -40,11 +41,25 @@ from pyhanko.sign.diff_analysis.commons import safe_whitelist
 from pyhanko.sign.diff_analysis.rules_api import ReferenceUpdate
 
 from verifier.document import MAX_FORM_OBJECTS, DocumentShape
+from verifier.names import field_label
 
 # pyHanko's writer refreshes these two on every incremental save; nothing else in /Info
 # (a title, say, shown in a viewer's title bar) may change after signing.
 _INFO_KEYS_THAT_MAY_CHANGE = frozenset({"/ModDate", "/Producer"})
 _MAX_TREE_DEPTH = 16
+# What people call the annotations a reader paints (other subtypes are named as they are).
+_ANNOTATIONS = {
+    "/FreeText": "文本框",
+    "/Stamp": "图章",
+    "/Text": "便笺",
+    "/Square": "方框",
+    "/Circle": "圆圈",
+    "/Line": "线条",
+    "/Ink": "手写",
+    "/Highlight": "高亮",
+    "/Link": "链接",
+    "/Widget": "表单控件",
+}
 
 
 @dataclass(frozen=True)
@@ -184,7 +199,7 @@ def _changes(old: Any, new: Any) -> Iterator[str]:
         not same(old_info.get(k), new_info.get(k))
         for k in (set(old_info) | set(new_info)) - _INFO_KEYS_THAT_MAY_CHANGE
     ):
-        yield "文档属性（标题等 /Info）被改动"
+        yield "文档属性（标题、作者等）被改动"
     old_fields, new_fields = _fields(old), _fields(new)
     for name in new_fields.keys() - old_fields.keys():
         yield f"新增表单域“{name}”"
@@ -220,17 +235,18 @@ def _changes(old: Any, new: Any) -> Iterator[str]:
             field = widget_of.get(ref)
             if ref not in old_annots:
                 if field is None:
-                    yield f"第 {number} 页新增注释（{annot.get('/Subtype', '?')}）"
+                    subtype = str(annot.get("/Subtype", "?"))
+                    yield f"第 {number} 页新增注释（{_ANNOTATIONS.get(subtype, subtype)}）"
             elif ref in written and field not in filled_now:
                 yield (
-                    f"签名域“{field}”的外观被改动"
+                    f"签名域“{field_label(field, 'zh')}”的外观被改动"
                     if field is not None
                     else f"第 {number} 页注释被改动"
                 )
     for name in old_fields.keys() & new_fields.keys() - filled_now:
         ref = new_fields[name]
         if ref in written and not same(_at(old, old_fields[name]), _at(new, ref)):
-            yield f"签名域“{name}”被改动"
+            yield f"签名域“{field_label(name, 'zh')}”被改动"
 
 
 def _fields(resolver: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from ledger.merkle import ProofError, leaf_hash, verify_inclusion
 from ledger.note import NoteError, VerifiedSignature, open_note, split_note
 from ledger.receipt import Receipt
 from verifier.models import Check, Indication
+from verifier.reports import people_time
 from verifier.trust import TrustBundle
 
 
@@ -50,8 +51,8 @@ class SignedCheckpoint:
         return dt.datetime.fromtimestamp(max(times), dt.UTC) if times else None
 
 
-def _failed(name: str, sub: str, detail: str) -> Check:
-    return Check(name, Indication.FAILED, detail, sub)
+def _failed(name: str, sub: str, detail: str, zh: str) -> Check:
+    return Check(name, Indication.FAILED, detail, sub, detail_zh=zh)
 
 
 def open_checkpoint(note: str, trust: TrustBundle) -> SignedCheckpoint | Check:
@@ -59,21 +60,34 @@ def open_checkpoint(note: str, trust: TrustBundle) -> SignedCheckpoint | Check:
     try:
         text, log_sigs = open_note(note, list(trust.log_verifiers))
     except NoteError as exc:
-        return _failed("log-signature", "UNKNOWN_LOG_KEY", f"no trusted log key signed it: {exc}")
+        return _failed(
+            "log-signature",
+            "UNKNOWN_LOG_KEY",
+            f"no trusted log key signed it: {exc}",
+            "检查点上的签名没有一个出自信任包所列的日志密钥",
+        )
     try:
         checkpoint = Checkpoint.parse(text)
     except CheckpointError as exc:
-        return _failed("log-signature", "FORMAT_FAILURE", f"malformed checkpoint: {exc}")
+        return _failed(
+            "log-signature", "FORMAT_FAILURE", f"malformed checkpoint: {exc}", "检查点格式不符"
+        )
     if checkpoint.origin != trust.origin:
         return _failed(
             "log-signature",
             "WRONG_LOG",
             f"checkpoint is for log {checkpoint.origin!r}, not {trust.origin!r}",
+            f"检查点属于日志 {checkpoint.origin}，而不是信任包的日志 {trust.origin}",
         )
     try:
         cosigs = _cosignatures(note, trust)
     except NoteError as exc:
-        return _failed("witnesses", "SIG_CRYPTO_FAILURE", f"a cosignature fails: {exc}")
+        return _failed(
+            "witnesses",
+            "SIG_CRYPTO_FAILURE",
+            f"a cosignature fails: {exc}",
+            "有一个见证人联署签名未通过验证",
+        )
     return SignedCheckpoint(checkpoint, tuple(log_sigs), tuple(cosigs))
 
 
@@ -107,11 +121,13 @@ def check_log_key_period(
             "log-key-period",
             "LOG_KEY_NOT_VALID_THEN",
             f"no key that signed the checkpoint was in service at {moment.isoformat()}",
+            f"签署检查点的日志密钥于 {people_time(moment)} 均不在有效期内",
         )
     return Check(
         "log-key-period",
         Indication.PASSED,
         f"signed by a log key in service at {moment.isoformat()}",
+        detail_zh=f"签署检查点的日志密钥于 {people_time(moment)} 在有效期内",
     )
 
 
@@ -123,11 +139,13 @@ def check_witnesses(signed: SignedCheckpoint, trust: TrustBundle) -> Check:
             "WITNESS_POLICY",
             f"{count} witness cosignatures (counted by key), the policy needs "
             f"{trust.witness_threshold}",
+            f"见证人联署 {count} 个（按密钥计），规则要求 {trust.witness_threshold} 个",
         )
     return Check(
         "witnesses",
         Indication.PASSED,
         f"{count} witness cosignatures, the policy needs {trust.witness_threshold}",
+        detail_zh=f"见证人联署 {count} 个，规则要求 {trust.witness_threshold} 个",
     )
 
 
@@ -141,11 +159,17 @@ def check_inclusion(receipt: Receipt, entry: bytes, checkpoint: Checkpoint) -> C
             checkpoint.root_hash,
         )
     except ProofError as exc:
-        return _failed("inclusion", "PROOF_FAILURE", f"inclusion proof fails: {exc}")
+        return _failed(
+            "inclusion",
+            "PROOF_FAILURE",
+            f"inclusion proof fails: {exc}",
+            f"日志第 {receipt.index} 条的包含证明不能通向大小为 {checkpoint.size} 的日志树",
+        )
     return Check(
         "inclusion",
         Indication.PASSED,
         f"entry {receipt.index} is in the tree of size {checkpoint.size}",
+        detail_zh=f"日志第 {receipt.index} 条在大小为 {checkpoint.size} 的日志树中",
     )
 
 

@@ -1,4 +1,12 @@
-"""A report three ways: text for a terminal, JSON (docs/verifier.md), printable HTML (zh/en)."""
+"""A report three ways: text for a terminal, JSON (docs/verifier.md), printable HTML (zh/en).
+
+In Chinese every line is Chinese but for data (hashes, numbers, names, the ETSI codes
+after their Chinese words): each check's ``detail_zh`` (``verifier/models.py``), the
+meaning of its stable code first (``SUB_INDICATIONS_ZH``), fields named for parties
+and signers by name (``verifier/names.py``), times in Beijing time (``people_time``).
+A new sub-indication gets its line in ``SUB_INDICATIONS_ZH``, a new check its name in
+``CHECK_NAMES_ZH``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,16 @@ import datetime as dt
 import json
 from html import escape
 
-from verifier.models import FilingFacts, Indication, Report, Verdict
+from verifier.models import (
+    Check,
+    FilingFacts,
+    Indication,
+    LaterEvent,
+    Report,
+    SignatureFinding,
+    Verdict,
+)
+from verifier.names import field_label, signer_label
 
 VERDICT_WORDS = {
     Verdict.PASSED: ("核验通过", "PASSED"),
@@ -52,6 +69,7 @@ _LABELS = {
 
 CHECK_NAMES_ZH = {
     "signature": "签名",
+    "fund-event": "资金监管记录",
     "filing-seal": "备案专用章",
     "receipt": "回执",
     "entry": "日志条目",
@@ -106,27 +124,66 @@ SUB_INDICATIONS_ZH = {
     "SIGNER_PURPOSE": "签署证书并非为该合同的该签名域签发（如共同买受人代签）",
     "UNSIGNED_FIELD": "草稿声明的签名域尚未签署",
     "SIG_CONSTRAINTS_FAILURE": "签名不满足要求（例如缺少签名时间戳）",
+    # The rest of ETSI EN 319 102-1's sub-indications, as pyHanko may report them.
+    "NOT_YET_VALID": "签署时签名证书尚未生效",
+    "EXPIRED": "签名证书已过期，且无法证明签名早于过期",
+    "CHAIN_CONSTRAINTS_FAILURE": "证书链不满足验证规则的要求",
+    "CERTIFICATE_CHAIN_GENERAL_FAILURE": "证书链无法验证",
+    "CRYPTO_CONSTRAINTS_FAILURE": "所用的密码算法或密钥长度已不可靠",
+    "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "所用的密码算法已不可靠，且无法证明签名早于其不可靠之时",
+    "POLICY_PROCESSING_ERROR": "无法处理签名策略",
+    "SIGNATURE_POLICY_NOT_AVAILABLE": "无法取得签名策略",
+    "TIMESTAMP_ORDER_FAILURE": "签名中各时间戳的先后顺序不符",
+    "NO_SIGNING_CERTIFICATE_FOUND": "找不到签名证书",
+    "REVOKED_CA_NO_POE": "证书链中的某个颁发机构证书已被吊销，且无法证明签名早于吊销",
+    "OUT_OF_BOUNDS_NO_POE": "签名时间不在证书有效期内，且无法证明签名早于过期或吊销",
+    "REVOCATION_OUT_OF_BOUNDS_NO_POE": "吊销信息不在有效期内，且无法证明签名早于其时",
+    "OUT_OF_BOUNDS_NOT_REVOKED": "签名证书已过期（未被吊销），且无法证明签名早于过期",
+    "NO_POE": "无法证明签名在所需时间之前已经存在",
+    "SIGNED_DATA_NOT_FOUND": "找不到签名所覆盖的数据",
+    "GENERIC": "签名无法验证",
     "LOG_DATA_TOO_OLD": "日志数据早于该文件加盖备案专用章的时间，不能说明其是否已备案",
     "NO_STATUS_MAP": "状态证明所依据的检查点没有承诺备案状态表，不能说明备案状态",
     "STATUS_OTHER_FILING": "所给的状态证明属于另一个备案号，不能说明本备案的状态",
     "STATUS_PROOF_FAILURE": "状态证明不成立：状态表或最新事件的包含证明与检查点不符（伪造或损坏）",
     "STATUS_MAP_INCONSISTENT": "日志的备案状态表与日志本身矛盾（回执证明已备案，状态表却不符）",
+    "FUND": "资金监管记录不成立：银行签名、证书、回执或日志条目与记录不符",
 }
 
 
 _BASIS_ZH = {"agreement": "经各方签署的解除协议", "judgment": "依判决或决定"}
+_BASIS_DOCUMENT_ZH = {"agreement": "解除协议", "judgment": "判决或决定书"}
 
 _EVENTS_ZH = {"filed": "备案", "changed": "变更", "cancelled": "注销"}
 
+INDICATION_ZH = {
+    Indication.PASSED: "通过",
+    Indication.FAILED: "未通过",
+    Indication.INDETERMINATE: "无法确定",
+}
+
+
+def event_name(event: str, lang: str) -> str:
+    """A log event (filed, changed, cancelled) in the report's language."""
+    return _EVENTS_ZH.get(event, event) if lang == "zh" else event
+
 
 def explain(sub: str | None, detail: str, lang: str) -> str:
-    """A check's detail for people: in Chinese first when the code is known."""
+    """A detail for people: in Chinese, the meaning of its code first when it is known.
+
+    ``detail`` is in the report's language (a check's ``said(lang)``).
+    """
     zh = SUB_INDICATIONS_ZH.get(sub or "") if lang == "zh" else None
     return f"{zh}（{detail}）" if zh and detail else zh or detail
 
 
+def check_detail(check: Check, lang: str) -> str:
+    """A check's detail in the report's language, its code explained in Chinese."""
+    return explain(check.sub_indication, check.said(lang), lang)
+
+
 def reason(report: Report, lang: str) -> str:
-    """Why the verdict is what it is, in the report's language (the English reason kept)."""
+    """Why the verdict is what it is, in the report's language."""
     if lang != "zh":
         return report.reason
     f = report.filing
@@ -144,14 +201,14 @@ def reason(report: Report, lang: str) -> str:
             )
         else:
             unchecked = "；备案后是否注销或变更未核查（未提供日志数据）"
-        return f"{what}，备案号 {f.filing}，日志第 {f.index} 条{unchecked}（{report.reason}）"
+        return f"{what}，备案号 {f.filing}，日志第 {f.index} 条{unchecked}"
     cancelled = [e for e in f.later_events if e.event == "cancelled"] if f is not None else []
     if report.verdict is Verdict.CANCELLED and cancelled:
         e = cancelled[0]
-        how = {"agreement": "经各方签署的解除协议", "judgment": "依判决或决定"}.get(
-            e.basis or "", ""
-        )
-        return f"已于 {people_time(e.at, lang)} {how}注销，见日志第 {e.index} 条（{report.reason}）"
+        how = _BASIS_ZH.get(e.basis or "", "")
+        document = _BASIS_DOCUMENT_ZH.get(e.basis or "", "文件")
+        hashed = f"（{document} SHA-256 {e.document_sha256}）" if e.document_sha256 else ""
+        return f"已于 {people_time(e.at, lang)} {how}注销，见日志第 {e.index} 条{hashed}"
     wanted = {
         Verdict.MISMATCH: (Indication.FAILED,),
         Verdict.NOT_FILED: (Indication.FAILED,),  # the receipt check saying NOT_IN_LOG
@@ -168,10 +225,9 @@ def reason(report: Report, lang: str) -> str:
         ),
         None,
     )
-    if culprit is None or culprit.sub_indication not in SUB_INDICATIONS_ZH:
-        return report.reason
-    zh = SUB_INDICATIONS_ZH[culprit.sub_indication]
-    return f"{check_name(culprit.name, lang)}：{zh}（{report.reason}）"
+    if culprit is None:  # nothing was learnt, and no check says why: never a pass
+        return "回执无法核验，不能得出结论"
+    return f"{check_name(culprit.name, lang)}：{check_detail(culprit, lang)}"
 
 
 def status_note(f: FilingFacts, lang: str) -> str:
@@ -183,7 +239,7 @@ def status_note(f: FilingFacts, lang: str) -> str:
         return (
             f"备案状态由日志的状态证明确认：截至 {when}（日志树大小 {f.checked_up_to}），"
             f"日志运营方在经见证人联署的检查点中承诺，该备案的最新事件为日志第 {index} 条"
-            f"（{_EVENTS_ZH.get(event, event)}）。此后记入日志的事件在此看不到；状态表是否由"
+            f"（{event_name(event, lang)}）。此后记入日志的事件在此看不到；状态表是否由"
             "每条日志如实算出，由审计方重放日志核查（wangqian log audit）"
         )
     return (
@@ -197,21 +253,19 @@ def status_note(f: FilingFacts, lang: str) -> str:
 
 
 def notes(report: Report, lang: str) -> tuple[str, ...]:
-    """The report's notes, the status proof's in the report's language."""
-    f = report.filing
-    if lang != "zh" or f is None or f.checked_by != "status":
-        return report.notes
-    english = status_note(f, "en")
-    return tuple(status_note(f, "zh") if n == english else n for n in report.notes)
+    """The report's notes in the report's language."""
+    return tuple(n.said(lang) for n in report.notes)
 
 
 def check_name(name: str, lang: str) -> str:
-    """A check's name for people: in Chinese with the stable name after it."""
+    """A check's name for people: in Chinese, a signature's field named for its party."""
     if lang != "zh":
         return name
     base, _, field = name.partition(":")
-    zh = CHECK_NAMES_ZH.get(base, "")
-    return f"{zh} {field or ''}（{name}）".replace(" （", "（") if zh else name
+    zh = CHECK_NAMES_ZH.get(base)
+    if zh is None:
+        return name
+    return f"{zh}（{field_label(field, lang)}）" if field else zh
 
 
 def _t(key: str, lang: str) -> str:
@@ -248,8 +302,34 @@ def kind_name(kind: str, lang: str) -> str:
     return zh if lang == "zh" else en
 
 
-def _indication(indication: Indication, sub: str | None) -> str:
-    return indication.value + (f" / {sub}" if sub else "")
+def indication_words(indication: Indication, sub: str | None, lang: str) -> str:
+    """An ETSI indication: in Chinese, 通过 / 未通过 / 无法确定 with the ETSI code after."""
+    code = indication.value + (f" / {sub}" if sub else "")
+    return f"{INDICATION_ZH[indication]} {code}" if lang == "zh" else code
+
+
+def _signature_note(s: SignatureFinding, lang: str) -> str:
+    """Why a signature did not pass, in the report's language."""
+    if s.indication is Indication.PASSED:
+        return ""
+    return explain(s.sub_indication, s.message_zh if lang == "zh" else s.message, lang)
+
+
+def _later_event(e: LaterEvent, lang: str) -> str:
+    when = people_time(e.at, lang)
+    if lang != "zh":
+        return f"#{e.index} {e.event} {when}"
+    basis = _BASIS_ZH.get(e.basis or "")
+    document = f"文件 SHA-256 {e.document_sha256}" if e.document_sha256 else ""
+    said = "，".join(w for w in (basis, document) if w)
+    event = f"日志第 {e.index} 条 {event_name(e.event, lang)} {when}"
+    return f"{event}（{said}）" if said else event
+
+
+def _position(f: FilingFacts, lang: str) -> str:
+    if lang == "zh":
+        return f"第 {f.index} 条，日志树大小 {f.tree_size}"
+    return f"#{f.index} / {f.tree_size}"
 
 
 def to_json(report: Report) -> str:
@@ -257,40 +337,51 @@ def to_json(report: Report) -> str:
 
 
 def to_text(report: Report, lang: str = "zh") -> str:
+    zh = lang == "zh"
+    size = f"（{report.document_size} 字节）" if zh else f" ({report.document_size} B)"
     lines = [
         f"{_t('verdict', lang)}: {verdict_words(report.verdict, lang)}",
         f"{_t('reason', lang)}: {reason(report, lang)}",
-        f"{_t('document', lang)}: sha256 {report.document_sha256} ({report.document_size} B)",
+        f"{_t('document', lang)}: {'SHA-256' if zh else 'sha256'} {report.document_sha256}{size}",
     ]
     if report.filing is not None:
         f = report.filing
+        witnesses = ", ".join(f.cosigners) or _t("none", lang)
         lines += [
             f"{_t('number', lang)}: {f.filing}  {_t('unit', lang)}: {f.unit}",
             f"{_t('kind', lang)}: {kind_name(f.kind, lang)}",
             f"{_t('filed_at', lang)}: {people_time(f.filed_at, lang)}",
-            f"{_t('position', lang)}: {f.origin} #{f.index} / {f.tree_size}"
-            f"  ({_t('cosigners', lang)}: {', '.join(f.cosigners) or _t('none', lang)})",
+            f"{_t('position', lang)}: {f.origin} {_position(f, lang)}"
+            + (f"（见证人: {witnesses}）" if zh else f"  (Witnesses: {witnesses})"),
         ]
         for e in f.later_events:
-            lines.append(f"{_t('later', lang)}: #{e.index} {e.event} {people_time(e.at, lang)}")
+            lines.append(f"{_t('later', lang)}: {_later_event(e, lang)}")
         if not f.later_checked:
             lines.append(f"{_t('later', lang)}: {_t('not_checked', lang)}")
     lines.append(f"{_t('signatures', lang)}:")
     for s in report.signatures:
         source = _t("timestamp" if s.time_from_timestamp else "claimed", lang)
-        seal = f" [{_t('seal', lang)}]" if s.is_filing_seal else ""
+        seal = f" [{_t('seal', lang)}]" if _seal_marked(s) else ""
         lines.append(
-            f"  {s.field}{seal}: {s.signer} — {_indication(s.indication, s.sub_indication)}"
+            f"  {field_label(s.field, lang)}{seal}: {signer_label(s, lang)}"
+            f" — {indication_words(s.indication, s.sub_indication, lang)}"
             f" — {people_time(s.signing_time, lang)} ({source}) — {s.certificate_sha256[:16]}…"
         )
     lines.append(f"{_t('checks', lang)}:")
     for c in report.checks:
         label = check_name(c.name, lang)
-        detail = explain(c.sub_indication, c.detail, lang)
-        lines.append(f"  [{_indication(c.indication, c.sub_indication)}] {label}: {detail}")
+        lines.append(
+            f"  [{indication_words(c.indication, c.sub_indication, lang)}] {label}: "
+            f"{check_detail(c, lang)}"
+        )
     for note in notes(report, lang):
         lines.append(f"{_t('notes', lang)}: {note}")
     return "\n".join(lines) + "\n"
+
+
+def _seal_marked(s: SignatureFinding) -> bool:
+    """Mark the filing seal's certificate where its field's name does not already say so."""
+    return s.is_filing_seal and s.field != "filing-seal"
 
 
 _CSS = """
@@ -309,15 +400,16 @@ word-break:break-all}.TOTAL-PASSED{color:#0a5a1c}.TOTAL-FAILED{color:#8a1010}
 def to_html(report: Report, lang: str = "zh") -> str:
     """A self-contained printable page (no scripts, no external resources)."""
 
-    def row(*cells: str, head: bool = False) -> str:
+    def row(*cells: str, head: bool = False, check: str = "") -> str:
         tag = "th" if head else "td"
-        return "<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>"
+        attr = f' data-check="{escape(check)}"' if check else ""
+        return f"<tr{attr}>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>"
 
     def ind(indication: Indication, sub: str | None) -> str:
         css = (
             indication.value if indication is not Indication.INDETERMINATE else "INDETERMINATE-ind"
         )
-        return f'<span class="{css}">{escape(_indication(indication, sub))}</span>'
+        return f'<span class="{css}">{escape(indication_words(indication, sub, lang))}</span>'
 
     parts = [
         f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
@@ -327,7 +419,7 @@ def to_html(report: Report, lang: str = "zh") -> str:
         f'<p class="verdict {report.verdict.value}" id="verdict">'
         f"{escape(verdict_words(report.verdict, lang))}</p>",
         f"<p>{_t('reason', lang)}: {escape(reason(report, lang))}</p><table>",
-        row(_t("document", lang), f"<code>sha256 {report.document_sha256}</code>"),
+        row(_t("document", lang), f"<code>SHA-256 {report.document_sha256}</code>"),
         row(_t("size", lang), str(report.document_size)),
         row(_t("verified_at", lang), people_time(report.verified_at, lang)),
         "</table>",
@@ -341,13 +433,12 @@ def to_html(report: Report, lang: str = "zh") -> str:
             row(_t("kind", lang), escape(kind_name(f.kind, lang))),
             row(_t("filed_at", lang), people_time(f.filed_at, lang)),
             row(_t("log", lang), escape(f.origin)),
-            row(_t("position", lang), f"#{f.index} / {f.tree_size}"),
+            row(_t("position", lang), _position(f, lang)),
             row(_t("checkpoint", lang), f"<code>{escape(f.root_hash)}</code>"),
             row(_t("cosigners", lang), escape(", ".join(f.cosigners)) or _t("none", lang)),
         ]
         for e in f.later_events:
-            event = f"#{e.index} {escape(e.event)} {people_time(e.at, lang)}"
-            parts.append(row(_t("later", lang), event))
+            parts.append(row(_t("later", lang), escape(_later_event(e, lang))))
         if not f.later_checked:
             parts.append(row(_t("later", lang), _t("not_checked", lang)))
         parts.append("</table>")
@@ -360,17 +451,15 @@ def to_html(report: Report, lang: str = "zh") -> str:
     )
     for s in report.signatures:
         source = _t("timestamp" if s.time_from_timestamp else "claimed", lang)
-        seal = f" ({_t('seal', lang)})" if s.is_filing_seal else ""
+        seal = f" ({_t('seal', lang)})" if _seal_marked(s) else ""
+        why = _signature_note(s, lang)
         parts.append(
             row(
-                escape(s.field + seal),
-                escape(s.subject),
+                escape(field_label(s.field, lang) + seal),
+                escape(signer_label(s, lang)),
                 f"{people_time(s.signing_time, lang)}<br>{source}",
                 f"<code>{s.certificate_sha256}</code>",
-                ind(s.indication, s.sub_indication)
-                + (
-                    f"<br>{escape(explain(s.sub_indication, s.message, lang))}" if s.message else ""
-                ),
+                ind(s.indication, s.sub_indication) + (f"<br>{escape(why)}" if why else ""),
             )
         )
     parts.append(f"</table><h2>{_t('checks', lang)}</h2><table>")
@@ -379,7 +468,8 @@ def to_html(report: Report, lang: str = "zh") -> str:
             row(
                 escape(check_name(c.name, lang)),
                 ind(c.indication, c.sub_indication),
-                escape(explain(c.sub_indication, c.detail, lang)),
+                escape(check_detail(c, lang)),
+                check=c.name,
             )
         )
     parts.append("</table>")

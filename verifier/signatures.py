@@ -54,6 +54,7 @@ from verifier.document import (
 )
 from verifier.models import Check, Indication, SignatureFinding
 from verifier.modifications import Modification, first_modification
+from verifier.names import field_label
 from verifier.trust import TrustBundle
 
 __all__ = [
@@ -174,24 +175,31 @@ class SignedDocument:
             listing_error = ""
         except Exception as exc:
             listed, listing_error = {}, f"{type(exc).__name__}: {exc}"
-        self._embedded: list[tuple[str, Any, str]] = []  # (field, signature or None, why not)
+        # (field, signature or None, why not, the same in Chinese only)
+        self._embedded: list[tuple[str, Any, str, str]] = []
         for signed in self.shape.signed:
             if signed.is_timestamp:
                 continue
             sig = listed.get(signed.name)
             if sig is not None:
-                self._embedded.append((signed.name, sig, ""))
+                self._embedded.append((signed.name, sig, "", ""))
                 continue
             try:
                 EmbeddedPdfSignature(self._reader, fields[signed.name], signed.name).signer_cert  # noqa: B018
-                why = (
-                    f"文件中另有残缺的签名字典，无法核验 ({listing_error})"
+                zh = (
+                    "文件中另有残缺的签名字典，无法核验"
                     if listing_error
-                    else "不是可识别的签名类型 (a signature of a kind pyHanko does not validate)"
+                    else "不是可识别的签名类型"
+                )
+                why = (
+                    f"{zh} ({listing_error})"
+                    if listing_error
+                    else f"{zh} (a signature of a kind pyHanko does not validate)"
                 )
             except Exception as exc:
-                why = f"签名字典残缺或无法解析 ({type(exc).__name__}: {exc})"
-            self._embedded.append((signed.name, None, why))
+                zh = "签名字典残缺或无法解析"
+                why = f"{zh} ({type(exc).__name__}: {exc})"
+            self._embedded.append((signed.name, None, why, zh))
 
     def signer_certificates(self) -> list[bytes]:
         """Each signature's signing certificate (DER), oldest first."""
@@ -199,7 +207,7 @@ class SignedDocument:
 
     def signers(self) -> list[tuple[str, bytes]]:
         """(field, signing certificate DER) of each readable signature, oldest first."""
-        return [(name, bytes(sig.signer_cert.dump())) for name, sig, _ in self._embedded if sig]
+        return [(name, bytes(sig.signer_cert.dump())) for name, sig, _, _ in self._embedded if sig]
 
     def assess(
         self,
@@ -257,11 +265,17 @@ def purpose_check(findings: Sequence[SignatureFinding]) -> Check:
         verb, _, rest = f.purpose.partition(" ")
         number, _, field = rest.rpartition(" ")
         if verb != "sign" or not number or field != f.field:
+            issued = (
+                f"合同 {number} 的“{field_label(field, 'zh')}”签名域"
+                if verb == "sign" and number and field
+                else f"“{f.purpose}”"
+            )
             return Check(
                 "signer-purpose",
                 Indication.FAILED,
                 f"{f.field} was signed with a certificate issued for {f.purpose!r}",
                 "SIGNER_PURPOSE",
+                detail_zh=f"“{field_label(f.field, 'zh')}”签名域所用的证书是为{issued}签发的",
             )
         contracts.add(number)
     if len(contracts) > 1:
@@ -271,12 +285,16 @@ def purpose_check(findings: Sequence[SignatureFinding]) -> Check:
             f"the signers' certificates were issued for different contracts: "
             f"{', '.join(sorted(contracts))}",
             "SIGNER_PURPOSE",
+            detail_zh=f"各签署人的证书是为不同的合同签发的：{'、'.join(sorted(contracts))}",
         )
-    named = f" of {contracts.pop()}" if contracts else ""
+    number = contracts.pop() if contracts else ""
     return Check(
         "signer-purpose",
         Indication.PASSED,
-        f"every party certificate that names a purpose signed its own field{named}",
+        "every party certificate that names a purpose signed its own field"
+        + (f" of {number}" if number else ""),
+        detail_zh="注明用途的各方证书都只签署了为其签发的签名域"
+        + (f"（合同 {number}）" if number else ""),
     )
 
 
@@ -287,13 +305,20 @@ def _modification_check(modification: Modification | None) -> Check:
             Indication.PASSED,
             "after each signature only the next declared field, validation data and "
             "document time-stamps were added",
+            detail_zh="每次签署之后，只增加了下一个声明的签名域、验证数据和文档时间戳",
         )
     return Check(
         "modifications",
         Indication.FAILED,
         f"{modification.what} (revision {modification.revision}: {modification.detail})",
         "MODIFIED_AFTER_SIGNING",
+        detail_zh=f"{modification.what}（第 {modification.revision} 个修订版本）",
     )
+
+
+def _parties(fields: Sequence[str]) -> str:
+    """Signature fields named for their parties, in Chinese: 出卖人、买受人1、备案专用章."""
+    return "、".join(field_label(f, "zh") for f in fields) or "无"
 
 
 def _order_check(shape: DocumentShape, complete: bool) -> Check:
@@ -306,6 +331,7 @@ def _order_check(shape: DocumentShape, complete: bool) -> Check:
             Indication.FAILED,
             f"declared field {stamped[0]!r} holds a document time-stamp, not a signature",
             "SIGNING_ORDER",
+            detail_zh=f"声明的签名域“{field_label(stamped[0], 'zh')}”中是文档时间戳，不是签名",
         )
     if signed != declared[: len(signed)]:
         return Check(
@@ -313,39 +339,42 @@ def _order_check(shape: DocumentShape, complete: bool) -> Check:
             Indication.FAILED,
             f"signed {', '.join(signed)}; the draft declares {', '.join(declared)} in this order",
             "SIGNING_ORDER",
+            detail_zh=f"签署的是 {_parties(signed)}；草稿声明的顺序为 {_parties(declared)}",
         )
     if complete and len(signed) < len(declared):
-        missing = ", ".join(declared[len(signed) :])
+        missing = declared[len(signed) :]
         return Check(
             "signing-order",
             Indication.FAILED,
-            f"declared fields not signed: {missing}",
+            f"declared fields not signed: {', '.join(missing)}",
             "UNSIGNED_FIELD",
+            detail_zh=f"尚未签署的声明签名域：{_parties(missing)}",
         )
     return Check(
         "signing-order",
         Indication.PASSED,
         f"signed in the declared order: {', '.join(signed) or '-'}",
+        detail_zh=f"按声明的顺序签署：{_parties(signed)}",
     )
 
 
 async def _check_all(
-    embedded: list[tuple[str, Any, str]],
+    embedded: list[tuple[str, Any, str, str]],
     spec: PdfSignatureValidationSpec,
     trust: TrustBundle,
     modification: Modification | None,
     sealing: bool,
 ) -> tuple[SignatureFinding, ...]:
     out = []
-    for name, sig, why in embedded:
+    for name, sig, why, why_zh in embedded:
         if sig is None:
-            out.append(_unreadable(name, why))
+            out.append(_unreadable(name, why, why_zh))
         else:
             out.append(await _check_one(sig, spec, trust, modification, sealing))
     return tuple(out)
 
 
-def _unreadable(name: str, why: str) -> SignatureFinding:
+def _unreadable(name: str, why: str, why_zh: str) -> SignatureFinding:
     """A filled field whose signature cannot even be parsed (universal signature forgery)."""
     return SignatureFinding(
         field=name,
@@ -362,6 +391,7 @@ def _unreadable(name: str, why: str) -> SignatureFinding:
         modifications="",
         message=why,
         is_filing_seal=False,
+        message_zh=why_zh,
     )
 
 
@@ -406,26 +436,39 @@ async def _check_one(
         else:
             result = await ades.ades_lta_validation(sig, spec)
     except Exception as exc:  # a corrupt CMS blob is a failed signature, not a crash
-        return _finding(sig, cert, der, trust, Indication.FAILED, "FORMAT_FAILURE", str(exc))
+        return _finding(
+            sig,
+            cert,
+            der,
+            trust,
+            Indication.FAILED,
+            "FORMAT_FAILURE",
+            str(exc),
+            message_zh="签名数据无法解析",
+        )
     indication = _INDICATION[result.ades_subindic.status]
     sub = None if indication is Indication.PASSED else result.ades_subindic.standard_name
     status = result.api_status
-    message = result.failure_msg or ""
+    # pyHanko's words are for engineers (the English report, JSON): in Chinese the
+    # sub-indication's meaning says it.
+    message, message_zh = result.failure_msg or "", ""
     coverage = status.coverage.name if status is not None and status.coverage else "UNCLEAR"
     if coverage not in ("ENTIRE_REVISION", "ENTIRE_FILE"):
         # Bytes inside the signed revision that the signature does not cover (wrapping).
         indication, sub = Indication.FAILED, "FORMAT_FAILURE"
-        message = f"签名未覆盖其整个修订版本 (coverage {coverage})"
+        message_zh = "签名未覆盖其整个修订版本"
+        message = f"{message_zh} (coverage {coverage})"
     elif mod is not None and sig.signed_revision < mod.revision:
         indication, sub = Indication.FAILED, "FORMAT_FAILURE"
-        message = f"签署后文件被修改：{mod.what}"
+        message = message_zh = f"签署后文件被修改：{mod.what}"
     elif sig.docmdp_level is not None:
         # A certification (DocMDP) would forbid the later parties' signatures that the
         # contract needs; other validators would then judge the document differently.
         indication, sub = Indication.FAILED, "FORMAT_FAILURE"
-        message = "合同只用批准签名，不用认证签名 (DocMDP certification)"
+        message_zh = "合同只用批准签名，不用认证签名"
+        message = f"{message_zh} (DocMDP certification)"
     if indication is Indication.PASSED:
-        message = ""
+        message = message_zh = ""
     timestamped = status is not None and status.timestamp_validity is not None
     when = getattr(result, "best_signature_time", None)
     if when is None and status is not None:
@@ -441,6 +484,7 @@ async def _check_one(
         when,
         timestamped,
         _later_changes(coverage, sig.signed_revision, mod),
+        message_zh,
     )
 
 
@@ -462,6 +506,7 @@ def _finding(
     when: Any = None,
     timestamped: bool = False,
     modifications: str = "",
+    message_zh: str = "",
 ) -> SignatureFinding:
     return SignatureFinding(
         field=str(sig.field_name),
@@ -479,4 +524,5 @@ def _finding(
         message=message,
         is_filing_seal=bool(der) and trust.is_filing_seal(der),
         purpose=_description(cert),
+        message_zh=message_zh,
     )

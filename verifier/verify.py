@@ -10,6 +10,7 @@ import hashlib
 from ledger.merkle import inclusion_proof
 from ledger.receipt import Receipt
 from ledger.status_file import StatusFile
+from verifier import fund_statement
 from verifier.entry import EntryUnreadable, LoggedEntry
 from verifier.later import (
     LaterCheckpoint,
@@ -24,10 +25,12 @@ from verifier.models import (
     FilingFacts,
     Indication,
     LaterEvent,
+    Message,
     Report,
     SignatureFinding,
     Verdict,
 )
+from verifier.names import field_label, signer_label
 from verifier.receipt import (
     SignedCheckpoint,
     check_inclusion,
@@ -35,7 +38,7 @@ from verifier.receipt import (
     check_witnesses,
     open_checkpoint,
 )
-from verifier.reports import people_time, status_note
+from verifier.reports import event_name, people_time, status_note
 from verifier.signatures import assess
 from verifier.status import check_status
 from verifier.trust import TrustBundle
@@ -49,8 +52,13 @@ def verify(
     later: LaterCheckpoint | None = None,
     log_data: LogData | None = None,
     status: StatusFile | None = None,
+    funds: tuple[tuple[bytes, str], ...] = (),
 ) -> Report:
     """Check ``pdf`` against its receipt and the bundle (DocumentUnreadable for bad input).
+
+    ``funds``: the filing's fund events as an evidence package carries them (each the
+    ``funds/<index>.json`` member and its receipt); each one proven is a note, each one
+    that fails a FAILED check (a package does not carry a false statement for nothing).
 
     Without a receipt, the filing is looked up by the document's hash in ``log_data``;
     only complete, witnessed log data can show that a document was not filed. Whether
@@ -64,32 +72,65 @@ def verify(
     checks = [_signature_check(s) for s in signatures]
     checks.extend(assessment.checks)
     checks.append(_filing_seal_check(signatures, trust))
-    notes: list[str] = []
+    notes: list[Message] = []
     facts = None
     if receipt is None:
         receipt = _receipt_from_log_data(doc_sha256, trust, signatures, log_data, checks)
         if receipt is not None:
             notes.append(
-                f"no receipt was given: log entry {receipt.index} was found by the document's "
-                "hash and its inclusion proof computed from the log data"
+                Message(
+                    f"no receipt was given: log entry {receipt.index} was found by the "
+                    "document's hash and its inclusion proof computed from the log data",
+                    f"未提供回执：按文件的哈希在日志数据中找到日志第 {receipt.index} 条，"
+                    "其包含证明由日志数据算出",
+                )
             )
     if receipt is not None:
         facts = _log_checks(receipt, trust, doc_sha256, signatures, checks, later, log_data, status)
     if facts is not None and not facts.later_checked:
         notes.append(
-            "whether the filing was cancelled or changed after it was filed was not checked: "
-            "no log data was given (--log-data, or an evidence package)"
+            Message(
+                "whether the filing was cancelled or changed after it was filed was not checked: "
+                "no log data was given (--log-data, or an evidence package)",
+                "备案后是否被注销或变更未核查：未提供日志数据、状态证明或证据包",
+            )
         )
     if facts is not None and facts.checked_by == "status":
-        notes.append(status_note(facts, "en"))
+        notes.append(Message(status_note(facts, "en"), status_note(facts, "zh")))
     elif facts is not None and facts.later_checked and status is None:
         when = facts.checked_at.isoformat() if facts.checked_at else "an unknown time"
         notes.append(
-            f"the log was checked up to tree size {facts.checked_up_to}, as witnessed at {when}: "
-            "a cancellation logged after that is not seen here"
+            Message(
+                f"the log was checked up to tree size {facts.checked_up_to}, as witnessed at "
+                f"{when}: a cancellation logged after that is not seen here",
+                f"日志核查至日志树大小 {facts.checked_up_to}（见证于 "
+                f"{people_time(facts.checked_at)}）：此后记入日志的注销在此看不到",
+            )
         )
     if facts is not None and any(e.event == "changed" for e in facts.later_events):
-        notes.append("the filing was changed later; the change is a separate log entry")
+        notes.append(
+            Message(
+                "the filing was changed later; the change is a separate log entry",
+                "该备案后来有变更；变更是另一条日志记录",
+            )
+        )
+    if funds and facts is not None and facts.event == "filed":
+        for member, receipt_text in funds:
+            found = fund_statement.check_evidence(
+                member, receipt_text, trust, facts.filing, facts.index
+            )
+            if found.passed:
+                notes.append(fund_note(found))
+            else:
+                checks.append(
+                    Check(
+                        f"fund-event:{found.index}",
+                        Indication.FAILED,
+                        found.detail,
+                        "FUND",
+                        detail_zh=f"日志第 {found.index} 条的资金监管记录不成立：{found.detail}",
+                    )
+                )
     verdict, reason = _verdict(checks, facts)
     return Report(
         verdict=verdict,
@@ -104,12 +145,26 @@ def verify(
     )
 
 
-def without_trust_anchor(pdf: bytes, detail: str, sub: str) -> Report:
+def fund_note(found: fund_statement.FundFinding) -> Message:
+    """A proven fund event, for people: kind and amount in yuan, Beijing time."""
+    label = {"deposit": "监管资金存入", "release": "监管资金拨付", "refund": "监管资金退还"}
+    whole, cents = divmod(found.amount_fen, 100)
+    return Message(
+        f"fund event proven (log entry {found.index}): {found.kind} {whole}.{cents:02d} yuan "
+        f"({found.amount_fen} fen), {found.bank}, booked {people_time(found.at, 'en')}; "
+        "signed by the bank, included in the log",
+        f"资金监管记录已证明（日志第 {found.index} 条）：{label[found.kind]} "
+        f"{whole:,}.{cents:02d} 元，{found.bank}，记账时间 {people_time(found.at, 'zh')}；"
+        "由银行签署，已记入日志",
+    )
+
+
+def without_trust_anchor(pdf: bytes, why: Message, sub: str) -> Report:
     """INDETERMINATE: there is no trust bundle the user vouched for, so nothing can be checked."""
-    check = Check("trust-bundle", Indication.INDETERMINATE, detail, sub)
+    check = Check("trust-bundle", Indication.INDETERMINATE, why.en, sub, detail_zh=why.zh)
     return Report(
         verdict=Verdict.INDETERMINATE,
-        reason=f"{check.name}: {detail}",
+        reason=f"{check.name}: {why.en}",
         document_sha256=hashlib.sha256(pdf).hexdigest(),
         document_size=len(pdf),
         signatures=(),
@@ -142,6 +197,7 @@ def _receipt_from_log_data(
                 Indication.INDETERMINATE,
                 "no receipt and no log data: nothing shows whether this document was filed",
                 "NO_RECEIPT",
+                detail_zh="未提供回执，也未提供日志数据",
             )
         )
         return None
@@ -154,6 +210,7 @@ def _receipt_from_log_data(
                 Indication.INDETERMINATE,
                 "no receipt, and the log data cannot show whether this document was filed",
                 "NO_RECEIPT",
+                detail_zh="未提供回执，所给的日志数据又不可用",
             )
         )
         checks.append(witnessed)
@@ -169,6 +226,8 @@ def _receipt_from_log_data(
                 f"no receipt, and the log data (witnessed by {seen.isoformat()}) is older than "
                 f"the document's filing seal ({sealed.isoformat()})",
                 "LOG_DATA_TOO_OLD",
+                detail_zh=f"未提供回执，且日志数据（见证于 {people_time(seen)}）早于文件加盖"
+                f"备案专用章的时间（{people_time(sealed)}）",
             )
         )
         return None
@@ -184,6 +243,8 @@ def _receipt_from_log_data(
                     Indication.PASSED,
                     f"no receipt given: log entry {index} of the witnessed log data "
                     f"(tree size {size}) files this document",
+                    detail_zh=f"未提供回执：经见证的日志数据（日志树大小 {size}）第 {index} 条"
+                    "即该文件的备案记录",
                 )
             )
             proof = tuple(inclusion_proof(log_data.leaves, index, size))
@@ -195,6 +256,7 @@ def _receipt_from_log_data(
             f"no receipt, and the complete, witnessed log up to tree size {size} holds no "
             "filing of this document",
             "NOT_IN_LOG",
+            detail_zh=f"未提供回执；日志核查至日志树大小 {size}",
         )
     )
     return None
@@ -203,7 +265,12 @@ def _receipt_from_log_data(
 def _signature_check(s: SignatureFinding) -> Check:
     who = f"{s.field} ({s.signer})" if s.signer else s.field
     detail = f"{who}: {s.message}" if s.message else f"{who}: valid"
-    return Check(f"signature:{s.field}", s.indication, detail, s.sub_indication)
+    signer = signer_label(s, "zh")
+    if s.indication is Indication.PASSED:
+        zh = f"{signer} 的签名有效"
+    else:
+        zh = f"签署人：{signer}" + (f"；{s.message_zh}" if s.message_zh else "")
+    return Check(f"signature:{s.field}", s.indication, detail, s.sub_indication, detail_zh=zh)
 
 
 def _filing_seal_check(signatures: tuple[SignatureFinding, ...], trust: TrustBundle) -> Check:
@@ -213,6 +280,7 @@ def _filing_seal_check(signatures: tuple[SignatureFinding, ...], trust: TrustBun
             Indication.INDETERMINATE,
             "the trust bundle names no filing seal certificate",
             "NO_FILING_SEAL_IN_BUNDLE",
+            detail_zh="信任包中未列出备案专用章的证书",
         )
     if not signatures or not signatures[-1].is_filing_seal:
         seal_elsewhere = any(s.is_filing_seal for s in signatures)
@@ -223,9 +291,15 @@ def _filing_seal_check(signatures: tuple[SignatureFinding, ...], trust: TrustBun
             if seal_elsewhere
             else "the document carries no filing seal of the platform",
             "SEAL_NOT_LAST" if seal_elsewhere else "NO_FILING_SEAL",
+            detail_zh=f"平台的备案专用章之后还有“{field_label(signatures[-1].field, 'zh')}”的签名"
+            if seal_elsewhere
+            else "文件上没有平台的备案专用章",
         )
     return Check(
-        "filing-seal", Indication.PASSED, "the platform's filing seal is the last signature"
+        "filing-seal",
+        Indication.PASSED,
+        "the platform's filing seal is the last signature",
+        detail_zh="平台的备案专用章是最后一个签名",
     )
 
 
@@ -246,13 +320,27 @@ def _log_checks(
 ) -> FilingFacts | None:
     if receipt.extra is None:
         checks.append(
-            Check("entry", Indication.INDETERMINATE, "the receipt carries no entry", "NO_ENTRY")
+            Check(
+                "entry",
+                Indication.INDETERMINATE,
+                "the receipt carries no entry",
+                "NO_ENTRY",
+                detail_zh="回执中没有日志条目",
+            )
         )
         return None
     try:
         entry = LoggedEntry.read(receipt.extra)
     except EntryUnreadable as exc:
-        checks.append(Check("entry", Indication.FAILED, str(exc), "FORMAT_FAILURE"))
+        checks.append(
+            Check(
+                "entry",
+                Indication.FAILED,
+                str(exc),
+                "FORMAT_FAILURE",
+                detail_zh="回执中的日志条目无法读取",
+            )
+        )
         return None
     if entry.doc_sha256 != doc_sha256:
         checks.append(
@@ -262,11 +350,18 @@ def _log_checks(
                 f"the receipt's entry is for document {entry.doc_sha256[:16]}…, "
                 f"this document is {doc_sha256[:16]}…",
                 "HASH_MISMATCH",
+                detail_zh=f"回执的日志条目记录的文件为 {entry.doc_sha256[:16]}…，"
+                f"本文件为 {doc_sha256[:16]}…",
             )
         )
     else:
         checks.append(
-            Check("document-hash", Indication.PASSED, "the receipt's entry names this document")
+            Check(
+                "document-hash",
+                Indication.PASSED,
+                "the receipt's entry names this document",
+                detail_zh="回执的日志条目记录的正是本文件",
+            )
         )
     if entry.event not in ("filed", "changed"):
         checks.append(
@@ -275,6 +370,7 @@ def _log_checks(
                 Indication.FAILED,
                 f"the receipt is for a {entry.event} event, not a filed document",
                 "NOT_A_FILING",
+                detail_zh=f"回执记录的是{event_name(entry.event, 'zh')}事件，不是备案的文件",
             )
         )
     signed = open_checkpoint(receipt.checkpoint, trust)

@@ -269,7 +269,7 @@ def models() -> list[MetaData]:
     Head must match them (tests/test_migrations.py); ``alembic revision --autogenerate``
     compares against them.
     """
-    from filing import access_log, api_keys, departments, idempotency, schema
+    from filing import access_log, api_keys, departments, fund_schema, idempotency, schema
     from ledger import schema as ledger_schema
 
     assert api_keys.api_keys.metadata is access_log.metadata
@@ -277,6 +277,7 @@ def models() -> list[MetaData]:
         ledger_schema.metadata,
         schema.metadata,
         departments.metadata,
+        fund_schema.metadata,
         access_log.metadata,
         idempotency.metadata,
     ]
@@ -284,12 +285,13 @@ def models() -> list[MetaData]:
 
 def append_only_models() -> list[str]:
     """The tables the live code keeps append-only, as ``models`` names them."""
-    from filing import access_log, departments, schema
+    from filing import access_log, departments, fund_schema, schema
     from ledger import schema as ledger_schema
 
     return [
         *ledger_schema.APPEND_ONLY_TABLES,
         *schema.APPEND_ONLY,
         *departments.APPEND_ONLY,
+        *fund_schema.APPEND_ONLY,
         *access_log.APPEND_ONLY,
     ]
