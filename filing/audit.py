@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine, select
 
 from filing import fund_audit, history, schema
 from filing.entry import FUND_EVENTS, EntryEvent, EntryFormatError, FilingEntry, party_hash
-from filing.status import UnitStatus
+from filing.status import ContractStatus, FilingEvent, FilingStatus, UnitStatus
 from filing.terms import contract_from_json
 from ledger.schema import leaves
 from signing.render import AgreementKind, FilingAgreement, render, render_agreement
@@ -204,7 +204,7 @@ def _check_filings(
                     f"{cancelled[e.filing]} and {index})",
                 )
             cancelled[e.filing] = index
-            if row is not None and row.status != "CANCELLED":
+            if row is not None and row.status != FilingStatus.CANCELLED:
                 report.add(
                     "state",
                     f"the log cancelled {e.filing} at entry {index}, but its row says {row.status}",
@@ -235,11 +235,11 @@ def _check_filings(
             report.add(
                 "state", f"filing {row.number} claims log entry {index}, which does not file it"
             )
-        if row.status == "CANCELLED" and row.number not in cancelled:
+        if row.status == FilingStatus.CANCELLED and row.number not in cancelled:
             report.add(
                 "state", f"filing {row.number} is marked cancelled; the log never cancelled it"
             )
-        elif row.status not in ("ACTIVE", "CANCELLED"):
+        elif row.status not in tuple(FilingStatus):
             report.add("state", f"filing {row.number} has an unknown status {row.status!r}")
     for index, change in changes.items():
         found = entries.get(index)
@@ -256,7 +256,7 @@ def _check_filings(
     for index, recorded in events.items():
         found = entries.get(index)
         for event, number in recorded:
-            if event not in ("FILED", "CANCELLED", "CHANGED"):
+            if event not in (FilingEvent.FILED, FilingEvent.CANCELLED, FilingEvent.CHANGED):
                 continue  # events without an entry of their own: the history chain covers them
             if found is None or (found.event.value.upper(), found.filing) != (event, number):
                 report.add(
@@ -266,7 +266,9 @@ def _check_filings(
                 )
     filed = {str(r.contract_id) for r in rows.values()}
     agreed = _check_agreements(conn, entries, by_number, report)
-    for (cid,) in conn.execute(select(c.c.id).where(c.c.status == "FILED")).all():
+    for (cid,) in conn.execute(
+        select(c.c.id).where(c.c.status == ContractStatus.FILED.value)
+    ).all():
         if str(cid) not in filed and str(cid) not in agreed:
             report.add("state", f"contract {cid} is marked filed; no filing in the log is it")
     documents = schema.cancellation_documents
@@ -342,7 +344,7 @@ def _check_filed(
     if contract is None:
         report.add("contract", f"{number}: its contract {row.contract_id} is missing")
         return
-    if contract.status != "FILED":
+    if contract.status != ContractStatus.FILED:
         report.add("state", f"{number}: its contract is {contract.status}, not FILED")
     draft, current = bytes(contract.draft_pdf), bytes(contract.current_pdf)
     try:
@@ -436,7 +438,7 @@ def _check_agreements(
     rows = conn.execute(
         select(a, c.c.number, c.c.status, c.c.draft_pdf, c.c.draft_sha256, c.c.current_pdf)
         .join(c, c.c.id == a.c.contract_id)
-        .where(c.c.status == "FILED")
+        .where(c.c.status == ContractStatus.FILED.value)
     ).all()
     for r in rows:
         carried_out.add(str(r.contract_id))

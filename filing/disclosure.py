@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 
 from filing import fund_service, holdings, registry, schema
 from filing.deployment import Deployment
+from filing.status import FilingStatus
 from filing.terms import contract_from_json
 from ledger.status_store import StatusMapError
 
@@ -114,7 +115,7 @@ def loan_view(conn: Connection, number: str) -> dict[str, Any] | None:
     areas = contract.unit.measured or contract.unit.forecast
     return {
         "filing": row.number,
-        "in_force": row.status == "ACTIVE",
+        "in_force": row.status == FilingStatus.ACTIVE,
         "status": row.status,
         "filed_at": _iso(row.filed_at),
         "unit": row.code,

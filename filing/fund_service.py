@@ -32,7 +32,7 @@ from filing.deployment import Deployment
 from filing.entry import EntryEvent, FilingEntry
 from filing.funds import AccountState, FilingState, FundEvent, FundEventKind
 from filing.service import record_event
-from filing.status import UnitStatus
+from filing.status import FilingEvent, FilingStatus, UnitStatus
 from filing.terms import contract_from_json
 from keys.authority import CertificateAuthority
 from keys.pki import Profile
@@ -125,7 +125,7 @@ def new_home_registered(conn: Connection, filing: FilingFacts) -> bool:
     u = schema.units
     row = conn.execute(select(u.c.status, u.c.reserved_for).where(u.c.id == filing.unit_id)).one()
     return (
-        filing.status == "ACTIVE"
+        filing.status == FilingStatus.ACTIVE
         and row.status == UnitStatus.REGISTERED.value
         and row.reserved_for == filing.contract_id
     )
@@ -300,7 +300,7 @@ class FundService:
             record_event(
                 conn,
                 number,
-                ENTRY_EVENTS[kind].value.upper(),
+                FilingEvent(ENTRY_EVENTS[kind].value.upper()),
                 index,
                 now,
                 bank,
@@ -412,7 +412,7 @@ class FundService:
     # -- helpers ---------------------------------------------------------------------
 
     def _filing_state(self, conn: Connection, filing: FilingFacts) -> FilingState:
-        if filing.status == "CANCELLED":
+        if filing.status == FilingStatus.CANCELLED:
             return FilingState.CANCELLED
         return FilingState.REGISTERED if self.registered(conn, filing) else FilingState.IN_FORCE
 
