@@ -12,7 +12,6 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from api import (
-    access_anchor,
     docs_pages,
     filing_routes,
     fund_routes,
@@ -23,17 +22,14 @@ from api import (
     problems,
     supervision_routes,
 )
-from api.dispatch import Dispatcher, Resolver, Targets, system_resolver
 from api.examples import add_examples
 from api.incidents import LastResortMiddleware
 from api.limits import BodyLimitMiddleware
 from api.ratelimit import CpuBudget, RateLimiter
-from filing import departments, history
 from filing.deployment import Deployment
-from filing.eligibility import CHANGSHA_2017, load_rule_sets
-from filing.fund_service import FundService
-from filing.resale import resale_rule_sets
-from filing.service import Departments, FilingService
+from filing.platform import Platform
+from filing.platform import filing_service as filing_service  # for the tests and benchmarks
+from filing.relay import Resolver, Targets, system_resolver
 from filing.webhook_policy import AddressPolicy
 
 REDIS_ENV = "WANGQIAN_REDIS_URL"
@@ -49,32 +45,16 @@ for _library in ("pyhanko", "pyhanko_certvalidator"):
     logging.getLogger(_library).setLevel(logging.ERROR)
 
 
-def filing_service(deployment: Deployment) -> FilingService:
-    """The filing service over this deployment's database, department tables and rule sets."""
-    engine = deployment.log.engine
-    rules_file = deployment.data_dir / "eligibility-rules.json"
-    rule_sets = load_rule_sets(rules_file) if rules_file.exists() else [CHANGSHA_2017]
-    return FilingService(
-        deployment,
-        Departments(
-            departments.TableHouseholds(engine),
-            departments.TablePayments(engine),
-            departments.TableHomes(engine),
-            rule_sets,
-            resale_rule_sets(deployment.data_dir),  # 限售: DIR/resale-rules.json
-        ),
-    )
-
-
 def create_app(
     deployment: Deployment, run_sequencer: bool = True, resolver: Resolver = system_resolver
 ) -> FastAPI:
     """The app; ``resolver`` resolves webhook hosts (the system's, or a test's seam)."""
-    service = filing_service(deployment)
+    platform = Platform(deployment)
+    service = platform.service
     limiter = RateLimiter(os.environ.get(REDIS_ENV), deployment.config.rate_per_minute)
     budget = CpuBudget(os.environ.get(REDIS_ENV), deployment.config.verification_cpu_seconds)
     targets = Targets(AddressPolicy.parse(deployment.config.webhook_allow), resolver)
-    dispatcher = Dispatcher(service.engine, os.environ.get(REDIS_ENV), targets=targets)
+    dispatcher = platform.dispatcher(os.environ.get(REDIS_ENV), targets)
     stop = threading.Event()
 
     def housekeeping() -> None:
@@ -87,12 +67,12 @@ def create_app(
                 log.exception("releasing expired drafts failed; retrying")
             try:
                 # On a clock of its own, whatever filings and cancellations come.
-                history.anchor(service.engine, deployment.log)
+                platform.anchor_histories()
             except Exception:
                 log.exception("anchoring the unit and filing histories failed; retrying")
             if sweeps % ANCHOR_EVERY == 0:
                 try:
-                    access_anchor.anchor(service.engine, deployment.log)
+                    platform.access.anchor()
                 except Exception:
                     log.exception("anchoring the access log failed; retrying")
 
@@ -139,10 +119,10 @@ def create_app(
     app.add_middleware(LastResortMiddleware)
     app.include_router(log_routes.router(deployment))
     app.include_router(pki_routes.router(deployment))
-    app.include_router(filing_routes.router(deployment, service, limiter))
-    app.include_router(ownership_routes.router(deployment, limiter))
-    app.include_router(fund_routes.router(deployment, FundService(deployment), limiter))
-    app.include_router(supervision_routes.router(deployment, service, limiter, targets))
+    app.include_router(filing_routes.router(deployment, platform, limiter))
+    app.include_router(ownership_routes.router(deployment, platform, limiter))
+    app.include_router(fund_routes.router(deployment, platform, limiter))
+    app.include_router(supervision_routes.router(platform, limiter, targets))
     app.include_router(pages.router(deployment, service, limiter, budget))
     describe = app.openapi
     app.openapi = lambda: add_examples(describe())  # type: ignore[method-assign]

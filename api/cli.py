@@ -70,9 +70,10 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.workers > 1:
         from api.app import DATA_ENV
+        from filing.platform import database_kind
 
         with Deployment.open(args.data) as deployment:
-            dialect = deployment.log.engine.dialect.name
+            dialect = database_kind(deployment)
         if dialect != "postgresql":
             print(
                 "several workers need PostgreSQL (set WANGQIAN_DATABASE_URL); SQLite has one "
@@ -155,22 +156,18 @@ EXIT_CANNOT_AUDIT = 3
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from api import access_anchor
-    from api.app import filing_service
-    from filing.audit import audit_records
     from filing.deployment import ConfigError, Deployment
     from filing.entry import status_name
+    from filing.platform import DatabaseError, Platform
     from ledger.audit import audit
 
     try:
         with Deployment.open(args.data) as deployment:
-            service = filing_service(deployment)
+            platform = Platform(deployment)
             ledger = audit(deployment.log, deployment.log_verifiers(), status_name)
-            records = audit_records(service.engine)
-            access = access_anchor.check(service.engine, deployment.log)
-    except (KeyStoreError, ConfigError, SchemaError, SQLAlchemyError, OSError) as exc:
+            records = platform.audit_records()
+            access = platform.access.check()
+    except (KeyStoreError, ConfigError, SchemaError, DatabaseError, OSError) as exc:
         print(f"wangqian audit: cannot audit {args.data}: {exc}", file=sys.stderr)
         return EXIT_CANNOT_AUDIT
     problems = [f"[log] {p}" for p in ledger.problems] + records.problems
@@ -323,23 +320,20 @@ def _demo_city(args: argparse.Namespace) -> int:
 
 
 def _admin_anchor_access_log(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import OperationalError
-
-    from api import access_anchor
-    from api.app import filing_service
     from filing.deployment import Deployment
+    from filing.platform import DatabaseBusy, Platform
 
     with Deployment.open(args.data) as deployment:
-        service = filing_service(deployment)
+        platform = Platform(deployment)
         if args.check:
-            problems = access_anchor.check(service.engine, deployment.log)
+            problems = platform.access.check()
             for problem in problems:
                 print(f"PROBLEM: {problem}")
             print("access log matches its anchors" if not problems else "access log CHANGED")
             return EXIT_OK if not problems else EXIT_FAILED
         try:
-            done = access_anchor.anchor(service.engine, deployment.log)
-        except OperationalError as exc:  # its lock_timeout: a long transaction writes it
+            done = platform.access.anchor()
+        except DatabaseBusy as exc:  # its lock_timeout: a long transaction writes it
             print(f"the access log stayed busy; try again: {exc}", file=sys.stderr)
             return EXIT_FAILED
     if done is None:
@@ -352,13 +346,11 @@ def _admin_anchor_access_log(args: argparse.Namespace) -> int:
 
 
 def _admin_anchor_histories(args: argparse.Namespace) -> int:
-    from api.app import filing_service
-    from filing import history
     from filing.deployment import Deployment
+    from filing.platform import Platform
 
     with Deployment.open(args.data) as deployment:
-        service = filing_service(deployment)
-        logged = history.anchor(service.engine, deployment.log)
+        logged = Platform(deployment).anchor_histories()
     for done in logged:
         a = done.anchor
         print(f"anchored {a.history} rows {a.from_id}..{a.to_id} at log index {done.log_index}")
@@ -368,29 +360,20 @@ def _admin_anchor_histories(args: argparse.Namespace) -> int:
 
 
 def _admin_create_key(args: argparse.Namespace) -> int:
-    from api.app import filing_service
-    from api.auth import Role, create_key
     from filing.deployment import Deployment
-    from ledger.database import write_transaction
+    from filing.platform import Platform
+    from filing.policy import Role
 
     with Deployment.open(args.data) as deployment:
-        filing_service(deployment)  # creates the tables on first use
-        with write_transaction(deployment.log.engine) as conn:
-            key = create_key(conn, args.org, Role(args.role))
+        key = Platform(deployment).create_key(args.org, Role(args.role))
     print(key)
     return EXIT_OK
 
 
 def _admin_migrate(args: argparse.Namespace) -> int:
-    from filing.deployment import Deployment
-    from filing.migrations import revisions
+    from filing.platform import migrate
 
-    engine = Deployment.database(args.data)
-    try:
-        print(f"database {revisions.describe(engine)}")
-        done = revisions.migrate(engine)
-    finally:
-        engine.dispose()
+    done = migrate(args.data, lambda was: print(f"database {was}"))
     for line in done.lines():
         print(line)
     return EXIT_OK

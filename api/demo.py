@@ -31,15 +31,14 @@ import httpx
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 
-from api import auth
 from api.app import create_app
-from filing import history
 from filing.deployment import Deployment, WitnessConfig
+from filing.platform import Platform
+from filing.policy import Role
 from keys.authority import pem
 from keys.pki import new_key
 from keys.private_files import private_directory
 from keys.store import PASSPHRASE_ENV, passphrase_for
-from ledger.database import write_transaction
 from ledger.receipt import Receipt, checkpoint_size
 from ledger.status_file import StatusFile
 from signing import remote
@@ -205,13 +204,13 @@ class _Client:
 
 
 def _keys(deployment: Deployment, buyers: list[str]) -> dict[str, str]:
-    with write_transaction(deployment.log.engine) as conn:
-        keys = {
-            "authority": auth.create_key(conn, "长沙市住房和城乡建设局", auth.Role.AUTHORITY),
-            "developer": auth.create_key(conn, DEVELOPER_ID, auth.Role.DEVELOPER),
-        }
-        for id_number in buyers:
-            keys[id_number] = auth.create_key(conn, id_number, auth.Role.BUYER)
+    platform = Platform(deployment)
+    keys = {
+        "authority": platform.create_key("长沙市住房和城乡建设局", Role.AUTHORITY),
+        "developer": platform.create_key(DEVELOPER_ID, Role.DEVELOPER),
+    }
+    for id_number in buyers:
+        keys[id_number] = platform.create_key(id_number, Role.BUYER)
     return keys
 
 
@@ -408,7 +407,7 @@ def _run_story(deployment: Deployment, lines: list[str]) -> tuple[bytes, dict[st
         )
         # serve anchors the histories every minute; the demo does not wait for it. The
         # server's clean stop checkpoints the anchors, cosigned.
-        anchored = history.anchor(deployment.log.engine, deployment.log)
+        anchored = Platform(deployment).anchor_histories()
         if anchored:
             lines.append(
                 "anchored the unit and filing histories in the log (log index "

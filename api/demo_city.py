@@ -2,35 +2,25 @@
 
 Six districts of Changsha, dozens of projects, thousands of units in the 楼盘表, and a
 year of filings and cancellations with prices that differ by district and drift by month.
-The registry, unit histories, statistics and log entries are written as the platform
-writes them. The filings' documents, though, are placeholders, not signed PDFs (sealing
-thousands would take an hour): demo-city filings do not verify, and it refuses a data
-directory that already holds filings.
+Every filing and cancellation goes through the platform's own filing transaction, dated
+when it happened (``filing.history_import``). The filings' documents, though, are
+placeholders, not signed PDFs (sealing thousands would take an hour): demo-city filings do
+not verify, and it refuses a data directory that already holds filings.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import random
-import secrets
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Connection, func, insert, select
-
-from api.app import filing_service
-from filing import holdings, kinds, registry, schema, statistics
 from filing.deployment import Deployment
-from filing.entry import CancellationBasis, EntryEvent, FilingEntry, party_hash
-from filing.service import record_event
-from filing.status import UnitEvent
-from filing.terms import contract_to_json
-from ledger.database import write_transaction
-from signing.contract import Areas, Contract, Party, Unit
+from filing.history_import import HistoryExists, HistoryImport
+from filing.platform import filing_service
+from signing.contract import Areas, Party, Unit
 from signing.sample import sample_contract
 
 # District, GB/T 2260 code, price per m² (yuan) around which its contracts are signed.
@@ -118,16 +108,15 @@ def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> 
     size = size or CitySize()
     rng = random.Random(seed)
     with Deployment.open(data_dir) as deployment:
-        service = filing_service(deployment)
-        engine = service.engine
-        with engine.connect() as conn:
-            if conn.execute(select(func.count()).select_from(schema.filings)).scalar():
-                raise CityExists(f"{data_dir} already holds filings; demo-city needs a fresh one")
+        history = HistoryImport(filing_service(deployment))
+        try:
+            history.refuse_if_filed()
+        except HistoryExists as exc:
+            raise CityExists(
+                f"{data_dir} already holds filings; demo-city needs a fresh one"
+            ) from exc
         rows = _inventory(rng, size)
-        with write_transaction(engine) as conn:
-            registry.import_inventory(conn, rows, "长沙市住房和城乡建设局")
-            for r in rows:
-                registry.apply(conn, r["code"], UnitEvent.RELEASE, r["developer_id"], "开盘")
+        history.registry(rows, "长沙市住房和城乡建设局")
         today = dt.datetime.now(dt.UTC).replace(hour=2, minute=0, second=0, microsecond=0)
         sold = rng.sample(rows, int(len(rows) * size.sold_share))
         dated = sorted(
@@ -141,7 +130,7 @@ def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> 
         template = sample_contract()
         prices = {district: base for district, _, base in DISTRICTS}
         for start in range(0, len(dated), 500):
-            with write_transaction(engine) as conn:
+            with history.batch() as batch:
                 for at, r in dated[start : start + 500]:
                     months_ago = (today - at).days / 30
                     per_m2 = (
@@ -173,22 +162,13 @@ def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> 
                         price=price,
                         payment=dataclasses.replace(template.payment, down_payment=price),
                     )
-                    number = _file(conn, deployment, contract, at)
+                    number = batch.file(contract, at)
                     filings += 1
                     if rng.random() < size.cancelled_share:
                         later = min(at + dt.timedelta(days=rng.randrange(1, 60)), today)
                         # Synthetic history: the agreement stands for itself by its number.
                         agreement = f"{number}-JC1"
-                        service.cancel_in(
-                            conn,
-                            number,
-                            "demo-city",
-                            "双方协商解除",
-                            CancellationBasis.AGREEMENT,
-                            agreement,
-                            f"demo-city synthetic agreement {agreement}".encode(),
-                            later,
-                        )
+                        batch.cancel(number, "双方协商解除", agreement, later)
                         cancellations += 1
         cp = deployment.sequencer().step()
         return {
@@ -197,73 +177,3 @@ def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> 
             "cancellations": cancellations,
             "log_size": cp.size if cp else 0,
         }
-
-
-def _file(conn: Connection, deployment: Deployment, contract: Contract, at: dt.datetime) -> str:
-    """A filing as the service records it, with a placeholder where the sealed PDF would be."""
-    code = contract.unit.code
-    number = f"CS-{at.year}-9{secrets.randbelow(10**8):08d}"
-    placeholder = f"%PDF-1.7\n% demo-city placeholder for {number}, not a signed contract\n"
-    doc = hashlib.sha256(placeholder.encode()).hexdigest()
-    salt = secrets.token_bytes(16)
-    parties = tuple(
-        party_hash(salt, p.id_type, p.id_number) for p in (contract.seller, *contract.buyers)
-    )
-    entry = FilingEntry(EntryEvent.FILED, number, doc, code, at, parties)
-    [index] = deployment.log.append_in(conn, [entry.encode()])
-    unit = registry.unit(conn, code)
-    contract_id = str(uuid.uuid4())
-    developer = contract.seller.id_number
-    conn.execute(
-        insert(schema.contracts).values(
-            id=contract_id,
-            number=contract.number,
-            unit_id=unit.id,
-            developer_id=developer,
-            status="FILED",
-            kind=kinds.of_contract(contract).kind.value,
-            data=contract_to_json(contract),
-            eligibility="[]",
-            draft_sha256=doc,
-            draft_pdf=placeholder.encode(),
-            current_pdf=placeholder.encode(),
-            signed_fields="seller,buyer-1",
-            created_at=at,
-            expires_at=at,
-        )
-    )
-    holdings.record_buyers(conn, contract_id, contract)
-    registry.apply(conn, code, UnitEvent.RESERVE, developer, "draft", reserved_for=contract_id)
-    registry.apply(conn, code, UnitEvent.FILE, "demo-city", f"filed as {number}")
-    conn.execute(
-        insert(schema.filings).values(
-            number=number,
-            contract_id=contract_id,
-            unit_id=unit.id,
-            status="ACTIVE",
-            kind=kinds.of_contract(contract).kind.value,
-            doc_sha256=doc,
-            sealed_pdf=placeholder.encode(),
-            log_index=index,
-            party_salt=salt,
-            filed_at=at,
-        )
-    )
-    record_event(conn, number, "FILED", index, at, "demo-city", "demo-city")
-    district, project_id, use = _place(conn, unit.id)
-    area = contract.unit.forecast.building
-    facts = statistics.FilingFacts(
-        statistics.city_day(at), district, project_id, use, area, contract.price
-    )
-    statistics.record(conn, facts)
-    return number
-
-
-def _place(conn: Connection, unit_id: int) -> tuple[str, int, str]:
-    u, b, p = schema.units, schema.buildings, schema.projects
-    row = conn.execute(
-        select(p.c.district, p.c.id, u.c.use)
-        .select_from(u.join(b, b.c.id == u.c.building_id).join(p, p.c.id == b.c.project_id))
-        .where(u.c.id == unit_id)
-    ).one()
-    return str(row[0]), int(row[1]), str(row[2])

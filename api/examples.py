@@ -43,6 +43,19 @@ _MORTGAGE = {
     "registered_on": "2027-09-15",
     "consent": "同意转让 DY-2029-0007",
 }
+_FUND_EVENT = {
+    "log_index": 7,
+    "kind": "deposit",
+    "label": "监管资金存入",
+    "amount_fen": 35000000,
+    "amount_yuan": "350000.00",
+    "bank": "示范银行长沙分行",
+    "bank_reference": "JG-2026-000123",
+    "booked_at": "2026-11-28T02:00:00+00:00",
+    "recorded_at": "2026-11-28T02:00:03+00:00",
+    "statement_sha256": _SHA,
+    "receipt": _RECEIPT,
+}
 _UNIT = {
     "code": _CODE,
     "floor": 1,
@@ -333,6 +346,40 @@ RESPONSES: dict[str, Any] = {
         "receipt_found": True,
         "report": {"schema": "wangqian-verify-report/v1", "verdict": "PASSED"},
         "html": "<!DOCTYPE html>…",
+    },
+    "POST /v1/banks/certificate": _PEM + _PEM,
+    "POST /v1/filings/{number}/funds/deposits": {"filing": _FILING, **_FUND_EVENT},
+    "POST /v1/filings/{number}/funds/releases": {
+        "filing": _FILING,
+        **_FUND_EVENT,
+        "log_index": 9,
+        "kind": "release",
+        "label": "监管资金拨付",
+    },
+    "POST /v1/filings/{number}/funds/refunds": {
+        "filing": _FILING,
+        **_FUND_EVENT,
+        "log_index": 9,
+        "kind": "refund",
+        "label": "监管资金退还",
+    },
+    "GET /v1/filings/{number}/funds": {
+        "filing": _FILING,
+        "filing_log_index": 0,
+        "account": "43050178000000000001",
+        "bank": "示范银行长沙分行",
+        "deposited_fen": 35000000,
+        "balance_fen": 35000000,
+        "balance_yuan": "350000.00",
+        "settled": None,
+        "events": [{k: v for k, v in _FUND_EVENT.items() if k != "receipt"}],
+    },
+    "GET /v1/filings/{number}/funds/{index}/statement": {
+        "log_index": 7,
+        "statement": "eyJhY2NvdW50IjoiNDMwNTAxNzgwMDAwMDAwMDAwMDEiLCJhbW91bnRfZmVuIjoz…",
+        "signature": "MEUCIQD…",
+        "certificate": _PEM,
+        "receipt": _RECEIPT,
     },
 }
 

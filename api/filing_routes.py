@@ -7,6 +7,8 @@ import binascii
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -16,16 +18,18 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from api import auth, idempotency, ownership_routes
-from api.auth import Caller, Role, require
+from api.auth import Caller, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
 from api.resale_models import ResaleIn, resale_terms
-from filing import departments, disclosure, drafting, kinds, registry, schema
+from filing import departments, disclosure, drafting, policy, registry
 from filing.checks import Reason
+from filing.contracts import ContractView, FilingView, NotForYourRole, UnknownChange, UnknownFiling
 from filing.deployment import Deployment
+from filing.inventory import NotYourUnit, PermitExists
+from filing.platform import Platform
 from filing.service import (
     AgreementKind,
     ContractStateError,
@@ -34,7 +38,6 @@ from filing.service import (
     DuplicateContractNumber,
     FilingError,
     FilingRecord,
-    FilingService,
     JudgmentRequired,
     KindMismatch,
     NotADrafter,
@@ -48,22 +51,16 @@ from filing.service import (
     UnknownContract,
     UnknownSignatureField,
 )
-from filing.status import InvalidTransition, UnitEvent, UnitFlag, UnitStatus
+from filing.status import (
+    ContractStatus,
+    FilingStatus,
+    InvalidTransition,
+    UnitEvent,
+    UnitFlag,
+    UnitStatus,
+)
 from keys.identity import IdentityRejected, VerifiedIdentity
-from ledger.database import write_transaction
 from signing.contract import ContractDataError, DisputeResolution, Escrow, PaymentMethod
-
-# Who may see contracts and sealed documents, which name the parties and their ID numbers
-# (developers and buyers only their own); tax reads parties through its own interface.
-PERSONAL_DATA_ROLES = (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER, Role.AGENCY)
-
-
-def drafter_of(who: Caller) -> Drafter:
-    """Who drafts a resale: a person (one of its sellers) or a brokerage."""
-    if who.role is Role.AGENCY:
-        return Drafter(brokerage=who.org)
-    return Drafter(person=who.org)
-
 
 RECEIPT_WAIT = 5.0
 
@@ -181,11 +178,20 @@ class ChangeIn(CancellationIn):
 AgreementIn = CancellationIn | ChangeIn
 
 
-def router(deployment: Deployment, service: FilingService, limiter: RateLimiter) -> APIRouter:
-    r = APIRouter(prefix="/v1", tags=["filing"])
-    engine = service.engine
+def drafter_of(who: Caller) -> Drafter:
+    """Who drafts a resale: a person (one of its sellers) or a brokerage."""
+    if who.role is policy.Role.AGENCY:
+        return Drafter(brokerage=who.org)
+    return Drafter(person=who.org)
 
-    Who = Annotated[Caller, Depends(auth.dependency(engine, limiter))]
+
+def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> APIRouter:
+    r = APIRouter(prefix="/v1", tags=["filing"])
+    service = platform.service
+    inventory = platform.inventory
+    reads = platform.contracts
+
+    Who = Annotated[Caller, Depends(auth.dependency(platform.keys, limiter))]
     Key = Annotated[str | None, Header(alias="Idempotency-Key")]
 
     def once(
@@ -197,7 +203,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     ) -> Response:
         """Run ``work`` once per Idempotency-Key; its answer is stored with its work."""
         lease = dt.timedelta(seconds=deployment.config.idempotency_lease_seconds)
-        return idempotency.run_once(engine, who, key, raw, work, render, lease)
+        return idempotency.run_once(platform.idempotency, who, key, raw, work, render, lease)
 
     def filing_answer(record: FilingRecord | None, live: bool) -> Response:
         return filing_response(record, receipt=live)
@@ -210,15 +216,13 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         summary="Import a 楼盘表 (CSV or JSON; all rows or none)",
     )
     async def import_registry(request: Request, who: Who, key: Key = None) -> Response:
-        require(who, Role.AUTHORITY)
+        require(who, *policy.KEEPS_REGISTRY)
         raw = await request.body()  # bounded by api/limits.py
         media = request.headers.get("content-type", "text/csv").split(";")[0]
 
         def run() -> Response:
             try:
-                rows = registry.parse_inventory(raw, media)
-                with write_transaction(engine) as conn:
-                    count = registry.import_inventory(conn, rows, who.org)
+                count = inventory.import_rows(raw, media, who.org)
             except registry.ImportRejected as exc:
                 raise Problem(
                     422,
@@ -233,28 +237,24 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
 
     @r.post("/registry/permits", status_code=201, summary="Record a presale permit and its units")
     def add_permit(permit: PermitIn, who: Who, key: Key = None) -> Response:
-        require(who, Role.AUTHORITY)
+        require(who, *policy.KEEPS_REGISTRY)
 
         def run() -> Response:
             try:
-                with write_transaction(engine) as conn:
-                    pid = registry.add_permit(
-                        conn,
-                        permit.number,
-                        permit.authority,
-                        permit.valid_from,
-                        permit.valid_until,
-                        permit.units,
-                        who.org,
-                    )
+                pid = inventory.add_permit(
+                    permit.number,
+                    permit.authority,
+                    permit.valid_from,
+                    permit.valid_until,
+                    permit.units,
+                    who.org,
+                )
             except registry.UnknownUnit as exc:
                 raise Problem(422, "unknown-unit", "Unknown unit", str(exc)) from exc
-            except Exception as exc:
-                if "UNIQUE" in str(exc).upper() or "duplicate" in str(exc):
-                    raise Problem(
-                        409, "permit-exists", "Permit already recorded", permit.number
-                    ) from exc
-                raise
+            except PermitExists as exc:
+                raise Problem(
+                    409, "permit-exists", "Permit already recorded", permit.number
+                ) from exc
             return JSONResponse({"id": pid, "number": permit.number}, status_code=201)
 
         return once(who, key, permit.model_dump_json().encode(), run)
@@ -278,7 +278,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         who: Who,
         key: Key = None,
     ) -> Response:
-        require(who, Role.AUTHORITY)
+        require(who, *policy.KEEPS_REGISTRY)
 
         def run() -> registry.CompletionRecord:
             try:
@@ -353,13 +353,12 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     async def load_department(
         kind: departments.ExtractKind, request: Request, who: Who, key: Key = None
     ) -> Response:
-        require(who, Role.AUTHORITY)
+        require(who, *policy.KEEPS_REGISTRY)
         raw = await request.body()  # bounded by api/limits.py
 
         def run() -> Response:
             try:
-                with write_transaction(engine) as conn:
-                    load = departments.load_extract(conn, kind, raw, who.org)
+                load = inventory.load_extract(kind, raw, who.org)
             except departments.DepartmentDataError as exc:
                 raise Problem(
                     422,
@@ -379,9 +378,8 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     def department_loads(
         kind: departments.ExtractKind, who: Who, limit: int = Query(100, ge=1, le=1000)
     ) -> list[dict[str, Any]]:
-        require(who, Role.AUTHORITY)
-        with engine.connect() as conn:
-            found = departments.recorded_loads(conn, kind, limit)
+        require(who, *policy.KEEPS_REGISTRY)
+        found = inventory.loads(kind, limit)
         return [load.as_dict() for load in found]
 
     @r.get("/units", summary="Units of the 楼盘表, by status")
@@ -391,8 +389,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         limit: int = Query(100, ge=1, le=1000),
         offset: int = Query(0, ge=0, le=2**62),
     ) -> list[dict[str, Any]]:
-        with engine.connect() as conn:
-            rows = registry.list_units(conn, status, limit, offset)
+        rows = inventory.units(status, limit, offset)
         return [{**row, "forecast_building": str(row["forecast_building"])} for row in rows]
 
     @r.get(
@@ -404,30 +401,22 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     )
     def get_unit(code: str, who: Who) -> dict[str, Any]:
         try:
-            with engine.connect() as conn:
-                details = registry.unit_details(conn, code)
-                sees_people = who.role in (Role.AUTHORITY, Role.COURT) or (
-                    who.role is Role.DEVELOPER and registry.unit(conn, code).developer_id == who.org
-                )
-                history = disclosure.unit_history(conn, code, sees_people, deployment.pseudonym)
+            found = inventory.unit_history(code, who)
         except registry.UnknownUnit as exc:
             raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
-        if sees_people:
-            with engine.begin() as conn:
-                auth.record_access(conn, who, "read-unit-history", code)
         shown: dict[str, Any] = json.loads(
-            json.dumps({"unit": details, "history": history}, default=str, ensure_ascii=False)
+            json.dumps(
+                {"unit": found.unit, "history": found.history}, default=str, ensure_ascii=False
+            )
         )
         return shown
 
     def unit_event(code: str, who: Caller, event: UnitEvent, reason: str, own: bool) -> Response:
         """Apply ``event`` to a unit (a developer only to its own when ``own``), on record."""
         try:
-            with write_transaction(engine) as conn:
-                unit = registry.unit(conn, code)
-                if own and who.role is Role.DEVELOPER and unit.developer_id != who.org:
-                    raise Problem(403, "forbidden", "Not your project", code)
-                status = registry.apply(conn, code, event, who.org, reason)
+            status = inventory.apply(code, who, event, reason, own)
+        except NotYourUnit as exc:
+            raise Problem(403, "forbidden", "Not your project", code) from exc
         except registry.UnknownUnit as exc:
             raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
         except InvalidTransition as exc:
@@ -438,7 +427,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
 
     @r.post("/units/{code}/release", summary="Put a unit on sale (开盘)")
     def release(code: str, who: Who, key: Key = None) -> Response:
-        require(who, Role.DEVELOPER, Role.AUTHORITY)
+        require(who, *policy.RELEASES_UNITS)
         return once(
             who,
             key,
@@ -454,7 +443,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         "(`GET /v1/units/{code}/ownership`).",
     )
     def register(code: str, body: RegistrationIn, who: Who, key: Key = None) -> Response:
-        require(who, Role.AUTHORITY)
+        require(who, *policy.KEEPS_REGISTRY)
 
         def run() -> Registration:
             try:
@@ -479,12 +468,11 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         "/units/{code}/flags/{flag}", summary="Set or clear a blocking flag (查封, 抵押, 不可售)"
     )
     def flag(code: str, flag: UnitFlag, change: FlagIn, who: Who, key: Key = None) -> Response:
-        require(who, Role.AUTHORITY, Role.COURT)
+        require(who, *policy.SETS_FLAGS)
 
         def run() -> Response:
             try:
-                with write_transaction(engine) as conn:
-                    flags = registry.set_flag(conn, code, flag, change.on, who.org, change.reason)
+                flags = inventory.set_flag(code, flag, change.on, who.org, change.reason)
             except registry.UnknownUnit as exc:
                 raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
             return JSONResponse({"code": code, "flags": sorted(f.value for f in flags)})
@@ -495,30 +483,19 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
 
     # -- contracts ---------------------------------------------------------
 
-    def contract_row(contract_id: str, who: Caller) -> dict[str, Any]:
-        with engine.connect() as conn:
-            row = conn.execute(
-                select(schema.contracts).where(schema.contracts.c.id == contract_id)
-            ).first()
-        if row is None:
-            raise Problem(404, "unknown-contract", "Unknown contract", contract_id)
-        c = dict(row._mapping)
-        kind = kinds.get(c["kind"])
-        # The people who sign it in person: buyers; a resale's sellers and agent too.
-        people = {
-            p.id_number
-            for declared, p in kind.signers(kinds.load(c["kind"], c["data"])).values()
-            if declared.signs_with is kinds.SigningMethod.PERSONAL
-        }
-        if who.role is Role.DEVELOPER and c["developer_id"] != who.org:
-            raise Problem(404, "unknown-contract", "Unknown contract", contract_id)
-        if who.role is Role.BUYER and who.org not in people:
-            raise Problem(404, "unknown-contract", "Unknown contract", contract_id)
-        if who.role is Role.AGENCY and c["developer_id"] != drafter_of(who).key:
-            raise Problem(404, "unknown-contract", "Unknown contract", contract_id)
-        if who.role not in PERSONAL_DATA_ROLES:
-            raise Problem(403, "forbidden", "Not allowed for this role", "contracts name people")
-        return c
+    @contextmanager
+    def visible(contract_id: str) -> Iterator[None]:
+        """A contract the caller may not see is unknown to them, or forbidden to their role."""
+        try:
+            yield
+        except UnknownContract as exc:
+            raise Problem(404, "unknown-contract", "Unknown contract", contract_id) from exc
+        except NotForYourRole as exc:
+            raise Problem(403, "forbidden", "Not allowed for this role", str(exc)) from exc
+
+    def contract_row(contract_id: str, who: Caller) -> ContractView:
+        with visible(contract_id):
+            return reads.contract(contract_id, who)
 
     def filing_response(
         record: FilingRecord | None, status: int = 200, receipt: bool = True
@@ -581,6 +558,8 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             return Problem(422, "signature-rejected", "Signature rejected", str(exc))
         if isinstance(exc, JudgmentRequired):
             return Problem(422, "judgment-required", "A judgment or decision is needed", str(exc))
+        if isinstance(exc, NotADrafter):
+            return Problem(403, "not-a-drafter", "Not a drafter of this contract", str(exc))
         if isinstance(exc, NotYourField):
             return Problem(403, "not-your-field", "A party signs only for itself", str(exc))
         if isinstance(exc, UnknownSignatureField):
@@ -591,8 +570,6 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             return Problem(404, "unknown-contract", "Unknown contract or filing", str(exc))
         if isinstance(exc, ContractStateError):
             return Problem(409, "contract-state", "Not possible in the contract's state", str(exc))
-        if isinstance(exc, NotADrafter):
-            return Problem(403, "not-a-drafter", "Not a drafter of this contract", str(exc))
         if isinstance(exc, DuplicateContractNumber):
             return Problem(
                 409, "duplicate-contract-number", "Contract number used before", str(exc)
@@ -603,7 +580,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         "/contracts", status_code=201, summary="Draft a contract: checks, rendering, reservation"
     )
     def draft(data: ContractIn, who: Who, key: Key = None) -> Response:
-        require(who, Role.DEVELOPER)
+        require(who, *policy.DRAFTS)
 
         def run() -> Drafted:
             try:
@@ -642,7 +619,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         "`finish`), in the order `seller-1…`, `buyer-1…`, `agent`; the last files it.",
     )
     def draft_resale(data: ResaleIn, who: Who, key: Key = None) -> Response:
-        require(who, Role.BUYER, Role.AGENCY)
+        require(who, *policy.DRAFTS_RESALES)
 
         def run() -> Drafted:
             try:
@@ -669,59 +646,43 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
 
     @r.get("/contracts/{contract_id}", summary="A contract's state")
     def get_contract(contract_id: str, who: Who) -> dict[str, Any]:
-        c = contract_row(contract_id, who)
-        with engine.begin() as conn:
-            auth.record_access(conn, who, "read-contract", contract_id)
-            unit = conn.execute(
-                select(schema.units.c.code, schema.units.c.status).where(
-                    schema.units.c.id == c["unit_id"]
-                )
-            ).one()
-            filed = conn.execute(
-                select(
-                    schema.filings.c.number, schema.filings.c.status, schema.filings.c.filed_at
-                ).where(schema.filings.c.contract_id == contract_id)
-            ).first()
+        with visible(contract_id):
+            state = reads.state(contract_id, who)
+        c = state.contract
         return {
-            "id": c["id"],
-            "number": c["number"],
-            "kind": c["kind"],
-            "status": c["status"],
-            "unit": unit.code,
-            "unit_status": unit.status,
-            "created_at": _iso(c["created_at"]),
-            "draft_sha256": c["draft_sha256"],
-            "required": list(
-                kinds.get(c["kind"]).signature_fields(kinds.load(c["kind"], c["data"]))
-            ),
-            "signed": [f for f in c["signed_fields"].split(",") if f],
-            "expires_at": _iso(c["expires_at"]),
+            "id": c.id,
+            "number": c.number,
+            "kind": c.kind,
+            "status": c.status.value,
+            "unit": state.unit_code,
+            "unit_status": state.unit_status.value,
+            "created_at": c.created_at.isoformat(),
+            "draft_sha256": c.draft_sha256,
+            "required": list(c.required),
+            "signed": list(c.signed_fields),
+            "expires_at": c.expires_at.isoformat(),
             "filing": None
-            if filed is None
+            if state.filing is None
             else {
-                "number": filed.number,
-                "status": filed.status,
-                "filed_at": _iso(filed.filed_at),
+                "number": state.filing.number,
+                "status": state.filing.status.value,
+                "filed_at": state.filing.filed_at.isoformat(),
             },
-            "eligibility": [
-                disclosure.eligibility_decision(d, sees_records=who.role is not Role.DEVELOPER)
-                for d in json.loads(c["eligibility"])
-            ],
+            "eligibility": list(state.eligibility),
         }
 
     @r.get("/contracts/{contract_id}/document", summary="The contract PDF as signed so far")
     def contract_document(contract_id: str, who: Who) -> Response:
-        c = contract_row(contract_id, who)
-        with engine.begin() as conn:
-            auth.record_access(conn, who, "read-contract-document", contract_id)
-        return Response(c["current_pdf"], media_type="application/pdf")
+        with visible(contract_id):
+            pdf = reads.document(contract_id, who)
+        return Response(pdf, media_type="application/pdf")
 
     @r.post(
         "/contracts/{contract_id}/seal",
         summary="Apply the developer's seal (key on the platform's token)",
     )
     def seal(contract_id: str, who: Who, key: Key = None) -> Response:
-        require(who, Role.DEVELOPER)
+        require(who, *policy.DRAFTS)
         contract_row(contract_id, who)
 
         def run() -> FilingRecord | None:
@@ -737,7 +698,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         summary="Upload the next signed revision (application/pdf)",
     )
     async def upload(contract_id: str, request: Request, who: Who, key: Key = None) -> Response:
-        require(who, Role.DEVELOPER, Role.BUYER)
+        require(who, *policy.UPLOADS_SIGNATURES)
         contract_row(contract_id, who)
         pdf = await request.body()  # bounded by api/limits.py
 
@@ -756,9 +717,8 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         are the caller's own (the identity records answer nobody about anyone else)."""
         public = _device_key(data.public_key_pem)
         try:
-            service.check_own_field(contract_id, field, who.org, data.id_number)
-            identity = departments.TableIdentityCheck(engine).verify(
-                data.name, data.id_type, data.id_number
+            identity = platform.own_identity(
+                contract_id, field, who, data.name, data.id_type, data.id_number
             )
         except IdentityRejected as exc:
             raise Problem(422, "identity-rejected", "Identity check failed", str(exc)) from exc
@@ -772,7 +732,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     def remote_start(
         contract_id: str, field: str, data: RemoteStartIn, who: Who, key: Key
     ) -> Response:
-        require(who, Role.BUYER)
+        require(who, *policy.SIGNS_ON_DEVICE)
         contract_row(contract_id, who)
 
         def run() -> bytes:
@@ -800,7 +760,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     def remote_finish(
         contract_id: str, field: str, data: RemoteFinishIn, who: Who, key: Key
     ) -> Response:
-        require(who, Role.BUYER)
+        require(who, *policy.SIGNS_ON_DEVICE)
         contract_row(contract_id, who)
 
         def run() -> FilingRecord | None:
@@ -827,7 +787,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     def party_certificate(
         contract_id: str, field: str, data: RemoteStartIn, who: Who, key: Key
     ) -> Response:
-        require(who, Role.BUYER)
+        require(who, *policy.SIGNS_ON_DEVICE)
         contract_row(contract_id, who)
 
         def run() -> Response:
@@ -844,9 +804,9 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
 
     @r.post("/contracts/{contract_id}/withdraw", summary="Withdraw a draft; the unit is released")
     def withdraw(contract_id: str, who: Who, key: Key = None) -> Response:
-        require(who, Role.DEVELOPER, Role.BUYER, Role.AGENCY)
+        require(who, *policy.WITHDRAWS)
         c = contract_row(contract_id, who)
-        if who.role is not Role.DEVELOPER and c["developer_id"] != drafter_of(who).key:
+        if who.role is not policy.Role.DEVELOPER and c.developer_id != policy.drafter_key(who):
             raise Problem(403, "not-a-drafter", "Only its drafter withdraws a draft", contract_id)
 
         def run() -> None:
@@ -856,7 +816,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
                 raise filing_errors(exc) from exc
 
         def answer(_: object, live: bool) -> Response:
-            return JSONResponse({"id": contract_id, "status": "WITHDRAWN"})
+            return JSONResponse({"id": contract_id, "status": ContractStatus.WITHDRAWN.value})
 
         return once(who, key, contract_id.encode(), run, answer)
 
@@ -870,7 +830,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     async def submit(
         request: Request, who: Who, key: Key = None, contract_id: str = Query(max_length=36)
     ) -> Response:
-        require(who, Role.DEVELOPER)
+        require(who, *policy.DRAFTS)
         contract_row(contract_id, who)
         pdf = await request.body()  # bounded by api/limits.py
 
@@ -883,63 +843,69 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         raw = pdf + contract_id.encode()
         return await run_in_threadpool(once, who, key, raw, run, filing_answer)
 
-    def filing_row(number: str, who: Caller) -> dict[str, Any]:
+    @contextmanager
+    def filed(number: str) -> Iterator[None]:
+        """A filing the caller may not see is unknown to them, or forbidden to their role."""
         try:
-            f = service.filing(number)
-        except UnknownContract as exc:
+            yield
+        except UnknownFiling as exc:
             raise Problem(404, "unknown-filing", "Unknown filing", number) from exc
-        if who.role in (Role.DEVELOPER, Role.BUYER, Role.AGENCY):
-            contract_row(f["contract_id"], who)  # 404 unless it is theirs
-        return f
+        except UnknownContract as exc:  # another party's
+            raise Problem(404, "unknown-contract", "Unknown contract", str(exc)) from exc
+        except NotForYourRole as exc:
+            raise Problem(403, "forbidden", "Not allowed for this role", str(exc)) from exc
+
+    def filing_row(number: str, who: Caller) -> FilingView:
+        with filed(number):
+            return reads.filing(number, who)
 
     @r.get("/filings", summary="Was this document ever filed? (by SHA-256)")
     def find(who: Who, sha256: str = Query(pattern="^[0-9a-f]{64}$")) -> list[dict[str, Any]]:
         return [
             {
-                "filing": f["number"],
-                "kind": f["kind"],
-                "status": f["status"],
-                "log_index": f["log_index"],
-                "filed_at": _iso(f["filed_at"]),
+                "filing": f.filing,
+                "kind": f.kind,
+                "status": f.status.value,
+                "log_index": f.log_index,
+                "filed_at": f.filed_at.isoformat(),
             }
-            for f in service.filings_with_sha256(sha256)
+            for f in reads.with_sha256(sha256)
         ]
 
     @r.get("/filings/{number}", summary="A filing")
     def get_filing(number: str, who: Who) -> dict[str, Any]:
         f = filing_row(number, who)
         return {
-            "filing": f["number"],
-            "kind": f["kind"],
-            "status": f["status"],
-            "document_sha256": f["doc_sha256"],
-            "log_index": f["log_index"],
-            "filed_at": f["filed_at"].isoformat(),
-            "contract_id": f["contract_id"],
+            "filing": f.number,
+            "kind": f.kind,
+            "status": f.status.value,
+            "document_sha256": f.doc_sha256,
+            "log_index": f.log_index,
+            "filed_at": f.filed_at.isoformat(),
+            "contract_id": f.contract_id,
             "cancellation": [
                 {
-                    "basis": d["basis"],
-                    "reference": d["reference"],
-                    "document_sha256": d["doc_sha256"],
-                    "log_index": d["log_index"],
-                    "at": _iso(d["at"]),
+                    "basis": d.basis.value,
+                    "reference": d.reference,
+                    "document_sha256": d.doc_sha256,
+                    "log_index": d.log_index,
+                    "at": d.at.isoformat(),
                 }
-                for d in service.cancellation_documents(number)
+                for d in reads.cancellations(number)
             ],
         }
 
     @r.get("/filings/{number}/document", summary="The sealed contract PDF")
     def filing_document(number: str, who: Who) -> Response:
-        require(who, *PERSONAL_DATA_ROLES)
-        f = filing_row(number, who)
-        with engine.begin() as conn:
-            auth.record_access(conn, who, "read-filed-document", number)
-        return Response(f["sealed_pdf"], media_type="application/pdf")
+        require(who, *policy.PERSONAL_DATA_ROLES)
+        with filed(number):
+            pdf = reads.filing_document(number, who)
+        return Response(pdf, media_type="application/pdf")
 
     @r.get("/filings/{number}/receipt", summary="The filing's receipt (.tlog-proof)")
     def filing_receipt(number: str, who: Who) -> Response:
         f = filing_row(number, who)
-        receipt = wait_for_receipt(int(f["log_index"]))
+        receipt = wait_for_receipt(f.log_index)
         if receipt is None:
             raise Problem(404, "not-yet-logged", "Not in a checkpoint yet", number)
         return PlainTextResponse(receipt)
@@ -947,9 +913,8 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
     def propose(
         number: str, kind: AgreementKind, data: AgreementIn, who: Caller, key: str | None
     ) -> Response:
-        require(who, Role.DEVELOPER, Role.BUYER)
-        filed = contract_row(filing_row(number, who)["contract_id"], who)
-        contract = kinds.load(filed["kind"], filed["data"])
+        require(who, *policy.PROPOSES_AGREEMENTS)
+        required = contract_row(filing_row(number, who).contract_id, who).required
 
         def run() -> tuple[str, str, str]:
             try:
@@ -967,8 +932,8 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
                     "number": agreement_number,
                     "kind": kind.value,
                     "filing": number,
-                    "status": "DRAFT",
-                    "required": list(kinds.get(filed["kind"]).signature_fields(contract)),
+                    "status": ContractStatus.DRAFT.value,
+                    "required": list(required),
                     "draft_sha256": digest,
                 },
                 status_code=201,
@@ -1022,7 +987,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
         reason: str = Query(min_length=1, max_length=500),
         judgment: str = Query(default="", max_length=200),
     ) -> Response:
-        if who.role in (Role.DEVELOPER, Role.BUYER):
+        if policy.must_agree_to_cancel(who):
             raise Problem(
                 403,
                 "consent-required",
@@ -1030,7 +995,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
                 "propose a cancellation agreement that every party signs "
                 f"(POST /v1/filings/{number}/cancellation-agreements)",
             )
-        require(who, Role.AUTHORITY, Role.COURT)
+        require(who, *policy.CANCELS_BY_JUDGMENT)
         filing_row(number, who)
         document = await request.body()  # bounded by api/limits.py
         if not judgment.strip() or not document.startswith(b"%PDF-"):
@@ -1053,7 +1018,7 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
             return JSONResponse(
                 {
                     "filing": number,
-                    "status": "CANCELLED",
+                    "status": FilingStatus.CANCELLED.value,
                     "basis": "judgment",
                     "log_index": index,
                     "document_sha256": hashlib.sha256(document).hexdigest(),
@@ -1067,26 +1032,22 @@ def router(deployment: Deployment, service: FilingService, limiter: RateLimiter)
 
     @r.get("/filings/{number}/changes", summary="A filing's change agreements")
     def changes(number: str, who: Who) -> list[dict[str, Any]]:
-        filing_row(number, who)
+        with filed(number):
+            found = reads.changes(number, who)
         return [
-            {
-                "log_index": ch["log_index"],
-                "document_sha256": ch["doc_sha256"],
-                "at": _iso(ch["at"]),
-            }
-            for ch in service.changes(number)
+            {"log_index": ch.log_index, "document_sha256": ch.doc_sha256, "at": ch.at.isoformat()}
+            for ch in found
         ]
 
     @r.get("/filings/{number}/changes/{index}/document", summary="A sealed change agreement (PDF)")
     def change_document(number: str, index: int, who: Who) -> Response:
-        require(who, *PERSONAL_DATA_ROLES)
-        filing_row(number, who)
-        found = [ch for ch in service.changes(number) if ch["log_index"] == index]
-        if not found:
-            raise Problem(404, "unknown-change", "No such change of this filing", f"{index}")
-        with engine.begin() as conn:
-            auth.record_access(conn, who, "read-change-document", f"{number}/{index}")
-        return Response(found[0]["sealed_pdf"], media_type="application/pdf")
+        require(who, *policy.PERSONAL_DATA_ROLES)
+        try:
+            with filed(number):
+                pdf = reads.change_document(number, index, who)
+        except UnknownChange as exc:
+            raise Problem(404, "unknown-change", "No such change of this filing", str(exc)) from exc
+        return Response(pdf, media_type="application/pdf")
 
     return r
 

@@ -14,13 +14,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api import auth, idempotency
-from api.auth import Caller, Role, require
+from api.auth import Caller, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
-from filing import fund_service
+from filing import fund_service, policy
 from filing.deployment import Deployment
 from filing.fund_service import FundError, FundEventView, FundService
 from filing.funds import FundEventKind
+from filing.platform import Platform
 from keys.banks import BankCertificateRefused, issue_bank_certificate
 
 RECEIPT_WAIT = 5.0
@@ -77,15 +78,15 @@ class BankKeyIn(BaseModel):
     )
 
 
-def router(deployment: Deployment, service: FundService, limiter: RateLimiter) -> APIRouter:
+def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> APIRouter:
     r = APIRouter(prefix="/v1", tags=["funds"])
-    engine = service.engine
-    Who = Annotated[Caller, Depends(auth.dependency(engine, limiter))]
+    service: FundService = platform.funds
+    Who = Annotated[Caller, Depends(auth.dependency(platform.keys, limiter))]
     Key = Annotated[str | None, Header(alias="Idempotency-Key")]
 
     def once(who: Caller, key: str | None, raw: bytes, work: Any, render: Any = None) -> Response:
         lease = dt.timedelta(seconds=deployment.config.idempotency_lease_seconds)
-        return idempotency.run_once(engine, who, key, raw, work, render, lease)
+        return idempotency.run_once(platform.idempotency, who, key, raw, work, render, lease)
 
     def problem(exc: FundError) -> Problem:
         slug = exc.slug
@@ -104,7 +105,7 @@ def router(deployment: Deployment, service: FundService, limiter: RateLimiter) -
         "statements only (docs/formats.md). Answer: the PEM chain (certificate, issuing CA).",
     )
     def bank_certificate(data: BankKeyIn, who: Who, key: Key = None) -> Response:
-        require(who, Role.BANK)
+        require(who, *policy.CONFIRMS_FUNDS)
 
         def run() -> Response:
             try:
@@ -128,7 +129,7 @@ def router(deployment: Deployment, service: FundService, limiter: RateLimiter) -
     def record(
         number: str, kind: FundEventKind, data: StatementIn, who: Caller, key: str | None
     ) -> Response:
-        require(who, Role.BANK)
+        require(who, *policy.CONFIRMS_FUNDS)
         try:
             statement = base64.b64decode(data.statement, validate=True)
             signature = base64.b64decode(data.signature, validate=True)
@@ -186,25 +187,18 @@ def router(deployment: Deployment, service: FundService, limiter: RateLimiter) -
 
     def readable(number: str, who: Caller) -> None:
         """Parties of the filing, the authority, a court, the account's bank; others 403."""
-        require(who, Role.AUTHORITY, Role.COURT, Role.BANK, Role.DEVELOPER, Role.BUYER)
+        require(who, *policy.READS_FUND_ACCOUNTS)
         try:
             parties = service.parties(number)
         except fund_service.UnknownFiling as exc:
             raise Problem(404, "unknown-filing", "Unknown filing", number) from exc
-        allowed = (
-            who.role in (Role.AUTHORITY, Role.COURT)
-            or (who.role is Role.BANK and who.org == parties.bank)
-            or (who.role is Role.DEVELOPER and who.org == parties.developer)
-            or (who.role is Role.BUYER and who.org in parties.buyers)
-        )
-        if not allowed:
+        if not policy.sees_fund_account(who, parties.developer, parties.buyers, parties.bank):
             raise Problem(403, "forbidden", "Not a party, the authority, a court or its bank")
 
     @r.get("/filings/{number}/funds", summary="A filing's supervision account and its events")
     def account(number: str, who: Who) -> dict[str, Any]:
         readable(number, who)
-        with engine.begin() as conn:
-            auth.record_access(conn, who, "read-fund-account", number)
+        platform.access.record(who, "read-fund-account", number)
         return service.account(number).as_dict()
 
     @r.get(

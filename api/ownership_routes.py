@@ -20,16 +20,14 @@ from api.auth import Caller, Role, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
 from filing import ownership_records as records
-from filing import registry
+from filing import policy, registry
 from filing.deployment import Deployment
 from filing.ownership import Mortgage, OwnershipError, is_owner, owner_views, ownership_of
+from filing.platform import Platform
 from filing.status import InvalidTransition
 
 # Text the register writes: no control characters (PostgreSQL refuses NUL in text).
 PLAIN = r"^[^\x00-\x1f\x7f]*$"
-
-# Who reads owners' names and ID numbers (besides the owners themselves).
-SEES_OWNERS = (Role.AUTHORITY, Role.COURT)
 
 
 class OwnerIn(BaseModel):
@@ -145,16 +143,16 @@ def _mortgage(m: Mortgage) -> dict[str, Any]:
     }
 
 
-def router(deployment: Deployment, limiter: RateLimiter) -> APIRouter:
+def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> APIRouter:
     r = APIRouter(prefix="/v1", tags=["ownership"])
-    engine = deployment.log.engine
+    register = platform.ownership
 
-    Who = Annotated[Caller, Depends(auth.dependency(engine, limiter))]
+    Who = Annotated[Caller, Depends(auth.dependency(platform.keys, limiter))]
     Key = Annotated[str | None, Header(alias="Idempotency-Key")]
 
     def once(who: Caller, key: str | None, raw: bytes, work: Any, render: Any) -> Response:
         lease = dt.timedelta(seconds=deployment.config.idempotency_lease_seconds)
-        return idempotency.run_once(engine, who, key, raw, work, render, lease)
+        return idempotency.run_once(platform.idempotency, who, key, raw, work, render, lease)
 
     def refused(work: Any) -> Any:
         def run() -> Any:
@@ -174,17 +172,14 @@ def router(deployment: Deployment, limiter: RateLimiter) -> APIRouter:
     )
     def get_ownership(code: str, who: Who) -> dict[str, Any]:
         try:
-            record, mortgages = records.read(engine, code)
+            record, mortgages = register.read(code)
         except registry.UnknownUnit as exc:
             raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
         if record is None:
             raise Problem(404, "no-ownership-record", "No owners of record", code)
-        sees = who.role in SEES_OWNERS or (
-            who.role is Role.BUYER and is_owner(record.ownership, who.org)
-        )
+        sees = policy.sees_owners(who, is_owner(record.ownership, who.org))
         if sees:
-            with engine.begin() as conn:
-                auth.record_access(conn, who, "read-ownership", code)
+            register.record_read(who, code)
         views = owner_views(record.ownership, sees, deployment.pseudonym)
         return {
             **registration_answer(code, record),
@@ -205,7 +200,7 @@ def router(deployment: Deployment, limiter: RateLimiter) -> APIRouter:
         "changes owners only by a registered sale (`registration`).",
     )
     def import_ownership(code: str, body: OwnershipIn, who: Who, key: Key = None) -> Response:
-        require(who, Role.AUTHORITY)
+        require(who, *policy.KEEPS_REGISTRY)
 
         def work() -> records.OwnershipRecord:
             given = [o.share for o in body.owners]
@@ -217,7 +212,7 @@ def router(deployment: Deployment, limiter: RateLimiter) -> APIRouter:
                 body.acquired_on,
                 shares,
             )
-            return records.import_ownership(engine, code, ownership, who.org)
+            return register.import_ownership(code, ownership, who.org)
 
         def answer(record: records.OwnershipRecord, live: bool) -> Response:
             return JSONResponse(registration_answer(code, record), status_code=201)
@@ -237,15 +232,15 @@ def router(deployment: Deployment, limiter: RateLimiter) -> APIRouter:
         summary="Record a mortgage (抵押登记); the unit is flagged MORTGAGED",
     )
     def record_mortgage(code: str, body: MortgageIn, who: Who, key: Key = None) -> Response:
-        require(who, Role.AUTHORITY)
+        require(who, *policy.KEEPS_REGISTRY)
         raw = code.encode() + body.model_dump_json().encode()
         return once(
             who,
             key,
             raw,
             refused(
-                lambda: records.record_mortgage(
-                    engine, code, body.mortgagee, body.reference, body.registered_on, who.org
+                lambda: register.record_mortgage(
+                    code, body.mortgagee, body.reference, body.registered_on, who.org
                 )
             ),
             mortgage_answer(code, 201),
@@ -259,7 +254,7 @@ def router(deployment: Deployment, limiter: RateLimiter) -> APIRouter:
         "consent, a resale may be drafted.",
     )
     def record_consent(code: str, body: ConsentIn, who: Who, key: Key = None) -> Response:
-        require(who, Role.AUTHORITY, Role.BANK)
+        require(who, *policy.RECORDS_CONSENTS)
         bank = who.org if who.role is Role.BANK else None
         raw = code.encode() + body.model_dump_json().encode()
         return once(
@@ -267,8 +262,8 @@ def router(deployment: Deployment, limiter: RateLimiter) -> APIRouter:
             key,
             raw,
             refused(
-                lambda: records.record_consent(
-                    engine, code, body.mortgage, body.reference, body.given_on, who.org, bank
+                lambda: register.record_consent(
+                    code, body.mortgage, body.reference, body.given_on, who.org, bank
                 )
             ),
             mortgage_answer(code),
@@ -279,15 +274,15 @@ def router(deployment: Deployment, limiter: RateLimiter) -> APIRouter:
         summary="Record a mortgage's discharge (抵押权注销登记)",
     )
     def discharge(code: str, body: DischargeIn, who: Who, key: Key = None) -> Response:
-        require(who, Role.AUTHORITY)
+        require(who, *policy.KEEPS_REGISTRY)
         raw = code.encode() + body.model_dump_json().encode()
         return once(
             who,
             key,
             raw,
             refused(
-                lambda: records.discharge_mortgage(
-                    engine, code, body.mortgage, body.reference, body.discharged_on, who.org
+                lambda: register.discharge_mortgage(
+                    code, body.mortgage, body.reference, body.discharged_on, who.org
                 )
             ),
             mortgage_answer(code),

@@ -8,8 +8,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from filing.platform import ConstraintBroken
 
 PROBLEM_BASE = "https://wangqian.example/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -63,8 +64,8 @@ def install(app: FastAPI) -> None:
         slug, title = _SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
         return problem_response(exc.status_code, slug, title, str(exc.detail))
 
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+    @app.exception_handler(ConstraintBroken)
+    async def _integrity(_: Request, exc: ConstraintBroken) -> JSONResponse:
         # A constraint refused a write and its transaction rolled back: the request clashes
         # with what is recorded. Routes name the cases they expect (a contract number used
         # before); this is every other. The exception's text holds the values: never shown.

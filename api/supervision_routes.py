@@ -12,18 +12,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api import auth, charts
-from api.auth import Caller, Role, require
-from api.dispatch import AddressRefused, Targets
+from api.auth import Caller, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
-from filing import disclosure, outbox, registry, statistics
-from filing.deployment import Deployment
-from filing.service import FilingService
+from filing import policy, statistics
+from filing.platform import Platform
+from filing.relay import AddressRefused, Targets
 from filing.statistics import Dimension, Period
-from ledger.database import write_transaction
-
-STATS_ROLES = (Role.AUTHORITY, Role.DEPARTMENT)
-SUBSCRIBER_ROLES = (Role.AUTHORITY, Role.DEPARTMENT, Role.TAX, Role.BANK, Role.COURT)
+from filing.supervision import UnknownSubscription
 
 
 class WebhookIn(BaseModel):
@@ -53,18 +49,10 @@ def _table(rows: list[dict[str, Any]], fmt: str, name: str) -> Response:
     )
 
 
-def router(
-    deployment: Deployment, service: FilingService, limiter: RateLimiter, targets: Targets
-) -> APIRouter:
+def router(platform: Platform, limiter: RateLimiter, targets: Targets) -> APIRouter:
     r = APIRouter(prefix="/v1", tags=["supervision"])
-    engine = service.engine
-    Who = Annotated[Caller, Depends(auth.dependency(engine, limiter))]
-
-    def record(who: Caller, action: str, subject: str) -> None:
-        # Its own short write transaction: on SQLite a read that turns into a write cannot
-        # wait for the writer lock, and the sequencer and dispatcher write all the time.
-        with write_transaction(engine) as conn:
-            auth.record_access(conn, who, action, subject)
+    supervision = platform.supervision
+    Who = Annotated[Caller, Depends(auth.dependency(platform.keys, limiter))]
 
     Format = Annotated[Literal["json", "csv"], Query(description="json, or csv to export")]
 
@@ -83,9 +71,8 @@ def router(
         district: Annotated[str | None, Query(max_length=100)] = None,
         format: Format = "json",
     ) -> Response:
-        require(who, *STATS_ROLES)
-        with engine.connect() as conn:
-            rows = statistics.filings(conn, period, by, start, end, district)
+        require(who, *policy.SEES_STATISTICS)
+        rows = supervision.filings(period, by, start, end, district)
         return _table([row.as_dict() for row in rows], format, "filings")
 
     @r.get(
@@ -99,42 +86,40 @@ def router(
         start: Annotated[dt.date | None, Query(alias="from")] = None,
         end: Annotated[dt.date | None, Query(alias="to")] = None,
     ) -> Response:
-        require(who, *STATS_ROLES)
-        with engine.connect() as conn:
-            if chart == "trend":
-                rows = statistics.filings(conn, Period.MONTH, Dimension.ALL, start, end)
-                today = statistics.city_day(registry.now())
-                last_day = min(end, today) if end is not None else today
-                svg = charts.line_chart(
-                    "每月备案套数 Filings per month",
-                    [r.period for r in rows],
-                    [r.filings for r in rows],
-                    partial_last=bool(rows)
-                    and statistics.period_is_partial(Period.MONTH, rows[-1].period, last_day),
-                )
-            elif chart == "districts":
-                rows = statistics.filings(conn, None, Dimension.DISTRICT, start, end)
-                svg = charts.bar_chart(
-                    "各区备案面积（m²）Filed area by district",
-                    [r.key for r in rows],
-                    [r.area_m2 for r in rows],
-                )
-            else:
-                stock = statistics.stock(conn, Dimension.DISTRICT)
-                svg = charts.bar_chart(
-                    "各区可售库存（套）Unsold units by district",
-                    [s.key for s in stock],
-                    [s.available + s.reserved for s in stock],
-                )
+        require(who, *policy.SEES_STATISTICS)
+        if chart == "trend":
+            rows = supervision.filings(Period.MONTH, Dimension.ALL, start, end)
+            today = supervision.today()
+            last_day = min(end, today) if end is not None else today
+            svg = charts.line_chart(
+                "每月备案套数 Filings per month",
+                [r.period for r in rows],
+                [r.filings for r in rows],
+                partial_last=bool(rows)
+                and statistics.period_is_partial(Period.MONTH, rows[-1].period, last_day),
+            )
+        elif chart == "districts":
+            rows = supervision.filings(None, Dimension.DISTRICT, start, end)
+            svg = charts.bar_chart(
+                "各区备案面积（m²）Filed area by district",
+                [r.key for r in rows],
+                [r.area_m2 for r in rows],
+            )
+        else:
+            stock = supervision.stock(Dimension.DISTRICT)
+            svg = charts.bar_chart(
+                "各区可售库存（套）Unsold units by district",
+                [s.key for s in stock],
+                [s.available + s.reserved for s in stock],
+            )
         return Response(svg, media_type="image/svg+xml")
 
     @r.get("/stats/stock", summary="Unsold stock: units not released, available, reserved")
     def stats_stock(
         who: Who, by: Dimension = Dimension.DISTRICT, format: Format = "json"
     ) -> Response:
-        require(who, *STATS_ROLES)
-        with engine.connect() as conn:
-            rows = statistics.stock(conn, by)
+        require(who, *policy.SEES_STATISTICS)
+        rows = supervision.stock(by)
         return _table([row.as_dict() for row in rows], format, "stock")
 
     @r.get(
@@ -148,12 +133,10 @@ def router(
         after: Annotated[str, Query(max_length=32, description="the last number seen")] = "",
         format: Format = "json",
     ) -> Response:
-        require(who, Role.TAX)
+        require(who, *policy.READS_TAX_VIEW)
         if end < start:
             raise Problem(422, "bad-period", "The period ends before it starts", f"{start}..{end}")
-        with engine.connect() as conn:
-            rows = disclosure.tax_view(conn, start, end, after)
-        record(who, "tax-read-filings", f"{start}..{end} after {after!r}")
+        rows = supervision.tax_filings(who, start, end, after)
         if format == "csv":
             flat = [
                 {k: v for k, v in row.items() if k not in ("seller", "buyers")}
@@ -169,10 +152,8 @@ def router(
         summary="Banks and the provident fund: is this filing in force? (no personal data)",
     )
     def loan_filing(number: str, who: Who) -> dict[str, Any]:
-        require(who, Role.BANK, Role.AUTHORITY)
-        with engine.connect() as conn:
-            view = disclosure.loan_view(conn, number)
-        record(who, "loan-read-filing", number)
+        require(who, *policy.READS_LOAN_VIEW)
+        view = supervision.loan_filing(who, number)
         if view is None:
             raise Problem(404, "unknown-filing", "Unknown filing", number)
         return view
@@ -183,10 +164,8 @@ def router(
         response_class=Response,
     )
     def evidence(number: str, who: Who) -> Response:
-        require(who, Role.COURT, Role.AUTHORITY)
-        with engine.connect() as conn:
-            package = disclosure.evidence_package(deployment, conn, number)
-        record(who, "court-read-evidence", number)
+        require(who, *policy.READS_EVIDENCE)
+        package = supervision.evidence(who, number)
         if package is None:
             raise Problem(404, "unknown-filing", "Unknown filing or not yet logged", number)
         return Response(
@@ -207,15 +186,14 @@ def router(
         "and at every delivery, unless config.json's `webhook_allow` names them.",
     )
     def subscribe(body: WebhookIn, who: Who) -> JSONResponse:
-        require(who, *SUBSCRIBER_ROLES)
+        require(who, *policy.SUBSCRIBES)
         try:
             targets.check_registration(body.url)
         except AddressRefused as exc:
             raise Problem(
                 422, "webhook-address-refused", "Webhooks cannot go to this address", str(exc)
             ) from exc
-        with write_transaction(engine) as conn:
-            sub = outbox.subscribe(conn, who.org, body.url, body.from_event)
+        sub = supervision.subscribe(who.org, body.url, body.from_event)
         return JSONResponse(
             {"id": sub.id, "url": sub.url, "secret": sub.secret, "from_event": sub.cursor},
             status_code=201,
@@ -223,33 +201,33 @@ def router(
 
     @r.get("/webhooks", summary="Your webhook subscriptions and how far each has got")
     def webhooks(who: Who) -> list[dict[str, Any]]:
-        require(who, *SUBSCRIBER_ROLES)
-        with engine.connect() as conn:
-            subs = outbox.subscriptions(conn, who.org)
+        require(who, *policy.SUBSCRIBES)
+        subs = supervision.subscriptions(who.org)
         return [{"id": s.id, "url": s.url, "delivered_up_to": s.cursor} for s in subs]
 
-    def own(who: Caller, sub_id: int) -> None:
-        with engine.connect() as conn:
-            if not any(s.id == sub_id for s in outbox.subscriptions(conn, who.org)):
-                raise Problem(404, "unknown-webhook", "No such subscription of yours", f"{sub_id}")
+    def unknown_webhook(exc: UnknownSubscription) -> Problem:
+        return Problem(404, "unknown-webhook", "No such subscription of yours", str(exc))
 
     @r.get("/webhooks/{sub_id}/dead-letters", summary="Events given up on after every retry")
     def dead_letters(sub_id: int, who: Who) -> list[dict[str, Any]]:
-        require(who, *SUBSCRIBER_ROLES)
-        own(who, sub_id)
-        with engine.connect() as conn:
-            return outbox.dead_letters(conn, sub_id)
+        require(who, *policy.SUBSCRIBES)
+        try:
+            return supervision.dead_letters(who.org, sub_id)
+        except UnknownSubscription as exc:
+            raise unknown_webhook(exc) from exc
 
     @r.post(
         "/webhooks/{sub_id}/dead-letters/{event_id}/redeliver",
         summary="Try a dead-lettered event once more",
     )
     def redeliver(sub_id: int, event_id: int, who: Who) -> dict[str, Any]:
-        require(who, *SUBSCRIBER_ROLES)
-        own(who, sub_id)
-        with write_transaction(engine) as conn:
-            if not outbox.redeliver(conn, sub_id, event_id):
-                raise Problem(404, "unknown-dead-letter", "No such dead letter", f"{event_id}")
+        require(who, *policy.SUBSCRIBES)
+        try:
+            found = supervision.redeliver(who.org, sub_id, event_id)
+        except UnknownSubscription as exc:
+            raise unknown_webhook(exc) from exc
+        if not found:
+            raise Problem(404, "unknown-dead-letter", "No such dead letter", f"{event_id}")
         return {"id": sub_id, "event_id": event_id, "status": "REDELIVER"}
 
     return r

@@ -52,6 +52,7 @@ from api import auth  # noqa: E402
 from api.app import filing_service  # noqa: E402
 from api.demo import DEVELOPER_ID, sample_inventory  # noqa: E402
 from benchmarks.report import write_section  # noqa: E402
+from filing import api_keys  # noqa: E402
 from filing.deployment import Deployment  # noqa: E402
 from filing.seals import known_validation_data  # noqa: E402
 from filing.service import PLATFORM_NAME  # noqa: E402
@@ -107,7 +108,7 @@ def main() -> None:
             filing_service(d)
             with write_transaction(d.log.engine) as conn:
                 keys = {
-                    r: auth.create_key(conn, org, role)
+                    r: api_keys.create_key(conn, org, role)
                     for r, org, role in [
                         ("authority", "住建局", auth.Role.AUTHORITY),
                         ("developer", DEVELOPER_ID, auth.Role.DEVELOPER),

@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine, select
 
 from filing import fund_audit, history, kinds, schema
 from filing.entry import FUND_EVENTS, EntryEvent, EntryFormatError, FilingEntry, party_hash
-from filing.status import UnitStatus
+from filing.status import ContractStatus, FilingEvent, FilingStatus, UnitStatus
 from filing.terms import contract_from_json
 from ledger.schema import leaves
 from signing.render import AgreementKind, FilingAgreement, render_agreement
@@ -211,7 +211,7 @@ def _check_filings(
             cancelled[e.filing] = index
             if e.filing in registered:
                 report.add("entry", f"{e.filing} is cancelled after its registration")
-            if row is not None and row.status != "CANCELLED":
+            if row is not None and row.status != FilingStatus.CANCELLED:
                 report.add(
                     "state",
                     f"the log cancelled {e.filing} at entry {index}, but its row says {row.status}",
@@ -257,11 +257,11 @@ def _check_filings(
             report.add(
                 "state", f"filing {row.number} claims log entry {index}, which does not file it"
             )
-        if row.status == "CANCELLED" and row.number not in cancelled:
+        if row.status == FilingStatus.CANCELLED and row.number not in cancelled:
             report.add(
                 "state", f"filing {row.number} is marked cancelled; the log never cancelled it"
             )
-        elif row.status not in ("ACTIVE", "CANCELLED"):
+        elif row.status not in tuple(FilingStatus):
             report.add("state", f"filing {row.number} has an unknown status {row.status!r}")
         # Rows registered before registrations were logged (migration 0006) keep no record.
         if row.registration is not None and row.number not in registered:
@@ -283,7 +283,12 @@ def _check_filings(
     for index, recorded in events.items():
         found = entries.get(index)
         for event, number in recorded:
-            if event not in ("FILED", "CANCELLED", "CHANGED", "REGISTERED"):
+            if event not in (
+                FilingEvent.FILED,
+                FilingEvent.CANCELLED,
+                FilingEvent.CHANGED,
+                FilingEvent.REGISTERED,
+            ):
                 continue  # events without an entry of their own: the history chain covers them
             if found is None or (found.event.value.upper(), found.filing) != (event, number):
                 report.add(
@@ -293,7 +298,9 @@ def _check_filings(
                 )
     filed = {str(r.contract_id) for r in rows.values()}
     agreed = _check_agreements(conn, entries, by_number, report)
-    for (cid,) in conn.execute(select(c.c.id).where(c.c.status == "FILED")).all():
+    for (cid,) in conn.execute(
+        select(c.c.id).where(c.c.status == ContractStatus.FILED.value)
+    ).all():
         if str(cid) not in filed and str(cid) not in agreed:
             report.add("state", f"contract {cid} is marked filed; no filing in the log is it")
     documents = schema.cancellation_documents
@@ -383,7 +390,7 @@ def _check_filed(
     if contract is None:
         report.add("contract", f"{number}: its contract {row.contract_id} is missing")
         return
-    if contract.status != "FILED":
+    if contract.status != ContractStatus.FILED:
         report.add("state", f"{number}: its contract is {contract.status}, not FILED")
     draft, current = bytes(contract.draft_pdf), bytes(contract.current_pdf)
     try:
@@ -481,7 +488,7 @@ def _check_agreements(
     rows = conn.execute(
         select(a, c.c.number, c.c.status, c.c.draft_pdf, c.c.draft_sha256, c.c.current_pdf)
         .join(c, c.c.id == a.c.contract_id)
-        .where(c.c.status == "FILED")
+        .where(c.c.status == ContractStatus.FILED.value)
     ).all()
     for r in rows:
         carried_out.add(str(r.contract_id))

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 
 from filing import fund_service, holdings, kinds, registry, schema
 from filing.deployment import Deployment
+from filing.status import FilingStatus
 from ledger.status_store import StatusMapError
 from signing.resale import ResaleContract
 
@@ -122,7 +123,7 @@ def loan_view(conn: Connection, number: str) -> dict[str, Any] | None:
     contract = _contract(conn, row.contract_id)
     return {
         "filing": row.number,
-        "in_force": row.status == "ACTIVE",
+        "in_force": row.status == FilingStatus.ACTIVE,
         "status": row.status,
         "filed_at": _iso(row.filed_at),
         "unit": row.code,

@@ -32,7 +32,7 @@ from filing.deployment import Deployment
 from filing.entry import EntryEvent, FilingEntry
 from filing.funds import AccountState, FilingState, FundEvent, FundEventKind
 from filing.service import record_event
-from filing.status import UnitStatus
+from filing.status import FilingEvent, FilingStatus, UnitStatus
 from keys.authority import CertificateAuthority
 from keys.pki import Profile
 from ledger.database import write_transaction
@@ -127,7 +127,7 @@ def new_home_registered(conn: Connection, filing: FilingFacts) -> bool:
     u = schema.units
     row = conn.execute(select(u.c.status, u.c.reserved_for).where(u.c.id == filing.unit_id)).one()
     return (
-        filing.status == "ACTIVE"
+        filing.status == FilingStatus.ACTIVE
         and row.status == UnitStatus.REGISTERED.value
         and row.reserved_for == filing.contract_id
     )
@@ -135,7 +135,7 @@ def new_home_registered(conn: Connection, filing: FilingFacts) -> bool:
 
 def resale_transferred(conn: Connection, filing: FilingFacts) -> bool:
     """A resale: its 转移登记 was recorded against this very filing (``registered`` entry)."""
-    return filing.status == "ACTIVE" and filing.registered
+    return filing.status == FilingStatus.ACTIVE and filing.registered
 
 
 def registered_by_kind(conn: Connection, filing: FilingFacts) -> bool:
@@ -144,7 +144,9 @@ def registered_by_kind(conn: Connection, filing: FilingFacts) -> bool:
     registrations were logged, its unit REGISTERED under this filing's contract)."""
     if filing.kind == kinds.Kind.RESALE.value:
         return resale_transferred(conn, filing)
-    return (filing.status == "ACTIVE" and filing.registered) or new_home_registered(conn, filing)
+    return (filing.status == FilingStatus.ACTIVE and filing.registered) or new_home_registered(
+        conn, filing
+    )
 
 
 @dataclass(frozen=True)
@@ -322,7 +324,7 @@ class FundService:
             record_event(
                 conn,
                 number,
-                ENTRY_EVENTS[kind].value.upper(),
+                FilingEvent(ENTRY_EVENTS[kind].value.upper()),
                 index,
                 now,
                 bank,
@@ -440,7 +442,7 @@ class FundService:
     # -- helpers ---------------------------------------------------------------------
 
     def _filing_state(self, conn: Connection, filing: FilingFacts) -> FilingState:
-        if filing.status == "CANCELLED":
+        if filing.status == FilingStatus.CANCELLED:
             return FilingState.CANCELLED
         return FilingState.REGISTERED if self.registered(conn, filing) else FilingState.IN_FORCE
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, and_, func, insert, literal, or_, select, text
 
 from filing import schema
+from filing.status import ContractStatus, FilingStatus, UnitStatus
 from signing.contract import Contract
 from signing.resale import ResaleContract
 
@@ -67,13 +68,16 @@ def homes_on_platform(
             p.c.district.in_(sorted(districts)),
             u.c.id != besides_unit,
             or_(
-                and_(c.c.status == literal("DRAFT"), u.c.reserved_for == c.c.id),
-                and_(f.c.status == literal("ACTIVE"), u.c.status == literal("FILED")),
+                and_(c.c.status == literal(ContractStatus.DRAFT.value), u.c.reserved_for == c.c.id),
+                and_(
+                    f.c.status == literal(FilingStatus.ACTIVE.value),
+                    u.c.status == literal(UnitStatus.FILED.value),
+                ),
                 # A resale filed and not yet transferred (转移登记): the buyers' filing holds
                 # the unit, not its sellers' old one.
                 and_(
-                    f.c.status == literal("ACTIVE"),
-                    u.c.status == literal("UNDER_CONTRACT"),
+                    f.c.status == literal(FilingStatus.ACTIVE.value),
+                    u.c.status == literal(UnitStatus.UNDER_CONTRACT.value),
                     u.c.reserved_for == c.c.id,
                 ),
             ),

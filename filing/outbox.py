@@ -1,7 +1,7 @@
 """The outbox: every filing event, written in the transaction that makes it, for delivery later.
 
 The database row is the event; the Redis Stream and the webhooks are copies made from
-it afterwards (``api/dispatch.py``), so an outage of either delays delivery and loses
+it afterwards (``filing/relay.py``), so an outage of either delays delivery and loses
 nothing. Event ids are the outbox's ids: increasing, and what receivers deduplicate by.
 Payloads carry no personal data.
 """

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from filing import holdings, registry, schema
+from filing.access_log import AccessLog, record_access
 from filing.completion import completed
 from filing.ownership import (
     CoOwnership,
@@ -35,10 +36,18 @@ from filing.ownership import (
     Ownership,
     ownership_of,
 )
+from filing.policy import Caller
 from filing.resale import ResaleFacts
 from filing.resale_terms import resale_from_json
 from filing.statistics import CITY_TIME
-from filing.status import InvalidTransition, UnitEvent, UnitFlag, UnitStatus
+from filing.status import (
+    ContractStatus,
+    FilingStatus,
+    InvalidTransition,
+    UnitEvent,
+    UnitFlag,
+    UnitStatus,
+)
 from filing.terms import contract_from_json
 from ledger.database import write_transaction
 
@@ -144,7 +153,11 @@ def live_contracts(conn: Connection, unit_id: int) -> tuple[str, ...]:
     drafts = conn.execute(
         select(c.c.id)
         .join(u, u.c.id == c.c.unit_id)
-        .where(c.c.unit_id == unit_id, c.c.status == "DRAFT", u.c.reserved_for == c.c.id)
+        .where(
+            c.c.unit_id == unit_id,
+            c.c.status == ContractStatus.DRAFT.value,
+            u.c.reserved_for == c.c.id,
+        )
     ).scalars()
     completed_filings = select(o.c.filing_number).where(
         o.c.unit_id == unit_id, o.c.filing_number.is_not(None)
@@ -152,7 +165,7 @@ def live_contracts(conn: Connection, unit_id: int) -> tuple[str, ...]:
     filed = conn.execute(
         select(f.c.contract_id).where(
             f.c.unit_id == unit_id,
-            f.c.status == "ACTIVE",
+            f.c.status == FilingStatus.ACTIVE.value,
             f.c.number.not_in(completed_filings),
         )
     ).scalars()
@@ -253,7 +266,11 @@ def register_in(
     row = conn.execute(
         select(f.number, f.filed_at, c.data)
         .join(schema.contracts, c.id == f.contract_id)
-        .where(f.unit_id == unit.id, f.contract_id == unit.reserved_for, f.status == "ACTIVE")
+        .where(
+            f.unit_id == unit.id,
+            f.contract_id == unit.reserved_for,
+            f.status == FilingStatus.ACTIVE.value,
+        )
     ).first()
     if row is None:
         raise NothingToRegister(f"no active filing holds unit {code}")
@@ -475,3 +492,46 @@ def city_today() -> dt.date:
 def _aware(moment: dt.datetime) -> dt.datetime:
     """SQLite hands back naive datetimes for what was stored as UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+class OwnershipRegister:
+    """The ownership use-cases of one deployment: reads (on record when they name owners),
+    registration, imports from the register, mortgages, consents and discharges."""
+
+    def __init__(self, engine: Engine, access: AccessLog) -> None:
+        self.engine = engine
+        self.access = access
+
+    def read(self, code: str) -> tuple[OwnershipRecord | None, tuple[Mortgage, ...]]:
+        return read(self.engine, code)
+
+    def record_read(self, caller: Caller, code: str) -> None:
+        with self.engine.begin() as conn:
+            record_access(conn, caller, "read-ownership", code, self.access.clock)
+
+    # Registration is the filing service's (``FilingService.register``): it is also a log
+    # entry of the filing it completes.
+
+    def import_ownership(self, code: str, ownership: Ownership, actor: str) -> OwnershipRecord:
+        return import_ownership(self.engine, code, ownership, actor)
+
+    def record_mortgage(
+        self, code: str, mortgagee: str, reference: str, registered_on: dt.date, actor: str
+    ) -> Mortgage:
+        return record_mortgage(self.engine, code, mortgagee, reference, registered_on, actor)
+
+    def record_consent(
+        self,
+        code: str,
+        mortgage: str,
+        reference: str,
+        given_on: dt.date,
+        actor: str,
+        bank: str | None,
+    ) -> Mortgage:
+        return record_consent(self.engine, code, mortgage, reference, given_on, actor, bank)
+
+    def discharge_mortgage(
+        self, code: str, mortgage: str, reference: str, discharged_on: dt.date, actor: str
+    ) -> Mortgage:
+        return discharge_mortgage(self.engine, code, mortgage, reference, discharged_on, actor)

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from filing import schema
 from filing.checks import PermitView, UnitView
+from filing.clock import SYSTEM
 from filing.status import UnitEvent, UnitFlag, UnitStatus, transition
 from filing.unit_code import UnitCode, UnitCodeError
 from signing.contract import Areas, ContractDataError
@@ -65,7 +66,9 @@ class ImportRejected(RegistryError):
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """The registry's time for the events it records (the system clock, ``filing.clock``);
+    the filing service's use-cases take theirs from their injected ``Clock``."""
+    return SYSTEM.now()
 
 
 def parse_inventory(data: bytes, media_type: str) -> list[dict[str, str]]:

@@ -41,6 +41,7 @@ from filing import (
     statistics,
 )
 from filing.checks import CheckFailure
+from filing.clock import SYSTEM, Clock
 from filing.completion import completed
 from filing.deployment import Deployment
 from filing.eligibility import (
@@ -63,7 +64,13 @@ from filing.entry import (
 from filing.kinds import AnyContract, Kind, LaterEvent, PartyRole, SigningMethod, TransactionKind
 from filing.resale import CHANGSHA_2018, ResaleRuleSet, check_resale
 from filing.seals import known_validation_data
-from filing.status import InvalidTransition, UnitStatus
+from filing.status import (
+    ContractStatus,
+    FilingEvent,
+    FilingStatus,
+    InvalidTransition,
+    UnitStatus,
+)
 from filing.terms import contract_to_json
 from keys.identity import SigningPurpose, VerifiedIdentity, issue_party_certificate, purpose_of
 from keys.pki import Profile
@@ -206,10 +213,15 @@ PIPELINES = 2
 
 class FilingService:
     def __init__(
-        self, deployment: Deployment, departments: Departments, pipelines: int = PIPELINES
+        self,
+        deployment: Deployment,
+        departments: Departments,
+        pipelines: int = PIPELINES,
+        clock: Clock = SYSTEM,
     ) -> None:
         self.d = deployment
         self.departments = departments
+        self.clock = clock
         self.engine = deployment.log.engine
         self._pipelines = threading.BoundedSemaphore(pipelines)
         with write_transaction(self.engine) as conn:
@@ -243,7 +255,7 @@ class FilingService:
             facts,
             None if record is None else record.ownership,
             mortgages,
-            registry.now().replace(microsecond=0),
+            self.clock.now().replace(microsecond=0),
         )
         return self._draft(contract, drafter.key, drafter.key)
 
@@ -263,7 +275,7 @@ class FilingService:
                 f"contract number {contract.number} is of the form the platform gives its "
                 "cancellation and change agreements"
             )
-        today = registry.now().date()
+        today = self.clock.now().date()
         contract_id = str(uuid.uuid4())
         pdf = kinds.render_pdf(contract)
         digest = hashlib.sha256(pdf).hexdigest()
@@ -322,7 +334,7 @@ class FilingService:
                     actor,
                     f"draft {contract.number}",
                     reserved_for=contract_id,
-                    reserved_until=registry.now() + RESERVATION,
+                    reserved_until=self.clock.now() + RESERVATION,
                 )
             except (registry.StaleUnit, InvalidTransition) as exc:
                 # Another draft reserved it between the check and here (PostgreSQL reads each
@@ -335,7 +347,7 @@ class FilingService:
                         number=contract.number,
                         unit_id=unit.id,
                         developer_id=developer_id,
-                        status="DRAFT",
+                        status=ContractStatus.DRAFT.value,
                         kind=kind.kind.value,
                         data=kinds.dump(contract),
                         eligibility=json.dumps(
@@ -345,8 +357,8 @@ class FilingService:
                         draft_pdf=pdf,
                         current_pdf=pdf,
                         signed_fields="",
-                        created_at=registry.now(),
-                        expires_at=registry.now() + RESERVATION,
+                        created_at=self.clock.now(),
+                        expires_at=self.clock.now() + RESERVATION,
                     )
                 )
             except IntegrityError as exc:
@@ -410,7 +422,7 @@ class FilingService:
             f = self._active_filing(conn, number)
             if f.registered_at is not None:
                 raise ContractStateError(f"filing {number} is registered already")
-            at = registry.now().replace(microsecond=0)
+            at = self.clock.now().replace(microsecond=0)
             canonical = registration_record(
                 number, code, record.ownership.certificate, record.ownership.registered_on
             )
@@ -428,7 +440,9 @@ class FilingService:
             )
             outbox.enqueue(conn, "registered", number, index, at, code, doc, f.log_index)
             words = "转移登记" if kind.kind is Kind.RESALE else "不动产登记"
-            record_event(conn, number, "REGISTERED", index, at, actor, f"{words} {certificate}")
+            record_event(
+                conn, number, FilingEvent.REGISTERED, index, at, actor, f"{words} {certificate}"
+            )
             registration = Registration(record, index)
             completed(conn, registration)
         self.d.sequencer().appended()
@@ -439,24 +453,27 @@ class FilingService:
             return registry.measurement_history(conn, code)
 
     def withdraw(self, contract_id: str, actor: str) -> None:
-        self._release(contract_id, actor, "WITHDRAWN", "draft withdrawn")
+        self._release(contract_id, actor, ContractStatus.WITHDRAWN, "draft withdrawn")
 
     def expire_drafts(self, now: dt.datetime | None = None) -> list[str]:
         """Release the units of drafts whose reservation has run out; returns their ids."""
-        moment = now or registry.now()
+        moment = now or self.clock.now()
         with self.engine.connect() as conn:
             due = [
                 str(cid)
                 for (cid,) in conn.execute(
                     select(schema.contracts.c.id).where(
-                        schema.contracts.c.status == "DRAFT", schema.contracts.c.expires_at < moment
+                        schema.contracts.c.status == ContractStatus.DRAFT.value,
+                        schema.contracts.c.expires_at < moment,
                     )
                 )
             ]
         expired = []
         for cid in due:
             try:
-                self._release(cid, "platform", "EXPIRED", "reservation expired", before=moment)
+                self._release(
+                    cid, "platform", ContractStatus.EXPIRED, "reservation expired", before=moment
+                )
                 expired.append(cid)
             except ContractStateError:
                 continue  # filed or withdrawn meanwhile
@@ -466,13 +483,13 @@ class FilingService:
         self,
         contract_id: str,
         actor: str,
-        status: str,
+        status: ContractStatus,
         reason: str,
         before: dt.datetime | None = None,
     ) -> None:
         with write_transaction(self.engine) as conn:
             c = self._contract(conn, contract_id)
-            if c["status"] != "DRAFT":
+            if c["status"] != ContractStatus.DRAFT:
                 raise ContractStateError(f"a {c['status']} contract cannot be {status.lower()}")
             if before is not None and _aware(c["expires_at"]) >= before:
                 raise ContractStateError("the reservation has not run out")
@@ -489,7 +506,7 @@ class FilingService:
             conn.execute(
                 update(schema.contracts)
                 .where(schema.contracts.c.id == contract_id)
-                .values(status=status)
+                .values(status=status.value)
             )
             completed(conn, contract_id)
 
@@ -542,7 +559,7 @@ class FilingService:
         for by that buyer (``caller``: the ID number the caller's credentials stand for)."""
         with self.engine.connect() as conn:
             c = self._contract(conn, contract_id, lock=False)
-        if c["status"] != "DRAFT":
+        if c["status"] != ContractStatus.DRAFT:
             raise ContractStateError(f"the contract is {c['status'].lower()}")
         return self._certificate_for(_kind(c), _load(c), field, identity, device_key, caller)
 
@@ -595,7 +612,7 @@ class FilingService:
                     contract_id=contract_id,
                     field=field,
                     request=json.dumps(data),
-                    created_at=registry.now(),
+                    created_at=self.clock.now(),
                 )
             )
             completed(conn, request.digest_to_sign)
@@ -693,7 +710,7 @@ class FilingService:
             return self._file(conn, c, pdf, actor, revocation)
         sealed = self._seal(pdf, revocation)
         doc = hashlib.sha256(sealed).hexdigest()
-        at = registry.now().replace(microsecond=0)
+        at = self.clock.now().replace(microsecond=0)
         if AgreementKind(agreement.kind) is AgreementKind.CANCELLATION:
             index = self.cancel_in(
                 conn,
@@ -712,7 +729,7 @@ class FilingService:
         conn.execute(
             update(schema.contracts)
             .where(schema.contracts.c.id == c["id"])
-            .values(status="FILED", current_pdf=sealed)
+            .values(status=ContractStatus.FILED.value, current_pdf=sealed)
         )
         return FilingRecord(agreement.filing_number, c["id"], doc, index, at, event)
 
@@ -743,7 +760,7 @@ class FilingService:
                 log_index=index, filing_number=number, doc_sha256=doc, sealed_pdf=sealed, at=at
             )
         )
-        record_event(conn, number, "CHANGED", index, at, actor, agreement.reason)
+        record_event(conn, number, FilingEvent.CHANGED, index, at, actor, agreement.reason)
         return index
 
     @staticmethod
@@ -767,7 +784,24 @@ class FilingService:
             raise UnitTaken(f"unit {code} is no longer held for this contract")
 
         sealed = self._seal(pdf, revocation)
-        number = self._next_number(conn, contract)
+        at = self.clock.now().replace(microsecond=0)
+        return self._record_filing(conn, c, kind, contract, sealed, actor, at, "网签即备案")
+
+    def _record_filing(
+        self,
+        conn: Connection,
+        c: dict[str, Any],
+        kind: kinds.TransactionKind,
+        contract: AnyContract,
+        sealed: bytes,
+        actor: str,
+        at: dt.datetime,
+        reason: str,
+    ) -> FilingRecord:
+        """File the sealed contract ``c`` whose unit is held for it: the filing number, the
+        unit FILED, the log entry, the filing, its statistics, outbox event and history."""
+        code = kinds.unit_code(contract)
+        number = self._next_number(conn, at.year)
         try:
             registry.apply(
                 conn,
@@ -780,7 +814,6 @@ class FilingService:
         except (registry.StaleUnit, InvalidTransition) as exc:
             raise UnitTaken(str(exc)) from exc
         salt = secrets.token_bytes(16)
-        at = registry.now().replace(microsecond=0)
         doc = hashlib.sha256(sealed).hexdigest()
         entry = FilingEntry(
             EntryEvent.FILED,
@@ -799,7 +832,7 @@ class FilingService:
                 number=number,
                 contract_id=c["id"],
                 unit_id=c["unit_id"],
-                status="ACTIVE",
+                status=FilingStatus.ACTIVE.value,
                 kind=kind.kind.value,
                 doc_sha256=doc,
                 sealed_pdf=sealed,
@@ -811,11 +844,11 @@ class FilingService:
         if isinstance(contract, Contract):  # statistics by kind: resales are not counted yet
             statistics.record(conn, self._facts(conn, c["unit_id"], contract, at))
         outbox.enqueue(conn, "filed", number, index, at, code, doc)
-        record_event(conn, number, "FILED", index, at, actor, "网签即备案")
+        record_event(conn, number, FilingEvent.FILED, index, at, actor, reason)
         conn.execute(
             update(schema.contracts)
             .where(schema.contracts.c.id == c["id"])
-            .values(status="FILED", current_pdf=sealed)
+            .values(status=ContractStatus.FILED.value, current_pdf=sealed)
         )
         return FilingRecord(number, c["id"], doc, index, at)
 
@@ -882,7 +915,7 @@ class FilingService:
                 .join(a, a.c.contract_id == schema.contracts.c.id)
                 .where(a.c.filing_number == number)
             ).all()
-            if any(row.status == "DRAFT" for row in earlier):
+            if any(row.status == ContractStatus.DRAFT for row in earlier):
                 raise ContractStateError(f"an agreement on {number} is being signed")
             agreement = FilingAgreement(
                 kind,
@@ -900,7 +933,7 @@ class FilingService:
                     number=agreement.number,
                     unit_id=c["unit_id"],
                     developer_id=c["developer_id"],
-                    status="DRAFT",
+                    status=ContractStatus.DRAFT.value,
                     kind=c["kind"],  # signed like the contract: its kind's parties, in order
                     data=contract_to_json(dataclasses.replace(contract, number=agreement.number)),
                     eligibility="[]",
@@ -908,8 +941,8 @@ class FilingService:
                     draft_pdf=pdf,
                     current_pdf=pdf,
                     signed_fields="",
-                    created_at=registry.now(),
-                    expires_at=registry.now() + RESERVATION,
+                    created_at=self.clock.now(),
+                    expires_at=self.clock.now() + RESERVATION,
                 )
             )
             conn.execute(
@@ -962,7 +995,7 @@ class FilingService:
         if f.registered_at is not None or registry.unit(conn, code).status is UnitStatus.REGISTERED:
             # Ownership is registered: undoing it is the registry's business, not ours.
             raise ContractStateError(f"unit {code} is registered; the filing stands")
-        at = at or registry.now().replace(microsecond=0)
+        at = at or self.clock.now().replace(microsecond=0)
         doc = hashlib.sha256(document).hexdigest()
         entry = FilingEntry(
             EntryEvent.CANCELLED,
@@ -979,7 +1012,7 @@ class FilingService:
         conn.execute(
             update(schema.filings)
             .where(schema.filings.c.number == number)
-            .values(status="CANCELLED")
+            .values(status=FilingStatus.CANCELLED.value)
         )
         conn.execute(
             insert(schema.cancellation_documents).values(
@@ -993,7 +1026,9 @@ class FilingService:
                 at=at,
             )
         )
-        record_event(conn, number, "CANCELLED", index, at, actor, f"{basis.value}: {reason}")
+        record_event(
+            conn, number, FilingEvent.CANCELLED, index, at, actor, f"{basis.value}: {reason}"
+        )
         try:
             registry.apply(conn, code, kind.on_cancellation, actor, f"{number} cancelled: {reason}")
         except (registry.StaleUnit, InvalidTransition) as exc:
@@ -1021,7 +1056,7 @@ class FilingService:
         f = conn.execute(select(schema.filings).where(schema.filings.c.number == number)).first()
         if f is None:
             raise UnknownContract(f"no filing {number}")
-        if f.status != "ACTIVE":
+        if f.status != FilingStatus.ACTIVE:
             raise ContractStateError(f"filing {number} is {f.status.lower()}")
         return f
 
@@ -1058,11 +1093,10 @@ class FilingService:
             conn.execute(select(schema.units.c.code).where(schema.units.c.id == unit_id)).scalar()
         )
 
-    @staticmethod
-    def _expect_next(c: dict[str, Any], field: str) -> None:
-        if c["status"] != "DRAFT":
+    def _expect_next(self, c: dict[str, Any], field: str) -> None:
+        if c["status"] != ContractStatus.DRAFT:
             raise ContractStateError(f"the contract is {c['status'].lower()}")
-        if _aware(c["expires_at"]) < registry.now():
+        if _aware(c["expires_at"]) < self.clock.now():
             raise ContractStateError("the draft's reservation has expired")
         done = [f for f in c["signed_fields"].split(",") if f]
         order = list(_fields(c)[:-1])
@@ -1075,7 +1109,7 @@ class FilingService:
         """The revision adds exactly the next party's signature to the current file."""
         done = [f for f in c["signed_fields"].split(",") if f]
         order = list(_fields(c)[:-1])
-        if c["status"] != "DRAFT" or len(done) >= len(order):
+        if c["status"] != ContractStatus.DRAFT or len(done) >= len(order):
             raise ContractStateError(f"the contract is {c['status'].lower()}; no more signatures")
         revocation = self._check_signed(c, pdf, order[: len(done) + 1], extends=c["current_pdf"])
         return order[len(done)], revocation
@@ -1084,9 +1118,9 @@ class FilingService:
         self, c: dict[str, Any], pdf: bytes, fields: list[str], extends: bytes | None = None
     ) -> pades.RevocationSnapshot:
         """Check the signatures; returns the revocation data they were checked with."""
-        if c["status"] != "DRAFT":
+        if c["status"] != ContractStatus.DRAFT:
             raise ContractStateError(f"the contract is {c['status'].lower()}")
-        if _aware(c["expires_at"]) < registry.now():
+        if _aware(c["expires_at"]) < self.clock.now():
             raise ContractStateError("the draft's reservation has expired")
         base = extends if extends is not None else c["draft_pdf"]
         if not pdf.startswith(c["draft_pdf"]) or not pdf.startswith(base):
@@ -1156,9 +1190,8 @@ class FilingService:
         return revocation
 
     @staticmethod
-    def _next_number(conn: Connection, contract: AnyContract) -> str:
+    def _next_number(conn: Connection, year: int) -> str:
         """The next filing number of the year: one row per year, incremented under its row lock."""
-        year = registry.now().year
         name = f"filing-{year}"
         if conn.dialect.name == "postgresql":
             conn.execute(
@@ -1222,7 +1255,7 @@ class FilingService:
 def record_event(
     conn: Connection,
     number: str,
-    event: str,
+    event: FilingEvent,
     index: int,
     at: dt.datetime,
     actor: str,
@@ -1231,7 +1264,12 @@ def record_event(
     """One line of a filing's history (FILED, CHANGED, CANCELLED), beside its log entry."""
     conn.execute(
         insert(schema.filing_events).values(
-            filing_number=number, event=event, log_index=index, at=at, actor=actor, reason=reason
+            filing_number=number,
+            event=event.value,
+            log_index=index,
+            at=at,
+            actor=actor,
+            reason=reason,
         )
     )
 

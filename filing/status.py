@@ -26,6 +26,34 @@ class UnitStatus(enum.Enum):
         return self in _HOLDING
 
 
+class ContractStatus(enum.StrEnum):
+    """A contract's (or an agreement's) status; stored as its value."""
+
+    DRAFT = "DRAFT"  # drafted, the unit held; parties sign in order
+    FILED = "FILED"  # every party signed: filed (an agreement: carried out)
+    WITHDRAWN = "WITHDRAWN"  # withdrawn by the developer before filing
+    EXPIRED = "EXPIRED"  # its reservation ran out before every party signed
+
+
+class FilingStatus(enum.StrEnum):
+    """A filing's status; stored as its value."""
+
+    ACTIVE = "ACTIVE"  # in force
+    CANCELLED = "CANCELLED"  # 注销, by agreement or judgment
+
+
+class FilingEvent(enum.StrEnum):
+    """A line of a filing's history (``filing_events``), beside its log entry."""
+
+    FILED = "FILED"
+    CHANGED = "CHANGED"
+    CANCELLED = "CANCELLED"
+    REGISTERED = "REGISTERED"  # 不动产登记 / 转移登记 completed it (its ``registered`` entry)
+    FUNDS_DEPOSITED = "FUNDS-DEPOSITED"  # 资金监管: the bank confirmed a deposit
+    FUNDS_RELEASED = "FUNDS-RELEASED"  # ... released the balance to the seller
+    FUNDS_REFUNDED = "FUNDS-REFUNDED"  # ... refunded the balance to the buyer
+
+
 class UnitFlag(enum.Enum):
     SEIZED = "SEIZED"  # 查封 by a court
     MORTGAGED = "MORTGAGED"  # 抵押; sellable only with the mortgagee's consent

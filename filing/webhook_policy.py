@@ -9,7 +9,7 @@ when written as IPv4 inside IPv6 (mapped, compatible, NAT64, 6to4) — unless th
 allow-list (``webhook_allow`` in config.json) names its network or the URL's host name.
 Metadata addresses are refused even then: nothing the platform sends belongs there.
 
-This module only judges addresses; ``api/dispatch.py`` resolves names, checks every address
+This module only judges addresses; ``filing/relay.py`` resolves names, checks every address
 they resolve to at registration and at each delivery, and connects to the checked address.
 """
 

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 
 from api import auth
-from filing import departments, history, registry, schema
+from filing import access_log, departments, history, registry, schema
 from filing.audit import audit_records, check_records
 from filing.deployment import Deployment, DeploymentConfig
 from filing.eligibility import CHANGSHA_2017
@@ -566,7 +566,7 @@ def test_the_access_log_anchor_waits_for_a_read_still_being_recorded(
     pg_url: str, tmp_path: Path
 ) -> None:
     """The access log has the same race as the histories: a lower id may commit later."""
-    from api import access_anchor
+    from filing import access_log as access_anchor
 
     data = tmp_path / "data"
     data.mkdir()
@@ -576,7 +576,7 @@ def test_the_access_log_anchor_waits_for_a_read_still_being_recorded(
         who = auth.Caller("银行", auth.Role.BANK)
         waited, anchor = _late_commit(
             engine,
-            lambda conn, subject: auth.record_access(conn, who, "read-filing", subject),
+            lambda conn, subject: access_log.record_access(conn, who, "read-filing", subject),
             lambda: access_anchor.anchor(engine, d.log),
         )
         assert waited

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from api import auth
 from api.demo_city import CityExists, CitySize, generate
-from filing import schema, statistics
+from filing import api_keys, schema, statistics
 from filing.deployment import Deployment
 from filing.statistics import Dimension, Period
 from ledger.database import write_transaction
@@ -54,6 +54,20 @@ def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
         assert units_filed == filed - cancelled
         assert 10 <= len(by_month) <= 13  # a year of filings
         assert d.log.appended() == filed + cancelled  # one entry each, nothing else
+        # Filed through the platform's own filing transaction: its numbers, in date order
+        # per year, and an outbox event for every filing and cancellation.
+        with d.log.engine.connect() as conn:
+            numbered = conn.execute(
+                select(schema.filings.c.number, schema.filings.c.filed_at).order_by(
+                    schema.filings.c.log_index
+                )
+            ).all()
+            events = conn.execute(select(func.count()).select_from(schema.outbox)).scalar()
+        years: dict[str, int] = {}
+        for number, filed_at in numbered:
+            years[str(filed_at.year)] = years.get(str(filed_at.year), 0) + 1
+            assert number == f"CS-{filed_at.year}-{years[str(filed_at.year)]:06d}"
+        assert events == filed + cancelled
     with pytest.raises(CityExists):
         generate(city, size=SMALL)
 
@@ -61,7 +75,7 @@ def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
 @pytest.fixture(scope="module")
 def dashboard(city: Path) -> Iterator[tuple[str, str]]:
     with Deployment.open(city) as d, write_transaction(d.log.engine) as conn:
-        key = auth.create_key(conn, "长沙市住房和城乡建设局", auth.Role.AUTHORITY)
+        key = api_keys.create_key(conn, "长沙市住房和城乡建设局", auth.Role.AUTHORITY)
     port = free_port()
     proc = wangqian("serve", "--insecure-dev-passphrase", "--data", str(city), "--port", str(port))
     url = f"http://127.0.0.1:{port}"

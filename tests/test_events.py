@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import redis
 
-from api.dispatch import Dispatcher, Targets, WebhookPolicy
 from filing import outbox
+from filing.relay import Dispatcher, Targets, WebhookPolicy
 from filing.service import FilingService
 from filing.webhook_policy import AddressPolicy
 from ledger.database import write_transaction

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from api import auth
 from api.app import create_app
+from filing import access_log, api_keys
 from filing.deployment import Deployment
 from keys.pki import new_key
 from ledger.database import write_transaction
@@ -67,7 +68,7 @@ def api(
             ("court", "岳麓区人民法院", auth.Role.COURT),
             ("stats", "长沙市统计局", auth.Role.DEPARTMENT),
         ]:
-            keys[name] = {"Authorization": f"Bearer {auth.create_key(conn, org, role)}"}
+            keys[name] = {"Authorization": f"Bearer {api_keys.create_key(conn, org, role)}"}
     with TestClient(app) as client:  # runs the sequencer in the background, as serve does
         yield client, keys, d
     d.close()
@@ -184,7 +185,7 @@ def test_signing_equals_filing_over_http(
         == "FILED"
     )
     with d.log.engine.connect() as conn:
-        reads = conn.execute(select(func.count()).select_from(auth.access_log)).scalar()
+        reads = conn.execute(select(func.count()).select_from(access_log.access_log)).scalar()
     assert reads and reads >= 1
 
     # 变更: a change agreement the developer proposes, both parties sign, filed against the filing.

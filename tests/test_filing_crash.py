@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from api import auth
 from api.demo import DEVELOPER_ID, sample_inventory
-from filing import schema
+from filing import api_keys, schema
 from filing.deployment import Deployment
 from filing.entry import FilingEntry
 from keys.pki import new_key
@@ -48,9 +48,9 @@ def _prepare(data: Path, database_url: str | None = None) -> dict[str, str]:
         filing_service(d)
         with write_transaction(d.log.engine) as conn:
             return {
-                "authority": auth.create_key(conn, "住建局", auth.Role.AUTHORITY),
-                "developer": auth.create_key(conn, DEVELOPER_ID, auth.Role.DEVELOPER),
-                "buyer": auth.create_key(conn, BUYER.id_number, auth.Role.BUYER),
+                "authority": api_keys.create_key(conn, "住建局", auth.Role.AUTHORITY),
+                "developer": api_keys.create_key(conn, DEVELOPER_ID, auth.Role.DEVELOPER),
+                "buyer": api_keys.create_key(conn, BUYER.id_number, auth.Role.BUYER),
             }
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from api import auth
 from api.app import create_app
 from api.demo import DEVELOPER_ID, _Server, sample_inventory
-from filing import schema
+from filing import api_keys, schema
 from filing.deployment import Deployment
 from filing.entry import status_name
 from ledger.database import write_transaction
@@ -37,8 +37,8 @@ def server(
     app = create_app(d)
     with write_transaction(d.log.engine) as conn:
         keys = {
-            "authority": auth.create_key(conn, "住建局", auth.Role.AUTHORITY),
-            "developer": auth.create_key(conn, DEVELOPER_ID, auth.Role.DEVELOPER),
+            "authority": api_keys.create_key(conn, "住建局", auth.Role.AUTHORITY),
+            "developer": api_keys.create_key(conn, DEVELOPER_ID, auth.Role.DEVELOPER),
         }
     with _Server(app) as base:
         _load_registry(base, keys)
@@ -273,8 +273,8 @@ def test_two_worker_processes_file_on_postgresql_and_sqlite_is_refused(
             filing_service(d)
             with write_transaction(d.log.engine) as conn:
                 keys = {
-                    "authority": auth.create_key(conn, "住建局", auth.Role.AUTHORITY),
-                    "developer": auth.create_key(conn, DEVELOPER_ID, auth.Role.DEVELOPER),
+                    "authority": api_keys.create_key(conn, "住建局", auth.Role.AUTHORITY),
+                    "developer": api_keys.create_key(conn, DEVELOPER_ID, auth.Role.DEVELOPER),
                 }
             pki = d.pki
             port = free_port()

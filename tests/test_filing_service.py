@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
 
 from filing import departments, registry, schema
+from filing.clock import FixedClock
 from filing.deployment import Deployment
 from filing.eligibility import CHANGSHA_2017
 from filing.entry import EntryEvent, FilingEntry
@@ -188,6 +189,18 @@ def test_the_last_signature_files_the_contract(service: FilingService) -> None:
     with service.engine.connect() as conn:
         events = [e["event"] for e in registry.history(conn, CODES[0])]
     assert events == ["IMPORT", "PERMIT", "RELEASE", "RESERVE", "FILE"]
+
+
+def test_the_service_files_at_its_clocks_time(service: FilingService) -> None:
+    """One injectable clock: the filing, its log entry and its history carry its time."""
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).replace(microsecond=0)
+    service.clock = FixedClock(at)
+    _, record = _sign_through(service, _contract())
+    assert record is not None and record.filed_at == at
+    filing = service.filing(record.number)
+    assert filing["filed_at"].replace(tzinfo=dt.UTC) == at
+    assert FilingEntry.decode(service.d.log.entry(record.log_index)).at == at
+    assert record.number.startswith(f"CS-{at.year}-")
 
 
 def test_refusals_write_nothing(service: FilingService) -> None:
@@ -386,13 +399,10 @@ def test_expired_drafts_release_their_units(service: FilingService) -> None:
     service.draft(_contract(number="HT-2026-000003"), DEVELOPER_ID, "developer")  # type: ignore[arg-type]
 
 
-def test_signing_after_the_reservation_ran_out_is_refused(
-    service: FilingService, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_signing_after_the_reservation_ran_out_is_refused(service: FilingService) -> None:
     c = _contract()
     cid, _ = service.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
-    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)
-    monkeypatch.setattr(registry, "now", lambda: future)
+    service.clock = FixedClock(dt.datetime.now(dt.UTC) + dt.timedelta(days=8))
     with pytest.raises(ContractStateError, match="expired"):
         service.start_remote_signing(cid, "buyer-1", _identity(c), new_key().public_key(), BUYER_ID)
 

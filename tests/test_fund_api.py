@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from api import auth
 from api.app import create_app
 from api.demo import _Server
-from filing import fund_schema
+from filing import api_keys, fund_schema
 from filing.audit import audit_records
 from filing.deployment import Deployment
 from filing.entry import FilingEntry, status_name
@@ -110,7 +110,7 @@ def _type(r: Any) -> str:
 
 def _add_key(d: Deployment, org: str, role: auth.Role) -> dict[str, str]:
     with write_transaction(d.log.engine) as conn:
-        return {"Authorization": f"Bearer {auth.create_key(conn, org, role)}"}
+        return {"Authorization": f"Bearer {api_keys.create_key(conn, org, role)}"}
 
 
 def _leaf(d: Deployment, index: int) -> bytes:
@@ -321,7 +321,7 @@ def server(
             ("buyer", BUYER[1], auth.Role.BUYER),
             ("bank", BANK, auth.Role.BANK),
         ]:
-            keys[name] = {"Authorization": f"Bearer {auth.create_key(conn, org, role)}"}
+            keys[name] = {"Authorization": f"Bearer {api_keys.create_key(conn, org, role)}"}
     with _Server(app) as base:
         yield base, keys, d
     d.close()

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
-from api import idempotency
 from api.filing_routes import ContractIn
+from filing import idempotency
 from filing.deployment import Deployment
 from keys.pki import new_key
 from ledger.database import write_transaction

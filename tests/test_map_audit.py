@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from api import access_anchor
+from filing import access_log as access_anchor
 from filing import history
 from filing.deployment import Deployment, DeploymentConfig
 from filing.entry import CancellationBasis, EntryEvent, FilingEntry, party_hash, status_name

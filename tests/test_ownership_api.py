@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from api import auth
-from filing import holdings, ownership_records, registry, schema
+from filing import access_log, api_keys, holdings, ownership_records, registry, schema
 from filing.audit import audit_records
 from filing.checks import Reason
 from filing.resale import CHANGSHA_2018, ResaleRuleSet, check_resale
@@ -113,7 +113,9 @@ def test_registration_makes_the_filing_s_buyers_the_owners_of_record(
         assert BUYER[0] not in r.text
     with d.log.engine.connect() as conn:
         reads = conn.execute(
-            select(auth.access_log.c.role).where(auth.access_log.c.action == "read-ownership")
+            select(access_log.access_log.c.role).where(
+                access_log.access_log.c.action == "read-ownership"
+            )
         ).scalars()
         assert sorted(reads) == ["authority", "buyer", "court"]
         facts = ownership_records.resale_facts(conn, CODES[0])
@@ -200,7 +202,7 @@ def test_an_existing_home_is_imported_mortgaged_consented_and_discharged(
     }
     with write_transaction(d.log.engine) as conn:
         other_bank = {
-            "Authorization": f"Bearer {auth.create_key(conn, '另一银行', auth.Role.BANK)}"
+            "Authorization": f"Bearer {api_keys.create_key(conn, '另一银行', auth.Role.BANK)}"
         }
     for headers, payload, status, slug in [
         (keys["developer"], consent, 403, "forbidden"),

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from api import auth
 from api.app import create_app
 from api.demo import _Server
+from filing import access_log, api_keys
 from filing.deployment import Deployment
 from filing.entry import CancellationBasis, FilingEntry
 from keys.identity import purpose_of
@@ -67,7 +68,7 @@ def api(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
             ("stats", "长沙市统计局", auth.Role.DEPARTMENT),
             ("other", "91430100OTHER00000", auth.Role.DEVELOPER),
         ]:
-            keys[label] = {"Authorization": f"Bearer {auth.create_key(conn, org, role)}"}
+            keys[label] = {"Authorization": f"Bearer {api_keys.create_key(conn, org, role)}"}
     with TestClient(create_app(d)) as client:
         _setup_registry(client, keys)
         people = "".join(f"{i},{n}\n" for n, i in (BUYER_A, BUYER_B))
@@ -360,7 +361,7 @@ def city(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
             ("authority", "长沙市住建局", auth.Role.AUTHORITY),
             ("developer", DEVELOPER_ID, auth.Role.DEVELOPER),
         ]:
-            keys[label] = {"Authorization": f"Bearer {auth.create_key(conn, org, role)}"}
+            keys[label] = {"Authorization": f"Bearer {api_keys.create_key(conn, org, role)}"}
     csv = (
         "project,district,address,developer,developer_id,building,code,floor,room,use,"
         "forecast_building,forecast_inner,forecast_shared\n"
@@ -494,15 +495,17 @@ def test_a_unit_s_history_names_buyers_only_to_those_who_may_know_them(api: Api)
         seen[role] = filed["actor"]
     assert len(set(seen.values())) == 1  # one person, one pseudonym, whoever asks
     with d.log.engine.connect() as conn:
-        reads_before = conn.execute(select(func.count()).select_from(auth.access_log)).scalar()
+        reads_before = conn.execute(
+            select(func.count()).select_from(access_log.access_log)
+        ).scalar()
     full = client.get(f"/v1/units/{CODES[0]}", headers=keys["authority"]).text
     assert BUYER_B[1] in full  # B signed last: the filing's actor
     with d.log.engine.connect() as conn:
         logged = conn.execute(
-            select(auth.access_log.c.action, auth.access_log.c.subject).order_by(
-                auth.access_log.c.id.desc()
+            select(access_log.access_log.c.action, access_log.access_log.c.subject).order_by(
+                access_log.access_log.c.id.desc()
             )
         ).first()
-        reads_after = conn.execute(select(func.count()).select_from(auth.access_log)).scalar()
+        reads_after = conn.execute(select(func.count()).select_from(access_log.access_log)).scalar()
     assert reads_after == (reads_before or 0) + 1
     assert logged is not None and tuple(logged) == ("read-unit-history", CODES[0])

@@ -74,6 +74,7 @@ def test_the_api_answers_429_as_a_problem(
 
     from api import app as app_module
     from api import auth
+    from filing import api_keys
     from filing.deployment import Deployment
     from ledger.database import write_transaction
 
@@ -82,7 +83,7 @@ def test_the_api_answers_429_as_a_problem(
         d.save_config(dataclasses.replace(d.config, rate_per_minute=3))  # config.json
         client = TestClient(app_module.create_app(d, run_sequencer=False))
         with write_transaction(d.log.engine) as conn:
-            key = auth.create_key(conn, "银行", auth.Role.DEPARTMENT)
+            key = api_keys.create_key(conn, "银行", auth.Role.DEPARTMENT)
         headers = {"Authorization": f"Bearer {key}"}
         assert [client.get("/v1/units", headers=headers).status_code for _ in range(3)] == [200] * 3
         r = client.get("/v1/units", headers=headers)

@@ -25,11 +25,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from api import access_anchor
 from api.app import create_app, filing_service
-from api.auth import Role, create_key
+from filing import access_log as access_anchor
+from filing.api_keys import create_key
 from filing.deployment import Deployment
 from filing.entry import FilingEntry, status_name
+from filing.policy import Role
 from ledger.add_checkpoint import AddCheckpoint
 from ledger.checkpoint import Checkpoint
 from ledger.merkle import leaf_hash

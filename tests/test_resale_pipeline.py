@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select
 
 from api import auth
+from filing import api_keys
 from filing.audit import audit_records
 from filing.deployment import Deployment
 from filing.entry import EntryEvent, EntryKind, FilingEntry
@@ -116,7 +117,7 @@ def setup_resale(client: Any, keys: dict[str, dict[str, str]], d: Deployment) ->
             ("wang", WANG[1], auth.Role.BUYER),
             ("agency", AGENCY, auth.Role.AGENCY),
         ]:
-            keys[name] = {"Authorization": f"Bearer {auth.create_key(conn, org, role)}"}
+            keys[name] = {"Authorization": f"Bearer {api_keys.create_key(conn, org, role)}"}
 
 
 def sign(

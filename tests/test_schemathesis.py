@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 
 from api import auth
 from api.app import create_app
+from filing import api_keys
 from filing.deployment import Deployment
 from ledger.database import write_transaction
 
@@ -19,7 +20,7 @@ _data = Path(tempfile.mkdtemp(prefix="wangqian-schemathesis-"))
 _deployment = Deployment.open(_data)
 _app = create_app(_deployment, run_sequencer=False)
 with write_transaction(_deployment.log.engine) as _conn:
-    KEYS = {role: auth.create_key(_conn, f"org-{role.value}", role) for role in auth.Role}
+    KEYS = {role: api_keys.create_key(_conn, f"org-{role.value}", role) for role in auth.Role}
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
 

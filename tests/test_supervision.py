@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from api import auth
+from filing import access_log
 from tests.helpers import BIN, judgment_pdf
 from tests.test_filing_api import BUYER, Api, _setup_registry, api, file_contract
 
@@ -20,8 +21,8 @@ __all__ = ["api"]  # the fixture, shared with the filing API tests
 def _reads(d: object, action: str) -> list[tuple[str, str]]:
     with d.log.engine.connect() as conn:  # type: ignore[attr-defined]
         rows = conn.execute(
-            select(auth.access_log.c.org, auth.access_log.c.subject).where(
-                auth.access_log.c.action == action
+            select(access_log.access_log.c.org, access_log.access_log.c.subject).where(
+                access_log.access_log.c.action == action
             )
         ).all()
     return [(r[0], r[1]) for r in rows]
@@ -127,7 +128,7 @@ def test_a_cancelled_filing_s_evidence_package_says_cancelled(api: Api, tmp_path
 
 
 def test_the_access_log_is_anchored_in_the_filing_log_and_changes_are_caught(api: Api) -> None:
-    from api import access_anchor
+    from filing import access_log as access_anchor
 
     client, keys, d = api
     engine = d.log.engine
@@ -175,7 +176,7 @@ def test_department_reads_succeed_while_others_write(api: Api) -> None:
     def writer() -> None:  # the sequencer and the dispatcher write like this all the time
         while not stop.is_set():
             with write_transaction(d.log.engine) as conn:
-                auth.record_access(conn, auth.Caller("load", auth.Role.AUTHORITY), "x", "y")
+                access_log.record_access(conn, auth.Caller("load", auth.Role.AUTHORITY), "x", "y")
 
     threads = [threading.Thread(target=writer) for _ in range(2)]
     for t in threads:

@@ -23,9 +23,9 @@ from sqlalchemy import insert, select
 
 from api import auth
 from api.app import create_app
-from api.dispatch import Dispatcher, Targets, WebhookPolicy, system_resolver
-from filing import outbox, schema
+from filing import api_keys, outbox, schema
 from filing.deployment import DATABASE_ENV, ConfigError, Deployment, DeploymentConfig
+from filing.relay import Dispatcher, Targets, WebhookPolicy, system_resolver
 from filing.webhook_policy import AddressPolicy, IPAddress
 from ledger.database import write_transaction
 from tests.helpers import free_port
@@ -202,7 +202,7 @@ def open_hooks(tmp_path: Path, allow: list[str], run_sequencer: bool = False) ->
             ("authority", "长沙市住建局", auth.Role.AUTHORITY),
             ("developer", "91430100MA4L000000", auth.Role.DEVELOPER),
         ]:
-            keys[name] = {"Authorization": f"Bearer {auth.create_key(conn, org, role)}"}
+            keys[name] = {"Authorization": f"Bearer {api_keys.create_key(conn, org, role)}"}
     try:
         with TestClient(app) as client:
             yield Hooks(client, keys, d, dns)

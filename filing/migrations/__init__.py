@@ -1,9 +1,10 @@
 """The deployment database's schema history: one Alembic history for every table.
 
 The deployment database holds the tables of ``ledger`` (the log, the status map),
-``filing`` (楼盘表, contracts, filings, histories, department extracts, the outbox) and
-``api`` (API keys, the access log, idempotency keys). Their schema changes only through
-the revisions in ``versions/``; a deployment's database is upgraded, never recreated:
+``filing`` (楼盘表, contracts, filings, histories, department extracts, the outbox, and the
+API keys, the access log and idempotency keys, which release 0.1 kept in ``api``). Their
+schema changes only through the revisions in ``versions/``; a deployment's database is
+upgraded, never recreated:
 
 ``filing.migrations.revisions`` runs them:
 

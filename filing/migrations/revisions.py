@@ -267,28 +267,25 @@ def models() -> list[MetaData]:
     """The live table definitions of every table the deployment database holds.
 
     Head must match them (tests/test_migrations.py); ``alembic revision --autogenerate``
-    compares against them. The api's tables are the api's: imported here, late, because
-    only this one list needs all of them.
+    compares against them.
     """
-    from api import access_anchor, auth, idempotency
-    from filing import departments, fund_schema, schema
+    from filing import access_log, api_keys, departments, fund_schema, idempotency, schema
     from ledger import schema as ledger_schema
 
-    assert access_anchor.access_log_anchors.metadata is auth.metadata
+    assert api_keys.api_keys.metadata is access_log.metadata
     return [
         ledger_schema.metadata,
         schema.metadata,
         departments.metadata,
         fund_schema.metadata,
-        auth.metadata,
+        access_log.metadata,
         idempotency.metadata,
     ]
 
 
 def append_only_models() -> list[str]:
     """The tables the live code keeps append-only, as ``models`` names them."""
-    from api import auth
-    from filing import departments, fund_schema, schema
+    from filing import access_log, departments, fund_schema, schema
     from ledger import schema as ledger_schema
 
     return [
@@ -296,5 +293,5 @@ def append_only_models() -> list[str]:
         *schema.APPEND_ONLY,
         *departments.APPEND_ONLY,
         *fund_schema.APPEND_ONLY,
-        *auth.APPEND_ONLY,
+        *access_log.APPEND_ONLY,
     ]

@@ -1,8 +1,9 @@
-"""The access log's digest enters the filing log, so that nobody can quietly rewrite who read what.
+"""The access log (who read which personal data, when) and its anchoring in the filing log.
 
-Every ``anchor`` takes the access-log rows since the last anchor, hashes them chained to
-the previous anchor's digest, and appends one entry to the filing log (in the same
-transaction as the anchor row):
+Reads of personal data are recorded in ``access_log`` (append-only). The log's digest enters
+the filing log, so that nobody can quietly rewrite who read what. Every ``anchor`` takes the
+access-log rows since the last anchor, hashes them chained to the previous anchor's digest,
+and appends one entry to the filing log (in the same transaction as the anchor row):
 
     {"at":"2026-11-27T16:00:00Z","from":1,"kind":"access-log","prev":"<hex>","sha256":"<hex>",
      "to":42,"v":1}
@@ -25,19 +26,37 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Integer,
+    MetaData,
     String,
     Table,
+    Text,
     insert,
     select,
 )
 
-from api.auth import access_log, metadata
+from filing.clock import SYSTEM, Clock
+from filing.policy import Caller
 from ledger.database import write_transaction
 from ledger.log import Log
 
 GENESIS = "0" * 64
 MAX_ROWS = 100_000
 LOCK_TIMEOUT = "5s"
+
+# The API's own tables: the access log, its anchors and the API keys (filing.api_keys).
+metadata = MetaData()
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("org", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+)
+# The access log and its anchors are append-only (filing/migrations).
+APPEND_ONLY = ("access_log", "access_log_anchors")
 
 access_log_anchors = Table(
     "access_log_anchors",
@@ -103,7 +122,44 @@ def entry(anchor_from: int, anchor_to: int, digest: str, prev: str, at: dt.datet
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
-def anchor(engine: Engine, log: Log) -> Anchor | None:
+def record_access(
+    conn: Connection, caller: Caller, action: str, subject: str, clock: Clock = SYSTEM
+) -> None:
+    """One read of personal data, in the caller's transaction."""
+    conn.execute(
+        insert(access_log).values(
+            at=clock.now(),
+            org=caller.org,
+            role=caller.role.value,
+            action=action,
+            subject=subject,
+        )
+    )
+
+
+class AccessLog:
+    """The deployment's access log: record reads, anchor them, check the anchors."""
+
+    def __init__(self, engine: Engine, log: Log, clock: Clock = SYSTEM) -> None:
+        self.engine = engine
+        self.log = log
+        self.clock = clock
+
+    def record(self, caller: Caller, action: str, subject: str) -> None:
+        """Record a read in its own short write transaction: on SQLite a read that turns
+        into a write cannot wait for the writer lock, and the sequencer and dispatcher
+        write all the time."""
+        with write_transaction(self.engine) as conn:
+            record_access(conn, caller, action, subject, self.clock)
+
+    def anchor(self) -> Anchor | None:
+        return anchor(self.engine, self.log, self.clock)
+
+    def check(self) -> list[str]:
+        return check(self.engine, self.log)
+
+
+def anchor(engine: Engine, log: Log, clock: Clock = SYSTEM) -> Anchor | None:
     """Anchor the rows since the last anchor; None when there are none.
 
     On PostgreSQL an id is handed out before its row commits, so a row with a smaller
@@ -125,7 +181,7 @@ def anchor(engine: Engine, log: Log) -> Anchor | None:
             return None
         digest = _digest(prev, rows)
         end = rows[-1][0]
-        at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        at = clock.now().replace(microsecond=0)
         [index] = log.append_in(conn, [entry(start + 1, end, digest, prev, at)])
         conn.execute(
             insert(t).values(from_id=start + 1, to_id=end, digest=digest, log_index=index, at=at)

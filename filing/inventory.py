@@ -1,0 +1,124 @@
+"""The 楼盘表's use-cases: imports, permits, department extracts, units, their events and flags.
+
+Each use-case is one transaction; the rules live in ``filing.registry`` (and
+``filing.departments``), who sees what in ``filing.policy``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from filing import departments, disclosure, policy, registry, schema
+from filing.access_log import record_access
+from filing.clock import SYSTEM, Clock
+from filing.policy import Caller
+from filing.status import UnitEvent, UnitFlag, UnitStatus
+from ledger.database import write_transaction
+
+
+class PermitExists(registry.RegistryError):
+    """A permit with this number is already recorded."""
+
+
+class NotYourUnit(registry.RegistryError):
+    """A developer acts only on its own units."""
+
+
+@dataclass(frozen=True)
+class UnitHistory:
+    """A unit and its history as the caller may see it."""
+
+    unit: dict[str, Any]
+    history: list[dict[str, Any]]
+    names_people: bool  # the caller sees buyers by name (and the read is in the access log)
+
+
+class Inventory:
+    def __init__(
+        self, engine: Engine, pseudonym: Callable[[str], str], clock: Clock = SYSTEM
+    ) -> None:
+        self.engine = engine
+        self.pseudonym = pseudonym
+        self.clock = clock
+
+    def import_rows(self, raw: bytes, media_type: str, actor: str) -> int:
+        """Import a 楼盘表 upload (all rows or none); raises ``registry.ImportRejected``."""
+        rows = registry.parse_inventory(raw, media_type)
+        with write_transaction(self.engine) as conn:
+            return registry.import_inventory(conn, rows, actor)
+
+    def add_permit(
+        self,
+        number: str,
+        authority: str,
+        valid_from: dt.date,
+        valid_until: dt.date | None,
+        units: list[str],
+        actor: str,
+    ) -> int:
+        """Record a presale permit; raises ``PermitExists``, ``registry.UnknownUnit``."""
+        p = schema.permits
+        try:
+            with write_transaction(self.engine) as conn:
+                if conn.execute(select(p.c.id).where(p.c.number == number)).first():
+                    raise PermitExists(number)
+                return registry.add_permit(
+                    conn, number, authority, valid_from, valid_until, units, actor
+                )
+        except IntegrityError as exc:  # recorded meanwhile by a concurrent request
+            raise PermitExists(number) from exc
+
+    def load_extract(
+        self, kind: departments.ExtractKind, raw: bytes, actor: str
+    ) -> departments.Load:
+        """Replace a department extract (all rows or none); raises ``DepartmentDataError``."""
+        with write_transaction(self.engine) as conn:
+            return departments.load_extract(conn, kind, raw, actor)
+
+    def loads(self, kind: departments.ExtractKind, limit: int) -> list[departments.Load]:
+        with self.engine.connect() as conn:
+            return departments.recorded_loads(conn, kind, limit)
+
+    def units(self, status: UnitStatus | None, limit: int, offset: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return registry.list_units(conn, status, limit, offset)
+
+    def unit_details(self, code: str) -> dict[str, Any]:
+        """The 楼盘表's facts about a unit; raises ``registry.UnknownUnit``."""
+        with self.engine.connect() as conn:
+            return registry.unit_details(conn, code)
+
+    def unit_history(self, code: str, caller: Caller) -> UnitHistory:
+        """A unit and its history, buyers named only to those ``policy`` lets see them
+        (such a read is recorded); raises ``registry.UnknownUnit``."""
+        with self.engine.connect() as conn:
+            details = registry.unit_details(conn, code)
+            names = policy.sees_unit_people(caller, registry.unit(conn, code).developer_id)
+            history = disclosure.unit_history(conn, code, names, self.pseudonym)
+        if names:
+            with self.engine.begin() as conn:
+                record_access(conn, caller, "read-unit-history", code, self.clock)
+        return UnitHistory(details, history, names)
+
+    def apply(
+        self, code: str, caller: Caller, event: UnitEvent, reason: str, own: bool
+    ) -> UnitStatus:
+        """Apply ``event`` to a unit (a developer only to its own when ``own``), on record;
+        raises ``registry.UnknownUnit``, ``NotYourUnit``, ``InvalidTransition``."""
+        with write_transaction(self.engine) as conn:
+            unit = registry.unit(conn, code)
+            if own and not policy.acts_on_unit(caller, unit.developer_id):
+                raise NotYourUnit(code)
+            return registry.apply(conn, code, event, caller.org, reason)
+
+    def set_flag(
+        self, code: str, flag: UnitFlag, on: bool, actor: str, reason: str
+    ) -> frozenset[UnitFlag]:
+        with write_transaction(self.engine) as conn:
+            return frozenset(registry.set_flag(conn, code, flag, on, actor, reason))
