@@ -515,3 +515,44 @@ def test_a_resale_cancelled_by_judgment_returns_the_home_to_its_owners(api: Api)
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
     report = audit_records(d.log.engine)
     assert report.ok, report.problems
+
+
+def test_a_registered_entry_reads_alike_on_both_sides() -> None:
+    """The platform writes ``registered`` as the verifier reads it: a status event of the
+    filing it refers to, naming no parties, its doc the registration record's hash."""
+    import datetime as dt
+    import hashlib
+
+    import pytest
+
+    from filing.entry import EntryFormatError, registration_record, status_name
+    from verifier.entry import EntryUnreadable, LoggedEntry
+    from verifier.map_audit import status_name as verifier_status_name
+
+    record = registration_record(
+        "CS-2026-000002", OLD[0], TRANSFER["certificate"], dt.date(2027, 3, 1)
+    )
+    assert json.loads(record) == {
+        "certificate": TRANSFER["certificate"],
+        "filing": "CS-2026-000002",
+        "registered_on": "2027-03-01",
+        "unit": OLD[0],
+        "v": 1,
+    }
+    at = dt.datetime(2027, 3, 1, 2, 0, tzinfo=dt.UTC)
+    doc = hashlib.sha256(record).hexdigest()
+    entry = FilingEntry(
+        EntryEvent.REGISTERED, "CS-2026-000002", doc, OLD[0], at, (), ref=5, kind=EntryKind.RESALE
+    )
+    data = entry.encode()
+    assert FilingEntry.decode(data) == entry
+    read = LoggedEntry.read(data)
+    assert (read.event, read.ref, read.kind, read.doc_sha256) == ("registered", 5, "resale", doc)
+    assert status_name(data) == verifier_status_name(data) == "CS-2026-000002"
+    with pytest.raises(EntryFormatError):
+        FilingEntry(EntryEvent.REGISTERED, "CS-2026-000002", doc, OLD[0], at, (doc,), ref=5)
+    with pytest.raises(EntryFormatError):
+        FilingEntry(EntryEvent.REGISTERED, "CS-2026-000002", doc, OLD[0], at, ())  # no ref
+    forged = data.replace(b'"parties":[]', b'"parties":["' + doc.encode() + b'"]')
+    with pytest.raises(EntryUnreadable):
+        LoggedEntry.read(forged)
