@@ -712,7 +712,7 @@ class FilingService:
                 filed_at=at,
             )
         )
-        statistics.record(conn, self._facts(conn, c["unit_id"], contract, at))
+        statistics.record(conn, self._facts(conn, c["unit_id"], contract, at, kind.kind.value))
         outbox.enqueue(conn, "filed", number, index, at, code, doc)
         record_event(conn, number, FilingEvent.FILED, index, at, actor, reason)
         conn.execute(
@@ -891,7 +891,7 @@ class FilingService:
             # A concurrent cancellation (or registration) got there first; this one rolls back.
             raise ContractStateError(f"filing {number} changed meanwhile: {exc}") from exc
         c = self._contract(conn, f.contract_id)
-        facts = self._facts(conn, f.unit_id, contract_from_json(c["data"]), at)
+        facts = self._facts(conn, f.unit_id, contract_from_json(c["data"]), at, c["kind"])
         statistics.record(conn, facts, cancelled=True)
         outbox.enqueue(conn, "cancelled", number, index, at, code, doc, f.log_index)
         return index
@@ -930,7 +930,7 @@ class FilingService:
 
     @staticmethod
     def _facts(
-        conn: Connection, unit_id: int, contract: Contract, at: dt.datetime
+        conn: Connection, unit_id: int, contract: Contract, at: dt.datetime, kind: str
     ) -> statistics.FilingFacts:
         u, b, p = schema.units, schema.buildings, schema.projects
         row = conn.execute(
@@ -940,7 +940,13 @@ class FilingService:
         ).one()
         areas = contract.unit.measured or contract.unit.forecast
         return statistics.FilingFacts(
-            statistics.city_day(at), row[0], int(row[1]), row[2], areas.building, contract.price
+            statistics.city_day(at),
+            row[0],
+            int(row[1]),
+            row[2],
+            areas.building,
+            contract.price,
+            kind,
         )
 
     @staticmethod
