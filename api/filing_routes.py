@@ -27,7 +27,7 @@ from filing import departments, disclosure, drafting, ownership_records, policy,
 from filing.checks import Reason
 from filing.contracts import ContractView, FilingView, NotForYourRole, UnknownChange, UnknownFiling
 from filing.deployment import Deployment
-from filing.inventory import NotYourUnit, PermitExists
+from filing.inventory import NotReleasable, NotYourUnit, PermitExists
 from filing.platform import Platform
 from filing.service import (
     AgreementKind,
@@ -417,12 +417,30 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
     @r.post("/units/{code}/release", summary="Put a unit on sale (开盘)")
     def release(code: str, who: Who, key: Key = None) -> Response:
         require(who, *policy.RELEASES_UNITS)
-        return once(
-            who,
-            key,
-            code.encode(),
-            lambda: unit_event(code, who, UnitEvent.RELEASE, "released for sale", True),
-        )
+
+        def run() -> Response:
+            try:
+                status = inventory.release(code, who)
+            except NotReleasable as exc:
+                raise Problem(
+                    422,
+                    "unit-not-releasable",
+                    "A presale unit goes on sale only with a presale permit in force",
+                    str(exc),
+                    checks=[r.value for r in exc.reasons],
+                    kind=exc.kind.value,
+                ) from exc
+            except NotYourUnit as exc:
+                raise Problem(403, "forbidden", "Not your project", code) from exc
+            except registry.UnknownUnit as exc:
+                raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
+            except InvalidTransition as exc:
+                raise Problem(
+                    409, "invalid-transition", "Not possible in this status", str(exc)
+                ) from exc
+            return JSONResponse({"code": code, "status": status.value})
+
+        return once(who, key, code.encode(), run)
 
     @r.post(
         "/units/{code}/registration",
