@@ -348,6 +348,10 @@ RESPONSES: dict[str, Any] = {
         "html": "<!DOCTYPE html>…",
     },
     "POST /v1/banks/certificate": _PEM + _PEM,
+    "POST /v1/units/{code}/corrections": {
+        "code": _CODE,
+        "changed": {"room": {"old": "101", "new": "101A"}},
+    },
     "POST /v1/filings/{number}/funds/deposits": {"filing": _FILING, **_FUND_EVENT},
     "POST /v1/filings/{number}/funds/releases": {
         "filing": _FILING,

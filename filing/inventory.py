@@ -144,6 +144,13 @@ class Inventory:
                     raise NotReleasable(sale.kind, reasons)
             return registry.apply(conn, code, UnitEvent.RELEASE, caller.org, "released for sale")
 
+    def correct(
+        self, code: str, changes: dict[str, str], reason: str, actor: str
+    ) -> registry.UnitCorrection:
+        """Correct a unit's 楼盘表 data before any contract states it (registry.correct_unit)."""
+        with write_transaction(self.engine) as conn:
+            return registry.correct_unit(conn, code, changes, reason, actor)
+
     def set_flag(
         self, code: str, flag: UnitFlag, on: bool, actor: str, reason: str
     ) -> frozenset[UnitFlag]:
