@@ -354,6 +354,20 @@ RESPONSES: dict[str, Any] = {
         "html": "<!DOCTYPE html>…",
     },
     "POST /v1/banks/certificate": _PEM + _PEM,
+    "GET /v1/stats/funds": [
+        {
+            "key": "",
+            "accounts": 12,
+            "deposited": "4200000.00",
+            "released": "1050000.00",
+            "refunded": "350000.00",
+            "held": "2800000.00",
+        }
+    ],
+    "POST /v1/units/{code}/corrections": {
+        "code": _CODE,
+        "changed": {"room": {"old": "101", "new": "101A"}},
+    },
     "POST /v1/filings/{number}/funds/deposits": {"filing": _FILING, **_FUND_EVENT},
     "POST /v1/filings/{number}/funds/releases": {
         "filing": _FILING,

@@ -358,6 +358,16 @@ async function load() {
     row("成交金额 value", money(t.value)); row("均价 元/m²", sep(t.avg_price_m2, 0));
     row("注销 cancellations", sep(t.cancellations, 0));
   }
+  // By transaction kind (filing/kinds.py), and the money banks hold under supervision.
+  const kinds = {"new-presale": "新建商品房（预售）", "new-completed": "新建商品房（现售）",
+                 "resale": "存量房"};
+  const byKind = await fetch("/v1/stats/filings?by=kind", {headers});
+  if (byKind.ok) for (const k of await byKind.json())
+    row("备案套数 · " + (kinds[k.key] || k.key), sep(k.filings, 0) + " 套，" + money(k.value));
+  const funds = await fetch("/v1/stats/funds", {headers});
+  if (funds.ok) { const [f] = await funds.json();
+    if (f) { row("监管资金余额 funds held", money(f.held));
+             row("监管资金累计存入 deposited", money(f.deposited)); } }
   for (const chart of ["trend", "districts", "stock"]) {
     const r = await fetch("/v1/stats/charts/" + chart + ".svg", {headers});
     $(chart).innerHTML = await r.text();  // our own SVG, labels escaped on the server

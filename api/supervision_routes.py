@@ -119,8 +119,25 @@ def router(platform: Platform, limiter: RateLimiter, targets: Targets) -> APIRou
         who: Who, by: Dimension = Dimension.DISTRICT, format: Format = "json"
     ) -> Response:
         require(who, *policy.SEES_STATISTICS)
-        rows = supervision.stock(by)
+        try:
+            rows = supervision.stock(by)
+        except statistics.DimensionNotApplicable as exc:
+            raise Problem(422, "bad-dimension", "Not a dimension of stock", str(exc)) from exc
         return _table([row.as_dict() for row in rows], format, "stock")
+
+    @r.get(
+        "/stats/funds",
+        summary="Supervised money (资金监管): deposited, released, refunded and held",
+        description="In all (`by=all`) or by the filings' transaction kind (`by=kind`), in "
+        "yuan; `accounts` counts the supervision accounts with a deposit. `format=csv` exports.",
+    )
+    def stats_funds(who: Who, by: Dimension = Dimension.ALL, format: Format = "json") -> Response:
+        require(who, *policy.SEES_STATISTICS)
+        try:
+            rows = supervision.funds(by)
+        except statistics.DimensionNotApplicable as exc:
+            raise Problem(422, "bad-dimension", "Not a dimension of this figure", str(exc)) from exc
+        return _table([row.as_dict() for row in rows], format, "funds")
 
     @r.get(
         "/tax/filings",

@@ -30,13 +30,14 @@ LAST_RETRY = dt.timedelta(minutes=10)
 @dataclass(frozen=True)
 class Event:
     id: int
-    event: str  # filed | changed | cancelled
+    event: str  # filed | changed | cancelled | funds-deposited | funds-released | funds-refunded
     filing: str
     log_index: int
     at: dt.datetime
     unit: str
     document_sha256: str
     ref: int | None  # for changed/cancelled: the filing's log index
+    kind: str | None = None  # the filing's transaction kind (filing/kinds.py Kind)
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class Event:
             "unit": self.unit,
             "document_sha256": self.document_sha256,
             "ref": self.ref,
+            "kind": self.kind,
         }
 
     def body(self) -> bytes:
@@ -90,13 +92,19 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 def _event(row: Any) -> Event:
     return Event(
         int(row.id), row.event, row.filing_number, int(row.log_index), _aware(row.at), row.unit,
-        row.document_sha256, row.ref,
+        row.document_sha256, row.ref, row.kind,
     )  # fmt: skip
+
+
+def _with_kind() -> Any:
+    """Outbox rows with their filing's transaction kind (the filing is written with them)."""
+    o, f = schema.outbox, schema.filings
+    return select(o, f.c.kind).select_from(o.outerjoin(f, f.c.number == o.c.filing_number))
 
 
 def events_after(conn: Connection, after: int, limit: int = 500) -> list[Event]:
     o = schema.outbox
-    rows = conn.execute(select(o).where(o.c.id > after).order_by(o.c.id).limit(limit)).all()
+    rows = conn.execute(_with_kind().where(o.c.id > after).order_by(o.c.id).limit(limit)).all()
     return [_event(r) for r in rows]
 
 
@@ -298,5 +306,5 @@ def redeliveries(conn: Connection, sub_id: int) -> list[int]:
 
 
 def event(conn: Connection, event_id: int) -> Event | None:
-    row = conn.execute(select(schema.outbox).where(schema.outbox.c.id == event_id)).first()
+    row = conn.execute(_with_kind().where(schema.outbox.c.id == event_id)).first()
     return None if row is None else _event(row)

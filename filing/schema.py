@@ -258,6 +258,7 @@ filing_stats = Table(
     Column("district", Text, primary_key=True),
     Column("project_id", Integer, ForeignKey("projects.id"), primary_key=True),
     Column("use", Text, primary_key=True),
+    Column("kind", String(24), primary_key=True),  # filing/kinds.py Kind
     Column("filings", Integer, nullable=False),
     Column("area", BigInteger, nullable=False),
     Column("value", BigInteger, nullable=False),

@@ -80,6 +80,7 @@ from signing.contract import Contract, Party
 from signing.fonts import truetype_font
 from signing.render import AgreementKind as AgreementKind  # the kinds callers propose
 from signing.render import FilingAgreement, render_agreement
+from signing.resale import ResaleContract
 from signing.seal_image import seal_file
 from verifier.document import revision_count
 from verifier.signatures import DocumentUnreadable, SignedDocument
@@ -841,8 +842,7 @@ class FilingService:
                 filed_at=at,
             )
         )
-        if isinstance(contract, Contract):  # statistics by kind: resales are not counted yet
-            statistics.record(conn, self._facts(conn, c["unit_id"], contract, at))
+        statistics.record(conn, self._facts(conn, c["unit_id"], contract, at, kind.kind.value))
         outbox.enqueue(conn, "filed", number, index, at, code, doc)
         record_event(conn, number, FilingEvent.FILED, index, at, actor, reason)
         conn.execute(
@@ -1034,9 +1034,9 @@ class FilingService:
         except (registry.StaleUnit, InvalidTransition) as exc:
             # A concurrent cancellation (or registration) got there first; this one rolls back.
             raise ContractStateError(f"filing {number} changed meanwhile: {exc}") from exc
-        cancelled = _load(self._contract(conn, f.contract_id))
-        if isinstance(cancelled, Contract):  # statistics by kind: resales are not counted yet
-            statistics.record(conn, self._facts(conn, f.unit_id, cancelled, at), cancelled=True)
+        c = self._contract(conn, f.contract_id)
+        facts = self._facts(conn, f.unit_id, _load(c), at, c["kind"])
+        statistics.record(conn, facts, cancelled=True)
         outbox.enqueue(conn, "cancelled", number, index, at, code, doc, f.log_index)
         return index
 
@@ -1074,7 +1074,7 @@ class FilingService:
 
     @staticmethod
     def _facts(
-        conn: Connection, unit_id: int, contract: Contract, at: dt.datetime
+        conn: Connection, unit_id: int, contract: AnyContract, at: dt.datetime, kind: str
     ) -> statistics.FilingFacts:
         u, b, p = schema.units, schema.buildings, schema.projects
         row = conn.execute(
@@ -1082,9 +1082,18 @@ class FilingService:
             .select_from(u.join(b, b.c.id == u.c.building_id).join(p, p.c.id == b.c.project_id))
             .where(u.c.id == unit_id)
         ).one()
-        areas = contract.unit.measured or contract.unit.forecast
+        if isinstance(contract, ResaleContract):
+            area = contract.house.building_area  # as registered
+        else:
+            area = (contract.unit.measured or contract.unit.forecast).building
         return statistics.FilingFacts(
-            statistics.city_day(at), row[0], int(row[1]), row[2], areas.building, contract.price
+            statistics.city_day(at),
+            row[0],
+            int(row[1]),
+            row[2],
+            area,
+            contract.price,
+            kind,
         )
 
     @staticmethod

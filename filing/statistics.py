@@ -19,6 +19,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from filing import schema
+from filing.fund_schema import fund_events
+from filing.funds import FundEventKind
 
 CENT = Decimal("0.01")
 # Days are the city's: China Standard Time, UTC+8 all year.
@@ -60,6 +62,7 @@ class Dimension(enum.Enum):
     DISTRICT = "district"
     PROJECT = "project"
     USE = "use"
+    KIND = "kind"  # the transaction kind (filing/kinds.py): new-presale, new-completed, …
     ALL = "all"
 
 
@@ -73,6 +76,7 @@ class FilingFacts:
     use: str
     area: Decimal  # m², the building area the contract states
     value: Decimal  # yuan
+    kind: str  # the transaction kind's stored name (filing/kinds.py Kind)
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,7 @@ def record(conn: Connection, facts: FilingFacts, cancelled: bool = False) -> Non
         "district": facts.district,
         "project_id": facts.project_id,
         "use": facts.use,
+        "kind": facts.kind,
     }
     zero = dict.fromkeys(
         ("filings", "area", "value", "cancellations", "cancelled_area", "cancelled_value"), 0
@@ -179,6 +184,7 @@ def filings(
         Dimension.DISTRICT: t.c.district,
         Dimension.PROJECT: p.c.name,
         Dimension.USE: t.c.use,
+        Dimension.KIND: t.c.kind,
         Dimension.ALL: None,
     }[by]
     groups = [c for c in (period_col, key_col) if c is not None]
@@ -213,8 +219,15 @@ def filings(
     return rows
 
 
+class DimensionNotApplicable(ValueError):
+    """A dimension the figure is not counted by (unsold units have no transaction kind;
+    supervised money is counted in all or by kind)."""
+
+
 def stock(conn: Connection, by: Dimension) -> list[StockRow]:
     """Units not sold: not yet released, available, reserved (with their area), by dimension."""
+    if by is Dimension.KIND:
+        raise DimensionNotApplicable("unsold stock is counted by district, project, use or all")
     u, b, p = schema.units, schema.buildings, schema.projects
     key_col = {
         Dimension.DISTRICT: p.c.district,
@@ -252,4 +265,69 @@ def stock(conn: Connection, by: Dimension) -> list[StockRow]:
             Decimal(v["area"]).quantize(CENT),
         )
         for k, v in sorted(table.items())
+    ]
+
+
+@dataclass(frozen=True)
+class FundTotals:
+    """Money under supervision (资金监管), by the filings' transaction kind: what banks
+    confirmed deposited, released to sellers and refunded to buyers, and what they hold."""
+
+    key: str  # the transaction kind, or "" for all
+    accounts: int
+    deposited_fen: int
+    released_fen: int
+    refunded_fen: int
+
+    @property
+    def held_fen(self) -> int:
+        return self.deposited_fen - self.released_fen - self.refunded_fen
+
+    def as_dict(self) -> dict[str, Any]:
+        def yuan(fen: int) -> str:
+            return str((Decimal(fen) * CENT).quantize(CENT))
+
+        return {
+            "key": self.key,
+            "accounts": self.accounts,
+            "deposited": yuan(self.deposited_fen),
+            "released": yuan(self.released_fen),
+            "refunded": yuan(self.refunded_fen),
+            "held": yuan(self.held_fen),
+        }
+
+
+def funds(conn: Connection, by: Dimension) -> list[FundTotals]:
+    """Supervised money in total (``Dimension.ALL``) or by transaction kind."""
+    if by not in (Dimension.ALL, Dimension.KIND):
+        raise DimensionNotApplicable("supervised money is counted in all or by kind")
+    e, f = fund_events, schema.filings
+    key = f.c.kind if by is Dimension.KIND else None
+    query = (
+        select(
+            *([key.label("key")] if key is not None else []),
+            e.c.kind,
+            func.count(func.distinct(e.c.filing_number)),
+            func.sum(e.c.amount_fen),
+        )
+        .select_from(e.join(f, f.c.number == e.c.filing_number))
+        .group_by(*([key] if key is not None else []), e.c.kind)
+    )
+    table: dict[str, dict[str, int]] = {}
+    accounts: dict[str, int] = {}
+    for r in conn.execute(query).all():
+        k = str(r[0]) if key is not None else ""
+        kind, count, total = str(r[-3]), int(r[-2]), int(r[-1] or 0)
+        table.setdefault(k, {})[kind] = total
+        if kind == FundEventKind.DEPOSIT.value:
+            accounts[k] = count
+    return [
+        FundTotals(
+            k,
+            accounts.get(k, 0),
+            sums.get(FundEventKind.DEPOSIT.value, 0),
+            sums.get(FundEventKind.RELEASE.value, 0),
+            sums.get(FundEventKind.REFUND.value, 0),
+        )
+        for k, sums in sorted(table.items())
     ]

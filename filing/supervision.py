@@ -49,6 +49,10 @@ class Supervision:
         with self.engine.connect() as conn:
             return statistics.stock(conn, by)
 
+    def funds(self, by: Dimension) -> list[statistics.FundTotals]:
+        with self.engine.connect() as conn:
+            return statistics.funds(conn, by)
+
     # -- scoped reads, on record -----------------------------------------------
 
     def tax_filings(

@@ -101,6 +101,7 @@ def test_the_dashboard_draws_trend_districts_and_stock(
     assert "备案套数" in totals
     # Amounts as people read them: 亿元/万元 with the exact figure, separated, beside.
     assert re.search(r"成交金额 value\s+[\d,.]+ (亿|万)元（[\d,]+\.\d\d 元）", totals), totals
+    assert "备案套数 · 新建商品房（预售）" in totals  # by transaction kind
     # A month still running is drawn as to date, not as a collapse (demo-city files up to
     # today, so whether its last month is this one depends on the day).
     with Deployment.open(city) as d, d.log.engine.connect() as conn:

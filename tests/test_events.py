@@ -180,6 +180,7 @@ def test_every_event_reaches_every_subscriber_once_in_order_through_a_redis_outa
         assert events.index((first.number, "filed")) < events.index((first.number, "cancelled"))
         assert events.index((third.number, "filed")) < events.index((third.number, "cancelled"))
         assert all("王" not in json.dumps(e, ensure_ascii=False) for e in received)
+        assert {e["kind"] for e in received} == {"new-presale"}  # the filing's transaction kind
     assert flaky.bad_signatures == 0
     assert all(tries == 2 for tries in flaky.tries.values())  # one failure, one retry each
 

@@ -247,6 +247,19 @@ def test_deposit_then_release_after_registration(api: Api) -> None:
     account = client.get(base, headers=keys["developer"]).json()
     assert account["balance_fen"] == 0 and account["settled"] == "release"
     assert audit_records(d.log.engine).ok, audit_records(d.log.engine).problems
+    # Statistics count supervised money by the filings' kind, and nothing is held now.
+    [by_kind] = client.get("/v1/stats/funds?by=kind", headers=keys["stats"]).json()
+    assert by_kind == {
+        "key": "new-presale",
+        "accounts": 1,
+        "deposited": "350000.00",
+        "released": "350000.00",
+        "refunded": "0.00",
+        "held": "0.00",
+    }
+    bad = client.get("/v1/stats/funds?by=district", headers=keys["stats"])
+    assert bad.status_code == 422 and _type(bad) == "bad-dimension"
+    assert client.get("/v1/stats/funds", headers=keys["buyer"]).status_code == 403
 
     # A revoked bank certificate signs nothing the platform accepts.
     serial = x509.load_pem_x509_certificate(bank.cert_pem.encode()).serial_number

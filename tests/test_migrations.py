@@ -239,7 +239,16 @@ def test_a_release_database_is_refused_then_migrated_and_files_on(
         with engine.connect() as conn:
             filings = conn.exec_driver_sql("SELECT count(*) FROM filings").scalar_one()
             map_rows = conn.exec_driver_sql("SELECT count(*) FROM log_map_nodes").scalar_one()
+            # The release's statistics are new-home presales, counted on with the new ones.
+            cancelled_filings = conn.exec_driver_sql(
+                "SELECT count(*) FROM filings WHERE status = 'CANCELLED'"
+            ).scalar_one()
+            stats = conn.exec_driver_sql(
+                "SELECT kind, sum(filings), sum(cancellations) FROM filing_stats GROUP BY kind"
+            ).all()
         assert filings > before["filings"] and map_rows > 0
+        counted = [(k, int(f), int(c)) for k, f, c in stats]
+        assert counted == [("new-presale", filings, cancelled_filings)]
         # The database still refuses to change or remove what it has written.
         for statement in (
             "UPDATE log_leaves SET data = data WHERE idx = 0",

@@ -59,16 +59,18 @@ def test_filings_by_period_and_dimension_match_hand_computed_totals(conn: Connec
     jia, yi = _project(conn, "甲园"), _project(conn, "乙苑")
     nov1, nov2, dec1 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 12, 1)
     filed = [
-        FilingFacts(nov1, "岳麓区", jia, "住宅", D("100.00"), D("1500000.00")),
-        FilingFacts(nov1, "岳麓区", jia, "住宅", D("120.00"), D("1680000.00")),
-        FilingFacts(nov2, "天心区", yi, "商业", D("50.00"), D("1000000.00")),
-        FilingFacts(dec1, "天心区", yi, "住宅", D("90.00"), D("990000.00")),
+        FilingFacts(nov1, "岳麓区", jia, "住宅", D("100.00"), D("1500000.00"), "new-presale"),
+        FilingFacts(nov1, "岳麓区", jia, "住宅", D("120.00"), D("1680000.00"), "new-presale"),
+        FilingFacts(nov2, "天心区", yi, "商业", D("50.00"), D("1000000.00"), "new-completed"),
+        FilingFacts(dec1, "天心区", yi, "住宅", D("90.00"), D("990000.00"), "resale"),
     ]
     for f in filed:
         statistics.record(conn, f)
     # The second 岳麓区 filing is cancelled in December.
     statistics.record(
-        conn, FilingFacts(dec1, "岳麓区", jia, "住宅", D("120.00"), D("1680000.00")), True
+        conn,
+        FilingFacts(dec1, "岳麓区", jia, "住宅", D("120.00"), D("1680000.00"), "new-presale"),
+        True,
     )
 
     [whole] = statistics.filings(conn, None, Dimension.ALL)
@@ -98,6 +100,14 @@ def test_filings_by_period_and_dimension_match_hand_computed_totals(conn: Connec
         ("2026-12-01", "乙苑", 1),
         ("2026-12-01", "甲园", 0),
     ]
+    by_kind = statistics.filings(conn, None, Dimension.KIND)
+    assert [(r.key, r.filings, r.value, r.cancellations) for r in by_kind] == [
+        ("new-completed", 1, D("1000000.00"), 0),
+        ("new-presale", 2, D("3180000.00"), 1),
+        ("resale", 1, D("990000.00"), 0),
+    ]
+    with pytest.raises(statistics.DimensionNotApplicable):
+        statistics.stock(conn, Dimension.KIND)  # unsold units have no kind yet
     only = statistics.filings(conn, None, Dimension.PROJECT, district="天心区", end=nov2)
     assert [(r.key, r.filings, r.area_m2) for r in only] == [("乙苑", 1, D("50.00"))]
     assert statistics.filings(conn, Period.MONTH, Dimension.ALL, start=dt.date(2030, 1, 1)) == []
