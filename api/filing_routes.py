@@ -586,7 +586,8 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
             status = (
                 409
                 if any(
-                    f.reason in (Reason.UNIT_RESERVED, Reason.UNIT_ALREADY_FILED)
+                    f.reason
+                    in (Reason.UNIT_RESERVED, Reason.UNIT_ALREADY_FILED, Reason.OTHER_LIVE_CONTRACT)
                     for f in exc.failures
                 )
                 else 422
