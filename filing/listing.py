@@ -5,12 +5,12 @@ Pages are keyset pages: contracts in (created_at, id) order, filings in (filed_a
 order, oldest first, each page's ``next`` an opaque cursor holding the last row's key. So:
 
 * no row is listed twice, whatever is inserted or changed between pages;
-* every row that exists when the first page is read, and still matches the filters when its
+* every row committed before the first page is read, and still matching the filters when its
   page is read, is listed (no gaps);
-* a row added while paging is listed if its key sorts after the cursor (a new contract's
-  creation time is the platform's clock: new rows come at the end); a row whose status changes
-  between pages is listed as it is when its page is read (and, with a status filter, only if it
-  still matches).
+* a row committed while paging is listed if its key sorts after the page being read (new rows
+  take the platform's clock, so they come at the end, unless their transaction was open
+  while a later one committed); a row whose status changes between pages is listed as it is
+  when its page is read (and, with a status filter, only if it still matches).
 
 A cursor names its list and the digest of its filters: given with another list or other
 filters it is refused (``BadCursor``, 422), as is anything that is not one. Each page costs

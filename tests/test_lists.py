@@ -30,7 +30,7 @@ from filing.deployment import Deployment
 from keys.pki import new_key
 from ledger.database import write_transaction
 from signing import remote
-from tests.helpers import allow_many_homes
+from tests.helpers import allow_many_homes, judgment_pdf
 
 DEV_A = "91430100MA4L000000"
 DEV_B = "91430100OTHER00000"
@@ -428,12 +428,26 @@ def test_a_developer_receives_only_its_own_filings_events(
         b = [_draft(client, dev_b, code, BUYER) for code in B_UNITS]
         filed_a = [_file(client, dev_a, keys["buyer"], cid) for cid in a]
         filed_b = [_file(client, dev_b, keys["buyer"], cid) for cid in b]
+        # A cancellation of B's (注销 by judgment): B's event, not A's.
+        r = client.post(
+            f"/v1/filings/{filed_b[0]}/cancellation",
+            params={"reason": "判决解除", "judgment": "(2026)湘0104民初9号"},
+            content=judgment_pdf(),
+            headers={
+                **keys["authority"],
+                "Idempotency-Key": "cancel-b",
+                "content-type": "application/pdf",
+            },
+        )
+        assert r.status_code == 201, r.text
         everyone = {*filed_a, *filed_b}
+        _wait(lambda: any(e["event"] == "cancelled" for e in receivers["dev_b"].events))
         _wait(lambda: {e["filing"] for e in receivers["authority"].events} >= everyone)
         _wait(lambda: {e["filing"] for e in receivers["dev_a"].events} >= set(filed_a))
         _wait(lambda: {e["filing"] for e in receivers["dev_b"].events} >= set(filed_b))
         time.sleep(1.0)  # a dispatcher pass or more: nothing else arrives
         assert {e["filing"] for e in receivers["dev_a"].events} == set(filed_a)
+        assert {e["event"] for e in receivers["dev_a"].events} == {"filed"}
         assert {e["filing"] for e in receivers["dev_b"].events} == set(filed_b)
         for name in ("dev_a", "dev_b"):
             ids = [e["id"] for e in receivers[name].events]
@@ -447,7 +461,8 @@ def test_a_developer_receives_only_its_own_filings_events(
 
         mine = page(dev_a)
         assert [e["filing"] for e in mine["events"]] == filed_a
-        assert [e["filing"] for e in page(dev_b)["events"]] == filed_b
+        assert [e["filing"] for e in page(dev_b)["events"]] == [*filed_b, filed_b[0]]
+        assert [e["event"] for e in page(dev_b)["events"]] == ["filed", "filed", "cancelled"]
         assert {e["filing"] for e in page(keys["stats"])["events"]} == everyone
         assert page(dev_a, mine["next"])["events"] == []
         one = client.get("/v1/events", params={"limit": 1}, headers=dev_a).json()
