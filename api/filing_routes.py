@@ -863,18 +863,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         with filed(number):
             return reads.filing(number, who)
 
-    @r.get("/filings", summary="Was this document ever filed? (by SHA-256)")
-    def find(who: Who, sha256: str = Query(pattern="^[0-9a-f]{64}$")) -> list[dict[str, Any]]:
-        return [
-            {
-                "filing": f.filing,
-                "kind": f.kind,
-                "status": f.status.value,
-                "log_index": f.log_index,
-                "filed_at": f.filed_at.isoformat(),
-            }
-            for f in reads.with_sha256(sha256)
-        ]
+    # GET /filings (the list, and the look-up by SHA-256) is api/list_routes.py's.
 
     @r.get("/filings/{number}", summary="A filing")
     def get_filing(number: str, who: Who) -> dict[str, Any]:
