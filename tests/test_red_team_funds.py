@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from filing.audit import audit_records
 from filing.deployment import Deployment
 from filing.policy import Role
 from ledger.database import write_transaction
-from tests.helpers import BIN
+from tests.helpers import BIN, judgment_pdf
 from tests.test_filing_api import (
     BUYER,
     CODES,
@@ -505,3 +506,59 @@ def test_finding_an_operator_changing_a_fund_amount_is_not_caught_by_the_audit(
         conn.execute(e.delete().where(e.c.filing_number == number, e.c.seq == 2))
     problems = audit_records(d.log.engine).problems
     assert any("has no fund event row" in p for p in problems), problems
+
+
+# -- races ---------------------------------------------------------------------------
+
+
+def test_deposits_racing_a_cancellation_never_land_after_it(rt: Rt) -> None:
+    """A bank keeps depositing while a court cancels the filing: every deposit recorded
+    comes before the cancellation in the log, and the refund then takes exactly them."""
+    client, keys, d = rt
+    number, bank = filed(rt)
+    base = f"/v1/filings/{number}/funds"
+    url = str(client.base_url)
+    answers: list[httpx.Response | None] = [None] * 9
+    start = threading.Barrier(9)
+
+    def run(i: int) -> None:
+        with httpx.Client(base_url=url, timeout=120) as c:
+            start.wait()
+            if i == 0:
+                answers[i] = c.post(
+                    f"/v1/filings/{number}/cancellation",
+                    headers={
+                        **keys["authority"],
+                        "Idempotency-Key": f"rt13-cancel-{i}",
+                        "content-type": "application/pdf",
+                    },
+                    params={"reason": "判决解除", "judgment": "(2027)湘0104民初7号"},
+                    content=judgment_pdf("(2027)湘0104民初7号"),
+                )
+            else:
+                answers[i] = c.post(
+                    f"{base}/deposits",
+                    headers={**keys["bank"], "Idempotency-Key": f"rt13-race-{i}"},
+                    json=bank.signed("deposit", number, 100 * i),
+                )
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cancelled, *deposits = answers
+    assert cancelled is not None and cancelled.status_code == 201, cancelled
+    cut = cancelled.json()["log_index"]
+    landed = [a.json() for a in deposits if a is not None and a.status_code == 201]
+    for a in deposits:
+        assert a is not None and a.status_code in (201, 409), a.text if a else a
+        if a.status_code == 409:
+            assert slug(a) == "filing-cancelled"
+    assert all(x["log_index"] < cut for x in landed), (cut, landed)
+    held = sum(x["amount_fen"] for x in landed)
+    if held:
+        r = post(client, f"{base}/refunds", keys["bank"], json=bank.signed("refund", number, held))
+        assert r.status_code == 201, r.text
+    assert client.get(base, headers=keys["authority"]).json()["balance_fen"] == 0
+    assert audit_records(d.log.engine).ok, audit_records(d.log.engine).problems
