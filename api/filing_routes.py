@@ -107,16 +107,19 @@ class PermitIn(BaseModel):
     units: list[str] = Field(min_length=1, max_length=10000)
 
 
+PLAIN = ownership_routes.PLAIN  # no NUL or control characters (PostgreSQL refuses NUL)
+
+
 class CorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a field no correction may touch is refused
 
-    room: str | None = Field(default=None, max_length=40, examples=["1102"])
-    use: str | None = Field(default=None, max_length=40, examples=["住宅"])
+    room: str | None = Field(default=None, max_length=40, pattern=PLAIN, examples=["1102"])
+    use: str | None = Field(default=None, max_length=40, pattern=PLAIN, examples=["住宅"])
     floor: int | None = Field(default=None, ge=-10, le=300)
     forecast_building: Decimal | None = Field(default=None, gt=0, lt=100000)
     forecast_inner: Decimal | None = Field(default=None, gt=0, lt=100000)
     forecast_shared: Decimal | None = Field(default=None, ge=0, lt=100000)
-    reason: str = Field(min_length=1, max_length=200, examples=["测绘报告更正房号"])
+    reason: str = Field(min_length=1, max_length=200, pattern=PLAIN, examples=["测绘报告更正房号"])
 
 
 class RegistrationIn(BaseModel):
