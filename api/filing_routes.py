@@ -111,16 +111,19 @@ class PermitIn(BaseModel):
     units: list[str] = Field(min_length=1, max_length=10000)
 
 
+PLAIN = ownership_routes.PLAIN  # no NUL or control characters (PostgreSQL refuses NUL)
+
+
 class CorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a field no correction may touch is refused
 
-    room: str | None = Field(default=None, max_length=40, examples=["1102"])
-    use: str | None = Field(default=None, max_length=40, examples=["住宅"])
+    room: str | None = Field(default=None, max_length=40, pattern=PLAIN, examples=["1102"])
+    use: str | None = Field(default=None, max_length=40, pattern=PLAIN, examples=["住宅"])
     floor: int | None = Field(default=None, ge=-10, le=300)
     forecast_building: Decimal | None = Field(default=None, gt=0, lt=100000)
     forecast_inner: Decimal | None = Field(default=None, gt=0, lt=100000)
     forecast_shared: Decimal | None = Field(default=None, ge=0, lt=100000)
-    reason: str = Field(min_length=1, max_length=200, examples=["测绘报告更正房号"])
+    reason: str = Field(min_length=1, max_length=200, pattern=PLAIN, examples=["测绘报告更正房号"])
 
 
 class RegistrationIn(BaseModel):
@@ -921,18 +924,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         with filed(number):
             return reads.filing(number, who)
 
-    @r.get("/filings", summary="Was this document ever filed? (by SHA-256)")
-    def find(who: Who, sha256: str = Query(pattern="^[0-9a-f]{64}$")) -> list[dict[str, Any]]:
-        return [
-            {
-                "filing": f.filing,
-                "kind": f.kind,
-                "status": f.status.value,
-                "log_index": f.log_index,
-                "filed_at": f.filed_at.isoformat(),
-            }
-            for f in reads.with_sha256(sha256)
-        ]
+    # GET /filings (the list, and the look-up by SHA-256) is api/list_routes.py's.
 
     @r.get("/filings/{number}", summary="A filing")
     def get_filing(number: str, who: Who) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 An ASGI middleware: a declared ``Content-Length`` above the route's limit is answered
 413 at once, without reading a byte; a body sent without one (chunked) is counted as
 it arrives and cut off at the limit. Routes read their bodies as usual and can rely
-on this bound. The same 413 problem for every route.
+on this bound. The same 413 problem for every route. A path with a control character
+(``%00`` and the like) names no route: 404 before any route reads it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ ROUTES = (
 )
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def limit_for(path: str) -> int:
     return next((r.limit for r in ROUTES if r.pattern.fullmatch(path)), MAX_JSON)
 
@@ -63,7 +67,14 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit(str(scope.get("path", "")))
+        path = str(scope.get("path", ""))
+        if _CONTROL.search(path):
+            # No route has a control character in it (an escaped NUL, %00, reached
+            # PostgreSQL, which refuses NUL in text, as a 500): no such resource.
+            response = problem_response(404, "not-found", "Not found", "no such path")
+            await response(scope, receive, send)
+            return
+        limit = self.limit(path)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _too_large(scope, receive, send, limit)

@@ -6,14 +6,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from filing import fund_schema, funds, schema
 from filing.entry import EntryEvent, FilingEntry
 from filing.funds import FundEvent, FundEventKind
+from verifier.fund_statement import FundStatement, StatementRejected
 
 KINDS = {
     EntryEvent.FUNDS_DEPOSITED: FundEventKind.DEPOSIT,
@@ -37,6 +40,9 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
                 e.c.amount_fen,
                 e.c.statement,
                 e.c.statement_sha256,
+                e.c.bank,
+                e.c.bank_reference,
+                e.c.booked_at,
             )
         )
     }
@@ -56,6 +62,8 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
             problems.append(("document", f"{what}: its row's statement hash is not the one logged"))
         if hashlib.sha256(bytes(row.statement)).hexdigest() != row.statement_sha256:
             problems.append(("document", f"{what}: the stored statement does not match its hash"))
+        else:
+            problems.extend(("state", f"{what}: {p}") for p in _row_against_statement(row))
         if filed.get(entry.filing) != entry.ref:
             problems.append(("entry", f"{what} refers to {entry.ref}, which does not file it"))
     by_filing: dict[str, list[tuple[int, FundEvent]]] = defaultdict(list)
@@ -77,3 +85,26 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
         except funds.FundRuleError as exc:
             problems.append(("state", f"the fund events of {number}: {exc}"))
     return problems
+
+
+def _row_against_statement(row: Any) -> list[str]:
+    """What a fund event row says that its own (logged) statement does not: the row's
+    amount is what the accounts and statistics add up, the statement what the log proves."""
+    try:
+        statement = FundStatement.decode(bytes(row.statement))
+    except StatementRejected as exc:
+        return [f"its stored statement is unreadable ({exc})"]
+    booked = row.booked_at if row.booked_at.tzinfo else row.booked_at.replace(tzinfo=dt.UTC)
+    differ = [
+        name
+        for name, stored, signed in (
+            ("amount", int(row.amount_fen), statement.amount_fen),
+            ("kind", str(row.kind), statement.kind),
+            ("filing", str(row.filing_number), statement.filing),
+            ("bank", str(row.bank), statement.bank),
+            ("reference", str(row.bank_reference), statement.reference),
+            ("booking time", booked, statement.at),
+        )
+        if stored != signed
+    ]
+    return [f"its row's {', '.join(differ)} differ from the bank's statement"] if differ else []

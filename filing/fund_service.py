@@ -359,6 +359,10 @@ class FundService:
             parsed = fund_statement.verify(statement, signature, certificate, [ca.issuing], now)
         except StatementRejected as exc:
             raise StatementInvalid(str(exc)) from exc
+        if not certificate.not_valid_before_utc <= parsed.at <= certificate.not_valid_after_utc:
+            # The court's verifier checks the certificate at the booking time: a statement
+            # booked outside it would be accepted here and fail every evidence package.
+            raise StatementInvalid("the certificate is not valid at the statement's time")
         status = ca.status(certificate.serial_number)
         if status is None:
             raise StatementInvalid("the platform's CA has no record of this certificate")
