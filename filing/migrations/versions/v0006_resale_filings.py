@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_resale_filings"
-down_revision = "0006_stats_by_kind"  # re-chained: main's head when merged
+down_revision = "0008_lists"  # re-chained: main's head when merged
 branch_labels = None
 depends_on = None
 
