@@ -113,6 +113,7 @@ class FilingFacts:
     unit_id: int
     unit_code: str
     account: str  # the supervision account the contract names
+    bank: str  # the bank the contract names as keeping it (its 资金监管 clause)
 
 
 # Has the registration that ends the sale been recorded for this filing? (read in the
@@ -235,6 +236,10 @@ class FundService:
             filing = self._filing(conn, number)
             if parsed.account != filing.account:
                 raise WrongAccount("the statement names another account than the filing's")
+            # Only the bank the signed contract names keeps its account: another bank's
+            # deposit would bind the account to it and lock the named bank out.
+            if bank != filing.bank:
+                raise WrongBank(f"the contract names {filing.bank} as keeping this account")
             account = conn.execute(
                 select(fund_schema.fund_accounts).where(
                     fund_schema.fund_accounts.c.filing_number == number
@@ -461,6 +466,7 @@ class FundService:
             int(row.unit_id),
             row.code,
             contract.escrow.account_number,
+            contract.escrow.bank,
         )
 
     @staticmethod
