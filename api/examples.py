@@ -288,6 +288,16 @@ RESPONSES: dict[str, Any] = {
             "unsold_area_m2": "14108.64",
         }
     ],
+    "GET /v1/stats/funds": [
+        {
+            "key": "new-presale",
+            "accounts": 12,
+            "deposited": "4200000.00",
+            "released": "1800000.00",
+            "refunded": "0.00",
+            "held": "2400000.00",
+        }
+    ],
     "GET /v1/tax/filings": [
         {
             "filing": _FILING,

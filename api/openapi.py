@@ -232,4 +232,6 @@ def _describe(op: dict[str, Any]) -> str:
         if op.get("security")
         else "Public: no API key."
     )
+    if any(p.get("name") == "Idempotency-Key" for p in op.get("parameters", [])):
+        lines.append("Safe to retry with the same `Idempotency-Key`.")
     return " ".join(line for line in lines if line)
