@@ -104,7 +104,9 @@ class PermitIn(BaseModel):
     authority: str = Field(min_length=1, max_length=100)
     valid_from: dt.date
     valid_until: dt.date | None = None
-    units: list[str] = Field(min_length=1, max_length=10000)
+    units: list[Annotated[str, Field(pattern="^[0-9A-Z]{28}$")]] = Field(
+        min_length=1, max_length=10000, description="不动产单元代码 of the units it covers"
+    )
 
 
 class RegistrationIn(BaseModel):

@@ -59,15 +59,15 @@ REASONS = {
 }
 
 # "METHOD path" -> further status codes the operation may answer (errors, or a second
-# success code: the signature routes answer 200 until the last signature, then 201).
+# success code: the signature routes answer 200 until the last signature, then 201, or
+# 503 when the platform's filing seal cannot be applied then).
 _SIGNED = {200, 201, 503}
 EXTRA: dict[str, set[int]] = {
-    "POST /v1/contracts": {503},
     "POST /v1/contracts/{contract_id}/seal": _SIGNED,
     "POST /v1/contracts/{contract_id}/signatures": _SIGNED,
     "POST /v1/contracts/{contract_id}/remote-signing/{field}/finish": _SIGNED,
-    "POST /v1/filings": {503},
-    "POST /v1/filings/{number}/cancellation": {503},
+    "POST /v1/contracts": {404},
+    "POST /v1/filings": {404, 503},
     "POST /v1/verification": {400, 429},
     "GET /log/checkpoint": {404},
     "GET /log/proof/inclusion": {404},

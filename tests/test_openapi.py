@@ -176,3 +176,21 @@ def test_a_filing_answers_as_documented(api: Api, spec: dict[str, Any]) -> None:
     assert {200, 201, 400, 401, 409} <= codes, codes
     for response in seen:
         conforms(spec, response)
+
+
+def test_a_value_the_database_cannot_store_is_a_problem_not_a_500(api: Api) -> None:
+    # Schemathesis found it on PostgreSQL: a NUL character in text was a DataError, a 500.
+    client, keys, deployment = api
+    _setup_registry(client, keys)
+    permit = {
+        "number": "长住建预许字\x00",
+        "authority": "长沙市住房和城乡建设局",
+        "valid_from": "2026-01-01",
+        "units": [CODES[0]],
+    }
+    r = _post(client, "/v1/registry/permits", keys["authority"], json=permit)
+    if deployment.log.engine.dialect.name == "postgresql":
+        assert r.status_code == 422, r.text  # type: ignore[attr-defined]
+        assert r.json()["type"].endswith("/invalid-value")  # type: ignore[attr-defined]
+    else:  # SQLite stores it
+        assert r.status_code == 201, r.text  # type: ignore[attr-defined]

@@ -83,8 +83,10 @@ def _close() -> Iterator[None]:
     shutil.rmtree(_data, ignore_errors=True)
 
 
+# Derandomized: the same cases every run, so a failure is not luck; 10 each is ~2 min in all.
+@pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 def test_responses_conform(case: schemathesis.Case, live: Live) -> None:
     for role in ROLES:
         headers = {**(case.headers or {}), "Authorization": f"Bearer {live.keys[role]}"}
