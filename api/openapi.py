@@ -14,7 +14,8 @@ so that no decorator lists its errors by hand:
 - a POST may clash with recorded data (409, ``api.problems``' ``ConstraintBroken``);
 - ``EXTRA`` adds what only some operations answer (503, a second success code, ...);
 - ``MEDIA`` gives the media types of answers that are not JSON;
-- ``api.models.ANSWERS`` gives the typed schema of each JSON answer.
+- ``api.models.ANSWERS`` gives the typed schema of each JSON answer, and
+  ``api.descriptions`` the description of each operation whose route gives none.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from api.descriptions import DESCRIPTIONS
 from api.models import ANSWERS
 from api.problems import MEDIA_TYPE, PROBLEM_BASE
 
@@ -180,7 +182,7 @@ def complete(spec: dict[str, Any]) -> dict[str, Any]:
                 responses[str(code)] = _problem_response(code)
             op["responses"] = dict(sorted(responses.items()))
             if "description" not in op:
-                op["description"] = _describe(op)
+                op["description"] = _describe(op, DESCRIPTIONS.get(name, ""))
     return spec
 
 
@@ -224,9 +226,9 @@ def _set_media(responses: dict[str, Any], media: tuple[str, ...]) -> None:
     responses[ok]["content"] = content
 
 
-def _describe(op: dict[str, Any]) -> str:
-    """A description from what the operation needs, where the route gave none."""
-    lines = [op.get("summary", "")]
+def _describe(op: dict[str, Any], text: str) -> str:
+    """``text`` (else the summary) and what the operation needs, where the route gave none."""
+    lines = [text or op.get("summary", "")]
     lines.append(
         "Needs an API key (`Authorization: Bearer <key>`)."
         if op.get("security")
