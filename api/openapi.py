@@ -115,10 +115,19 @@ _SUCCESS_JSON: dict[str, Any] = {
 
 
 def _problem_response(status: int) -> dict[str, Any]:
-    return {
+    response: dict[str, Any] = {
         "description": REASONS.get(status, "Refused"),
         "content": {MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
     }
+    if status == 429:  # api.ratelimit's answers always carry it
+        response["headers"] = {
+            "Retry-After": {
+                "description": "seconds until the next window",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        }
+    return response
 
 
 def _errors(method: str, path: str, op: dict[str, Any]) -> set[int]:

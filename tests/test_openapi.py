@@ -83,6 +83,7 @@ def test_errors_are_problems_and_answers_are_typed(spec: dict[str, Any]) -> None
         for code, response in op["responses"].items():
             content = response.get("content", {})
             if code.startswith(("4", "5")):
+                assert ("headers" in response) == (code == "429"), f"{method} {path} {code}"
                 assert content == {
                     "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
                 }, f"{method} {path} {code}"
