@@ -288,16 +288,6 @@ RESPONSES: dict[str, Any] = {
             "unsold_area_m2": "14108.64",
         }
     ],
-    "GET /v1/stats/funds": [
-        {
-            "key": "new-presale",
-            "accounts": 12,
-            "deposited": "4200000.00",
-            "released": "1800000.00",
-            "refunded": "0.00",
-            "held": "2400000.00",
-        }
-    ],
     "GET /v1/tax/filings": [
         {
             "filing": _FILING,
@@ -358,6 +348,20 @@ RESPONSES: dict[str, Any] = {
         "html": "<!DOCTYPE html>…",
     },
     "POST /v1/banks/certificate": _PEM + _PEM,
+    "GET /v1/stats/funds": [
+        {
+            "key": "",
+            "accounts": 12,
+            "deposited": "4200000.00",
+            "released": "1050000.00",
+            "refunded": "350000.00",
+            "held": "2800000.00",
+        }
+    ],
+    "POST /v1/units/{code}/corrections": {
+        "code": _CODE,
+        "changed": {"room": {"old": "101", "new": "101A"}},
+    },
     "POST /v1/filings/{number}/funds/deposits": {"filing": _FILING, **_FUND_EVENT},
     "POST /v1/filings/{number}/funds/releases": {
         "filing": _FILING,
@@ -392,6 +396,67 @@ RESPONSES: dict[str, Any] = {
         "receipt": _RECEIPT,
     },
 }
+
+_CURSOR = "eyJmIjoiM2I1YzE4ZGQ0ZTBhOWMxMiIsImsiOiIwYjdkNmMxZS…"
+# Lists and events (api/list_routes.py); GET /v1/filings answers a page by default, so its
+# example replaces the SHA-256 look-up's above.
+RESPONSES.update(
+    {
+        "GET /v1/contracts": {
+            "items": [
+                {
+                    "id": _CONTRACT_ID,
+                    "number": "HT-2026-000001",
+                    "kind": "new-presale",
+                    "status": "DRAFT",
+                    "developer_id": "91430100MA4L000000",
+                    "unit": _CODE,
+                    "project": 1,
+                    "created_at": "2026-11-27T07:30:00Z",
+                    "expires_at": "2026-11-30T07:30:00Z",
+                    "signed": ["seller"],
+                    "required": ["seller", "buyer-1"],
+                    "filing": None,
+                }
+            ],
+            "next": _CURSOR,
+        },
+        "GET /v1/filings": {
+            "items": [
+                {
+                    "number": _FILING,
+                    "kind": "new-presale",
+                    "status": "ACTIVE",
+                    "contract_id": _CONTRACT_ID,
+                    "contract_number": "HT-2026-000001",
+                    "developer_id": "91430100MA4L000000",
+                    "unit": _CODE,
+                    "project": 1,
+                    "document_sha256": _SHA,
+                    "log_index": 0,
+                    "filed_at": "2026-11-27T15:34:37Z",
+                }
+            ],
+            "next": None,
+        },
+        "GET /v1/events": {
+            "events": [
+                {
+                    "id": 17,
+                    "event": "filed",
+                    "filing": _FILING,
+                    "log_index": 16,
+                    "at": "2026-11-27T15:34:37Z",
+                    "unit": _CODE,
+                    "document_sha256": _SHA,
+                    "ref": None,
+                    "kind": "new-presale",
+                }
+            ],
+            "next": 17,
+        },
+    }
+)
 
 # Bodies that are not pydantic models.
 REQUESTS: dict[str, tuple[str, Any]] = {

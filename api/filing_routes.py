@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api import auth, idempotency, ownership_routes
 from api.auth import Caller, require
@@ -27,7 +27,7 @@ from filing import departments, disclosure, drafting, ownership_records, policy,
 from filing.checks import Reason
 from filing.contracts import ContractView, FilingView, NotForYourRole, UnknownChange, UnknownFiling
 from filing.deployment import Deployment
-from filing.inventory import NotYourUnit, PermitExists
+from filing.inventory import NotReleasable, NotYourUnit, PermitExists
 from filing.platform import Platform
 from filing.service import (
     AgreementKind,
@@ -107,6 +107,18 @@ class PermitIn(BaseModel):
     units: list[Annotated[str, Field(pattern="^[0-9A-Z]{28}$")]] = Field(
         min_length=1, max_length=10000, description="不动产单元代码 of the units it covers"
     )
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field no correction may touch is refused
+
+    room: str | None = Field(default=None, max_length=40, examples=["1102"])
+    use: str | None = Field(default=None, max_length=40, examples=["住宅"])
+    floor: int | None = Field(default=None, ge=-10, le=300)
+    forecast_building: Decimal | None = Field(default=None, gt=0, lt=100000)
+    forecast_inner: Decimal | None = Field(default=None, gt=0, lt=100000)
+    forecast_shared: Decimal | None = Field(default=None, ge=0, lt=100000)
+    reason: str = Field(min_length=1, max_length=200, examples=["测绘报告更正房号"])
 
 
 class RegistrationIn(BaseModel):
@@ -419,12 +431,61 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
     @r.post("/units/{code}/release", summary="Put a unit on sale (开盘)")
     def release(code: str, who: Who, key: Key = None) -> Response:
         require(who, *policy.RELEASES_UNITS)
-        return once(
-            who,
-            key,
-            code.encode(),
-            lambda: unit_event(code, who, UnitEvent.RELEASE, "released for sale", True),
-        )
+
+        def run() -> Response:
+            try:
+                status = inventory.release(code, who)
+            except NotReleasable as exc:
+                raise Problem(
+                    422,
+                    "unit-not-releasable",
+                    "A presale unit goes on sale only with a presale permit in force",
+                    str(exc),
+                    checks=[r.value for r in exc.reasons],
+                    kind=exc.kind.value,
+                ) from exc
+            except NotYourUnit as exc:
+                raise Problem(403, "forbidden", "Not your project", code) from exc
+            except registry.UnknownUnit as exc:
+                raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
+            except InvalidTransition as exc:
+                raise Problem(
+                    409, "invalid-transition", "Not possible in this status", str(exc)
+                ) from exc
+            return JSONResponse({"code": code, "status": status.value})
+
+        return once(who, key, code.encode(), run)
+
+    @r.post(
+        "/units/{code}/corrections",
+        summary="Correct a unit's 楼盘表 data (room, use, floor, forecast areas), on record",
+        description="The authority corrects what an import got wrong, while no contract states "
+        "the unit's data (NOT_RELEASED or AVAILABLE); each change is in the unit's history with "
+        "its old and new value and the reason. Measured areas change through a completion.",
+    )
+    def correct(code: str, body: CorrectionIn, who: Who, key: Key = None) -> Response:
+        require(who, *policy.KEEPS_REGISTRY)
+        changes = {
+            f: str(v) for f, v in body.model_dump(exclude={"reason"}).items() if v is not None
+        }
+
+        def run() -> Response:
+            try:
+                done = inventory.correct(code, changes, body.reason, who.org)
+            except registry.UnknownUnit as exc:
+                raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
+            except registry.UnitCorrectionRejected as exc:
+                raise Problem(
+                    422, "bad-correction", "Not a valid correction", str(exc), errors=exc.problems
+                ) from exc
+            except registry.UnitUnderContract as exc:
+                raise Problem(409, "unit-under-contract", "A contract states it", str(exc)) from exc
+            except registry.StaleUnit as exc:
+                raise Problem(409, "unit-changed", "A unit changed meanwhile", str(exc)) from exc
+            changed = {f: {"old": a, "new": b} for f, (a, b) in done.changed.items()}
+            return JSONResponse({"code": code, "changed": changed}, status_code=201)
+
+        return once(who, key, code.encode() + body.model_dump_json().encode(), run)
 
     @r.post(
         "/units/{code}/registration",
@@ -805,18 +866,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         with filed(number):
             return reads.filing(number, who)
 
-    @r.get("/filings", summary="Was this document ever filed? (by SHA-256)")
-    def find(who: Who, sha256: str = Query(pattern="^[0-9a-f]{64}$")) -> list[dict[str, Any]]:
-        return [
-            {
-                "filing": f.filing,
-                "kind": f.kind,
-                "status": f.status.value,
-                "log_index": f.log_index,
-                "filed_at": f.filed_at.isoformat(),
-            }
-            for f in reads.with_sha256(sha256)
-        ]
+    # GET /filings (the list, and the look-up by SHA-256) is api/list_routes.py's.
 
     @r.get("/filings/{number}", summary="A filing")
     def get_filing(number: str, who: Who) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from filing import disclosure, kinds, policy, schema
+from filing import disclosure, kinds, listing, policy, schema
 from filing.access_log import record_access
 from filing.clock import SYSTEM, Clock
 from filing.entry import CancellationBasis
@@ -270,6 +270,33 @@ class ContractReads:
         with self.engine.begin() as conn:
             record_access(conn, caller, "read-change-document", f"{number}/{index}", self.clock)
         return bytes(found[0]["sealed_pdf"])
+
+    # -- lists (no personal data) -------------------------------------------------
+
+    def list_contracts(
+        self,
+        caller: Caller,
+        flt: listing.ContractFilter,
+        limit: int = listing.DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> listing.Page[listing.ContractItem]:
+        """A page of the contracts the caller may see (``policy.list_scope``); raises
+        ``policy.NotListed``, ``listing.BadListQuery``, ``listing.BadCursor``."""
+        scope = policy.list_scope(caller)
+        with self.engine.connect() as conn:
+            return listing.contracts(conn, scope, flt, limit, cursor)
+
+    def list_filings(
+        self,
+        caller: Caller,
+        flt: listing.FilingFilter,
+        limit: int = listing.DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> listing.Page[listing.FilingItem]:
+        """A page of the filings the caller may see, as ``list_contracts``."""
+        scope = policy.list_scope(caller)
+        with self.engine.connect() as conn:
+            return listing.filings(conn, scope, flt, limit, cursor)
 
     def with_sha256(self, sha256: str) -> list[FoundDocument]:
         return [

@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from filing import departments, disclosure, policy, registry, schema
+from filing import checks, departments, disclosure, kinds, policy, registry, schema
 from filing.access_log import record_access
 from filing.clock import SYSTEM, Clock
 from filing.policy import Caller
+from filing.statistics import city_day
 from filing.status import UnitEvent, UnitFlag, UnitStatus
 from ledger.database import write_transaction
 
@@ -28,6 +29,15 @@ class PermitExists(registry.RegistryError):
 
 class NotYourUnit(registry.RegistryError):
     """A developer acts only on its own units."""
+
+
+class NotReleasable(registry.RegistryError):
+    """The unit may not go on sale: a presale without a presale permit in force."""
+
+    def __init__(self, kind: kinds.Kind, reasons: list[checks.Reason]) -> None:
+        super().__init__(", ".join(r.value for r in reasons))
+        self.kind = kind
+        self.reasons = reasons
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,30 @@ class Inventory:
             if own and not policy.acts_on_unit(caller, unit.developer_id):
                 raise NotYourUnit(code)
             return registry.apply(conn, code, event, caller.org, reason)
+
+    def release(self, code: str, caller: Caller) -> UnitStatus:
+        """开盘: put a developer's unit on sale. A unit its 楼盘表 facts make a presale
+        (filing/kinds.py) needs a presale permit covering it, in force today; a completed,
+        measured unit (现售) needs none. Raises ``NotReleasable`` with the reasons."""
+        with write_transaction(self.engine) as conn:
+            unit = registry.unit(conn, code)
+            if not policy.acts_on_unit(caller, unit.developer_id):
+                raise NotYourUnit(code)
+            view = registry.unit_view(conn, code)
+            sale = kinds.for_unit(view)
+            if sale.kind is kinds.Kind.NEW_PRESALE:
+                today = city_day(self.clock.now())
+                reasons = checks.presale_permit(view, today, None)
+                if reasons:
+                    raise NotReleasable(sale.kind, reasons)
+            return registry.apply(conn, code, UnitEvent.RELEASE, caller.org, "released for sale")
+
+    def correct(
+        self, code: str, changes: dict[str, str], reason: str, actor: str
+    ) -> registry.UnitCorrection:
+        """Correct a unit's 楼盘表 data before any contract states it (registry.correct_unit)."""
+        with write_transaction(self.engine) as conn:
+            return registry.correct_unit(conn, code, changes, reason, actor)
 
     def set_flag(
         self, code: str, flag: UnitFlag, on: bool, actor: str, reason: str

@@ -108,6 +108,43 @@ def events_after(conn: Connection, after: int, limit: int = 500) -> list[Event]:
     return [_event(r) for r in rows]
 
 
+# How many outbox rows one scoped read looks at, at most: a developer's page or delivery
+# costs a range of the outbox's primary key, however rare its events are among others'.
+SCAN_WINDOW = 5000
+
+
+@dataclass(frozen=True)
+class ScopedEvents:
+    events: tuple[Event, ...]
+    scanned_to: int  # every event up to this id was looked at: resume after it
+
+
+def events_of(
+    conn: Connection,
+    after: int,
+    developer: str | None,
+    limit: int = 100,
+    window: int = SCAN_WINDOW,
+) -> ScopedEvents:
+    """Events after ``after`` in id order, only those of ``developer``'s filings if given
+    (every event if None); looks at no more than ``window`` ids past ``after``."""
+    o, f, c = schema.outbox, schema.filings, schema.contracts
+    top = latest_event_id(conn)
+    end = min(top, after + window)
+    query = _with_kind().where(o.c.id > after, o.c.id <= end)
+    if developer is not None:
+        mine = (
+            select(f.c.number)
+            .select_from(f.join(c, c.c.id == f.c.contract_id))
+            .where(c.c.developer_id == developer)
+        )
+        query = query.where(o.c.filing_number.in_(mine))
+    rows = conn.execute(query.order_by(o.c.id).limit(limit)).all()
+    events = tuple(_event(r) for r in rows)
+    scanned = events[-1].id if len(events) == limit else max(end, after)
+    return ScopedEvents(events, scanned)
+
+
 def cursor(conn: Connection, name: str) -> int:
     value = conn.execute(
         select(schema.outbox_cursors.c.last_id).where(schema.outbox_cursors.c.name == name)
@@ -169,18 +206,33 @@ class Subscription:
     url: str
     secret: str
     cursor: int  # the last event delivered or dead-lettered
+    developer: str | None = None  # only this developer's filings' events (None: every event)
 
 
-def subscribe(conn: Connection, org: str, url: str, from_event: int | None = None) -> Subscription:
-    """A new webhook; it receives events after ``from_event`` (default: from now on)."""
+def subscribe(
+    conn: Connection,
+    org: str,
+    url: str,
+    from_event: int | None = None,
+    developer: str | None = None,
+) -> Subscription:
+    """A new webhook; it receives events after ``from_event`` (default: from now on), only
+    those of ``developer``'s filings if given."""
     start = from_event if from_event is not None else latest_event_id(conn)
     secret = secrets.token_urlsafe(32)
     sub_id = conn.execute(
         insert(schema.webhook_subscriptions)
-        .values(org=org, url=url, secret=secret, cursor=start, created_at=dt.datetime.now(dt.UTC))
+        .values(
+            org=org,
+            url=url,
+            secret=secret,
+            cursor=start,
+            developer=developer,
+            created_at=dt.datetime.now(dt.UTC),
+        )
         .returning(schema.webhook_subscriptions.c.id)
     ).scalar_one()
-    return Subscription(int(sub_id), org, url, secret, start)
+    return Subscription(int(sub_id), org, url, secret, start, developer)
 
 
 def latest_event_id(conn: Connection) -> int:
@@ -194,9 +246,15 @@ def subscriptions(conn: Connection, org: str | None = None) -> list[Subscription
     if org is not None:
         query = query.where(s.c.org == org)
     return [
-        Subscription(int(r.id), r.org, r.url, r.secret, int(r.cursor))
+        Subscription(int(r.id), r.org, r.url, r.secret, int(r.cursor), r.developer)
         for r in conn.execute(query).all()
     ]
+
+
+def skip_to(conn: Connection, sub_id: int, event_id: int) -> None:
+    """Move a scoped subscription past events that are not its own (none is skipped that is)."""
+    s = schema.webhook_subscriptions
+    conn.execute(update(s).where(s.c.id == sub_id, s.c.cursor < event_id).values(cursor=event_id))
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

@@ -56,7 +56,12 @@ SEES_STATISTICS = (Role.AUTHORITY, Role.DEPARTMENT)  # numbers only, no personal
 READS_TAX_VIEW = (Role.TAX,)  # price, area and the parties of filed contracts
 READS_LOAN_VIEW = (Role.BANK, Role.AUTHORITY)  # a filing's status, no personal data
 READS_EVIDENCE = (Role.COURT, Role.AUTHORITY)  # the evidence package, with the documents
-SUBSCRIBES = (Role.AUTHORITY, Role.DEPARTMENT, Role.TAX, Role.BANK, Role.COURT)
+# Webhooks and the event page (no personal data): departments every event, a developer
+# only the events of its own filings (``event_scope``).
+SUBSCRIBES = (Role.AUTHORITY, Role.DEPARTMENT, Role.TAX, Role.BANK, Role.COURT, Role.DEVELOPER)
+# The contract and filing lists (``list_scope``): they name no people, but tell who sells
+# and buys what; a party lists only its own.
+LISTS_CONTRACTS = (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER)
 
 
 def allowed(caller: Caller, roles: Collection[Role]) -> bool:
@@ -132,3 +137,34 @@ def sees_eligibility_records(caller: Caller) -> bool:
 def must_agree_to_cancel(caller: Caller) -> bool:
     """A party cannot cancel a filing alone: it proposes an agreement every party signs."""
     return caller.role in PARTY_ROLES
+
+
+@dataclass(frozen=True)
+class ListScope:
+    """The rows of the contract and filing lists a caller sees: a developer's, a buyer's
+    (contracts naming that ID number), or, both None, every row."""
+
+    developer: str | None = None
+    buyer: str | None = None
+
+
+class NotListed(Exception):
+    """The role lists no contracts or filings (403)."""
+
+
+def list_scope(caller: Caller) -> ListScope:
+    """A developer its own, a buyer the contracts naming them, the authority and courts all;
+    other roles none (``NotListed``)."""
+    if caller.role not in LISTS_CONTRACTS:
+        raise NotListed(caller.role.value)
+    if caller.role is Role.DEVELOPER:
+        return ListScope(developer=caller.org)
+    if caller.role is Role.BUYER:
+        return ListScope(buyer=caller.org)
+    return ListScope()
+
+
+def event_scope(caller: Caller) -> str | None:
+    """Whose filings' events a subscriber receives: a developer its own (its org), a
+    department every event (None)."""
+    return caller.org if caller.role is Role.DEVELOPER else None

@@ -803,3 +803,94 @@ def measurement_history(conn: Connection, code: str) -> list[dict[str, Any]]:
         .order_by(a.id)
     ).all()
     return [dict(r._mapping) for r in rows]
+
+
+# -- corrections of a unit's 楼盘表 data ---------------------------------------------
+
+# What a correction may change: the data a contract is drafted from, before any contract is.
+CORRECTABLE = ("room", "use", "floor", "forecast_building", "forecast_inner", "forecast_shared")
+# Statuses in which no contract states the unit's data yet (a resale reads the register).
+_UNCONTRACTED = (UnitStatus.NOT_RELEASED, UnitStatus.AVAILABLE)
+
+
+class UnitCorrectionRejected(RegistryError):
+    """The correction is not valid; ``problems`` says why, field by field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class UnitUnderContract(RegistryError):
+    """A contract may state the unit's data already: it is not corrected here."""
+
+
+@dataclass(frozen=True)
+class UnitCorrection:
+    code: str
+    changed: dict[str, tuple[str, str]]  # field: (old, new), as text
+
+
+def correction_problems(changes: Mapping[str, str], reason: str) -> list[str]:
+    """What is wrong with a correction's fields (pure): unknown fields, bad values, no reason."""
+    problems = [f"{f} cannot be corrected" for f in changes if f not in CORRECTABLE]
+    if not reason.strip():
+        problems.append("a correction states its reason")
+    if not changes:
+        problems.append("nothing to correct")
+    for f in ("room", "use"):
+        if f in changes and not (0 < len(changes[f].strip()) <= 40):
+            problems.append(f"{f} is 1 to 40 characters")
+    if "floor" in changes:
+        try:
+            if not -10 <= int(changes["floor"]) <= 300:
+                problems.append("floor is between -10 and 300")
+        except ValueError:
+            problems.append("floor is a whole number")
+    return problems
+
+
+def correct_unit(
+    conn: Connection, code: str, changes: Mapping[str, str], reason: str, actor: str
+) -> UnitCorrection:
+    """Correct a unit's 楼盘表 data (all fields or none), on record in its history with the
+    old and new values. Only while no contract states the data (not released or on sale);
+    measured areas change through a completion record instead."""
+    problems = correction_problems(changes, reason)
+    if problems:
+        raise UnitCorrectionRejected(problems)
+    current = unit(conn, code)
+    if current.status not in _UNCONTRACTED:
+        raise UnitUnderContract(
+            f"unit {code} is {current.status.value}: a contract may state its data already"
+        )
+    u = schema.units.c
+    row = conn.execute(
+        select(*(u[f] for f in CORRECTABLE)).where(u.id == current.id).with_for_update()
+    ).one()
+    old = dict(zip(CORRECTABLE, row, strict=True))
+    new: dict[str, Any] = {}
+    for f, raw in changes.items():
+        new[f] = int(raw) if f == "floor" else _dec(raw) if f.startswith("forecast_") else raw
+    areas = [
+        new.get(f"forecast_{k}", old[f"forecast_{k}"]) for k in ("building", "inner", "shared")
+    ]
+    try:
+        Areas(*(Decimal(str(a)) for a in areas))
+    except (ValueError, InvalidOperation, ContractDataError) as exc:
+        raise UnitCorrectionRejected([f"forecast areas: {exc}"]) from exc
+    problems = area_problems(*(Decimal(str(a)) for a in areas))
+    if problems:
+        raise UnitCorrectionRejected([f"forecast areas: {p}" for p in problems])
+    changed = {f: (str(old[f]), str(v)) for f, v in new.items() if str(old[f]) != str(v)}
+    if changed:
+        done = conn.execute(
+            update(schema.units)
+            .where(schema.units.c.id == current.id, schema.units.c.version == current.version)
+            .values(**{f: new[f] for f in changed}, version=current.version + 1)
+        ).rowcount
+        if done != 1:
+            raise StaleUnit(f"unit {code} changed concurrently")
+        what = "; ".join(f"{f}: {a} → {b}" for f, (a, b) in changed.items())
+        _event(conn, current.id, now(), actor, "CORRECT", f"{what} ({reason})", None, None, None)
+    return UnitCorrection(code, changed)

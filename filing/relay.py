@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from filing import outbox
 from filing.outbox import DeliveryFailure
@@ -223,7 +223,10 @@ class Dispatcher:
         for sub in subs:
             with self.engine.connect() as conn:
                 redo = outbox.redeliveries(conn, sub.id)
-                head = outbox.events_after(conn, sub.cursor, limit=1)
+                head, past = self._head(conn, sub)
+            if past is not None:  # none of its own up to there: its cursor moves on
+                with write_transaction(self.engine) as conn:
+                    outbox.skip_to(conn, sub.id, past)
             for event_id in redo:
                 attempts += self._attempt(sub, event_id, now)
             if head:
@@ -232,6 +235,18 @@ class Dispatcher:
                 if due is None or due <= now:
                     attempts += self._attempt(sub, head[0].id, now)
         return attempts
+
+    def _head(
+        self, conn: Connection, sub: outbox.Subscription
+    ) -> tuple[list[outbox.Event], int | None]:
+        """The subscription's next event: any, or (a developer's) its own filings' next one,
+        found by a bounded scan; with the id a cursor may skip to when it found none."""
+        if sub.developer is None:
+            return outbox.events_after(conn, sub.cursor, limit=1), None
+        scoped = outbox.events_of(conn, sub.cursor, sub.developer, limit=1)
+        if not scoped.events and scoped.scanned_to > sub.cursor:
+            return [], scoped.scanned_to
+        return list(scoped.events), None
 
     def _attempt(self, sub: outbox.Subscription, event_id: int, now: dt.datetime) -> int:
         with self.engine.connect() as conn:

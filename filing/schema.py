@@ -149,6 +149,9 @@ contracts = Table(
     Column("signed_fields", Text, nullable=False, default=""),  # comma-separated, in order
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    # The lists' orders (filing/listing.py): everyone's, and one developer's, by creation.
+    Index("contracts_by_created", "created_at", "id"),
+    Index("contracts_by_developer", "developer_id", "created_at", "id"),
 )
 
 # Who buys under each contract, by a hash of the ID number (filing/holdings.py): purchase
@@ -191,6 +194,9 @@ filings = Table(
         sqlite_where=text("status = 'ACTIVE'"),
         postgresql_where=text("status = 'ACTIVE'"),
     ),
+    # The lists' orders (filing/listing.py): by filing time, and a unit's by filing time.
+    Index("filings_by_filed", "filed_at", "number"),
+    Index("filings_by_unit", "unit_id", "filed_at", "number"),
 )
 
 filing_events = Table(
@@ -293,6 +299,8 @@ webhook_subscriptions = Table(
     Column("url", Text, nullable=False),
     Column("secret", Text, nullable=False),
     Column("cursor", BigInteger, nullable=False),  # last event delivered or dead-lettered
+    # A developer's subscription: only the events of its own filings (NULL: every event).
+    Column("developer", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from filing import disclosure, outbox, statistics
+from filing import disclosure, outbox, policy, statistics
 from filing.access_log import AccessLog
 from filing.deployment import Deployment
 from filing.policy import Caller
@@ -77,9 +77,18 @@ class Supervision:
 
     # -- webhooks ----------------------------------------------------------------
 
-    def subscribe(self, org: str, url: str, from_event: int | None) -> outbox.Subscription:
+    def subscribe(
+        self, org: str, url: str, from_event: int | None, developer: str | None = None
+    ) -> outbox.Subscription:
+        """A webhook; a developer's (``developer`` set) receives its own filings' events only."""
         with write_transaction(self.engine) as conn:
-            return outbox.subscribe(conn, org, url, from_event)
+            return outbox.subscribe(conn, org, url, from_event, developer)
+
+    def events(self, caller: Caller, after: int, limit: int) -> outbox.ScopedEvents:
+        """A page of events after ``after`` as the caller may see them (``policy.event_scope``:
+        a developer its own filings', a department every one)."""
+        with self.engine.connect() as conn:
+            return outbox.events_of(conn, after, policy.event_scope(caller), limit)
 
     def subscriptions(self, org: str) -> list[outbox.Subscription]:
         with self.engine.connect() as conn:

@@ -66,15 +66,18 @@ ACCEPTANCE = "长建竣备字（2027）第 0123 号"
 
 
 def _import_completed_building(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    """Building 3, imported and not on sale: no presale permit covers it, so its units go
+    on sale only once its completion and their measured areas are recorded (现售)."""
     r = client.post(
         "/v1/registry/import",
         content=DONE_CSV.encode(),
         headers={**keys["authority"], "Idempotency-Key": "imp-3", "content-type": "text/csv"},
     )
     assert r.status_code == 201, r.text
-    for code in DONE:
-        r = _post(client, f"/v1/units/{code}/release", keys["developer"])  # type: ignore[assignment]
-        assert r.status_code == 200, r.text
+
+
+def _release(client: TestClient, keys: dict[str, dict[str, str]], code: str) -> Any:
+    return _post(client, f"/v1/units/{code}/release", keys["developer"])
 
 
 def _ids(client: TestClient, keys: dict[str, dict[str, str]], code: str) -> tuple[int, int]:
@@ -162,14 +165,19 @@ def test_a_completed_buildings_measured_unit_is_sold_and_filed_as_0172(
     _import_completed_building(client, keys)
 
     # Before its completion is recorded the building's units are presale, and no permit
-    # covers them: refused, naming the kind and the check.
+    # covers them: they cannot go on sale (开盘), naming the kind and the check.
+    r = _release(client, keys, DONE[0])
+    assert r.status_code == 422 and r.json()["type"].endswith("/unit-not-releasable"), r.text
+    assert r.json()["checks"] == ["NO_PRESALE_PERMIT"] and r.json()["kind"] == "new-presale"
     r = _draft(client, keys, DONE[0], "HT-K-0")
     assert r.status_code == 422 and r.json()["type"].endswith("/unit-not-sellable"), r.text
-    assert r.json()["checks"] == ["NO_PRESALE_PERMIT"] and r.json()["kind"] == "new-presale"
+    assert "NO_PRESALE_PERMIT" in r.json()["checks"] and r.json()["kind"] == "new-presale"
 
     r = _completion(client, keys, DONE[0], [{"code": DONE[0], **MEASURED}])
     assert r.status_code == 201, r.text
     assert r.json()["completed_units"] == 2 and r.json()["measured"] == [DONE[0]]
+    r = _release(client, keys, DONE[0])  # 现售: no permit needed
+    assert r.status_code == 200 and r.json()["status"] == "AVAILABLE", r.text
 
     r = _draft(client, keys, DONE[0], "HT-K-1")
     assert r.status_code == 201 and r.json()["kind"] == "new-completed", r.text
@@ -193,9 +201,12 @@ def test_a_completed_buildings_measured_unit_is_sold_and_filed_as_0172(
 
     # The same building's unit without measured areas is not 现售: presale, which needs
     # the permit it lacks.
-    r = _draft(client, keys, DONE[1], "HT-K-2")
+    r = _release(client, keys, DONE[1])
     assert r.status_code == 422 and r.json()["kind"] == "new-presale", r.text
     assert r.json()["checks"] == ["NO_PRESALE_PERMIT"]
+    r = _draft(client, keys, DONE[1], "HT-K-2")
+    assert r.status_code == 422 and r.json()["kind"] == "new-presale", r.text
+    assert "NO_PRESALE_PERMIT" in r.json()["checks"]
 
     # A presale unit stays presale: the existing path is unchanged, and says so.
     r = _draft(client, keys, CODES[0], "HT-K-3")
@@ -219,13 +230,15 @@ def test_presale_without_a_permit_in_force_is_refused(api: Api) -> None:  # noqa
         },
     )
     assert r.status_code == 201, r.text
-    r = _draft(client, keys, DONE[0], "HT-P-1")
-    assert r.status_code == 422 and r.json()["checks"] == ["PERMIT_NOT_YET_VALID"], r.text
-    r = _draft(client, keys, DONE[1], "HT-P-2")
-    assert r.status_code == 422 and r.json()["checks"] == ["NO_PRESALE_PERMIT"], r.text
+    # Neither goes on sale (开盘) without a permit in force, nor can be drafted.
+    for code, reason in ((DONE[0], "PERMIT_NOT_YET_VALID"), (DONE[1], "NO_PRESALE_PERMIT")):
+        r = _release(client, keys, code)
+        assert r.status_code == 422 and r.json()["checks"] == [reason], r.text
+        r = _draft(client, keys, code, f"HT-P-{code[-2:]}")
+        assert r.status_code == 422 and reason in r.json()["checks"], r.text
     for code in DONE:
         unit = client.get(f"/v1/units/{code}", headers=keys["authority"]).json()["unit"]
-        assert unit["status"] == "AVAILABLE"  # nothing reserved
+        assert unit["status"] == "NOT_RELEASED"  # nothing changed
 
 
 def test_measured_areas_are_validated_all_or_nothing(api: Api) -> None:  # noqa: F811
@@ -305,6 +318,7 @@ def test_measured_areas_history_corrections_and_idempotency(api: Api) -> None:  
 
     # Once a contract may state them (reserved, filed, registered), only a correction
     # with its reason changes them.
+    assert _release(client, keys, DONE[0]).status_code == 200
     cid = _draft(client, keys, DONE[0], "HT-C-1").json()["id"]
     filed = _sign(client, keys, cid)
     corrected = {"building": "119.20", "inner": "96.95", "shared": "22.25"}

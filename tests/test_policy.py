@@ -107,7 +107,16 @@ ROLE_SETS = {
     "READS_TAX_VIEW": {Role.TAX},
     "READS_LOAN_VIEW": {Role.BANK, Role.AUTHORITY},
     "READS_EVIDENCE": {Role.COURT, Role.AUTHORITY},
-    "SUBSCRIBES": {Role.AUTHORITY, Role.DEPARTMENT, Role.TAX, Role.BANK, Role.COURT},
+    # A developer subscribes too: to its own filings' events only (event_scope).
+    "SUBSCRIBES": {
+        Role.AUTHORITY,
+        Role.DEPARTMENT,
+        Role.TAX,
+        Role.BANK,
+        Role.COURT,
+        Role.DEVELOPER,
+    },
+    "LISTS_CONTRACTS": {Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER},
     "SEES_OWNERS": {Role.AUTHORITY, Role.COURT},
     "RECORDS_CONSENTS": {Role.AUTHORITY, Role.BANK},
     "CONFIRMS_FUNDS": {Role.BANK},
@@ -165,3 +174,18 @@ def test_system_clock_is_aware_utc() -> None:
     now = SystemClock().now()
     assert now.tzinfo == dt.UTC
     assert abs(now - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=5)
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_who_lists_what_and_whose_events(role: Role) -> None:
+    """The lists: a developer its own, a buyer the contracts naming them, the authority and
+    courts all, other roles none; events: a developer its own filings', others every one."""
+    caller = OWN[role]
+    if role not in (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER):
+        with pytest.raises(policy.NotListed):
+            policy.list_scope(caller)
+    else:
+        scope = policy.list_scope(caller)
+        assert scope.developer == (caller.org if role is Role.DEVELOPER else None)
+        assert scope.buyer == (caller.org if role is Role.BUYER else None)
+    assert policy.event_scope(caller) == (caller.org if role is Role.DEVELOPER else None)
