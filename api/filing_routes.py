@@ -458,6 +458,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
 
     @r.post(
         "/units/{code}/corrections",
+        status_code=201,
         summary="Correct a unit's 楼盘表 data (room, use, floor, forecast areas), on record",
         description="The authority corrects what an import got wrong, while no contract states "
         "the unit's data (NOT_RELEASED or AVAILABLE); each change is in the unit's history with "

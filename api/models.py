@@ -109,6 +109,16 @@ class UnitStatusAnswer(BaseModel):
     status: str
 
 
+class OldNew(BaseModel):
+    old: str | int | None
+    new: str | int | None
+
+
+class UnitCorrected(BaseModel):
+    code: str
+    changed: dict[str, OldNew] = Field(description="each field changed: its old and new value")
+
+
 class UnitFlags(BaseModel):
     code: str
     flags: list[str]
@@ -177,14 +187,6 @@ class AgreementDrafted(BaseModel):
     status: str
     required: list[str]
     draft_sha256: Sha256
-
-
-class FilingFound(BaseModel):
-    filing: str
-    kind: str
-    status: str
-    log_index: int
-    filed_at: Timestamp
 
 
 class CancellationEntry(BaseModel):
@@ -369,6 +371,7 @@ ANSWERS: dict[str, tuple[type[BaseModel], bool]] = {
     "POST /v1/units/{code}/release": (UnitStatusAnswer, False),
     "POST /v1/units/{code}/registration": (Registered, False),
     "POST /v1/units/{code}/flags/{flag}": (UnitFlags, False),
+    "POST /v1/units/{code}/corrections": (UnitCorrected, False),
     "POST /v1/units/{code}/ownership": (Registered, False),
     "POST /v1/units/{code}/mortgages": (MortgageAnswer, False),
     "POST /v1/units/{code}/mortgages/consent": (MortgageAnswer, False),
@@ -381,7 +384,6 @@ ANSWERS: dict[str, tuple[type[BaseModel], bool]] = {
     "POST /v1/contracts/{contract_id}/remote-signing/{field}/finish": (Signed, False),
     "POST /v1/contracts/{contract_id}/withdraw": (Withdrawn, False),
     "POST /v1/filings": (Signed, False),
-    "GET /v1/filings": (FilingFound, True),
     "GET /v1/filings/{number}": (Filing, False),
     "POST /v1/filings/{number}/cancellation": (CancelledByJudgment, False),
     "POST /v1/filings/{number}/cancellation-agreements": (AgreementDrafted, False),
