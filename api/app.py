@@ -26,6 +26,7 @@ from api import (
 from api.examples import add_examples
 from api.incidents import LastResortMiddleware
 from api.limits import BodyLimitMiddleware
+from api.openapi import complete
 from api.ratelimit import CpuBudget, RateLimiter
 from filing.deployment import Deployment
 from filing.platform import Platform
@@ -127,7 +128,7 @@ def create_app(
     app.include_router(list_routes.router(platform, limiter))
     app.include_router(pages.router(deployment, service, limiter, budget))
     describe = app.openapi
-    app.openapi = lambda: add_examples(describe())  # type: ignore[method-assign]
+    app.openapi = lambda: complete(add_examples(describe()))  # type: ignore[method-assign]
     return app
 
 

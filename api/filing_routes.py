@@ -108,7 +108,9 @@ class PermitIn(BaseModel):
     authority: str = Field(min_length=1, max_length=100)
     valid_from: dt.date
     valid_until: dt.date | None = None
-    units: list[str] = Field(min_length=1, max_length=10000)
+    units: list[Annotated[str, Field(pattern="^[0-9A-Z]{28}$")]] = Field(
+        min_length=1, max_length=10000, description="不动产单元代码 of the units it covers"
+    )
 
 
 PLAIN = ownership_routes.PLAIN  # no NUL or control characters (PostgreSQL refuses NUL)
@@ -470,6 +472,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
 
     @r.post(
         "/units/{code}/corrections",
+        status_code=201,
         summary="Correct a unit's 楼盘表 data (room, use, floor, forecast areas), on record",
         description="The authority corrects what an import got wrong, while no contract states "
         "the unit's data (NOT_RELEASED or AVAILABLE); each change is in the unit's history with "
@@ -843,6 +846,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
 
     @r.post(
         "/contracts/{contract_id}/parties/{field}/certificate",
+        status_code=201,
         summary="A one-hour signing certificate for your own field of this contract",
         description="For a buyer who signs with a tool of their own (PAdES, B-T) and uploads "
         "the revision: the certificate names this contract and field, and the platform "

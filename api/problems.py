@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from filing.platform import ConstraintBroken
+from filing.platform import ConstraintBroken, ValueUnstorable
 
 PROBLEM_BASE = "https://wangqian.example/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -74,4 +74,17 @@ def install(app: FastAPI) -> None:
         )
         return problem_response(
             409, "conflict", "Conflicts with recorded data", "Nothing of this request was written."
+        )
+
+    @app.exception_handler(ValueUnstorable)
+    async def _unstorable(_: Request, exc: ValueUnstorable) -> JSONResponse:
+        # A value the database cannot store (a NUL character in text on PostgreSQL); its
+        # transaction rolled back. Its text holds the values: never shown.
+        log.warning("the database refused a value (%s): answered 422", type(exc.orig).__name__)
+        return problem_response(
+            422,
+            "invalid-value",
+            "A value cannot be stored",
+            "A text holds a character that is not allowed (such as NUL), or a number is out "
+            "of range. Nothing of this request was written.",
         )

@@ -113,6 +113,7 @@ class FilingFacts:
     unit_id: int
     unit_code: str
     account: str  # the supervision account the contract names
+    bank: str  # the bank the contract names as keeping it (its 资金监管 clause)
     kind: str = "new-presale"  # the filing's transaction kind (filing/kinds.py)
     registered: bool = False  # its registration (不动产登记 / 转移登记) is recorded
 
@@ -253,6 +254,10 @@ class FundService:
             filing = self._filing(conn, number)
             if parsed.account != filing.account:
                 raise WrongAccount("the statement names another account than the filing's")
+            # Only the bank the signed contract names keeps its account: another bank's
+            # deposit would bind the account to it and lock the named bank out.
+            if bank != filing.bank:
+                raise WrongBank(f"the contract names {filing.bank} as keeping this account")
             account = conn.execute(
                 select(fund_schema.fund_accounts).where(
                     fund_schema.fund_accounts.c.filing_number == number
@@ -485,11 +490,10 @@ class FundService:
         if row is None:
             raise UnknownFiling(f"no filing {number}")
         contract = kinds.load(row.kind, row.data)
-        account = (
-            contract.supervision.account_number  # a resale's 交易资金监管 account
-            if isinstance(contract, ResaleContract)
-            else contract.escrow.account_number  # a new home's presale escrow
-        )
+        if isinstance(contract, ResaleContract):  # a resale's 交易资金监管 account
+            account, bank = contract.supervision.account_number, contract.supervision.bank
+        else:  # a new home's presale escrow
+            account, bank = contract.escrow.account_number, contract.escrow.bank
         return FilingFacts(
             row.number,
             row.contract_id,
@@ -498,6 +502,7 @@ class FundService:
             int(row.unit_id),
             row.code,
             account,
+            bank,
             row.kind,
             row.registered_at is not None,
         )

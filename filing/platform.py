@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
 from filing import departments, history
 from filing.access_log import AccessLog
@@ -34,6 +34,9 @@ from keys.identity import VerifiedIdentity
 # A write broke a database constraint and its transaction rolled back: the request clashes
 # with what is recorded (its text holds the values: never show it).
 ConstraintBroken = IntegrityError
+# The database cannot store a value of the request (PostgreSQL: a NUL character in text, a
+# number out of its column's range); nothing was written.
+ValueUnstorable = DataError
 # The database stayed busy (e.g. a lock timeout) or could not be reached.
 DatabaseBusy = OperationalError
 # Anything the database refused or failed at.

@@ -1,0 +1,406 @@
+"""Typed answers of the JSON routes, for the OpenAPI document (and the clients made from it).
+
+The routes build their answers themselves (most go through ``api.idempotency``, which
+stores them); these models say what those answers are. ``ANSWERS`` maps each operation to
+its model (a ``list[...]`` for lists); ``api.openapi`` puts them into the document, and
+``tests/test_openapi.py`` checks every example of ``api.examples`` against them, and
+``tests/test_schemathesis.py`` every live answer.
+
+Times are ISO 8601 strings in UTC (``2026-11-27T15:34:37+00:00``); amounts of money and
+areas are decimal strings (``"1422720.00"``), never floats.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Sha256 = str
+Timestamp = str
+DecimalText = str
+
+
+class _Open(BaseModel):
+    """An answer that may carry further members in later versions."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# -- 楼盘表 -----------------------------------------------------------------
+
+
+class Imported(BaseModel):
+    imported: int = Field(description="rows imported")
+
+
+class PermitRecorded(BaseModel):
+    id: int
+    number: str
+
+
+class CompletionRecorded(BaseModel):
+    completion: int
+    project: int
+    building: int
+    completed_units: int
+    measured: list[str] = Field(description="units whose measured areas changed")
+
+
+class Measurement(BaseModel):
+    completion: int
+    at: Timestamp | None
+    recorded_by: str | None = None
+    acceptance_record: str | None = None
+    survey_report: str | None = None
+    correction: str | None = None
+    old_building: DecimalText | None
+    old_inner: DecimalText | None
+    old_shared: DecimalText | None
+    new_building: DecimalText | None
+    new_inner: DecimalText | None
+    new_shared: DecimalText | None
+
+
+class ExtractLoad(BaseModel):
+    id: int
+    kind: str
+    loaded_by: str
+    loaded_at: Timestamp
+    rows: int
+    sha256: Sha256
+
+
+class ExtractLoaded(BaseModel):
+    loaded: int
+    load: ExtractLoad
+
+
+class UnitRow(_Open):
+    code: str = Field(description="不动产单元代码 (28 characters)")
+    floor: int
+    room: str
+    use: str
+    status: str
+    flags: str = Field(description="blocking flags, comma-separated (SEIZED, MORTGAGED, …)")
+    forecast_building: DecimalText
+    building: str
+    project: str
+    district: str
+
+
+class UnitEventRow(_Open):
+    at: str
+    actor: str
+    event: str
+    reason: str | None
+    from_status: str | None
+    to_status: str | None
+    flags: str | None
+
+
+class UnitWithHistory(BaseModel):
+    unit: dict[str, Any] = Field(description="the unit's facts in the 楼盘表")
+    history: list[UnitEventRow]
+
+
+class UnitStatusAnswer(BaseModel):
+    code: str
+    status: str
+
+
+class OldNew(BaseModel):
+    old: str | int | None
+    new: str | int | None
+
+
+class UnitCorrected(BaseModel):
+    code: str
+    changed: dict[str, OldNew] = Field(description="each field changed: its old and new value")
+
+
+class UnitFlags(BaseModel):
+    code: str
+    flags: list[str]
+
+
+# -- contracts, signatures, filings ----------------------------------------------
+
+
+class Drafted(BaseModel):
+    id: str
+    number: str
+    kind: str = Field(description="transaction kind (new-presale, new-completed, resale, …)")
+    draft_sha256: Sha256
+
+
+class FilingRef(BaseModel):
+    number: str
+    status: str
+    filed_at: Timestamp
+
+
+class Contract(BaseModel):
+    id: str
+    number: str
+    kind: str
+    status: str
+    unit: str
+    unit_status: str
+    created_at: Timestamp
+    draft_sha256: Sha256
+    required: list[str] = Field(description="signature fields, in signing order")
+    signed: list[str]
+    expires_at: Timestamp
+    filing: FilingRef | None
+    eligibility: list[dict[str, Any]]
+
+
+class Signed(BaseModel):
+    """A signature's answer: ``filed`` false (200) until the last one, which files (201)."""
+
+    filed: bool
+    event: str | None = Field(default=None, description="filed, changed or cancelled")
+    filing: str | None = None
+    log_index: int | None = None
+    document_sha256: Sha256 | None = None
+    receipt: str | None = Field(
+        default=None, description="the .tlog-proof receipt; null if not yet in a checkpoint"
+    )
+
+
+class DigestToSign(BaseModel):
+    digest_to_sign: str = Field(description="base64 of the 32-byte digest to sign")
+    algorithm: str = "ECDSA-P256-SHA256-prehashed"
+
+
+class Withdrawn(BaseModel):
+    id: str
+    status: str
+
+
+class AgreementDrafted(BaseModel):
+    id: str
+    number: str
+    kind: str
+    filing: str
+    status: str
+    required: list[str]
+    draft_sha256: Sha256
+
+
+class CancellationEntry(BaseModel):
+    basis: str
+    reference: str | None
+    document_sha256: Sha256 | None
+    log_index: int
+    at: Timestamp
+
+
+class Filing(BaseModel):
+    filing: str
+    kind: str
+    status: str
+    document_sha256: Sha256
+    log_index: int
+    filed_at: Timestamp
+    contract_id: str
+    cancellation: list[CancellationEntry] = []
+
+
+class CancelledByJudgment(BaseModel):
+    filing: str
+    status: str
+    basis: str
+    log_index: int
+    document_sha256: Sha256
+    receipt: str | None
+
+
+class ChangeEntry(BaseModel):
+    log_index: int
+    document_sha256: Sha256
+    at: Timestamp
+
+
+# -- ownership -----------------------------------------------------------------
+
+
+class Registered(_Open):
+    code: str
+    status: str
+    certificate: str
+    basis: str
+    filing: str | None
+    co_ownership: str
+    owners: int
+    registered_on: str = Field(description="a day (YYYY-MM-DD)")
+    acquired_on: str
+
+
+class MortgageAnswer(_Open):
+    code: str
+    mortgagee: str
+    reference: str
+    registered_on: str | None
+    consent: str | None
+
+
+# -- funds ---------------------------------------------------------------------
+
+
+class FundEvent(BaseModel):
+    log_index: int
+    kind: str = Field(description="deposit, release or refund")
+    label: str
+    amount_fen: int
+    amount_yuan: DecimalText
+    bank: str
+    bank_reference: str
+    booked_at: Timestamp
+    recorded_at: Timestamp
+    statement_sha256: Sha256
+
+
+class FundEventRecorded(FundEvent):
+    filing: str
+    receipt: str | None
+
+
+class FundAccount(BaseModel):
+    filing: str
+    filing_log_index: int
+    account: str
+    bank: str | None
+    deposited_fen: int
+    balance_fen: int
+    balance_yuan: DecimalText
+    settled: str | None
+    events: list[FundEvent]
+
+
+class SignedStatement(BaseModel):
+    log_index: int
+    statement: str = Field(description="base64 of the canonical statement (JSON)")
+    signature: str = Field(description="base64 DER ECDSA-SHA256")
+    certificate: str = Field(description="the bank's certificate (PEM)")
+    receipt: str | None
+
+
+# -- statistics and departments ----------------------------------------------------
+
+
+class FilingStatsRow(BaseModel):
+    period: str
+    key: str | None
+    filings: int
+    area_m2: DecimalText
+    value: DecimalText
+    avg_price_m2: DecimalText | None
+    cancellations: int
+    cancelled_area_m2: DecimalText
+    cancelled_value: DecimalText
+
+
+class StockRow(BaseModel):
+    key: str | None
+    not_released: int
+    available: int
+    reserved: int
+    unsold_area_m2: DecimalText
+
+
+class FundTotalsRow(BaseModel):
+    key: str | None
+    accounts: int
+    deposited: DecimalText
+    released: DecimalText
+    refunded: DecimalText
+    held: DecimalText
+
+
+class TaxFiling(_Open):
+    filing: str
+    status: str
+    filed_at: Timestamp
+    unit: str
+    price: DecimalText
+
+
+class LoanFiling(_Open):
+    filing: str
+    in_force: bool
+    status: str
+    filed_at: Timestamp
+    unit: str
+
+
+class WebhookCreated(BaseModel):
+    id: int
+    url: str
+    secret: str = Field(description="shown once: the HMAC-SHA256 key of the signatures")
+    from_event: int
+
+
+class Webhook(_Open):
+    id: int
+    url: str
+
+
+class DeadLetter(_Open):
+    event_id: int
+    attempts: int
+
+
+class Redelivery(BaseModel):
+    id: int
+    event_id: int
+    status: str
+
+
+# "METHOD path" -> the model of its success answer (``list`` for a list of them).
+ANSWERS: dict[str, tuple[type[BaseModel], bool]] = {
+    "POST /v1/registry/import": (Imported, False),
+    "POST /v1/registry/permits": (PermitRecorded, False),
+    "POST /v1/projects/{project}/buildings/{building}/completion": (CompletionRecorded, False),
+    "GET /v1/units/{code}/measurements": (Measurement, True),
+    "POST /v1/departments/{kind}": (ExtractLoaded, False),
+    "GET /v1/departments/{kind}/loads": (ExtractLoad, True),
+    "GET /v1/units": (UnitRow, True),
+    "GET /v1/units/{code}": (UnitWithHistory, False),
+    "POST /v1/units/{code}/release": (UnitStatusAnswer, False),
+    "POST /v1/units/{code}/registration": (Registered, False),
+    "POST /v1/units/{code}/flags/{flag}": (UnitFlags, False),
+    "POST /v1/units/{code}/corrections": (UnitCorrected, False),
+    "POST /v1/units/{code}/ownership": (Registered, False),
+    "POST /v1/units/{code}/mortgages": (MortgageAnswer, False),
+    "POST /v1/units/{code}/mortgages/consent": (MortgageAnswer, False),
+    "POST /v1/units/{code}/mortgages/discharge": (MortgageAnswer, False),
+    "POST /v1/contracts": (Drafted, False),
+    "GET /v1/contracts/{contract_id}": (Contract, False),
+    "POST /v1/contracts/{contract_id}/seal": (Signed, False),
+    "POST /v1/contracts/{contract_id}/signatures": (Signed, False),
+    "POST /v1/contracts/{contract_id}/remote-signing/{field}/start": (DigestToSign, False),
+    "POST /v1/contracts/{contract_id}/remote-signing/{field}/finish": (Signed, False),
+    "POST /v1/contracts/{contract_id}/withdraw": (Withdrawn, False),
+    "POST /v1/filings": (Signed, False),
+    "GET /v1/filings/{number}": (Filing, False),
+    "POST /v1/filings/{number}/cancellation": (CancelledByJudgment, False),
+    "POST /v1/filings/{number}/cancellation-agreements": (AgreementDrafted, False),
+    "POST /v1/filings/{number}/change-agreements": (AgreementDrafted, False),
+    "GET /v1/filings/{number}/changes": (ChangeEntry, True),
+    "POST /v1/filings/{number}/funds/deposits": (FundEventRecorded, False),
+    "POST /v1/filings/{number}/funds/releases": (FundEventRecorded, False),
+    "POST /v1/filings/{number}/funds/refunds": (FundEventRecorded, False),
+    "GET /v1/filings/{number}/funds": (FundAccount, False),
+    "GET /v1/filings/{number}/funds/{index}/statement": (SignedStatement, False),
+    "GET /v1/stats/filings": (FilingStatsRow, True),
+    "GET /v1/stats/stock": (StockRow, True),
+    "GET /v1/stats/funds": (FundTotalsRow, True),
+    "GET /v1/tax/filings": (TaxFiling, True),
+    "GET /v1/loans/filings/{number}": (LoanFiling, False),
+    "POST /v1/webhooks": (WebhookCreated, False),
+    "GET /v1/webhooks": (Webhook, True),
+    "GET /v1/webhooks/{sub_id}/dead-letters": (DeadLetter, True),
+    "POST /v1/webhooks/{sub_id}/dead-letters/{event_id}/redeliver": (Redelivery, False),
+}
