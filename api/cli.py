@@ -463,11 +463,15 @@ def build_parser() -> argparse.ArgumentParser:
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)
     ck = admin_sub.add_parser("create-key", help="print a new API key for an organisation")
     ck.add_argument("--data", type=Path, required=True)
-    ck.add_argument("--org", required=True, help="developer: 统一社会信用代码; buyer: ID number")
+    ck.add_argument(
+        "--org",
+        required=True,
+        help="developer: 统一社会信用代码; buyer (个人): ID number; agency: 经纪机构备案证明编号",
+    )
     ck.add_argument(
         "--role",
         required=True,
-        choices=["authority", "developer", "buyer", "court", "department", "tax", "bank"],
+        choices=["authority", "developer", "buyer", "agency", "court", "department", "tax", "bank"],
     )
     ck.set_defaults(func=_admin_create_key)
 

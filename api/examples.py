@@ -170,7 +170,7 @@ RESPONSES: dict[str, Any] = {
         ],
     },
     "POST /v1/units/{code}/release": {"code": _CODE, "status": "AVAILABLE"},
-    "POST /v1/units/{code}/registration": _REGISTERED,
+    "POST /v1/units/{code}/registration": {**_REGISTERED, "log_index": 1},
     "POST /v1/units/{code}/ownership": {**_REGISTERED, "basis": "import", "filing": None},
     "GET /v1/units/{code}/ownership": {
         **_REGISTERED,
@@ -185,6 +185,12 @@ RESPONSES: dict[str, Any] = {
         "id": _CONTRACT_ID,
         "number": "HT-2026-000001",
         "kind": "new-presale",
+        "draft_sha256": _SHA,
+    },
+    "POST /v1/resale-contracts": {
+        "id": _CONTRACT_ID,
+        "number": "ESF-2026-000001",
+        "kind": "resale",
         "draft_sha256": _SHA,
     },
     "GET /v1/contracts/{contract_id}": {

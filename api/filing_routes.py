@@ -23,7 +23,8 @@ from api import auth, idempotency, ownership_routes
 from api.auth import Caller, require
 from api.problems import Problem
 from api.ratelimit import RateLimiter
-from filing import departments, disclosure, drafting, ownership_records, policy, registry
+from api.resale_models import ResaleIn, resale_terms
+from filing import departments, disclosure, drafting, policy, registry
 from filing.checks import Reason
 from filing.contracts import ContractView, FilingView, NotForYourRole, UnknownChange, UnknownFiling
 from filing.deployment import Deployment
@@ -33,14 +34,17 @@ from filing.service import (
     AgreementKind,
     ContractStateError,
     Drafted,
+    Drafter,
     DuplicateContractNumber,
     FilingError,
     FilingRecord,
     JudgmentRequired,
     KindMismatch,
+    NotADrafter,
     NotEligible,
     NotSellable,
     NotYourField,
+    Registration,
     SealUnavailable,
     SignatureRejected,
     UnitTaken,
@@ -189,6 +193,13 @@ class ChangeIn(CancellationIn):
 
 
 AgreementIn = CancellationIn | ChangeIn
+
+
+def drafter_of(who: Caller) -> Drafter:
+    """Who drafts a resale: a person (one of its sellers) or a brokerage."""
+    if who.role is policy.Role.AGENCY:
+        return Drafter(brokerage=who.org)
+    return Drafter(person=who.org)
 
 
 def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> APIRouter:
@@ -501,16 +512,19 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
     def register(code: str, body: RegistrationIn, who: Who, key: Key = None) -> Response:
         require(who, *policy.KEEPS_REGISTRY)
 
-        def run() -> ownership_records.OwnershipRecord:
+        def run() -> Registration:
             try:
-                return platform.ownership.register(
+                return service.register(
                     code, body.certificate, who.org, body.registered_on, body.shares
                 )
             except ownership_routes.REFUSED as exc:
                 raise ownership_routes.ownership_problem(exc) from exc
+            except FilingError as exc:
+                raise filing_errors(exc) from exc
 
-        def answer(record: ownership_records.OwnershipRecord, live: bool) -> Response:
-            return JSONResponse(ownership_routes.registration_answer(code, record))
+        def answer(done: Registration, live: bool) -> Response:
+            body = ownership_routes.registration_answer(code, done.record)
+            return JSONResponse({**body, "log_index": done.log_index})
 
         raw = code.encode() + body.certificate.encode()
         if body.registered_on is not None or body.shares is not None:
@@ -578,7 +592,8 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
             status = (
                 409
                 if any(
-                    f.reason in (Reason.UNIT_RESERVED, Reason.UNIT_ALREADY_FILED)
+                    f.reason
+                    in (Reason.UNIT_RESERVED, Reason.UNIT_ALREADY_FILED, Reason.OTHER_LIVE_CONTRACT)
                     for f in exc.failures
                 )
                 else 422
@@ -611,6 +626,8 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
             return Problem(422, "signature-rejected", "Signature rejected", str(exc))
         if isinstance(exc, JudgmentRequired):
             return Problem(422, "judgment-required", "A judgment or decision is needed", str(exc))
+        if isinstance(exc, NotADrafter):
+            return Problem(403, "not-a-drafter", "Not a drafter of this contract", str(exc))
         if isinstance(exc, NotYourField):
             return Problem(403, "not-your-field", "A party signs only for itself", str(exc))
         if isinstance(exc, UnknownSignatureField):
@@ -636,6 +653,45 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         def run() -> Drafted:
             try:
                 return service.draft_terms(contract_terms(data), who.org, who.org)
+            except registry.UnknownUnit as exc:
+                raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
+            except ContractDataError as exc:
+                raise Problem(422, "invalid-contract", "Invalid contract data", str(exc)) from exc
+            except FilingError as exc:
+                raise filing_errors(exc) from exc
+
+        def answer(drafted: Drafted, live: bool) -> Response:
+            return JSONResponse(
+                {
+                    "id": drafted.id,
+                    "number": data.number,
+                    "kind": drafted.kind.value,
+                    "draft_sha256": drafted.sha256,
+                },
+                status_code=201,
+            )
+
+        return once(who, key, data.model_dump_json().encode(), run, answer)
+
+    @r.post(
+        "/resale-contracts",
+        status_code=201,
+        summary="Draft a resale (存量房买卖): checks, rendering, reservation",
+        description="By one of the sellers (a person key, role `buyer`: 个人) or by the "
+        "brokerage the contract names (role `agency`, its key's org the brokerage's filing "
+        "number). The house, its certificate and its registration are read from the "
+        "ownership record; the sellers must be exactly its owners. Refusals: 422 "
+        "`unit-not-sellable` (`checks`: the resale reason codes), `buyer-not-eligible`, "
+        "403 `not-a-drafter`, 409 `unit-taken`, 404 `unknown-unit`. Then each seller, each "
+        "buyer and the agent sign their own field (`remote-signing/{field}/start`, "
+        "`finish`), in the order `seller-1…`, `buyer-1…`, `agent`; the last files it.",
+    )
+    def draft_resale(data: ResaleIn, who: Who, key: Key = None) -> Response:
+        require(who, *policy.DRAFTS_RESALES)
+
+        def run() -> Drafted:
+            try:
+                return service.draft_resale(resale_terms(data), drafter_of(who))
             except registry.UnknownUnit as exc:
                 raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
             except ContractDataError as exc:
@@ -817,8 +873,10 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
 
     @r.post("/contracts/{contract_id}/withdraw", summary="Withdraw a draft; the unit is released")
     def withdraw(contract_id: str, who: Who, key: Key = None) -> Response:
-        require(who, *policy.DRAFTS)
-        contract_row(contract_id, who)
+        require(who, *policy.WITHDRAWS)
+        c = contract_row(contract_id, who)
+        if who.role is not policy.Role.DEVELOPER and c.developer_id != policy.drafter_key(who):
+            raise Problem(403, "not-a-drafter", "Only its drafter withdraws a draft", contract_id)
 
         def run() -> None:
             try:
@@ -914,7 +972,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         number: str, kind: AgreementKind, data: AgreementIn, who: Caller, key: str | None
     ) -> Response:
         require(who, *policy.PROPOSES_AGREEMENTS)
-        contract = contract_row(filing_row(number, who).contract_id, who).contract
+        required = contract_row(filing_row(number, who).contract_id, who).required
 
         def run() -> tuple[str, str, str]:
             try:
@@ -933,7 +991,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
                     "kind": kind.value,
                     "filing": number,
                     "status": ContractStatus.DRAFT.value,
-                    "required": list(contract.signature_fields),
+                    "required": list(required),
                     "draft_sha256": digest,
                 },
                 status_code=201,

@@ -35,15 +35,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from filing import fund_audit, history, schema
+from filing import fund_audit, history, kinds, schema
 from filing.entry import FUND_EVENTS, EntryEvent, EntryFormatError, FilingEntry, party_hash
 from filing.status import ContractStatus, FilingEvent, FilingStatus, UnitStatus
 from filing.terms import contract_from_json
 from ledger.schema import leaves
-from signing.render import AgreementKind, FilingAgreement, render, render_agreement
+from signing.render import AgreementKind, FilingAgreement, render_agreement
 
 # Unit statuses that hold a unit for its one active filing.
-HELD = (UnitStatus.FILED.value, UnitStatus.REGISTERED.value)
+# A unit held by a filing: filed (a new home's FILED, a resale's UNDER_CONTRACT) or registered.
+HELD = (UnitStatus.FILED.value, UnitStatus.UNDER_CONTRACT.value, UnitStatus.REGISTERED.value)
 CLAIMS = ("entry", "state", "document", "contract", "history")
 
 
@@ -148,6 +149,9 @@ def _check_filings(
                 f.c.log_index,
                 f.c.party_salt,
                 f.c.filed_at,
+                f.c.kind,
+                f.c.registered_at,
+                f.c.registration,
                 u.c.code,
             ).join(u, u.c.id == f.c.unit_id)
         )
@@ -169,6 +173,7 @@ def _check_filings(
     }
 
     cancelled: dict[str, int] = {}
+    registered: dict[str, int] = {}
     for claim, message in fund_audit.check(
         conn, {i: e for i, e in entries.items() if e.event in FUND_EVENTS}
     ):
@@ -204,11 +209,28 @@ def _check_filings(
                     f"{cancelled[e.filing]} and {index})",
                 )
             cancelled[e.filing] = index
+            if e.filing in registered:
+                report.add("entry", f"{e.filing} is cancelled after its registration")
             if row is not None and row.status != FilingStatus.CANCELLED:
                 report.add(
                     "state",
                     f"the log cancelled {e.filing} at entry {index}, but its row says {row.status}",
                 )
+        elif e.event is EntryEvent.REGISTERED:
+            row = by_number.get(e.filing)
+            if row is None or int(row.log_index) != e.ref:
+                report.add(
+                    "entry",
+                    f"log entry {index} registers {e.filing} (filed at {e.ref}), "
+                    "which no filing row matches",
+                )
+            elif row.registered_at is None or row.registration is None:
+                report.add("state", f"the log registered {e.filing}; its row does not say so")
+            elif _sha256(row.registration.encode()) != e.doc_sha256:
+                report.add("document", f"{e.filing}: its registration record is not the one logged")
+            if e.filing in registered or e.filing in cancelled:
+                report.add("entry", f"{e.filing} is registered at {index} after it ended")
+            registered[e.filing] = index
         else:
             report.changes += 1
             change = changes.get(index)
@@ -241,6 +263,11 @@ def _check_filings(
             )
         elif row.status not in tuple(FilingStatus):
             report.add("state", f"filing {row.number} has an unknown status {row.status!r}")
+        # Rows registered before registrations were logged (migration 0006) keep no record.
+        if row.registration is not None and row.number not in registered:
+            report.add(
+                "state", f"filing {row.number} is marked registered; the log never registered it"
+            )
     for index, change in changes.items():
         found = entries.get(index)
         if (
@@ -256,7 +283,12 @@ def _check_filings(
     for index, recorded in events.items():
         found = entries.get(index)
         for event, number in recorded:
-            if event not in (FilingEvent.FILED, FilingEvent.CANCELLED, FilingEvent.CHANGED):
+            if event not in (
+                FilingEvent.FILED,
+                FilingEvent.CANCELLED,
+                FilingEvent.CHANGED,
+                FilingEvent.REGISTERED,
+            ):
                 continue  # events without an entry of their own: the history chain covers them
             if found is None or (found.event.value.upper(), found.filing) != (event, number):
                 report.add(
@@ -283,12 +315,19 @@ def _check_filings(
                 f"{doc_index}, which cancels nothing",
             )
 
-    # Units held by a filing are those whose filing the log has not cancelled.
-    active = {
-        int(row.unit_id): row
-        for index, row in rows.items()
-        if row.number not in cancelled and index in entries
-    }
+    # Units held by a filing are those whose filing the log has not cancelled: the one not
+    # yet registered if there is one (a resale of a registered home), else the latest.
+    done = set(registered) | {r.number for r in rows.values() if r.registered_at is not None}
+    active: dict[int, Any] = {}
+    for index, row in sorted(rows.items()):
+        if row.number in cancelled or index not in entries:
+            continue
+        held = active.get(int(row.unit_id))
+        if held is None or held.number in done or row.number not in done:
+            active[int(row.unit_id)] = row
+    # A registered filing holds its unit as the owners': REGISTERED, or reserved for their
+    # resale being drafted (held for whichever contract; a withdrawn draft holds none).
+    owners_hold = (UnitStatus.REGISTERED.value, UnitStatus.RESALE_RESERVED.value)
     # An existing home whose owners were imported from the register is REGISTERED with no
     # filing here at all (filing/ownership_records.py).
     imported = set(
@@ -298,7 +337,14 @@ def _check_filings(
     )
     for unit in conn.execute(select(u.c.id, u.c.code, u.c.status, u.c.reserved_for)):
         holder = active.get(int(unit.id))
-        if holder is not None and (
+        if holder is not None and holder.number in done:
+            if unit.status not in owners_hold:
+                report.add(
+                    "state",
+                    f"unit {unit.code} is {unit.status}, but its filing {holder.number} "
+                    "is registered",
+                )
+        elif holder is not None and (
             unit.status not in HELD or unit.reserved_for != holder.contract_id
         ):
             report.add(
@@ -348,12 +394,13 @@ def _check_filed(
         report.add("state", f"{number}: its contract is {contract.status}, not FILED")
     draft, current = bytes(contract.draft_pdf), bytes(contract.current_pdf)
     try:
-        terms = contract_from_json(contract.data)
+        kind = kinds.get(row.kind)
+        terms = kinds.load(row.kind, contract.data)
     except (ValueError, KeyError, TypeError, AssertionError, ArithmeticError) as exc:
         report.add("contract", f"{number}: its contract data cannot be read: {exc}")
         return
     report.contracts_rendered += 1
-    if render(terms).pdf != draft:
+    if kinds.render_pdf(terms) != draft:
         report.add(
             "contract",
             f"{number}: the contract data does not render to the draft "
@@ -365,14 +412,17 @@ def _check_filed(
         report.add("contract", f"{number}: the sealed PDF does not begin with the stored draft")
     if current != sealed:
         report.add("contract", f"{number}: the contract's current PDF is not the sealed one")
-    if terms.unit.code != e.unit:
+    if kinds.unit_code(terms) != e.unit:
         report.add(
             "contract",
-            f"{number}: the contract is for unit {terms.unit.code}, the log's filing for {e.unit}",
+            f"{number}: the contract is for unit {kinds.unit_code(terms)}, "
+            f"the log's filing for {e.unit}",
         )
+    if e.kind is not kind.log_kind:
+        report.add("entry", f"{number}: a {row.kind} filing logged as {e.kind.value}")
     parties = tuple(
         party_hash(bytes(row.party_salt), p.id_type, p.id_number)
-        for p in (terms.seller, *terms.buyers)
+        for p in kind.logged_parties(terms)
     )
     if parties != e.parties:
         report.add(

@@ -20,8 +20,6 @@ from filing.entry import CancellationBasis
 from filing.policy import Caller, Sight
 from filing.service import FilingService, UnknownContract
 from filing.status import ContractStatus, FilingStatus, UnitStatus
-from filing.terms import contract_from_json
-from signing.contract import Contract
 
 
 class NotForYourRole(Exception):
@@ -44,7 +42,7 @@ class ContractView:
     status: ContractStatus
     developer_id: str
     unit_id: int
-    contract: Contract
+    contract: kinds.AnyContract  # a new home's (GF-2014-0171/0172) or a resale's
     created_at: dt.datetime
     expires_at: dt.datetime
     draft_sha256: str
@@ -129,7 +127,7 @@ def _view(row: Any) -> ContractView:
         status=ContractStatus(c["status"]),
         developer_id=c["developer_id"],
         unit_id=int(c["unit_id"]),
-        contract=contract_from_json(c["data"]),
+        contract=kinds.load(c["kind"], c["data"]),
         created_at=aware(c["created_at"]),
         expires_at=aware(c["expires_at"]),
         draft_sha256=c["draft_sha256"],
@@ -158,8 +156,13 @@ class ContractReads:
         if row is None:
             raise UnknownContract(contract_id)
         view = _view(row)
-        buyers = {b.id_number for b in view.contract.buyers}
-        sight = policy.contract_sight(caller, view.developer_id, buyers)
+        # The people who sign it in person: buyers; a resale's sellers and agent too.
+        people = {
+            p.id_number
+            for declared, p in kinds.get(view.kind).signers(view.contract).values()
+            if declared.signs_with is kinds.SigningMethod.PERSONAL
+        }
+        sight = policy.contract_sight(caller, view.developer_id, people)
         if sight is Sight.HIDDEN:
             raise UnknownContract(contract_id)
         if sight is Sight.FORBIDDEN:

@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from filing import fund_service, holdings, registry, schema
+from filing import fund_service, holdings, kinds, registry, schema
 from filing.deployment import Deployment
 from filing.status import FilingStatus
-from filing.terms import contract_from_json
 from ledger.status_store import StatusMapError
+from signing.resale import ResaleContract
 
 MAX_TAX_ROWS = 1000
 # What a 购房资格 decision says to a developer: the verdict and why, not the family's
@@ -61,11 +61,18 @@ def _filing_units(conn: Connection) -> Any:
     )
 
 
-def _contract(conn: Connection, contract_id: str) -> Any:
-    data = conn.execute(
-        select(schema.contracts.c.data).where(schema.contracts.c.id == contract_id)
-    ).scalar_one()
-    return contract_from_json(data)
+def _contract(conn: Connection, contract_id: str) -> kinds.AnyContract:
+    c = schema.contracts.c
+    row = conn.execute(select(c.kind, c.data).where(c.id == contract_id)).one()
+    return kinds.load(row.kind, row.data)
+
+
+def _area(contract: kinds.AnyContract) -> Any:
+    """The building area the sale is priced on: a new home's contract areas, a resale's
+    registered area."""
+    if isinstance(contract, ResaleContract):
+        return contract.house.building_area
+    return (contract.unit.measured or contract.unit.forecast).building
 
 
 def tax_view(
@@ -86,7 +93,7 @@ def tax_view(
     out = []
     for r in rows:
         contract = _contract(conn, r.contract_id)
-        areas = contract.unit.measured or contract.unit.forecast
+        sellers = kinds.parties_of(contract, kinds.PartyRole.SELLER)
         out.append(
             {
                 "filing": r.number,
@@ -94,9 +101,11 @@ def tax_view(
                 "filed_at": _iso(r.filed_at),
                 "unit": r.code,
                 "district": r.district,
+                "kind": kinds.of_contract(contract).kind.value,
                 "price": str(contract.price),
-                "area_m2": str(areas.building),
-                "seller": {"name": contract.seller.name, "id_number": contract.seller.id_number},
+                "area_m2": str(_area(contract)),
+                "seller": {"name": sellers[0].name, "id_number": sellers[0].id_number},
+                "sellers": [{"name": p.name, "id_number": p.id_number} for p in sellers],
                 "buyers": [
                     {"name": b.name, "id_type": b.id_type, "id_number": b.id_number}
                     for b in contract.buyers
@@ -112,7 +121,6 @@ def loan_view(conn: Connection, number: str) -> dict[str, Any] | None:
     if row is None:
         return None
     contract = _contract(conn, row.contract_id)
-    areas = contract.unit.measured or contract.unit.forecast
     return {
         "filing": row.number,
         "in_force": row.status == FilingStatus.ACTIVE,
@@ -122,8 +130,9 @@ def loan_view(conn: Connection, number: str) -> dict[str, Any] | None:
         "unit_status": row.unit_status,
         "district": row.district,
         "project": row.project,
+        "kind": kinds.of_contract(contract).kind.value,
         "price": str(contract.price),
-        "area_m2": str(areas.building),
+        "area_m2": str(_area(contract)),
         "buyers": len(contract.buyers),
     }
 

@@ -24,6 +24,11 @@ bank's signed statement (``verifier/fund_statement.py``), ``parties`` is empty, 
 amounts and account numbers stay out of the entry. They are no status of the filing:
 ``status_name`` leaves them out of the status map, so that a deposit or a refund
 never masks a cancellation (docs/formats.md).
+
+A registration (``registered``: a new home's 不动产登记, a resale's 转移登记) refers to the
+filing it completes (``ref``); its ``doc`` is the SHA-256 of the canonical registration
+record (``registration_record``: certificate number, day, filing number, unit; no names),
+``parties`` is empty. It is a status event: the filing is in force and completed.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class EntryEvent(enum.Enum):
     FUNDS_DEPOSITED = "funds-deposited"  # 资金监管: the bank confirmed a deposit
     FUNDS_RELEASED = "funds-released"  # ... released the balance to the seller
     FUNDS_REFUNDED = "funds-refunded"  # ... refunded the balance to the buyer
+    REGISTERED = "registered"  # 不动产登记 / 转移登记 completed the filing: in force, done
 
     @property
     def is_fund_event(self) -> bool:
@@ -109,6 +115,8 @@ class FilingEntry:
             raise EntryFormatError("only a cancellation has a basis")
         if self.event in FUND_EVENTS and self.parties:
             raise EntryFormatError("a fund event names no parties")
+        if self.event is EntryEvent.REGISTERED and self.parties:
+            raise EntryFormatError("a registration names no parties")
 
     def encode(self) -> bytes:
         data: dict[str, Any] = {
@@ -150,6 +158,18 @@ class FilingEntry:
         if entry.encode() != data:
             raise EntryFormatError("entry is not in canonical form")
         return entry
+
+
+def registration_record(filing: str, unit: str, certificate: str, registered_on: dt.date) -> bytes:
+    """The canonical registration record a ``registered`` entry's ``doc`` is the hash of."""
+    data = {
+        "certificate": certificate,
+        "filing": filing,
+        "registered_on": registered_on.isoformat(),
+        "unit": unit,
+        "v": VERSION,
+    }
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def status_name(data: bytes) -> str | None:

@@ -26,18 +26,18 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from filing import fund_schema, funds, outbox, registry, schema
+from filing import fund_schema, funds, kinds, outbox, registry, schema
 from filing.completion import completed
 from filing.deployment import Deployment
 from filing.entry import EntryEvent, FilingEntry
 from filing.funds import AccountState, FilingState, FundEvent, FundEventKind
 from filing.service import record_event
 from filing.status import FilingEvent, FilingStatus, UnitStatus
-from filing.terms import contract_from_json
 from keys.authority import CertificateAuthority
 from keys.pki import Profile
 from ledger.database import write_transaction
 from ledger.log import StoredCheckpoint
+from signing.resale import ResaleContract
 from verifier import fund_statement
 from verifier.fund_statement import FundStatement, StatementRejected
 
@@ -114,6 +114,8 @@ class FilingFacts:
     unit_code: str
     account: str  # the supervision account the contract names
     bank: str  # the bank the contract names as keeping it (its 资金监管 clause)
+    kind: str = "new-presale"  # the filing's transaction kind (filing/kinds.py)
+    registered: bool = False  # its registration (不动产登记 / 转移登记) is recorded
 
 
 # Has the registration that ends the sale been recorded for this filing? (read in the
@@ -129,6 +131,22 @@ def new_home_registered(conn: Connection, filing: FilingFacts) -> bool:
         filing.status == FilingStatus.ACTIVE
         and row.status == UnitStatus.REGISTERED.value
         and row.reserved_for == filing.contract_id
+    )
+
+
+def resale_transferred(conn: Connection, filing: FilingFacts) -> bool:
+    """A resale: its 转移登记 was recorded against this very filing (``registered`` entry)."""
+    return filing.status == FilingStatus.ACTIVE and filing.registered
+
+
+def registered_by_kind(conn: Connection, filing: FilingFacts) -> bool:
+    """The registration that ends the filing's kind of sale: a resale's 转移登记, a new
+    home's 不动产登记 (recorded against the filing, or, for a unit registered before
+    registrations were logged, its unit REGISTERED under this filing's contract)."""
+    if filing.kind == kinds.Kind.RESALE.value:
+        return resale_transferred(conn, filing)
+    return (filing.status == FilingStatus.ACTIVE and filing.registered) or new_home_registered(
+        conn, filing
     )
 
 
@@ -200,7 +218,7 @@ class SignedStatement:
 
 class FundService:
     def __init__(
-        self, deployment: Deployment, registered: RegistrationCheck = new_home_registered
+        self, deployment: Deployment, registered: RegistrationCheck = registered_by_kind
     ) -> None:
         self.d = deployment
         self.engine: Engine = deployment.log.engine
@@ -265,10 +283,16 @@ class FundService:
                         filing_number=number, bank=bank, account=filing.account, opened_at=now
                     )
                 )
-            # The entry's ``kind`` is left at its default (a new-home sale): filings do not
-            # record their kind yet. A resale filing's fund events must name it (resale).
+            # The entry names the filing's kind (left out for a new-home sale).
             entry = FilingEntry(
-                ENTRY_EVENTS[kind], number, digest, filing.unit_code, now, (), ref=filing.log_index
+                ENTRY_EVENTS[kind],
+                number,
+                digest,
+                filing.unit_code,
+                now,
+                (),
+                ref=filing.log_index,
+                kind=kinds.get(filing.kind).log_kind,
             )
             [index] = self.d.log.append_in(conn, [entry.encode()])
             # Appending took the log's lock, which every cancellation holds until it commits:
@@ -400,7 +424,7 @@ class FundService:
         f, c = schema.filings, schema.contracts
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(c.c.developer_id, c.c.data)
+                select(c.c.developer_id, c.c.data, c.c.kind)
                 .join(f, f.c.contract_id == c.c.id)
                 .where(f.c.number == number)
             ).first()
@@ -411,10 +435,16 @@ class FundService:
             ).scalar()
         if row is None:
             raise UnknownFiling(f"no filing {number}")
-        contract = contract_from_json(row.data)
+        contract = kinds.load(row.kind, row.data)
+        # The people of the sale: a new home's buyers; a resale's sellers and buyers.
+        people = (
+            (*contract.sellers, *contract.buyers)
+            if isinstance(contract, ResaleContract)
+            else contract.buyers
+        )
         return FundParties(
             str(row.developer_id),
-            frozenset(b.id_number for b in contract.buyers),
+            frozenset(p.id_number for p in people),
             None if bank is None else str(bank),
         )
 
@@ -449,6 +479,8 @@ class FundService:
                 f.c.unit_id,
                 u.c.code,
                 c.c.data,
+                f.c.kind,
+                f.c.registered_at,
             )
             .join(c, c.c.id == f.c.contract_id)
             .join(u, u.c.id == f.c.unit_id)
@@ -457,7 +489,11 @@ class FundService:
         row = conn.execute(query).first()
         if row is None:
             raise UnknownFiling(f"no filing {number}")
-        contract = contract_from_json(row.data)
+        contract = kinds.load(row.kind, row.data)
+        if isinstance(contract, ResaleContract):  # a resale's 交易资金监管 account
+            account, bank = contract.supervision.account_number, contract.supervision.bank
+        else:  # a new home's presale escrow
+            account, bank = contract.escrow.account_number, contract.escrow.bank
         return FilingFacts(
             row.number,
             row.contract_id,
@@ -465,8 +501,10 @@ class FundService:
             int(row.log_index),
             int(row.unit_id),
             row.code,
-            contract.escrow.account_number,
-            contract.escrow.bank,
+            account,
+            bank,
+            row.kind,
+            row.registered_at is not None,
         )
 
     @staticmethod

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, func, insert, literal, or_, select, tex
 from filing import schema
 from filing.status import ContractStatus, FilingStatus, UnitStatus
 from signing.contract import Contract
+from signing.resale import ResaleContract
 
 BACKFILL = "contract-buyers-backfilled"
 
@@ -25,7 +26,7 @@ def person_key(id_number: str) -> str:
     return hashlib.sha256(f"wangqian-person:{id_number}".encode()).hexdigest()
 
 
-def record_buyers(conn: Connection, contract_id: str, contract: Contract) -> None:
+def record_buyers(conn: Connection, contract_id: str, contract: Contract | ResaleContract) -> None:
     keys = sorted({person_key(b.id_number) for b in contract.buyers})
     conn.execute(
         insert(schema.contract_buyers), [{"contract_id": contract_id, "person": k} for k in keys]

@@ -22,10 +22,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from filing import checks
+from filing import checks, status
 from filing.checks import Check, CheckFailure, UnitView
-from filing.status import UnitEvent
+from filing.entry import EntryKind
+from filing.resale_terms import resale_from_json, resale_to_json
+from filing.status import Lifecycle, UnitEvent, UnitStatus
+from filing.terms import contract_from_json, contract_to_json
 from signing.contract import Contract, Party, Template
+from signing.render import render, render_resale
+from signing.resale import MODEL_CODE as RESALE_MODEL_CODE
+from signing.resale import ResaleContract
+
+# The two contract models the pipeline carries: a new home's (GF-2014-0171/0172) and a
+# resale's (存量房买卖合同). What the pipeline asks of either goes through this module
+# (``parties_of``, ``unit_code``, ``load``, ``dump``, ``render_pdf``): one pipeline.
+AnyContract = Contract | ResaleContract
 
 # The platform's seal closes every contract: the field after the parties'.
 FILING_SEAL_FIELD = "filing-seal"
@@ -36,6 +47,7 @@ class Kind(enum.Enum):
 
     NEW_PRESALE = "new-presale"  # 新建商品房买卖（预售）, GF-2014-0171
     NEW_COMPLETED = "new-completed"  # 新建商品房买卖（现售）, GF-2014-0172
+    RESALE = "resale"  # 存量房买卖, the city's model text (signing/resale.py)
 
 
 class SigningMethod(enum.Enum):
@@ -46,6 +58,7 @@ class SigningMethod(enum.Enum):
 class PartyRole(enum.Enum):
     SELLER = "seller"
     BUYER = "buyer"
+    AGENT = "agent"  # the brokerage's agent (经纪人员), who signs a resale it made
 
 
 class LaterEvent(enum.Enum):
@@ -53,7 +66,7 @@ class LaterEvent(enum.Enum):
 
     CHANGE = "change"  # 变更 by the parties' agreement
     CANCELLATION = "cancellation"  # 注销, by agreement or by judgment
-    REGISTRATION = "registration"  # 不动产登记
+    REGISTRATION = "registration"  # 不动产登记, or a resale's 转移登记
     ESCROW_DEPOSIT = "escrow-deposit"  # into the presale escrow (资金监管)
     MAINTENANCE_FUND = "maintenance-fund"  # 住宅专项维修资金 deposit
 
@@ -70,7 +83,7 @@ class PartyDeclaration:
 
     def fields(self, count: int) -> tuple[str, ...]:
         if not self.many:
-            return (self.field,)
+            return (self.field,) if count else ()  # an optional party (a resale's agent)
         return tuple(f"{self.field}-{i}" for i in range(1, count + 1))
 
 
@@ -78,26 +91,50 @@ class PartyDeclaration:
 class TransactionKind:
     kind: Kind
     title: str  # 新建商品房买卖（预售）
-    template: Template  # the model text the contract is rendered from
+    template: Template | None  # the GF model text a new home's contract is rendered from
+    model_text: str  # the model text's code, as the PDF names it
     parties: tuple[PartyDeclaration, ...]  # in signing order
-    checks: tuple[Check, ...]  # 房源核验, run in order before a draft
+    checks: tuple[Check, ...]  # 房源核验 on the 楼盘表's facts, run in order before a draft
+    owners_of_record: bool  # the sellers are the owners of record: filing/resale.py checks
     purchase_limits: bool  # 购房资格 applies to its buyers
-    on_filing: UnitEvent  # what filing does to the unit
-    on_cancellation: UnitEvent  # what cancelling its filing does to the unit
+    lifecycle: Lifecycle  # the unit events of each pipeline step
     later: frozenset[LaterEvent]  # events allowed on its filings
     measured_areas: bool  # the contract states measured areas (实测), not only forecast
 
     def allows(self, event: LaterEvent) -> bool:
         return event in self.later
 
-    def signature_fields(self, contract: Contract) -> tuple[str, ...]:
+    @property
+    def log_kind(self) -> EntryKind:
+        """How the public log names the kind on every event of its filings."""
+        return EntryKind.RESALE if self.kind is Kind.RESALE else EntryKind.NEW_HOME
+
+    @property
+    def on_filing(self) -> UnitEvent:
+        return self.lifecycle.file
+
+    @property
+    def on_cancellation(self) -> UnitEvent:
+        return self.lifecycle.cancel
+
+    @property
+    def reserved(self) -> UnitStatus:
+        """The unit's status while a draft of this kind holds it."""
+        return status.transition(self.lifecycle.sellable_from, self.lifecycle.reserve)
+
+    @property
+    def filed(self) -> UnitStatus:
+        """The unit's status while a filing of this kind is in force and not registered."""
+        return status.transition(self.reserved, self.lifecycle.file)
+
+    def signature_fields(self, contract: AnyContract) -> tuple[str, ...]:
         """The fields in signing order: every party's, then the platform's seal."""
         out: list[str] = []
         for party in self.parties:
             out.extend(party.fields(len(parties_of(contract, party.role))))
         return (*out, FILING_SEAL_FIELD)
 
-    def signers(self, contract: Contract) -> dict[str, tuple[PartyDeclaration, Party]]:
+    def signers(self, contract: AnyContract) -> dict[str, tuple[PartyDeclaration, Party]]:
         """Each party field with its declaration and the party named in the contract."""
         out: dict[str, tuple[PartyDeclaration, Party]] = {}
         for declared in self.parties:
@@ -106,14 +143,53 @@ class TransactionKind:
                 out[field] = (declared, person)
         return out
 
+    def logged_parties(self, contract: AnyContract) -> tuple[Party, ...]:
+        """The parties whose hashes a filing's log entry carries: the sellers and buyers in
+        signing order (a resale's agent signs, but is no party to the sale)."""
+        return tuple(
+            party
+            for declared, party in self.signers(contract).values()
+            if declared.role in (PartyRole.SELLER, PartyRole.BUYER)
+        )
+
     def sellable(
         self, unit: UnitView, today: dt.date, contract: str | None = None
     ) -> list[CheckFailure]:
         return checks.run(self.checks, unit, today, contract)
 
 
-def parties_of(contract: Contract, role: PartyRole) -> tuple[Party, ...]:
-    return (contract.seller,) if role is PartyRole.SELLER else contract.buyers
+def parties_of(contract: AnyContract, role: PartyRole) -> tuple[Party, ...]:
+    """The people of ``role`` the contract names, in its order (the adapter of both models)."""
+    if role is PartyRole.BUYER:
+        return contract.buyers
+    if isinstance(contract, ResaleContract):
+        if role is PartyRole.SELLER:
+            return contract.sellers
+        b = contract.brokerage
+        return () if b is None else (Party("agent", b.agent_name, b.agent_id_type, b.agent_id),)
+    return (contract.seller,) if role is PartyRole.SELLER else ()
+
+
+def unit_code(contract: AnyContract) -> str:
+    return contract.house.code if isinstance(contract, ResaleContract) else contract.unit.code
+
+
+def load(kind: Kind | str, data: str) -> AnyContract:
+    """A stored contract's data (``contracts.data``), read as its kind's model."""
+    return resale_from_json(data) if Kind(kind) is Kind.RESALE else contract_from_json(data)
+
+
+def dump(contract: AnyContract) -> str:
+    if isinstance(contract, ResaleContract):
+        return resale_to_json(contract)
+    return contract_to_json(contract)
+
+
+def render_pdf(contract: AnyContract) -> bytes:
+    """The draft PDF, from the contract's model text (deterministic bytes)."""
+    if isinstance(contract, ResaleContract):
+        return render_resale(contract).pdf
+    return render(contract).pdf
 
 
 _NEW_HOME_PARTIES = (
@@ -121,6 +197,21 @@ _NEW_HOME_PARTIES = (
     PartyDeclaration(PartyRole.BUYER, "buyer", True, SigningMethod.PERSONAL, "买受人"),
 )
 _NEW_HOME_LATER = frozenset(LaterEvent)
+_RESALE_PARTIES = (
+    PartyDeclaration(PartyRole.SELLER, "seller", True, SigningMethod.PERSONAL, "出卖人"),
+    PartyDeclaration(PartyRole.BUYER, "buyer", True, SigningMethod.PERSONAL, "买受人"),
+    PartyDeclaration(PartyRole.AGENT, "agent", False, SigningMethod.PERSONAL, "经纪人员"),
+)
+# A resale's funds are supervised in the account its contract names; no maintenance fund
+# is deposited again (the home's account moves with it), no presale escrow exists.
+_RESALE_LATER = frozenset(
+    {
+        LaterEvent.CHANGE,
+        LaterEvent.CANCELLATION,
+        LaterEvent.REGISTRATION,
+        LaterEvent.ESCROW_DEPOSIT,
+    }
+)
 
 KINDS: Mapping[Kind, TransactionKind] = MappingProxyType(
     {
@@ -128,11 +219,12 @@ KINDS: Mapping[Kind, TransactionKind] = MappingProxyType(
             Kind.NEW_PRESALE,
             "新建商品房买卖（预售）",
             Template.PRESALE,
+            Template.PRESALE.value,
             _NEW_HOME_PARTIES,
             (checks.unit_free, checks.unencumbered, checks.presale_permit),
+            owners_of_record=False,
             purchase_limits=True,
-            on_filing=UnitEvent.FILE,
-            on_cancellation=UnitEvent.CANCEL_FILING,
+            lifecycle=status.NEW_HOME,
             later=_NEW_HOME_LATER,
             measured_areas=False,
         ),
@@ -140,13 +232,27 @@ KINDS: Mapping[Kind, TransactionKind] = MappingProxyType(
             Kind.NEW_COMPLETED,
             "新建商品房买卖（现售）",
             Template.COMPLETED,
+            Template.COMPLETED.value,
             _NEW_HOME_PARTIES,
             (checks.unit_free, checks.unencumbered, checks.completed_and_measured),
+            owners_of_record=False,
             purchase_limits=True,
-            on_filing=UnitEvent.FILE,
-            on_cancellation=UnitEvent.CANCEL_FILING,
+            lifecycle=status.NEW_HOME,
             later=_NEW_HOME_LATER,
             measured_areas=True,
+        ),
+        Kind.RESALE: TransactionKind(
+            Kind.RESALE,
+            "存量房买卖",
+            None,
+            RESALE_MODEL_CODE,
+            _RESALE_PARTIES,
+            (),  # filing/resale.py check_resale, on the ownership of record
+            owners_of_record=True,
+            purchase_limits=True,
+            lifecycle=status.RESALE,
+            later=_RESALE_LATER,
+            measured_areas=False,
         ),
     }
 )
@@ -164,8 +270,10 @@ def get(kind: Kind | str) -> TransactionKind:
         raise UnknownKind(f"no transaction kind {kind!r}") from exc
 
 
-def of_contract(contract: Contract) -> TransactionKind:
+def of_contract(contract: AnyContract) -> TransactionKind:
     """The kind whose model text the contract is written on."""
+    if isinstance(contract, ResaleContract):
+        return KINDS[Kind.RESALE]
     found = [k for k in KINDS.values() if k.template is contract.template]
     if len(found) != 1:
         raise UnknownKind(f"no single transaction kind uses {contract.template.value}")

@@ -34,7 +34,6 @@ from filing import kinds, schema
 from filing.holdings import person_key
 from filing.policy import ListScope
 from filing.status import ContractStatus, FilingStatus
-from filing.terms import contract_from_json
 
 MAX_LIMIT = 200
 T = TypeVar("T")
@@ -279,7 +278,7 @@ def _contract_item(r: Any) -> ContractItem:
         created_at=_aware(r.created_at),
         expires_at=_aware(r.expires_at),
         signed_fields=tuple(x for x in r.signed_fields.split(",") if x),
-        required=kind.signature_fields(contract_from_json(r.data)),
+        required=kind.signature_fields(kinds.load(r.kind, r.data)),
         filing=r.filing,
     )
 

@@ -1,9 +1,10 @@
 """Ownership of record in SQL: registration, import, mortgages and consents; resale facts.
 
-The use-cases (``register``, ``import_ownership``, ``record_mortgage``, ``record_consent``,
+The use-cases (``import_ownership``, ``record_mortgage``, ``record_consent``,
 ``discharge_mortgage``) each run in one write transaction, record the unit's history and
 store their answer with their work (filing/completion.py). ``register_in`` and
-``resale_facts`` take the caller's connection, for a transaction that does more.
+``resale_facts`` take the caller's connection, for a transaction that does more (a
+registration is also a log entry of the filing it completes: ``FilingService.register``).
 
 * Registering a FILED new-home unit (REGISTER) makes its filing's buyers the owners of
   record under the certificate the authority issued; registering an UNDER_CONTRACT unit
@@ -284,20 +285,6 @@ def register_in(
     return _insert(conn, unit.id, ownership, basis, row.number, actor)
 
 
-def register(
-    engine: Engine,
-    code: str,
-    certificate: str,
-    actor: str,
-    registered_on: dt.date | None = None,
-    shares: Sequence[str] | None = None,
-) -> OwnershipRecord:
-    with write_transaction(engine) as conn:
-        record = register_in(conn, code, certificate, actor, registered_on, shares)
-        completed(conn, record)
-    return record
-
-
 def import_ownership(
     engine: Engine, code: str, ownership: Ownership, actor: str
 ) -> OwnershipRecord:
@@ -522,15 +509,8 @@ class OwnershipRegister:
         with self.engine.begin() as conn:
             record_access(conn, caller, "read-ownership", code, self.access.clock)
 
-    def register(
-        self,
-        code: str,
-        certificate: str,
-        actor: str,
-        registered_on: dt.date | None = None,
-        shares: Sequence[str] | None = None,
-    ) -> OwnershipRecord:
-        return register(self.engine, code, certificate, actor, registered_on, shares)
+    # Registration is the filing service's (``FilingService.register``): it is also a log
+    # entry of the filing it completes.
 
     def import_ownership(self, code: str, ownership: Ownership, actor: str) -> OwnershipRecord:
         return import_ownership(self.engine, code, ownership, actor)

@@ -26,6 +26,7 @@ from filing.migrations import revisions
 from filing.ownership_records import OwnershipRegister
 from filing.policy import Caller, Role
 from filing.relay import Dispatcher, Targets
+from filing.resale import resale_rule_sets
 from filing.service import Departments, FilingService
 from filing.supervision import Supervision
 from keys.identity import VerifiedIdentity
@@ -54,6 +55,7 @@ def filing_service(deployment: Deployment, clock: Clock = SYSTEM) -> FilingServi
             departments.TablePayments(engine),
             departments.TableHomes(engine),
             rule_sets,
+            resale_rule_sets(deployment.data_dir),  # 限售: DIR/resale-rules.json
         ),
         clock=clock,
     )

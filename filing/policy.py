@@ -15,7 +15,8 @@ from dataclasses import dataclass
 class Role(enum.Enum):
     AUTHORITY = "authority"
     DEVELOPER = "developer"  # org = the developer's 统一社会信用代码
-    BUYER = "buyer"  # org = the buyer's ID number
+    BUYER = "buyer"  # 个人, a natural person: org = their ID number (buyer, resale seller, agent)
+    AGENCY = "agency"  # 经纪机构, a brokerage: org = its filing number (经纪机构备案证明编号)
     COURT = "court"  # any filing's evidence package
     DEPARTMENT = "department"  # statistics and filing status (no personal data)
     TAX = "tax"  # price, area and parties of filed contracts
@@ -38,7 +39,7 @@ class Sight(enum.Enum):
 
 # Who may see contracts and sealed documents, which name the parties and their ID numbers
 # (developers and buyers only their own); tax reads parties through its own interface.
-PERSONAL_DATA_ROLES = (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER)
+PERSONAL_DATA_ROLES = (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER, Role.AGENCY)
 # The parties of a contract: they draft, sign, propose agreements, see only their own.
 PARTY_ROLES = (Role.DEVELOPER, Role.BUYER)
 
@@ -48,6 +49,10 @@ RELEASES_UNITS = (Role.DEVELOPER, Role.AUTHORITY)  # 开盘 (a developer only it
 SETS_FLAGS = (Role.AUTHORITY, Role.COURT)  # 查封, 抵押, 不可售
 DRAFTS = (Role.DEVELOPER,)  # drafts, seals, withdraws, submits signed contracts
 SIGNS_ON_DEVICE = (Role.BUYER,)  # remote signing and own signing certificates
+# A resale (存量房买卖) is drafted by one of its sellers (a person) or its brokerage, who
+# may withdraw it too.
+DRAFTS_RESALES = (Role.BUYER, Role.AGENCY)
+WITHDRAWS = (Role.DEVELOPER, Role.BUYER, Role.AGENCY)
 UPLOADS_SIGNATURES = PARTY_ROLES
 PROPOSES_AGREEMENTS = PARTY_ROLES  # cancellation and change by consent
 CANCELS_BY_JUDGMENT = (Role.AUTHORITY, Role.COURT)
@@ -73,12 +78,22 @@ def sees_personal_data(caller: Caller) -> bool:
     return caller.role in PERSONAL_DATA_ROLES
 
 
+def drafter_key(caller: Caller) -> str:
+    """What a resale's drafter is recorded as (``contracts.developer_id``): never a
+    developer's credit code."""
+    prefix = "agency" if caller.role is Role.AGENCY else "person"
+    return f"{prefix}:{caller.org}"
+
+
 def contract_sight(caller: Caller, developer_id: str, buyer_ids: Collection[str]) -> Sight:
-    """A contract of ``developer_id`` with buyers ``buyer_ids``: a party sees only its own;
-    another party's contract is hidden (404, so that its existence is not told)."""
+    """A contract of ``developer_id`` (its drafter) signed in person by ``buyer_ids`` (the
+    buyers; in a resale also the sellers and the agent): a party sees only its own; another
+    party's contract is hidden (404, so that its existence is not told)."""
     if caller.role is Role.DEVELOPER and developer_id != caller.org:
         return Sight.HIDDEN
     if caller.role is Role.BUYER and caller.org not in buyer_ids:
+        return Sight.HIDDEN
+    if caller.role is Role.AGENCY and developer_id != drafter_key(caller):
         return Sight.HIDDEN
     if not sees_personal_data(caller):
         return Sight.FORBIDDEN
@@ -107,7 +122,14 @@ def sees_owners(caller: Caller, is_owner: bool) -> bool:
 # 资金监管: the bank confirms deposits, releases and refunds with its own signed statements.
 CONFIRMS_FUNDS = (Role.BANK,)
 # Who may ask for a filing's supervision account (then ``sees_fund_account`` decides).
-READS_FUND_ACCOUNTS = (Role.AUTHORITY, Role.COURT, Role.BANK, Role.DEVELOPER, Role.BUYER)
+READS_FUND_ACCOUNTS = (
+    Role.AUTHORITY,
+    Role.COURT,
+    Role.BANK,
+    Role.DEVELOPER,
+    Role.BUYER,
+    Role.AGENCY,
+)
 
 
 def sees_fund_account(
@@ -120,6 +142,7 @@ def sees_fund_account(
         or (caller.role is Role.BANK and caller.org == bank)
         or (caller.role is Role.DEVELOPER and caller.org == developer)
         or (caller.role is Role.BUYER and caller.org in buyers)
+        or (caller.role is Role.AGENCY and drafter_key(caller) == developer)
     )
 
 

@@ -186,13 +186,18 @@ filings = Table(
     Column("log_index", BigInteger, nullable=False, unique=True),
     Column("party_salt", LargeBinary(16), nullable=False),
     Column("filed_at", DateTime(timezone=True), nullable=False),
-    # At most one active filing per unit, whatever the application does.
+    # When the registration completing it (不动产登记, 转移登记) was recorded, and that
+    # record in canonical JSON (the ``registered`` log entry's ``doc`` is its hash).
+    Column("registered_at", DateTime(timezone=True)),
+    Column("registration", Text),
+    # At most one active filing per unit not yet completed by a registration, whatever the
+    # application does (a registered new home's filing stays ACTIVE beside its resale's).
     Index(
         "one_active_filing_per_unit",
         "unit_id",
         unique=True,
-        sqlite_where=text("status = 'ACTIVE'"),
-        postgresql_where=text("status = 'ACTIVE'"),
+        sqlite_where=text("status = 'ACTIVE' AND registered_at IS NULL"),
+        postgresql_where=text("status = 'ACTIVE' AND registered_at IS NULL"),
     ),
     # The lists' orders (filing/listing.py): by filing time, and a unit's by filing time.
     Index("filings_by_filed", "filed_at", "number"),

@@ -30,7 +30,16 @@ from sqlalchemy import Connection, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
-from filing import drafting, holdings, kinds, outbox, registry, schema, statistics
+from filing import (
+    drafting,
+    holdings,
+    kinds,
+    outbox,
+    ownership_records,
+    registry,
+    schema,
+    statistics,
+)
 from filing.checks import CheckFailure
 from filing.clock import SYSTEM, Clock
 from filing.completion import completed
@@ -45,18 +54,24 @@ from filing.eligibility import (
     gather,
     rule_set_for,
 )
-from filing.entry import CancellationBasis, EntryEvent, FilingEntry, party_hash
-from filing.kinds import Kind, LaterEvent, PartyRole, SigningMethod, TransactionKind
+from filing.entry import (
+    CancellationBasis,
+    EntryEvent,
+    FilingEntry,
+    party_hash,
+    registration_record,
+)
+from filing.kinds import AnyContract, Kind, LaterEvent, PartyRole, SigningMethod, TransactionKind
+from filing.resale import CHANGSHA_2018, ResaleRuleSet, check_resale
 from filing.seals import known_validation_data
 from filing.status import (
     ContractStatus,
     FilingEvent,
     FilingStatus,
     InvalidTransition,
-    UnitEvent,
     UnitStatus,
 )
-from filing.terms import contract_from_json, contract_to_json
+from filing.terms import contract_to_json
 from keys.identity import SigningPurpose, VerifiedIdentity, issue_party_certificate, purpose_of
 from keys.pki import Profile
 from ledger.database import write_transaction
@@ -64,7 +79,8 @@ from signing import pades, remote
 from signing.contract import Contract, Party
 from signing.fonts import truetype_font
 from signing.render import AgreementKind as AgreementKind  # the kinds callers propose
-from signing.render import FilingAgreement, render, render_agreement
+from signing.render import FilingAgreement, render_agreement
+from signing.resale import ResaleContract
 from signing.seal_image import seal_file
 from verifier.document import revision_count
 from verifier.signatures import DocumentUnreadable, SignedDocument
@@ -132,11 +148,33 @@ class DuplicateContractNumber(FilingError):
     """Another contract already has this number (numbers are unique on the platform)."""
 
 
+class NotADrafter(FilingError):
+    """A resale is drafted by one of its sellers or by the brokerage it names."""
+
+
 @dataclass(frozen=True)
 class Drafted:
     id: str
     sha256: str  # of the rendered draft
     kind: Kind
+
+
+@dataclass(frozen=True)
+class Drafter:
+    """Who drafts a resale: one of its sellers (``person``: the ID number their key stands
+    for) or a brokerage (``brokerage``: the filing number its key names)."""
+
+    person: str | None = None
+    brokerage: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.person is None) == (self.brokerage is None):
+            raise ValueError("a drafter is a person or a brokerage")
+
+    @property
+    def key(self) -> str:
+        """What ``contracts.developer_id`` records: never a developer's credit code."""
+        return f"agency:{self.brokerage}" if self.brokerage else f"person:{self.person}"
 
 
 @dataclass(frozen=True)
@@ -150,6 +188,14 @@ class FilingRecord:
 
 
 @dataclass(frozen=True)
+class Registration:
+    """A registration recorded: the new ownership record and its log entry's index."""
+
+    record: ownership_records.OwnershipRecord
+    log_index: int
+
+
+@dataclass(frozen=True)
 class Departments:
     """The department adapters 购房资格 reads, and the rule sets in force."""
 
@@ -157,6 +203,7 @@ class Departments:
     payments: PaymentRecords
     properties: PropertyRecords
     rule_sets: Sequence[RuleSet]
+    resale_rule_sets: Sequence[ResaleRuleSet] = (CHANGSHA_2018,)  # 限售
 
 
 # Signature pipelines (validate, seal, file) a process runs at once. They are CPU-bound
@@ -191,14 +238,39 @@ class FilingService:
         kind = kinds.for_unit(facts.view)
         return self._draft(drafting.compose(kind, terms, facts), developer_id, actor)
 
+    def draft_resale(self, terms: drafting.ResaleTerms, drafter: Drafter) -> Drafted:
+        """Draft a resale (存量房买卖) of ``terms``: the house, its certificate and its
+        registration as the ownership record says; by a seller or the brokerage named."""
+        if drafter.brokerage is not None:
+            if terms.brokerage is None or terms.brokerage.filing_number != drafter.brokerage:
+                raise NotADrafter("a brokerage drafts only a contract that names it")
+        elif drafter.person not in {p.id_number for p in terms.sellers}:
+            raise NotADrafter("a person drafts a resale only as one of its sellers")
+        with self.engine.connect() as conn:
+            facts = registry.unit_facts(conn, terms.unit_code)
+            unit_id = registry.unit(conn, terms.unit_code).id
+            record = ownership_records.current(conn, unit_id)
+            mortgages = ownership_records.mortgages(conn, unit_id)
+        contract = drafting.compose_resale(
+            terms,
+            facts,
+            None if record is None else record.ownership,
+            mortgages,
+            self.clock.now().replace(microsecond=0),
+        )
+        return self._draft(contract, drafter.key, drafter.key)
+
     def draft(self, contract: Contract, developer_id: str, actor: str) -> tuple[str, str]:
         """Check, render and record a draft, reserving its unit. Returns (contract id, sha256)."""
         drafted = self._draft(contract, developer_id, actor)
         return drafted.id, drafted.sha256
 
-    def _draft(self, contract: Contract, developer_id: str, actor: str) -> Drafted:
-        """The pipeline's first step, for every kind: its checks, rendering, reservation."""
+    def _draft(self, contract: AnyContract, developer_id: str, actor: str) -> Drafted:
+        """The pipeline's first step, for every kind: its checks, rendering, reservation.
+
+        ``developer_id``: who drafts (a new home's developer; a resale's ``Drafter.key``)."""
         kind = kinds.of_contract(contract)
+        code = kinds.unit_code(contract)
         if is_agreement_number(contract.number):
             raise DuplicateContractNumber(
                 f"contract number {contract.number} is of the form the platform gives its "
@@ -206,16 +278,17 @@ class FilingService:
             )
         today = self.clock.now().date()
         contract_id = str(uuid.uuid4())
-        pdf = render(contract).pdf
+        pdf = kinds.render_pdf(contract)
         digest = hashlib.sha256(pdf).hexdigest()
         # Department data is read first, outside the write transaction: the adapters use
         # connections of their own, and a transaction waiting on a second connection can
         # starve the pool under load (found by the HTTP race test).
         with self.engine.connect() as conn:
-            unit = registry.unit(conn, contract.unit.code)
-        if unit.developer_id != developer_id:
+            unit = registry.unit(conn, code)
+        if not kind.owners_of_record and unit.developer_id != developer_id:
             raise ContractStateError("the unit belongs to another developer's project")
         rules = rule_set_for(self.departments.rule_sets, today)
+        resale_rules = rule_set_for(self.departments.resale_rule_sets, today)
         applicants = [
             gather(
                 b.id_number,
@@ -242,16 +315,23 @@ class FilingService:
             ]
             if not all(d.eligible for d in decisions):
                 raise NotEligible(decisions)
-            facts = registry.unit_facts(conn, contract.unit.code)
-            _as_registered(kind, contract, facts)
-            failures = kind.sellable(facts.view, today)
+            if kind.owners_of_record:
+                # 房源核验 of a resale: the ownership record, its mortgages, 限售.
+                sellers = kinds.parties_of(contract, PartyRole.SELLER)
+                facts = ownership_records.resale_facts(conn, code)
+                failures = check_resale(facts, sellers, today, resale_rules)
+            else:
+                assert isinstance(contract, Contract)
+                unit_facts = registry.unit_facts(conn, code)
+                _as_registered(kind, contract, unit_facts)
+                failures = kind.sellable(unit_facts.view, today)
             if failures:
                 raise NotSellable(failures, kind.kind)
             try:
                 registry.apply(
                     conn,
-                    contract.unit.code,
-                    UnitEvent.RESERVE,
+                    code,
+                    kind.lifecycle.reserve,
                     actor,
                     f"draft {contract.number}",
                     reserved_for=contract_id,
@@ -270,7 +350,7 @@ class FilingService:
                         developer_id=developer_id,
                         status=ContractStatus.DRAFT.value,
                         kind=kind.kind.value,
-                        data=contract_to_json(contract),
+                        data=kinds.dump(contract),
                         eligibility=json.dumps(
                             [json.loads(d.to_json()) for d in decisions], ensure_ascii=False
                         ),
@@ -320,6 +400,54 @@ class FilingService:
             )
             completed(conn, record)
         return record
+
+    # -- registration (不动产登记 / 转移登记) ------------------------------------------
+
+    def register(
+        self,
+        code: str,
+        certificate: str,
+        actor: str,
+        registered_on: dt.date | None = None,
+        shares: Sequence[str] | None = None,
+    ) -> Registration:
+        """The authority registers the purchase holding the unit (``ownership_records.
+        register_in``: its buyers become the owners) and, in the same transaction, logs
+        ``registered`` against its filing, which stays in force, completed."""
+        with write_transaction(self.engine) as conn:
+            record = ownership_records.register_in(
+                conn, code, certificate, actor, registered_on, shares
+            )
+            assert record.filing_number is not None  # register_in names the filing
+            number = record.filing_number
+            f = self._active_filing(conn, number)
+            if f.registered_at is not None:
+                raise ContractStateError(f"filing {number} is registered already")
+            at = self.clock.now().replace(microsecond=0)
+            canonical = registration_record(
+                number, code, record.ownership.certificate, record.ownership.registered_on
+            )
+            doc = hashlib.sha256(canonical).hexdigest()
+            kind = kinds.get(f.kind)
+            entry = FilingEntry(
+                EntryEvent.REGISTERED, number, doc, code, at, (), ref=f.log_index,
+                kind=kind.log_kind,
+            )  # fmt: skip
+            [index] = self.d.log.append_in(conn, [entry.encode()])
+            conn.execute(
+                update(schema.filings)
+                .where(schema.filings.c.number == number)
+                .values(registered_at=at, registration=canonical.decode())
+            )
+            outbox.enqueue(conn, "registered", number, index, at, code, doc, f.log_index)
+            words = "转移登记" if kind.kind is Kind.RESALE else "不动产登记"
+            record_event(
+                conn, number, FilingEvent.REGISTERED, index, at, actor, f"{words} {certificate}"
+            )
+            registration = Registration(record, index)
+            completed(conn, registration)
+        self.d.sequencer().appended()
+        return registration
 
     def measurements(self, code: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -371,7 +499,7 @@ class FilingService:
                 registry.apply(
                     conn,
                     code,
-                    UnitEvent.RELEASE_RESERVATION,
+                    _kind(c).lifecycle.release,
                     actor,
                     reason,
                     expect_reserved_for=contract_id,
@@ -389,7 +517,7 @@ class FilingService:
         """The developer's seal, from the platform's token (or key files)."""
         with self.engine.connect() as conn:
             c = self._contract(conn, contract_id)
-        contract = contract_from_json(c["data"])
+        contract = _load(c)
         field, declared, seller = _sealing_seller(_kind(c), contract)
         # Before signing: pyHanko refuses a filled field with an error of its own (was a 500).
         self._expect_next(c, field)
@@ -416,9 +544,9 @@ class FilingService:
         answer, for anyone's name and ID number, whether they match (an oracle)."""
         with self.engine.connect() as conn:
             c = self._contract(conn, contract_id, lock=False)
-        _own_party(_kind(c), contract_from_json(c["data"]), field, caller)
+        _own_party(_kind(c), _load(c), field, caller)
         if claimed_id_number != caller:
-            raise NotYourField("a buyer's identity check is for the buyer's own ID number")
+            raise NotYourField("a party's identity check is for the party's own ID number")
 
     def signing_certificate(
         self,
@@ -434,14 +562,12 @@ class FilingService:
             c = self._contract(conn, contract_id, lock=False)
         if c["status"] != ContractStatus.DRAFT:
             raise ContractStateError(f"the contract is {c['status'].lower()}")
-        return self._certificate_for(
-            _kind(c), contract_from_json(c["data"]), field, identity, device_key, caller
-        )
+        return self._certificate_for(_kind(c), _load(c), field, identity, device_key, caller)
 
     def _certificate_for(
         self,
         kind: TransactionKind,
-        contract: Contract,
+        contract: AnyContract,
         field: str,
         identity: VerifiedIdentity,
         device_key: ec.EllipticCurvePublicKey,
@@ -468,7 +594,7 @@ class FilingService:
         """Step 1 for a buyer's phone: returns the 32-byte digest the device must sign."""
         with write_transaction(self.engine) as conn:
             c = self._contract(conn, contract_id)
-            contract = contract_from_json(c["data"])
+            contract = _load(c)
             kind = _kind(c)
             declared, party = _own_party(kind, contract, field, caller)
             self._expect_next(c, field)
@@ -499,7 +625,7 @@ class FilingService:
         """Step 2: the device's signature over the digest; only the buyer who started it."""
         with self.engine.connect() as conn:
             c = self._contract(conn, contract_id, lock=False)
-            _own_party(_kind(c), contract_from_json(c["data"]), field, actor)
+            _own_party(_kind(c), _load(c), field, actor)
             row = conn.execute(
                 select(schema.remote_signings.c.request).where(
                     schema.remote_signings.c.contract_id == contract_id,
@@ -616,15 +742,18 @@ class FilingService:
         number = agreement.filing_number
         f = self._active_filing(conn, number)
         code = self._unit_code(conn, f.unit_id)
-        if registry.unit(conn, code).status is not UnitStatus.FILED:
+        kind = kinds.get(f.kind)
+        if f.registered_at is not None or registry.unit(conn, code).status is not kind.filed:
             raise ContractStateError(f"unit {code} is no longer filed; nothing to change")
-        contract = contract_from_json(self._contract(conn, f.contract_id)["data"])
+        contract = _load(self._contract(conn, f.contract_id))
         doc = hashlib.sha256(sealed).hexdigest()
         parties = tuple(
             party_hash(f.party_salt, p.id_type, p.id_number)
-            for p in _signing_parties(kinds.get(f.kind), contract)
+            for p in _signing_parties(kind, contract)
         )
-        entry = FilingEntry(EntryEvent.CHANGED, number, doc, code, at, parties, ref=f.log_index)
+        entry = FilingEntry(
+            EntryEvent.CHANGED, number, doc, code, at, parties, ref=f.log_index, kind=kind.log_kind
+        )
         [index] = self.d.log.append_in(conn, [entry.encode()])
         outbox.enqueue(conn, "changed", number, index, at, code, doc, f.log_index)
         conn.execute(
@@ -648,11 +777,11 @@ class FilingService:
         actor: str,
         revocation: pades.RevocationSnapshot,
     ) -> FilingRecord:
-        contract = contract_from_json(c["data"])
+        contract = _load(c)
         kind = _kind(c)
-        code = contract.unit.code
+        code = kinds.unit_code(contract)
         view = registry.unit_view(conn, code)
-        if view.status is not UnitStatus.RESERVED or view.reserved_for != c["id"]:
+        if view.status is not kind.reserved or view.reserved_for != c["id"]:
             raise UnitTaken(f"unit {code} is no longer held for this contract")
 
         sealed = self._seal(pdf, revocation)
@@ -664,7 +793,7 @@ class FilingService:
         conn: Connection,
         c: dict[str, Any],
         kind: kinds.TransactionKind,
-        contract: Contract,
+        contract: AnyContract,
         sealed: bytes,
         actor: str,
         at: dt.datetime,
@@ -672,7 +801,7 @@ class FilingService:
     ) -> FilingRecord:
         """File the sealed contract ``c`` whose unit is held for it: the filing number, the
         unit FILED, the log entry, the filing, its statistics, outbox event and history."""
-        code = contract.unit.code
+        code = kinds.unit_code(contract)
         number = self._next_number(conn, at.year)
         try:
             registry.apply(
@@ -696,6 +825,7 @@ class FilingService:
             tuple(
                 party_hash(salt, p.id_type, p.id_number) for p in _signing_parties(kind, contract)
             ),
+            kind=kind.log_kind,
         )
         [index] = self.d.log.append_in(conn, [entry.encode()])
         conn.execute(
@@ -765,10 +895,16 @@ class FilingService:
         with self.engine.connect() as conn:
             f = self._active_filing(conn, number)
             c = self._contract(conn, f.contract_id, lock=False)
-        contract = contract_from_json(c["data"])
+        contract = _load(c)
         later = LaterEvent.CHANGE if kind is AgreementKind.CHANGE else LaterEvent.CANCELLATION
         if not _kind(c).allows(later):
             raise ContractStateError(f"a {c['kind']} filing allows no {later.value}")
+        if not isinstance(contract, Contract):
+            # The agreement's model text names a new home's contract; a resale's is not
+            # written yet. A resale filing is cancelled by a judgment or decision meanwhile.
+            raise ContractStateError(
+                f"a {c['kind']} filing is cancelled or changed by a judgment or decision only"
+            )
         if kind is AgreementKind.CHANGE and not terms.strip():
             raise ContractStateError("a change agreement states the changes")
         a = schema.filing_agreements
@@ -856,13 +992,21 @@ class FilingService:
         if not kind.allows(LaterEvent.CANCELLATION):
             raise ContractStateError(f"a {f.kind} filing cannot be cancelled")
         code = self._unit_code(conn, f.unit_id)
-        if registry.unit(conn, code).status is UnitStatus.REGISTERED:
+        if f.registered_at is not None or registry.unit(conn, code).status is UnitStatus.REGISTERED:
             # Ownership is registered: undoing it is the registry's business, not ours.
             raise ContractStateError(f"unit {code} is registered; the filing stands")
         at = at or self.clock.now().replace(microsecond=0)
         doc = hashlib.sha256(document).hexdigest()
         entry = FilingEntry(
-            EntryEvent.CANCELLED, number, doc, code, at, (), ref=f.log_index, basis=basis
+            EntryEvent.CANCELLED,
+            number,
+            doc,
+            code,
+            at,
+            (),
+            ref=f.log_index,
+            basis=basis,
+            kind=kind.log_kind,
         )
         [index] = self.d.log.append_in(conn, [entry.encode()])
         conn.execute(
@@ -891,7 +1035,7 @@ class FilingService:
             # A concurrent cancellation (or registration) got there first; this one rolls back.
             raise ContractStateError(f"filing {number} changed meanwhile: {exc}") from exc
         c = self._contract(conn, f.contract_id)
-        facts = self._facts(conn, f.unit_id, contract_from_json(c["data"]), at, c["kind"])
+        facts = self._facts(conn, f.unit_id, _load(c), at, c["kind"])
         statistics.record(conn, facts, cancelled=True)
         outbox.enqueue(conn, "cancelled", number, index, at, code, doc, f.log_index)
         return index
@@ -930,7 +1074,7 @@ class FilingService:
 
     @staticmethod
     def _facts(
-        conn: Connection, unit_id: int, contract: Contract, at: dt.datetime, kind: str
+        conn: Connection, unit_id: int, contract: AnyContract, at: dt.datetime, kind: str
     ) -> statistics.FilingFacts:
         u, b, p = schema.units, schema.buildings, schema.projects
         row = conn.execute(
@@ -938,13 +1082,16 @@ class FilingService:
             .select_from(u.join(b, b.c.id == u.c.building_id).join(p, p.c.id == b.c.project_id))
             .where(u.c.id == unit_id)
         ).one()
-        areas = contract.unit.measured or contract.unit.forecast
+        if isinstance(contract, ResaleContract):
+            area = contract.house.building_area  # as registered
+        else:
+            area = (contract.unit.measured or contract.unit.forecast).building
         return statistics.FilingFacts(
             statistics.city_day(at),
             row[0],
             int(row[1]),
             row[2],
-            areas.building,
+            area,
             contract.price,
             kind,
         )
@@ -993,15 +1140,13 @@ class FilingService:
             draft_revisions = revision_count(c["draft_pdf"])
         except DocumentUnreadable as exc:  # our own rendering: cannot happen, never pass it
             raise SignatureRejected(f"the recorded draft is unreadable: {exc}") from exc
-        return self._check_parties(
-            pdf, _kind(c), contract_from_json(c["data"]), fields, draft_revisions
-        )
+        return self._check_parties(pdf, _kind(c), _load(c), fields, draft_revisions)
 
     def _check_parties(
         self,
         pdf: bytes,
         kind: TransactionKind,
-        contract: Contract,
+        contract: AnyContract,
         fields: list[str],
         draft_revisions: int | None = None,
     ) -> pades.RevocationSnapshot:
@@ -1166,18 +1311,23 @@ def _kind(c: dict[str, Any]) -> TransactionKind:
     return kinds.get(c["kind"])
 
 
+def _load(c: dict[str, Any]) -> AnyContract:
+    """A stored contract's data, as its kind's model."""
+    return kinds.load(c["kind"], c["data"])
+
+
 def _fields(c: dict[str, Any]) -> tuple[str, ...]:
     """A stored contract's signature fields in signing order, as its kind declares them."""
-    return _kind(c).signature_fields(contract_from_json(c["data"]))
+    return _kind(c).signature_fields(_load(c))
 
 
-def _signing_parties(kind: TransactionKind, contract: Contract) -> list[Party]:
-    """The parties in signing order (their hashes are the log entry's ``parties``)."""
-    return [party for _, party in kind.signers(contract).values()]
+def _signing_parties(kind: TransactionKind, contract: AnyContract) -> list[Party]:
+    """The sellers and buyers in signing order (their hashes are the entry's ``parties``)."""
+    return list(kind.logged_parties(contract))
 
 
 def _sealing_seller(
-    kind: TransactionKind, contract: Contract
+    kind: TransactionKind, contract: AnyContract
 ) -> tuple[str, kinds.PartyDeclaration, Party]:
     """The seller's field that the platform seals with the seller's enterprise seal."""
     for field, (declared, party) in kind.signers(contract).items():
@@ -1190,9 +1340,10 @@ def _sealing_seller(
 
 
 def _own_party(
-    kind: TransactionKind, contract: Contract, field: str, caller: str
+    kind: TransactionKind, contract: AnyContract, field: str, caller: str
 ) -> tuple[kinds.PartyDeclaration, Party]:
-    """The person whose field this is, if the caller is that person (NotYourField if not)."""
+    """The person whose field this is, if the caller is that person (NotYourField if not):
+    a seller, a buyer or an agent signs only a field that names them."""
     fields = kind.signature_fields(contract)
     if field not in fields:
         raise UnknownSignatureField(
@@ -1212,7 +1363,7 @@ def _as_registered(kind: TransactionKind, contract: Contract, facts: registry.Un
     decided = kinds.for_unit(facts.view)
     if decided is not kind:
         raise KindMismatch(
-            f"unit {facts.code} is sold as {decided.kind.value} ({decided.template.value}) by "
+            f"unit {facts.code} is sold as {decided.kind.value} ({decided.model_text}) by "
             f"the 楼盘表, not as {kind.kind.value}: draft it again"
         )
     if kind.measured_areas and contract.unit.measured != facts.measured:

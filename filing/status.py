@@ -48,6 +48,7 @@ class FilingEvent(enum.StrEnum):
     FILED = "FILED"
     CHANGED = "CHANGED"
     CANCELLED = "CANCELLED"
+    REGISTERED = "REGISTERED"  # 不动产登记 / 转移登记 completed it (its ``registered`` entry)
     FUNDS_DEPOSITED = "FUNDS-DEPOSITED"  # 资金监管: the bank confirmed a deposit
     FUNDS_RELEASED = "FUNDS-RELEASED"  # ... released the balance to the seller
     FUNDS_REFUNDED = "FUNDS-REFUNDED"  # ... refunded the balance to the buyer

@@ -41,6 +41,10 @@ class Brokerage:
     agent_registration: str  # 经纪人员登记（职业资格）证书编号
     fee: Decimal = Decimal(0)  # 佣金, in yuan
     fee_payer: str = "买受人"
+    # The agent signs the contract in person (a personal key, after the identity check):
+    # the ID the platform checks the agent's identity against.
+    agent_id_type: str = "居民身份证"
+    agent_id: str = ""
 
     def __post_init__(self) -> None:
         required = (self.name, self.credit_code, self.filing_number, self.agent_name)

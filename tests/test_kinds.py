@@ -31,7 +31,7 @@ from filing.migrations import revisions
 from filing.status import UnitEvent, UnitStatus
 from keys.pki import new_key
 from signing import remote
-from signing.sample import sample_contract
+from signing.sample import sample_contract, sample_resale_contract
 from tests.test_filing_api import (
     BUYER,
     CODES,
@@ -480,14 +480,15 @@ def test_every_kind_is_declared_once_and_the_facts_decide_it() -> None:
         Reason.NO_MEASURED_AREAS,
     ]
     assert kinds.get("new-completed") is completed
+    assert kinds.get("resale").kind is Kind.RESALE
     with pytest.raises(kinds.UnknownKind):
-        kinds.get("resale")
+        kinds.get("lease")
 
 
 def test_a_kind_declares_its_parties_fields_and_later_events() -> None:
     contract = sample_contract()
     two = sample_contract(buyers=2)
-    for k in KINDS.values():
+    for k in (KINDS[Kind.NEW_PRESALE], KINDS[Kind.NEW_COMPLETED]):
         assert k.signature_fields(contract) == contract.signature_fields  # what render declares
         assert k.signature_fields(two) == ("seller", "buyer-1", "buyer-2", "filing-seal")
         signers = k.signers(two)
@@ -498,6 +499,26 @@ def test_a_kind_declares_its_parties_fields_and_later_events() -> None:
         assert all(k.allows(e) for e in LaterEvent)
         assert k.purchase_limits
     assert kinds.of_contract(contract).kind is Kind.NEW_PRESALE
+
+
+def test_the_resale_kind_declares_sellers_buyers_and_the_agent() -> None:
+    resale = sample_resale_contract()
+    k = kinds.of_contract(resale)
+    assert k.kind is Kind.RESALE and k.owners_of_record and k.purchase_limits
+    assert k.signature_fields(resale) == resale.signature_fields  # what render_resale declares
+    no_agent = sample_resale_contract(sellers=1, brokerage=False)
+    assert k.signature_fields(no_agent) == ("seller-1", "buyer-1", "filing-seal")
+    signers = k.signers(resale)
+    assert all(d.signs_with is SigningMethod.PERSONAL for d, _ in signers.values())
+    assert [d.label for d, _ in signers.values()] == ["出卖人", "出卖人", "买受人", "经纪人员"]
+    assert signers["seller-2"][1] == resale.sellers[1]
+    assert [p.name for p in k.logged_parties(resale)] == ["张三", "李四", "王小明"]
+    assert k.on_filing is UnitEvent.FILE_RESALE
+    assert k.on_cancellation is UnitEvent.CANCEL_RESALE_FILING
+    assert k.reserved is UnitStatus.RESALE_RESERVED and k.filed is UnitStatus.UNDER_CONTRACT
+    assert not k.allows(LaterEvent.MAINTENANCE_FUND) and k.allows(LaterEvent.REGISTRATION)
+    assert kinds.load("resale", kinds.dump(resale)) == resale
+    assert kinds.unit_code(resale) == resale.house.code
 
 
 # -- the migration of rows made before kinds --------------------------------------------

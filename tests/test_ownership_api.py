@@ -3,14 +3,12 @@ import of an existing home, mortgages and consents, who sees owners, and the res
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import threading
-import uuid
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from api import auth
@@ -18,11 +16,9 @@ from filing import access_log, api_keys, holdings, ownership_records, registry, 
 from filing.audit import audit_records
 from filing.checks import Reason
 from filing.resale import CHANGSHA_2018, ResaleRuleSet, check_resale
-from filing.resale_terms import resale_to_json
 from filing.status import UnitEvent, UnitStatus
 from ledger.database import write_transaction
 from signing.contract import Party
-from signing.sample import sample_resale_contract
 from tests.test_filing_api import (
     BUYER,
     CODES,
@@ -264,59 +260,24 @@ def test_an_existing_home_is_imported_mortgaged_consented_and_discharged(
 def test_a_transfer_registration_makes_the_resale_s_buyers_the_owners(
     api: Api,  # noqa: F811
 ) -> None:
-    """转移登记 of a resale filing. Until the pipeline files resales, this test writes the
-    contract and filing rows it would, on an imported home, and moves the unit itself."""
+    """转移登记 of a resale filed through the pipeline: an imported home's two co-owners
+    sell it (with a brokerage and its agent) to a buyer, over HTTP."""
+    from tests.test_resale_pipeline import TRANSFER, file_resale, setup_resale
+
     client, keys, d = api
-    _import_old(client, keys)
-    body = {"certificate": CERT, "owners": [ZHANG, LI], "registered_on": "2015-03-02"}
-    assert (
-        _post(client, f"/v1/units/{OLD[0]}/ownership", keys["authority"], json=body).status_code
-        == 201
-    )  # type: ignore[attr-defined]
-    base = sample_resale_contract()
-    resale = dataclasses.replace(base, house=dataclasses.replace(base.house, code=OLD[0]))
-    cid, now = str(uuid.uuid4()), dt.datetime.now(dt.UTC)
-    with write_transaction(d.log.engine) as conn:
-        unit = registry.unit(conn, OLD[0])
-        registry.apply(conn, OLD[0], UnitEvent.RESERVE_RESALE, "t", "draft", reserved_for="x")
-        registry.apply(conn, OLD[0], UnitEvent.RELEASE_RESALE_RESERVATION, "t", "expired")
-        assert registry.unit(conn, OLD[0]).reserved_for is None  # imported: nobody's purchase
-        registry.apply(conn, OLD[0], UnitEvent.RESERVE_RESALE, "test", "draft", reserved_for=cid)
-        conn.execute(
-            insert(schema.contracts).values(
-                id=cid, number=resale.number, unit_id=unit.id, developer_id="", status="FILED",
-                kind="resale", data=resale_to_json(resale), eligibility="[]", draft_sha256="0" * 64,
-                draft_pdf=b"", current_pdf=b"", signed_fields="", created_at=now, expires_at=now,
-            )
-        )  # fmt: skip
-        conn.execute(
-            insert(schema.filings).values(
-                number="ESF-TEST-1", contract_id=cid, unit_id=unit.id, status="ACTIVE",
-                kind="resale", doc_sha256="0" * 64, sealed_pdf=b"", log_index=10**9,
-                party_salt=b"0" * 16, filed_at=now,
-            )
-        )  # fmt: skip
-        conn.execute(
-            insert(schema.contract_buyers).values(
-                contract_id=cid, person=holdings.person_key(resale.buyers[0].id_number)
-            )
-        )
-        registry.apply(conn, OLD[0], UnitEvent.FILE_RESALE, "test", "filed as ESF-TEST-1")
+    setup_resale(client, keys, d)
+    cid, number, _ = file_resale(client, keys)
+    with d.log.engine.connect() as conn:
         facts = ownership_records.resale_facts(conn, OLD[0])
         # The buyer holds the home on the platform until it is registered to them.
-        buyer = [resale.buyers[0].id_number]
+        buyer = [BUYER[1]]
         assert holdings.homes_on_platform(conn, buyer, frozenset({"岳麓区"}), -1) == 1
     assert facts.status is UnitStatus.UNDER_CONTRACT and facts.live_contracts == (cid,)
-    r = _post(
-        client,
-        f"/v1/units/{OLD[0]}/registration",
-        keys["authority"],
-        json={"certificate": "湘（2027）长沙市不动产权第 0200001 号"},
-    )
+    r = _post(client, f"/v1/units/{OLD[0]}/registration", keys["authority"], json=TRANSFER)
     assert r.status_code == 200, r.text  # type: ignore[attr-defined]
-    assert r.json()["basis"] == "transfer" and r.json()["filing"] == "ESF-TEST-1"  # type: ignore[attr-defined]
+    assert r.json()["basis"] == "transfer" and r.json()["filing"] == number  # type: ignore[attr-defined]
     owners = client.get(f"/v1/units/{OLD[0]}/ownership", headers=keys["authority"]).json()
-    assert [o["id_number"] for o in owners["owners"]] == [b.id_number for b in resale.buyers]
+    assert [o["id_number"] for o in owners["owners"]] == [BUYER[1]]
     with d.log.engine.connect() as conn:
         after = ownership_records.resale_facts(conn, OLD[0])
         history = registry.history(conn, OLD[0])
@@ -326,7 +287,8 @@ def test_a_transfer_registration_makes_the_resale_s_buyers_the_owners(
     # The former owners sell no more; the new one may (when the restriction allows).
     former = check_resale(after, _sellers(ZHANG, LI), dt.date(2032, 1, 1), CHANGSHA_2018)
     assert [f.reason for f in former] == [Reason.SELLERS_NOT_OWNERS]
-    assert check_resale(after, list(resale.buyers), dt.date(2032, 1, 1), CHANGSHA_2018) == []
+    new_owner = [Party("seller", BUYER[0], "居民身份证", BUYER[1])]
+    assert check_resale(after, new_owner, dt.date(2032, 1, 1), CHANGSHA_2018) == []
     assert json.loads(json.dumps(owners))["basis"] == "transfer"
 
 

@@ -14,6 +14,7 @@ DEV = "91430100MA4L000000"
 OTHER_DEV = "91430100OTHER00000"
 BUYER = "430104199001011234"
 OTHER_BUYER = "430104199202022345"
+AGENCY = "长房经备字（2025）第 0101 号"  # a brokerage's filing number
 
 # Each role's caller as the party of the contract below (where a role can be a party).
 OWN = {
@@ -24,6 +25,7 @@ OWN = {
     Role.DEPARTMENT: Caller("长沙市统计局", Role.DEPARTMENT),
     Role.TAX: Caller("长沙市税务局", Role.TAX),
     Role.BANK: Caller("示范银行", Role.BANK),
+    Role.AGENCY: Caller(AGENCY, Role.AGENCY),
 }
 
 
@@ -40,6 +42,7 @@ CONTRACT_SIGHT = {
     Role.DEPARTMENT: (Sight.FORBIDDEN, Sight.FORBIDDEN),
     Role.TAX: (Sight.FORBIDDEN, Sight.FORBIDDEN),
     Role.BANK: (Sight.FORBIDDEN, Sight.FORBIDDEN),
+    Role.AGENCY: (Sight.HIDDEN, Sight.HIDDEN),  # sees only the resales it drafted (below)
 }
 
 
@@ -52,11 +55,18 @@ def test_who_sees_a_contract(role: Role) -> None:
     # A buyer among several co-buyers sees the contract; a co-buyer is no developer.
     if role is Role.BUYER:
         assert policy.contract_sight(caller, OTHER_DEV, {OTHER_BUYER, BUYER}) is Sight.SEEN
+    # A resale is recorded as drafted by ``agency:<filing number>`` or ``person:<ID>``.
+    drafted = policy.contract_sight(caller, policy.drafter_key(caller), {OTHER_BUYER})
+    if role is Role.AGENCY:
+        assert drafted is Sight.SEEN
+        assert policy.drafter_key(caller) == f"agency:{AGENCY}"
+    elif role is Role.DEVELOPER:
+        assert drafted is Sight.HIDDEN  # a drafter key is never a developer's credit code
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
 def test_who_sees_personal_data_and_sealed_documents(role: Role) -> None:
-    expected = role in (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER)
+    expected = role in (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER, Role.AGENCY)
     assert policy.sees_personal_data(OWN[role]) is expected
     assert (role in policy.PERSONAL_DATA_ROLES) is expected
 
@@ -69,6 +79,7 @@ UNIT_PEOPLE = {
     Role.DEPARTMENT: (False, False),
     Role.TAX: (False, False),
     Role.BANK: (False, False),
+    Role.AGENCY: (False, False),
 }
 
 
@@ -120,7 +131,16 @@ ROLE_SETS = {
     "SEES_OWNERS": {Role.AUTHORITY, Role.COURT},
     "RECORDS_CONSENTS": {Role.AUTHORITY, Role.BANK},
     "CONFIRMS_FUNDS": {Role.BANK},
-    "READS_FUND_ACCOUNTS": {Role.AUTHORITY, Role.COURT, Role.BANK, Role.DEVELOPER, Role.BUYER},
+    "READS_FUND_ACCOUNTS": {
+        Role.AUTHORITY,
+        Role.COURT,
+        Role.BANK,
+        Role.DEVELOPER,
+        Role.BUYER,
+        Role.AGENCY,
+    },
+    "DRAFTS_RESALES": {Role.BUYER, Role.AGENCY},
+    "WITHDRAWS": {Role.DEVELOPER, Role.BUYER, Role.AGENCY},
 }
 
 
@@ -145,7 +165,10 @@ def test_who_sees_a_filings_supervision_account(role: Role) -> None:
     caller = OWN[role]
     own = policy.sees_fund_account(caller, DEV, {BUYER}, "示范银行")
     others = policy.sees_fund_account(caller, OTHER_DEV, {OTHER_BUYER}, "另一银行")
-    assert own is (role not in (Role.DEPARTMENT, Role.TAX))
+    assert own is (role not in (Role.DEPARTMENT, Role.TAX, Role.AGENCY))
+    # A brokerage sees the account of a resale it drafted.
+    drafted = policy.sees_fund_account(caller, f"agency:{AGENCY}", {BUYER}, None)
+    assert drafted is (role in (Role.AUTHORITY, Role.COURT, Role.AGENCY, Role.BUYER))
     assert others is (role in (Role.AUTHORITY, Role.COURT))
     # A bank sees no account before it kept one (no deposit confirmed yet).
     assert policy.sees_fund_account(OWN[Role.BANK], DEV, {BUYER}, None) is False

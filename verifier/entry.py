@@ -14,7 +14,15 @@ from dataclasses import dataclass
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _FILING = re.compile(r"[\x21-\x7e]{1,64}")
-_EVENTS = ("filed", "cancelled", "changed", "funds-deposited", "funds-released", "funds-refunded")
+_EVENTS = (
+    "filed",
+    "cancelled",
+    "changed",
+    "registered",  # 不动产登记 / 转移登记 completed the filing: in force, registered
+    "funds-deposited",
+    "funds-released",
+    "funds-refunded",
+)
 # Fund supervision events: no status of the filing (never in the status map).
 FUND_EVENTS = ("funds-deposited", "funds-released", "funds-refunded")
 _BASES = ("agreement", "judgment")
@@ -27,7 +35,7 @@ class EntryUnreadable(ValueError):
 
 @dataclass(frozen=True)
 class LoggedEntry:
-    event: str  # filed | cancelled | changed | funds-deposited | funds-released | funds-refunded
+    event: str  # filed | cancelled | changed | registered | funds-deposited | -released | -refunded
     filing: str
     doc_sha256: str
     unit: str
@@ -73,6 +81,8 @@ class LoggedEntry:
             raise EntryUnreadable("a cancellation or change names its filing (ref), a filing none")
         if entry.event in FUND_EVENTS and entry.parties:
             raise EntryUnreadable("a fund event names no parties")
+        if entry.event == "registered" and entry.parties:
+            raise EntryUnreadable("a registration names no parties")
         return entry
 
     @property

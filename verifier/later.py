@@ -339,7 +339,7 @@ def check_log_data(
             entry = LoggedEntry.read(data.entries[i])
         except EntryUnreadable:
             continue  # other kinds of entries (e.g. access-log digests) refer to no filing
-        if entry.ref in refs and entry.event in ("cancelled", "changed"):
+        if entry.ref in refs and entry.event in ("cancelled", "changed", "registered"):
             events.append(LaterEvent(i, entry.event, entry.at, entry.basis, entry.doc_sha256))
     checks = [
         cosigned,

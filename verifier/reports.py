@@ -154,7 +154,16 @@ SUB_INDICATIONS_ZH = {
 _BASIS_ZH = {"agreement": "经各方签署的解除协议", "judgment": "依判决或决定"}
 _BASIS_DOCUMENT_ZH = {"agreement": "解除协议", "judgment": "判决或决定书"}
 
-_EVENTS_ZH = {"filed": "备案", "changed": "变更", "cancelled": "注销"}
+_EVENTS_ZH = {"filed": "备案", "changed": "变更", "cancelled": "注销", "registered": "已登记"}
+
+
+def registration_name(kind: str, lang: str) -> str:
+    """What a ``registered`` event of a filing of ``kind`` is: a resale's 转移登记, a new
+    home's 不动产登记 (first registration)."""
+    if lang == "zh":
+        return "转移登记" if kind == "resale" else "不动产登记"
+    return "transfer registration" if kind == "resale" else "first registration"
+
 
 INDICATION_ZH = {
     Indication.PASSED: "通过",
@@ -201,6 +210,13 @@ def reason(report: Report, lang: str) -> str:
             )
         else:
             unchecked = "；备案后是否注销或变更未核查（未提供日志数据）"
+        registered = [e for e in f.later_events if e.event == "registered"]
+        if registered:
+            e = registered[0]
+            unchecked += (
+                f"；已于 {people_time(e.at, lang)} 办理{registration_name(f.kind, lang)}"
+                f"（日志第 {e.index} 条），备案有效且已登记"
+            )
         return f"{what}，备案号 {f.filing}，日志第 {f.index} 条{unchecked}"
     cancelled = [e for e in f.later_events if e.event == "cancelled"] if f is not None else []
     if report.verdict is Verdict.CANCELLED and cancelled:

@@ -38,7 +38,7 @@ from verifier.receipt import (
     check_witnesses,
     open_checkpoint,
 )
-from verifier.reports import event_name, people_time, status_note
+from verifier.reports import event_name, people_time, registration_name, status_note
 from verifier.signatures import assess
 from verifier.status import check_status
 from verifier.trust import TrustBundle
@@ -477,11 +477,22 @@ def _verdict(checks: list[Check], facts: FilingFacts | None) -> tuple[Verdict, s
         if facts.checked_by == "status"
         else ""
     )
+    registered = [e for e in facts.later_events if e.event == "registered"]
+    done = (
+        f"; registered ({registration_name(facts.kind, 'en')}) by log entry "
+        f"{registered[0].index} at {registered[0].at.isoformat()}"
+        if registered  # in force and completed: a registration never ends a filing
+        else ""
+    )
     if facts.event == "changed":
-        return Verdict.PASSED, f"a change to filing {facts.filing}, log entry {facts.index}{proven}"
+        return (
+            Verdict.PASSED,
+            f"a change to filing {facts.filing}, log entry {facts.index}{proven}{done}",
+        )
     seen = proven or (
         f"; no cancellation in the log up to tree size {facts.checked_up_to}"
         if facts.later_checked
         else ""
     )
+    seen += done
     return Verdict.PASSED, f"filed as {facts.filing}, log entry {facts.index}{seen}"
