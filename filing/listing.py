@@ -14,7 +14,7 @@ order, oldest first, each page's ``next`` an opaque cursor holding the last row'
 
 A cursor names its list and the digest of its filters: given with another list or other
 filters it is refused (``BadCursor``, 422), as is anything that is not one. Each page costs
-one indexed query (the indexes of migration 0008_lists), whatever the size of the tables.
+one indexed query (the indexes of migration 0007_lists), whatever the size of the tables.
 """
 
 from __future__ import annotations

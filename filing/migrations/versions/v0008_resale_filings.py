@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_resale_filings"
-down_revision = "0008_lists"  # re-chained: main's head when merged
+revision = "0008_resale_filings"
+down_revision = "0007_lists"
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_lists"
+revision = "0007_lists"
 down_revision = "0006_stats_by_kind"
 branch_labels = None
 depends_on = None
