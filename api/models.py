@@ -377,6 +377,7 @@ ANSWERS: dict[str, tuple[type[BaseModel], bool]] = {
     "POST /v1/units/{code}/mortgages/consent": (MortgageAnswer, False),
     "POST /v1/units/{code}/mortgages/discharge": (MortgageAnswer, False),
     "POST /v1/contracts": (Drafted, False),
+    "POST /v1/resale-contracts": (Drafted, False),
     "GET /v1/contracts/{contract_id}": (Contract, False),
     "POST /v1/contracts/{contract_id}/seal": (Signed, False),
     "POST /v1/contracts/{contract_id}/signatures": (Signed, False),
