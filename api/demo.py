@@ -31,6 +31,7 @@ import httpx
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 
+from api import demo_resale
 from api.app import create_app
 from filing.deployment import Deployment, WitnessConfig
 from filing.platform import Platform
@@ -44,7 +45,7 @@ from ledger.status_file import StatusFile
 from signing import remote
 from signing.sample import sample_contract
 from verifier.models import Verdict
-from verifier.reports import verdict_words
+from verifier.reports import kind_name, verdict_words
 from verifier.trust import TrustBundle
 from verifier.verify import verify
 
@@ -194,7 +195,10 @@ class _Client:
         r = self.http.post(path, headers=headers, **kw)
         if r.status_code != expect:
             raise DemoFailed(f"POST {path} answered {r.status_code}: {r.text[:500]}")
-        return r.json()
+        return r.json() if "json" in r.headers.get("content-type", "") else r.text
+
+    def exists(self, path: str) -> bool:
+        return self.http.get(path).status_code == 200
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         r = self.http.get(path, **kw)
@@ -211,30 +215,37 @@ def _keys(deployment: Deployment, buyers: list[str]) -> dict[str, str]:
     }
     for id_number in buyers:
         keys[id_number] = platform.create_key(id_number, Role.BUYER)
+    for _, id_number in demo_resale.people():
+        keys[id_number] = platform.create_key(id_number, Role.BUYER)  # a person (个人)
+    keys["bank"] = platform.create_key(demo_resale.BANK, Role.BANK)
     return keys
+
+
+def _load_departments(authority: _Client) -> None:
+    """The departments' extracts for everyone the demo names (each load replaces a table,
+    so every run loads them whole: the new-home buyers and the resale's people)."""
+    buyers = [(b.name, b.id_number) for b in sample_contract(buyers=2).buyers]
+    resale_buyer = demo_resale.RESALE_BUYER
+    csv_type = {"content-type": "text/csv"}
+    authority.post(
+        "/v1/departments/households", 201, headers=csv_type,
+        content=("id_number,local,spouse,minor_children\n"
+                 + "".join(f"{i},1,,\n" for _, i in [*buyers, resale_buyer])).encode(),
+    )  # fmt: skip
+    authority.post(
+        "/v1/departments/identities", 201, headers=csv_type,
+        content=("id_number,name\n"
+                 + "".join(f"{i},{n}\n" for n, i in [*buyers, *demo_resale.people()])).encode(),
+    )  # fmt: skip
 
 
 def _load_sample_project(authority: _Client, developer: _Client) -> int:
     units = authority.get("/v1/units", params={"limit": 1}).json()
     if units:
         return 0
-    buyers = sample_contract(buyers=2).buyers
     csv_type = {"content-type": "text/csv"}
     imported = authority.post(
         "/v1/registry/import", 201, content=sample_inventory().encode(), headers=csv_type
-    )
-    authority.post(
-        "/v1/departments/households", 201, headers=csv_type,
-        content=("id_number,local,spouse,minor_children\n"
-                 + "".join(f"{b.id_number},1,,\n" for b in buyers)).encode(),
-    )  # fmt: skip
-    authority.post(
-        "/v1/departments/identities",
-        201,
-        headers=csv_type,
-        content=(
-            "id_number,name\n" + "".join(f"{b.id_number},{b.name}\n" for b in buyers)
-        ).encode(),
     )
     codes = [line.split(",")[6] for line in sample_inventory().splitlines()[1:]]
     authority.post(
@@ -313,10 +324,11 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
                 "own process with its own key and store (loopback "
                 f"{', '.join(w.url.rsplit(':', 1)[1] for w in witnesses)}); policy 2 of 2"
             )
-            pdf, filed = _run_story(deployment, lines)
+            pdf, filed, resale_pdf, resale = _run_story(deployment, lines)
         trust_json = deployment.trust_bundle_json()
         (out_dir / "root-ca.pem").write_bytes(pem(deployment.pki.ca.root))
         status = _status(deployment, filed)
+        resale_status = _status(deployment, resale)
 
     (out_dir / "contract.pdf").write_bytes(pdf)
     (out_dir / "contract.pdf.tlog-proof").write_text(filed["receipt"], encoding="utf-8")
@@ -339,8 +351,21 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
         f"in force as of tree size {report.filing.checked_up_to} by its status proof "
         f"({len(status.to_text())} bytes: the map and log paths, the cosigned checkpoint)"
     )
+    # The resale verifies offline too: a 存量房买卖, in force and registered (转移登记).
+    (out_dir / "resale.pdf").write_bytes(resale_pdf)
+    (out_dir / "resale.pdf.tlog-proof").write_text(resale["receipt"], encoding="utf-8")
+    (out_dir / "resale.pdf.tlog-status").write_text(resale_status.to_text(), encoding="utf-8")
+    sold = verify(resale_pdf, trust, Receipt.parse(resale["receipt"]), status=resale_status)
+    if sold.verdict is not Verdict.PASSED or sold.filing is None or sold.filing.kind != "resale":
+        raise DemoFailed(f"the resale does not verify as one: {sold.reason}")
+    lines.append(
+        f"the resale verifies offline ({verdict_words(sold.verdict, 'zh')}): "
+        f"{kind_name(sold.filing.kind, 'zh')} {sold.filing.filing}, "
+        f"{len(sold.signatures)} signatures; its status proof shows the registration"
+    )
     lines.append(
         f"wrote {out_dir}: contract.pdf, contract.pdf.tlog-proof, contract.pdf.tlog-status, "
+        "resale.pdf (with its .tlog-proof and .tlog-status), "
         "trust-bundle.json (log key, both witness keys, threshold 2), root-ca.pem"
     )
     return lines
@@ -356,10 +381,13 @@ def _status(deployment: Deployment, filed: dict[str, Any]) -> StatusFile:
     return deployment.status_map.status(str(filed["filing"]), checkpoint, old_size=old)
 
 
-def _run_story(deployment: Deployment, lines: list[str]) -> tuple[bytes, dict[str, Any]]:
-    """The API served with its sequencer; the authority, developer and buyers at work.
+def _run_story(
+    deployment: Deployment, lines: list[str]
+) -> tuple[bytes, dict[str, Any], bytes, dict[str, Any]]:
+    """The API served with its sequencer; the authority, developer, buyers and bank at work.
 
-    Returns the filed contract and the filing's answer (with its receipt).
+    Returns the filed contract and the filing's answer (with its receipt), and the same of
+    the resale.
     """
     buyers = [b.id_number for b in sample_contract(buyers=2).buyers]
     app = create_app(deployment)
@@ -371,6 +399,7 @@ def _run_story(deployment: Deployment, lines: list[str]) -> tuple[bytes, dict[st
         )
         buyer_a, buyer_b = _Client(base, keys[buyers[0]]), _Client(base, keys[buyers[1]])
         imported = _load_sample_project(authority, developer)
+        _load_departments(authority)
         if imported:
             lines.append(
                 f"loaded the sample project: {imported} units in 2 buildings, "
@@ -405,6 +434,22 @@ def _run_story(deployment: Deployment, lines: list[str]) -> tuple[bytes, dict[st
             f"filed {second['filing']} and cancelled it by an agreement both parties signed "
             f"({agreement['number']}, log index {cancelled['log_index']})"
         )
+        # 存量房买卖: an existing home of two co-owners resold, with supervised funds.
+        resale = demo_resale.run_resale(
+            authority,
+            lambda id_number: _Client(base, keys[id_number]),
+            _Client(base, keys["bank"]),
+            stamp,
+            lambda code: authority.exists(f"/v1/units/{code}"),
+        )
+        events = [e["label"] for e in resale["account"]["events"]]
+        lines.append(
+            f"resold unit {resale['unit']} (存量房买卖) as {resale['filing']}: both co-owners, the "
+            f"buyer on their phones; {'、'.join(events)} by the bank around the 转移登记 "
+            f"(log index {resale['registered']['log_index']}); "
+            f"balance {resale['account']['balance_yuan']} 元"
+        )
+        resale_pdf = developer_or_authority_document(authority, str(resale["filing"]))
         # serve anchors the histories every minute; the demo does not wait for it. The
         # server's clean stop checkpoints the anchors, cosigned.
         anchored = Platform(deployment).anchor_histories()
@@ -413,4 +458,9 @@ def _run_story(deployment: Deployment, lines: list[str]) -> tuple[bytes, dict[st
                 "anchored the unit and filing histories in the log (log index "
                 f"{', '.join(str(a.log_index) for a in anchored)})"
             )
-    return pdf, filed
+    return pdf, filed, resale_pdf, resale
+
+
+def developer_or_authority_document(authority: _Client, number: str) -> bytes:
+    """The sealed contract as filed (the authority reads every filing's)."""
+    return bytes(authority.get(f"/v1/filings/{number}/document").content)

@@ -239,16 +239,23 @@ def test_a_release_database_is_refused_then_migrated_and_files_on(
         with engine.connect() as conn:
             filings = conn.exec_driver_sql("SELECT count(*) FROM filings").scalar_one()
             map_rows = conn.exec_driver_sql("SELECT count(*) FROM log_map_nodes").scalar_one()
-            # The release's statistics are new-home presales, counted on with the new ones.
             cancelled_filings = conn.exec_driver_sql(
                 "SELECT count(*) FROM filings WHERE status = 'CANCELLED'"
+            ).scalar_one()
+            resales = conn.exec_driver_sql(
+                "SELECT count(*) FROM filings WHERE kind = 'resale'"
             ).scalar_one()
             stats = conn.exec_driver_sql(
                 "SELECT kind, sum(filings), sum(cancellations) FROM filing_stats GROUP BY kind"
             ).all()
         assert filings > before["filings"] and map_rows > 0
         counted = [(k, int(f), int(c)) for k, f, c in stats]
-        assert counted == [("new-presale", filings, cancelled_filings)]
+        # The release's statistics are presales; the demo's resale is counted as one.
+        assert counted == [
+            ("new-presale", filings - resales, cancelled_filings),
+            ("resale", resales, 0),
+        ]
+        assert resales == 1
         # The database still refuses to change or remove what it has written.
         for statement in (
             "UPDATE log_leaves SET data = data WHERE idx = 0",

@@ -378,10 +378,10 @@ def test_finding_a_witness_cosigns_one_map_root_for_size_zero_too(
     "path, status, kind",
     [
         ("/log/status/%E7%BD%91%E7%AD%BE", 422, "invalid-request"),  # unicode
-        ("/log/status/CS%00", 422, "invalid-request"),  # NUL
-        ("/log/status/CS%0A2026", 422, "invalid-request"),  # LF
-        ("/log/status/CS%0D%0Ax", 422, "invalid-request"),  # CRLF
-        ("/log/status/CS%7F", 422, "invalid-request"),  # DEL
+        ("/log/status/CS%00", 404, "not-found"),  # NUL: no path holds a control character
+        ("/log/status/CS%0A2026", 404, "not-found"),  # LF
+        ("/log/status/CS%0D%0Ax", 404, "not-found"),  # CRLF
+        ("/log/status/CS%7F", 404, "not-found"),  # DEL
         ("/log/status/CS%20X", 422, "invalid-request"),  # space
         ("/log/status/" + "A" * 65, 422, "invalid-request"),
         ("/log/status/" + "A" * 8000, 422, "invalid-request"),  # huge
