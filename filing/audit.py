@@ -38,7 +38,6 @@ from sqlalchemy import Connection, Engine, select
 from filing import fund_audit, history, kinds, schema
 from filing.entry import FUND_EVENTS, EntryEvent, EntryFormatError, FilingEntry, party_hash
 from filing.status import ContractStatus, FilingEvent, FilingStatus, UnitStatus
-from filing.terms import contract_from_json
 from ledger.schema import leaves
 from signing.render import AgreementKind, FilingAgreement, render_agreement
 
@@ -503,7 +502,7 @@ def _check_agreements(
             report.add("contract", f"agreement {r.number}: the sealed PDF is not its draft signed")
         filing = filings.get(r.filing_number)
         original = (
-            conn.execute(select(c.c.data).where(c.c.id == filing.contract_id)).scalar()
+            conn.execute(select(c.c.kind, c.c.data).where(c.c.id == filing.contract_id)).first()
             if filing is not None
             else None
         )
@@ -513,7 +512,7 @@ def _check_agreements(
         try:
             agreement = FilingAgreement(
                 AgreementKind(r.kind),
-                contract_from_json(original),
+                kinds.load(original.kind, original.data),  # as its kind reads it
                 r.number,
                 r.filing_number,
                 r.reason,

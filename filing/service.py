@@ -71,7 +71,6 @@ from filing.status import (
     InvalidTransition,
     UnitStatus,
 )
-from filing.terms import contract_to_json
 from keys.identity import SigningPurpose, VerifiedIdentity, issue_party_certificate, purpose_of
 from keys.pki import Profile
 from ledger.database import write_transaction
@@ -899,17 +898,15 @@ class FilingService:
         later = LaterEvent.CHANGE if kind is AgreementKind.CHANGE else LaterEvent.CANCELLATION
         if not _kind(c).allows(later):
             raise ContractStateError(f"a {c['kind']} filing allows no {later.value}")
-        if not isinstance(contract, Contract):
-            # The agreement's model text names a new home's contract; a resale's is not
-            # written yet. A resale filing is cancelled by a judgment or decision meanwhile.
-            raise ContractStateError(
-                f"a {c['kind']} filing is cancelled or changed by a judgment or decision only"
-            )
         if kind is AgreementKind.CHANGE and not terms.strip():
             raise ContractStateError("a change agreement states the changes")
         a = schema.filing_agreements
         with write_transaction(self.engine) as conn:
-            self._active_filing(conn, number)
+            f = self._active_filing(conn, number)
+            if f.registered_at is not None:
+                # Refused now, not at the last signature: after 转移登记 (or a new home's
+                # registration) undoing the sale is the registry's business; the filing stands.
+                raise ContractStateError(f"filing {number} is registered; the filing stands")
             earlier = conn.execute(
                 select(schema.contracts.c.id, schema.contracts.c.status)
                 .join(a, a.c.contract_id == schema.contracts.c.id)
@@ -935,7 +932,7 @@ class FilingService:
                     developer_id=c["developer_id"],
                     status=ContractStatus.DRAFT.value,
                     kind=c["kind"],  # signed like the contract: its kind's parties, in order
-                    data=contract_to_json(dataclasses.replace(contract, number=agreement.number)),
+                    data=kinds.dump(dataclasses.replace(contract, number=agreement.number)),
                     eligibility="[]",
                     draft_sha256=hashlib.sha256(pdf).hexdigest(),
                     draft_pdf=pdf,

@@ -481,13 +481,6 @@ def test_a_resale_cancelled_by_judgment_returns_the_home_to_its_owners(api: Api)
     base = f"/v1/filings/{number}/funds"
     body = bank.signed("deposit", number, 2_000, account=SUPERVISION)
     assert _post(client, f"{base}/deposits", keys["bank"], json=body).status_code == 201  # type: ignore[attr-defined]
-    agreement = _post(
-        client,
-        f"/v1/filings/{number}/cancellation-agreements",
-        keys["buyer"],
-        json={"reason": "协商"},
-    )  # not built for resales yet: refused, nothing drafted
-    assert agreement.status_code == 409 and _type(agreement) == "contract-state"  # type: ignore[attr-defined]
     cancel = _post(
         client,
         f"/v1/filings/{number}/cancellation",
