@@ -100,12 +100,30 @@ def contract_sight(caller: Caller, developer_id: str, buyer_ids: Collection[str]
     return Sight.SEEN
 
 
-def sees_unit_people(caller: Caller, developer_id: str) -> bool:
-    """Does the caller see the buyers named in a unit's history (the authority, a court and
-    the unit's own developer; every such read is in the access log)?"""
-    return caller.role in (Role.AUTHORITY, Role.COURT) or (
-        caller.role is Role.DEVELOPER and developer_id == caller.org
-    )
+@dataclass(frozen=True)
+class UnitPeople:
+    """Whom a caller sees by name and ID number in a unit's history: everyone in it (the
+    authority, a court), or the people of the sales ``drafter`` made itself (a unit's own
+    developer: its own buyers, in its own sales' events), or nobody (pseudonyms)."""
+
+    everyone: bool = False
+    drafter: str | None = None
+
+    @property
+    def anyone(self) -> bool:
+        """Does the caller see somebody by name (such a read is in the access log)?"""
+        return self.everyone or self.drafter is not None
+
+
+def unit_people(caller: Caller, developer_id: str) -> UnitPeople:
+    """Who is named to the caller in the history of a unit of ``developer_id``. The unit's
+    developer sees the buyers it sold to, not the people of later resales (their sellers,
+    buyers, agents): those are the authority's and a court's to see, and each party's own."""
+    if caller.role in (Role.AUTHORITY, Role.COURT):
+        return UnitPeople(everyone=True)
+    if caller.role is Role.DEVELOPER and developer_id == caller.org:
+        return UnitPeople(drafter=caller.org)
+    return UnitPeople()
 
 
 # Who reads owners' names and ID numbers (besides the owners themselves).

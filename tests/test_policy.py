@@ -72,22 +72,24 @@ def test_who_sees_personal_data_and_sealed_documents(role: Role) -> None:
 
 
 UNIT_PEOPLE = {
-    Role.AUTHORITY: (True, True),
-    Role.COURT: (True, True),
-    Role.DEVELOPER: (True, False),  # only in its own units' histories
-    Role.BUYER: (False, False),  # sees buyers under pseudonyms, even themselves
-    Role.DEPARTMENT: (False, False),
-    Role.TAX: (False, False),
-    Role.BANK: (False, False),
-    Role.AGENCY: (False, False),
+    Role.AUTHORITY: (policy.UnitPeople(everyone=True), policy.UnitPeople(everyone=True)),
+    Role.COURT: (policy.UnitPeople(everyone=True), policy.UnitPeople(everyone=True)),
+    # Only in its own units' histories, and there only the people of its own sales.
+    Role.DEVELOPER: (policy.UnitPeople(drafter=DEV), policy.UnitPeople()),
+    Role.BUYER: (policy.UnitPeople(), policy.UnitPeople()),  # pseudonyms, even themselves
+    Role.DEPARTMENT: (policy.UnitPeople(), policy.UnitPeople()),
+    Role.TAX: (policy.UnitPeople(), policy.UnitPeople()),
+    Role.BANK: (policy.UnitPeople(), policy.UnitPeople()),
+    Role.AGENCY: (policy.UnitPeople(), policy.UnitPeople()),
 }
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
-def test_who_sees_the_buyers_in_a_units_history(role: Role) -> None:
+def test_who_sees_the_people_in_a_units_history(role: Role) -> None:
     own, others = UNIT_PEOPLE[role]
-    assert policy.sees_unit_people(OWN[role], DEV) is own
-    assert policy.sees_unit_people(OWN[role], OTHER_DEV) is others
+    assert policy.unit_people(OWN[role], DEV) == own
+    assert policy.unit_people(OWN[role], OTHER_DEV) == others
+    assert own.anyone is (role in (Role.AUTHORITY, Role.COURT, Role.DEVELOPER))
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
