@@ -171,8 +171,9 @@ def router(platform: Platform, limiter: RateLimiter) -> APIRouter:
         "/contracts",
         response_model=ContractPageOut,
         summary="List contracts (cursor pages, oldest first)",
-        description="A developer lists its own, a buyer the contracts naming them, the "
-        "authority and courts all; other roles 403. No names or ID numbers: "
+        description="A developer lists its own, a person (`buyer` role) the contracts naming "
+        "them as buyer or as a resale's seller or agent, an agency the resales naming its "
+        "brokerage, the authority and courts all; other roles 403. No names or ID numbers: "
         "`GET /v1/contracts/{id}` has them. Order: `created_at`, then `id`; pass `next` "
         "as `cursor` for the next page (a cursor of other filters or not given by this "
         "list: 422 `bad-cursor`).",
@@ -243,7 +244,7 @@ def router(platform: Platform, limiter: RateLimiter) -> APIRouter:
         response_model=EventPageOut,
         summary="Your filing events after an id (a page; poll with after=next)",
         description="A developer gets the events of its own filings only (filed, changed, "
-        "cancelled, fund events); the authority, departments, tax, banks and courts every "
+        "cancelled, fund events), an agency those of the resales naming it; the authority, departments, tax, banks and courts every "
         "event, as on the stream and their webhooks. Events carry no personal data. Each call "
         "looks at no more than 5,000 event ids: a page may be empty with `next` moved on; "
         "keep asking with `after=next` until `next` stops moving.",

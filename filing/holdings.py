@@ -33,6 +33,31 @@ def record_buyers(conn: Connection, contract_id: str, contract: Contract | Resal
     )
 
 
+def party_keys(contract: Contract | ResaleContract) -> set[str]:
+    """Whom a contract names besides its buyers, as ``contract_parties`` keeps them: a
+    resale's sellers and agent (``person_key``) and its brokerage (``agency:<filing
+    number>``, policy.drafter_key). A new home's seller is its developer: none."""
+    if not isinstance(contract, ResaleContract):
+        return set()
+    keys = {person_key(p.id_number) for p in contract.sellers}
+    b = contract.brokerage
+    if b is not None:
+        keys.add(f"agency:{b.filing_number}")
+        if b.agent_id:
+            keys.add(person_key(b.agent_id))
+    return keys
+
+
+def record_parties(conn: Connection, contract_id: str, contract: Contract | ResaleContract) -> None:
+    """Index the contract under ``party_keys``: the seller's and agency's lists read it."""
+    keys = sorted(party_keys(contract))
+    if keys:
+        conn.execute(
+            insert(schema.contract_parties),
+            [{"contract_id": contract_id, "party": k} for k in keys],
+        )
+
+
 def lock_family(conn: Connection, id_numbers: Iterable[str]) -> None:
     """Serialise drafts that concern any of these people, until the transaction ends."""
     if conn.dialect.name != "postgresql":

@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from filing import schema
 
@@ -127,16 +127,21 @@ def events_of(
     window: int = SCAN_WINDOW,
 ) -> ScopedEvents:
     """Events after ``after`` in id order, only those of ``developer``'s filings if given
-    (every event if None); looks at no more than ``window`` ids past ``after``."""
-    o, f, c = schema.outbox, schema.filings, schema.contracts
+    (every event if None); looks at no more than ``window`` ids past ``after``.
+
+    ``developer``: whose filings (policy.event_scope): a developer's credit code (the
+    contracts it drafted) or an agency's ``agency:<filing number>`` (the resales naming its
+    brokerage, ``contract_parties``, which include every one it drafted)."""
+    o, f, c, cp = schema.outbox, schema.filings, schema.contracts, schema.contract_parties
     top = latest_event_id(conn)
     end = min(top, after + window)
     query = _with_kind().where(o.c.id > after, o.c.id <= end)
     if developer is not None:
+        named = select(cp.c.contract_id).where(cp.c.party == developer)
         mine = (
             select(f.c.number)
             .select_from(f.join(c, c.c.id == f.c.contract_id))
-            .where(c.c.developer_id == developer)
+            .where(or_(c.c.developer_id == developer, c.c.id.in_(named)))
         )
         query = query.where(o.c.filing_number.in_(mine))
     rows = conn.execute(query.order_by(o.c.id).limit(limit)).all()

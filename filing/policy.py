@@ -62,11 +62,20 @@ READS_TAX_VIEW = (Role.TAX,)  # price, area and the parties of filed contracts
 READS_LOAN_VIEW = (Role.BANK, Role.AUTHORITY)  # a filing's status, no personal data
 READS_EVIDENCE = (Role.COURT, Role.AUTHORITY)  # the evidence package, with the documents
 # Webhooks and the event page (no personal data): departments every event, a developer
-# only the events of its own filings (``event_scope``).
-SUBSCRIBES = (Role.AUTHORITY, Role.DEPARTMENT, Role.TAX, Role.BANK, Role.COURT, Role.DEVELOPER)
+# only the events of its own filings, an agency those of the resales it brokered
+# (``event_scope``).
+SUBSCRIBES = (
+    Role.AUTHORITY,
+    Role.DEPARTMENT,
+    Role.TAX,
+    Role.BANK,
+    Role.COURT,
+    Role.DEVELOPER,
+    Role.AGENCY,
+)
 # The contract and filing lists (``list_scope``): they name no people, but tell who sells
 # and buys what; a party lists only its own.
-LISTS_CONTRACTS = (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER)
+LISTS_CONTRACTS = (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER, Role.AGENCY)
 
 
 def allowed(caller: Caller, roles: Collection[Role]) -> bool:
@@ -182,11 +191,14 @@ def must_agree_to_cancel(caller: Caller) -> bool:
 
 @dataclass(frozen=True)
 class ListScope:
-    """The rows of the contract and filing lists a caller sees: a developer's, a buyer's
-    (contracts naming that ID number), or, both None, every row."""
+    """The rows of the contract and filing lists a caller sees: a developer's (drafted by
+    it), a person's (contracts naming that ID number: as a buyer, or a resale's seller or
+    agent), an agency's (resales naming its brokerage, which are all it drafts), or, all
+    None, every row."""
 
     developer: str | None = None
-    buyer: str | None = None
+    person: str | None = None
+    agency: str | None = None  # drafter_key: ``agency:<filing number>``
 
 
 class NotListed(Exception):
@@ -194,18 +206,24 @@ class NotListed(Exception):
 
 
 def list_scope(caller: Caller) -> ListScope:
-    """A developer its own, a buyer the contracts naming them, the authority and courts all;
-    other roles none (``NotListed``)."""
+    """A developer its own, a person the contracts naming them, an agency the resales it
+    brokered, the authority and courts all; other roles none (``NotListed``)."""
     if caller.role not in LISTS_CONTRACTS:
         raise NotListed(caller.role.value)
     if caller.role is Role.DEVELOPER:
         return ListScope(developer=caller.org)
     if caller.role is Role.BUYER:
-        return ListScope(buyer=caller.org)
+        return ListScope(person=caller.org)
+    if caller.role is Role.AGENCY:
+        return ListScope(agency=drafter_key(caller))
     return ListScope()
 
 
 def event_scope(caller: Caller) -> str | None:
-    """Whose filings' events a subscriber receives: a developer its own (its org), a
-    department every event (None)."""
-    return caller.org if caller.role is Role.DEVELOPER else None
+    """Whose filings' events a subscriber receives: a developer its own (its org), an
+    agency the resales it brokered (its drafter_key), a department every event (None)."""
+    if caller.role is Role.DEVELOPER:
+        return caller.org
+    if caller.role is Role.AGENCY:
+        return drafter_key(caller)
+    return None

@@ -164,6 +164,17 @@ contract_buyers = Table(
     Index("contract_buyers_by_person", "person"),
 )
 
+# Who else a resale names, for the lists and event scopes (filing/listing.py, outbox.py):
+# its sellers and agent by the same hash of the ID number as ``contract_buyers``, its
+# brokerage as ``agency:<filing number>`` (policy.drafter_key). No purchase limit reads it.
+contract_parties = Table(
+    "contract_parties",
+    metadata,
+    Column("contract_id", String(36), ForeignKey("contracts.id"), primary_key=True),
+    Column("party", String(255), primary_key=True),
+    Index("contract_parties_by_party", "party"),
+)
+
 remote_signings = Table(
     "remote_signings",
     metadata,

@@ -368,6 +368,7 @@ class FilingService:
                     f"contract number {contract.number} is already used"
                 ) from exc
             holdings.record_buyers(conn, contract_id, contract)
+            holdings.record_parties(conn, contract_id, contract)
             drafted = Drafted(contract_id, digest, kind.kind)
             completed(conn, drafted)
         return drafted

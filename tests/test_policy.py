@@ -120,7 +120,7 @@ ROLE_SETS = {
     "READS_TAX_VIEW": {Role.TAX},
     "READS_LOAN_VIEW": {Role.BANK, Role.AUTHORITY},
     "READS_EVIDENCE": {Role.COURT, Role.AUTHORITY},
-    # A developer subscribes too: to its own filings' events only (event_scope).
+    # A developer and an agency subscribe too: to their own filings' events only (event_scope).
     "SUBSCRIBES": {
         Role.AUTHORITY,
         Role.DEPARTMENT,
@@ -128,8 +128,9 @@ ROLE_SETS = {
         Role.BANK,
         Role.COURT,
         Role.DEVELOPER,
+        Role.AGENCY,
     },
-    "LISTS_CONTRACTS": {Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER},
+    "LISTS_CONTRACTS": {Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER, Role.AGENCY},
     "SEES_OWNERS": {Role.AUTHORITY, Role.COURT},
     "RECORDS_CONSENTS": {Role.AUTHORITY, Role.BANK},
     "CONFIRMS_FUNDS": {Role.BANK},
@@ -203,14 +204,18 @@ def test_system_clock_is_aware_utc() -> None:
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
 def test_who_lists_what_and_whose_events(role: Role) -> None:
-    """The lists: a developer its own, a buyer the contracts naming them, the authority and
-    courts all, other roles none; events: a developer its own filings', others every one."""
+    """The lists: a developer its own, a person the contracts naming them, an agency the
+    resales naming it, the authority and courts all, other roles none; events: a developer
+    and an agency their own filings', others every one."""
     caller = OWN[role]
-    if role not in (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER):
+    agency = f"agency:{caller.org}"
+    if role not in (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER, Role.AGENCY):
         with pytest.raises(policy.NotListed):
             policy.list_scope(caller)
     else:
         scope = policy.list_scope(caller)
         assert scope.developer == (caller.org if role is Role.DEVELOPER else None)
-        assert scope.buyer == (caller.org if role is Role.BUYER else None)
-    assert policy.event_scope(caller) == (caller.org if role is Role.DEVELOPER else None)
+        assert scope.person == (caller.org if role is Role.BUYER else None)
+        assert scope.agency == (agency if role is Role.AGENCY else None)
+    own = {Role.DEVELOPER: caller.org, Role.AGENCY: agency}.get(role)
+    assert policy.event_scope(caller) == own
