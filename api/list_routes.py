@@ -244,8 +244,9 @@ def router(platform: Platform, limiter: RateLimiter) -> APIRouter:
         response_model=EventPageOut,
         summary="Your filing events after an id (a page; poll with after=next)",
         description="A developer gets the events of its own filings only (filed, changed, "
-        "cancelled, fund events), an agency those of the resales naming it; the authority, departments, tax, banks and courts every "
-        "event, as on the stream and their webhooks. Events carry no personal data. Each call "
+        "cancelled, fund events), an agency those of the resales naming it; the authority, "
+        "departments, tax, banks and courts every event, as on the stream and their "
+        "webhooks. Events carry no personal data. Each call "
         "looks at no more than 5,000 event ids: a page may be empty with `next` moved on; "
         "keep asking with `after=next` until `next` stops moving.",
     )

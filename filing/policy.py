@@ -94,15 +94,23 @@ def drafter_key(caller: Caller) -> str:
     return f"{prefix}:{caller.org}"
 
 
-def contract_sight(caller: Caller, developer_id: str, buyer_ids: Collection[str]) -> Sight:
+def contract_sight(
+    caller: Caller, developer_id: str, buyer_ids: Collection[str], brokerage: str | None = None
+) -> Sight:
     """A contract of ``developer_id`` (its drafter) signed in person by ``buyer_ids`` (the
-    buyers; in a resale also the sellers and the agent): a party sees only its own; another
-    party's contract is hidden (404, so that its existence is not told)."""
+    buyers; in a resale also the sellers and the agent), brokered by ``brokerage`` (a
+    resale's, by filing number): a party sees only its own; another party's contract is
+    hidden (404, so that its existence is not told). An agency sees what it drafted and what
+    names it as the brokerage (a seller's draft too: it lists them)."""
     if caller.role is Role.DEVELOPER and developer_id != caller.org:
         return Sight.HIDDEN
     if caller.role is Role.BUYER and caller.org not in buyer_ids:
         return Sight.HIDDEN
-    if caller.role is Role.AGENCY and developer_id != drafter_key(caller):
+    if (
+        caller.role is Role.AGENCY
+        and developer_id != drafter_key(caller)
+        and brokerage != caller.org
+    ):
         return Sight.HIDDEN
     if not sees_personal_data(caller):
         return Sight.FORBIDDEN

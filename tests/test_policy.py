@@ -62,6 +62,14 @@ def test_who_sees_a_contract(role: Role) -> None:
         assert policy.drafter_key(caller) == f"agency:{AGENCY}"
     elif role is Role.DEVELOPER:
         assert drafted is Sight.HIDDEN  # a drafter key is never a developer's credit code
+    # A seller's draft naming the agency as its brokerage: the agency sees it, no one else.
+    brokered = policy.contract_sight(caller, f"person:{OTHER_BUYER}", {OTHER_BUYER}, AGENCY)
+    if role is Role.AGENCY:
+        assert brokered is Sight.SEEN
+        other = policy.contract_sight(caller, f"person:{OTHER_BUYER}", {OTHER_BUYER}, "x")
+        assert other is Sight.HIDDEN
+    elif role in (Role.DEVELOPER, Role.BUYER):
+        assert brokered is Sight.HIDDEN
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)

@@ -8,6 +8,7 @@ from typing import Any
 
 from api import auth
 from filing import api_keys
+from filing.migrations import revisions
 from ledger.database import write_transaction
 from tests.test_filing_api import BUYER, Api, _post, api
 from tests.test_fund_api import server
@@ -88,3 +89,40 @@ def test_sellers_agents_and_agencies_list_their_own_resales_only(api: Api) -> No
     assert _events(client, keys["agency"]) == {first}
     assert _events(client, keys["other-agency"]) == set()
     assert {first, second} <= _events(client, keys["authority"])
+
+
+def test_resales_drafted_before_0009a_are_listed_after_the_migration(api: Api) -> None:
+    """Revision 0009a_rights indexes the parties of the resales already on record."""
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    cid, number, _ = file_resale(client, keys)
+    engine = d.log.engine
+    with write_transaction(engine) as conn:  # back to 0008: the table did not exist
+        conn.exec_driver_sql("DROP TABLE contract_parties")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0008_resale_filings'")
+    done = revisions.migrate(engine)
+    assert (done.before, done.after) == ("0008_resale_filings", revisions.head())
+    for who in ("zhang", "li", "agent", "agency"):
+        assert _all(client, keys[who], "/v1/contracts", "id") == [cid], who
+        assert _all(client, keys[who], "/v1/filings", "number") == [number], who
+    assert _all(client, keys["wang"], "/v1/contracts", "id") == []
+
+
+def test_an_agency_lists_and_opens_a_sellers_draft_naming_it(api: Api) -> None:
+    """A seller may draft naming the brokerage: the agency lists it and may open it (what
+    it lists it can read); another agency neither."""
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    with write_transaction(d.log.engine) as conn:
+        other = api_keys.create_key(conn, "长房经备字（2025）第 0999 号", auth.Role.AGENCY)
+    r = _post(client, "/v1/resale-contracts", keys["zhang"], json=resale_body("ESF-B-1"))
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    cid = r.json()["id"]  # type: ignore[attr-defined]
+    assert _all(client, keys["agency"], "/v1/contracts", "id") == [cid]
+    assert client.get(f"/v1/contracts/{cid}", headers=keys["agency"]).status_code == 200
+    stranger = {"Authorization": f"Bearer {other}"}
+    assert _all(client, stranger, "/v1/contracts", "id") == []
+    assert client.get(f"/v1/contracts/{cid}", headers=stranger).status_code == 404
+    # The drafter withdraws it, not the agency it names.
+    r = _post(client, f"/v1/contracts/{cid}/withdraw", keys["agency"])
+    assert r.status_code == 403, r.text  # type: ignore[attr-defined]
