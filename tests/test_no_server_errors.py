@@ -243,7 +243,5 @@ def test_any_other_constraint_a_write_breaks_is_a_409_problem_that_writes_nothin
 def test_a_json_body_nested_too_deep_is_a_documented_400(api: Api) -> None:
     client, _, _ = api
     deep = "[" * 100_000 + "]" * 100_000
-    r = client.post(
-        "/v1/verification", content=deep, headers={"content-type": "application/json"}
-    )
+    r = client.post("/v1/verification", content=deep, headers={"content-type": "application/json"})
     _problem(r, 400, "unreadable-body")
