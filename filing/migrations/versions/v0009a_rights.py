@@ -18,7 +18,7 @@ from filing.holdings import party_keys
 from filing.resale_terms import resale_from_json
 
 revision = "0009a_rights"
-down_revision = "0008_resale_filings"
+down_revision = "0009_contract_events"
 branch_labels = None
 depends_on = None
 
