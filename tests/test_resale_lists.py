@@ -46,9 +46,10 @@ def _all(client: Any, headers: dict[str, str], path: str, key: str) -> list[str]
 
 
 def _events(client: Any, headers: dict[str, str]) -> set[str]:
+    """The contracts the caller's events are about (signatures, filings, …)."""
     r = client.get("/v1/events", headers=headers)
     assert r.status_code == 200, r.text
-    return {e["filing"] for e in r.json()["events"]}
+    return {e["contract"] for e in r.json()["events"]}
 
 
 def test_sellers_agents_and_agencies_list_their_own_resales_only(api: Api) -> None:
@@ -89,9 +90,9 @@ def test_sellers_agents_and_agencies_list_their_own_resales_only(api: Api) -> No
     r = client.get("/v1/contracts", headers=keys["zhang"], params={"unit": OLD[0]})
     assert [i["id"] for i in r.json()["items"]] == [first_cid]
     # The agency's events: its resale's, not the next one's; another agency none of them.
-    assert _events(client, keys["agency"]) == {first}
+    assert _events(client, keys["agency"]) == {first_cid}
     assert _events(client, keys["other-agency"]) == set()
-    assert {first, second} <= _events(client, keys["authority"])
+    assert {first_cid, second_cid} <= _events(client, keys["authority"])
 
 
 def test_resales_drafted_before_0009a_are_listed_after_the_migration(api: Api) -> None:
