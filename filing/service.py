@@ -411,43 +411,57 @@ class FilingService:
         registered_on: dt.date | None = None,
         shares: Sequence[str] | None = None,
     ) -> Registration:
-        """The authority registers the purchase holding the unit (``ownership_records.
-        register_in``: its buyers become the owners) and, in the same transaction, logs
-        ``registered`` against its filing, which stays in force, completed."""
+        """The authority registers the purchase holding the unit (``register_in``)."""
         with write_transaction(self.engine) as conn:
-            record = ownership_records.register_in(
-                conn, code, certificate, actor, registered_on, shares
-            )
-            assert record.filing_number is not None  # register_in names the filing
-            number = record.filing_number
-            f = self._active_filing(conn, number)
-            if f.registered_at is not None:
-                raise ContractStateError(f"filing {number} is registered already")
-            at = self.clock.now().replace(microsecond=0)
-            canonical = registration_record(
-                number, code, record.ownership.certificate, record.ownership.registered_on
-            )
-            doc = hashlib.sha256(canonical).hexdigest()
-            kind = kinds.get(f.kind)
-            entry = FilingEntry(
-                EntryEvent.REGISTERED, number, doc, code, at, (), ref=f.log_index,
-                kind=kind.log_kind,
-            )  # fmt: skip
-            [index] = self.d.log.append_in(conn, [entry.encode()])
-            conn.execute(
-                update(schema.filings)
-                .where(schema.filings.c.number == number)
-                .values(registered_at=at, registration=canonical.decode())
-            )
-            outbox.enqueue(conn, "registered", number, index, at, code, doc, f.log_index)
-            words = "转移登记" if kind.kind is Kind.RESALE else "不动产登记"
-            record_event(
-                conn, number, FilingEvent.REGISTERED, index, at, actor, f"{words} {certificate}"
-            )
-            registration = Registration(record, index)
+            registration = self.register_in(conn, code, certificate, actor, registered_on, shares)
             completed(conn, registration)
         self.d.sequencer().appended()
         return registration
+
+    def register_in(
+        self,
+        conn: Connection,
+        code: str,
+        certificate: str,
+        actor: str,
+        registered_on: dt.date | None = None,
+        shares: Sequence[str] | None = None,
+        at: dt.datetime | None = None,
+    ) -> Registration:
+        """Register the purchase holding the unit within the caller's transaction
+        (``ownership_records.register_in``: its buyers become the owners) and log
+        ``registered`` against its filing, which stays in force, completed. ``at``: when,
+        for imported history."""
+        record = ownership_records.register_in(
+            conn, code, certificate, actor, registered_on, shares
+        )
+        assert record.filing_number is not None  # register_in names the filing
+        number = record.filing_number
+        f = self._active_filing(conn, number)
+        if f.registered_at is not None:
+            raise ContractStateError(f"filing {number} is registered already")
+        at = at or self.clock.now().replace(microsecond=0)
+        canonical = registration_record(
+            number, code, record.ownership.certificate, record.ownership.registered_on
+        )
+        doc = hashlib.sha256(canonical).hexdigest()
+        kind = kinds.get(f.kind)
+        entry = FilingEntry(
+            EntryEvent.REGISTERED, number, doc, code, at, (), ref=f.log_index,
+            kind=kind.log_kind,
+        )  # fmt: skip
+        [index] = self.d.log.append_in(conn, [entry.encode()])
+        conn.execute(
+            update(schema.filings)
+            .where(schema.filings.c.number == number)
+            .values(registered_at=at, registration=canonical.decode())
+        )
+        outbox.enqueue(conn, "registered", number, index, at, code, doc, f.log_index)
+        words = "转移登记" if kind.kind is Kind.RESALE else "不动产登记"
+        record_event(
+            conn, number, FilingEvent.REGISTERED, index, at, actor, f"{words} {certificate}"
+        )
+        return Registration(record, index)
 
     def measurements(self, code: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
