@@ -280,7 +280,7 @@ outbox = Table(
     Column(
         "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
-    Column("event", String(16), nullable=False),
+    Column("event", String(32), nullable=False),  # 32 since 0009d (maintenance-deposited)
     Column("filing_number", String(32), nullable=False, index=True),
     Column("log_index", BigInteger, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
