@@ -77,7 +77,8 @@ class FilingPageOut(BaseModel):
 class EventOut(BaseModel):
     id: int
     event: str = Field(
-        description="filed, changed, cancelled, funds-deposited, funds-released, funds-refunded"
+        description="filed, changed, cancelled, registered, funds-deposited, funds-released, "
+        "funds-refunded, maintenance-deposited, maintenance-used"
     )
     filing: str
     log_index: int

@@ -30,7 +30,7 @@ LAST_RETRY = dt.timedelta(minutes=10)
 @dataclass(frozen=True)
 class Event:
     id: int
-    event: str  # filed | changed | cancelled | funds-deposited | funds-released | funds-refunded
+    event: str  # filed | changed | cancelled | registered | funds-* | maintenance-*
     filing: str
     log_index: int
     at: dt.datetime
