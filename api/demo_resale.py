@@ -171,12 +171,15 @@ class _BankSigner:
         self.cert_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
         self.n = 0
 
-    def signed(self, kind: str, number: str, amount_fen: int) -> dict[str, str]:
+    def signed(
+        self, kind: str, number: str, amount_fen: int, account: str = ACCOUNT
+    ) -> dict[str, str]:
+        """``account``: the supervision account, or a maintenance deposit's unit code."""
         self.n += 1
         statement = FundStatement(
             kind=kind,
             filing=number,
-            account=ACCOUNT,
+            account=account,
             amount_fen=amount_fen,
             at=dt.datetime.now(dt.UTC).replace(microsecond=0),
             bank=BANK,

@@ -214,6 +214,25 @@ def _rule_set(item: dict[str, Any]) -> MaintenanceRuleSet:
     )
 
 
+def adopt_example(data_dir: Path, bank: str) -> bool:
+    """Write the example rule set, ``bank`` designated, unless the deployment has a rules
+    file (the demo adopts the fund this way; a real deployment writes its city's)."""
+    path = data_dir / RULES_FILE
+    if path.exists():
+        return False
+    rates = {kind.value: yuan(fen) for kind, fen in EXAMPLE.rates_fen}
+    item = {
+        "version": EXAMPLE.version,
+        "effective_from": EXAMPLE.effective_from.isoformat(),
+        "bank": bank,
+        "basis": EXAMPLE.basis.value,
+        "rates_yuan": rates,
+        "high_rise_floors": EXAMPLE.high_rise_floors,
+    }
+    path.write_text(json.dumps([item], ensure_ascii=False, indent=1), encoding="utf-8")
+    return True
+
+
 def maintenance_rule_sets(data_dir: Path) -> list[MaintenanceRuleSet]:
     """The deployment's rule sets: ``DIR/maintenance-fund-rules.json``, else none (nothing
     due; see the module's note)."""

@@ -83,14 +83,16 @@ def upgrade() -> None:
     new = [m.tables[name] for name in TABLES]
     m.create_all(conn, tables=new, checkfirst=False)
     append_only(conn, new)
-    widen = {"type_": String(32), "existing_type": String(16), "existing_nullable": False}
+    wide, narrow = String(32), String(16)
     if conn.dialect.name == "postgresql":  # binary-compatible: no rewrite, no trigger fires
-        op.alter_column("outbox", "event", **widen)
+        op.alter_column(
+            "outbox", "event", type_=wide, existing_type=narrow, existing_nullable=False
+        )
         return
     # SQLite cannot alter a column in place: batch mode copies the table, which drops its
     # append-only triggers; they are made again over the copy (its key: ``id``).
     with op.batch_alter_table("outbox") as batch:
-        batch.alter_column("event", **widen)
+        batch.alter_column("event", type_=wide, existing_type=narrow, existing_nullable=False)
     append_only(conn, [Table("outbox", MetaData(), Column("id", Integer, primary_key=True))])
 
 
