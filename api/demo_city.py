@@ -6,6 +6,11 @@ Every filing and cancellation goes through the platform's own filing transaction
 when it happened (``filing.history_import``). The filings' documents, though, are
 placeholders, not signed PDFs (sealing thousands would take an hour): demo-city filings do
 not verify, and it refuses a data directory that already holds filings.
+
+Maintenance funds (住宅专项维修资金): the city adopts the example rule set (from 2026-01-01;
+filings before owe nothing), most buyers' funds are deposited by the designated bank with
+its own signed statements (today: a bank's certificate is valid from when it is issued),
+and one building's owners approve a repair that debits their units.
 """
 
 from __future__ import annotations
@@ -17,11 +22,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from filing import maintenance
 from filing.deployment import Deployment
 from filing.history_import import HistoryExists, HistoryImport
+from filing.maintenance_service import KIND, MaintenanceService
 from filing.platform import filing_service
+from keys.banks import issue_bank_certificate
 from signing.contract import Areas, Party, Unit
 from signing.sample import sample_contract
+from verifier import fund_statement
+from verifier.fund_statement import FundStatement
 
 # District, GB/T 2260 code, price per m² (yuan) around which its contracts are signed.
 DISTRICTS = (
@@ -52,6 +64,7 @@ LAYOUTS = (("89.20", "72.45", "16.75"), ("118.56", "96.30", "22.26"), ("143.88",
 
 
 CREDIT_CODE = "统一社会信用代码"
+BANK = "示范银行"  # the bank the city designates for maintenance funds
 
 
 class CityExists(Exception):
@@ -66,6 +79,7 @@ class CitySize:
     units_per_floor: int = 3
     sold_share: float = 0.7
     cancelled_share: float = 0.03
+    deposited_share: float = 0.8  # of the filings owing maintenance fund
 
 
 def _inventory(rng: random.Random, size: CitySize) -> list[dict[str, str]]:
@@ -108,6 +122,7 @@ def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> 
     size = size or CitySize()
     rng = random.Random(seed)
     with Deployment.open(data_dir) as deployment:
+        maintenance.adopt_example(deployment.data_dir, BANK)  # before the rules are read
         history = HistoryImport(filing_service(deployment))
         try:
             history.refuse_if_filed()
@@ -127,6 +142,7 @@ def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> 
             key=lambda pair: pair[0],
         )
         filings = cancellations = 0
+        live: list[tuple[str, str]] = []  # (filing, unit) of the filings in force
         template = sample_contract()
         prices = {district: base for district, _, base in DISTRICTS}
         for start in range(0, len(dated), 500):
@@ -164,16 +180,52 @@ def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> 
                     )
                     number = batch.file(contract, at)
                     filings += 1
+                    live.append((number, r["code"]))
                     if rng.random() < size.cancelled_share:
                         later = min(at + dt.timedelta(days=rng.randrange(1, 60)), today)
                         # Synthetic history: the agreement stands for itself by its number.
                         agreement = f"{number}-JC1"
                         batch.cancel(number, "双方协商解除", agreement, later)
                         cancellations += 1
+                        live.pop()
+        deposits, debits = _maintenance(deployment, rng, size, live)
         cp = deployment.sequencer().step()
         return {
             "units": len(rows),
             "filings": filings,
             "cancellations": cancellations,
+            "maintenance_deposits": deposits,
+            "maintenance_debits": debits,
             "log_size": cp.size if cp else 0,
         }
+
+
+def _maintenance(
+    deployment: Deployment, rng: random.Random, size: CitySize, live: list[tuple[str, str]]
+) -> tuple[int, int]:
+    """Deposits of the filings in force that owe maintenance fund, each signed by the
+    designated bank's own key; then a repair of one building debiting its funded units."""
+    service = MaintenanceService(deployment)
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = issue_bank_certificate(deployment.pki.ca, BANK, key.public_key())
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    funded: dict[str, int] = {}
+    for n, (number, code) in enumerate(live):
+        dues = service.account(code).dues
+        due = next((int(d["due_fen"]) for d in dues if d["filing"] == number), 0)
+        if not due or rng.random() >= size.deposited_share:
+            continue
+        statement = FundStatement(
+            KIND, number, code, due, max(now, certificate.not_valid_before_utc), BANK, f"WX-{n}"
+        ).encode()
+        signature = fund_statement.sign(statement, key)
+        service.deposit(number, statement, signature, certificate, BANK)
+        funded[code] = due
+    # One building's repair (屋面防水), approved by its owners: a tenth of each balance.
+    buildings = sorted({code[:-4] for code in funded})
+    if not buildings:
+        return len(funded), 0
+    building = rng.choice(buildings)
+    debits = [(c, max(1, a // 10)) for c, a in sorted(funded.items()) if c[:-4] == building]
+    service.use("WX-CITY-0001", "业主大会决议 屋面防水维修", debits, "长沙市住房和城乡建设局")
+    return len(funded), len(debits)
