@@ -332,10 +332,21 @@ def test_racing_uses_never_overdraw_and_crossing_units_do_not_deadlock(
             )
             numbers.append(number)
         bank = _bank(client, keys["bank"], BANK)
-        for code, number in zip(CODES, numbers, strict=True):
-            body = bank.signed("maintenance-deposit", number, DUE, account=code)
-            r = _post(client, f"/v1/filings/{number}/maintenance/deposits", keys["bank"], json=body)
-            assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+        # Six deposits of a third of the amount due, at once: three fit, three would overpay.
+        third = DUE // 3
+        calls = [
+            (
+                f"/v1/filings/{numbers[0]}/maintenance/deposits",
+                bank.signed("maintenance-deposit", numbers[0], third, account=CODES[0]),
+            )
+            for _ in range(6)
+        ]
+        answers = _race(base, keys["bank"], calls)
+        assert sorted(a.status_code for a in answers) == [201] * 3 + [409] * 3
+        assert all(_type(a) == "maintenance-overpaid" for a in answers if a.status_code == 409)
+        body = bank.signed("maintenance-deposit", numbers[1], DUE, account=CODES[1])
+        r = _post(client, f"/v1/filings/{numbers[1]}/maintenance/deposits", keys["bank"], json=body)
+        assert r.status_code == 201, r.text  # type: ignore[attr-defined]
 
         # Eight uses of 300,000 fen from one unit: three fit in 948,480, five do not.
         calls = [
