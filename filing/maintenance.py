@@ -192,7 +192,9 @@ def _rule_set(item: dict[str, Any]) -> MaintenanceRuleSet:
         given = {BuildingType(k): Decimal(str(v)) for k, v in item["rates_yuan"].items()}
         if set(given) != set(BuildingType) or any(v <= 0 for v in given.values()):
             raise ValueError("per-m2 rates are positive, for 多层 and 高层")
-        rates = tuple((k, int((v * 100).to_integral_exact())) for k, v in given.items())
+        if any((v * 100) % 1 for v in given.values()):
+            raise ValueError("per-m2 rates are whole fen (at most two decimals of a yuan)")
+        rates = tuple((k, int(v * 100)) for k, v in given.items())
     else:
         share = Decimal(str(item["price_share"]))
         if not 0 < share < 1:

@@ -102,6 +102,8 @@ def test_the_amount_due_by_building_type_or_price_share_rounds_to_the_fen(tmp_pa
     for broken in (
         [{**RULES[0], "rates_yuan": {"多层": "50.00"}}],
         [{**RULES[0], "basis": "per-m3"}],
+        [{**RULES[0], "rates_yuan": {"多层": "50.005", "高层": "80.00"}}],
+        [{**RULES[0], "rates_yuan": {"多层": "0", "高层": "80.00"}}],
         [{**RULES[0], "basis": "price-share", "price_share": "1.5"}],
         [RULES[0], RULES[0]],
     ):
