@@ -26,7 +26,9 @@ from sqlalchemy import (
 from ledger.schema import append_only
 
 revision = "0009d_maintenance_funds"
-down_revision = "0008_resale_filings"
+# Chained after main's 0009_contract_events when merging main (the brief said 0008; the
+# lead re-chains the parallel helpers' revisions at merge).
+down_revision = "0009_contract_events"
 branch_labels = None
 depends_on = None
 
