@@ -17,6 +17,7 @@ from api import (
     fund_routes,
     list_routes,
     log_routes,
+    maintenance_routes,
     ownership_routes,
     pages,
     pki_routes,
@@ -124,6 +125,7 @@ def create_app(
     app.include_router(filing_routes.router(deployment, platform, limiter))
     app.include_router(ownership_routes.router(deployment, platform, limiter))
     app.include_router(fund_routes.router(deployment, platform, limiter))
+    app.include_router(maintenance_routes.router(deployment, platform, limiter))
     app.include_router(supervision_routes.router(platform, limiter, targets))
     app.include_router(list_routes.router(platform, limiter))
     app.include_router(pages.router(deployment, service, limiter, budget))

@@ -29,10 +29,12 @@ from typing import Any
 
 import httpx
 import uvicorn
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from api import demo_resale
 from api.app import create_app
+from filing import maintenance
 from filing.deployment import Deployment, WitnessConfig
 from filing.platform import Platform
 from filing.policy import Role
@@ -44,6 +46,7 @@ from ledger.receipt import Receipt, checkpoint_size
 from ledger.status_file import StatusFile
 from signing import remote
 from signing.sample import sample_contract
+from verifier import fund_statement
 from verifier.models import Verdict
 from verifier.reports import kind_name, verdict_words
 from verifier.trust import TrustBundle
@@ -324,7 +327,9 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
                 "own process with its own key and store (loopback "
                 f"{', '.join(w.url.rsplit(':', 1)[1] for w in witnesses)}); policy 2 of 2"
             )
-            pdf, filed, resale_pdf, resale = _run_story(deployment, lines)
+            # 住宅专项维修资金: the demo adopts the example rule set, its bank designated.
+            maintenance.adopt_example(deployment.data_dir, demo_resale.BANK)
+            pdf, filed, resale_pdf, resale, upkeep = _run_story(deployment, lines)
         trust_json = deployment.trust_bundle_json()
         (out_dir / "root-ca.pem").write_bytes(pem(deployment.pki.ca.root))
         status = _status(deployment, filed)
@@ -336,9 +341,12 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
     (out_dir / "contract.pdf.tlog-status").write_text(status.to_text(), encoding="utf-8")
 
     trust = TrustBundle.from_json(trust_json)
-    report = verify(pdf, trust, Receipt.parse(filed["receipt"]), status=status)
+    report = verify(pdf, trust, Receipt.parse(filed["receipt"]), status=status, funds=upkeep)
     if report.verdict is not Verdict.PASSED or report.filing is None:
         raise DemoFailed(f"the filed contract does not verify: {report.reason}")
+    proven = [n.zh for n in report.notes if n.zh.startswith("维修资金记录已证明")]
+    if len(proven) != len(upkeep):
+        raise DemoFailed("the maintenance-fund deposit does not verify offline")
     if report.filing.checked_by != "status":
         raise DemoFailed(f"the status proof did not decide the status: {report.reason}")
     lines.append(
@@ -351,6 +359,7 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
         f"in force as of tree size {report.filing.checked_up_to} by its status proof "
         f"({len(status.to_text())} bytes: the map and log paths, the cosigned checkpoint)"
     )
+    lines += [f"and its maintenance-fund deposit: {p}" for p in proven]
     # The resale verifies offline too: a 存量房买卖, in force and registered (转移登记).
     (out_dir / "resale.pdf").write_bytes(resale_pdf)
     (out_dir / "resale.pdf.tlog-proof").write_text(resale["receipt"], encoding="utf-8")
@@ -383,11 +392,12 @@ def _status(deployment: Deployment, filed: dict[str, Any]) -> StatusFile:
 
 def _run_story(
     deployment: Deployment, lines: list[str]
-) -> tuple[bytes, dict[str, Any], bytes, dict[str, Any]]:
+) -> tuple[bytes, dict[str, Any], bytes, dict[str, Any], tuple[tuple[bytes, str], ...]]:
     """The API served with its sequencer; the authority, developer, buyers and bank at work.
 
-    Returns the filed contract and the filing's answer (with its receipt), and the same of
-    the resale.
+    Returns the filed contract and the filing's answer (with its receipt), the same of
+    the resale, and the first filing's maintenance-fund deposit as evidence (its statement
+    with signature and certificates, and its receipt).
     """
     buyers = [b.id_number for b in sample_contract(buyers=2).buyers]
     app = create_app(deployment)
@@ -419,6 +429,9 @@ def _run_story(
             f"platform seal B-LTA, log index {filed['log_index']})"
         )
         pdf = developer.get(f"/v1/filings/{filed['filing']}/document").content
+        upkeep = _deposit_maintenance(
+            deployment, authority, _Client(base, keys["bank"]), filed, available[0]["code"], lines
+        )
 
         second = _file_one(developer, buyer_b, available[1]["code"], f"HT-{stamp}-2", 1)
         # 注销 by consent: neither party can cancel alone; both sign the agreement.
@@ -458,7 +471,40 @@ def _run_story(
                 "anchored the unit and filing histories in the log (log index "
                 f"{', '.join(str(a.log_index) for a in anchored)})"
             )
-    return pdf, filed, resale_pdf, resale
+    return pdf, filed, resale_pdf, resale, upkeep
+
+
+def _deposit_maintenance(
+    deployment: Deployment,
+    authority: _Client,
+    bank: _Client,
+    filed: dict[str, Any],
+    code: str,
+    lines: list[str],
+) -> tuple[tuple[bytes, str], ...]:
+    """The buyer's maintenance fund (住宅专项维修资金), due by the rule set in force when the
+    contract was filed, deposited at the designated bank, which confirms it signed."""
+    number = str(filed["filing"])
+    dues = authority.get(f"/v1/units/{code}/maintenance").json()["dues"]
+    if not dues:
+        return ()  # a deployment whose own rules file designates no rule set in force
+    due = int(dues[-1]["due_fen"])
+    signer = demo_resale.BankSigner.over_api(bank)
+    body = signer.signed("maintenance-deposit", number, due, account=code)
+    done = bank.post(f"/v1/filings/{number}/maintenance/deposits", 201, json=body)
+    if not done.get("receipt"):
+        raise DemoFailed("the maintenance-fund deposit came back without a receipt")
+    lines.append(
+        f"maintenance fund (住宅专项维修资金) of {number}: {dues[-1]['basis']} = "
+        f"{dues[-1]['due_yuan']} 元, deposited and signed by {demo_resale.BANK} "
+        f"(log index {done['log_index']}); the registration may proceed"
+    )
+    statement = base64.b64decode(body["statement"])
+    signature = base64.b64decode(body["signature"])
+    certificate = x509.load_pem_x509_certificate(body["certificate"].encode())
+    chain = [certificate, deployment.pki.ca.issuing]
+    member = fund_statement.evidence_member(statement, signature, chain)
+    return ((member, str(done["receipt"])),)
 
 
 def developer_or_authority_document(authority: _Client, number: str) -> bytes:

@@ -12,6 +12,11 @@ own transactions, dated when it happened (``filing.history_import``), in date or
 filings' documents, though, are placeholders, not signed PDFs (sealing thousands would
 take an hour): demo-city filings do not verify, and it refuses a data directory that
 already holds filings.
+
+Maintenance funds (住宅专项维修资金): the city adopts the example rule set (from 2026-01-01;
+filings before owe nothing), most buyers' funds are deposited by the designated bank with
+its own signed statements (today: a bank's certificate is valid from when it is issued),
+and one building's owners approve a repair that debits their units.
 """
 
 from __future__ import annotations
@@ -20,23 +25,27 @@ import dataclasses
 import datetime as dt
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from api.demo_resale import ACCOUNT, BANK, BankSigner
+from filing import maintenance
 from filing.deployment import Deployment
 from filing.drafting import ResaleTerms
 from filing.funds import FundEventKind
 from filing.history_import import Batch, HistoryExists, HistoryImport
+from filing.maintenance_service import KIND, MaintenanceService
 from filing.ownership import ownership_of
 from filing.platform import filing_service
 from keys.banks import issue_bank_certificate
 from signing.contract import Areas, DisputeResolution, Party, Payment, PaymentMethod, Unit
 from signing.resale import Supervision, TaxSplit
 from signing.sample import sample_contract
+from verifier import fund_statement
+from verifier.fund_statement import FundStatement
 
 # District, GB/T 2260 code, price per m² (yuan) around which its contracts are signed.
 DISTRICTS = (
@@ -67,6 +76,7 @@ LAYOUTS = (("89.20", "72.45", "16.75"), ("118.56", "96.30", "22.26"), ("143.88",
 
 
 CREDIT_CODE = "统一社会信用代码"
+MAINTENANCE_BANK = "示范银行"  # the bank the city designates for maintenance funds
 
 
 class CityExists(Exception):
@@ -84,6 +94,7 @@ class CitySize:
     existing_floors: int = 6  # the old community: one building per district, 2 homes a floor
     resold_share: float = 0.6  # of its homes, resold within the year
     resale_cancelled_share: float = 0.08  # of the resales, cancelled and refunded
+    deposited_share: float = 0.8  # of the filings owing maintenance fund
 
 
 # A resale's steps after its filing, in days: the deposit into the supervision account,
@@ -177,12 +188,14 @@ class _Tally:
     resales_cancelled: int = 0
     transfers: int = 0
     fund_events: int = 0
+    live: list[tuple[str, str]] = field(default_factory=list)  # new homes' filings in force
 
 
 def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> dict[str, int]:
     size = size or CitySize()
     rng = random.Random(seed)
     with Deployment.open(data_dir) as deployment:
+        maintenance.adopt_example(deployment.data_dir, MAINTENANCE_BANK)  # before rules are read
         history = HistoryImport(filing_service(deployment))
         try:
             history.refuse_if_filed()
@@ -232,6 +245,7 @@ def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> 
             with history.batch() as batch:
                 for _, _, step in steps[start : start + 500]:
                     step(batch)
+        deposits, debits = _maintenance(deployment, rng, size, tally.live)
         cp = deployment.sequencer().step()
         return {
             "units": len(rows) + len(existing),
@@ -241,6 +255,8 @@ def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> 
             "resales_cancelled": tally.resales_cancelled,
             "transfers": tally.transfers,
             "fund_events": tally.fund_events,
+            "maintenance_deposits": deposits,
+            "maintenance_debits": debits,
             "log_size": cp.size if cp else 0,
         }
 
@@ -298,6 +314,8 @@ def _new_home_sale(
             # Synthetic history: the agreement stands for itself by its number.
             batch.cancel(number, "双方协商解除", f"{number}-JC1", later)
             tally.cancellations += 1
+        else:
+            tally.live.append((number, r["code"]))
 
     return step
 
@@ -403,3 +421,40 @@ class _Resale:
             self.tally.resales_cancelled += 1
 
         return step
+
+
+def _maintenance(
+    deployment: Deployment, rng: random.Random, size: CitySize, live: list[tuple[str, str]]
+) -> tuple[int, int]:
+    """Deposits of the filings in force that owe maintenance fund, each signed by the
+    designated bank's own key; then a repair of one building debiting its funded units."""
+    service = MaintenanceService(deployment)
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = issue_bank_certificate(deployment.pki.ca, MAINTENANCE_BANK, key.public_key())
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    funded: dict[str, int] = {}
+    for n, (number, code) in enumerate(live):
+        dues = service.account(code).dues
+        due = next((int(d["due_fen"]) for d in dues if d["filing"] == number), 0)
+        if not due or rng.random() >= size.deposited_share:
+            continue
+        statement = FundStatement(
+            KIND,
+            number,
+            code,
+            due,
+            max(now, certificate.not_valid_before_utc),
+            MAINTENANCE_BANK,
+            f"WX-{n}",
+        ).encode()
+        signature = fund_statement.sign(statement, key)
+        service.deposit(number, statement, signature, certificate, MAINTENANCE_BANK)
+        funded[code] = due
+    # One building's repair (屋面防水), approved by its owners: a tenth of each balance.
+    buildings = sorted({code[:-4] for code in funded})
+    if not buildings:
+        return len(funded), 0
+    building = rng.choice(buildings)
+    debits = [(c, max(1, a // 10)) for c, a in sorted(funded.items()) if c[:-4] == building]
+    service.use("WX-CITY-0001", "业主大会决议 屋面防水维修", debits, "长沙市住房和城乡建设局")
+    return len(funded), len(debits)

@@ -185,15 +185,21 @@ class BankSigner:
         return cls(key, certificate)
 
     def sign(
-        self, kind: str, number: str, amount_fen: int, at: dt.datetime | None = None
+        self,
+        kind: str,
+        number: str,
+        amount_fen: int,
+        at: dt.datetime | None = None,
+        account: str = ACCOUNT,
     ) -> tuple[bytes, bytes]:
         """The statement of ``kind`` for filing ``number``, booked at ``at`` (now), and the
-        bank's signature of it."""
+        bank's signature of it. ``account``: the supervision account, or a maintenance
+        deposit's unit code."""
         self.n += 1
         statement = FundStatement(
             kind=kind,
             filing=number,
-            account=ACCOUNT,
+            account=account,
             amount_fen=amount_fen,
             at=at or dt.datetime.now(dt.UTC).replace(microsecond=0),
             bank=BANK,
@@ -201,9 +207,11 @@ class BankSigner:
         ).encode()
         return statement, fund_statement.sign(statement, self.key)
 
-    def signed(self, kind: str, number: str, amount_fen: int) -> dict[str, str]:
+    def signed(
+        self, kind: str, number: str, amount_fen: int, account: str = ACCOUNT
+    ) -> dict[str, str]:
         """``sign``, as the fund routes take it."""
-        statement, signature = self.sign(kind, number, amount_fen)
+        statement, signature = self.sign(kind, number, amount_fen, account=account)
         return {
             "statement": base64.b64encode(statement).decode(),
             "signature": base64.b64encode(signature).decode(),

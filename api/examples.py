@@ -364,6 +364,71 @@ RESPONSES: dict[str, Any] = {
             "held": "2800000.00",
         }
     ],
+    "POST /v1/filings/{number}/maintenance/deposits": {
+        "filing": _FILING,
+        "unit": _CODE,
+        "log_index": 8,
+        "kind": "deposit",
+        "amount_fen": 948480,
+        "amount_yuan": "9484.80",
+        "bank": "示范银行",
+        "reference": "WX-DEP-2026-000123",
+        "deposited_fen": 948480,
+        "due_fen": 948480,
+        "settled": True,
+        "receipt": _RECEIPT,
+    },
+    "POST /v1/maintenance/uses": {
+        "number": "WX-2030-0001",
+        "record_sha256": _SHA,
+        "debits": [
+            {"unit": _CODE, "amount_fen": 120000, "amount_yuan": "1200.00", "log_index": 21}
+        ],
+    },
+    "GET /v1/units/{code}/maintenance": {
+        "unit": _CODE,
+        "balance_fen": 828480,
+        "balance_yuan": "8284.80",
+        "deposited_fen": 948480,
+        "used_fen": 120000,
+        "dues": [
+            {
+                "filing": _FILING,
+                "due_fen": 948480,
+                "due_yuan": "9484.80",
+                "deposited_fen": 948480,
+                "rule_version": "cs-2026.1",
+                "basis": "高层 118.56 m² × 80.00 元/m²",
+                "bank": "示范银行",
+            }
+        ],
+        "events": [
+            {
+                "log_index": 8,
+                "kind": "deposit",
+                "label": "维修资金存入",
+                "filing": _FILING,
+                "amount_fen": 948480,
+                "amount_yuan": "9484.80",
+                "by": "示范银行",
+                "reference": "WX-DEP-2026-000123",
+                "document_sha256": _SHA,
+                "recorded_at": "2026-11-28T02:00:03+00:00",
+            }
+        ],
+    },
+    "GET /v1/stats/maintenance": {
+        "due_fen": 1896960,
+        "filings_with_due": 2,
+        "deposits": 2,
+        "deposited_fen": 1896960,
+        "uses": 1,
+        "debits": 2,
+        "used_fen": 240000,
+        "balance_fen": 1656960,
+        "balance_yuan": "16569.60",
+        "units_with_account": 2,
+    },
     "POST /v1/units/{code}/corrections": {
         "code": _CODE,
         "changed": {"room": {"old": "101", "new": "101A"}},

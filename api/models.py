@@ -287,6 +287,83 @@ class SignedStatement(BaseModel):
     receipt: str | None
 
 
+# -- maintenance funds (住宅专项维修资金) ---------------------------------------------
+
+
+class MaintenanceDeposited(BaseModel):
+    filing: str
+    unit: str
+    log_index: int
+    kind: str = Field(description="deposit")
+    amount_fen: int
+    amount_yuan: DecimalText
+    bank: str
+    reference: str = Field(description="the bank's own reference")
+    deposited_fen: int = Field(description="deposited under this filing, this one included")
+    due_fen: int
+    settled: bool = Field(description="the amount due is deposited: registration may proceed")
+    receipt: str | None
+
+
+class MaintenanceDebit(BaseModel):
+    unit: str
+    amount_fen: int
+    amount_yuan: DecimalText
+    log_index: int
+
+
+class MaintenanceUseRecorded(BaseModel):
+    number: str
+    record_sha256: Sha256
+    debits: list[MaintenanceDebit]
+
+
+class MaintenanceDue(BaseModel):
+    filing: str
+    due_fen: int
+    due_yuan: DecimalText
+    deposited_fen: int
+    rule_version: str
+    basis: str = Field(description="how the amount was computed, for people")
+    bank: str = Field(description="the designated bank")
+
+
+class MaintenanceEvent(BaseModel):
+    log_index: int
+    kind: str = Field(description="deposit or use")
+    label: str
+    filing: str = Field(description="the filing whose log entries the event belongs to")
+    amount_fen: int
+    amount_yuan: DecimalText
+    by: str = Field(description="the bank, or the authority that recorded the use")
+    reference: str
+    document_sha256: Sha256
+    recorded_at: Timestamp
+
+
+class MaintenanceAccount(BaseModel):
+    unit: str
+    balance_fen: int
+    balance_yuan: DecimalText
+    deposited_fen: int
+    used_fen: int
+    dues: list[MaintenanceDue]
+    events: list[MaintenanceEvent]
+
+
+class MaintenanceTotals(BaseModel):
+    due_fen: int
+    filings_with_due: int
+    deposits: int
+    deposited_fen: int
+    uses: int
+    debits: int
+    used_fen: int
+    balance_fen: int
+    balance_yuan: DecimalText
+    units_with_account: int
+
+
 # -- statistics and departments ----------------------------------------------------
 
 
@@ -398,6 +475,10 @@ ANSWERS: dict[str, tuple[type[BaseModel], bool]] = {
     "GET /v1/stats/filings": (FilingStatsRow, True),
     "GET /v1/stats/stock": (StockRow, True),
     "GET /v1/stats/funds": (FundTotalsRow, True),
+    "POST /v1/filings/{number}/maintenance/deposits": (MaintenanceDeposited, False),
+    "POST /v1/maintenance/uses": (MaintenanceUseRecorded, False),
+    "GET /v1/units/{code}/maintenance": (MaintenanceAccount, False),
+    "GET /v1/stats/maintenance": (MaintenanceTotals, False),
     "GET /v1/tax/filings": (TaxFiling, True),
     "GET /v1/loans/filings/{number}": (LoanFiling, False),
     "POST /v1/webhooks": (WebhookCreated, False),

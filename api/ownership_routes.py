@@ -22,6 +22,7 @@ from api.ratelimit import RateLimiter
 from filing import ownership_records as records
 from filing import policy, registry
 from filing.deployment import Deployment
+from filing.maintenance_dues import MaintenanceNotDeposited
 from filing.ownership import Mortgage, OwnershipError, is_owner, owner_views, ownership_of
 from filing.platform import Platform
 from filing.status import InvalidTransition
@@ -99,6 +100,11 @@ def ownership_problem(exc: Exception) -> Problem:
         records.OwnershipExists: (409, "ownership-exists", "The unit has owners of record"),
         records.NoOwnershipRecord: (409, "no-ownership-record", "No owners of record"),
         records.NothingToRegister: (409, "nothing-to-register", "No filing holds the unit"),
+        MaintenanceNotDeposited: (
+            409,
+            "maintenance-fund-due",
+            "The unit's maintenance fund is not deposited yet",
+        ),
         records.MortgageExists: (409, "mortgage-exists", "Mortgage already recorded"),
         records.UnknownMortgage: (404, "unknown-mortgage", "No such mortgage of this unit"),
         records.MortgageDischarged: (409, "mortgage-discharged", "The mortgage was discharged"),

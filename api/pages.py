@@ -368,6 +368,12 @@ async function load() {
   if (funds.ok) { const [f] = await funds.json();
     if (f) { row("监管资金余额 funds held", money(f.held));
              row("监管资金累计存入 deposited", money(f.deposited)); } }
+  // 住宅专项维修资金: the units' balances, what came in and what repairs used (fen → 元).
+  const upkeep = await fetch("/v1/stats/maintenance", {headers});
+  if (upkeep.ok) { const m = await upkeep.json();
+    row("维修资金余额 maintenance funds held", money(m.balance_fen / 100));
+    row("维修资金累计交存 deposited", money(m.deposited_fen / 100));
+    row("维修资金累计使用 used", money(m.used_fen / 100)); }
   for (const chart of ["trend", "districts", "stock"]) {
     const r = await fetch("/v1/stats/charts/" + chart + ".svg", {headers});
     $(chart).innerHTML = await r.text();  // our own SVG, labels escaped on the server

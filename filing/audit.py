@@ -35,8 +35,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from filing import fund_audit, history, kinds, schema
-from filing.entry import FUND_EVENTS, EntryEvent, EntryFormatError, FilingEntry, party_hash
+from filing import fund_audit, history, kinds, maintenance_audit, schema
+from filing.entry import (
+    FUND_EVENTS,
+    MAINTENANCE_EVENTS,
+    EntryEvent,
+    EntryFormatError,
+    FilingEntry,
+    party_hash,
+)
 from filing.status import ContractStatus, FilingEvent, FilingStatus, UnitStatus
 from ledger.schema import leaves
 from signing.render import AgreementKind, FilingAgreement, render_agreement
@@ -177,13 +184,17 @@ def _check_filings(
         conn, {i: e for i, e in entries.items() if e.event in FUND_EVENTS}
     ):
         report.add(claim, message)
+    for claim, message in maintenance_audit.check(
+        conn, {i: e for i, e in entries.items() if e.event in MAINTENANCE_EVENTS}
+    ):
+        report.add(claim, message)
     for index, e in sorted(entries.items()):
         if (e.event.value.upper(), e.filing) not in events.get(index, []):
             report.add(
                 "entry", f"log entry {index} ({e.event.value} {e.filing}) has no filing_events row"
             )
-        if e.event in FUND_EVENTS:
-            continue  # checked by fund_audit
+        if e.event in FUND_EVENTS or e.event in MAINTENANCE_EVENTS:
+            continue  # checked by fund_audit, maintenance_audit
         if e.event is EntryEvent.FILED:
             report.filings += 1
             row = rows.get(index)

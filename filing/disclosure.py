@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from filing import fund_service, holdings, kinds, registry, schema, status
+from filing import fund_service, holdings, kinds, maintenance_service, registry, schema, status
 from filing.deployment import Deployment
 from filing.policy import UnitPeople
 from filing.status import FilingStatus
@@ -243,8 +243,8 @@ contract.pdf.tlog-proof  its receipt in the filing log
 trust-bundle.json        the platform's trust bundle (compare it with the published one)
 history.json             the filing's events (filed, changed, cancelled), for reading
 changes/                 sealed change agreements (变更) and their receipts, if any
-funds/                   the banks' signed fund statements (资金监管) and their receipts, if any:
-                         the verifier proves each one
+funds/                   the banks' signed fund statements (资金监管, 维修资金存入) and
+                         their receipts, if any: the verifier proves each one
 status.tlog-status       the filing's latest event as of the receipts' checkpoint (tree size
                          {size}), proven against the status map that checkpoint commits to:
                          in force, changed or cancelled then (not after)
@@ -288,6 +288,10 @@ def evidence_package(deployment: Deployment, conn: Connection, number: str) -> b
                     log.receipt(ch.log_index, checkpoint).to_text(),
                 )
         for name, member in fund_service.evidence_members(deployment, conn, number, checkpoint):
+            z.writestr(name, member)
+        for name, member in maintenance_service.evidence_members(
+            deployment, conn, number, checkpoint
+        ):
             z.writestr(name, member)
         z.writestr("status.tlog-status", status.to_text())
     return buffer.getvalue()

@@ -25,6 +25,12 @@ amounts and account numbers stay out of the entry. They are no status of the fil
 ``status_name`` leaves them out of the status map, so that a deposit or a refund
 never masks a cancellation (docs/formats.md).
 
+Maintenance-fund events (住宅专项维修资金: ``maintenance-deposited``, ``maintenance-used``)
+are the same shape: ``filing`` and ``ref`` name the new-home filing that opened the unit's
+account, ``unit`` the unit; ``doc`` is the SHA-256 of the bank's signed statement (a
+deposit) or of the canonical use record (a use; ``filing.maintenance_service``). No
+amounts, no parties, no status.
+
 A registration (``registered``: a new home's 不动产登记, a resale's 转移登记) refers to the
 filing it completes (``ref``); its ``doc`` is the SHA-256 of the canonical registration
 record (``registration_record``: certificate number, day, filing number, unit; no names),
@@ -56,6 +62,8 @@ class EntryEvent(enum.Enum):
     FUNDS_RELEASED = "funds-released"  # ... released the balance to the seller
     FUNDS_REFUNDED = "funds-refunded"  # ... refunded the balance to the buyer
     REGISTERED = "registered"  # 不动产登记 / 转移登记 completed the filing: in force, done
+    MAINTENANCE_DEPOSITED = "maintenance-deposited"  # 维修资金: the designated bank confirmed
+    MAINTENANCE_USED = "maintenance-used"  # ... an approved use of funds debited the unit
 
     @property
     def is_fund_event(self) -> bool:
@@ -65,6 +73,8 @@ class EntryEvent(enum.Enum):
 FUND_EVENTS = frozenset(
     {EntryEvent.FUNDS_DEPOSITED, EntryEvent.FUNDS_RELEASED, EntryEvent.FUNDS_REFUNDED}
 )
+# Maintenance-fund events: like fund events, no status of the filing and no parties.
+MAINTENANCE_EVENTS = frozenset({EntryEvent.MAINTENANCE_DEPOSITED, EntryEvent.MAINTENANCE_USED})
 
 
 class EntryKind(enum.Enum):
@@ -113,7 +123,7 @@ class FilingEntry:
             raise EntryFormatError("cancellations and changes refer to a filing; filings do not")
         if self.basis is not None and self.event is not EntryEvent.CANCELLED:
             raise EntryFormatError("only a cancellation has a basis")
-        if self.event in FUND_EVENTS and self.parties:
+        if self.event in FUND_EVENTS | MAINTENANCE_EVENTS and self.parties:
             raise EntryFormatError("a fund event names no parties")
         if self.event is EntryEvent.REGISTERED and self.parties:
             raise EntryFormatError("a registration names no parties")
@@ -180,4 +190,4 @@ def status_name(data: bytes) -> str | None:
         entry = FilingEntry.decode(data)
     except EntryFormatError:
         return None
-    return None if entry.event in FUND_EVENTS else entry.filing
+    return None if entry.event in FUND_EVENTS | MAINTENANCE_EVENTS else entry.filing

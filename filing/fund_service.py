@@ -398,24 +398,7 @@ class FundService:
         certificate: x509.Certificate,
         now: dt.datetime,
     ) -> FundStatement:
-        ca: CertificateAuthority = self.d.pki.ca
-        try:
-            parsed = fund_statement.verify(statement, signature, certificate, [ca.issuing], now)
-        except StatementRejected as exc:
-            raise StatementInvalid(str(exc)) from exc
-        if not certificate.not_valid_before_utc <= parsed.at <= certificate.not_valid_after_utc:
-            # The court's verifier checks the certificate at the booking time: a statement
-            # booked outside it would be accepted here and fail every evidence package.
-            raise StatementInvalid("the certificate is not valid at the statement's time")
-        status = ca.status(certificate.serial_number)
-        if status is None:
-            raise StatementInvalid("the platform's CA has no record of this certificate")
-        if status.revoked:
-            raise StatementInvalid("the bank's certificate is revoked")
-        issued = ca.registry.get(certificate.serial_number)
-        if issued is None or issued.profile != Profile.BANK.value:
-            raise StatementInvalid("the certificate was not issued to a bank")
-        return parsed
+        return verified_statement(self.d, statement, signature, certificate, now)
 
     # -- reading -------------------------------------------------------------------
 
@@ -567,6 +550,36 @@ class FundService:
             raise DuplicateStatement(
                 "this statement, or one with the bank's same reference, is recorded already"
             )
+
+
+def verified_statement(
+    deployment: Deployment,
+    statement: bytes,
+    signature: bytes,
+    certificate: x509.Certificate,
+    now: dt.datetime,
+) -> FundStatement:
+    """A bank's statement, if well formed and signed by a bank's certificate the platform's
+    CA issued, valid at the booking time and not revoked (fund supervision and maintenance
+    funds alike); ``StatementInvalid`` otherwise."""
+    ca: CertificateAuthority = deployment.pki.ca
+    try:
+        parsed = fund_statement.verify(statement, signature, certificate, [ca.issuing], now)
+    except StatementRejected as exc:
+        raise StatementInvalid(str(exc)) from exc
+    if not certificate.not_valid_before_utc <= parsed.at <= certificate.not_valid_after_utc:
+        # The court's verifier checks the certificate at the booking time: a statement
+        # booked outside it would be accepted here and fail every evidence package.
+        raise StatementInvalid("the certificate is not valid at the statement's time")
+    status = ca.status(certificate.serial_number)
+    if status is None:
+        raise StatementInvalid("the platform's CA has no record of this certificate")
+    if status.revoked:
+        raise StatementInvalid("the bank's certificate is revoked")
+    issued = ca.registry.get(certificate.serial_number)
+    if issued is None or issued.profile != Profile.BANK.value:
+        raise StatementInvalid("the certificate was not issued to a bank")
+    return parsed
 
 
 def evidence_members(

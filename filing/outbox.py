@@ -39,7 +39,7 @@ class ContractEvent(enum.StrEnum):
 @dataclass(frozen=True)
 class Event:
     id: int
-    # filed | changed | cancelled | registered | funds-* ; or a ContractEvent
+    # filed | changed | cancelled | registered | funds-* | maintenance-* ; or a ContractEvent
     event: str
     filing: str | None  # None for a contract event
     log_index: int | None  # None for a contract event

@@ -22,6 +22,8 @@ from filing.eligibility import CHANGSHA_2017, load_rule_sets
 from filing.fund_service import FundService
 from filing.idempotency import IdempotencyRecords
 from filing.inventory import Inventory
+from filing.maintenance import maintenance_rule_sets
+from filing.maintenance_service import MaintenanceService
 from filing.migrations import revisions
 from filing.ownership_records import OwnershipRegister
 from filing.policy import Caller, Role
@@ -56,6 +58,7 @@ def filing_service(deployment: Deployment, clock: Clock = SYSTEM) -> FilingServi
             departments.TableHomes(engine),
             rule_sets,
             resale_rule_sets(deployment.data_dir),  # 限售: DIR/resale-rules.json
+            maintenance_rule_sets(deployment.data_dir),  # DIR/maintenance-fund-rules.json
         ),
         clock=clock,
     )
@@ -81,6 +84,7 @@ class Platform:
         self.identity = departments.TableIdentityCheck(engine)
         self.ownership = OwnershipRegister(engine, self.access)
         self.funds = FundService(deployment)
+        self.maintenance = MaintenanceService(deployment)
 
     def create_key(self, org: str, role: Role) -> str:
         return self.keys.create(org, role)

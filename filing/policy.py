@@ -181,6 +181,31 @@ def sees_fund_account(
     )
 
 
+# 住宅专项维修资金: the designated bank confirms deposits with its signed statements; the
+# authority records the uses of funds the owners approved.
+RECORDS_MAINTENANCE_USES = (Role.AUTHORITY,)
+# Who may ask for a unit's maintenance-fund account (then ``sees_maintenance_account``).
+READS_MAINTENANCE_ACCOUNTS = (
+    Role.AUTHORITY,
+    Role.DEPARTMENT,
+    Role.COURT,
+    Role.BANK,
+    Role.BUYER,
+)
+SEES_MAINTENANCE_TOTALS = SEES_STATISTICS
+
+
+def sees_maintenance_account(caller: Caller, is_owner: bool, banks: Collection[str]) -> bool:
+    """A unit's maintenance-fund balance and events (amounts and banks, no names): its
+    owners of record (whoever they are now: the fund moves with the unit), the authority,
+    the departments, a court, and the bank that keeps it."""
+    return (
+        caller.role in (Role.AUTHORITY, Role.DEPARTMENT, Role.COURT)
+        or (caller.role is Role.BANK and caller.org in banks)
+        or (caller.role is Role.BUYER and is_owner)
+    )
+
+
 def acts_on_unit(caller: Caller, developer_id: str) -> bool:
     """May the caller change a unit of ``developer_id`` (a developer only its own)?"""
     return caller.role is not Role.DEVELOPER or developer_id == caller.org

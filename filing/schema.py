@@ -291,7 +291,7 @@ outbox = Table(
     Column(
         "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
-    Column("event", String(16), nullable=False),
+    Column("event", String(32), nullable=False),  # 32 since 0009d (maintenance-deposited)
     # NULL for a contract's events (a party signed, a draft withdrawn or expired): they
     # come before any filing or log entry.
     Column("filing_number", String(32), nullable=True, index=True),

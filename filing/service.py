@@ -34,6 +34,7 @@ from filing import (
     drafting,
     holdings,
     kinds,
+    maintenance_dues,
     outbox,
     ownership_records,
     registry,
@@ -62,6 +63,7 @@ from filing.entry import (
     registration_record,
 )
 from filing.kinds import AnyContract, Kind, LaterEvent, PartyRole, SigningMethod, TransactionKind
+from filing.maintenance import MaintenanceRuleSet
 from filing.resale import CHANGSHA_2018, ResaleRuleSet, check_resale
 from filing.seals import known_validation_data
 from filing.status import (
@@ -203,6 +205,8 @@ class Departments:
     properties: PropertyRecords
     rule_sets: Sequence[RuleSet]
     resale_rule_sets: Sequence[ResaleRuleSet] = (CHANGSHA_2018,)  # 限售
+    # 住宅专项维修资金: none unless the deployment adopted them (filing/maintenance.py)
+    maintenance_rule_sets: Sequence[MaintenanceRuleSet] = ()
 
 
 # Signature pipelines (validate, seal, file) a process runs at once. They are CPU-bound
@@ -437,6 +441,7 @@ class FilingService:
         )
         assert record.filing_number is not None  # register_in names the filing
         number = record.filing_number
+        maintenance_dues.require_deposited(conn, number)  # 维修资金 first
         f = self._active_filing(conn, number)
         if f.registered_at is not None:
             raise ContractStateError(f"filing {number} is registered already")
@@ -874,7 +879,18 @@ class FilingService:
                 filed_at=at,
             )
         )
-        statistics.record(conn, self._facts(conn, c["unit_id"], contract, at, kind.kind.value))
+        facts = self._facts(conn, c["unit_id"], contract, at, kind.kind.value)
+        statistics.record(conn, facts)
+        if kind.allows(LaterEvent.MAINTENANCE_FUND):  # a new home: its fund is due now
+            maintenance_dues.record_due(
+                conn,
+                number,
+                c["unit_id"],
+                facts.area,
+                contract.price,
+                at,
+                self.departments.maintenance_rule_sets,
+            )
         outbox.enqueue(conn, "filed", number, index, at, code, doc)
         record_event(conn, number, FilingEvent.FILED, index, at, actor, reason)
         conn.execute(

@@ -52,6 +52,8 @@ class FilingEvent(enum.StrEnum):
     FUNDS_DEPOSITED = "FUNDS-DEPOSITED"  # 资金监管: the bank confirmed a deposit
     FUNDS_RELEASED = "FUNDS-RELEASED"  # ... released the balance to the seller
     FUNDS_REFUNDED = "FUNDS-REFUNDED"  # ... refunded the balance to the buyer
+    MAINTENANCE_DEPOSITED = "MAINTENANCE-DEPOSITED"  # 维修资金: the designated bank confirmed
+    MAINTENANCE_USED = "MAINTENANCE-USED"  # ... an approved use debited the filing's unit
 
 
 class UnitFlag(enum.Enum):

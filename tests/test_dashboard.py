@@ -15,6 +15,7 @@ from api import auth
 from api.demo_city import CityExists, CitySize, generate
 from filing import api_keys, schema, statistics
 from filing.deployment import Deployment
+from filing.maintenance_schema import maintenance_dues, maintenance_events
 from filing.statistics import Dimension, Period
 from ledger.database import write_transaction
 from tests.helpers import free_port, stop, wait_http, wangqian
@@ -58,6 +59,11 @@ def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
                 .select_from(schema.units)
                 .where(schema.units.c.status == "FILED")
             ).scalar()
+            upkeep = conn.execute(select(func.count()).select_from(maintenance_events)).scalar()
+            deposits = conn.execute(
+                select(func.count()).where(maintenance_events.c.kind == "deposit")
+            ).scalar()
+            owing = conn.execute(select(func.count()).select_from(maintenance_dues)).scalar()
         assert total.filings == filed and total.cancellations == cancelled
         assert units_filed == filed - cancelled
         assert 10 <= len(by_month) <= 13  # a year of filings
@@ -71,7 +77,9 @@ def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
                 )
                 .where(schema.filings.c.kind == "resale")
             ).scalar()
-        assert d.log.appended() == filed + cancelled + resale_entries
+        assert d.log.appended() == filed + cancelled + resale_entries + upkeep
+        # 住宅专项维修资金: most of those owing deposited, one building's repair debited.
+        assert 0 < deposits <= owing <= filed and upkeep > deposits
         # Filed through the platform's own filing transaction: its numbers, in date order
         # per year, and an outbox event for every log entry.
         with d.log.engine.connect() as conn:
@@ -122,6 +130,7 @@ def test_the_dashboard_draws_trend_districts_and_stock(
     assert "备案套数 · 新建商品房（预售）" in totals  # by transaction kind
     assert "备案套数 · 存量房" in totals  # demo-city's resales
     assert re.search(r"监管资金余额 funds held\s+[\d,.]+ (亿|万)元", totals), totals
+    assert re.search(r"维修资金余额 maintenance funds held\s+[\d,.]+ (万元|元)", totals), totals
     # A month still running is drawn as to date, not as a collapse (demo-city files up to
     # today, so whether its last month is this one depends on the day).
     with Deployment.open(city) as d, d.log.engine.connect() as conn:

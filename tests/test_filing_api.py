@@ -6,6 +6,7 @@ import base64
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -344,11 +345,15 @@ def test_errors_are_problems_and_write_nothing(
     assert d.log.appended() == 0  # nothing reached the log
 
 
-def file_contract(client: TestClient, keys: dict[str, dict[str, str]]) -> tuple[str, str]:
-    """Draft, seal and sign CONTRACT over HTTP; returns the contract id and filing number."""
+def file_contract(
+    client: TestClient, keys: dict[str, dict[str, str]], contract: dict[str, Any] = CONTRACT
+) -> tuple[str, str]:
+    """Draft, seal and sign ``contract`` (CONTRACT, or one of another unit and number) over
+    HTTP; returns the contract id and filing number."""
     dev, buyer = keys["developer"], keys["buyer"]
+    draft_key = "d" if contract is CONTRACT else f"d-{contract['number']}"
     cid = client.post(
-        "/v1/contracts", json=CONTRACT, headers={**dev, "Idempotency-Key": "d"}
+        "/v1/contracts", json=contract, headers={**dev, "Idempotency-Key": draft_key}
     ).json()["id"]
     _post(client, f"/v1/contracts/{cid}/seal", dev)
     key = new_key()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Base classes whose own slug is never answered: their subclasses' are.
-NEVER_ANSWERED = {"fund-error", "fund-rule"}
+# Base classes: only their subclasses are raised.
+NEVER_ANSWERED = {"fund-error", "fund-rule", "maintenance-error", "maintenance-rule"}
 
 
 def _problem_types() -> dict[str, str]:

@@ -22,9 +22,17 @@ _EVENTS = (
     "funds-deposited",
     "funds-released",
     "funds-refunded",
+    "maintenance-deposited",  # 住宅专项维修资金: the designated bank confirmed a deposit
+    "maintenance-used",  # ... an approved use of funds debited the unit
 )
-# Fund supervision events: no status of the filing (never in the status map).
-FUND_EVENTS = ("funds-deposited", "funds-released", "funds-refunded")
+# Fund events (资金监管, 维修资金): no status of the filing (never in the status map).
+FUND_EVENTS = (
+    "funds-deposited",
+    "funds-released",
+    "funds-refunded",
+    "maintenance-deposited",
+    "maintenance-used",
+)
 _BASES = ("agreement", "judgment")
 _KINDS = ("new-home", "resale")  # absent: new-home
 
@@ -35,7 +43,7 @@ class EntryUnreadable(ValueError):
 
 @dataclass(frozen=True)
 class LoggedEntry:
-    event: str  # filed | cancelled | changed | registered | funds-deposited | -released | -refunded
+    event: str  # filed | cancelled | changed | registered | funds-* | maintenance-*
     filing: str
     doc_sha256: str
     unit: str

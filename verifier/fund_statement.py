@@ -39,7 +39,15 @@ from verifier.trust import TrustBundle
 
 TYPE = "wangqian-fund-statement"
 VERSION = 1
-KINDS = ("deposit", "release", "refund")
+KINDS = ("deposit", "release", "refund", "maintenance-deposit")
+# The log entry each kind of statement is recorded as. A maintenance-fund deposit
+# (住宅专项维修资金) names the unit's account (分户账: its 不动产单元代码) as ``account``.
+ENTRY_EVENTS = {
+    "deposit": "funds-deposited",
+    "release": "funds-released",
+    "refund": "funds-refunded",
+    "maintenance-deposit": "maintenance-deposited",
+}
 # The subject description (X.520, 2.5.4.13) of a bank's statement-signing certificate.
 FUND_STATEMENTS = "wangqian fund statements"
 DESCRIPTION = x509.ObjectIdentifier("2.5.4.13")
@@ -257,7 +265,7 @@ def check_evidence(
         parsed = verify(statement, signature, bank_cert, [issuer], _booked_at(statement))
     except StatementRejected as exc:
         return FundFinding(index, False, str(exc))
-    if parsed.filing != filing or f"funds-{_PAST[parsed.kind]}" != entry.event:
+    if parsed.filing != filing or ENTRY_EVENTS[parsed.kind] != entry.event:
         return FundFinding(index, False, f"the statement is not the {entry.event} it is logged as")
     return FundFinding(
         index,
@@ -269,9 +277,6 @@ def check_evidence(
         parsed.bank,
         parsed.at,
     )
-
-
-_PAST = {"deposit": "deposited", "release": "released", "refund": "refunded"}
 
 
 def _booked_at(statement: bytes) -> dt.datetime:

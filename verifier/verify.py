@@ -147,13 +147,19 @@ def verify(
 
 def fund_note(found: fund_statement.FundFinding) -> Message:
     """A proven fund event, for people: kind and amount in yuan, Beijing time."""
-    label = {"deposit": "监管资金存入", "release": "监管资金拨付", "refund": "监管资金退还"}
+    label = {
+        "deposit": "监管资金存入",
+        "release": "监管资金拨付",
+        "refund": "监管资金退还",
+        "maintenance-deposit": "住宅专项维修资金存入",
+    }
     whole, cents = divmod(found.amount_fen, 100)
+    record = "维修资金记录" if found.kind == "maintenance-deposit" else "资金监管记录"
     return Message(
         f"fund event proven (log entry {found.index}): {found.kind} {whole}.{cents:02d} yuan "
         f"({found.amount_fen} fen), {found.bank}, booked {people_time(found.at, 'en')}; "
         "signed by the bank, included in the log",
-        f"资金监管记录已证明（日志第 {found.index} 条）：{label[found.kind]} "
+        f"{record}已证明（日志第 {found.index} 条）：{label[found.kind]} "
         f"{whole:,}.{cents:02d} 元，{found.bank}，记账时间 {people_time(found.at, 'zh')}；"
         "由银行签署，已记入日志",
     )

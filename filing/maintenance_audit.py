@@ -1,0 +1,73 @@
+"""The audit of maintenance funds: every event row against its log entry, and back, and
+each unit's balance, replayed in order, never below zero.
+
+``filing.audit`` hands over the maintenance entries it read from the log; each problem
+is a (claim, message) pair of the audit's claims (``entry``, ``state``, ``document``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+
+from sqlalchemy import Connection, select
+
+from filing import schema
+from filing.entry import EntryEvent, FilingEntry
+from filing.maintenance_schema import maintenance_events
+
+KINDS = {EntryEvent.MAINTENANCE_DEPOSITED: "deposit", EntryEvent.MAINTENANCE_USED: "use"}
+
+
+def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    e, u = maintenance_events, schema.units
+    rows = {
+        int(r.log_index): r
+        for r in conn.execute(
+            select(
+                e.c.log_index,
+                e.c.unit_id,
+                e.c.seq,
+                e.c.filing_number,
+                e.c.kind,
+                e.c.amount_fen,
+                e.c.document,
+                e.c.document_sha256,
+                u.c.code,
+            ).join(u, u.c.id == e.c.unit_id)
+        )
+    }
+    filed = {
+        str(r.number): int(r.log_index)
+        for r in conn.execute(select(schema.filings.c.number, schema.filings.c.log_index))
+    }
+    for index, entry in sorted(entries.items()):
+        row = rows.get(index)
+        what = f"log entry {index} ({entry.event.value} {entry.filing})"
+        if row is None or row.filing_number != entry.filing:
+            problems.append(("entry", f"{what} has no maintenance-fund row"))
+            continue
+        if row.kind != KINDS[entry.event] or row.code != entry.unit:
+            problems.append(("state", f"{what}: its row says {row.kind} of {row.code}"))
+        if row.document_sha256 != entry.doc_sha256:
+            problems.append(("document", f"{what}: its row's document hash is not the one logged"))
+        if hashlib.sha256(bytes(row.document)).hexdigest() != row.document_sha256:
+            problems.append(("document", f"{what}: the stored document does not match its hash"))
+        if filed.get(entry.filing) != entry.ref:
+            problems.append(("entry", f"{what} refers to {entry.ref}, which does not file it"))
+    by_unit: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
+    for index, row in rows.items():
+        if index not in entries:
+            problems.append(
+                ("state", f"maintenance-fund row at log index {index} has no entry in the log")
+            )
+        by_unit[int(row.unit_id)].append((int(row.seq), str(row.kind), int(row.amount_fen)))
+    for unit_id, events in sorted(by_unit.items()):
+        balance = 0
+        for _, kind, amount in sorted(events):
+            balance += amount if kind == "deposit" else -amount
+            if balance < 0:
+                problems.append(("state", f"unit {unit_id}'s maintenance fund goes negative"))
+                break
+    return problems

@@ -1,0 +1,572 @@
+"""Maintenance-fund (住宅专项维修资金) use-cases: deposits, uses, a unit's account, totals.
+
+A **deposit** is the designated bank's signed statement (``verifier.fund_statement``,
+kind ``maintenance-deposit``; ``account``: the unit's code, its 分户账), checked like a
+supervision statement (``fund_service.verified_statement``), then, in ONE write
+transaction under the unit's lock: the filing is in force and owes an amount
+(``maintenance_dues``), the bank is the one its rule set designated, the deposits stay
+within the amount; the log entry (``maintenance-deposited``: ref = the filing's index,
+doc = the statement's hash; no amount, no account), the event row, the filing's history
+line, the event-stream event and the stored answer. All or nothing.
+
+A **use** of funds (repairs the owners approved, recorded by the authority) debits each
+unit it names: under the units' locks (taken in one order, so that two uses never wait
+for each other in a circle), every unit's balance must cover its debit, else nothing is
+recorded. Each debit is a log entry (``maintenance-used``) of the filing that opened the
+unit's account, carrying the SHA-256 of the canonical use record.
+
+The balance is the unit's: a resale changes nothing here, and its new owners see it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import Connection, Engine, func, insert, select, text
+
+from filing import kinds, maintenance, outbox, ownership_records, registry, schema
+from filing.completion import completed
+from filing.deployment import Deployment
+from filing.entry import EntryEvent, FilingEntry
+from filing.fund_service import (
+    CLOCK_SKEW,
+    DuplicateStatement,
+    NotThisStatement,
+    StatementInvalid,
+    WrongAccount,
+    WrongBank,
+    verified_statement,
+)
+from filing.maintenance_dues import deposited_under
+from filing.maintenance_schema import maintenance_dues, maintenance_events, maintenance_uses
+from filing.ownership import is_owner
+from filing.policy import Caller, sees_maintenance_account
+from filing.service import record_event
+from filing.status import FilingEvent, FilingStatus
+from ledger.database import write_transaction
+from ledger.log import StoredCheckpoint
+from verifier import fund_statement
+
+UNIT_LOCKS = 0x4D41494E  # "MAIN": the advisory-lock namespace of the units' accounts
+KIND = "maintenance-deposit"  # the statement kind (verifier/fund_statement.py)
+USE_TYPE = "wangqian-maintenance-use"
+MAX_DEBITS = 500  # units one use may name (a building's worth)
+_NUMBER = re.compile(r"[\x21-\x7e]{1,32}")
+
+
+class MaintenanceError(Exception):
+    """Base class: nothing was recorded."""
+
+    slug = "maintenance-error"
+
+
+class UnknownFiling(MaintenanceError, LookupError):
+    slug = "unknown-filing"
+
+
+class UnknownUnit(MaintenanceError, LookupError):
+    slug = "unknown-unit"
+
+
+class NothingDue(MaintenanceError):
+    """The filing owes no maintenance fund (a resale, or filed before the rules applied)."""
+
+    slug = "no-maintenance-due"
+
+
+class FilingCancelled(MaintenanceError):
+    slug = "filing-cancelled"
+
+
+class DuplicateUse(MaintenanceError):
+    slug = "duplicate-use"
+
+
+class BadUse(MaintenanceError):
+    slug = "bad-use"
+
+
+class RuleBroken(MaintenanceError):
+    """The pure rules refuse it (``filing.maintenance``); ``rule`` says which."""
+
+    def __init__(self, rule: maintenance.MaintenanceRuleError) -> None:
+        super().__init__(str(rule))
+        self.slug = rule.slug
+
+
+@dataclass(frozen=True)
+class DepositView:
+    filing: str
+    unit: str
+    log_index: int
+    amount_fen: int
+    bank: str
+    reference: str
+    deposited_fen: int  # under this filing, this one included
+    due_fen: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "filing": self.filing,
+            "unit": self.unit,
+            "log_index": self.log_index,
+            "kind": "deposit",
+            "amount_fen": self.amount_fen,
+            "amount_yuan": maintenance.yuan(self.amount_fen),
+            "bank": self.bank,
+            "reference": self.reference,
+            "deposited_fen": self.deposited_fen,
+            "due_fen": self.due_fen,
+            "settled": self.deposited_fen >= self.due_fen,
+        }
+
+
+@dataclass(frozen=True)
+class UseView:
+    number: str
+    record_sha256: str
+    debits: tuple[tuple[str, int, int], ...]  # unit, amount, log index
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "record_sha256": self.record_sha256,
+            "debits": [
+                {"unit": u, "amount_fen": a, "amount_yuan": maintenance.yuan(a), "log_index": i}
+                for u, a, i in self.debits
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class AccountView:
+    unit: str
+    deposited_fen: int
+    used_fen: int
+    dues: tuple[dict[str, Any], ...]
+    events: tuple[dict[str, Any], ...]
+
+    @property
+    def balance_fen(self) -> int:
+        return self.deposited_fen - self.used_fen
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "balance_fen": self.balance_fen,
+            "balance_yuan": maintenance.yuan(self.balance_fen),
+            "deposited_fen": self.deposited_fen,
+            "used_fen": self.used_fen,
+            "dues": list(self.dues),
+            "events": list(self.events),
+        }
+
+
+class MaintenanceService:
+    def __init__(self, deployment: Deployment) -> None:
+        self.d = deployment
+        self.engine: Engine = deployment.log.engine
+
+    # -- deposits --------------------------------------------------------------------
+
+    def deposit(
+        self,
+        number: str,
+        statement: bytes,
+        signature: bytes,
+        certificate: x509.Certificate,
+        bank: str,
+    ) -> DepositView:
+        now = registry.now().replace(microsecond=0)
+        parsed = verified_statement(self.d, statement, signature, certificate, now)
+        if parsed.kind != KIND or parsed.filing != number:
+            raise NotThisStatement(
+                f"the statement is a {parsed.kind} for {parsed.filing}, not a {KIND} for {number}"
+            )
+        if parsed.bank != bank:
+            raise WrongBank(f"the statement is {parsed.bank}'s; the caller is {bank}")
+        if parsed.at > now + CLOCK_SKEW:
+            raise StatementInvalid("the statement is booked in the future")
+        digest = fund_statement.sha256(statement)
+        with write_transaction(self.engine) as conn:
+            f = _filing(conn, number)
+            _lock_units(conn, [int(f.unit_id)])
+            due = conn.execute(
+                select(maintenance_dues).where(maintenance_dues.c.filing_number == number)
+            ).first()
+            if due is None:
+                raise NothingDue(f"filing {number} owes no maintenance fund")
+            if bank != due.bank:
+                raise WrongBank(f"the rules designate {due.bank} to keep maintenance funds")
+            if parsed.account != f.code:
+                raise WrongAccount("a maintenance-fund deposit names the unit's code as account")
+            if f.status == FilingStatus.CANCELLED:
+                raise FilingCancelled(f"filing {number} is cancelled")
+            _refuse_duplicate(conn, digest, bank, parsed.reference)
+            paid = deposited_under(conn, number)
+            try:
+                maintenance.check_deposit(paid, int(due.amount_fen), parsed.amount_fen)
+            except maintenance.MaintenanceRuleError as exc:
+                raise RuleBroken(exc) from exc
+            entry = FilingEntry(
+                EntryEvent.MAINTENANCE_DEPOSITED,
+                number,
+                digest,
+                f.code,
+                now,
+                (),
+                ref=int(f.log_index),
+                kind=kinds.get(f.kind).log_kind,
+            )
+            [index] = self.d.log.append_in(conn, [entry.encode()])
+            # Appending took the log's lock, which every cancellation holds until it
+            # commits: a cancellation that committed after the read above refuses it.
+            status = conn.execute(
+                select(schema.filings.c.status).where(schema.filings.c.number == number)
+            ).scalar_one()
+            if status != FilingStatus.ACTIVE:
+                raise FilingCancelled(f"filing {number} was cancelled meanwhile")
+            conn.execute(
+                insert(maintenance_events).values(
+                    log_index=index,
+                    unit_id=int(f.unit_id),
+                    seq=_next_seq(conn, int(f.unit_id)),
+                    filing_number=number,
+                    kind="deposit",
+                    amount_fen=parsed.amount_fen,
+                    document=statement,
+                    document_sha256=digest,
+                    signature=signature,
+                    certificate=certificate.public_bytes(Encoding.DER),
+                    actor=bank,
+                    reference=parsed.reference,
+                    recorded_at=now,
+                )
+            )
+            words = f"住宅专项维修资金存入 {maintenance.yuan(parsed.amount_fen)} 元"
+            record_event(conn, number, FilingEvent.MAINTENANCE_DEPOSITED, index, now, bank, words)
+            outbox.enqueue(
+                conn, entry.event.value, number, index, now, f.code, digest, int(f.log_index)
+            )
+            view = DepositView(
+                number,
+                f.code,
+                index,
+                parsed.amount_fen,
+                bank,
+                parsed.reference,
+                paid + parsed.amount_fen,
+                int(due.amount_fen),
+            )
+            completed(conn, view)
+        self.d.sequencer().appended()
+        return view
+
+    # -- uses of funds ---------------------------------------------------------------
+
+    def use(
+        self, number: str, approval: str, debits: Sequence[tuple[str, int]], actor: str
+    ) -> UseView:
+        """Record a use of funds the owners approved (``approval``: their resolution's
+        reference), debiting each named unit by its amount, all or none."""
+        if not _NUMBER.fullmatch(number):
+            raise BadUse("a use is numbered by 1 to 32 printable ASCII characters")
+        if not 1 <= len(approval) <= 200 or not approval.isprintable():
+            raise BadUse("the owners' approval is 1 to 200 printable characters")
+        codes = [code for code, _ in debits]
+        if not 1 <= len(debits) <= MAX_DEBITS or len(set(codes)) != len(codes):
+            raise BadUse(f"a use debits 1 to {MAX_DEBITS} distinct units")
+        try:
+            for _, amount in debits:
+                maintenance.check_amount(amount)
+        except maintenance.MaintenanceRuleError as exc:
+            raise RuleBroken(exc) from exc
+        now = registry.now().replace(microsecond=0)
+        ordered = sorted(debits)
+        record = json.dumps(
+            {
+                "v": 1,
+                "type": USE_TYPE,
+                "number": number,
+                "approval": approval,
+                "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "debits": [{"unit": c, "amount_fen": a} for c, a in ordered],
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+        digest = hashlib.sha256(record).hexdigest()
+        with write_transaction(self.engine) as conn:
+            units = {code: _unit_id(conn, code) for code, _ in ordered}
+            _lock_units(conn, sorted(units.values()))
+            taken = conn.execute(
+                select(func.count()).where(maintenance_uses.c.number == number)
+            ).scalar_one()
+            if taken:
+                raise DuplicateUse(f"use {number} is recorded already")
+            entries: list[FilingEntry] = []
+            for code, amount in ordered:
+                unit_id = units[code]
+                try:
+                    maintenance.check_use(_balance(conn, unit_id), amount)
+                except maintenance.MaintenanceRuleError as exc:
+                    raise RuleBroken(
+                        type(exc)(f"{code}: {exc}")  # which unit, for the authority
+                    ) from exc
+                opened = _account_filing(conn, unit_id)
+                entries.append(
+                    FilingEntry(
+                        EntryEvent.MAINTENANCE_USED,
+                        str(opened.number),
+                        digest,
+                        code,
+                        now,
+                        (),
+                        ref=int(opened.log_index),
+                        kind=kinds.get(opened.kind).log_kind,
+                    )
+                )
+            conn.execute(
+                insert(maintenance_uses).values(
+                    number=number,
+                    record=record,
+                    record_sha256=digest,
+                    recorded_by=actor,
+                    recorded_at=now,
+                )
+            )
+            indexes = self.d.log.append_in(conn, [e.encode() for e in entries])
+            done = []
+            for (code, amount), entry, index in zip(ordered, entries, indexes, strict=True):
+                conn.execute(
+                    insert(maintenance_events).values(
+                        log_index=index,
+                        unit_id=units[code],
+                        seq=_next_seq(conn, units[code]),
+                        filing_number=entry.filing,
+                        kind="use",
+                        amount_fen=amount,
+                        document=record,
+                        document_sha256=digest,
+                        actor=actor,
+                        reference=number,
+                        recorded_at=now,
+                    )
+                )
+                words = f"住宅专项维修资金使用 {maintenance.yuan(amount)} 元（{number}）"
+                record_event(
+                    conn, entry.filing, FilingEvent.MAINTENANCE_USED, index, now, actor, words
+                )
+                outbox.enqueue(
+                    conn, entry.event.value, entry.filing, index, now, code, digest, entry.ref
+                )
+                done.append((code, amount, index))
+            view = UseView(number, digest, tuple(done))
+            completed(conn, view)
+        self.d.sequencer().appended()
+        return view
+
+    # -- reading ---------------------------------------------------------------------
+
+    def readable(self, code: str, caller: Caller) -> bool:
+        """May ``caller`` see unit ``code``'s account (``policy.sees_maintenance_account``:
+        its owners of record, departments, the authority, a court, its bank)?"""
+        with self.engine.connect() as conn:
+            unit_id = _unit_id(conn, code)
+            record = ownership_records.current(conn, unit_id)
+            banks = {
+                str(b)
+                for (b,) in conn.execute(
+                    select(maintenance_dues.c.bank).where(maintenance_dues.c.unit_id == unit_id)
+                )
+            }
+        owner = record is not None and is_owner(record.ownership, caller.org)
+        return sees_maintenance_account(caller, owner, banks)
+
+    def account(self, code: str) -> AccountView:
+        e, d = maintenance_events, maintenance_dues
+        with self.engine.connect() as conn:
+            unit_id = _unit_id(conn, code)
+            rows = conn.execute(select(e).where(e.c.unit_id == unit_id).order_by(e.c.seq)).all()
+            dues = conn.execute(
+                select(d).where(d.c.unit_id == unit_id).order_by(d.c.computed_at)
+            ).all()
+            paid = {str(r.filing_number): deposited_under(conn, r.filing_number) for r in dues}
+        deposited = sum(int(r.amount_fen) for r in rows if r.kind == "deposit")
+        used = sum(int(r.amount_fen) for r in rows if r.kind == "use")
+        return AccountView(
+            code,
+            deposited,
+            used,
+            tuple(
+                {
+                    "filing": r.filing_number,
+                    "due_fen": int(r.amount_fen),
+                    "due_yuan": maintenance.yuan(int(r.amount_fen)),
+                    "deposited_fen": paid[str(r.filing_number)],
+                    "rule_version": r.rule_version,
+                    "basis": r.basis,
+                    "bank": r.bank,
+                }
+                for r in dues
+            ),
+            tuple(
+                {
+                    "log_index": int(r.log_index),
+                    "kind": r.kind,
+                    "label": "维修资金存入" if r.kind == "deposit" else "维修资金使用",
+                    "filing": r.filing_number,
+                    "amount_fen": int(r.amount_fen),
+                    "amount_yuan": maintenance.yuan(int(r.amount_fen)),
+                    "by": r.actor,
+                    "reference": r.reference,
+                    "document_sha256": r.document_sha256,
+                    "recorded_at": _utc(r.recorded_at).isoformat(),
+                }
+                for r in rows
+            ),
+        )
+
+    def totals(self) -> dict[str, Any]:
+        """Statistics: amounts due, deposited, used and the balances of all units (no names)."""
+        e, d = maintenance_events, maintenance_dues
+        with self.engine.connect() as conn:
+            due, filings = conn.execute(
+                select(func.coalesce(func.sum(d.c.amount_fen), 0), func.count())
+            ).one()
+            by_kind = {
+                str(k): (int(n), int(s))
+                for k, n, s in conn.execute(
+                    select(e.c.kind, func.count(), func.sum(e.c.amount_fen)).group_by(e.c.kind)
+                )
+            }
+            units = conn.execute(select(func.count(func.distinct(e.c.unit_id)))).scalar_one()
+            uses = conn.execute(select(func.count()).select_from(maintenance_uses)).scalar_one()
+        deposits, deposited = by_kind.get("deposit", (0, 0))
+        debits, used = by_kind.get("use", (0, 0))
+        return {
+            "due_fen": int(due),
+            "filings_with_due": int(filings),
+            "deposits": deposits,
+            "deposited_fen": deposited,
+            "uses": int(uses),
+            "debits": debits,
+            "used_fen": used,
+            "balance_fen": deposited - used,
+            "balance_yuan": maintenance.yuan(deposited - used),
+            "units_with_account": int(units),
+        }
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _filing(conn: Connection, number: str) -> Any:
+    f, u = schema.filings, schema.units
+    row = conn.execute(
+        select(f.c.number, f.c.status, f.c.log_index, f.c.unit_id, f.c.kind, u.c.code)
+        .join(u, u.c.id == f.c.unit_id)
+        .where(f.c.number == number)
+    ).first()
+    if row is None:
+        raise UnknownFiling(f"no filing {number}")
+    return row
+
+
+def _unit_id(conn: Connection, code: str) -> int:
+    found = conn.execute(select(schema.units.c.id).where(schema.units.c.code == code)).scalar()
+    if found is None:
+        raise UnknownUnit(f"no unit {code}")
+    return int(found)
+
+
+def _lock_units(conn: Connection, unit_ids: Sequence[int]) -> None:
+    """The units' account locks, in ascending order, to the end of the transaction: on
+    PostgreSQL advisory locks taken only here (so no lock order crosses the log's); on
+    SQLite the writer lock already serialises every write transaction."""
+    if conn.dialect.name == "postgresql":
+        for unit_id in sorted(unit_ids):
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": UNIT_LOCKS, "key": unit_id}
+            )
+
+
+def _balance(conn: Connection, unit_id: int) -> int:
+    e = maintenance_events
+    rows = conn.execute(select(e.c.kind, e.c.amount_fen).where(e.c.unit_id == unit_id)).all()
+    return maintenance.balance((str(r.kind), int(r.amount_fen)) for r in rows)
+
+
+def _next_seq(conn: Connection, unit_id: int) -> int:
+    e = maintenance_events
+    last = conn.execute(select(func.max(e.c.seq)).where(e.c.unit_id == unit_id)).scalar()
+    return int(last or 0) + 1
+
+
+def _account_filing(conn: Connection, unit_id: int) -> Any:
+    """The filing whose deposit opened the unit's account (its latest deposit's): the log
+    entries of a use refer to it."""
+    e, f = maintenance_events, schema.filings
+    return conn.execute(
+        select(f.c.number, f.c.log_index, f.c.kind)
+        .join(e, e.c.filing_number == f.c.number)
+        .where(e.c.unit_id == unit_id, e.c.kind == "deposit")
+        .order_by(e.c.seq.desc())
+        .limit(1)
+    ).one()
+
+
+def _refuse_duplicate(conn: Connection, digest: str, bank: str, reference: str) -> None:
+    e = maintenance_events
+    found = (
+        conn.execute(
+            select(func.count()).where(e.c.kind == "deposit", e.c.document_sha256 == digest)
+        ).scalar_one()
+        + conn.execute(
+            select(func.count()).where(
+                e.c.kind == "deposit", e.c.actor == bank, e.c.reference == reference
+            )
+        ).scalar_one()
+    )
+    if found:
+        raise DuplicateStatement(
+            "this statement, or one with the bank's same reference, is recorded already"
+        )
+
+
+def evidence_members(
+    deployment: Deployment, conn: Connection, number: str, checkpoint: StoredCheckpoint
+) -> list[tuple[str, bytes]]:
+    """The filing's maintenance-fund deposits that ``checkpoint`` covers, for its evidence
+    package, as fund events are (``funds/<index>.json`` and its ``.tlog-proof``): the
+    offline verifier checks both alike (``verifier.fund_statement.check_evidence``)."""
+    e = maintenance_events
+    rows = conn.execute(
+        select(e.c.log_index, e.c.document, e.c.signature, e.c.certificate)
+        .where(e.c.filing_number == number, e.c.kind == "deposit", e.c.log_index < checkpoint.size)
+        .order_by(e.c.log_index)
+    ).all()
+    members = []
+    for row in rows:
+        index = int(row.log_index)
+        chain = [x509.load_der_x509_certificate(bytes(row.certificate)), deployment.pki.ca.issuing]
+        member = fund_statement.evidence_member(bytes(row.document), bytes(row.signature), chain)
+        receipt = deployment.log.receipt(index, checkpoint).to_text()
+        members += [
+            (f"funds/{index}.json", member),
+            (f"funds/{index}.json.tlog-proof", receipt.encode()),
+        ]
+    return members
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
