@@ -24,6 +24,7 @@ from filing.idempotency import IdempotencyRecords
 from filing.inventory import Inventory
 from filing.migrations import revisions
 from filing.ownership_records import OwnershipRegister
+from filing.phone_signing import PhoneSigning
 from filing.policy import Caller, Role
 from filing.relay import Dispatcher, Targets
 from filing.resale import resale_rule_sets
@@ -81,6 +82,7 @@ class Platform:
         self.identity = departments.TableIdentityCheck(engine)
         self.ownership = OwnershipRegister(engine, self.access)
         self.funds = FundService(deployment)
+        self.phone = PhoneSigning(engine, self.service, self.identity, clock)
 
     def create_key(self, org: str, role: Role) -> str:
         return self.keys.create(org, role)
