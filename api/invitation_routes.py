@@ -195,7 +195,11 @@ def router(
         summary="The identity check of the invited party",
     )
     def identity(
-        contract_id: str, field: SignatureField, data: IdentityIn, request: Request, token: Token = ""
+        contract_id: str,
+        field: SignatureField,
+        data: IdentityIn,
+        request: Request,
+        token: Token = "",
     ) -> dict[str, Any]:
         client(request)
         call(
@@ -210,7 +214,11 @@ def router(
         summary="Signing on a phone, step 1: what the browser signs",
     )
     def start(
-        contract_id: str, field: SignatureField, data: PhoneStartIn, request: Request, token: Token = ""
+        contract_id: str,
+        field: SignatureField,
+        data: PhoneStartIn,
+        request: Request,
+        token: Token = "",
     ) -> dict[str, Any]:
         client(request)
         public = device_key(data.public_key_pem)
@@ -226,7 +234,11 @@ def router(
         summary="Signing on a phone, step 2: the signature (the last one files)",
     )
     def finish(
-        contract_id: str, field: SignatureField, data: PhoneFinishIn, request: Request, token: Token = ""
+        contract_id: str,
+        field: SignatureField,
+        data: PhoneFinishIn,
+        request: Request,
+        token: Token = "",
     ) -> Response:
         client(request)
         try:
