@@ -105,6 +105,12 @@ $("sign").addEventListener("click", async () => {
     if (done.filed) {
       say("签署完成，合同已备案。备案号：" + done.filing, "FILED");
       $("filing").textContent = done.filing;
+      if (done.receipt) {  // the receipt proves the filing offline, with the sealed PDF
+        const a = $("receipt");
+        a.href = URL.createObjectURL(new Blob([done.receipt], {type: "text/plain"}));
+        a.download = done.filing + ".pdf.tlog-proof";
+        a.hidden = false;
+      }
       $("result").hidden = false;
     } else say("签署完成。其他当事人签署后合同即备案。", "SIGNED");
   } catch (p) { say(p && p.title ? problem(p) : "签署失败：" + p, "ERROR");
@@ -156,7 +162,8 @@ PAGE = (
 只对合同摘要签名；合同文件不离开平台。</p><button type="button" id="sign">签署</button></div>
 <div id="status" role="status"></div>
 <p id="result" hidden>备案号 <strong id="filing"></strong>：可在
-<a href="/verify">合同核验</a>页面核验备案合同。</p>
+<a href="/verify">合同核验</a>页面核验备案合同。
+<a id="receipt" hidden>下载备案回执</a></p>
 </main><script>"""
     + _SCRIPT
     + """</script></body></html>

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from filing.deployment import Deployment
+from ledger.receipt import Receipt
 from tests.helpers import BIN
 from tests.test_filing_api import BUYER, CONTRACT, _post, _setup_registry
 from tests.test_fund_api import server
@@ -92,6 +93,11 @@ def test_a_buyer_signs_on_a_phone_and_the_filed_contract_verifies_offline(
         assert page.get_attribute("body", "data-state") == "FILED", page.text_content("#status")
         number = str(page.text_content("#filing"))
         page.screenshot(path=str(tmp_path / "4-filed.png"), full_page=True)
+        if page.is_visible("#receipt"):  # the answer held the receipt: the phone keeps it
+            with page.expect_download() as download:
+                page.click("#receipt")
+            kept = Path(download.value.path()).read_text(encoding="utf-8")
+            assert Receipt.parse(kept).index >= 0
         # What crossed the network from the phone: a public key, an identity, a signature.
         posted = [u for u, _ in requests if "/v1/invitations/" in u and u.endswith("finish")]
         assert len(posted) == 1
