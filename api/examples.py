@@ -378,6 +378,8 @@ RESPONSES: dict[str, Any] = {
     "GET /dashboard": "<!DOCTYPE html>… (the dashboard page)",
     "GET /verify": "<!DOCTYPE html>… (the verification page)",
     "GET /progress": "<!DOCTYPE html>… (the progress page)",
+    "GET /sign": "<!DOCTYPE html>… (the phone signing page)",
+    "GET /v1/invitations/{contract_id}/{field}/pages/{index}": "(a PNG image, 900 px wide)",
     "POST /v1/verification": {
         "verdict": "PASSED",
         "exit_code": 0,

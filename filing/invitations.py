@@ -141,12 +141,12 @@ def find(conn: Connection, token: str, contract_id: str, field: str, now: dt.dat
 
 
 def failed_attempt(conn: Connection, invited: Invited) -> int:
-    """Count a failed identity check; returns the attempts left."""
+    """Count a failed identity check; returns the attempts left (as counted in the
+    database: checks racing each other are each counted)."""
     t = schema.signing_invitations
-    conn.execute(
-        update(t).where(t.c.token_sha256 == invited.token_sha256).values(attempts=t.c.attempts + 1)
-    )
-    return max(0, MAX_ATTEMPTS - invited.attempts - 1)
+    mine = t.c.token_sha256 == invited.token_sha256
+    conn.execute(update(t).where(mine).values(attempts=t.c.attempts + 1))
+    return max(0, MAX_ATTEMPTS - int(conn.execute(select(t.c.attempts).where(mine)).scalar_one()))
 
 
 def identity_passed(conn: Connection, invited: Invited, now: dt.datetime) -> None:
