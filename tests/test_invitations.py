@@ -9,12 +9,15 @@ import hashlib
 import uuid
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 from sqlalchemy import select, update
 
 from filing import schema
 from filing.idempotency import idempotency_keys
+from filing.invitations import InvitationUsed
+from filing.platform import Platform
 from keys.pki import new_key
 from ledger.database import write_transaction
 from tests.test_filing_api import BUYER, CONTRACT, Api, _post, _setup_registry, api
@@ -236,4 +239,39 @@ def test_a_resale_is_signed_by_its_owners_and_buyer_with_invitations(api: Api) -
         r = phone_sign(client, cid, field, invited[field], person)
         assert r.status_code == 200 and r.json() == {"filed": False}, r.text
     r = sign(client, keys["agent"], cid, "agent", AGENT)
+    assert r.status_code == 201 and r.json()["filed"], r.text
+
+
+def test_a_signature_whose_invitation_cannot_be_consumed_is_not_recorded(api: Api) -> None:
+    """The invitation is consumed in the transaction that records the signature: if that
+    fails (a racing use, a revocation), nothing of the signature is kept."""
+    client, keys, d = api
+    _setup_registry(client, keys)
+    cid, invitations = _draft(client, keys)
+    token = invitations["buyer-1"]["token"]
+    _post(client, f"/v1/contracts/{cid}/seal", keys["developer"])
+    base = _base(cid, "buyer-1")
+    client.post(
+        base + "/identity", headers=_h(token), json={"name": BUYER[0], "id_number": BUYER[1]}
+    )
+    key = new_key()
+    pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    r = client.post(base + "/start", headers=_h(token), json={"public_key_pem": pem})
+    attrs = base64.b64decode(r.json()["signed_attributes"])
+    der = key.sign(attrs, ec.ECDSA(hashes.SHA256()))
+
+    def used_meanwhile(conn: Any) -> None:
+        raise InvitationUsed("used by a racing request")
+
+    service = Platform(d).service
+    with pytest.raises(InvitationUsed):
+        service.finish_remote_signing(cid, "buyer-1", der, BUYER[1], also=used_meanwhile)
+    state = client.get(f"/v1/contracts/{cid}", headers=keys["buyer"]).json()
+    assert state["signed"] == ["seller"] and state["status"] == "DRAFT"
+    # The invitation itself is still good: the same signature, sent by the phone, files.
+    r = client.post(base + "/finish", headers=_h(token), json={"signature": raw_sign(key, attrs)})
     assert r.status_code == 201 and r.json()["filed"], r.text
