@@ -23,7 +23,6 @@ from pydantic import BaseModel, Field
 from api import auth, idempotency, sign_page
 from api.filing_routes import (
     device_key,
-    drafter_of,
     filing_errors,
     invitation_json,
     signed_answer,
@@ -125,11 +124,10 @@ def router(
         "(same Idempotency-Key) answers `token` and `link` null.",
     )
     def reissue(contract_id: str, field: SignatureField, who: Who, key: Key = None) -> Response:
-        auth.require(who, *policy.DRAFTS, *policy.DRAFTS_RESALES)
-        drafter = who.org if who.role is policy.Role.DEVELOPER else drafter_of(who).key
+        auth.require(who, *policy.ISSUES_INVITATIONS)
 
         def run() -> Invitation:
-            return call(lambda: phone.reissue(contract_id, field, drafter))  # type: ignore[no-any-return]
+            return call(lambda: phone.reissue(contract_id, field, who))  # type: ignore[no-any-return]
 
         def answer(issued: Invitation, live: bool) -> Response:
             return JSONResponse(invitation_json(contract_id, issued, True), status_code=201)

@@ -171,13 +171,6 @@ def consume(conn: Connection, invited: Invited, now: dt.datetime) -> None:
         raise InvitationUsed("the invitation was used or replaced meanwhile")
 
 
-def drafter_of(conn: Connection, contract_id: str) -> str | None:
-    """Who drafted the contract (``contracts.developer_id``): who may re-issue invitations."""
-    return conn.execute(
-        select(schema.contracts.c.developer_id).where(schema.contracts.c.id == contract_id)
-    ).scalar()
-
-
 def aware(moment: dt.datetime) -> dt.datetime:
     """SQLite hands back naive datetimes for what was stored as UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

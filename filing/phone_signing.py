@@ -22,8 +22,10 @@ from filing import invitations, kinds, schema
 from filing.clock import SYSTEM, Clock
 from filing.departments import TableIdentityCheck
 from filing.invitations import Invitation, Invited
+from filing.policy import Caller, Role
 from filing.service import (
     ContractStateError,
+    Drafter,
     FilingRecord,
     FilingService,
     NotYourField,
@@ -179,9 +181,16 @@ class PhoneSigning:
             contract_id, field, signature, invited.id_number, also=consume
         )
 
-    def reissue(self, contract_id: str, field: str, drafter: str) -> Invitation:
-        """A new invitation for ``field`` by the contract's drafter (its key as
-        ``contracts.developer_id`` records it); the one before is revoked."""
+    def reissue(self, contract_id: str, field: str, caller: Caller) -> Invitation:
+        """A new invitation for ``field`` by the contract's drafter; the one before is
+        revoked. Another caller's contract is unknown to them."""
+        drafter = (
+            caller.org
+            if caller.role is Role.DEVELOPER
+            else Drafter(brokerage=caller.org).key
+            if caller.role is Role.AGENCY
+            else Drafter(person=caller.org).key
+        )
         with write_transaction(self.engine) as conn:
             c = _contract(conn, contract_id)
             if c["developer_id"] != drafter:
