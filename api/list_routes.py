@@ -77,15 +77,23 @@ class FilingPageOut(BaseModel):
 class EventOut(BaseModel):
     id: int
     event: str = Field(
-        description="filed, changed, cancelled, funds-deposited, funds-released, funds-refunded"
+        description="a filing's: filed, changed, cancelled, registered, funds-deposited, "
+        "funds-released, funds-refunded; a contract's (before filing): contract-signed, "
+        "draft-withdrawn, draft-expired"
     )
-    filing: str
-    log_index: int
+    filing: str | None = Field(description="the filing number; null for a contract's event")
+    log_index: int | None = Field(description="the log entry; null for a contract's event")
     at: str = Field(description="UTC, ISO 8601 with Z")
     unit: str
-    document_sha256: str
+    document_sha256: str | None = Field(
+        description="the filed document, or for contract-signed the revision signed so far"
+    )
     ref: int | None
     kind: str | None
+    contract: str | None = Field(description="the contract's id")
+    field: str | None = Field(
+        description="contract-signed: the signature field (seller, buyer-1, …; no names)"
+    )
 
 
 class EventPageOut(BaseModel):

@@ -507,8 +507,8 @@ class FilingService:
                 raise ContractStateError(f"a {c['status']} contract cannot be {status.lower()}")
             if before is not None and _aware(c["expires_at"]) >= before:
                 raise ContractStateError("the reservation has not run out")
+            code = self._unit_code(conn, c["unit_id"])
             if self._agreement(conn, contract_id) is None:  # an agreement holds no unit
-                code = self._unit_code(conn, c["unit_id"])
                 registry.apply(
                     conn,
                     code,
@@ -522,6 +522,13 @@ class FilingService:
                 .where(schema.contracts.c.id == contract_id)
                 .values(status=status.value)
             )
+            event = (
+                outbox.ContractEvent.EXPIRED
+                if status is ContractStatus.EXPIRED
+                else outbox.ContractEvent.WITHDRAWN
+            )
+            self.d.log.hold_append_order(conn)
+            outbox.enqueue_contract_event(conn, event, contract_id, code, self.clock.now())
             completed(conn, contract_id)
 
     # -- signing ---------------------------------------------------------
@@ -716,6 +723,17 @@ class FilingService:
         record = None
         if done == list(_fields(c)[:-1]):
             record = self._complete(conn, c, pdf, actor, revocation)
+        else:  # the last signature's news is the filing itself
+            self.d.log.hold_append_order(conn)
+            outbox.enqueue_contract_event(
+                conn,
+                outbox.ContractEvent.SIGNED,
+                c["id"],
+                self._unit_code(conn, c["unit_id"]),
+                self.clock.now(),
+                field=field,
+                document_sha256=hashlib.sha256(pdf).hexdigest(),
+            )
         completed(conn, record)
         return record
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009c_invitations"
-down_revision = "0008_resale_filings"
+down_revision = "0009_contract_events"
 branch_labels = None
 depends_on = None
 
