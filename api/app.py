@@ -15,6 +15,7 @@ from api import (
     docs_pages,
     filing_routes,
     fund_routes,
+    invitation_routes,
     list_routes,
     log_routes,
     maintenance_routes,
@@ -129,6 +130,7 @@ def create_app(
     app.include_router(supervision_routes.router(platform, limiter, targets))
     app.include_router(list_routes.router(platform, limiter))
     app.include_router(pages.router(deployment, service, limiter, budget))
+    app.include_router(invitation_routes.router(deployment, platform, limiter, budget))
     describe = app.openapi
     app.openapi = lambda: complete(add_examples(describe()))  # type: ignore[method-assign]
     return app

@@ -5,13 +5,15 @@ and store, on loopback ports) and requires both to cosign every checkpoint; serv
 the API on a loopback port (with its sequencer); and then, as the
 authority, a developer and buyers would: loads a sample project (2 buildings,
 120 units, a presale permit, department extracts) on first run, drafts a
-contract, applies the developer's seal, has the buyer sign on their "phone" (a
-key that never leaves this function's scope: only a digest crosses the API),
-and gets the filing and its receipt; then files a second contract and cancels
-it. It writes the filed contract, its receipt, the trust bundle (log key, both
-witness keys, threshold 2) and the root certificate, and exits 0 only if the
-receipt verifies offline, cosigned by both witnesses, and its entry names exactly
-this document.
+contract, applies the developer's seal, has the buyer sign on their "phone" with
+the signing invitation the draft's answer carries (no API key for the buyer; a key
+that never leaves this function's scope signs the signed attributes, as /sign's
+WebCrypto key does), and gets the filing and its receipt; then files a second
+contract the same way and cancels it (the buyer signs the cancellation agreement
+with an API key: agreements have no invitations). It writes the filed contract,
+its receipt, the trust bundle (log key, both witness keys, threshold 2) and the root
+certificate, and exits 0 only if the receipt verifies offline, cosigned by both
+witnesses, and its entry names exactly this document.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from typing import Any
 import httpx
 import uvicorn
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from api import demo_resale
 from api.app import create_app
@@ -216,7 +219,7 @@ def _keys(deployment: Deployment, buyers: list[str]) -> dict[str, str]:
         "authority": platform.create_key("长沙市住房和城乡建设局", Role.AUTHORITY),
         "developer": platform.create_key(DEVELOPER_ID, Role.DEVELOPER),
     }
-    for id_number in buyers:
+    for id_number in buyers:  # the second buyer's, for the cancellation agreement
         keys[id_number] = platform.create_key(id_number, Role.BUYER)
     for _, id_number in demo_resale.people():
         keys[id_number] = platform.create_key(id_number, Role.BUYER)  # a person (个人)
@@ -262,7 +265,7 @@ def _load_sample_project(authority: _Client, developer: _Client) -> int:
 
 
 def _file_one(
-    developer: _Client, buyer: _Client, code: str, number: str, buyer_index: int
+    developer: _Client, base: str, code: str, number: str, buyer_index: int
 ) -> dict[str, Any]:
     sample = sample_contract(number, buyers=2)
     b = sample.buyers[buyer_index]
@@ -277,7 +280,43 @@ def _file_one(
               "delivery_date": sample.delivery_date.isoformat(),
               "dispute_body": sample.dispute_body},
     )  # fmt: skip
-    return _sign_by_both(developer, buyer, draft["id"], b.name, b.id_number)
+    developer.post(f"/v1/contracts/{draft['id']}/seal", 200)
+    [invitation] = draft["invitations"]  # delivered to the buyer out of band (SMS, QR code)
+    return _sign_with_invitation(base, draft["id"], invitation, b.name, b.id_number)
+
+
+def _sign_with_invitation(
+    base: str, contract_id: str, invitation: dict[str, Any], name: str, id_number: str
+) -> dict[str, Any]:
+    """What /sign does on the buyer's phone: the identity check, a P-256 key of its own,
+    an ECDSA-SHA256 signature (r || s) over the signed attributes; the token only in the
+    ``X-Invitation`` header."""
+    path = f"/v1/invitations/{contract_id}/{invitation['field']}"
+    with httpx.Client(
+        base_url=base, headers={"X-Invitation": invitation["token"]}, timeout=60
+    ) as phone:
+
+        def post(step: str, expect: int, body: dict[str, str]) -> Any:
+            r = phone.post(path + step, json=body)
+            if r.status_code != expect:
+                raise DemoFailed(f"POST {path}{step} answered {r.status_code}: {r.text[:500]}")
+            return r.json()
+
+        post("/identity", 200, {"name": name, "id_number": id_number})
+        phone_key = new_key()  # the buyer's phone: the private key stays here
+        public = (
+            phone_key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        start = post("/start", 200, {"public_key_pem": public})
+        attrs = base64.b64decode(start["signed_attributes"])
+        r, s = utils.decode_dss_signature(phone_key.sign(attrs, ec.ECDSA(hashes.SHA256())))
+        raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        done: dict[str, Any] = post("/finish", 201, {"signature": base64.b64encode(raw).decode()})
+    return done
 
 
 def _sign_by_both(
@@ -401,13 +440,13 @@ def _run_story(
     """
     buyers = [b.id_number for b in sample_contract(buyers=2).buyers]
     app = create_app(deployment)
-    keys = _keys(deployment, buyers)
+    keys = _keys(deployment, buyers[1:])
     with _Server(app) as base:
         authority, developer = (
             _Client(base, keys["authority"]),
             _Client(base, keys["developer"]),
         )
-        buyer_a, buyer_b = _Client(base, keys[buyers[0]]), _Client(base, keys[buyers[1]])
+        buyer_b = _Client(base, keys[buyers[1]])
         imported = _load_sample_project(authority, developer)
         _load_departments(authority)
         if imported:
@@ -420,7 +459,7 @@ def _run_story(
             raise DemoFailed("the sample project has no units left to sell")
         stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
         started = time.perf_counter()
-        filed = _file_one(developer, buyer_a, available[0]["code"], f"HT-{stamp}-1", 0)
+        filed = _file_one(developer, base, available[0]["code"], f"HT-{stamp}-1", 0)
         if not filed.get("receipt"):
             raise DemoFailed("the filing came back without a receipt")
         lines.append(
@@ -433,7 +472,7 @@ def _run_story(
             deployment, authority, _Client(base, keys["bank"]), filed, available[0]["code"], lines
         )
 
-        second = _file_one(developer, buyer_b, available[1]["code"], f"HT-{stamp}-2", 1)
+        second = _file_one(developer, base, available[1]["code"], f"HT-{stamp}-2", 1)
         # 注销 by consent: neither party can cancel alone; both sign the agreement.
         agreement = developer.post(
             f"/v1/filings/{second['filing']}/cancellation-agreements", 201,

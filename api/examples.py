@@ -68,6 +68,13 @@ _UNIT = {
     "project": "湘江示范花园",
     "district": "岳麓区",
 }
+_TOKEN = "k3Jb0Yc2mQ8v3yD1xT4nR6pW9aZ5sL7uE2hG0fK1oI8"
+_INVITATION = {
+    "field": "buyer-1",
+    "expires_at": "2026-12-04T08:00:00+00:00",
+    "token": _TOKEN,
+    "link": f"/sign#contract={_CONTRACT_ID}&field=buyer-1&token={_TOKEN}",
+}
 _FILED = {
     "filed": True,
     "filing": _FILING,
@@ -186,6 +193,7 @@ RESPONSES: dict[str, Any] = {
         "number": "HT-2026-000001",
         "kind": "new-presale",
         "draft_sha256": _SHA,
+        "invitations": [_INVITATION],
     },
     "POST /v1/resale-contracts": {
         "id": _CONTRACT_ID,
@@ -215,6 +223,30 @@ RESPONSES: dict[str, Any] = {
         "digest_to_sign": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="
     },
     "POST /v1/contracts/{contract_id}/remote-signing/{field}/finish": _FILED,
+    "POST /v1/contracts/{contract_id}/invitations/{field}": _INVITATION,
+    "GET /v1/invitations/{contract_id}/{field}": {
+        "contract_id": _CONTRACT_ID,
+        "number": "HT-2026-000001",
+        "kind": "new-presale",
+        "unit": _CODE,
+        "field": "buyer-1",
+        "role": "买受人",
+        "name": "王小明",
+        "pages": 9,
+        "status": "DRAFT",
+        "signed": ["seller"],
+        "next_field": "buyer-1",
+        "expires_at": "2026-12-04T08:00:00+00:00",
+        "identity_checked": False,
+        "attempts_left": 5,
+    },
+    "POST /v1/invitations/{contract_id}/{field}/identity": {"identity_checked": True},
+    "POST /v1/invitations/{contract_id}/{field}/start": {
+        "signed_attributes": "MYGTMBgGCSqGSIb3DQEJAzELBgkqhkiG9w0BBwE=",
+        "digest_to_sign": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=",
+        "algorithm": "ECDSA-P256-SHA256",
+    },
+    "POST /v1/invitations/{contract_id}/{field}/finish": _FILED,
     "POST /v1/contracts/{contract_id}/withdraw": {"id": _CONTRACT_ID, "status": "WITHDRAWN"},
     "POST /v1/filings": _FILED,
     "GET /v1/filings": [
@@ -346,6 +378,8 @@ RESPONSES: dict[str, Any] = {
     "GET /dashboard": "<!DOCTYPE html>… (the dashboard page)",
     "GET /verify": "<!DOCTYPE html>… (the verification page)",
     "GET /progress": "<!DOCTYPE html>… (the progress page)",
+    "GET /sign": "<!DOCTYPE html>… (the phone signing page)",
+    "GET /v1/invitations/{contract_id}/{field}/pages/{index}": "(a PNG image, 900 px wide)",
     "POST /v1/verification": {
         "verdict": "PASSED",
         "exit_code": 0,

@@ -29,6 +29,7 @@ from filing.checks import Reason
 from filing.contracts import ContractView, FilingView, NotForYourRole, UnknownChange, UnknownFiling
 from filing.deployment import Deployment
 from filing.inventory import NotReleasable, NotYourUnit, PermitExists
+from filing.invitations import Invitation
 from filing.platform import Platform
 from filing.service import (
     AgreementKind,
@@ -60,6 +61,7 @@ from filing.status import (
     UnitStatus,
 )
 from keys.identity import IdentityRejected, VerifiedIdentity
+from signing import remote
 from signing.contract import ContractDataError, DisputeResolution, Escrow, PaymentMethod
 
 RECEIPT_WAIT = 5.0
@@ -217,10 +219,14 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         raw: bytes,
         work: Any,
         render: idempotency.Render | None = None,
+        kept: idempotency.Render | None = None,
     ) -> Response:
-        """Run ``work`` once per Idempotency-Key; its answer is stored with its work."""
+        """Run ``work`` once per Idempotency-Key; its answer is stored with its work (or
+        ``kept``'s, when the answer holds a secret that must not be stored)."""
         lease = dt.timedelta(seconds=deployment.config.idempotency_lease_seconds)
-        return idempotency.run_once(platform.idempotency, who, key, raw, work, render, lease)
+        return idempotency.run_once(
+            platform.idempotency, who, key, raw, work, render, lease, kept=kept
+        )
 
     def filing_answer(record: FilingRecord | None, live: bool) -> Response:
         return filing_response(record, receipt=live)
@@ -567,82 +573,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
     def filing_response(
         record: FilingRecord | None, status: int = 200, receipt: bool = True
     ) -> JSONResponse:
-        """The answer of a signature: filed or not yet; with the receipt if ``receipt``
-        (then it waits for the checkpoint a few seconds; a receipt may still be null)."""
-        if record is None:
-            return JSONResponse({"filed": False}, status_code=status)
-        return JSONResponse(
-            {
-                "filed": True,
-                "event": record.event.value,
-                "filing": record.number,
-                "log_index": record.log_index,
-                "document_sha256": record.doc_sha256,
-                "receipt": wait_for_receipt(record.log_index) if receipt else None,
-            },
-            status_code=201,
-        )
-
-    def wait_for_receipt(index: int) -> str | None:
-        cp = deployment.sequencer().wait_for(index + 1, RECEIPT_WAIT)
-        return None if cp is None else deployment.log.receipt(index, cp).to_text()
-
-    def filing_errors(exc: FilingError) -> Problem:
-        if isinstance(exc, NotSellable):
-            status = (
-                409
-                if any(
-                    f.reason
-                    in (Reason.UNIT_RESERVED, Reason.UNIT_ALREADY_FILED, Reason.OTHER_LIVE_CONTRACT)
-                    for f in exc.failures
-                )
-                else 422
-            )
-            return Problem(
-                status,
-                "unit-not-sellable",
-                "房源核验 failed",
-                str(exc),
-                checks=[f.code for f in exc.failures],
-                kind=None if exc.kind is None else exc.kind.value,
-            )
-        if isinstance(exc, KindMismatch):
-            return Problem(409, "kind-mismatch", "Not the unit's transaction kind", str(exc))
-        if isinstance(exc, NotEligible):
-            return Problem(
-                422,
-                "buyer-not-eligible",
-                "购房资格 failed",
-                str(exc),
-                # Only a developer drafts, so the answer is the developer's summary.
-                decisions=[
-                    disclosure.eligibility_decision(json.loads(d.to_json()), sees_records=False)
-                    for d in exc.decisions
-                ],
-            )
-        if isinstance(exc, UnitTaken):
-            return Problem(409, "unit-taken", "Unit taken", str(exc))
-        if isinstance(exc, SignatureRejected):
-            return Problem(422, "signature-rejected", "Signature rejected", str(exc))
-        if isinstance(exc, JudgmentRequired):
-            return Problem(422, "judgment-required", "A judgment or decision is needed", str(exc))
-        if isinstance(exc, NotADrafter):
-            return Problem(403, "not-a-drafter", "Not a drafter of this contract", str(exc))
-        if isinstance(exc, NotYourField):
-            return Problem(403, "not-your-field", "A party signs only for itself", str(exc))
-        if isinstance(exc, UnknownSignatureField):
-            return Problem(422, "unknown-signature-field", "No such signature field", str(exc))
-        if isinstance(exc, SealUnavailable):
-            return Problem(503, "filing-seal-unavailable", "Filing seal unavailable", str(exc))
-        if isinstance(exc, UnknownContract):
-            return Problem(404, "unknown-contract", "Unknown contract or filing", str(exc))
-        if isinstance(exc, ContractStateError):
-            return Problem(409, "contract-state", "Not possible in the contract's state", str(exc))
-        if isinstance(exc, DuplicateContractNumber):
-            return Problem(
-                409, "duplicate-contract-number", "Contract number used before", str(exc)
-            )
-        return Problem(422, "filing-refused", "Refused", str(exc))
+        return signed_answer(deployment, record, status, receipt)
 
     @r.post(
         "/contracts", status_code=201, summary="Draft a contract: checks, rendering, reservation"
@@ -661,17 +592,12 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
                 raise filing_errors(exc) from exc
 
         def answer(drafted: Drafted, live: bool) -> Response:
-            return JSONResponse(
-                {
-                    "id": drafted.id,
-                    "number": data.number,
-                    "kind": drafted.kind.value,
-                    "draft_sha256": drafted.sha256,
-                },
-                status_code=201,
-            )
+            return drafted_answer(drafted, data.number, True)
 
-        return once(who, key, data.model_dump_json().encode(), run, answer)
+        def kept(drafted: Drafted, live: bool) -> Response:
+            return drafted_answer(drafted, data.number, False)
+
+        return once(who, key, data.model_dump_json().encode(), run, answer, kept)
 
     @r.post(
         "/resale-contracts",
@@ -700,17 +626,12 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
                 raise filing_errors(exc) from exc
 
         def answer(drafted: Drafted, live: bool) -> Response:
-            return JSONResponse(
-                {
-                    "id": drafted.id,
-                    "number": data.number,
-                    "kind": drafted.kind.value,
-                    "draft_sha256": drafted.sha256,
-                },
-                status_code=201,
-            )
+            return drafted_answer(drafted, data.number, True)
 
-        return once(who, key, data.model_dump_json().encode(), run, answer)
+        def kept(drafted: Drafted, live: bool) -> Response:
+            return drafted_answer(drafted, data.number, False)
+
+        return once(who, key, data.model_dump_json().encode(), run, answer, kept)
 
     @r.get("/contracts/{contract_id}", summary="A contract's state")
     def get_contract(contract_id: str, who: Who) -> dict[str, Any]:
@@ -783,7 +704,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
     ) -> tuple[ec.EllipticCurvePublicKey, VerifiedIdentity]:
         """The buyer's device key and identity, checked only once the field and the ID number
         are the caller's own (the identity records answer nobody about anyone else)."""
-        public = _device_key(data.public_key_pem)
+        public = device_key(data.public_key_pem)
         try:
             identity = platform.own_identity(
                 contract_id, field, who, data.name, data.id_type, data.id_number
@@ -803,19 +724,19 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         require(who, *policy.SIGNS_ON_DEVICE)
         contract_row(contract_id, who)
 
-        def run() -> bytes:
+        def run() -> remote.Challenge:
             public, identity = own_identity(contract_id, field, data, who)
             try:
-                return service.start_remote_signing(
+                return service.remote_challenge(
                     contract_id, field, identity, public, caller=who.org
                 )
             except FilingError as exc:
                 raise filing_errors(exc) from exc
 
-        def answer(digest: bytes, live: bool) -> Response:
+        def answer(challenge: remote.Challenge, live: bool) -> Response:
             return JSONResponse(
                 {
-                    "digest_to_sign": base64.b64encode(digest).decode(),
+                    "digest_to_sign": base64.b64encode(challenge.digest_to_sign).decode(),
                     "algorithm": "ECDSA-P256-SHA256-prehashed",
                 }
             )
@@ -963,7 +884,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
     @r.get("/filings/{number}/receipt", summary="The filing's receipt (.tlog-proof)")
     def filing_receipt(number: str, who: Who) -> Response:
         f = filing_row(number, who)
-        receipt = wait_for_receipt(f.log_index)
+        receipt = wait_for_receipt(deployment, f.log_index)
         if receipt is None:
             raise Problem(404, "not-yet-logged", "Not in a checkpoint yet", number)
         return PlainTextResponse(receipt)
@@ -1080,7 +1001,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
                     "basis": "judgment",
                     "log_index": index,
                     "document_sha256": hashlib.sha256(document).hexdigest(),
-                    "receipt": wait_for_receipt(index) if live else None,
+                    "receipt": wait_for_receipt(deployment, index) if live else None,
                 },
                 status_code=201,
             )
@@ -1110,7 +1031,119 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
     return r
 
 
-def _device_key(pem: str) -> ec.EllipticCurvePublicKey:
+def link(contract_id: str, field: str, token: str) -> str:
+    """The page to open on the phone; everything after ``#`` stays in the browser."""
+    return f"/sign#contract={contract_id}&field={field}&token={token}"
+
+
+def invitation_json(contract_id: str, issued: Invitation, live: bool) -> dict[str, Any]:
+    """An invitation in an answer; its token only in the answer given (``live``), never in
+    the copy kept for a repeated request: a repeat gets nulls (issue it again)."""
+    return {
+        "field": issued.field,
+        "expires_at": issued.expires_at.isoformat(),
+        "token": issued.token if live else None,
+        "link": link(contract_id, issued.field, issued.token) if live else None,
+    }
+
+
+def drafted_answer(drafted: Drafted, number: str, live: bool) -> JSONResponse:
+    """A draft's answer, with the parties' signing invitations: their tokens only in the
+    answer given, never in the copy kept for a repeat (``invitation_json``)."""
+    return JSONResponse(
+        {
+            "id": drafted.id,
+            "number": number,
+            "kind": drafted.kind.value,
+            "draft_sha256": drafted.sha256,
+            "invitations": [invitation_json(drafted.id, i, live) for i in drafted.invitations],
+        },
+        status_code=201,
+    )
+
+
+def signed_answer(
+    deployment: Deployment, record: FilingRecord | None, status: int = 200, receipt: bool = True
+) -> JSONResponse:
+    """The answer of a signature: filed or not yet; with the receipt if ``receipt``
+    (then it waits for the checkpoint a few seconds; a receipt may still be null)."""
+    if record is None:
+        return JSONResponse({"filed": False}, status_code=status)
+    return JSONResponse(
+        {
+            "filed": True,
+            "event": record.event.value,
+            "filing": record.number,
+            "log_index": record.log_index,
+            "document_sha256": record.doc_sha256,
+            "receipt": wait_for_receipt(deployment, record.log_index) if receipt else None,
+        },
+        status_code=201,
+    )
+
+
+def wait_for_receipt(deployment: Deployment, index: int) -> str | None:
+    cp = deployment.sequencer().wait_for(index + 1, RECEIPT_WAIT)
+    return None if cp is None else deployment.log.receipt(index, cp).to_text()
+
+
+def filing_errors(exc: FilingError) -> Problem:
+    if isinstance(exc, NotSellable):
+        status = (
+            409
+            if any(
+                f.reason
+                in (Reason.UNIT_RESERVED, Reason.UNIT_ALREADY_FILED, Reason.OTHER_LIVE_CONTRACT)
+                for f in exc.failures
+            )
+            else 422
+        )
+        return Problem(
+            status,
+            "unit-not-sellable",
+            "房源核验 failed",
+            str(exc),
+            checks=[f.code for f in exc.failures],
+            kind=None if exc.kind is None else exc.kind.value,
+        )
+    if isinstance(exc, KindMismatch):
+        return Problem(409, "kind-mismatch", "Not the unit's transaction kind", str(exc))
+    if isinstance(exc, NotEligible):
+        return Problem(
+            422,
+            "buyer-not-eligible",
+            "购房资格 failed",
+            str(exc),
+            # Only a developer drafts, so the answer is the developer's summary.
+            decisions=[
+                disclosure.eligibility_decision(json.loads(d.to_json()), sees_records=False)
+                for d in exc.decisions
+            ],
+        )
+    if isinstance(exc, UnitTaken):
+        return Problem(409, "unit-taken", "Unit taken", str(exc))
+    if isinstance(exc, SignatureRejected):
+        return Problem(422, "signature-rejected", "Signature rejected", str(exc))
+    if isinstance(exc, JudgmentRequired):
+        return Problem(422, "judgment-required", "A judgment or decision is needed", str(exc))
+    if isinstance(exc, NotADrafter):
+        return Problem(403, "not-a-drafter", "Not a drafter of this contract", str(exc))
+    if isinstance(exc, NotYourField):
+        return Problem(403, "not-your-field", "A party signs only for itself", str(exc))
+    if isinstance(exc, UnknownSignatureField):
+        return Problem(422, "unknown-signature-field", "No such signature field", str(exc))
+    if isinstance(exc, SealUnavailable):
+        return Problem(503, "filing-seal-unavailable", "Filing seal unavailable", str(exc))
+    if isinstance(exc, UnknownContract):
+        return Problem(404, "unknown-contract", "Unknown contract or filing", str(exc))
+    if isinstance(exc, ContractStateError):
+        return Problem(409, "contract-state", "Not possible in the contract's state", str(exc))
+    if isinstance(exc, DuplicateContractNumber):
+        return Problem(409, "duplicate-contract-number", "Contract number used before", str(exc))
+    return Problem(422, "filing-refused", "Refused", str(exc))
+
+
+def device_key(pem: str) -> ec.EllipticCurvePublicKey:
     try:
         public = serialization.load_pem_public_key(pem.encode())
     except (ValueError, TypeError) as exc:

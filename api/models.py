@@ -127,11 +127,61 @@ class UnitFlags(BaseModel):
 # -- contracts, signatures, filings ----------------------------------------------
 
 
+class InvitationIssued(BaseModel):
+    """A party's one-time signing invitation, to deliver out of band."""
+
+    field: str = Field(description="the party's signature field (buyer-1, seller-1, …)")
+    expires_at: Timestamp = Field(description="with the draft's reservation")
+    token: str | None = Field(
+        description="the one-time token; only in the first answer (null in a repeat of the "
+        "request: issue the invitation again)"
+    )
+    link: str | None = Field(
+        description="`/sign#contract=…&field=…&token=…`: the page to open on the phone, "
+        "after this server's address"
+    )
+
+
 class Drafted(BaseModel):
     id: str
     number: str
     kind: str = Field(description="transaction kind (new-presale, new-completed, resale, …)")
     draft_sha256: Sha256
+    invitations: list[InvitationIssued] = Field(
+        default=[], description="one per person who signs (buyers; a resale's sellers)"
+    )
+
+
+class InvitationView(BaseModel):
+    """What an invitation's holder sees of the contract before signing (no ID numbers)."""
+
+    contract_id: str
+    number: str
+    kind: str
+    unit: str
+    field: str
+    role: str = Field(description="the party's name on the contract: 买受人, 出卖人")
+    name: str
+    pages: int = Field(description="pages to show: `/pages/0` … `/pages/{pages-1}`")
+    status: str
+    signed: list[str]
+    next_field: str | None = Field(description="whose turn it is to sign")
+    expires_at: Timestamp
+    identity_checked: bool
+    attempts_left: int = Field(description="failed identity checks left before it locks")
+
+
+class IdentityChecked(BaseModel):
+    identity_checked: bool
+
+
+class PhoneChallenge(BaseModel):
+    signed_attributes: str = Field(
+        description="base64 DER CMS signed attributes: sign them with ECDSA P-256 SHA-256 "
+        "(WebCrypto hashes them itself)"
+    )
+    digest_to_sign: str = Field(description="their SHA-256, for a device that signs a digest")
+    algorithm: str = "ECDSA-P256-SHA256"
 
 
 class FilingRef(BaseModel):
@@ -461,6 +511,11 @@ ANSWERS: dict[str, tuple[type[BaseModel], bool]] = {
     "POST /v1/contracts/{contract_id}/remote-signing/{field}/start": (DigestToSign, False),
     "POST /v1/contracts/{contract_id}/remote-signing/{field}/finish": (Signed, False),
     "POST /v1/contracts/{contract_id}/withdraw": (Withdrawn, False),
+    "POST /v1/contracts/{contract_id}/invitations/{field}": (InvitationIssued, False),
+    "GET /v1/invitations/{contract_id}/{field}": (InvitationView, False),
+    "POST /v1/invitations/{contract_id}/{field}/identity": (IdentityChecked, False),
+    "POST /v1/invitations/{contract_id}/{field}/start": (PhoneChallenge, False),
+    "POST /v1/invitations/{contract_id}/{field}/finish": (Signed, False),
     "POST /v1/filings": (Signed, False),
     "GET /v1/filings/{number}": (Filing, False),
     "POST /v1/filings/{number}/cancellation": (CancelledByJudgment, False),

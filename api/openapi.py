@@ -64,7 +64,16 @@ REASONS = {
 # success code: the signature routes answer 200 until the last signature, then 201, or
 # 503 when the platform's filing seal cannot be applied then).
 _SIGNED = {200, 201, 503}
+# An invitation's token refused (401 unknown, 403 elsewhere or locked, 410 used or expired);
+# rate-limited per client address.
+_INVITED = {401, 403, 410, 429}
+_INVITATION = "/v1/invitations/{contract_id}/{field}"
 EXTRA: dict[str, set[int]] = {
+    f"GET {_INVITATION}": _INVITED,
+    f"GET {_INVITATION}/pages/{{index}}": _INVITED,
+    f"POST {_INVITATION}/identity": _INVITED,
+    f"POST {_INVITATION}/start": _INVITED,
+    f"POST {_INVITATION}/finish": _INVITED | _SIGNED,
     "POST /v1/contracts/{contract_id}/seal": _SIGNED,
     "POST /v1/contracts/{contract_id}/signatures": _SIGNED,
     "POST /v1/contracts/{contract_id}/remote-signing/{field}/finish": _SIGNED,
@@ -104,6 +113,7 @@ MEDIA: dict[str, tuple[str, ...]] = {
     "GET /v1/tax/filings": _CSV,
     "GET /v1/stats/charts/{chart}.svg": ("image/svg+xml",),
     "GET /v1/court/filings/{number}/evidence": ("application/zip",),
+    "GET /v1/invitations/{contract_id}/{field}/pages/{index}": ("image/png",),
 }
 _TEXT = {"type": "string"}
 _BINARY = {"type": "string", "format": "binary"}

@@ -26,6 +26,7 @@ from filing.maintenance import maintenance_rule_sets
 from filing.maintenance_service import MaintenanceService
 from filing.migrations import revisions
 from filing.ownership_records import OwnershipRegister
+from filing.phone_signing import PhoneSigning
 from filing.policy import Caller, Role
 from filing.relay import Dispatcher, Targets
 from filing.resale import resale_rule_sets
@@ -85,6 +86,7 @@ class Platform:
         self.ownership = OwnershipRegister(engine, self.access)
         self.funds = FundService(deployment)
         self.maintenance = MaintenanceService(deployment)
+        self.phone = PhoneSigning(engine, self.service, self.identity, clock)
 
     def create_key(self, org: str, role: Role) -> str:
         return self.keys.create(org, role)

@@ -52,6 +52,8 @@ SIGNS_ON_DEVICE = (Role.BUYER,)  # remote signing and own signing certificates
 # A resale (存量房买卖) is drafted by one of its sellers (a person) or its brokerage, who
 # may withdraw it too.
 DRAFTS_RESALES = (Role.BUYER, Role.AGENCY)
+# A drafter issues a party's signing invitation again (its own drafts only).
+ISSUES_INVITATIONS = (*DRAFTS, *DRAFTS_RESALES)
 WITHDRAWS = (Role.DEVELOPER, Role.BUYER, Role.AGENCY)
 UPLOADS_SIGNATURES = PARTY_ROLES
 PROPOSES_AGREEMENTS = PARTY_ROLES  # cancellation and change by consent

@@ -184,6 +184,25 @@ remote_signings = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# One-time signing invitations (a link per person party, delivered out of band): only the
+# token's SHA-256 is kept. ``id_number``: the party the invitation is for; ``attempts``:
+# failed identity checks; ``identity_at``: when the identity check passed.
+signing_invitations = Table(
+    "signing_invitations",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("contract_id", String(36), ForeignKey("contracts.id"), nullable=False),
+    Column("field", Text, nullable=False),
+    Column("id_number", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("identity_at", DateTime(timezone=True)),
+    Column("used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Index("signing_invitations_by_field", "contract_id", "field"),
+)
+
 filings = Table(
     "filings",
     metadata,

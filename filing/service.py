@@ -19,7 +19,7 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from filing import (
     drafting,
     holdings,
+    invitations,
     kinds,
     maintenance_dues,
     outbox,
@@ -158,6 +159,8 @@ class Drafted:
     id: str
     sha256: str  # of the rendered draft
     kind: Kind
+    # One per person party; their tokens exist only in this answer (filing/invitations.py).
+    invitations: tuple[invitations.Invitation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,9 @@ class Departments:
 # under one GIL: more at once only stretch each other's transactions and row locks.
 # Taken before the transaction begins, never while holding a database lock.
 PIPELINES = 2
+
+# Work another module does in the transaction that records a signature.
+Also = Callable[[Connection], None]
 
 
 class FilingService:
@@ -373,7 +379,14 @@ class FilingService:
                 ) from exc
             holdings.record_buyers(conn, contract_id, contract)
             holdings.record_parties(conn, contract_id, contract)
-            drafted = Drafted(contract_id, digest, kind.kind)
+            issued = invitations.issue(
+                conn,
+                contract_id,
+                invited_parties(kind, contract),
+                self.clock.now() + RESERVATION,
+                self.clock.now(),
+            )
+            drafted = Drafted(contract_id, digest, kind.kind, tuple(issued))
             completed(conn, drafted)
         return drafted
 
@@ -618,6 +631,20 @@ class FilingService:
         caller: str,
     ) -> bytes:
         """Step 1 for a buyer's phone: returns the 32-byte digest the device must sign."""
+        return self.remote_challenge(
+            contract_id, field, identity, device_key, caller
+        ).digest_to_sign
+
+    def remote_challenge(
+        self,
+        contract_id: str,
+        field: str,
+        identity: VerifiedIdentity,
+        device_key: ec.EllipticCurvePublicKey,
+        caller: str,
+    ) -> remote.Challenge:
+        """Step 1: what the device signs. A device that hashes for itself (WebCrypto) signs
+        the DER signed attributes; one that signs a digest signs their SHA-256."""
         with write_transaction(self.engine) as conn:
             c = self._contract(conn, contract_id)
             contract = _load(c)
@@ -642,13 +669,21 @@ class FilingService:
                     created_at=self.clock.now(),
                 )
             )
-            completed(conn, request.digest_to_sign)
-        return request.digest_to_sign
+            challenge = remote.Challenge(request.signed_attrs)
+            completed(conn, challenge)
+        return challenge
 
     def finish_remote_signing(
-        self, contract_id: str, field: str, signature: bytes, actor: str
+        self,
+        contract_id: str,
+        field: str,
+        signature: bytes,
+        actor: str,
+        also: Also | None = None,
     ) -> FilingRecord | None:
-        """Step 2: the device's signature over the digest; only the buyer who started it."""
+        """Step 2: the device's signature over the digest; only the buyer who started it.
+        ``also`` runs in the transaction that records the signature (an invitation is
+        consumed there: if it cannot be, the signature is not recorded either)."""
         with self.engine.connect() as conn:
             c = self._contract(conn, contract_id, lock=False)
             _own_party(_kind(c), _load(c), field, actor)
@@ -666,9 +701,11 @@ class FilingService:
             signed = remote.finish(request, signature, self.d.pki.timestamper())
         except remote.RemoteSignatureInvalid as exc:
             raise SignatureRejected(str(exc)) from exc
-        return self.accept_revision(contract_id, signed, actor)
+        return self.accept_revision(contract_id, signed, actor, also)
 
-    def accept_revision(self, contract_id: str, pdf: bytes, actor: str) -> FilingRecord | None:
+    def accept_revision(
+        self, contract_id: str, pdf: bytes, actor: str, also: Also | None = None
+    ) -> FilingRecord | None:
         """Take the next party's signed revision; files the contract after the last one.
 
         The revision is judged before the transaction (it may take a while, and a lock
@@ -682,6 +719,8 @@ class FilingService:
             with write_transaction(self.engine) as conn:
                 c = self._contract(conn, contract_id)
                 _unchanged_since(seen, c)
+                if also is not None:
+                    also(conn)
                 return self._accept(conn, c, field, pdf, actor, revocation)
 
     def _accept(
@@ -1383,6 +1422,17 @@ def _sealing_seller(
         ):
             return field, declared, party
     raise ContractStateError(f"in a {kind.kind.value} contract no seller signs with a seal")
+
+
+def invited_parties(kind: TransactionKind, contract: AnyContract) -> dict[str, str]:
+    """The fields that get a signing invitation, with their party's ID number: each person
+    who buys, or sells a home of their own (an agent signs with the brokerage's key)."""
+    return {
+        field: party.id_number
+        for field, (declared, party) in kind.signers(contract).items()
+        if declared.signs_with is SigningMethod.PERSONAL
+        and declared.role in (PartyRole.BUYER, PartyRole.SELLER)
+    }
 
 
 def _own_party(

@@ -59,6 +59,28 @@ class RemoteSigningRequest:
         return hashlib.sha256(self.signed_attrs).digest()
 
 
+@dataclass(frozen=True)
+class Challenge:
+    """What a device signs: the DER signed attributes (they hold the document's digest, not
+    the document). WebCrypto hashes its input itself, so a browser signs these with
+    ECDSA-SHA256; a device that signs a prehashed digest signs ``digest_to_sign``."""
+
+    signed_attrs: bytes
+
+    @property
+    def digest_to_sign(self) -> bytes:
+        return hashlib.sha256(self.signed_attrs).digest()
+
+
+def raw_to_der(signature: bytes) -> bytes:
+    """WebCrypto's ECDSA signature (IEEE P1363: r || s, 32 bytes each for P-256) as DER."""
+    if len(signature) != 64:
+        raise ValueError("a P-256 signature in raw form is 64 bytes (r || s)")
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:], "big")
+    return utils.encode_dss_signature(r, s)
+
+
 def _ext_signer(
     cert: x509.Certificate, chain: Sequence[x509.Certificate], value: bytes | int
 ) -> Any:

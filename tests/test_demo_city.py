@@ -56,10 +56,11 @@ def test_demo_city_resells_homes_with_supervised_funds(
         kinds = [e.kind for e in events]
         assert kinds.count("release") >= 1 and kinds.count("refund") >= 1
         # Each step its own log entry and outbox event: filings, cancellations, transfer
-        # registrations and fund events, nothing else.
+        # registrations, fund events and maintenance-fund deposits and debits, nothing else.
         steps = (
             made["filings"] + made["cancellations"] + made["resales"]
             + made["resales_cancelled"] + made["transfers"] + made["fund_events"]
+            + made["maintenance_deposits"] + made["maintenance_debits"]
         )  # fmt: skip
         assert len(events) == made["fund_events"]
         assert d.log.appended() == steps and outbox == steps

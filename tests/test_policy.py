@@ -151,6 +151,7 @@ ROLE_SETS = {
         Role.AGENCY,
     },
     "DRAFTS_RESALES": {Role.BUYER, Role.AGENCY},
+    "ISSUES_INVITATIONS": {Role.DEVELOPER, Role.BUYER, Role.AGENCY},
     "WITHDRAWS": {Role.DEVELOPER, Role.BUYER, Role.AGENCY},
 }
 

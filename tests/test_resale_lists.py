@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
@@ -107,8 +108,10 @@ def test_resales_drafted_before_0009a_are_listed_after_the_migration(api: Api) -
     with write_transaction(engine) as conn:  # back to before it: the table did not exist
         conn.exec_driver_sql("DROP TABLE contract_parties")
         conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": before})
-    done = revisions.migrate(engine)
-    assert (done.before, done.after) == (before, revisions.head())
+    with write_transaction(engine) as conn:  # this revision alone (the later ones stand)
+        command.upgrade(revisions.alembic_config(conn), "0009a_rights")
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": revisions.head()})
+    assert revisions.migrate(engine).after == revisions.head()
     for who in ("zhang", "li", "agent", "agency"):
         assert _all(client, keys[who], "/v1/contracts", "id") == [cid], who
         assert _all(client, keys[who], "/v1/filings", "number") == [number], who

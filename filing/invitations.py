@@ -1,0 +1,176 @@
+"""Signing invitations: a one-time link per person party, so that a buyer signs on a phone.
+
+When a contract is drafted the platform issues, for every person who signs it (its buyers,
+and a resale's sellers), a random token bound to the contract, the field and the party's ID
+number, expiring with the draft. The drafter gets the tokens once, in the draft's answer,
+and delivers them out of band; only their SHA-256 is kept (a database reader cannot sign).
+A token is consumed in the transaction that records its signature; the drafter can issue a
+party's invitation again, which revokes the one before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, insert, select, update
+
+from filing import schema
+
+TOKEN_BYTES = 32  # 256 bits of randomness
+MAX_ATTEMPTS = 5  # failed identity checks before the invitation is locked
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An invitation just issued: its token exists only here, for the drafter's answer."""
+
+    field: str
+    token: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Invited:
+    """An invitation as recorded, found by its token."""
+
+    token_sha256: str
+    contract_id: str
+    field: str
+    id_number: str
+    expires_at: dt.datetime
+    attempts: int
+    identity_checked: bool
+
+
+class InvitationRefused(Exception):
+    """The token does not open this field now."""
+
+
+class InvitationInvalid(InvitationRefused):
+    """No such token, or revoked by a newer invitation."""
+
+
+class InvitationUsed(InvitationRefused):
+    """The token signed already: it is used once."""
+
+
+class InvitationExpired(InvitationRefused):
+    """The draft's reservation, and with it the invitation, ran out."""
+
+
+class InvitationElsewhere(InvitationRefused):
+    """The token is for another contract or another field."""
+
+
+class InvitationLocked(InvitationRefused):
+    """Too many failed identity checks: the drafter must issue a new invitation."""
+
+
+class IdentityNotChecked(InvitationRefused):
+    """Signing starts only after the party's identity check passed with this invitation."""
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue(
+    conn: Connection,
+    contract_id: str,
+    parties: dict[str, str],
+    expires_at: dt.datetime,
+    now: dt.datetime,
+) -> list[Invitation]:
+    """New invitations for ``parties`` (field → ID number), revoking any earlier ones of
+    those fields; in the caller's transaction."""
+    out = []
+    for field, id_number in parties.items():
+        conn.execute(
+            update(schema.signing_invitations)
+            .where(
+                schema.signing_invitations.c.contract_id == contract_id,
+                schema.signing_invitations.c.field == field,
+                schema.signing_invitations.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        conn.execute(
+            insert(schema.signing_invitations).values(
+                token_sha256=token_sha256(token),
+                contract_id=contract_id,
+                field=field,
+                id_number=id_number,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+        out.append(Invitation(field, token, expires_at))
+    return out
+
+
+def find(conn: Connection, token: str, contract_id: str, field: str, now: dt.datetime) -> Invited:
+    """The live invitation ``token`` stands for, if it is for this contract's ``field``."""
+    t = schema.signing_invitations
+    row = conn.execute(select(t).where(t.c.token_sha256 == token_sha256(token))).mappings().first()
+    if row is None or row["revoked_at"] is not None:
+        raise InvitationInvalid("no such invitation, or a newer one replaced it")
+    if row["contract_id"] != contract_id or row["field"] != field:
+        raise InvitationElsewhere("the invitation is for another contract or field")
+    if row["used_at"] is not None:
+        raise InvitationUsed("the invitation was used: it signs once")
+    expires = aware(row["expires_at"])
+    if expires < now:
+        raise InvitationExpired("the invitation expired with the draft")
+    if row["attempts"] >= MAX_ATTEMPTS:
+        raise InvitationLocked(
+            f"{MAX_ATTEMPTS} failed identity checks: ask the drafter for a new invitation"
+        )
+    return Invited(
+        row["token_sha256"],
+        row["contract_id"],
+        row["field"],
+        row["id_number"],
+        expires,
+        row["attempts"],
+        row["identity_at"] is not None,
+    )
+
+
+def failed_attempt(conn: Connection, invited: Invited) -> int:
+    """Count a failed identity check; returns the attempts left (as counted in the
+    database: checks racing each other are each counted)."""
+    t = schema.signing_invitations
+    mine = t.c.token_sha256 == invited.token_sha256
+    conn.execute(update(t).where(mine).values(attempts=t.c.attempts + 1))
+    return max(0, MAX_ATTEMPTS - int(conn.execute(select(t.c.attempts).where(mine)).scalar_one()))
+
+
+def identity_passed(conn: Connection, invited: Invited, now: dt.datetime) -> None:
+    t = schema.signing_invitations
+    conn.execute(update(t).where(t.c.token_sha256 == invited.token_sha256).values(identity_at=now))
+
+
+def consume(conn: Connection, invited: Invited, now: dt.datetime) -> None:
+    """Use the invitation up, in the transaction that records its signature; a second
+    use racing this one finds it used and rolls its own signature back."""
+    t = schema.signing_invitations
+    done = conn.execute(
+        update(t)
+        .where(
+            t.c.token_sha256 == invited.token_sha256,
+            t.c.used_at.is_(None),
+            t.c.revoked_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    if done.rowcount != 1:
+        raise InvitationUsed("the invitation was used or replaced meanwhile")
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes for what was stored as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
