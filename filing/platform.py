@@ -22,6 +22,7 @@ from filing.eligibility import CHANGSHA_2017, load_rule_sets
 from filing.fund_service import FundService
 from filing.idempotency import IdempotencyRecords
 from filing.inventory import Inventory
+from filing.lease import lease_rule_sets
 from filing.migrations import revisions
 from filing.ownership_records import OwnershipRegister
 from filing.policy import Caller, Role
@@ -56,6 +57,7 @@ def filing_service(deployment: Deployment, clock: Clock = SYSTEM) -> FilingServi
             departments.TableHomes(engine),
             rule_sets,
             resale_rule_sets(deployment.data_dir),  # 限售: DIR/resale-rules.json
+            lease_rule_sets(deployment.data_dir),  # 租赁: DIR/lease-rules.json
         ),
         clock=clock,
     )

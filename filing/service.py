@@ -34,6 +34,8 @@ from filing import (
     drafting,
     holdings,
     kinds,
+    lease_drafting,
+    lease_records,
     outbox,
     ownership_records,
     registry,
@@ -57,11 +59,14 @@ from filing.eligibility import (
 from filing.entry import (
     CancellationBasis,
     EntryEvent,
+    EntryKind,
     FilingEntry,
+    expiry_record,
     party_hash,
     registration_record,
 )
 from filing.kinds import AnyContract, Kind, LaterEvent, PartyRole, SigningMethod, TransactionKind
+from filing.lease import DEFAULT_2020, LeaseRuleSet, Proposal, check_lease
 from filing.resale import CHANGSHA_2018, ResaleRuleSet, check_resale
 from filing.seals import known_validation_data
 from filing.status import (
@@ -78,6 +83,7 @@ from ledger.database import write_transaction
 from signing import pades, remote
 from signing.contract import Contract, Party
 from signing.fonts import truetype_font
+from signing.lease import LeaseContract
 from signing.render import AgreementKind as AgreementKind  # the kinds callers propose
 from signing.render import FilingAgreement, render_agreement
 from signing.resale import ResaleContract
@@ -204,6 +210,7 @@ class Departments:
     properties: PropertyRecords
     rule_sets: Sequence[RuleSet]
     resale_rule_sets: Sequence[ResaleRuleSet] = (CHANGSHA_2018,)  # 限售
+    lease_rule_sets: Sequence[LeaseRuleSet] = (DEFAULT_2020,)  # 租赁: area per occupant
 
 
 # Signature pipelines (validate, seal, file) a process runs at once. They are CPU-bound
@@ -260,6 +267,32 @@ class FilingService:
         )
         return self._draft(contract, drafter.key, drafter.key)
 
+    def draft_lease(self, terms: lease_drafting.LeaseTerms, drafter: Drafter | str) -> Drafted:
+        """Draft a lease (住房租赁) of ``terms``: by one of its lessors (the owners of record,
+        a ``Drafter`` person) or by the rental enterprise that is its lessor (its credit
+        code, the enterprise key's org). The house and its certificate are the register's."""
+        if isinstance(drafter, str):
+            if terms.enterprise is None or terms.lessors[0].id_number != drafter:
+                raise NotADrafter("an enterprise drafts only a lease it is the lessor of")
+            key = drafter
+        else:
+            if terms.enterprise is not None or drafter.person not in {
+                p.id_number for p in terms.lessors
+            }:
+                raise NotADrafter("a person drafts a lease only as one of its lessors")
+            key = drafter.key
+        with self.engine.connect() as conn:
+            facts = registry.unit_facts(conn, terms.unit_code)
+            unit_id = registry.unit(conn, terms.unit_code).id
+            record = ownership_records.current(conn, unit_id)
+        contract = lease_drafting.compose_lease(
+            terms,
+            facts,
+            None if record is None else record.ownership,
+            self.clock.now().replace(microsecond=0),
+        )
+        return self._draft(contract, key, key)
+
     def draft(self, contract: Contract, developer_id: str, actor: str) -> tuple[str, str]:
         """Check, render and record a draft, reserving its unit. Returns (contract id, sha256)."""
         drafted = self._draft(contract, developer_id, actor)
@@ -298,7 +331,7 @@ class FilingService:
                 self.departments.payments,
                 self.departments.properties,
             )
-            for b in (contract.buyers if kind.purchase_limits else ())
+            for b in (kinds.parties_of(contract, PartyRole.BUYER) if kind.purchase_limits else ())
         ]
         with write_transaction(self.engine) as conn:
             # Counted under a lock per family member: two drafts racing for one family's
@@ -315,7 +348,12 @@ class FilingService:
             ]
             if not all(d.eligible for d in decisions):
                 raise NotEligible(decisions)
-            if kind.owners_of_record:
+            if isinstance(contract, LeaseContract):
+                # 租赁备案's checks: lawful housing, lessors, overlap, area per occupant.
+                lease_rules = rule_set_for(self.departments.lease_rule_sets, today)
+                facts_now = lease_records.facts(conn, code, self.clock.now())
+                failures = check_lease(facts_now, _proposal(contract), lease_rules)
+            elif kind.owners_of_record:
                 # 房源核验 of a resale: the ownership record, its mortgages, 限售.
                 sellers = kinds.parties_of(contract, PartyRole.SELLER)
                 facts = ownership_records.resale_facts(conn, code)
@@ -328,15 +366,16 @@ class FilingService:
             if failures:
                 raise NotSellable(failures, kind.kind)
             try:
-                registry.apply(
-                    conn,
-                    code,
-                    kind.lifecycle.reserve,
-                    actor,
-                    f"draft {contract.number}",
-                    reserved_for=contract_id,
-                    reserved_until=self.clock.now() + RESERVATION,
-                )
+                if kind.lifecycle is not None:  # a lease holds its space, not the unit
+                    registry.apply(
+                        conn,
+                        code,
+                        kind.lifecycle.reserve,
+                        actor,
+                        f"draft {contract.number}",
+                        reserved_for=contract_id,
+                        reserved_until=self.clock.now() + RESERVATION,
+                    )
             except (registry.StaleUnit, InvalidTransition) as exc:
                 # Another draft reserved it between the check and here (PostgreSQL reads each
                 # statement afresh): the unit is taken, not the server broken.
@@ -368,7 +407,12 @@ class FilingService:
                 raise DuplicateContractNumber(
                     f"contract number {contract.number} is already used"
                 ) from exc
-            holdings.record_buyers(conn, contract_id, contract)
+            if isinstance(contract, LeaseContract):
+                # Its space and term, live for the overlap check while it is signed. Lessees
+                # are no buyers: a lease counts against nobody's purchase limits.
+                lease_records.hold(conn, contract_id, unit.id, contract)
+            else:
+                holdings.record_buyers(conn, contract_id, contract)
             drafted = Drafted(contract_id, digest, kind.kind)
             completed(conn, drafted)
         return drafted
@@ -494,12 +538,14 @@ class FilingService:
                 raise ContractStateError(f"a {c['status']} contract cannot be {status.lower()}")
             if before is not None and _aware(c["expires_at"]) >= before:
                 raise ContractStateError("the reservation has not run out")
-            if self._agreement(conn, contract_id) is None:  # an agreement holds no unit
+            lifecycle = _kind(c).lifecycle
+            # An agreement holds no unit, a lease only its space (live while a draft).
+            if self._agreement(conn, contract_id) is None and lifecycle is not None:
                 code = self._unit_code(conn, c["unit_id"])
                 registry.apply(
                     conn,
                     code,
-                    _kind(c).lifecycle.release,
+                    lifecycle.release,
                     actor,
                     reason,
                     expect_reserved_for=contract_id,
@@ -780,9 +826,11 @@ class FilingService:
         contract = _load(c)
         kind = _kind(c)
         code = kinds.unit_code(contract)
-        view = registry.unit_view(conn, code)
-        if view.status is not kind.reserved or view.reserved_for != c["id"]:
-            raise UnitTaken(f"unit {code} is no longer held for this contract")
+        if kind.lifecycle is not None:
+            view = registry.unit_view(conn, code)
+            if view.status is not kind.reserved or view.reserved_for != c["id"]:
+                raise UnitTaken(f"unit {code} is no longer held for this contract")
+        # A lease's space is held by its live draft: no other lease of it could be drafted.
 
         sealed = self._seal(pdf, revocation)
         at = self.clock.now().replace(microsecond=0)
@@ -804,14 +852,17 @@ class FilingService:
         code = kinds.unit_code(contract)
         number = self._next_number(conn, at.year)
         try:
-            registry.apply(
-                conn,
-                code,
-                kind.on_filing,
-                actor,
-                f"filed as {number}",
-                expect_reserved_for=c["id"],
-            )
+            if kind.lifecycle is None:
+                lease_records.filed(conn, c["id"], number)  # the unit's status stays
+            else:
+                registry.apply(
+                    conn,
+                    code,
+                    kind.on_filing,
+                    actor,
+                    f"filed as {number}",
+                    expect_reserved_for=c["id"],
+                )
         except (registry.StaleUnit, InvalidTransition) as exc:
             raise UnitTaken(str(exc)) from exc
         salt = secrets.token_bytes(16)
@@ -974,6 +1025,43 @@ class FilingService:
         self.d.sequencer().appended()  # checkpointed now, not at the loop's next turn
         return index
 
+    def expire_leases(self, today: dt.date | None = None, actor: str = "platform") -> list[int]:
+        """期满终止: every filed lease whose term ended before ``today`` (the city's day)
+        ends, each with an ``expired`` log entry. Returns their log indexes."""
+        day = today or statistics.city_day(self.clock.now())
+        with self.engine.connect() as conn:
+            due = lease_records.due_to_expire(conn, day)
+        indexes = []
+        for number in due:
+            with write_transaction(self.engine) as conn:
+                f = self._active_filing(conn, number)
+                lease = lease_records.lease_of(conn, number)
+                if lease is None or lease.ended_on is not None or lease.ends_on >= day:
+                    continue  # ended or renewed meanwhile
+                indexes.append(self._expire_in(conn, f, lease.ends_on, actor))
+                completed(conn, number)
+        if indexes:
+            self.d.sequencer().appended()
+        return indexes
+
+    def _expire_in(self, conn: Connection, f: Any, ended_on: dt.date, actor: str) -> int:
+        code = self._unit_code(conn, f.unit_id)
+        at = self.clock.now().replace(microsecond=0)
+        doc = hashlib.sha256(expiry_record(f.number, code, ended_on)).hexdigest()
+        entry = FilingEntry(
+            EntryEvent.EXPIRED, f.number, doc, code, at, (), ref=f.log_index, kind=EntryKind.LEASE
+        )
+        [index] = self.d.log.append_in(conn, [entry.encode()])
+        lease_records.end(conn, f.number, ended_on, lease_records.LeaseEndReason.EXPIRED)
+        conn.execute(
+            update(schema.filings)
+            .where(schema.filings.c.number == f.number)
+            .values(status=FilingStatus.ENDED.value)
+        )
+        record_event(conn, f.number, FilingEvent.EXPIRED, index, at, actor, "期满终止")
+        outbox.enqueue(conn, "expired", f.number, index, at, code, doc, f.log_index)
+        return index
+
     def cancel_in(
         self,
         conn: Connection,
@@ -992,7 +1080,9 @@ class FilingService:
         if not kind.allows(LaterEvent.CANCELLATION):
             raise ContractStateError(f"a {f.kind} filing cannot be cancelled")
         code = self._unit_code(conn, f.unit_id)
-        if f.registered_at is not None or registry.unit(conn, code).status is UnitStatus.REGISTERED:
+        if kind.lifecycle is not None and (
+            f.registered_at is not None or registry.unit(conn, code).status is UnitStatus.REGISTERED
+        ):
             # Ownership is registered: undoing it is the registry's business, not ours.
             raise ContractStateError(f"unit {code} is registered; the filing stands")
         at = at or self.clock.now().replace(microsecond=0)
@@ -1030,8 +1120,13 @@ class FilingService:
             conn, number, FilingEvent.CANCELLED, index, at, actor, f"{basis.value}: {reason}"
         )
         try:
-            registry.apply(conn, code, kind.on_cancellation, actor, f"{number} cancelled: {reason}")
-        except (registry.StaleUnit, InvalidTransition) as exc:
+            if kind.lifecycle is None:  # a lease ends early: its space is free from today
+                lease_records.end(conn, number, statistics.city_day(at), basis.value)
+            else:
+                registry.apply(
+                    conn, code, kind.on_cancellation, actor, f"{number} cancelled: {reason}"
+                )
+        except (registry.StaleUnit, InvalidTransition, ValueError) as exc:
             # A concurrent cancellation (or registration) got there first; this one rolls back.
             raise ContractStateError(f"filing {number} changed meanwhile: {exc}") from exc
         c = self._contract(conn, f.contract_id)
@@ -1084,16 +1179,14 @@ class FilingService:
         ).one()
         if isinstance(contract, ResaleContract):
             area = contract.house.building_area  # as registered
+        elif isinstance(contract, LeaseContract):
+            area = contract.house.leased_area  # the space leased
         else:
             area = (contract.unit.measured or contract.unit.forecast).building
+        # A lease's amount is its monthly rent: statistics keep amounts by kind.
+        amount = contract.rent if isinstance(contract, LeaseContract) else contract.price
         return statistics.FilingFacts(
-            statistics.city_day(at),
-            row[0],
-            int(row[1]),
-            row[2],
-            area,
-            contract.price,
-            kind,
+            statistics.city_day(at), row[0], int(row[1]), row[2], area, amount, kind
         )
 
     @staticmethod
@@ -1387,6 +1480,20 @@ def _unb64(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_unb64(v) for v in value)
     return value
+
+
+def _proposal(lease: LeaseContract) -> Proposal:
+    """What of a lease its checks judge."""
+    return Proposal(
+        lessors=lease.lessors,
+        enterprise=lease.lessors[0].id_number if lease.by_enterprise else None,
+        entrustment=lease.entrustment,
+        space=lease.house.space,
+        leased_area=lease.house.leased_area,
+        occupants=lease.occupants,
+        start=lease.start,
+        end=lease.end,
+    )
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

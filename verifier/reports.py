@@ -154,7 +154,13 @@ SUB_INDICATIONS_ZH = {
 _BASIS_ZH = {"agreement": "经各方签署的解除协议", "judgment": "依判决或决定"}
 _BASIS_DOCUMENT_ZH = {"agreement": "解除协议", "judgment": "判决或决定书"}
 
-_EVENTS_ZH = {"filed": "备案", "changed": "变更", "cancelled": "注销", "registered": "已登记"}
+_EVENTS_ZH = {
+    "filed": "备案",
+    "changed": "变更",
+    "cancelled": "注销",
+    "registered": "已登记",
+    "expired": "期满终止",
+}
 
 
 def registration_name(kind: str, lang: str) -> str:
@@ -310,6 +316,7 @@ def people_time(moment: dt.datetime | None, lang: str = "zh") -> str:
 KIND_NAMES = {
     "new-home": ("新建商品房买卖", "new-home sale"),
     "resale": ("存量房买卖", "resale"),
+    "lease": ("房屋租赁", "lease"),
 }
 
 

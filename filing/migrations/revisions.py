@@ -269,7 +269,15 @@ def models() -> list[MetaData]:
     Head must match them (tests/test_migrations.py); ``alembic revision --autogenerate``
     compares against them.
     """
-    from filing import access_log, api_keys, departments, fund_schema, idempotency, schema
+    from filing import (
+        access_log,
+        api_keys,
+        departments,
+        fund_schema,
+        idempotency,
+        lease_schema,
+        schema,
+    )
     from ledger import schema as ledger_schema
 
     assert api_keys.api_keys.metadata is access_log.metadata
@@ -278,6 +286,7 @@ def models() -> list[MetaData]:
         schema.metadata,
         departments.metadata,
         fund_schema.metadata,
+        lease_schema.metadata,
         access_log.metadata,
         idempotency.metadata,
     ]
@@ -285,7 +294,7 @@ def models() -> list[MetaData]:
 
 def append_only_models() -> list[str]:
     """The tables the live code keeps append-only, as ``models`` names them."""
-    from filing import access_log, departments, fund_schema, schema
+    from filing import access_log, departments, fund_schema, lease_schema, schema
     from ledger import schema as ledger_schema
 
     return [
@@ -293,5 +302,6 @@ def append_only_models() -> list[str]:
         *schema.APPEND_ONLY,
         *departments.APPEND_ONLY,
         *fund_schema.APPEND_ONLY,
+        *lease_schema.APPEND_ONLY,
         *access_log.APPEND_ONLY,
     ]
