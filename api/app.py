@@ -15,6 +15,7 @@ from api import (
     docs_pages,
     filing_routes,
     fund_routes,
+    lease_routes,
     list_routes,
     log_routes,
     ownership_routes,
@@ -124,6 +125,7 @@ def create_app(
     app.include_router(filing_routes.router(deployment, platform, limiter))
     app.include_router(ownership_routes.router(deployment, platform, limiter))
     app.include_router(fund_routes.router(deployment, platform, limiter))
+    app.include_router(lease_routes.router(deployment, platform, limiter))
     app.include_router(supervision_routes.router(platform, limiter, targets))
     app.include_router(list_routes.router(platform, limiter))
     app.include_router(pages.router(deployment, service, limiter, budget))

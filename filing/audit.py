@@ -37,6 +37,7 @@ from sqlalchemy import Connection, Engine, select
 
 from filing import fund_audit, history, kinds, schema
 from filing.entry import FUND_EVENTS, EntryEvent, EntryFormatError, FilingEntry, party_hash
+from filing.lease_schema import LEASE_KINDS
 from filing.status import ContractStatus, FilingEvent, FilingStatus, UnitStatus
 from filing.terms import contract_from_json
 from ledger.schema import leaves
@@ -174,6 +175,7 @@ def _check_filings(
 
     cancelled: dict[str, int] = {}
     registered: dict[str, int] = {}
+    expired: dict[str, int] = {}
     for claim, message in fund_audit.check(
         conn, {i: e for i, e in entries.items() if e.event in FUND_EVENTS}
     ):
@@ -231,6 +233,17 @@ def _check_filings(
             if e.filing in registered or e.filing in cancelled:
                 report.add("entry", f"{e.filing} is registered at {index} after it ended")
             registered[e.filing] = index
+        elif e.event is EntryEvent.EXPIRED:
+            row = by_number.get(e.filing)
+            if row is None or int(row.log_index) != e.ref or row.kind not in LEASE_KINDS:
+                report.add(
+                    "entry", f"log entry {index} expires {e.filing}: no lease filing row matches"
+                )
+            elif row.status != FilingStatus.ENDED:
+                report.add("state", f"the log expired {e.filing}; its row says {row.status}")
+            if e.filing in expired or e.filing in cancelled:
+                report.add("entry", f"{e.filing} expires at {index} after it ended")
+            expired[e.filing] = index
         else:
             report.changes += 1
             change = changes.get(index)
@@ -261,6 +274,8 @@ def _check_filings(
             report.add(
                 "state", f"filing {row.number} is marked cancelled; the log never cancelled it"
             )
+        elif row.status == FilingStatus.ENDED and row.number not in expired:
+            report.add("state", f"filing {row.number} is marked ended; the log never expired it")
         elif row.status not in tuple(FilingStatus):
             report.add("state", f"filing {row.number} has an unknown status {row.status!r}")
         # Rows registered before registrations were logged (migration 0006) keep no record.
@@ -288,6 +303,7 @@ def _check_filings(
                 FilingEvent.CANCELLED,
                 FilingEvent.CHANGED,
                 FilingEvent.REGISTERED,
+                FilingEvent.EXPIRED,
             ):
                 continue  # events without an entry of their own: the history chain covers them
             if found is None or (found.event.value.upper(), found.filing) != (event, number):
@@ -320,8 +336,8 @@ def _check_filings(
     done = set(registered) | {r.number for r in rows.values() if r.registered_at is not None}
     active: dict[int, Any] = {}
     for index, row in sorted(rows.items()):
-        if row.number in cancelled or index not in entries:
-            continue
+        if row.number in cancelled or index not in entries or row.kind in LEASE_KINDS:
+            continue  # a lease holds no unit: its space and term are in the lease records
         held = active.get(int(row.unit_id))
         if held is None or held.number in done or row.number not in done:
             active[int(row.unit_id)] = row

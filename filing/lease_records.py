@@ -120,6 +120,20 @@ def filed(conn: Connection, contract_id: str, number: str) -> None:
     )
 
 
+def keep_certificate(conn: Connection, number: str, pdf: bytes) -> None:
+    conn.execute(
+        update(lease_schema.leases)
+        .where(lease_schema.leases.c.filing_number == number)
+        .values(certificate_pdf=pdf)
+    )
+
+
+def certificate(conn: Connection, number: str) -> bytes | None:
+    le = lease_schema.leases.c
+    pdf = conn.execute(select(le.certificate_pdf).where(le.filing_number == number)).scalar()
+    return None if pdf is None else bytes(pdf)
+
+
 def end(conn: Connection, number: str, on: dt.date, reason: str) -> None:
     """The lease ends (early, or at its term): no longer live, its space free after ``on``."""
     le = lease_schema.leases

@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -56,6 +57,8 @@ leases = Table(
     Column("filing_number", String(32), unique=True),  # once filed
     Column("ended_on", Date),  # terminated early or expired
     Column("end_reason", Text),  # agreement, judgment, expired
+    # The sealed 租赁登记备案证明, issued in the filing's transaction.
+    Column("certificate_pdf", LargeBinary),
     Index("leases_by_unit", "unit_id", "starts_on"),
 )
 

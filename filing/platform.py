@@ -23,6 +23,7 @@ from filing.fund_service import FundService
 from filing.idempotency import IdempotencyRecords
 from filing.inventory import Inventory
 from filing.lease import lease_rule_sets
+from filing.leasing import Leases
 from filing.migrations import revisions
 from filing.ownership_records import OwnershipRegister
 from filing.policy import Caller, Role
@@ -83,6 +84,7 @@ class Platform:
         self.identity = departments.TableIdentityCheck(engine)
         self.ownership = OwnershipRegister(engine, self.access)
         self.funds = FundService(deployment)
+        self.leases = Leases(engine, self.access, clock)
 
     def create_key(self, org: str, role: Role) -> str:
         return self.keys.create(org, role)

@@ -84,6 +84,7 @@ from signing import pades, remote
 from signing.contract import Contract, Party
 from signing.fonts import truetype_font
 from signing.lease import LeaseContract
+from signing.lease_render import LeaseCertificate, render_certificate
 from signing.render import AgreementKind as AgreementKind  # the kinds callers propose
 from signing.render import FilingAgreement, render_agreement
 from signing.resale import ResaleContract
@@ -834,7 +835,15 @@ class FilingService:
 
         sealed = self._seal(pdf, revocation)
         at = self.clock.now().replace(microsecond=0)
-        return self._record_filing(conn, c, kind, contract, sealed, actor, at, "网签即备案")
+        record = self._record_filing(conn, c, kind, contract, sealed, actor, at, "网签即备案")
+        if isinstance(contract, LeaseContract):
+            # The 租赁登记备案证明, sealed by the platform in the same transaction.
+            proof = LeaseCertificate(
+                record.number, contract, at, record.log_index, record.doc_sha256
+            )
+            issued = self._seal(render_certificate(proof).pdf, revocation)
+            lease_records.keep_certificate(conn, record.number, issued)
+        return record
 
     def _record_filing(
         self,
@@ -1425,7 +1434,7 @@ def _sealing_seller(
     """The seller's field that the platform seals with the seller's enterprise seal."""
     for field, (declared, party) in kind.signers(contract).items():
         if (
-            declared.role is PartyRole.SELLER
+            declared.role in (PartyRole.SELLER, PartyRole.LESSOR)  # a rental enterprise too
             and declared.signs_with is SigningMethod.ENTERPRISE_SEAL
         ):
             return field, declared, party

@@ -162,6 +162,7 @@ class LeaseCertificate:
     contract: LeaseContract
     filed_at: dt.datetime  # aware; shown in Beijing time
     log_index: int
+    contract_sha256: str  # of the sealed contract: the log entry's ``doc``
 
 
 def certificate_articles(cert: LeaseCertificate) -> list[tuple[str, list[str]]]:
@@ -173,6 +174,7 @@ def certificate_articles(cert: LeaseCertificate) -> list[tuple[str, list[str]]]:
             [
                 f"备案号：{cert.filing_number}；合同编号：{c.number}；"
                 f"备案时间：{beijing_time(cert.filed_at)}；备案日志序号：{cert.log_index}。",
+                f"备案合同文件 SHA-256：{cert.contract_sha256}。",
             ],
         ),
         (

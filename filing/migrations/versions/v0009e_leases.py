@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -59,6 +60,7 @@ def _tables() -> MetaData:
         Column("filing_number", String(32), unique=True),
         Column("ended_on", Date),
         Column("end_reason", Text),
+        Column("certificate_pdf", LargeBinary),
         Index("leases_by_unit", "unit_id", "starts_on"),
     )
     return m
