@@ -24,6 +24,7 @@ from filing.lease import Entrustment
 from filing.leasing import EntrustmentTaken, InvalidEntrustment, NoCertificate
 from filing.platform import Platform
 from filing.service import Drafted, FilingError
+from filing.statistics import city_day
 from signing.contract import ContractDataError
 
 
@@ -179,12 +180,19 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         description="The authority runs it (daily). Each lease whose last day is before "
         "today (Beijing) gets an `expired` log entry and stops being in force.",
     )
-    def expire(who: Who) -> dict[str, Any]:
+    def expire(who: Who, key: Key = None) -> Response:
         require(who, *policy.ENDS_LEASES)
-        try:
-            indexes = service.expire_leases(actor=who.org)
-        except FilingError as exc:
-            raise filing_errors(exc) from exc
-        return {"expired": len(indexes), "log_indexes": indexes}
+
+        def run() -> list[int]:
+            try:
+                return service.expire_leases(actor=who.org)
+            except FilingError as exc:
+                raise filing_errors(exc) from exc
+
+        def answer(indexes: list[int], live: bool) -> Response:
+            return JSONResponse({"expired": len(indexes), "log_indexes": indexes})
+
+        day = city_day(platform.clock.now()).isoformat()  # one run a day per key
+        return once(who, key, day.encode(), run, answer)
 
     return r
