@@ -25,7 +25,6 @@ from tests.test_filing_api import BUYER, Api, _post, api
 from tests.test_fund_api import server
 from tests.test_ownership_api import LI, OLD, ZHANG
 from tests.test_resale_pipeline import (
-    WANG,
     _entry,
     _person,
     _type,
@@ -253,7 +252,7 @@ def test_an_entrusted_enterprise_leases_with_its_seal(api: Api) -> None:
     assert _unit(client, keys)["status"] == "REGISTERED"
 
 
-def test_termination_by_judgment_and_expiry_are_log_entries(api: Api) -> None:
+def test_termination_by_judgment_and_expiry_are_log_entries(api: Api, tmp_path: Path) -> None:
     client, keys, d = api
     setup_resale(client, keys, d)
     _, number, index = file_lease(client, keys)
@@ -289,6 +288,18 @@ def test_termination_by_judgment_and_expiry_are_log_entries(api: Api) -> None:
     # The space is free again: a new lease of the whole unit is drafted.
     r = _post(client, "/v1/lease-contracts", keys["zhang"], json=lease_body("ZL-NEW"))
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
-    assert WANG  # (a stranger's key is set up by setup_resale)
+    # Offline, the expired lease's contract is the filed one, and its end is told.
+    d.sequencer().step()
+    zipped = client.get(f"/v1/court/filings/{old}/evidence", headers=keys["court"]).content
+    trust = tmp_path / "trust-bundle.json"
+    trust.write_text(json.dumps(d.trust_bundle()), encoding="utf-8")
+    (tmp_path / "old.zip").write_bytes(zipped)
+    run = subprocess.run(
+        [str(BIN / "wangqian-verify"), str(tmp_path / "old.zip"), "--trust", str(trust)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "房屋租赁" in run.stdout and "期满终止" in run.stdout, run.stdout
     report = audit_records(d.log.engine)
     assert report.ok, report.problems

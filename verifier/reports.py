@@ -216,6 +216,12 @@ def reason(report: Report, lang: str) -> str:
             )
         else:
             unchecked = "；备案后是否注销或变更未核查（未提供日志数据）"
+        expired = [e for e in f.later_events if e.event == "expired"]
+        if expired:
+            unchecked += (
+                f"；租赁期限届满，已于 {people_time(expired[0].at, lang)} 期满终止"
+                f"（日志第 {expired[0].index} 条）"
+            )
         registered = [e for e in f.later_events if e.event == "registered"]
         if registered:
             e = registered[0]
