@@ -41,6 +41,8 @@ from filing.lease_schema import LEASE_KINDS
 from filing.status import ContractStatus, FilingEvent, FilingStatus, UnitStatus
 from filing.terms import contract_from_json
 from ledger.schema import leaves
+from signing.lease import LeaseContract
+from signing.lease_render import render_termination
 from signing.render import AgreementKind, FilingAgreement, render_agreement
 
 # Unit statuses that hold a unit for its one active filing.
@@ -519,7 +521,7 @@ def _check_agreements(
             report.add("contract", f"agreement {r.number}: the sealed PDF is not its draft signed")
         filing = filings.get(r.filing_number)
         original = (
-            conn.execute(select(c.c.data).where(c.c.id == filing.contract_id)).scalar()
+            conn.execute(select(c.c.kind, c.c.data).where(c.c.id == filing.contract_id)).first()
             if filing is not None
             else None
         )
@@ -527,19 +529,24 @@ def _check_agreements(
             report.add("contract", f"agreement {r.number}: its filing {r.filing_number} is missing")
             continue
         try:
-            agreement = FilingAgreement(
-                AgreementKind(r.kind),
-                contract_from_json(original),
-                r.number,
-                r.filing_number,
-                r.reason,
-                r.terms,
-            )
+            filed = kinds.load(original.kind, original.data)
+            if isinstance(filed, LeaseContract):  # 解除 of a lease: its own text
+                rendered = render_termination(filed, r.number, r.filing_number, r.reason)
+            else:
+                agreement = FilingAgreement(
+                    AgreementKind(r.kind),
+                    contract_from_json(original.data),
+                    r.number,
+                    r.filing_number,
+                    r.reason,
+                    r.terms,
+                )
+                rendered = render_agreement(agreement)
         except (ValueError, KeyError, TypeError, AssertionError, ArithmeticError) as exc:
             report.add("contract", f"agreement {r.number}: its data cannot be read: {exc}")
             continue
         report.contracts_rendered += 1
-        if render_agreement(agreement).pdf != draft:
+        if rendered.pdf != draft:
             report.add(
                 "contract",
                 f"agreement {r.number}: what was agreed does not render to the draft "

@@ -84,7 +84,7 @@ from signing import pades, remote
 from signing.contract import Contract, Party
 from signing.fonts import truetype_font
 from signing.lease import LeaseContract
-from signing.lease_render import LeaseCertificate, render_certificate
+from signing.lease_render import LeaseCertificate, render_certificate, render_termination
 from signing.render import AgreementKind as AgreementKind  # the kinds callers propose
 from signing.render import FilingAgreement, render_agreement
 from signing.resale import ResaleContract
@@ -959,9 +959,9 @@ class FilingService:
         later = LaterEvent.CHANGE if kind is AgreementKind.CHANGE else LaterEvent.CANCELLATION
         if not _kind(c).allows(later):
             raise ContractStateError(f"a {c['kind']} filing allows no {later.value}")
-        if not isinstance(contract, Contract):
-            # The agreement's model text names a new home's contract; a resale's is not
-            # written yet. A resale filing is cancelled by a judgment or decision meanwhile.
+        if isinstance(contract, ResaleContract):
+            # The agreement's model text names a new home's contract or a lease; a resale's
+            # is not written yet. A resale filing is cancelled by a judgment meanwhile.
             raise ContractStateError(
                 f"a {c['kind']} filing is cancelled or changed by a judgment or decision only"
             )
@@ -977,25 +977,25 @@ class FilingService:
             ).all()
             if any(row.status == ContractStatus.DRAFT for row in earlier):
                 raise ContractStateError(f"an agreement on {number} is being signed")
-            agreement = FilingAgreement(
-                kind,
-                contract,
-                agreement_number(number, kind, len(earlier) + 1),
-                number,
-                reason,
-                terms,
-            )
-            pdf = render_agreement(agreement).pdf
+            own_number = agreement_number(number, kind, len(earlier) + 1)
+            if isinstance(contract, LeaseContract):
+                # 解除: the lessors and lessees end the lease early, signing as they did it.
+                pdf = render_termination(contract, own_number, number, reason).pdf
+                data = kinds.dump(dataclasses.replace(contract, number=own_number))
+            else:
+                agreement = FilingAgreement(kind, contract, own_number, number, reason, terms)
+                pdf = render_agreement(agreement).pdf
+                data = contract_to_json(dataclasses.replace(contract, number=own_number))
             agreement_id = str(uuid.uuid4())
             conn.execute(
                 insert(schema.contracts).values(
                     id=agreement_id,
-                    number=agreement.number,
+                    number=own_number,
                     unit_id=c["unit_id"],
                     developer_id=c["developer_id"],
                     status=ContractStatus.DRAFT.value,
                     kind=c["kind"],  # signed like the contract: its kind's parties, in order
-                    data=contract_to_json(dataclasses.replace(contract, number=agreement.number)),
+                    data=data,
                     eligibility="[]",
                     draft_sha256=hashlib.sha256(pdf).hexdigest(),
                     draft_pdf=pdf,
@@ -1015,7 +1015,7 @@ class FilingService:
                     proposed_by=proposer,
                 )
             )
-            proposed = (agreement_id, agreement.number, hashlib.sha256(pdf).hexdigest())
+            proposed = (agreement_id, own_number, hashlib.sha256(pdf).hexdigest())
             completed(conn, proposed)
         return proposed
 

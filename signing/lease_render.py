@@ -154,6 +154,56 @@ def render_lease(contract: LeaseContract, font_path: Path | None = None) -> Rend
         )
 
 
+def termination_articles(
+    c: LeaseContract, filing_number: str, reason: str
+) -> list[tuple[str, list[str]]]:
+    return [
+        ("当事人", lease_articles(c)[0][1]),
+        (
+            "第一条 原合同",
+            [
+                f"双方于网签备案平台签订《住房租赁合同》（{MODEL_CODE}），备案号 {filing_number}；"
+                f"房屋不动产单元代码 {c.house.code}，租赁范围：{_space(c)}，"
+                f"租赁期限自 {_day(c.start)} 起至 {_day(c.end)} 止。",
+            ],
+        ),
+        ("第二条 解除", [f"经双方协商一致，提前解除原合同。解除原因：{reason}"]),
+        (
+            "第三条 结算",
+            ["租金按实际租赁期间结算，押金扣除应由承租人承担的费用后返还承租人。"],
+        ),
+        (
+            "第四条 生效",
+            [
+                "本协议经出租人、全体承租人电子签名并经网签备案平台加盖备案电子签章后生效；"
+                "租赁登记备案随之注销，解除记录写入备案日志。",
+            ],
+        ),
+    ]
+
+
+def render_termination(
+    lease: LeaseContract,
+    number: str,
+    filing_number: str,
+    reason: str,
+    font_path: Path | None = None,
+) -> RenderedContract:
+    """解除协议: the parties end a filed lease early, signing in the lease's own fields."""
+    signing = _Signing(lease.signature_fields, lease.signature_labels, number, lease.verify_url)
+    with _RENDER_LOCK:
+        return _render_document(
+            signing,
+            font_path,
+            "住房租赁合同解除协议",
+            MODEL_CODE,
+            number,
+            f"协议编号：{number}    原合同编号：{lease.number}    备案号：{filing_number}",
+            termination_articles(lease, filing_number, reason),
+            f"协议编号：{number}",
+        )
+
+
 @dataclass(frozen=True)
 class LeaseCertificate:
     """What the 租赁登记备案证明 states: no ID numbers (it is shown at counters)."""

@@ -303,3 +303,42 @@ def test_termination_by_judgment_and_expiry_are_log_entries(api: Api, tmp_path: 
     assert "房屋租赁" in run.stdout and "期满终止" in run.stdout, run.stdout
     report = audit_records(d.log.engine)
     assert report.ok, report.problems
+
+
+def test_both_parties_end_a_lease_early_by_agreement(api: Api) -> None:
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    _, number, index = file_lease(client, keys)
+    r = _post(
+        client,
+        f"/v1/filings/{number}/cancellation-agreements",
+        keys["buyer"],
+        json={"reason": "承租人工作调动"},
+    )
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    aid = r.json()["id"]  # type: ignore[attr-defined]
+    assert r.json()["required"] == ["lessor-1", "lessor-2", "lessee-1", "filing-seal"]  # type: ignore[attr-defined]
+    change = _post(
+        client,
+        f"/v1/filings/{number}/change-agreements",
+        keys["buyer"],
+        json={"reason": "涨租", "changes": "月租金改为 3500 元"},
+    )  # a lease is renewed or ended, not changed
+    assert change.status_code == 409 and _type(change) == "contract-state"  # type: ignore[attr-defined]
+    for field, who, person in [
+        ("lessor-1", "zhang", (ZHANG["name"], ZHANG["id_number"])),
+        ("lessor-2", "li", (LI["name"], LI["id_number"])),
+    ]:
+        r = sign(client, keys[who], aid, field, person)
+        assert r.status_code == 200 and r.json() == {"filed": False}, r.text
+        assert _leases(client, keys)["leases"][0]["status"] == "LEASED"  # not until all sign
+    r = sign(client, keys["buyer"], aid, "lessee-1", BUYER)
+    assert r.status_code == 201, r.text
+    ended = _entry(d, r.json()["log_index"])
+    assert ended.event is EntryEvent.CANCELLED and ended.kind is EntryKind.LEASE
+    assert ended.ref == index
+    [x] = _leases(client, keys)["leases"]
+    assert (x["status"], x["end_reason"]) == ("ENDED", "agreement")
+    assert _unit(client, keys)["status"] == "REGISTERED"
+    report = audit_records(d.log.engine)
+    assert report.ok, report.problems
