@@ -136,6 +136,16 @@ def test_a_lease_end_to_end(api: Api, tmp_path: Path) -> None:
     assert assessment.passed, assessment.problems()
     assert [s.field for s in assessment.signatures] == ["filing-seal"]
 
+    # Statistics: leases and rents by district and month, apart from the sales.
+    month = {"period": "month", "by": "district"}
+    r = client.get("/v1/stats/filings", headers=keys["stats"], params={**month, "leases": True})
+    [row] = r.json()
+    assert (row["key"], row["filings"], row["area_m2"], row["value"]) == (
+        "岳麓区", 1, "88.20", "3200.00",
+    )  # fmt: skip
+    sales = client.get("/v1/stats/filings", headers=keys["stats"], params=month).json()
+    assert sum(x["filings"] for x in sales) == 0
+
     # A leased home may still be sold: the owners draft a resale beside the lease.
     r = _post(client, "/v1/resale-contracts", keys["zhang"], json=resale_body(brokerage=False))
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
