@@ -223,6 +223,15 @@ RESPONSES: dict[str, Any] = {
         ],
     },
     "POST /v1/leases/expiry": {"expired": 1, "log_indexes": [17]},
+    "POST /v1/filings/{number}/renewal-agreements": {
+        "id": _CONTRACT_ID,
+        "number": "CS-2026-000002-BG1",
+        "kind": "renewal",
+        "filing": "CS-2026-000002",
+        "status": "DRAFT",
+        "required": ["lessor-1", "lessor-2", "lessee-1", "filing-seal"],
+        "draft_sha256": _SHA,
+    },
     "GET /v1/contracts/{contract_id}": {
         "id": _CONTRACT_ID,
         "number": "HT-2026-000001",

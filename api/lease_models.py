@@ -61,6 +61,11 @@ class LeaseIn(BaseModel):
     dispute_body: str = Field(pattern=PLAIN, min_length=1, max_length=100)
 
 
+class RenewalIn(BaseModel):
+    reason: str = Field(pattern=PLAIN, min_length=1, max_length=500, examples=["续租一年"])
+    end: dt.date = Field(description="the renewed term's last day")
+
+
 class EntrustmentIn(BaseModel):
     reference: str = Field(
         pattern=PLAIN, min_length=1, max_length=64, description="委托登记编号, unique"

@@ -15,16 +15,18 @@ from fastapi.responses import JSONResponse, Response
 from api import auth, idempotency
 from api.auth import Caller, require
 from api.filing_routes import drafter_of, filing_errors
-from api.lease_models import EntrustmentIn, LeaseIn, lease_terms
+from api.lease_models import EntrustmentIn, LeaseIn, RenewalIn, lease_terms
 from api.problems import Problem
 from api.ratelimit import RateLimiter
 from filing import policy, registry
+from filing.contracts import NotForYourRole, UnknownFiling
 from filing.deployment import Deployment
 from filing.lease import Entrustment
 from filing.leasing import EntrustmentTaken, InvalidEntrustment, NoCertificate
 from filing.platform import Platform
-from filing.service import Drafted, FilingError
+from filing.service import AgreementKind, Drafted, FilingError, UnknownContract
 from filing.statistics import city_day
+from filing.status import ContractStatus
 from signing.contract import ContractDataError
 
 
@@ -86,6 +88,54 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
             )
 
         return once(who, key, data.model_dump_json().encode(), run, answer)
+
+    @r.post(
+        "/filings/{number}/renewal-agreements",
+        status_code=201,
+        summary="续订: propose a lease's renewal to a new last day, signed by every party",
+        description="By a party of the lease (a lessor or lessee; an enterprise lessor). The "
+        "renewal agreement (续订协议) is signed in the lease's own fields and order; its last "
+        "signature logs it against the filing (`changed`, `kind: lease`) and extends the "
+        "term, if the days it adds overlap no other live lease of the space (409 "
+        "`unit-not-sellable` `LEASE_OVERLAPS`). 409 `contract-state`: the lease is not in "
+        "force, the new end is not later, or an agreement on it is being signed.",
+    )
+    def renew(number: str, data: RenewalIn, who: Who, key: Key = None) -> Response:
+        require(who, *policy.PROPOSES_AGREEMENTS)
+        try:
+            filing = platform.contracts.filing(number, who)
+            required = platform.contracts.contract(filing.contract_id, who).required
+        except UnknownFiling as exc:
+            raise Problem(404, "unknown-filing", "Unknown filing", number) from exc
+        except UnknownContract as exc:  # another party's
+            raise Problem(404, "unknown-contract", "Unknown contract", str(exc)) from exc
+        except NotForYourRole as exc:
+            raise Problem(403, "forbidden", "Not allowed for this role", str(exc)) from exc
+
+        def run() -> tuple[str, str, str]:
+            try:
+                return service.propose_agreement(
+                    number, AgreementKind.CHANGE, data.reason, who.org, renew_until=data.end
+                )
+            except FilingError as exc:
+                raise filing_errors(exc) from exc
+
+        def answer(proposed: tuple[str, str, str], live: bool) -> Response:
+            agreement_id, agreement_number, digest = proposed
+            return JSONResponse(
+                {
+                    "id": agreement_id,
+                    "number": agreement_number,
+                    "kind": "renewal",
+                    "filing": number,
+                    "status": ContractStatus.DRAFT.value,
+                    "required": list(required),
+                    "draft_sha256": digest,
+                },
+                status_code=201,
+            )
+
+        return once(who, key, number.encode() + data.model_dump_json().encode(), run, answer)
 
     @r.post(
         "/units/{code}/lease-entrustments",

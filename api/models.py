@@ -414,6 +414,7 @@ ANSWERS: dict[str, tuple[type[BaseModel], bool]] = {
     "POST /v1/units/{code}/lease-entrustments": (EntrustmentRecorded, False),
     "GET /v1/units/{code}/leases": (UnitLeases, False),
     "POST /v1/leases/expiry": (LeasesExpired, False),
+    "POST /v1/filings/{number}/renewal-agreements": (AgreementDrafted, False),
     "GET /v1/contracts/{contract_id}": (Contract, False),
     "POST /v1/contracts/{contract_id}/seal": (Signed, False),
     "POST /v1/contracts/{contract_id}/signatures": (Signed, False),

@@ -42,7 +42,7 @@ from filing.status import ContractStatus, FilingEvent, FilingStatus, UnitStatus
 from filing.terms import contract_from_json
 from ledger.schema import leaves
 from signing.lease import LeaseContract
-from signing.lease_render import render_termination
+from signing.lease_render import render_renewal, render_termination
 from signing.render import AgreementKind, FilingAgreement, render_agreement
 
 # Unit statuses that hold a unit for its one active filing.
@@ -504,7 +504,9 @@ def _check_agreements(
             logged[e.filing].add(e.doc_sha256)
     carried_out: set[str] = set()
     rows = conn.execute(
-        select(a, c.c.number, c.c.status, c.c.draft_pdf, c.c.draft_sha256, c.c.current_pdf)
+        select(
+            a, c.c.number, c.c.status, c.c.draft_pdf, c.c.draft_sha256, c.c.current_pdf, c.c.data
+        )
         .join(c, c.c.id == a.c.contract_id)
         .where(c.c.status == ContractStatus.FILED.value)
     ).all()
@@ -530,7 +532,11 @@ def _check_agreements(
             continue
         try:
             filed = kinds.load(original.kind, original.data)
-            if isinstance(filed, LeaseContract):  # 解除 of a lease: its own text
+            if isinstance(filed, LeaseContract) and AgreementKind(r.kind) is AgreementKind.CHANGE:
+                until = kinds.load(original.kind, r.data)  # 续订: the lease as renewed
+                assert isinstance(until, LeaseContract)
+                rendered = render_renewal(filed, r.number, r.filing_number, r.reason, until.end)
+            elif isinstance(filed, LeaseContract):  # 解除 of a lease: its own text
                 rendered = render_termination(filed, r.number, r.filing_number, r.reason)
             else:
                 agreement = FilingAgreement(

@@ -79,6 +79,7 @@ class LaterEvent(enum.Enum):
     ESCROW_DEPOSIT = "escrow-deposit"  # into the presale escrow (资金监管)
     MAINTENANCE_FUND = "maintenance-fund"  # 住宅专项维修资金 deposit
     EXPIRY = "expiry"  # a lease's term ran out (期满终止)
+    RENEWAL = "renewal"  # a lease's term extended by both parties (续订): a change agreement
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ _NEW_HOME_PARTIES = (
     PartyDeclaration(PartyRole.SELLER, "seller", False, SigningMethod.ENTERPRISE_SEAL, "出卖人"),
     PartyDeclaration(PartyRole.BUYER, "buyer", True, SigningMethod.PERSONAL, "买受人"),
 )
-_NEW_HOME_LATER = frozenset(LaterEvent) - {LaterEvent.EXPIRY}  # a sale does not expire
+_NEW_HOME_LATER = frozenset(LaterEvent) - {LaterEvent.EXPIRY, LaterEvent.RENEWAL}  # a sale
 _RESALE_PARTIES = (
     PartyDeclaration(PartyRole.SELLER, "seller", True, SigningMethod.PERSONAL, "出卖人"),
     PartyDeclaration(PartyRole.BUYER, "buyer", True, SigningMethod.PERSONAL, "买受人"),
@@ -255,9 +256,10 @@ _RESALE_LATER = frozenset(
 )
 
 _LESSEES = PartyDeclaration(PartyRole.LESSEE, "lessee", True, SigningMethod.PERSONAL, "承租人")
-# A lease is filed once and ends: early (by agreement or judgment: a cancellation) or at
-# the end of its term (expiry). It changes no ownership and deposits no money.
-_LEASE_LATER = frozenset({LaterEvent.CANCELLATION, LaterEvent.EXPIRY})
+# A lease is filed once, may be renewed (a change agreement that only extends its term) and
+# ends: early (by agreement or judgment: a cancellation) or at the end of its term (expiry).
+# It changes no ownership and deposits no money.
+_LEASE_LATER = frozenset({LaterEvent.CANCELLATION, LaterEvent.EXPIRY, LaterEvent.RENEWAL})
 
 KINDS: Mapping[Kind, TransactionKind] = MappingProxyType(
     {

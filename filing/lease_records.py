@@ -120,6 +120,12 @@ def filed(conn: Connection, contract_id: str, number: str) -> None:
     )
 
 
+def renew(conn: Connection, number: str, until: dt.date) -> None:
+    """续订: the filed lease's term now ends on ``until``."""
+    le = lease_schema.leases
+    conn.execute(update(le).where(le.c.filing_number == number).values(ends_on=until))
+
+
 def keep_certificate(conn: Connection, number: str, pdf: bytes) -> None:
     conn.execute(
         update(lease_schema.leases)

@@ -66,7 +66,7 @@ from filing.entry import (
     registration_record,
 )
 from filing.kinds import AnyContract, Kind, LaterEvent, PartyRole, SigningMethod, TransactionKind
-from filing.lease import DEFAULT_2020, LeaseRuleSet, Proposal, check_lease
+from filing.lease import DEFAULT_2020, LeaseRuleSet, Proposal, check_lease, check_overlap
 from filing.resale import CHANGSHA_2018, ResaleRuleSet, check_resale
 from filing.seals import known_validation_data
 from filing.status import (
@@ -84,7 +84,12 @@ from signing import pades, remote
 from signing.contract import Contract, Party
 from signing.fonts import truetype_font
 from signing.lease import LeaseContract
-from signing.lease_render import LeaseCertificate, render_certificate, render_termination
+from signing.lease_render import (
+    LeaseCertificate,
+    render_certificate,
+    render_renewal,
+    render_termination,
+)
 from signing.render import AgreementKind as AgreementKind  # the kinds callers propose
 from signing.render import FilingAgreement, render_agreement
 from signing.resale import ResaleContract
@@ -790,7 +795,14 @@ class FilingService:
         f = self._active_filing(conn, number)
         code = self._unit_code(conn, f.unit_id)
         kind = kinds.get(f.kind)
-        if f.registered_at is not None or registry.unit(conn, code).status is not kind.filed:
+        if kind.is_lease:  # 续订: the term as renewed, if the days it adds are still free
+            renewed = _load(self._contract(conn, agreement.contract_id))
+            assert isinstance(renewed, LeaseContract)
+            lease = _load(self._contract(conn, f.contract_id))
+            assert isinstance(lease, LeaseContract)
+            self._renewable(conn, number, lease, renewed.end)
+            lease_records.renew(conn, number, renewed.end)
+        elif f.registered_at is not None or registry.unit(conn, code).status is not kind.filed:
             raise ContractStateError(f"unit {code} is no longer filed; nothing to change")
         contract = _load(self._contract(conn, f.contract_id))
         doc = hashlib.sha256(sealed).hexdigest()
@@ -942,7 +954,13 @@ class FilingService:
         return [dict(r._mapping) for r in rows]
 
     def propose_agreement(
-        self, number: str, kind: AgreementKind, reason: str, proposer: str, terms: str = ""
+        self,
+        number: str,
+        kind: AgreementKind,
+        reason: str,
+        proposer: str,
+        terms: str = "",
+        renew_until: dt.date | None = None,
     ) -> tuple[str, str, str]:
         """注销 or 变更 by consent: draft an agreement of the parties of filing ``number``.
 
@@ -957,6 +975,13 @@ class FilingService:
             c = self._contract(conn, f.contract_id, lock=False)
         contract = _load(c)
         later = LaterEvent.CHANGE if kind is AgreementKind.CHANGE else LaterEvent.CANCELLATION
+        if isinstance(contract, LeaseContract) and kind is AgreementKind.CHANGE:
+            # A lease's only change is its renewal (续订): a new last day, nothing else.
+            if renew_until is None:
+                raise ContractStateError("a lease is renewed (续订) with its new end, not changed")
+            later = LaterEvent.RENEWAL
+        elif renew_until is not None:
+            raise ContractStateError(f"a {c['kind']} filing is not renewed")
         if not _kind(c).allows(later):
             raise ContractStateError(f"a {c['kind']} filing allows no {later.value}")
         if isinstance(contract, ResaleContract):
@@ -965,7 +990,7 @@ class FilingService:
             raise ContractStateError(
                 f"a {c['kind']} filing is cancelled or changed by a judgment or decision only"
             )
-        if kind is AgreementKind.CHANGE and not terms.strip():
+        if kind is AgreementKind.CHANGE and not terms.strip() and renew_until is None:
             raise ContractStateError("a change agreement states the changes")
         a = schema.filing_agreements
         with write_transaction(self.engine) as conn:
@@ -978,7 +1003,13 @@ class FilingService:
             if any(row.status == ContractStatus.DRAFT for row in earlier):
                 raise ContractStateError(f"an agreement on {number} is being signed")
             own_number = agreement_number(number, kind, len(earlier) + 1)
-            if isinstance(contract, LeaseContract):
+            if isinstance(contract, LeaseContract) and renew_until is not None:
+                # 续订: the lease as renewed is the agreement's data; its extension must
+                # not overlap another live lease of the space.
+                renewed = self._renewable(conn, number, contract, renew_until)
+                pdf = render_renewal(contract, own_number, number, reason, renew_until).pdf
+                data = kinds.dump(dataclasses.replace(renewed, number=own_number))
+            elif isinstance(contract, LeaseContract):
                 # 解除: the lessors and lessees end the lease early, signing as they did it.
                 pdf = render_termination(contract, own_number, number, reason).pdf
                 data = kinds.dump(dataclasses.replace(contract, number=own_number))
@@ -1018,6 +1049,30 @@ class FilingService:
             proposed = (agreement_id, own_number, hashlib.sha256(pdf).hexdigest())
             completed(conn, proposed)
         return proposed
+
+    def _renewable(
+        self, conn: Connection, number: str, lease: LeaseContract, until: dt.date
+    ) -> LeaseContract:
+        """The lease renewed to ``until``, if its extension is free: later than its current
+        end, and no other live lease of the space in the days it adds."""
+        current = lease_records.lease_of(conn, number)
+        if current is None or current.ended_on is not None:
+            raise ContractStateError(f"lease {number} is not in force")
+        if until <= current.ends_on:
+            raise ContractStateError(f"a renewal ends after {current.ends_on.isoformat()}")
+        f = self._active_filing(conn, number)
+        lease_records.lock_unit(conn, f.unit_id)
+        extension = dataclasses.replace(
+            _proposal(lease), start=current.ends_on + dt.timedelta(days=1), end=until
+        )
+        live = lease_records.live_leases(conn, f.unit_id, self.clock.now())
+        failures = check_overlap(live, extension, f.contract_id)
+        if failures:
+            raise NotSellable(failures, kinds.get(f.kind).kind)
+        try:
+            return dataclasses.replace(lease, end=until)
+        except ValueError as exc:  # beyond twenty years from its start
+            raise ContractStateError(str(exc)) from exc
 
     def cancel_by_judgment(
         self, number: str, recorded_by: str, reason: str, reference: str, document: bytes

@@ -204,6 +204,57 @@ def render_termination(
         )
 
 
+def renewal_articles(
+    c: LeaseContract, filing_number: str, reason: str, until: dt.date
+) -> list[tuple[str, list[str]]]:
+    return [
+        ("当事人", lease_articles(c)[0][1]),
+        (
+            "第一条 原合同",
+            [
+                f"双方于网签备案平台签订《住房租赁合同》（{MODEL_CODE}），合同编号 {c.number}，"
+                f"备案号 {filing_number}；房屋不动产单元代码 {c.house.code}，"
+                f"租赁范围：{_space(c)}，原租赁期限自 {_day(c.start)} 起。",
+            ],
+        ),
+        (
+            "第二条 续订",
+            [f"经双方协商一致，续订原合同，租赁期限延长至 {_day(until)} 止。续订原因：{reason}"],
+        ),
+        ("第三条 其他", ["原合同其他条款不变。"]),
+        (
+            "第四条 生效",
+            [
+                "本协议经出租人、全体承租人电子签名并经网签备案平台加盖备案电子签章后生效；"
+                "续订记录写入备案日志，租赁登记备案的期限随之延长。",
+            ],
+        ),
+    ]
+
+
+def render_renewal(
+    lease: LeaseContract,
+    number: str,
+    filing_number: str,
+    reason: str,
+    until: dt.date,
+    font_path: Path | None = None,
+) -> RenderedContract:
+    """续订协议: the parties extend a filed lease's term, signing in the lease's own fields."""
+    signing = _Signing(lease.signature_fields, lease.signature_labels, number, lease.verify_url)
+    with _RENDER_LOCK:
+        return _render_document(
+            signing,
+            font_path,
+            "住房租赁合同续订协议",
+            MODEL_CODE,
+            number,
+            f"协议编号：{number}    原合同编号：{lease.number}    备案号：{filing_number}",
+            renewal_articles(lease, filing_number, reason, until),
+            f"协议编号：{number}",
+        )
+
+
 @dataclass(frozen=True)
 class LeaseCertificate:
     """What the 租赁登记备案证明 states: no ID numbers (it is shown at counters)."""

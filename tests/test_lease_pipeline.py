@@ -352,3 +352,44 @@ def test_both_parties_end_a_lease_early_by_agreement(api: Api) -> None:
     assert _unit(client, keys)["status"] == "REGISTERED"
     report = audit_records(d.log.engine)
     assert report.ok, report.problems
+
+
+def test_a_lease_is_renewed_by_both_parties(api: Api) -> None:
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    _, number, index = file_lease(client, keys)
+    end = dt.date.fromisoformat(_leases(client, keys)["leases"][0]["end"])
+    later = _post(
+        client, "/v1/lease-contracts", keys["li"],
+        json=lease_body("ZL-NEXT", start=end + dt.timedelta(days=200), days=100),
+    )  # fmt: skip
+    assert later.status_code == 201, later.text  # type: ignore[attr-defined]
+    url = f"/v1/filings/{number}/renewal-agreements"
+    short = {"reason": "续租", "end": end.isoformat()}
+    r = _post(client, url, keys["buyer"], json=short)
+    assert r.status_code == 409 and _type(r) == "contract-state", r.text  # type: ignore[attr-defined]
+    # Into the days of the next lease drafted: a conflict.
+    clash = {"reason": "续租", "end": (end + dt.timedelta(days=365)).isoformat()}
+    r = _post(client, url, keys["buyer"], json=clash)
+    assert r.status_code == 409 and r.json()["checks"] == ["LEASE_OVERLAPS"], r.text  # type: ignore[attr-defined]
+    assert _post(client, url, keys["wang"], json=clash).status_code == 404  # type: ignore[attr-defined]
+    body = {"reason": "续租半年", "end": (end + dt.timedelta(days=180)).isoformat()}
+    r = _post(client, url, keys["buyer"], json=body)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    aid = r.json()["id"]  # type: ignore[attr-defined]
+    assert r.json()["required"] == ["lessor-1", "lessor-2", "lessee-1", "filing-seal"]  # type: ignore[attr-defined]
+    for field, who, person in [
+        ("lessor-1", "zhang", (ZHANG["name"], ZHANG["id_number"])),
+        ("lessor-2", "li", (LI["name"], LI["id_number"])),
+    ]:
+        r = sign(client, keys[who], aid, field, person)
+        assert r.status_code == 200, r.text
+    r = sign(client, keys["buyer"], aid, "lessee-1", BUYER)
+    assert r.status_code == 201, r.text
+    renewed = _entry(d, r.json()["log_index"])
+    assert renewed.event is EntryEvent.CHANGED and renewed.kind is EntryKind.LEASE
+    assert renewed.ref == index
+    [x] = _leases(client, keys)["leases"]
+    assert (x["status"], x["end"]) == ("LEASED", body["end"])
+    report = audit_records(d.log.engine)
+    assert report.ok, report.problems
