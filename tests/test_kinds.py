@@ -499,8 +499,9 @@ def test_a_kind_declares_its_parties_fields_and_later_events() -> None:
         assert signers["buyer-2"][1] == two.buyers[1]
         assert signers["buyer-2"][0].signs_with is SigningMethod.PERSONAL
         assert k.on_filing is UnitEvent.FILE and k.on_cancellation is UnitEvent.CANCEL_FILING
-        assert all(k.allows(e) for e in LaterEvent if e is not LaterEvent.EXPIRY)
-        assert not k.allows(LaterEvent.EXPIRY)
+        lease_only = (LaterEvent.EXPIRY, LaterEvent.RENEWAL)  # a sale neither expires nor renews
+        assert all(k.allows(e) for e in LaterEvent if e not in lease_only)
+        assert not any(k.allows(e) for e in lease_only)
         assert k.purchase_limits
     assert kinds.of_contract(contract).kind is Kind.NEW_PRESALE
 

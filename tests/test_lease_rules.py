@@ -233,7 +233,7 @@ def test_the_lease_kinds_declare_their_parties_and_later_events() -> None:
     for k in (owners, firm_kind):
         assert k.lifecycle is None and not k.purchase_limits and k.is_lease
         assert k.log_kind is EntryKind.LEASE
-        assert k.later == {LaterEvent.CANCELLATION, LaterEvent.EXPIRY}
+        assert k.later == {LaterEvent.CANCELLATION, LaterEvent.EXPIRY, LaterEvent.RENEWAL}
         with pytest.raises(ValueError):
             _ = k.on_filing  # a lease moves no unit
     assert kinds.load("lease", lease_to_json(c)) == c
