@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
@@ -43,7 +42,7 @@ class LeaseState:
     end_reason: str | None
 
     def status(self, today: dt.date) -> str:
-        """LEASED (in force today), FILED-NOT-STARTED, ENDED."""
+        """LEASED (in force today), NOT-STARTED (filed, its term ahead), ENDED."""
         if self.ended_on is not None:
             return "ENDED"
         return "LEASED" if self.starts_on <= today else "NOT-STARTED"
@@ -229,9 +228,3 @@ def record_entrustment(
         )
     )
     return Entrustment(reference, enterprise, valid_from, valid_until)
-
-
-def area_and_rent(conn: Connection, contract_id: str) -> tuple[Decimal, Decimal]:
-    le = lease_schema.leases.c
-    r = conn.execute(select(le.leased_area, le.rent).where(le.contract_id == contract_id)).one()
-    return Decimal(r[0]), Decimal(r[1])
