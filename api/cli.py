@@ -313,7 +313,9 @@ def _demo_city(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     print(
         f"a synthetic city in {args.data}: {made['units']} units, {made['filings']} filings over "
-        f"a year, {made['cancellations']} cancelled, log size {made['log_size']}"
+        f"a year, {made['cancellations']} cancelled; {made['resales']} resales of existing homes "
+        f"({made['transfers']} transferred, {made['resales_cancelled']} cancelled, "
+        f"{made['fund_events']} supervised-fund events); log size {made['log_size']}"
     )
     print(f"see it: wangqian serve --data {args.data}, then /dashboard#key=<authority key>")
     return EXIT_OK

@@ -96,7 +96,7 @@ def run_resale(
         raise RuntimeError(f"the last signature did not file the resale: {filed}")
     number = str(filed["filing"])
 
-    signer = _BankSigner(bank)
+    signer = BankSigner.over_api(bank)
     base = f"/v1/filings/{number}/funds"
     bank.post(f"{base}/deposits", 201, json=signer.signed("deposit", number, DEPOSIT_FEN))
     registered = authority.post(
@@ -113,21 +113,27 @@ def _add_existing_home(authority: Client, unit_exists: Callable[[str], bool]) ->
     """One more home of the old community, never offered by a developer here."""
     codes = (f"{OLD_BUILDING}{n:04d}" for n in itertools.count(1))
     code = next(c for c in codes if not unit_exists(c))
-    row = (
-        f"{OLD_COMMUNITY},岳麓区,长沙市岳麓区麓山路 9 号,某原开发公司,91430100OLD0000000,"
-        f"1 栋,{code},3,3{code[-2:]},住宅,88.20,72.10,16.10"
+    authority.post(
+        "/v1/registry/import",
+        201,
+        content=existing_homes_csv([code]).encode(),
+        headers={"content-type": "text/csv"},
     )
+    return code
+
+
+def existing_homes_csv(codes: list[str]) -> str:
+    """The 楼盘表 rows of homes of the old community (codes under ``OLD_BUILDING``)."""
     header = (
         "project,district,address,developer,developer_id,building,code,floor,room,use,"
         "forecast_building,forecast_inner,forecast_shared"
     )
-    authority.post(
-        "/v1/registry/import",
-        201,
-        content=f"{header}\n{row}\n".encode(),
-        headers={"content-type": "text/csv"},
-    )
-    return code
+    rows = [
+        f"{OLD_COMMUNITY},岳麓区,长沙市岳麓区麓山路 9 号,某原开发公司,91430100OLD0000000,"
+        f"1 栋,{code},3,3{code[-2:]},住宅,88.20,72.10,16.10"
+        for code in codes
+    ]
+    return "\n".join([header, *rows]) + "\n"
 
 
 def _sign_on_phone(
@@ -155,13 +161,21 @@ def _sign_on_phone(
     return done
 
 
-class _BankSigner:
+class BankSigner:
     """The bank's own key and certificate; it signs each fund statement it sends."""
 
-    def __init__(self, bank: Client) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
+    def __init__(self, key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate) -> None:
+        self.key = key
+        self.certificate = certificate
+        self.cert_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+        self.n = 0
+
+    @classmethod
+    def over_api(cls, bank: Client) -> BankSigner:
+        """A new key, certified by the platform through ``POST /v1/banks/certificate``."""
+        key = ec.generate_private_key(ec.SECP256R1())
         public = (
-            self.key.public_key()
+            key.public_key()
             .public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
@@ -169,22 +183,30 @@ class _BankSigner:
         )
         chain = bank.post("/v1/banks/certificate", 201, json={"public_key_pem": public})
         [certificate, *_] = x509.load_pem_x509_certificates(chain.encode())
-        self.cert_pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
-        self.n = 0
+        return cls(key, certificate)
 
-    def signed(self, kind: str, number: str, amount_fen: int) -> dict[str, str]:
+    def sign(
+        self, kind: str, number: str, amount_fen: int, at: dt.datetime | None = None
+    ) -> tuple[bytes, bytes]:
+        """The statement of ``kind`` for filing ``number``, booked at ``at`` (now), and the
+        bank's signature of it."""
         self.n += 1
         statement = FundStatement(
             kind=kind,
             filing=number,
             account=ACCOUNT,
             amount_fen=amount_fen,
-            at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+            at=at or dt.datetime.now(dt.UTC).replace(microsecond=0),
             bank=BANK,
             reference=f"JG-{number}-{self.n}",
         ).encode()
+        return statement, fund_statement.sign(statement, self.key)
+
+    def signed(self, kind: str, number: str, amount_fen: int) -> dict[str, str]:
+        """``sign``, as the fund routes take it."""
+        statement, signature = self.sign(kind, number, amount_fen)
         return {
             "statement": base64.b64encode(statement).decode(),
-            "signature": base64.b64encode(fund_statement.sign(statement, self.key)).decode(),
+            "signature": base64.b64encode(signature).decode(),
             "certificate": self.cert_pem,
         }

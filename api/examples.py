@@ -487,6 +487,19 @@ RESPONSES.update(
         "GET /v1/events": {
             "events": [
                 {
+                    "id": 16,
+                    "event": "contract-signed",
+                    "filing": None,
+                    "log_index": None,
+                    "at": "2026-11-27T15:30:02Z",
+                    "unit": _CODE,
+                    "document_sha256": _SHA,
+                    "ref": None,
+                    "kind": "new-presale",
+                    "contract": _CONTRACT_ID,
+                    "field": "seller",
+                },
+                {
                     "id": 17,
                     "event": "filed",
                     "filing": _FILING,
@@ -496,7 +509,9 @@ RESPONSES.update(
                     "document_sha256": _SHA,
                     "ref": None,
                     "kind": "new-presale",
-                }
+                    "contract": _CONTRACT_ID,
+                    "field": None,
+                },
             ],
             "next": 17,
         },

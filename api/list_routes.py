@@ -77,15 +77,23 @@ class FilingPageOut(BaseModel):
 class EventOut(BaseModel):
     id: int
     event: str = Field(
-        description="filed, changed, cancelled, funds-deposited, funds-released, funds-refunded"
+        description="a filing's: filed, changed, cancelled, registered, funds-deposited, "
+        "funds-released, funds-refunded; a contract's (before filing): contract-signed, "
+        "draft-withdrawn, draft-expired"
     )
-    filing: str
-    log_index: int
+    filing: str | None = Field(description="the filing number; null for a contract's event")
+    log_index: int | None = Field(description="the log entry; null for a contract's event")
     at: str = Field(description="UTC, ISO 8601 with Z")
     unit: str
-    document_sha256: str
+    document_sha256: str | None = Field(
+        description="the filed document, or for contract-signed the revision signed so far"
+    )
     ref: int | None
     kind: str | None
+    contract: str | None = Field(description="the contract's id")
+    field: str | None = Field(
+        description="contract-signed: the signature field (seller, buyer-1, …; no names)"
+    )
 
 
 class EventPageOut(BaseModel):
@@ -171,8 +179,9 @@ def router(platform: Platform, limiter: RateLimiter) -> APIRouter:
         "/contracts",
         response_model=ContractPageOut,
         summary="List contracts (cursor pages, oldest first)",
-        description="A developer lists its own, a buyer the contracts naming them, the "
-        "authority and courts all; other roles 403. No names or ID numbers: "
+        description="A developer lists its own, a person (`buyer` role) the contracts naming "
+        "them as buyer or as a resale's seller or agent, an agency the resales naming its "
+        "brokerage, the authority and courts all; other roles 403. No names or ID numbers: "
         "`GET /v1/contracts/{id}` has them. Order: `created_at`, then `id`; pass `next` "
         "as `cursor` for the next page (a cursor of other filters or not given by this "
         "list: 422 `bad-cursor`).",
@@ -242,9 +251,11 @@ def router(platform: Platform, limiter: RateLimiter) -> APIRouter:
         "/events",
         response_model=EventPageOut,
         summary="Your filing events after an id (a page; poll with after=next)",
-        description="A developer gets the events of its own filings only (filed, changed, "
-        "cancelled, fund events); the authority, departments, tax, banks and courts every "
-        "event, as on the stream and their webhooks. Events carry no personal data. Each call "
+        description="A developer gets the events of its own contracts and filings only "
+        "(signed, withdrawn, expired, filed, changed, cancelled, fund events), an agency "
+        "those of the resales naming it; the authority, "
+        "departments, tax, banks and courts every event, as on the stream and their "
+        "webhooks. Events carry no personal data. Each call "
         "looks at no more than 5,000 event ids: a page may be empty with `next` moved on; "
         "keep asking with `after=next` until `next` stops moving.",
     )

@@ -37,10 +37,15 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
+# The HTTP errors the framework raises itself. FastAPI answers 400 for a body its JSON parser
+# gives up on (nested deeper than the parser's recursion limit, say).
 _SLUGS = {
+    400: ("unreadable-body", "The request body cannot be read"),
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
 }
+
+OTHER_HTTP_ERROR = ("http-error", "HTTP error")
 
 
 def install(app: FastAPI) -> None:
@@ -61,7 +66,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug, title = _SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+        slug, title = _SLUGS.get(exc.status_code, OTHER_HTTP_ERROR)
         return problem_response(exc.status_code, slug, title, str(exc.detail))
 
     @app.exception_handler(ConstraintBroken)

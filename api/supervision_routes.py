@@ -198,7 +198,8 @@ def router(platform: Platform, limiter: RateLimiter, targets: Targets) -> APIRou
         "/webhooks",
         status_code=201,
         summary="Subscribe to filing events (filed, changed, cancelled) by signed webhook",
-        description="A developer's subscription receives the events of its own filings only. "
+        description="A developer's subscription receives the events of its own filings only, "
+        "an agency's those of the resales naming its brokerage. "
         "Each event is POSTed as JSON with `X-Wangqian-Event-Id`, "
         "`X-Wangqian-Timestamp` and `X-Wangqian-Signature: sha256=<hex HMAC-SHA256(secret, "
         "timestamp + '.' + body)>`; answer 2xx. Events go in order; failures are retried with "
@@ -214,7 +215,7 @@ def router(platform: Platform, limiter: RateLimiter, targets: Targets) -> APIRou
             raise Problem(
                 422, "webhook-address-refused", "Webhooks cannot go to this address", str(exc)
             ) from exc
-        # A developer's subscription carries its own filings' events only.
+        # A developer's (an agency's) subscription carries its own filings' events only.
         sub = supervision.subscribe(who.org, body.url, body.from_event, policy.event_scope(who))
         return JSONResponse(
             {"id": sub.id, "url": sub.url, "secret": sub.secret, "from_event": sub.cursor},

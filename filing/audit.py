@@ -39,7 +39,6 @@ from filing import fund_audit, history, kinds, schema
 from filing.entry import FUND_EVENTS, EntryEvent, EntryFormatError, FilingEntry, party_hash
 from filing.lease_schema import LEASE_KINDS
 from filing.status import ContractStatus, FilingEvent, FilingStatus, UnitStatus
-from filing.terms import contract_from_json
 from ledger.schema import leaves
 from signing.lease import LeaseContract
 from signing.lease_render import render_renewal, render_termination
@@ -531,7 +530,7 @@ def _check_agreements(
             report.add("contract", f"agreement {r.number}: its filing {r.filing_number} is missing")
             continue
         try:
-            filed = kinds.load(original.kind, original.data)
+            filed = kinds.load(original.kind, original.data)  # as its kind reads it
             if isinstance(filed, LeaseContract) and AgreementKind(r.kind) is AgreementKind.CHANGE:
                 until = kinds.load(original.kind, r.data)  # 续订: the lease as renewed
                 assert isinstance(until, LeaseContract)
@@ -540,12 +539,7 @@ def _check_agreements(
                 rendered = render_termination(filed, r.number, r.filing_number, r.reason)
             else:
                 agreement = FilingAgreement(
-                    AgreementKind(r.kind),
-                    contract_from_json(original.data),
-                    r.number,
-                    r.filing_number,
-                    r.reason,
-                    r.terms,
+                    AgreementKind(r.kind), filed, r.number, r.filing_number, r.reason, r.terms
                 )
                 rendered = render_agreement(agreement)
         except (ValueError, KeyError, TypeError, AssertionError, ArithmeticError) as exc:

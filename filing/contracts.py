@@ -20,6 +20,7 @@ from filing.entry import CancellationBasis
 from filing.policy import Caller, Sight
 from filing.service import FilingService, UnknownContract
 from filing.status import ContractStatus, FilingStatus, UnitStatus
+from signing.resale import ResaleContract
 
 
 class NotForYourRole(Exception):
@@ -162,7 +163,11 @@ class ContractReads:
             for declared, p in kinds.get(view.kind).signers(view.contract).values()
             if declared.signs_with is kinds.SigningMethod.PERSONAL
         }
-        sight = policy.contract_sight(caller, view.developer_id, people)
+        c = view.contract
+        brokerage = (
+            c.brokerage.filing_number if isinstance(c, ResaleContract) and c.brokerage else None
+        )
+        sight = policy.contract_sight(caller, view.developer_id, people, brokerage)
         if sight is Sight.HIDDEN:
             raise UnknownContract(contract_id)
         if sight is Sight.FORBIDDEN:

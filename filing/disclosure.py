@@ -7,6 +7,7 @@ API records every read in the access log.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -16,8 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from filing import fund_service, holdings, kinds, registry, schema
+from filing import fund_service, holdings, kinds, registry, schema, status
 from filing.deployment import Deployment
+from filing.policy import UnitPeople
 from filing.status import FilingStatus
 from ledger.status_store import StatusMapError
 from signing.contract import Party
@@ -158,27 +160,38 @@ WITHHELD = "（不公开）"
 
 
 def unit_history(
-    conn: Connection, code: str, sees_people: bool, pseudonym: Callable[[str], str]
+    conn: Connection, code: str, sight: UnitPeople, pseudonym: Callable[[str], str]
 ) -> list[dict[str, Any]]:
-    """A unit's history as a role may see it.
+    """A unit's history as a caller may see it (``policy.unit_people``).
 
-    Buyers act on a unit under their ID numbers (the actor of a signature that files a
-    contract is the buyer). A role without the right to personal data sees a buyer as
-    ``buyer:<pseudonym>`` (an owner of record who is no buyer here: ``owner:<pseudonym>``;
-    the same for the same person, unlinkable to the number without the deployment's key),
-    and no free text a party wrote (a cancellation's reason, or anything a buyer's act
-    recorded).
+    People act on a unit under their ID numbers (the actor of a signature that files a
+    contract is whoever signed last: a buyer, a resale's seller or its agent). Whoever is
+    not to see a person sees ``buyer:<pseudonym>`` (an owner of record who is no buyer here,
+    or a resale's agent: ``owner:``/``party:<pseudonym>``; the same for the same person,
+    unlinkable to the number without the deployment's key), and no free text a party wrote
+    (a cancellation's reason, or anything a party's act recorded). A unit's developer sees
+    in clear only its own sales' events by its own buyers: not who resold, nor to whom.
     """
     events = registry.history(conn, code)
-    if sees_people:
+    if sight.everyone:
         return events
     unit_id = registry.unit(conn, code).id
+    c, cb = schema.contracts, schema.contract_buyers
     people = set(
         conn.execute(
-            select(schema.contract_buyers.c.person)
-            .join(schema.contracts, schema.contracts.c.id == schema.contract_buyers.c.contract_id)
-            .where(schema.contracts.c.unit_id == unit_id)
+            select(cb.c.person).join(c, c.c.id == cb.c.contract_id).where(c.c.unit_id == unit_id)
         ).scalars()
+    )
+    own = (
+        set(
+            conn.execute(
+                select(cb.c.person)
+                .join(c, c.c.id == cb.c.contract_id)
+                .where(c.c.unit_id == unit_id, c.c.developer_id == sight.drafter)
+            ).scalars()
+        )
+        if sight.drafter is not None
+        else set()
     )
     # Owners of record act under their ID numbers too (a resale's sellers).
     owners = set(
@@ -191,18 +204,39 @@ def unit_history(
             .where(schema.ownerships.c.unit_id == unit_id)
         ).scalars()
     )
+    # A resale's other people: its agent (and its sellers, as the contract names them).
+    others = set()
+    for kind, data in conn.execute(
+        select(c.c.kind, c.c.data).where(
+            c.c.unit_id == unit_id, c.c.kind == kinds.Kind.RESALE.value
+        )
+    ):
+        contract = kinds.load(kind, data)
+        for role in (kinds.PartyRole.SELLER, kinds.PartyRole.AGENT):
+            others |= {holdings.person_key(p.id_number) for p in kinds.parties_of(contract, role)}
     shown = []
     for event in events:
         event = dict(event)
-        person = holdings.person_key(str(event["actor"]))
-        if person in people or person in owners:
-            label = "buyer" if person in people else "owner"
+        # A resale's drafter acts as ``person:<ID number>`` (policy.drafter_key).
+        person = holdings.person_key(str(event["actor"]).removeprefix("person:"))
+        if person in own and event["event"] in _NEW_HOME_EVENTS:
+            pass  # the developer's own sale, by its own buyer
+        elif person in people or person in owners or person in others:
+            label = "buyer" if person in people else "owner" if person in owners else "party"
             event["actor"] = f"{label}:{pseudonym(str(event['actor']))}"
             event["reason"] = WITHHELD
-        elif event["event"] == "CANCEL_FILING":
+        elif event["event"] in _PARTIES_WORDS and not (
+            sight.drafter is not None and event["event"] in _NEW_HOME_EVENTS
+        ):
             event["reason"] = WITHHELD  # the parties' own words
         shown.append(event)
     return shown
+
+
+# A new home's sale: the events its developer's own contracts make.
+_NEW_HOME_EVENTS = frozenset(e.value for e in dataclasses.astuple(status.NEW_HOME))
+# Cancellations carry the reason the parties (or a judgment) gave.
+_PARTIES_WORDS = frozenset({status.NEW_HOME.cancel.value, status.RESALE.cancel.value})
 
 
 def history(conn: Connection, number: str) -> list[dict[str, Any]]:

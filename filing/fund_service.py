@@ -152,6 +152,14 @@ def registered_by_kind(conn: Connection, filing: FilingFacts) -> bool:
 
 
 @dataclass(frozen=True)
+class CheckedStatement:
+    """A bank's statement whose signature, certificate, kind, filing and bank were checked."""
+
+    statement: bytes
+    parsed: FundStatement
+
+
+@dataclass(frozen=True)
 class FundEventView:
     log_index: int
     kind: FundEventKind
@@ -238,6 +246,24 @@ class FundService:
     ) -> FundEventView:
         """Record a bank's signed statement of ``kind`` for filing ``number``."""
         now = registry.now().replace(microsecond=0)
+        checked = self.checked_statement(number, kind, statement, signature, certificate, bank, now)
+        with write_transaction(self.engine) as conn:
+            view = self.record_in(conn, number, kind, checked, signature, certificate, bank, now)
+            completed(conn, view)
+        return view
+
+    def checked_statement(
+        self,
+        number: str,
+        kind: FundEventKind,
+        statement: bytes,
+        signature: bytes,
+        certificate: x509.Certificate,
+        bank: str,
+        now: dt.datetime,
+    ) -> CheckedStatement:
+        """The statement, if the bank's certificate signed it as a ``kind`` for ``number``
+        booked by ``now``; raises ``FundError`` otherwise."""
         parsed = self._verified(statement, signature, certificate, now)
         if parsed.kind != kind.value or parsed.filing != number:
             raise NotThisStatement(
@@ -248,109 +274,122 @@ class FundService:
             raise WrongBank(f"the statement is {parsed.bank}'s; the caller is {bank}")
         if parsed.at > now + CLOCK_SKEW:
             raise StatementInvalid("the statement is booked in the future")
+        return CheckedStatement(statement, parsed)
+
+    def record_in(
+        self,
+        conn: Connection,
+        number: str,
+        kind: FundEventKind,
+        checked: CheckedStatement,
+        signature: bytes,
+        certificate: x509.Certificate,
+        bank: str,
+        now: dt.datetime,
+    ) -> FundEventView:
+        """Record a checked statement within the caller's transaction, as of ``now`` (the
+        present, or a moment of imported history): the account's rules, the log entry, the
+        event, the filing's history and the outbox."""
+        statement, parsed = checked.statement, checked.parsed
         event = FundEvent(kind, parsed.amount_fen)
         digest = fund_statement.sha256(statement)
-        with write_transaction(self.engine) as conn:
-            self._lock_account(conn, number)
-            filing = self._filing(conn, number)
-            if parsed.account != filing.account:
-                raise WrongAccount("the statement names another account than the filing's")
-            # Only the bank the signed contract names keeps its account: another bank's
-            # deposit would bind the account to it and lock the named bank out.
-            if bank != filing.bank:
-                raise WrongBank(f"the contract names {filing.bank} as keeping this account")
-            account = conn.execute(
-                select(fund_schema.fund_accounts).where(
-                    fund_schema.fund_accounts.c.filing_number == number
+        self._lock_account(conn, number)
+        filing = self._filing(conn, number)
+        if parsed.account != filing.account:
+            raise WrongAccount("the statement names another account than the filing's")
+        # Only the bank the signed contract names keeps its account: another bank's
+        # deposit would bind the account to it and lock the named bank out.
+        if bank != filing.bank:
+            raise WrongBank(f"the contract names {filing.bank} as keeping this account")
+        account = conn.execute(
+            select(fund_schema.fund_accounts).where(
+                fund_schema.fund_accounts.c.filing_number == number
+            )
+        ).first()
+        if account is not None and account.bank != bank:
+            raise WrongBank(f"the account is kept by {account.bank}")
+        self._refuse_duplicate(conn, digest, bank, parsed.reference)
+        e = fund_schema.fund_events
+        rows = conn.execute(
+            select(e.c.kind, e.c.amount_fen).where(e.c.filing_number == number).order_by(e.c.seq)
+        ).all()
+        state = funds.replay(FundEvent(FundEventKind(r.kind), r.amount_fen) for r in rows)
+        try:
+            funds.check(state, self._filing_state(conn, filing), event)
+        except funds.FundRuleError as exc:
+            raise FundRuleBroken(exc) from exc
+        if account is None:
+            conn.execute(
+                insert(fund_schema.fund_accounts).values(
+                    filing_number=number, bank=bank, account=filing.account, opened_at=now
                 )
-            ).first()
-            if account is not None and account.bank != bank:
-                raise WrongBank(f"the account is kept by {account.bank}")
-            self._refuse_duplicate(conn, digest, bank, parsed.reference)
-            e = fund_schema.fund_events
-            rows = conn.execute(
-                select(e.c.kind, e.c.amount_fen)
-                .where(e.c.filing_number == number)
-                .order_by(e.c.seq)
-            ).all()
-            state = funds.replay(FundEvent(FundEventKind(r.kind), r.amount_fen) for r in rows)
-            try:
-                funds.check(state, self._filing_state(conn, filing), event)
-            except funds.FundRuleError as exc:
-                raise FundRuleBroken(exc) from exc
-            if account is None:
-                conn.execute(
-                    insert(fund_schema.fund_accounts).values(
-                        filing_number=number, bank=bank, account=filing.account, opened_at=now
-                    )
+            )
+        # The entry names the filing's kind (left out for a new-home sale).
+        entry = FilingEntry(
+            ENTRY_EVENTS[kind],
+            number,
+            digest,
+            filing.unit_code,
+            now,
+            (),
+            ref=filing.log_index,
+            kind=kinds.get(filing.kind).log_kind,
+        )
+        [index] = self.d.log.append_in(conn, [entry.encode()])
+        # Appending took the log's lock, which every cancellation holds until it commits:
+        # the filing's status read now is final for this transaction. A cancellation
+        # that committed after the judgement above refuses the event.
+        status = conn.execute(
+            select(schema.filings.c.status).where(schema.filings.c.number == number)
+        ).scalar_one()
+        if status != filing.status:
+            raise FundRuleBroken(funds.FilingCancelled("the filing was cancelled meanwhile"))
+        try:
+            conn.execute(
+                insert(fund_schema.fund_events).values(
+                    log_index=index,
+                    filing_number=number,
+                    seq=len(rows) + 1,
+                    kind=kind.value,
+                    amount_fen=parsed.amount_fen,
+                    settlement=SETTLED if kind.settles else None,
+                    statement=statement,
+                    statement_sha256=digest,
+                    signature=signature,
+                    certificate=_der(certificate),
+                    bank=bank,
+                    bank_reference=parsed.reference,
+                    booked_at=parsed.at,
+                    recorded_at=now,
                 )
-            # The entry names the filing's kind (left out for a new-home sale).
-            entry = FilingEntry(
-                ENTRY_EVENTS[kind],
-                number,
-                digest,
-                filing.unit_code,
-                now,
-                (),
-                ref=filing.log_index,
-                kind=kinds.get(filing.kind).log_kind,
             )
-            [index] = self.d.log.append_in(conn, [entry.encode()])
-            # Appending took the log's lock, which every cancellation holds until it commits:
-            # the filing's status read now is final for this transaction. A cancellation
-            # that committed after the judgement above refuses the event.
-            status = conn.execute(
-                select(schema.filings.c.status).where(schema.filings.c.number == number)
-            ).scalar_one()
-            if status != filing.status:
-                raise FundRuleBroken(funds.FilingCancelled("the filing was cancelled meanwhile"))
-            try:
-                conn.execute(
-                    insert(fund_schema.fund_events).values(
-                        log_index=index,
-                        filing_number=number,
-                        seq=len(rows) + 1,
-                        kind=kind.value,
-                        amount_fen=parsed.amount_fen,
-                        settlement=SETTLED if kind.settles else None,
-                        statement=statement,
-                        statement_sha256=digest,
-                        signature=signature,
-                        certificate=_der(certificate),
-                        bank=bank,
-                        bank_reference=parsed.reference,
-                        booked_at=parsed.at,
-                        recorded_at=now,
-                    )
-                )
-            except IntegrityError as exc:
-                # Only a writer that bypassed the lock could get here: the database holds,
-                # and the whole transaction (the log entry with it) rolls back.
-                raise DuplicateStatement("the account changed meanwhile; nothing recorded") from exc
-            record_event(
-                conn,
-                number,
-                FilingEvent(ENTRY_EVENTS[kind].value.upper()),
-                index,
-                now,
-                bank,
-                f"{kind.label} {funds.yuan(parsed.amount_fen)} 元",
-            )
-            # The event stream carries it like any filing event (no amount, no account).
-            outbox.enqueue(
-                conn,
-                ENTRY_EVENTS[kind].value,
-                number,
-                index,
-                now,
-                filing.unit_code,
-                digest,
-                filing.log_index,
-            )
-            view = FundEventView(
-                index, kind, parsed.amount_fen, bank, parsed.reference, parsed.at, now, digest
-            )
-            completed(conn, view)
+        except IntegrityError as exc:
+            # Only a writer that bypassed the lock could get here: the database holds,
+            # and the whole transaction (the log entry with it) rolls back.
+            raise DuplicateStatement("the account changed meanwhile; nothing recorded") from exc
+        record_event(
+            conn,
+            number,
+            FilingEvent(ENTRY_EVENTS[kind].value.upper()),
+            index,
+            now,
+            bank,
+            f"{kind.label} {funds.yuan(parsed.amount_fen)} 元",
+        )
+        # The event stream carries it like any filing event (no amount, no account).
+        outbox.enqueue(
+            conn,
+            ENTRY_EVENTS[kind].value,
+            number,
+            index,
+            now,
+            filing.unit_code,
+            digest,
+            filing.log_index,
+        )
+        view = FundEventView(
+            index, kind, parsed.amount_fen, bank, parsed.reference, parsed.at, now, digest
+        )
         return view
 
     def _verified(

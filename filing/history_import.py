@@ -1,10 +1,14 @@
 """Imported history: contracts filed at given past moments, through the filing transaction.
 
-``wangqian demo-city`` fills a fresh deployment with a year of filings and cancellations.
-Each goes through ``FilingService``'s own filing and cancellation (numbering, unit status,
-log entry, statistics, outbox, history), dated when it happened. Only the documents are
-placeholders, not signed PDFs (sealing thousands would take an hour): imported filings do
-not verify, and an import refuses a deployment that already holds filings.
+``wangqian demo-city`` fills a fresh deployment with a year of filings and cancellations,
+new homes and resales (存量房) with their supervised funds and transfer registrations.
+Each goes through ``FilingService``'s own filing, registration and cancellation
+(numbering, unit status, log entry, statistics, outbox, history) and ``FundService``'s own
+fund events (the bank's signed statement checked, the account's rules), dated when it
+happened. A resale is composed from the ownership record and passes the resale checks
+(``filing.resale``) as a draft would. Only the contracts are placeholders, not signed PDFs
+(sealing thousands would take an hour): imported filings do not verify, and an import
+refuses a deployment that already holds filings.
 """
 
 from __future__ import annotations
@@ -15,15 +19,22 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from cryptography import x509
 from sqlalchemy import Connection, func, insert, select
 
-from filing import holdings, kinds, registry, schema
+from filing import drafting, holdings, kinds, ownership_records, registry, schema
+from filing.eligibility import rule_set_for
 from filing.entry import CancellationBasis
-from filing.service import FilingService
+from filing.fund_service import FundEventView, FundService
+from filing.funds import FundEventKind
+from filing.kinds import AnyContract, PartyRole
+from filing.ownership import Ownership
+from filing.resale import check_resale
+from filing.service import Drafter, FilingService, NotSellable, Registration
 from filing.status import ContractStatus, UnitEvent
-from filing.terms import contract_to_json
 from ledger.database import write_transaction
 from signing.contract import Contract
+from signing.resale import ResaleContract
 
 ACTOR = "demo-city"
 
@@ -32,7 +43,7 @@ class HistoryExists(Exception):
     """The deployment already holds filings."""
 
 
-def placeholder(contract: Contract) -> bytes:
+def placeholder(contract: AnyContract) -> bytes:
     return (
         f"%PDF-1.7\n% demo-city placeholder for {contract.number}, not a signed contract\n"
     ).encode()
@@ -45,24 +56,49 @@ class Batch:
         self.service = service
         self.conn = conn
 
-    def file(self, contract: Contract, at: dt.datetime) -> str:
-        """File ``contract`` as of ``at`` (its unit must be available); its filing number."""
+    def compose_resale(self, terms: drafting.ResaleTerms, at: dt.datetime) -> ResaleContract:
+        """The resale contract of ``terms`` as drafted at ``at``: the house as the register
+        records it (``FilingService.draft_resale``'s composition)."""
         conn = self.conn
-        code = contract.unit.code
+        facts = registry.unit_facts(conn, terms.unit_code)
+        unit_id = registry.unit(conn, terms.unit_code).id
+        record = ownership_records.current(conn, unit_id)
+        mortgages = ownership_records.mortgages(conn, unit_id)
+        ownership = None if record is None else record.ownership
+        return drafting.compose_resale(terms, facts, ownership, mortgages, at)
+
+    def file(self, contract: Contract | ResaleContract, at: dt.datetime) -> str:
+        """File ``contract`` as of ``at`` (its unit must be available; a resale's, sellable
+        by its sellers under the resale checks); its filing number. Sales only: history
+        holds no leases (yet)."""
+        conn = self.conn
+        kind = kinds.of_contract(contract)
+        lifecycle = kind.moves_unit
+        code = kinds.unit_code(contract)
         document = placeholder(contract)
         unit = registry.unit(conn, code)
-        kind = kinds.of_contract(contract)
         contract_id = str(uuid.uuid4())
-        developer = contract.seller.id_number
+        if kind.owners_of_record:
+            # 房源核验 of a resale, as a draft's: the ownership record, mortgages, 限售.
+            sellers = kinds.parties_of(contract, PartyRole.SELLER)
+            rules = rule_set_for(self.service.departments.resale_rule_sets, at.date())
+            facts = ownership_records.resale_facts(conn, code)
+            failures = check_resale(facts, sellers, at.date(), rules)
+            if failures:
+                raise NotSellable(failures, kind.kind)
+            drafter = Drafter(person=sellers[0].id_number).key  # drafted by a seller
+        else:
+            assert not isinstance(contract, ResaleContract)
+            drafter = contract.seller.id_number
         conn.execute(
             insert(schema.contracts).values(
                 id=contract_id,
                 number=contract.number,
                 unit_id=unit.id,
-                developer_id=developer,
+                developer_id=drafter,
                 status=ContractStatus.DRAFT.value,
                 kind=kind.kind.value,
-                data=contract_to_json(contract),
+                data=kinds.dump(contract),
                 eligibility="[]",
                 draft_sha256=hashlib.sha256(document).hexdigest(),
                 draft_pdf=document,
@@ -73,10 +109,36 @@ class Batch:
             )
         )
         holdings.record_buyers(conn, contract_id, contract)
-        registry.apply(conn, code, UnitEvent.RESERVE, developer, "draft", reserved_for=contract_id)
+        registry.apply(conn, code, lifecycle.reserve, drafter, "draft", reserved_for=contract_id)
         c = {"id": contract_id, "unit_id": unit.id}
         record = self.service._record_filing(conn, c, kind, contract, document, ACTOR, at, ACTOR)
         return record.number
+
+    def register(self, code: str, certificate: str, at: dt.datetime) -> Registration:
+        """The registration (不动产登记, or a resale's 转移登记) of the filing holding unit
+        ``code``, recorded at ``at``: its buyers become the owners of record."""
+        return self.service.register_in(
+            self.conn, code, certificate, ACTOR, registered_on=at.date(), at=at
+        )
+
+    def fund_event(
+        self,
+        number: str,
+        kind: FundEventKind,
+        statement: bytes,
+        signature: bytes,
+        certificate: x509.Certificate,
+        bank: str,
+        at: dt.datetime,
+    ) -> FundEventView:
+        """A bank's signed statement for filing ``number``, recorded at ``at`` (its booking
+        time): checked now, judged by the account's rules as they stood then."""
+        funds = FundService(self.service.d)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        checked = funds.checked_statement(
+            number, kind, statement, signature, certificate, bank, now
+        )
+        return funds.record_in(self.conn, number, kind, checked, signature, certificate, bank, at)
 
     def cancel(self, number: str, reason: str, agreement: str, at: dt.datetime) -> int:
         """Cancel filing ``number`` as of ``at``, by an agreement that stands for itself."""
@@ -102,13 +164,18 @@ class HistoryImport:
             if conn.execute(select(func.count()).select_from(schema.filings)).scalar():
                 raise HistoryExists("the deployment already holds filings")
 
-    def registry(self, rows: list[dict[str, str]], actor: str) -> int:
-        """Import the 楼盘表 and put every unit on sale (开盘) as its developer."""
+    def registry(self, rows: list[dict[str, str]], actor: str, release: bool = True) -> int:
+        """Import the 楼盘表 and put every unit on sale (开盘) as its developer, unless
+        ``release`` is False (existing homes, whose owners come from the register)."""
         with write_transaction(self.engine) as conn:
             count = registry.import_inventory(conn, rows, actor)
-            for r in rows:
+            for r in rows if release else ():
                 registry.apply(conn, r["code"], UnitEvent.RELEASE, r["developer_id"], "开盘")
         return count
+
+    def owners(self, code: str, ownership: Ownership) -> None:
+        """The owners of an existing home, from the register (``import_ownership``)."""
+        ownership_records.import_ownership(self.engine, code, ownership, ACTOR)
 
     @contextmanager
     def batch(self) -> Iterator[Batch]:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, func, insert, literal, or_, select, tex
 from filing import schema
 from filing.status import ContractStatus, FilingStatus, UnitStatus
 from signing.contract import Contract
+from signing.lease import ENTERPRISE_ID, LeaseContract
 from signing.resale import ResaleContract
 
 BACKFILL = "contract-buyers-backfilled"
@@ -31,6 +32,39 @@ def record_buyers(conn: Connection, contract_id: str, contract: Contract | Resal
     conn.execute(
         insert(schema.contract_buyers), [{"contract_id": contract_id, "person": k} for k in keys]
     )
+
+
+def party_keys(contract: Contract | ResaleContract | LeaseContract) -> set[str]:
+    """Whom a contract names besides its buyers, as ``contract_parties`` keeps them: a
+    resale's sellers and agent (``person_key``) and its brokerage (``agency:<filing
+    number>``, policy.drafter_key). A new home's seller is its developer: none."""
+    if isinstance(contract, LeaseContract):  # its lessors (not an enterprise) and lessees
+        return {
+            person_key(p.id_number)
+            for p in (*contract.lessors, *contract.lessees)
+            if p.id_type != ENTERPRISE_ID
+        }
+    if not isinstance(contract, ResaleContract):
+        return set()
+    keys = {person_key(p.id_number) for p in contract.sellers}
+    b = contract.brokerage
+    if b is not None:
+        keys.add(f"agency:{b.filing_number}")
+        if b.agent_id:
+            keys.add(person_key(b.agent_id))
+    return keys
+
+
+def record_parties(
+    conn: Connection, contract_id: str, contract: Contract | ResaleContract | LeaseContract
+) -> None:
+    """Index the contract under ``party_keys``: the seller's and agency's lists read it."""
+    keys = sorted(party_keys(contract))
+    if keys:
+        conn.execute(
+            insert(schema.contract_parties),
+            [{"contract_id": contract_id, "party": k} for k in keys],
+        )
 
 
 def lock_family(conn: Connection, id_numbers: Iterable[str]) -> None:

@@ -109,12 +109,12 @@ class Inventory:
         (such a read is recorded); raises ``registry.UnknownUnit``."""
         with self.engine.connect() as conn:
             details = registry.unit_details(conn, code)
-            names = policy.sees_unit_people(caller, registry.unit(conn, code).developer_id)
-            history = disclosure.unit_history(conn, code, names, self.pseudonym)
-        if names:
+            people = policy.unit_people(caller, registry.unit(conn, code).developer_id)
+            history = disclosure.unit_history(conn, code, people, self.pseudonym)
+        if people.anyone:
             with self.engine.begin() as conn:
                 record_access(conn, caller, "read-unit-history", code, self.clock)
-        return UnitHistory(details, history, names)
+        return UnitHistory(details, history, people.anyone)
 
     def apply(
         self, code: str, caller: Caller, event: UnitEvent, reason: str, own: bool

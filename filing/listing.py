@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Select, exists, select, tuple_
+from sqlalchemy import Connection, Select, exists, or_, select, tuple_
 
 from filing import kinds, schema
 from filing.holdings import person_key
@@ -200,6 +200,25 @@ def _page(rows: Sequence[T], limit: int, name: str, digest: str, key: Any) -> Pa
     return Page(shown, encode_cursor(name, digest, key(shown[-1])))
 
 
+def _scoped(query: Select[Any], scope: ListScope, contract_id: Any) -> Select[Any]:
+    """Only the rows of contracts the scope names: a developer's by ``contracts_by_developer``,
+    a person's and an agency's by the parties' indexes (``contract_buyers_by_person``,
+    ``contract_parties_by_party``): a page is still one indexed query."""
+    c, cb, cp = schema.contracts, schema.contract_buyers, schema.contract_parties
+    if scope.developer is not None:
+        query = query.where(c.c.developer_id == scope.developer)
+    if scope.person is not None:
+        key = person_key(scope.person)
+        bought = select(cb.c.contract_id).where(cb.c.person == key)
+        named = select(cp.c.contract_id).where(cp.c.party == key)
+        query = query.where(or_(contract_id.in_(bought), contract_id.in_(named)))
+    if scope.agency is not None:
+        query = query.where(
+            contract_id.in_(select(cp.c.contract_id).where(cp.c.party == scope.agency))
+        )
+    return query
+
+
 # -- contracts ---------------------------------------------------------------------------
 
 
@@ -240,12 +259,7 @@ def contracts(
         # they are listed with their filing, not here.
         .where(~exists().where(schema.filing_agreements.c.contract_id == c.c.id))
     )
-    if scope.developer is not None:
-        query = query.where(c.c.developer_id == scope.developer)
-    if scope.buyer is not None:
-        cb = schema.contract_buyers
-        mine = select(cb.c.contract_id).where(cb.c.person == person_key(scope.buyer))
-        query = query.where(c.c.id.in_(mine))
+    query = _scoped(query, scope, c.c.id)
     if flt.status is not None:
         query = query.where(c.c.status == flt.status.value)
     if flt.unit is not None:
@@ -316,12 +330,7 @@ def filings(
         .join(u, u.c.id == f.c.unit_id)
         .join(b, b.c.id == u.c.building_id)
     )
-    if scope.developer is not None:
-        query = query.where(c.c.developer_id == scope.developer)
-    if scope.buyer is not None:
-        cb = schema.contract_buyers
-        mine = select(cb.c.contract_id).where(cb.c.person == person_key(scope.buyer))
-        query = query.where(f.c.contract_id.in_(mine))
+    query = _scoped(query, scope, f.c.contract_id)
     if flt.status is not None:
         query = query.where(f.c.status == flt.status.value)
     if flt.unit is not None:

@@ -1,4 +1,5 @@
-"""The outbox: every filing event, written in the transaction that makes it, for delivery later.
+"""The outbox: every filing and contract event, written in the transaction that makes it,
+for delivery later.
 
 The database row is the event; the Redis Stream and the webhooks are copies made from
 it afterwards (``filing/relay.py``), so an outage of either delays delivery and loses
@@ -18,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from filing import schema
 
@@ -27,17 +28,28 @@ FIRST_RETRY = dt.timedelta(seconds=2)
 LAST_RETRY = dt.timedelta(minutes=10)
 
 
+class ContractEvent(enum.StrEnum):
+    """What happens to a contract before it is filed (no log entry: these are news only)."""
+
+    SIGNED = "contract-signed"  # a party's signature (the developer's seal too) was taken
+    WITHDRAWN = "draft-withdrawn"
+    EXPIRED = "draft-expired"
+
+
 @dataclass(frozen=True)
 class Event:
     id: int
-    event: str  # filed | changed | cancelled | funds-deposited | funds-released | funds-refunded
-    filing: str
-    log_index: int
+    # filed | changed | cancelled | registered | funds-* ; or a ContractEvent
+    event: str
+    filing: str | None  # None for a contract event
+    log_index: int | None  # None for a contract event
     at: dt.datetime
     unit: str
-    document_sha256: str
+    document_sha256: str | None  # contract-signed: the revision as signed so far
     ref: int | None  # for changed/cancelled: the filing's log index
-    kind: str | None = None  # the filing's transaction kind (filing/kinds.py Kind)
+    kind: str | None = None  # the transaction kind (filing/kinds.py Kind)
+    contract: str | None = None  # the contract's id
+    field: str | None = None  # contract-signed: whose signature field (seller, buyer-1…)
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -50,6 +62,8 @@ class Event:
             "document_sha256": self.document_sha256,
             "ref": self.ref,
             "kind": self.kind,
+            "contract": self.contract,
+            "field": self.field,
         }
 
     def body(self) -> bytes:
@@ -89,17 +103,57 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def enqueue_contract_event(
+    conn: Connection,
+    event: ContractEvent,
+    contract_id: str,
+    unit: str,
+    at: dt.datetime,
+    field: str | None = None,
+    document_sha256: str | None = None,
+) -> int:
+    """Record a contract's event in the caller's transaction; returns its id.
+
+    The caller holds the log's append order (``Log.hold_append_order``): receivers read
+    events by increasing id, so an id must not commit after a higher one.
+    """
+    return int(
+        conn.execute(
+            insert(schema.outbox)
+            .values(
+                event=event.value,
+                contract_id=contract_id,
+                field=field,
+                at=at,
+                unit=unit,
+                document_sha256=document_sha256,
+            )
+            .returning(schema.outbox.c.id)
+        ).scalar_one()
+    )
+
+
 def _event(row: Any) -> Event:
     return Event(
-        int(row.id), row.event, row.filing_number, int(row.log_index), _aware(row.at), row.unit,
-        row.document_sha256, row.ref, row.kind,
+        int(row.id), row.event, row.filing_number,
+        None if row.log_index is None else int(row.log_index), _aware(row.at), row.unit,
+        row.document_sha256, row.ref, row.kind or row.contract_kind,
+        row.contract_id or row.filing_contract, row.field,
     )  # fmt: skip
 
 
 def _with_kind() -> Any:
-    """Outbox rows with their filing's transaction kind (the filing is written with them)."""
-    o, f = schema.outbox, schema.filings
-    return select(o, f.c.kind).select_from(o.outerjoin(f, f.c.number == o.c.filing_number))
+    """Outbox rows with their transaction kind and contract (the filing's, or the contract
+    event's own)."""
+    o, f, c = schema.outbox, schema.filings, schema.contracts
+    return select(
+        o,
+        f.c.kind,
+        f.c.contract_id.label("filing_contract"),
+        c.c.kind.label("contract_kind"),
+    ).select_from(
+        o.outerjoin(f, f.c.number == o.c.filing_number).outerjoin(c, c.c.id == o.c.contract_id)
+    )
 
 
 def events_after(conn: Connection, after: int, limit: int = 500) -> list[Event]:
@@ -126,19 +180,22 @@ def events_of(
     limit: int = 100,
     window: int = SCAN_WINDOW,
 ) -> ScopedEvents:
-    """Events after ``after`` in id order, only those of ``developer``'s filings if given
-    (every event if None); looks at no more than ``window`` ids past ``after``."""
-    o, f, c = schema.outbox, schema.filings, schema.contracts
+    """Events after ``after`` in id order, only those of ``developer``'s contracts and
+    filings if given (every event if None); looks at no more than ``window`` ids past
+    ``after``.
+
+    ``developer``: whose (policy.event_scope): a developer's credit code (the contracts it
+    drafted) or an agency's ``agency:<filing number>`` (the resales naming its brokerage,
+    ``contract_parties``, which include every one it drafted)."""
+    o, f, c, cp = schema.outbox, schema.filings, schema.contracts, schema.contract_parties
     top = latest_event_id(conn)
     end = min(top, after + window)
     query = _with_kind().where(o.c.id > after, o.c.id <= end)
     if developer is not None:
-        mine = (
-            select(f.c.number)
-            .select_from(f.join(c, c.c.id == f.c.contract_id))
-            .where(c.c.developer_id == developer)
-        )
-        query = query.where(o.c.filing_number.in_(mine))
+        named = select(cp.c.contract_id).where(cp.c.party == developer)
+        ours = select(c.c.id).where(or_(c.c.developer_id == developer, c.c.id.in_(named)))
+        mine = select(f.c.number).where(f.c.contract_id.in_(ours))
+        query = query.where(or_(o.c.filing_number.in_(mine), o.c.contract_id.in_(ours)))
     rows = conn.execute(query.order_by(o.c.id).limit(limit)).all()
     events = tuple(_event(r) for r in rows)
     scanned = events[-1].id if len(events) == limit else max(end, after)

@@ -70,11 +70,20 @@ READS_TAX_VIEW = (Role.TAX,)  # price, area and the parties of filed contracts
 READS_LOAN_VIEW = (Role.BANK, Role.AUTHORITY)  # a filing's status, no personal data
 READS_EVIDENCE = (Role.COURT, Role.AUTHORITY)  # the evidence package, with the documents
 # Webhooks and the event page (no personal data): departments every event, a developer
-# only the events of its own filings (``event_scope``).
-SUBSCRIBES = (Role.AUTHORITY, Role.DEPARTMENT, Role.TAX, Role.BANK, Role.COURT, Role.DEVELOPER)
+# only the events of its own filings, an agency those of the resales it brokered
+# (``event_scope``).
+SUBSCRIBES = (
+    Role.AUTHORITY,
+    Role.DEPARTMENT,
+    Role.TAX,
+    Role.BANK,
+    Role.COURT,
+    Role.DEVELOPER,
+    Role.AGENCY,
+)
 # The contract and filing lists (``list_scope``): they name no people, but tell who sells
 # and buys what; a party lists only its own.
-LISTS_CONTRACTS = (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER)
+LISTS_CONTRACTS = (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER, Role.AGENCY)
 
 
 def allowed(caller: Caller, roles: Collection[Role]) -> bool:
@@ -93,27 +102,53 @@ def drafter_key(caller: Caller) -> str:
     return f"{prefix}:{caller.org}"
 
 
-def contract_sight(caller: Caller, developer_id: str, buyer_ids: Collection[str]) -> Sight:
+def contract_sight(
+    caller: Caller, developer_id: str, buyer_ids: Collection[str], brokerage: str | None = None
+) -> Sight:
     """A contract of ``developer_id`` (its drafter) signed in person by ``buyer_ids`` (the
-    buyers; in a resale also the sellers and the agent): a party sees only its own; another
-    party's contract is hidden (404, so that its existence is not told)."""
+    buyers; in a resale also the sellers and the agent), brokered by ``brokerage`` (a
+    resale's, by filing number): a party sees only its own; another party's contract is
+    hidden (404, so that its existence is not told). An agency sees what it drafted and what
+    names it as the brokerage (a seller's draft too: it lists them)."""
     if caller.role is Role.DEVELOPER and developer_id != caller.org:
         return Sight.HIDDEN
     if caller.role is Role.BUYER and caller.org not in buyer_ids:
         return Sight.HIDDEN
-    if caller.role is Role.AGENCY and developer_id != drafter_key(caller):
+    if (
+        caller.role is Role.AGENCY
+        and developer_id != drafter_key(caller)
+        and brokerage != caller.org
+    ):
         return Sight.HIDDEN
     if not sees_personal_data(caller):
         return Sight.FORBIDDEN
     return Sight.SEEN
 
 
-def sees_unit_people(caller: Caller, developer_id: str) -> bool:
-    """Does the caller see the buyers named in a unit's history (the authority, a court and
-    the unit's own developer; every such read is in the access log)?"""
-    return caller.role in (Role.AUTHORITY, Role.COURT) or (
-        caller.role is Role.DEVELOPER and developer_id == caller.org
-    )
+@dataclass(frozen=True)
+class UnitPeople:
+    """Whom a caller sees by name and ID number in a unit's history: everyone in it (the
+    authority, a court), or the people of the sales ``drafter`` made itself (a unit's own
+    developer: its own buyers, in its own sales' events), or nobody (pseudonyms)."""
+
+    everyone: bool = False
+    drafter: str | None = None
+
+    @property
+    def anyone(self) -> bool:
+        """Does the caller see somebody by name (such a read is in the access log)?"""
+        return self.everyone or self.drafter is not None
+
+
+def unit_people(caller: Caller, developer_id: str) -> UnitPeople:
+    """Who is named to the caller in the history of a unit of ``developer_id``. The unit's
+    developer sees the buyers it sold to, not the people of later resales (their sellers,
+    buyers, agents): those are the authority's and a court's to see, and each party's own."""
+    if caller.role in (Role.AUTHORITY, Role.COURT):
+        return UnitPeople(everyone=True)
+    if caller.role is Role.DEVELOPER and developer_id == caller.org:
+        return UnitPeople(drafter=caller.org)
+    return UnitPeople()
 
 
 # Who reads owners' names and ID numbers (besides the owners themselves).
@@ -172,11 +207,14 @@ def must_agree_to_cancel(caller: Caller) -> bool:
 
 @dataclass(frozen=True)
 class ListScope:
-    """The rows of the contract and filing lists a caller sees: a developer's, a buyer's
-    (contracts naming that ID number), or, both None, every row."""
+    """The rows of the contract and filing lists a caller sees: a developer's (drafted by
+    it), a person's (contracts naming that ID number: as a buyer, or a resale's seller or
+    agent), an agency's (resales naming its brokerage, which are all it drafts), or, all
+    None, every row."""
 
     developer: str | None = None
-    buyer: str | None = None
+    person: str | None = None
+    agency: str | None = None  # drafter_key: ``agency:<filing number>``
 
 
 class NotListed(Exception):
@@ -184,21 +222,27 @@ class NotListed(Exception):
 
 
 def list_scope(caller: Caller) -> ListScope:
-    """A developer its own, a buyer the contracts naming them, the authority and courts all;
-    other roles none (``NotListed``)."""
+    """A developer its own, a person the contracts naming them, an agency the resales it
+    brokered, the authority and courts all; other roles none (``NotListed``)."""
     if caller.role not in LISTS_CONTRACTS:
         raise NotListed(caller.role.value)
     if caller.role is Role.DEVELOPER:
         return ListScope(developer=caller.org)
     if caller.role is Role.BUYER:
-        return ListScope(buyer=caller.org)
+        return ListScope(person=caller.org)
+    if caller.role is Role.AGENCY:
+        return ListScope(agency=drafter_key(caller))
     return ListScope()
 
 
 def event_scope(caller: Caller) -> str | None:
-    """Whose filings' events a subscriber receives: a developer its own (its org), a
-    department every event (None)."""
-    return caller.org if caller.role is Role.DEVELOPER else None
+    """Whose filings' events a subscriber receives: a developer its own (its org), an
+    agency the resales it brokered (its drafter_key), a department every event (None)."""
+    if caller.role is Role.DEVELOPER:
+        return caller.org
+    if caller.role is Role.AGENCY:
+        return drafter_key(caller)
+    return None
 
 
 def sees_lease_certificate(caller: Caller, drafter: str, parties: Collection[str]) -> bool:

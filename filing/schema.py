@@ -164,6 +164,17 @@ contract_buyers = Table(
     Index("contract_buyers_by_person", "person"),
 )
 
+# Who else a resale names, for the lists and event scopes (filing/listing.py, outbox.py):
+# its sellers and agent by the same hash of the ID number as ``contract_buyers``, its
+# brokerage as ``agency:<filing number>`` (policy.drafter_key). No purchase limit reads it.
+contract_parties = Table(
+    "contract_parties",
+    metadata,
+    Column("contract_id", String(36), ForeignKey("contracts.id"), primary_key=True),
+    Column("party", String(255), primary_key=True),
+    Index("contract_parties_by_party", "party"),
+)
+
 remote_signings = Table(
     "remote_signings",
     metadata,
@@ -278,7 +289,7 @@ filing_stats = Table(
     Column("cancelled_value", BigInteger, nullable=False),
 )
 
-# The outbox (filing/outbox.py): one row per filing event, written in its transaction.
+# The outbox (filing/outbox.py): one row per filing or contract event, written in its transaction.
 outbox = Table(
     "outbox",
     metadata,
@@ -286,12 +297,16 @@ outbox = Table(
         "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
     Column("event", String(16), nullable=False),
-    Column("filing_number", String(32), nullable=False, index=True),
-    Column("log_index", BigInteger, nullable=False),
+    # NULL for a contract's events (a party signed, a draft withdrawn or expired): they
+    # come before any filing or log entry.
+    Column("filing_number", String(32), nullable=True, index=True),
+    Column("log_index", BigInteger, nullable=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("unit", String(28), nullable=False),
-    Column("document_sha256", String(64), nullable=False),
+    Column("document_sha256", String(64), nullable=True),
     Column("ref", BigInteger),
+    Column("contract_id", String(36), nullable=True, index=True),
+    Column("field", String(32), nullable=True),  # contract-signed: the signature field
 )
 
 outbox_cursors = Table(

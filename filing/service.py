@@ -76,7 +76,6 @@ from filing.status import (
     InvalidTransition,
     UnitStatus,
 )
-from filing.terms import contract_to_json
 from keys.identity import SigningPurpose, VerifiedIdentity, issue_party_certificate, purpose_of
 from keys.pki import Profile
 from ledger.database import write_transaction
@@ -419,6 +418,7 @@ class FilingService:
                 lease_records.hold(conn, contract_id, unit.id, contract)
             else:
                 holdings.record_buyers(conn, contract_id, contract)
+            holdings.record_parties(conn, contract_id, contract)
             drafted = Drafted(contract_id, digest, kind.kind)
             completed(conn, drafted)
         return drafted
@@ -461,43 +461,57 @@ class FilingService:
         registered_on: dt.date | None = None,
         shares: Sequence[str] | None = None,
     ) -> Registration:
-        """The authority registers the purchase holding the unit (``ownership_records.
-        register_in``: its buyers become the owners) and, in the same transaction, logs
-        ``registered`` against its filing, which stays in force, completed."""
+        """The authority registers the purchase holding the unit (``register_in``)."""
         with write_transaction(self.engine) as conn:
-            record = ownership_records.register_in(
-                conn, code, certificate, actor, registered_on, shares
-            )
-            assert record.filing_number is not None  # register_in names the filing
-            number = record.filing_number
-            f = self._active_filing(conn, number)
-            if f.registered_at is not None:
-                raise ContractStateError(f"filing {number} is registered already")
-            at = self.clock.now().replace(microsecond=0)
-            canonical = registration_record(
-                number, code, record.ownership.certificate, record.ownership.registered_on
-            )
-            doc = hashlib.sha256(canonical).hexdigest()
-            kind = kinds.get(f.kind)
-            entry = FilingEntry(
-                EntryEvent.REGISTERED, number, doc, code, at, (), ref=f.log_index,
-                kind=kind.log_kind,
-            )  # fmt: skip
-            [index] = self.d.log.append_in(conn, [entry.encode()])
-            conn.execute(
-                update(schema.filings)
-                .where(schema.filings.c.number == number)
-                .values(registered_at=at, registration=canonical.decode())
-            )
-            outbox.enqueue(conn, "registered", number, index, at, code, doc, f.log_index)
-            words = "转移登记" if kind.kind is Kind.RESALE else "不动产登记"
-            record_event(
-                conn, number, FilingEvent.REGISTERED, index, at, actor, f"{words} {certificate}"
-            )
-            registration = Registration(record, index)
+            registration = self.register_in(conn, code, certificate, actor, registered_on, shares)
             completed(conn, registration)
         self.d.sequencer().appended()
         return registration
+
+    def register_in(
+        self,
+        conn: Connection,
+        code: str,
+        certificate: str,
+        actor: str,
+        registered_on: dt.date | None = None,
+        shares: Sequence[str] | None = None,
+        at: dt.datetime | None = None,
+    ) -> Registration:
+        """Register the purchase holding the unit within the caller's transaction
+        (``ownership_records.register_in``: its buyers become the owners) and log
+        ``registered`` against its filing, which stays in force, completed. ``at``: when,
+        for imported history."""
+        record = ownership_records.register_in(
+            conn, code, certificate, actor, registered_on, shares
+        )
+        assert record.filing_number is not None  # register_in names the filing
+        number = record.filing_number
+        f = self._active_filing(conn, number)
+        if f.registered_at is not None:
+            raise ContractStateError(f"filing {number} is registered already")
+        at = at or self.clock.now().replace(microsecond=0)
+        canonical = registration_record(
+            number, code, record.ownership.certificate, record.ownership.registered_on
+        )
+        doc = hashlib.sha256(canonical).hexdigest()
+        kind = kinds.get(f.kind)
+        entry = FilingEntry(
+            EntryEvent.REGISTERED, number, doc, code, at, (), ref=f.log_index,
+            kind=kind.log_kind,
+        )  # fmt: skip
+        [index] = self.d.log.append_in(conn, [entry.encode()])
+        conn.execute(
+            update(schema.filings)
+            .where(schema.filings.c.number == number)
+            .values(registered_at=at, registration=canonical.decode())
+        )
+        outbox.enqueue(conn, "registered", number, index, at, code, doc, f.log_index)
+        words = "转移登记" if kind.kind is Kind.RESALE else "不动产登记"
+        record_event(
+            conn, number, FilingEvent.REGISTERED, index, at, actor, f"{words} {certificate}"
+        )
+        return Registration(record, index)
 
     def measurements(self, code: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -544,10 +558,10 @@ class FilingService:
                 raise ContractStateError(f"a {c['status']} contract cannot be {status.lower()}")
             if before is not None and _aware(c["expires_at"]) >= before:
                 raise ContractStateError("the reservation has not run out")
+            code = self._unit_code(conn, c["unit_id"])
             lifecycle = _kind(c).lifecycle
             # An agreement holds no unit, a lease only its space (live while a draft).
             if self._agreement(conn, contract_id) is None and lifecycle is not None:
-                code = self._unit_code(conn, c["unit_id"])
                 registry.apply(
                     conn,
                     code,
@@ -561,6 +575,13 @@ class FilingService:
                 .where(schema.contracts.c.id == contract_id)
                 .values(status=status.value)
             )
+            event = (
+                outbox.ContractEvent.EXPIRED
+                if status is ContractStatus.EXPIRED
+                else outbox.ContractEvent.WITHDRAWN
+            )
+            self.d.log.hold_append_order(conn)
+            outbox.enqueue_contract_event(conn, event, contract_id, code, self.clock.now())
             completed(conn, contract_id)
 
     # -- signing ---------------------------------------------------------
@@ -729,6 +750,17 @@ class FilingService:
         record = None
         if done == list(_fields(c)[:-1]):
             record = self._complete(conn, c, pdf, actor, revocation)
+        else:  # the last signature's news is the filing itself
+            self.d.log.hold_append_order(conn)
+            outbox.enqueue_contract_event(
+                conn,
+                outbox.ContractEvent.SIGNED,
+                c["id"],
+                self._unit_code(conn, c["unit_id"]),
+                self.clock.now(),
+                field=field,
+                document_sha256=hashlib.sha256(pdf).hexdigest(),
+            )
         completed(conn, record)
         return record
 
@@ -984,17 +1016,15 @@ class FilingService:
             raise ContractStateError(f"a {c['kind']} filing is not renewed")
         if not _kind(c).allows(later):
             raise ContractStateError(f"a {c['kind']} filing allows no {later.value}")
-        if isinstance(contract, ResaleContract):
-            # The agreement's model text names a new home's contract or a lease; a resale's
-            # is not written yet. A resale filing is cancelled by a judgment meanwhile.
-            raise ContractStateError(
-                f"a {c['kind']} filing is cancelled or changed by a judgment or decision only"
-            )
         if kind is AgreementKind.CHANGE and not terms.strip() and renew_until is None:
             raise ContractStateError("a change agreement states the changes")
         a = schema.filing_agreements
         with write_transaction(self.engine) as conn:
-            self._active_filing(conn, number)
+            f = self._active_filing(conn, number)
+            if f.registered_at is not None:
+                # Refused now, not at the last signature: after 转移登记 (or a new home's
+                # registration) undoing the sale is the registry's business; the filing stands.
+                raise ContractStateError(f"filing {number} is registered; the filing stands")
             earlier = conn.execute(
                 select(schema.contracts.c.id, schema.contracts.c.status)
                 .join(a, a.c.contract_id == schema.contracts.c.id)
@@ -1016,7 +1046,7 @@ class FilingService:
             else:
                 agreement = FilingAgreement(kind, contract, own_number, number, reason, terms)
                 pdf = render_agreement(agreement).pdf
-                data = contract_to_json(dataclasses.replace(contract, number=own_number))
+                data = kinds.dump(dataclasses.replace(contract, number=own_number))
             agreement_id = str(uuid.uuid4())
             conn.execute(
                 insert(schema.contracts).values(

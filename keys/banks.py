@@ -8,6 +8,8 @@ checked by the platform and the offline verifier (``verifier/fund_statement.py``
 
 from __future__ import annotations
 
+import datetime as dt
+
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -24,13 +26,21 @@ class BankCertificateRefused(ValueError):
 
 
 def issue_bank_certificate(
-    ca: CertificateAuthority, bank: str, public_key: ec.EllipticCurvePublicKey
+    ca: CertificateAuthority,
+    bank: str,
+    public_key: ec.EllipticCurvePublicKey,
+    not_before: dt.datetime | None = None,
 ) -> x509.Certificate:
-    """A fund-statement certificate for ``bank`` (its organisation name) and its own key."""
+    """A fund-statement certificate for ``bank`` (its organisation name) and its own key;
+    ``not_before``: from when, for a synthetic history (demo-city), else from now."""
     if not bank.strip() or not bank.isprintable() or len(bank) > 100:
         raise BankCertificateRefused("a bank is named by 1 to 100 printable characters")
     if public_key.curve.name != "secp256r1":
         raise BankCertificateRefused("a bank's key is ECDSA P-256")
     subject = name(f"{bank} 资金监管", organization=bank)
     subject = x509.Name([*subject, x509.NameAttribute(DESCRIPTION, FUND_STATEMENTS)])
-    return ca.issue(Profile.BANK, subject, public_key)
+    if not_before is None:
+        return ca.issue(Profile.BANK, subject, public_key)
+    return ca.issue(
+        Profile.BANK, subject, public_key, dt.timedelta(days=3 * 365), not_before=not_before
+    )

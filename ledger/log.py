@@ -157,12 +157,17 @@ class Log:
         self._check_entries(entries)
         if not entries:
             return []
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.locks.append})
+        self.hold_append_order(conn)
         first = self._next_index(conn)
         rows = list(zip(range(first, first + len(entries)), entries, strict=True))
         bulk_insert(conn, "log_leaves", ("idx", "data"), rows)
         return list(range(first, first + len(entries)))
+
+    def hold_append_order(self, conn: Connection) -> None:
+        """Take the append lock in the caller's transaction without appending: for writes
+        whose ids must commit in the same order as the log's appends (the outbox)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.locks.append})
 
     @staticmethod
     def _check_entries(entries: Sequence[bytes]) -> None:

@@ -198,67 +198,113 @@ class FilingAgreement:
     """An agreement of the parties of a filed contract, signed like the contract itself."""
 
     kind: AgreementKind
-    contract: Contract  # the filed contract, as filed
+    contract: Contract | ResaleContract  # the filed contract, as filed
     number: str  # the agreement's own number
     filing_number: str
     reason: str
     terms: str = ""  # a change agreement's agreed changes
 
+    @property
+    def title(self) -> str:
+        """商品房买卖合同解除协议, or a resale's 存量房买卖合同解除协议."""
+        if isinstance(self.contract, ResaleContract):
+            return self.kind.title.replace("商品房", "存量房", 1)
+        return self.kind.title
+
+
+def _new_home_original(a: FilingAgreement, c: Contract) -> list[tuple[str, list[str]]]:
+    u = c.unit
+    buyers = "；".join(f"{b.name}（{b.id_type}：{b.id_number}）" for b in c.buyers)
+    return [
+        (
+            "当事人",
+            [
+                f"出卖人：{c.seller.name}（{c.seller.id_type}：{c.seller.id_number}）",
+                f"买受人：{buyers}",
+            ],
+        ),
+        (
+            "第一条 原合同",
+            [
+                f"双方于网签备案平台签订《{c.template.title}》（示范文本 {c.template.value}），"
+                f"合同编号 {c.number}，备案号 {a.filing_number}；"
+                f"房屋位于{u.building}第 {u.floor} 层 {u.room} 号，"
+                f"不动产单元代码 {u.code}，总价款 {_money(c.price)} 元。",
+            ],
+        ),
+    ]
+
+
+def _resale_original(a: FilingAgreement, c: ResaleContract) -> list[tuple[str, list[str]]]:
+    """Every owner of record who sold, every buyer, and the brokerage that made the sale:
+    the same people the resale names, so that the same people sign."""
+    h, b = c.house, c.brokerage
+    parties = [f"出卖人{i}：{_person(p)}" for i, p in enumerate(c.sellers, start=1)]
+    parties += [f"买受人{i}：{_person(p)}" for i, p in enumerate(c.buyers, start=1)]
+    if b is not None:
+        parties.append(
+            f"经纪机构：{b.name}（备案证明编号：{b.filing_number}），"
+            f"经纪人员：{b.agent_name}（登记证书编号：{b.agent_registration}）"
+        )
+    return [
+        ("当事人", parties),
+        (
+            "第一条 原合同",
+            [
+                f"各方于网签备案平台签订《存量房买卖合同》（示范文本 {MODEL_TEXT} {MODEL_CODE}），"
+                f"合同编号 {c.number}，备案号 {a.filing_number}；"
+                f"房屋坐落于{h.address}第 {h.floor} 层 {h.room} 号，不动产单元代码 {h.code}，"
+                f"不动产权证书号 {h.certificate}，总价款 {_money(c.price)} 元。",
+            ],
+        ),
+    ]
+
 
 def agreement_articles(a: FilingAgreement) -> list[tuple[str, list[str]]]:
-    c, u = a.contract, a.contract.unit
-    buyers = "；".join(f"{b.name}（{b.id_type}：{b.id_number}）" for b in c.buyers)
-    parties = (
-        "当事人",
-        [
-            f"出卖人：{c.seller.name}（{c.seller.id_type}：{c.seller.id_number}）",
-            f"买受人：{buyers}",
-        ],
-    )
-    original = (
-        "第一条 原合同",
-        [
-            f"双方于网签备案平台签订《{c.template.title}》（示范文本 {c.template.value}），"
-            f"合同编号 {c.number}，备案号 {a.filing_number}；"
-            f"房屋位于{u.building}第 {u.floor} 层 {u.room} 号，"
-            f"不动产单元代码 {u.code}，总价款 {_money(c.price)} 元。",
-        ],
-    )
+    c = a.contract
+    resale = isinstance(c, ResaleContract)
+    if isinstance(c, ResaleContract):
+        head = _resale_original(a, c)
+        signers = "全体出卖人、全体买受人" + ("及经纪人员" if c.brokerage is not None else "")
+        # A resale's home goes back to its owners of record, not to the market.
+        afterwards = "房屋恢复为出卖人登记所有的状态"
+        refund = "监管账户中的资金由监管银行退还买受人"
+    else:
+        head = _new_home_original(a, c)
+        signers = "出卖人、全体买受人"
+        afterwards = "房屋恢复可售"
+        refund = "买受人已支付的款项（含存入资金监管账户的款项）由双方按约定及资金监管规定办理退还"
     if a.kind is AgreementKind.CHANGE:
         return [
-            parties,
-            original,
+            *head,
             ("第二条 变更内容", [a.terms, f"变更原因：{a.reason}"]),
             ("第三条 其他", ["原合同其他条款不变；本协议与原合同不一致的，以本协议为准。"]),
             (
                 "第四条 生效",
                 [
-                    "本协议经出卖人、全体买受人电子签名并经网签备案平台加盖备案电子签章后生效；"
-                    "变更记录写入备案日志，与原合同一并构成双方的约定。",
+                    f"本协议经{signers}电子签名并经网签备案平台加盖备案电子签章后生效；"
+                    "变更记录写入备案日志，与原合同一并构成"
+                    + ("各方" if resale else "双方")
+                    + "的约定。",
                 ],
             ),
         ]
     return [
-        parties,
-        original,
+        *head,
         (
             "第二条 解除与注销",
             [
-                "出卖人与买受人协商一致，解除上述合同，并共同申请注销该合同的网签备案。",
+                ("出卖人与买受人协商一致" if not resale else "各方当事人协商一致")
+                + "，解除上述合同，并共同申请注销该合同的网签备案。",
                 f"解除原因：{a.reason}",
             ],
         ),
-        (
-            "第三条 款项",
-            [
-                "买受人已支付的款项（含存入资金监管账户的款项）由双方按约定及资金监管规定办理退还。",
-            ],
-        ),
+        ("第三条 款项", [f"{refund}。"]),
         (
             "第四条 生效",
             [
-                "本协议经出卖人、全体买受人电子签名并经网签备案平台加盖备案电子签章后生效；"
-                "注销记录写入备案日志，原合同的备案自该记录起失效，房屋恢复可售。",
+                f"本协议经{signers}电子签名并经网签备案平台加盖备案电子签章后生效；"
+                f"注销记录写入备案日志，原合同的备案自该记录起失效，{afterwards}。",
             ],
         ),
     ]
@@ -329,17 +375,24 @@ def render(contract: Contract, font_path: Path | None = None) -> RenderedContrac
 
 def render_agreement(agreement: FilingAgreement, font_path: Path | None = None) -> RenderedContract:
     """An agreement, signed by the same parties in the same fields as the contract."""
-    signing_as = dataclasses.replace(agreement.contract, number=agreement.number)
+    c = agreement.contract
+    if isinstance(c, ResaleContract):
+        signing = _Signing(c.signature_fields, c.signature_labels, agreement.number, c.verify_url)
+        subject = MODEL_CODE
+    else:
+        signing = _signing(dataclasses.replace(c, number=agreement.number))
+        subject = c.template.value
     with _RENDER_LOCK:
-        return _render(
-            signing_as,
+        return _render_document(
+            signing,
             font_path,
-            agreement.kind.title,
+            agreement.title,
+            subject,
             agreement.number,
-            f"协议编号：{agreement.number}    原合同编号：{agreement.contract.number}    "
+            f"协议编号：{agreement.number}    原合同编号：{c.number}    "
             f"备案号：{agreement.filing_number}",
             agreement_articles(agreement),
-            heading=f"协议编号：{agreement.number}",
+            f"协议编号：{agreement.number}",
         )
 
 

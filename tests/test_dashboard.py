@@ -30,20 +30,28 @@ SMALL = CitySize(projects_per_district=1, buildings_per_project=1, floors=6)
 def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("city") / "data"
     made = generate(data, seed=7, size=SMALL)
-    assert made["units"] == 6 * 6 * 3 and made["filings"] == int(108 * SMALL.sold_share)
+    assert made["units"] == 6 * 6 * 3 + 6 * 12 and made["filings"] == int(108 * SMALL.sold_share)
+    assert made["resales"] > 0  # their pipeline: tests/test_demo_city.py
     return data
 
 
 def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
     with Deployment.open(city) as d:
         with d.log.engine.connect() as conn:
-            filed = conn.execute(select(func.count()).select_from(schema.filings)).scalar()
+            new_homes = schema.filings.c.kind != "resale"  # resales: tests/test_demo_city.py
+            filed = conn.execute(
+                select(func.count()).select_from(schema.filings).where(new_homes)
+            ).scalar()
             cancelled = conn.execute(
                 select(func.count())
                 .select_from(schema.filings)
-                .where(schema.filings.c.status == "CANCELLED")
+                .where(new_homes, schema.filings.c.status == "CANCELLED")
             ).scalar()
-            [total] = statistics.filings(conn, None, statistics.Dimension.ALL)
+            [total] = [
+                row
+                for row in statistics.filings(conn, None, statistics.Dimension.KIND)
+                if row.key == "new-presale"
+            ]
             by_month = statistics.filings(conn, statistics.Period.MONTH, statistics.Dimension.ALL)
             units_filed = conn.execute(
                 select(func.count())
@@ -53,9 +61,19 @@ def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
         assert total.filings == filed and total.cancellations == cancelled
         assert units_filed == filed - cancelled
         assert 10 <= len(by_month) <= 13  # a year of filings
-        assert d.log.appended() == filed + cancelled  # one entry each, nothing else
+        # One entry each, beside the resales' (filings, cancellations, transfers, funds).
+        with d.log.engine.connect() as conn:
+            resale_entries = conn.execute(
+                select(func.count())
+                .select_from(schema.filing_events)
+                .join(
+                    schema.filings, schema.filings.c.number == schema.filing_events.c.filing_number
+                )
+                .where(schema.filings.c.kind == "resale")
+            ).scalar()
+        assert d.log.appended() == filed + cancelled + resale_entries
         # Filed through the platform's own filing transaction: its numbers, in date order
-        # per year, and an outbox event for every filing and cancellation.
+        # per year, and an outbox event for every log entry.
         with d.log.engine.connect() as conn:
             numbered = conn.execute(
                 select(schema.filings.c.number, schema.filings.c.filed_at).order_by(
@@ -67,7 +85,7 @@ def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
         for number, filed_at in numbered:
             years[str(filed_at.year)] = years.get(str(filed_at.year), 0) + 1
             assert number == f"CS-{filed_at.year}-{years[str(filed_at.year)]:06d}"
-        assert events == filed + cancelled
+        assert events == d.log.appended()
     with pytest.raises(CityExists):
         generate(city, size=SMALL)
 
@@ -102,6 +120,8 @@ def test_the_dashboard_draws_trend_districts_and_stock(
     # Amounts as people read them: 亿元/万元 with the exact figure, separated, beside.
     assert re.search(r"成交金额 value\s+[\d,.]+ (亿|万)元（[\d,]+\.\d\d 元）", totals), totals
     assert "备案套数 · 新建商品房（预售）" in totals  # by transaction kind
+    assert "备案套数 · 存量房" in totals  # demo-city's resales
+    assert re.search(r"监管资金余额 funds held\s+[\d,.]+ (亿|万)元", totals), totals
     # A month still running is drawn as to date, not as a collapse (demo-city files up to
     # today, so whether its last month is this one depends on the day).
     with Deployment.open(city) as d, d.log.engine.connect() as conn:

@@ -152,7 +152,9 @@ def test_every_event_reaches_every_subscriber_once_in_order_through_a_redis_outa
         _, first = _sign_through(service, _contract(CODES[0], "HT-E-1"))
         _, second = _sign_through(service, _contract(CODES[1], "HT-E-2"))
         assert first is not None and second is not None
-        _wait(lambda: len(streamed) == 2)
+        # Each contract: the developer's seal (contract-signed), then the buyer's signature
+        # files it (filed).
+        _wait(lambda: len(streamed) == 4)
 
         private_redis.stop()  # the burst goes on without Redis
         _, third = _sign_through(service, _contract(CODES[2], "HT-E-3"))
@@ -160,10 +162,10 @@ def test_every_event_reaches_every_subscriber_once_in_order_through_a_redis_outa
         for f in (first, third):
             service.cancel_by_judgment(f.number, "authority", "判决解除", "(x)", judgment_pdf())
         time.sleep(0.5)
-        assert len(streamed) == 2  # nothing got through, and nothing was lost
+        assert len(streamed) == 4  # nothing got through, and nothing was lost
         private_redis.start()  # back, and empty
 
-        _wait(lambda: len(streamed) == 5 and len(flaky.accepted) == 5)
+        _wait(lambda: len(streamed) == 8 and len(flaky.accepted) == 8)
         time.sleep(0.3)  # room for any duplicate to show up
     finally:
         stop.set()
@@ -175,10 +177,11 @@ def test_every_event_reaches_every_subscriber_once_in_order_through_a_redis_outa
 
     for received in (streamed, flaky.accepted):
         ids = [e["id"] for e in received]
-        assert ids == sorted(set(ids)) and len(ids) == 5, ids  # each once, in order
+        assert ids == sorted(set(ids)) and len(ids) == 8, ids  # each once, in order
         events = [(e["filing"], e["event"]) for e in received]
         assert events.index((first.number, "filed")) < events.index((first.number, "cancelled"))
         assert events.index((third.number, "filed")) < events.index((third.number, "cancelled"))
+        assert [e["event"] for e in received].count("contract-signed") == 3
         assert all("王" not in json.dumps(e, ensure_ascii=False) for e in received)
         assert {e["kind"] for e in received} == {"new-presale"}  # the filing's transaction kind
     assert flaky.bad_signatures == 0
@@ -198,15 +201,16 @@ def test_a_receiver_that_keeps_failing_gets_dead_letters_it_can_have_redelivered
     try:
         _, record = _sign_through(service, _contract(CODES[0], "HT-D-1"))
         assert record is not None
-        for _ in range(200):
+        # Two events: the seal (contract-signed, id 1) and the filing (filed, id 2).
+        for _ in range(400):
             dispatcher.deliver()
             with service.engine.connect() as conn:
                 dead = outbox.dead_letters(conn, sub.id)
-            if dead:
+            if len(dead) == 2:
                 break
             time.sleep(0.02)
-        assert [d["event_id"] for d in dead] == [1] and dead[0]["attempts"] == 3
-        assert dead[0]["last_error"] == "HTTP 503"
+        assert [d["event_id"] for d in dead] == [1, 2]
+        assert all(d["attempts"] == 3 and d["last_error"] == "HTTP 503" for d in dead)
         assert receiver.accepted == []
         broken["on"] = False
         with write_transaction(service.engine) as conn:
@@ -215,7 +219,7 @@ def test_a_receiver_that_keeps_failing_gets_dead_letters_it_can_have_redelivered
         dispatcher.deliver()
         assert [e["id"] for e in receiver.accepted] == [1]
         with service.engine.connect() as conn:
-            assert outbox.dead_letters(conn, sub.id) == []
+            assert [d["event_id"] for d in outbox.dead_letters(conn, sub.id)] == [2]
     finally:
         dispatcher.close()
         receiver.close()

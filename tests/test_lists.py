@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import threading
 import time
@@ -27,6 +28,7 @@ from api import auth
 from api.app import create_app
 from filing import api_keys
 from filing.deployment import Deployment
+from filing.platform import filing_service
 from keys.pki import new_key
 from ledger.database import write_transaction
 from signing import remote
@@ -403,6 +405,10 @@ def _wait(condition: Callable[[], bool], timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
+def _filings(events: list[dict[str, Any]]) -> set[str]:
+    return {e["filing"] for e in events if e["filing"] is not None}
+
+
 def test_a_developer_receives_only_its_own_filings_events(
     city: tuple[TestClient, Keys, Deployment],
 ) -> None:
@@ -441,16 +447,21 @@ def test_a_developer_receives_only_its_own_filings_events(
         )
         assert r.status_code == 201, r.text
         everyone = {*filed_a, *filed_b}
-        _wait(lambda: any(e["event"] == "cancelled" for e in receivers["dev_b"].events))
-        _wait(lambda: {e["filing"] for e in receivers["authority"].events} >= everyone)
-        _wait(lambda: {e["filing"] for e in receivers["dev_a"].events} >= set(filed_a))
-        _wait(lambda: {e["filing"] for e in receivers["dev_b"].events} >= set(filed_b))
+        got = {name: receiver.events for name, receiver in receivers.items()}
+        _wait(lambda: any(e["event"] == "cancelled" for e in got["dev_b"]))
+        _wait(lambda: _filings(got["authority"]) >= everyone)
+        _wait(lambda: _filings(got["dev_a"]) >= set(filed_a))
+        _wait(lambda: _filings(got["dev_b"]) >= set(filed_b))
         time.sleep(1.0)  # a dispatcher pass or more: nothing else arrives
-        assert {e["filing"] for e in receivers["dev_a"].events} == set(filed_a)
-        assert {e["event"] for e in receivers["dev_a"].events} == {"filed"}
-        assert {e["filing"] for e in receivers["dev_b"].events} == set(filed_b)
+        assert _filings(got["dev_a"]) == set(filed_a)
+        assert {e["event"] for e in got["dev_a"]} == {"contract-signed", "filed"}
+        # Its own contracts' news: the seal of each (the buyer's signature files it).
+        signed = [e for e in got["dev_a"] if e["event"] == "contract-signed"]
+        assert [(e["contract"], e["field"]) for e in signed] == [(cid, "seller") for cid in a]
+        assert _filings(got["dev_b"]) == set(filed_b)
+        assert {e["contract"] for e in got["dev_b"]} == set(b)
         for name in ("dev_a", "dev_b"):
-            ids = [e["id"] for e in receivers[name].events]
+            ids = [e["id"] for e in got[name]]
             assert ids == sorted(set(ids)), "in order, once each"
 
         # The event page: the same scopes.
@@ -459,20 +470,54 @@ def test_a_developer_receives_only_its_own_filings_events(
             assert r.status_code == 200, r.text
             return dict(r.json())
 
+        def filed(events: list[dict[str, Any]]) -> list[str]:
+            return [e["filing"] for e in events if e["filing"] is not None]
+
         mine = page(dev_a)
-        assert [e["filing"] for e in mine["events"]] == filed_a
-        assert [e["filing"] for e in page(dev_b)["events"]] == [*filed_b, filed_b[0]]
-        assert [e["event"] for e in page(dev_b)["events"]] == ["filed", "filed", "cancelled"]
-        assert {e["filing"] for e in page(keys["stats"])["events"]} == everyone
+        assert filed(mine["events"]) == filed_a
+        assert filed(page(dev_b)["events"]) == [*filed_b, filed_b[0]]
+        assert [e["event"] for e in page(dev_b)["events"] if e["filing"]] == [
+            "filed",
+            "filed",
+            "cancelled",
+        ]
+        assert _filings(page(keys["stats"])["events"]) == everyone
         assert page(dev_a, mine["next"])["events"] == []
         one = client.get("/v1/events", params={"limit": 1}, headers=dev_a).json()
-        assert [e["filing"] for e in one["events"]] == filed_a[:1]
+        assert [(e["event"], e["contract"]) for e in one["events"]] == [("contract-signed", a[0])]
         rest = page(dev_a, one["next"])
-        assert [e["filing"] for e in rest["events"]] == filed_a[1:]
+        assert filed(rest["events"]) == filed_a
         for name in ("buyer", "buyer2"):
             assert client.get("/v1/events", headers=keys[name]).status_code == 403
         for person in (*BUYER, *BUYER2):
-            assert person not in json.dumps(receivers["dev_a"].events + mine["events"])
+            assert person not in json.dumps(got["dev_a"] + mine["events"])
     finally:
         for receiver in receivers.values():
             receiver.close()
+
+
+def test_a_developer_hears_of_signatures_withdrawals_and_expiries_without_polling(
+    city: tuple[TestClient, Keys, Deployment],
+) -> None:
+    client, keys, d = city
+    dev_a, dev_b = keys["dev_a"], keys["dev_b"]
+    first, second, third = (_draft(client, dev_a, code, BUYER) for code in A_UNITS[2:5])
+    assert _post(client, f"/v1/contracts/{first}/seal", dev_a).status_code == 200
+    r = _post(client, f"/v1/contracts/{second}/withdraw", dev_a)
+    assert r.status_code == 200, r.text
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)  # past every reservation
+    assert sorted(filing_service(d).expire_drafts(later)) == sorted([first, third])
+    events = client.get("/v1/events", headers=dev_a).json()["events"]
+    news = [(e["event"], e["contract"], e["field"]) for e in events]
+    assert news[:2] == [("contract-signed", first, "seller"), ("draft-withdrawn", second, None)]
+    assert sorted(news[2:]) == sorted([("draft-expired", c, None) for c in (first, third)])
+    sealed = client.get(f"/v1/contracts/{first}/document", headers=dev_a).content
+    assert events[0]["document_sha256"] == hashlib.sha256(sealed).hexdigest()
+    assert all(e["filing"] is None and e["log_index"] is None for e in events)
+    assert {e["unit"] for e in events} == set(A_UNITS[2:5])
+    assert {e["kind"] for e in events} == {"new-presale"}
+    # Another developer hears none of it; the authority hears all of it.
+    assert client.get("/v1/events", headers=dev_b).json()["events"] == []
+    everyone = client.get("/v1/events", headers=keys["authority"]).json()["events"]
+    assert [e["id"] for e in everyone] == [e["id"] for e in events]
+    assert BUYER[0] not in json.dumps(events) and BUYER[1] not in json.dumps(events)

@@ -238,3 +238,10 @@ def test_any_other_constraint_a_write_breaks_is_a_409_problem_that_writes_nothin
     with d.log.engine.connect() as conn:
         rows = conn.execute(text("SELECT id_number, name FROM dept_identities")).all()
     assert [tuple(row) for row in rows] == [(BUYER[1], BUYER[0])]
+
+
+def test_a_json_body_nested_too_deep_is_a_documented_400(api: Api) -> None:
+    client, _, _ = api
+    deep = "[" * 100_000 + "]" * 100_000
+    r = client.post("/v1/verification", content=deep, headers={"content-type": "application/json"})
+    _problem(r, 400, "unreadable-body")

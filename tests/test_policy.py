@@ -62,6 +62,14 @@ def test_who_sees_a_contract(role: Role) -> None:
         assert policy.drafter_key(caller) == f"agency:{AGENCY}"
     elif role is Role.DEVELOPER:
         assert drafted is Sight.HIDDEN  # a drafter key is never a developer's credit code
+    # A seller's draft naming the agency as its brokerage: the agency sees it, no one else.
+    brokered = policy.contract_sight(caller, f"person:{OTHER_BUYER}", {OTHER_BUYER}, AGENCY)
+    if role is Role.AGENCY:
+        assert brokered is Sight.SEEN
+        other = policy.contract_sight(caller, f"person:{OTHER_BUYER}", {OTHER_BUYER}, "x")
+        assert other is Sight.HIDDEN
+    elif role in (Role.DEVELOPER, Role.BUYER):
+        assert brokered is Sight.HIDDEN
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
@@ -72,22 +80,24 @@ def test_who_sees_personal_data_and_sealed_documents(role: Role) -> None:
 
 
 UNIT_PEOPLE = {
-    Role.AUTHORITY: (True, True),
-    Role.COURT: (True, True),
-    Role.DEVELOPER: (True, False),  # only in its own units' histories
-    Role.BUYER: (False, False),  # sees buyers under pseudonyms, even themselves
-    Role.DEPARTMENT: (False, False),
-    Role.TAX: (False, False),
-    Role.BANK: (False, False),
-    Role.AGENCY: (False, False),
+    Role.AUTHORITY: (policy.UnitPeople(everyone=True), policy.UnitPeople(everyone=True)),
+    Role.COURT: (policy.UnitPeople(everyone=True), policy.UnitPeople(everyone=True)),
+    # Only in its own units' histories, and there only the people of its own sales.
+    Role.DEVELOPER: (policy.UnitPeople(drafter=DEV), policy.UnitPeople()),
+    Role.BUYER: (policy.UnitPeople(), policy.UnitPeople()),  # pseudonyms, even themselves
+    Role.DEPARTMENT: (policy.UnitPeople(), policy.UnitPeople()),
+    Role.TAX: (policy.UnitPeople(), policy.UnitPeople()),
+    Role.BANK: (policy.UnitPeople(), policy.UnitPeople()),
+    Role.AGENCY: (policy.UnitPeople(), policy.UnitPeople()),
 }
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
-def test_who_sees_the_buyers_in_a_units_history(role: Role) -> None:
+def test_who_sees_the_people_in_a_units_history(role: Role) -> None:
     own, others = UNIT_PEOPLE[role]
-    assert policy.sees_unit_people(OWN[role], DEV) is own
-    assert policy.sees_unit_people(OWN[role], OTHER_DEV) is others
+    assert policy.unit_people(OWN[role], DEV) == own
+    assert policy.unit_people(OWN[role], OTHER_DEV) == others
+    assert own.anyone is (role in (Role.AUTHORITY, Role.COURT, Role.DEVELOPER))
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
@@ -118,7 +128,7 @@ ROLE_SETS = {
     "READS_TAX_VIEW": {Role.TAX},
     "READS_LOAN_VIEW": {Role.BANK, Role.AUTHORITY},
     "READS_EVIDENCE": {Role.COURT, Role.AUTHORITY},
-    # A developer subscribes too: to its own filings' events only (event_scope).
+    # A developer and an agency subscribe too: to their own filings' events only (event_scope).
     "SUBSCRIBES": {
         Role.AUTHORITY,
         Role.DEPARTMENT,
@@ -126,8 +136,9 @@ ROLE_SETS = {
         Role.BANK,
         Role.COURT,
         Role.DEVELOPER,
+        Role.AGENCY,
     },
-    "LISTS_CONTRACTS": {Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER},
+    "LISTS_CONTRACTS": {Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER, Role.AGENCY},
     "SEES_OWNERS": {Role.AUTHORITY, Role.COURT},
     "RECORDS_CONSENTS": {Role.AUTHORITY, Role.BANK},
     "CONFIRMS_FUNDS": {Role.BANK},
@@ -201,14 +212,18 @@ def test_system_clock_is_aware_utc() -> None:
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
 def test_who_lists_what_and_whose_events(role: Role) -> None:
-    """The lists: a developer its own, a buyer the contracts naming them, the authority and
-    courts all, other roles none; events: a developer its own filings', others every one."""
+    """The lists: a developer its own, a person the contracts naming them, an agency the
+    resales naming it, the authority and courts all, other roles none; events: a developer
+    and an agency their own filings', others every one."""
     caller = OWN[role]
-    if role not in (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER):
+    agency = f"agency:{caller.org}"
+    if role not in (Role.AUTHORITY, Role.COURT, Role.DEVELOPER, Role.BUYER, Role.AGENCY):
         with pytest.raises(policy.NotListed):
             policy.list_scope(caller)
     else:
         scope = policy.list_scope(caller)
         assert scope.developer == (caller.org if role is Role.DEVELOPER else None)
-        assert scope.buyer == (caller.org if role is Role.BUYER else None)
-    assert policy.event_scope(caller) == (caller.org if role is Role.DEVELOPER else None)
+        assert scope.person == (caller.org if role is Role.BUYER else None)
+        assert scope.agency == (agency if role is Role.AGENCY else None)
+    own = {Role.DEVELOPER: caller.org, Role.AGENCY: agency}.get(role)
+    assert policy.event_scope(caller) == own

@@ -32,6 +32,10 @@ def _problem_types() -> dict[str, str]:
                 and isinstance(node.value.value, str)
             ):
                 found.setdefault(node.value.value, path.name)
+    from api.problems import _SLUGS, OTHER_HTTP_ERROR
+
+    for slug, _ in (*_SLUGS.values(), OTHER_HTTP_ERROR):
+        found.setdefault(slug, "problems.py")
     return found
 
 

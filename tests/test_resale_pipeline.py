@@ -428,6 +428,51 @@ def test_one_unit_many_buyers_drafts_one_winner(
         assert len(conn.execute(select(schema.contracts.c.id)).all()) == 1
 
 
+def test_the_last_signature_of_a_resale_racing_files_it_once(
+    server: tuple[str, dict[str, dict[str, str]], Deployment],
+) -> None:
+    """The signature that files (the agent's, the last field) sent by eight clients at once:
+    one filing, one log entry, the others a problem+json 409."""
+    base, keys, d = server
+    with httpx.Client(base_url=base, timeout=120) as client:
+        setup_resale(client, keys, d)
+        r = _post(client, "/v1/resale-contracts", keys["agency"], json=resale_body("ESF-LAST"))
+        assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+        cid = r.json()["id"]  # type: ignore[attr-defined]
+        for field, who, person in [
+            ("seller-1", "zhang", (ZHANG["name"], ZHANG["id_number"])),
+            ("seller-2", "li", (LI["name"], LI["id_number"])),
+            ("buyer-1", "buyer", BUYER),
+        ]:
+            r = sign(client, keys[who], cid, field, person)
+            assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+        key = new_key()
+        pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        body = {"public_key_pem": pem.decode(), "name": AGENT[0], "id_number": AGENT[1]}
+        path = f"/v1/contracts/{cid}/remote-signing/agent"
+        r = _post(client, f"{path}/start", keys["agent"], json=body)
+        assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+        digest = base64.b64decode(r.json()["digest_to_sign"])  # type: ignore[attr-defined]
+        signature = base64.b64encode(remote.device_sign(key, digest)).decode()
+        before = d.log.appended()
+        answers = _race(base, keys["agent"], [(f"{path}/finish", {"signature": signature})] * 8)
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [201] + [409] * 7, [a.text[:200] for a in answers]
+        assert all(_type(a) for a in answers if a.status_code == 409)
+        [won] = [a for a in answers if a.status_code == 201]
+        assert won.json()["filed"] is True
+    with d.log.engine.connect() as conn:
+        from filing import schema
+
+        filings = conn.execute(select(schema.filings.c.number, schema.filings.c.kind)).all()
+    assert [(f.number, f.kind) for f in filings] == [(won.json()["filing"], "resale")]
+    assert d.log.appended() == before + 1  # exactly one log entry
+    report = audit_records(d.log.engine)
+    assert report.ok, report.problems
+
+
 def test_deposits_and_releases_racing_on_a_resale_move_the_money_once(
     server: tuple[str, dict[str, dict[str, str]], Deployment],
 ) -> None:
@@ -481,13 +526,6 @@ def test_a_resale_cancelled_by_judgment_returns_the_home_to_its_owners(api: Api)
     base = f"/v1/filings/{number}/funds"
     body = bank.signed("deposit", number, 2_000, account=SUPERVISION)
     assert _post(client, f"{base}/deposits", keys["bank"], json=body).status_code == 201  # type: ignore[attr-defined]
-    agreement = _post(
-        client,
-        f"/v1/filings/{number}/cancellation-agreements",
-        keys["buyer"],
-        json={"reason": "协商"},
-    )  # not built for resales yet: refused, nothing drafted
-    assert agreement.status_code == 409 and _type(agreement) == "contract-state"  # type: ignore[attr-defined]
     cancel = _post(
         client,
         f"/v1/filings/{number}/cancellation",

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from ledger.schema import append_only
 
 revision = "0009e_leases"
-down_revision = "0008_resale_filings"
+down_revision = "0009a_rights"
 branch_labels = None
 depends_on = None
 

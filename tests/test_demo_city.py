@@ -1,0 +1,121 @@
+"""demo-city's resales (存量房) on SQLite and PostgreSQL: filed, funded, transferred or
+cancelled and refunded through the platform's own transactions; the statistics by kind and
+the supervised money read over HTTP agree with the accounts, and the log audits clean."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from api import auth
+from api.app import create_app
+from api.demo import _Server
+from api.demo_city import CitySize, generate
+from filing import api_keys, fund_schema, ownership_records, schema
+from filing.deployment import Deployment
+from filing.entry import status_name
+from filing.fund_service import FundService
+from filing.status import FilingStatus, UnitStatus
+from ledger.audit import audit
+from ledger.database import write_transaction
+
+SMALL = CitySize(projects_per_district=1, buildings_per_project=1, floors=6)
+
+
+def test_demo_city_resells_homes_with_supervised_funds(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WANGQIAN_DATABASE_URL", db_url)
+    data = tmp_path / "data"
+    made = generate(data, seed=7, size=SMALL)
+    existing = 6 * SMALL.existing_floors * 2
+    assert made["units"] == 6 * 6 * 3 + existing
+    assert made["resales"] == int(existing * SMALL.resold_share)
+    assert made["resales_cancelled"] >= 1 and made["transfers"] >= 1
+
+    with Deployment.open(data) as d:
+        with d.log.engine.connect() as conn:
+            f = schema.filings.c
+            resales = conn.execute(
+                select(f.number, f.status, f.registered_at, f.unit_id).where(f.kind == "resale")
+            ).all()
+            events = conn.execute(
+                select(fund_schema.fund_events.c.filing_number, fund_schema.fund_events.c.kind)
+            ).all()
+            outbox = conn.execute(select(func.count()).select_from(schema.outbox)).scalar()
+        assert len(resales) == made["resales"]
+        assert (
+            sum(r.status == FilingStatus.CANCELLED.value for r in resales)
+            == (made["resales_cancelled"])
+        )
+        assert sum(r.registered_at is not None for r in resales) == made["transfers"]
+        kinds = [e.kind for e in events]
+        assert kinds.count("release") >= 1 and kinds.count("refund") >= 1
+        # Each step its own log entry and outbox event: filings, cancellations, transfer
+        # registrations and fund events, nothing else.
+        steps = (
+            made["filings"] + made["cancellations"] + made["resales"]
+            + made["resales_cancelled"] + made["transfers"] + made["fund_events"]
+        )  # fmt: skip
+        assert len(events) == made["fund_events"]
+        assert d.log.appended() == steps and outbox == steps
+        report = audit(d.log, d.log_verifiers(), status_name)
+        assert report.ok, report.problems
+
+        # Every account as the rules left it: released only after the transfer, refunded
+        # only after a cancellation, the rest held; the transferred homes have new owners.
+        funds = FundService(d)
+        balances = {"deposited": 0, "released": 0, "refunded": 0, "held": 0}
+        with d.log.engine.connect() as conn:
+            for r in resales:
+                account = funds.account(r.number)
+                state = account.state
+                balances["deposited"] += state.deposited_fen
+                if state.settled_by is None:
+                    balances["held"] += state.balance_fen
+                else:
+                    settled = {"release": "released", "refund": "refunded"}
+                    balances[settled[state.settled_by.value]] += state.settled_fen
+                    expected = "release" if r.registered_at is not None else "refund"
+                    assert state.settled_by.value == expected
+                    assert state.balance_fen == 0
+                unit = conn.execute(
+                    select(schema.units.c.status).where(schema.units.c.id == r.unit_id)
+                ).scalar()
+                record = ownership_records.current(conn, r.unit_id)
+                assert record is not None
+                if r.registered_at is not None:
+                    assert unit == UnitStatus.REGISTERED.value
+                    assert record.filing_number == r.number  # the buyers own it now
+                elif r.status == FilingStatus.CANCELLED.value:
+                    assert unit == UnitStatus.REGISTERED.value
+                    assert record.filing_number is None  # still the imported owners
+                else:
+                    assert unit == UnitStatus.UNDER_CONTRACT.value
+        assert balances["released"] > 0 and balances["refunded"] > 0
+
+        # The statistics and the supervised money, as the dashboard reads them.
+        with write_transaction(d.log.engine) as conn:
+            key = api_keys.create_key(conn, "长沙市住房和城乡建设局", auth.Role.AUTHORITY)
+        with _Server(create_app(d)) as base:
+            client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"})
+            by_kind = {
+                row["key"]: row
+                for row in client.get("/v1/stats/filings", params={"by": "kind"}).json()
+            }
+            [total] = client.get("/v1/stats/funds").json()
+            [resale_funds] = client.get("/v1/stats/funds", params={"by": "kind"}).json()
+    assert by_kind["resale"]["filings"] == made["resales"]
+    assert by_kind["resale"]["cancellations"] == made["resales_cancelled"]
+    assert by_kind["new-presale"]["filings"] == made["filings"]
+    assert resale_funds["key"] == "resale" and resale_funds["accounts"] == len(
+        {e.filing_number for e in events}
+    )
+    for figures in (total, resale_funds):
+        fen = {k: int(Decimal(figures[k]) * 100) for k in balances}
+        assert fen == balances
+        assert fen["deposited"] == fen["released"] + fen["refunded"] + fen["held"]
