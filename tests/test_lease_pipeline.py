@@ -125,6 +125,13 @@ def test_a_lease_end_to_end(api: Api, tmp_path: Path) -> None:
     ]
     assert "张三" not in json.dumps(status, ensure_ascii=False)
     assert client.get(f"/v1/units/{OLD[0]}/leases", headers=keys["wang"]).status_code == 403
+    # The lessee and each lessor list the lease among their contracts; a stranger does not.
+    for who in ("buyer", "zhang", "li"):
+        listed = client.get("/v1/contracts", headers=keys[who]).json()["items"]
+        assert cid in [x["id"] for x in listed], who
+    assert cid not in [
+        x["id"] for x in client.get("/v1/contracts", headers=keys["wang"]).json()["items"]
+    ]
 
     # The 租赁登记备案证明: sealed by the platform, valid under the verifier's trust alone.
     cert = client.get(f"/v1/filings/{number}/lease-certificate", headers=keys["stats"])
