@@ -16,6 +16,7 @@ from api import (
     filing_routes,
     fund_routes,
     invitation_routes,
+    lease_routes,
     list_routes,
     log_routes,
     maintenance_routes,
@@ -127,6 +128,7 @@ def create_app(
     app.include_router(ownership_routes.router(deployment, platform, limiter))
     app.include_router(fund_routes.router(deployment, platform, limiter))
     app.include_router(maintenance_routes.router(deployment, platform, limiter))
+    app.include_router(lease_routes.router(deployment, platform, limiter))
     app.include_router(supervision_routes.router(platform, limiter, targets))
     app.include_router(list_routes.router(platform, limiter))
     app.include_router(pages.router(deployment, service, limiter, budget))

@@ -35,7 +35,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from api import demo_resale
+from api import demo_lease, demo_resale
 from api.app import create_app
 from filing import maintenance
 from filing.deployment import Deployment, WitnessConfig
@@ -52,6 +52,7 @@ from signing.sample import sample_contract
 from verifier import fund_statement
 from verifier.models import Verdict
 from verifier.reports import kind_name, verdict_words
+from verifier.signatures import SignedDocument
 from verifier.trust import TrustBundle
 from verifier.verify import verify
 
@@ -368,11 +369,12 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
             )
             # 住宅专项维修资金: the demo adopts the example rule set, its bank designated.
             maintenance.adopt_example(deployment.data_dir, demo_resale.BANK)
-            pdf, filed, resale_pdf, resale, upkeep = _run_story(deployment, lines)
+            pdf, filed, resale_pdf, resale, upkeep, lease_pdf, lease = _run_story(deployment, lines)
         trust_json = deployment.trust_bundle_json()
         (out_dir / "root-ca.pem").write_bytes(pem(deployment.pki.ca.root))
         status = _status(deployment, filed)
         resale_status = _status(deployment, resale)
+        lease_status = _status(deployment, lease)
 
     (out_dir / "contract.pdf").write_bytes(pdf)
     (out_dir / "contract.pdf.tlog-proof").write_text(filed["receipt"], encoding="utf-8")
@@ -411,9 +413,30 @@ def run_demo(data_dir: Path, out_dir: Path) -> list[str]:
         f"{kind_name(sold.filing.kind, 'zh')} {sold.filing.filing}, "
         f"{len(sold.signatures)} signatures; its status proof shows the registration"
     )
+    # The lease verifies offline as 房屋租赁; its 租赁登记备案证明 carries the platform's seal.
+    (out_dir / "lease.pdf").write_bytes(lease_pdf)
+    (out_dir / "lease.pdf.tlog-proof").write_text(lease["receipt"], encoding="utf-8")
+    (out_dir / "lease.pdf.tlog-status").write_text(lease_status.to_text(), encoding="utf-8")
+    (out_dir / "lease-certificate.pdf").write_bytes(lease["certificate"])
+    leased = verify(lease_pdf, trust, Receipt.parse(lease["receipt"]), status=lease_status)
+    if (
+        leased.verdict is not Verdict.PASSED
+        or leased.filing is None
+        or leased.filing.kind != "lease"
+    ):
+        raise DemoFailed(f"the lease does not verify as one: {leased.reason}")
+    sealed = SignedDocument(lease["certificate"]).assess(trust, complete=False)
+    if not sealed.passed:
+        raise DemoFailed(f"the 租赁登记备案证明's seal does not verify: {sealed.problems()}")
+    lines.append(
+        f"the lease verifies offline ({verdict_words(leased.verdict, 'zh')}): "
+        f"{kind_name(leased.filing.kind, 'zh')} {leased.filing.filing}, "
+        f"{len(leased.signatures)} signatures; its 租赁登记备案证明's filing seal verifies too"
+    )
     lines.append(
         f"wrote {out_dir}: contract.pdf, contract.pdf.tlog-proof, contract.pdf.tlog-status, "
-        "resale.pdf (with its .tlog-proof and .tlog-status), "
+        "resale.pdf and lease.pdf (each with its .tlog-proof and .tlog-status), "
+        "lease-certificate.pdf, "
         "trust-bundle.json (log key, both witness keys, threshold 2), root-ca.pem"
     )
     return lines
@@ -431,7 +454,15 @@ def _status(deployment: Deployment, filed: dict[str, Any]) -> StatusFile:
 
 def _run_story(
     deployment: Deployment, lines: list[str]
-) -> tuple[bytes, dict[str, Any], bytes, dict[str, Any], tuple[tuple[bytes, str], ...]]:
+) -> tuple[
+    bytes,
+    dict[str, Any],
+    bytes,
+    dict[str, Any],
+    tuple[tuple[bytes, str], ...],
+    bytes,
+    dict[str, Any],
+]:
     """The API served with its sequencer; the authority, developer, buyers and bank at work.
 
     Returns the filed contract and the filing's answer (with its receipt), the same of
@@ -502,6 +533,20 @@ def _run_story(
             f"balance {resale['account']['balance_yuan']} 元"
         )
         resale_pdf = developer_or_authority_document(authority, str(resale["filing"]))
+        # 租赁备案: an existing home leased by both owners; its 租赁登记备案证明 is sealed.
+        lease = demo_lease.run_lease(
+            authority,
+            lambda id_number: _Client(base, keys[id_number]),
+            stamp,
+            lambda code: authority.exists(f"/v1/units/{code}"),
+        )
+        lines.append(
+            f"leased unit {lease['unit']} (房屋租赁) as {lease['filing']}: both owners and the "
+            f"lessee on their phones, log index {lease['log_index']}; the unit stays "
+            f"REGISTERED, its lease status {lease['leases']['leases'][0]['status']}, and its "
+            f"租赁登记备案证明 is sealed ({len(lease['certificate'])} bytes)"
+        )
+        lease_pdf = developer_or_authority_document(authority, str(lease["filing"]))
         # serve anchors the histories every minute; the demo does not wait for it. The
         # server's clean stop checkpoints the anchors, cosigned.
         anchored = Platform(deployment).anchor_histories()
@@ -510,7 +555,7 @@ def _run_story(
                 "anchored the unit and filing histories in the log (log index "
                 f"{', '.join(str(a.log_index) for a in anchored)})"
             )
-    return pdf, filed, resale_pdf, resale, upkeep
+    return pdf, filed, resale_pdf, resale, upkeep, lease_pdf, lease
 
 
 def _deposit_maintenance(

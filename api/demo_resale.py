@@ -137,9 +137,10 @@ def existing_homes_csv(codes: list[str]) -> str:
 
 
 def _sign_on_phone(
-    party: Client, contract_id: str, field: str, person: tuple[str, str]
+    party: Client, contract_id: str, field: str, person: tuple[str, str], last: bool = False
 ) -> dict[str, Any]:
-    """A party signs its own field on its phone: only the digest crosses the API."""
+    """A party signs its own field on its phone: only the digest crosses the API. The last
+    party's signature files the contract (201)."""
     key = new_key()
     public = (
         key.public_key()
@@ -154,7 +155,7 @@ def _sign_on_phone(
     signature = remote.device_sign(key, base64.b64decode(start["digest_to_sign"]))
     done: dict[str, Any] = party.post(
         f"/v1/contracts/{contract_id}/remote-signing/{field}/finish",
-        200 if field != "buyer-1" else 201,
+        201 if last or field == "buyer-1" else 200,
         json={"signature": base64.b64encode(signature).decode()},
     )
     return done

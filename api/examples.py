@@ -201,6 +201,45 @@ RESPONSES: dict[str, Any] = {
         "kind": "resale",
         "draft_sha256": _SHA,
     },
+    "POST /v1/lease-contracts": {
+        "id": _CONTRACT_ID,
+        "number": "ZL-2026-000001",
+        "kind": "lease",
+        "draft_sha256": _SHA,
+    },
+    "POST /v1/units/{code}/lease-entrustments": {
+        "unit": "430104001001GB00001F00010301",
+        "reference": "长住租委（2026）第 0001 号",
+        "enterprise": "91430100MA4LEASE01",
+        "valid_from": "2026-11-01",
+        "valid_until": "2029-10-31",
+    },
+    "GET /v1/units/{code}/leases": {
+        "unit": "430104001001GB00001F00010301",
+        "leased": True,
+        "leases": [
+            {
+                "filing": "CS-2026-000002",
+                "space": None,
+                "start": "2026-12-01",
+                "end": "2027-11-30",
+                "occupants": 2,
+                "status": "LEASED",
+                "ended_on": None,
+                "end_reason": None,
+            }
+        ],
+    },
+    "POST /v1/leases/expiry": {"expired": 1, "log_indexes": [17]},
+    "POST /v1/filings/{number}/renewal-agreements": {
+        "id": _CONTRACT_ID,
+        "number": "CS-2026-000002-BG1",
+        "kind": "renewal",
+        "filing": "CS-2026-000002",
+        "status": "DRAFT",
+        "required": ["lessor-1", "lessor-2", "lessee-1", "filing-seal"],
+        "draft_sha256": _SHA,
+    },
     "GET /v1/contracts/{contract_id}": {
         "id": _CONTRACT_ID,
         "number": "HT-2026-000001",

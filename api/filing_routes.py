@@ -204,6 +204,68 @@ def drafter_of(who: Caller) -> Drafter:
     return Drafter(person=who.org)
 
 
+def filing_errors(exc: FilingError) -> Problem:
+    """The problem+json of a refused step of the pipeline, whatever the kind."""
+    if isinstance(exc, NotSellable):
+        status = (
+            409
+            if any(
+                f.reason
+                in (
+                    Reason.UNIT_RESERVED,
+                    Reason.UNIT_ALREADY_FILED,
+                    Reason.OTHER_LIVE_CONTRACT,
+                    Reason.LEASE_OVERLAPS,  # another lease holds the space: a conflict
+                )
+                for f in exc.failures
+            )
+            else 422
+        )
+        return Problem(
+            status,
+            "unit-not-sellable",
+            "房源核验 failed",
+            str(exc),
+            checks=[f.code for f in exc.failures],
+            kind=None if exc.kind is None else exc.kind.value,
+        )
+    if isinstance(exc, KindMismatch):
+        return Problem(409, "kind-mismatch", "Not the unit's transaction kind", str(exc))
+    if isinstance(exc, NotEligible):
+        return Problem(
+            422,
+            "buyer-not-eligible",
+            "购房资格 failed",
+            str(exc),
+            # Only a developer drafts, so the answer is the developer's summary.
+            decisions=[
+                disclosure.eligibility_decision(json.loads(d.to_json()), sees_records=False)
+                for d in exc.decisions
+            ],
+        )
+    if isinstance(exc, UnitTaken):
+        return Problem(409, "unit-taken", "Unit taken", str(exc))
+    if isinstance(exc, SignatureRejected):
+        return Problem(422, "signature-rejected", "Signature rejected", str(exc))
+    if isinstance(exc, JudgmentRequired):
+        return Problem(422, "judgment-required", "A judgment or decision is needed", str(exc))
+    if isinstance(exc, NotADrafter):
+        return Problem(403, "not-a-drafter", "Not a drafter of this contract", str(exc))
+    if isinstance(exc, NotYourField):
+        return Problem(403, "not-your-field", "A party signs only for itself", str(exc))
+    if isinstance(exc, UnknownSignatureField):
+        return Problem(422, "unknown-signature-field", "No such signature field", str(exc))
+    if isinstance(exc, SealUnavailable):
+        return Problem(503, "filing-seal-unavailable", "Filing seal unavailable", str(exc))
+    if isinstance(exc, UnknownContract):
+        return Problem(404, "unknown-contract", "Unknown contract or filing", str(exc))
+    if isinstance(exc, ContractStateError):
+        return Problem(409, "contract-state", "Not possible in the contract's state", str(exc))
+    if isinstance(exc, DuplicateContractNumber):
+        return Problem(409, "duplicate-contract-number", "Contract number used before", str(exc))
+    return Problem(422, "filing-refused", "Refused", str(exc))
+
+
 def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> APIRouter:
     r = APIRouter(prefix="/v1", tags=["filing"])
     service = platform.service
@@ -1085,62 +1147,6 @@ def signed_answer(
 def wait_for_receipt(deployment: Deployment, index: int) -> str | None:
     cp = deployment.sequencer().wait_for(index + 1, RECEIPT_WAIT)
     return None if cp is None else deployment.log.receipt(index, cp).to_text()
-
-
-def filing_errors(exc: FilingError) -> Problem:
-    if isinstance(exc, NotSellable):
-        status = (
-            409
-            if any(
-                f.reason
-                in (Reason.UNIT_RESERVED, Reason.UNIT_ALREADY_FILED, Reason.OTHER_LIVE_CONTRACT)
-                for f in exc.failures
-            )
-            else 422
-        )
-        return Problem(
-            status,
-            "unit-not-sellable",
-            "房源核验 failed",
-            str(exc),
-            checks=[f.code for f in exc.failures],
-            kind=None if exc.kind is None else exc.kind.value,
-        )
-    if isinstance(exc, KindMismatch):
-        return Problem(409, "kind-mismatch", "Not the unit's transaction kind", str(exc))
-    if isinstance(exc, NotEligible):
-        return Problem(
-            422,
-            "buyer-not-eligible",
-            "购房资格 failed",
-            str(exc),
-            # Only a developer drafts, so the answer is the developer's summary.
-            decisions=[
-                disclosure.eligibility_decision(json.loads(d.to_json()), sees_records=False)
-                for d in exc.decisions
-            ],
-        )
-    if isinstance(exc, UnitTaken):
-        return Problem(409, "unit-taken", "Unit taken", str(exc))
-    if isinstance(exc, SignatureRejected):
-        return Problem(422, "signature-rejected", "Signature rejected", str(exc))
-    if isinstance(exc, JudgmentRequired):
-        return Problem(422, "judgment-required", "A judgment or decision is needed", str(exc))
-    if isinstance(exc, NotADrafter):
-        return Problem(403, "not-a-drafter", "Not a drafter of this contract", str(exc))
-    if isinstance(exc, NotYourField):
-        return Problem(403, "not-your-field", "A party signs only for itself", str(exc))
-    if isinstance(exc, UnknownSignatureField):
-        return Problem(422, "unknown-signature-field", "No such signature field", str(exc))
-    if isinstance(exc, SealUnavailable):
-        return Problem(503, "filing-seal-unavailable", "Filing seal unavailable", str(exc))
-    if isinstance(exc, UnknownContract):
-        return Problem(404, "unknown-contract", "Unknown contract or filing", str(exc))
-    if isinstance(exc, ContractStateError):
-        return Problem(409, "contract-state", "Not possible in the contract's state", str(exc))
-    if isinstance(exc, DuplicateContractNumber):
-        return Problem(409, "duplicate-contract-number", "Contract number used before", str(exc))
-    return Problem(422, "filing-refused", "Refused", str(exc))
 
 
 def device_key(pem: str) -> ec.EllipticCurvePublicKey:

@@ -145,7 +145,9 @@ class InvitationIssued(BaseModel):
 class Drafted(BaseModel):
     id: str
     number: str
-    kind: str = Field(description="transaction kind (new-presale, new-completed, resale, …)")
+    kind: str = Field(
+        description="transaction kind (new-presale, new-completed, resale, lease, lease-entrusted)"
+    )
     draft_sha256: Sha256
     invitations: list[InvitationIssued] = Field(
         default=[], description="one per person who signs (buyers; a resale's sellers)"
@@ -182,6 +184,36 @@ class PhoneChallenge(BaseModel):
     )
     digest_to_sign: str = Field(description="their SHA-256, for a device that signs a digest")
     algorithm: str = "ECDSA-P256-SHA256"
+
+
+class EntrustmentRecorded(BaseModel):
+    unit: str
+    reference: str = Field(description="委托登记编号")
+    enterprise: str = Field(description="the rental enterprise's 统一社会信用代码")
+    valid_from: str
+    valid_until: str
+
+
+class UnitLease(BaseModel):
+    filing: str
+    space: str | None = Field(description="the room leased; null: the whole unit")
+    start: str
+    end: str
+    occupants: int
+    status: str = Field(description="LEASED, NOT-STARTED or ENDED")
+    ended_on: str | None
+    end_reason: str | None = Field(description="agreement, judgment or expired")
+
+
+class UnitLeases(BaseModel):
+    unit: str
+    leased: bool = Field(description="a lease of some space of it is in force today")
+    leases: list[UnitLease]
+
+
+class LeasesExpired(BaseModel):
+    expired: int
+    log_indexes: list[int]
 
 
 class FilingRef(BaseModel):
@@ -505,6 +537,11 @@ ANSWERS: dict[str, tuple[type[BaseModel], bool]] = {
     "POST /v1/units/{code}/mortgages/discharge": (MortgageAnswer, False),
     "POST /v1/contracts": (Drafted, False),
     "POST /v1/resale-contracts": (Drafted, False),
+    "POST /v1/lease-contracts": (Drafted, False),
+    "POST /v1/units/{code}/lease-entrustments": (EntrustmentRecorded, False),
+    "GET /v1/units/{code}/leases": (UnitLeases, False),
+    "POST /v1/leases/expiry": (LeasesExpired, False),
+    "POST /v1/filings/{number}/renewal-agreements": (AgreementDrafted, False),
     "GET /v1/contracts/{contract_id}": (Contract, False),
     "POST /v1/contracts/{contract_id}/seal": (Signed, False),
     "POST /v1/contracts/{contract_id}/signatures": (Signed, False),

@@ -103,6 +103,7 @@ MEDIA: dict[str, tuple[str, ...]] = {
     "GET /pki/{slug}.crt": ("application/pkix-cert",),
     "GET /v1/contracts/{contract_id}/document": _PDF,
     "GET /v1/filings/{number}/document": _PDF,
+    "GET /v1/filings/{number}/lease-certificate": _PDF,
     "GET /v1/filings/{number}/changes/{index}/document": _PDF,
     "GET /v1/filings/{number}/receipt": ("text/plain",),
     "POST /v1/contracts/{contract_id}/parties/{field}/certificate": _PEM,

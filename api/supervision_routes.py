@@ -60,7 +60,9 @@ def router(platform: Platform, limiter: RateLimiter, targets: Targets) -> APIRou
         "/stats/filings",
         summary="Filed units, area, value, price per m² and cancellations",
         description="Grouped by period (day, month, year; omit for the whole range) and by "
-        "district, project, use or all; days are China Standard Time. `format=csv` exports.",
+        "district, project, use, kind or all; days are China Standard Time. `format=csv` "
+        "exports. Sales by default (by kind: every kind); `leases=true`: the lease filings "
+        "(租赁备案) instead, `area_m2` the space leased and `value` the monthly rents.",
     )
     def stats_filings(
         who: Who,
@@ -70,9 +72,10 @@ def router(platform: Platform, limiter: RateLimiter, targets: Targets) -> APIRou
         end: Annotated[dt.date | None, Query(alias="to")] = None,
         district: Annotated[str | None, Query(max_length=100)] = None,
         format: Format = "json",
+        leases: bool = False,
     ) -> Response:
         require(who, *policy.SEES_STATISTICS)
-        rows = supervision.filings(period, by, start, end, district)
+        rows = supervision.filings(period, by, start, end, district, leases)
         return _table([row.as_dict() for row in rows], format, "filings")
 
     @r.get(

@@ -44,8 +44,11 @@ from filing.entry import (
     FilingEntry,
     party_hash,
 )
+from filing.lease_schema import LEASE_KINDS
 from filing.status import ContractStatus, FilingEvent, FilingStatus, UnitStatus
 from ledger.schema import leaves
+from signing.lease import LeaseContract
+from signing.lease_render import render_renewal, render_termination
 from signing.render import AgreementKind, FilingAgreement, render_agreement
 
 # Unit statuses that hold a unit for its one active filing.
@@ -180,6 +183,7 @@ def _check_filings(
 
     cancelled: dict[str, int] = {}
     registered: dict[str, int] = {}
+    expired: dict[str, int] = {}
     for claim, message in fund_audit.check(
         conn, {i: e for i, e in entries.items() if e.event in FUND_EVENTS}
     ):
@@ -241,6 +245,17 @@ def _check_filings(
             if e.filing in registered or e.filing in cancelled:
                 report.add("entry", f"{e.filing} is registered at {index} after it ended")
             registered[e.filing] = index
+        elif e.event is EntryEvent.EXPIRED:
+            row = by_number.get(e.filing)
+            if row is None or int(row.log_index) != e.ref or row.kind not in LEASE_KINDS:
+                report.add(
+                    "entry", f"log entry {index} expires {e.filing}: no lease filing row matches"
+                )
+            elif row.status != FilingStatus.ENDED:
+                report.add("state", f"the log expired {e.filing}; its row says {row.status}")
+            if e.filing in expired or e.filing in cancelled:
+                report.add("entry", f"{e.filing} expires at {index} after it ended")
+            expired[e.filing] = index
         else:
             report.changes += 1
             change = changes.get(index)
@@ -271,6 +286,8 @@ def _check_filings(
             report.add(
                 "state", f"filing {row.number} is marked cancelled; the log never cancelled it"
             )
+        elif row.status == FilingStatus.ENDED and row.number not in expired:
+            report.add("state", f"filing {row.number} is marked ended; the log never expired it")
         elif row.status not in tuple(FilingStatus):
             report.add("state", f"filing {row.number} has an unknown status {row.status!r}")
         # Rows registered before registrations were logged (migration 0006) keep no record.
@@ -298,6 +315,7 @@ def _check_filings(
                 FilingEvent.CANCELLED,
                 FilingEvent.CHANGED,
                 FilingEvent.REGISTERED,
+                FilingEvent.EXPIRED,
             ):
                 continue  # events without an entry of their own: the history chain covers them
             if found is None or (found.event.value.upper(), found.filing) != (event, number):
@@ -330,8 +348,8 @@ def _check_filings(
     done = set(registered) | {r.number for r in rows.values() if r.registered_at is not None}
     active: dict[int, Any] = {}
     for index, row in sorted(rows.items()):
-        if row.number in cancelled or index not in entries:
-            continue
+        if row.number in cancelled or index not in entries or row.kind in LEASE_KINDS:
+            continue  # a lease holds no unit: its space and term are in the lease records
         held = active.get(int(row.unit_id))
         if held is None or held.number in done or row.number not in done:
             active[int(row.unit_id)] = row
@@ -496,7 +514,9 @@ def _check_agreements(
             logged[e.filing].add(e.doc_sha256)
     carried_out: set[str] = set()
     rows = conn.execute(
-        select(a, c.c.number, c.c.status, c.c.draft_pdf, c.c.draft_sha256, c.c.current_pdf)
+        select(
+            a, c.c.number, c.c.status, c.c.draft_pdf, c.c.draft_sha256, c.c.current_pdf, c.c.data
+        )
         .join(c, c.c.id == a.c.contract_id)
         .where(c.c.status == ContractStatus.FILED.value)
     ).all()
@@ -521,19 +541,23 @@ def _check_agreements(
             report.add("contract", f"agreement {r.number}: its filing {r.filing_number} is missing")
             continue
         try:
-            agreement = FilingAgreement(
-                AgreementKind(r.kind),
-                kinds.load(original.kind, original.data),  # as its kind reads it
-                r.number,
-                r.filing_number,
-                r.reason,
-                r.terms,
-            )
+            filed = kinds.load(original.kind, original.data)  # as its kind reads it
+            if isinstance(filed, LeaseContract) and AgreementKind(r.kind) is AgreementKind.CHANGE:
+                until = kinds.load(original.kind, r.data)  # 续订: the lease as renewed
+                assert isinstance(until, LeaseContract)
+                rendered = render_renewal(filed, r.number, r.filing_number, r.reason, until.end)
+            elif isinstance(filed, LeaseContract):  # 解除 of a lease: its own text
+                rendered = render_termination(filed, r.number, r.filing_number, r.reason)
+            else:
+                agreement = FilingAgreement(
+                    AgreementKind(r.kind), filed, r.number, r.filing_number, r.reason, r.terms
+                )
+                rendered = render_agreement(agreement)
         except (ValueError, KeyError, TypeError, AssertionError, ArithmeticError) as exc:
             report.add("contract", f"agreement {r.number}: its data cannot be read: {exc}")
             continue
         report.contracts_rendered += 1
-        if render_agreement(agreement).pdf != draft:
+        if rendered.pdf != draft:
             report.add(
                 "contract",
                 f"agreement {r.number}: what was agreed does not render to the draft "

@@ -35,6 +35,12 @@ class Reason(enum.Enum):
     MORTGAGE_NOT_RECORDED = "MORTGAGE_NOT_RECORDED"
     OTHER_LIVE_CONTRACT = "OTHER_LIVE_CONTRACT"
     RESALE_RESTRICTED = "RESALE_RESTRICTED"
+    # 租赁备案 (lease) checks: filing/lease.py
+    NOT_HOUSING = "NOT_HOUSING"
+    LESSORS_NOT_OWNERS = "LESSORS_NOT_OWNERS"
+    NOT_ENTRUSTED = "NOT_ENTRUSTED"
+    LEASE_OVERLAPS = "LEASE_OVERLAPS"
+    AREA_PER_OCCUPANT = "AREA_PER_OCCUPANT"
 
 
 MESSAGES = {
@@ -57,6 +63,11 @@ MESSAGES = {
     Reason.MORTGAGE_NOT_RECORDED: "the unit is flagged mortgaged but no mortgage is on record",
     Reason.OTHER_LIVE_CONTRACT: "another contract on the unit is still live",
     Reason.RESALE_RESTRICTED: "the home may not be resold yet (限售)",
+    Reason.NOT_HOUSING: "only registered, lawful housing (住宅) is leased and filed",
+    Reason.LESSORS_NOT_OWNERS: "the lessors must be exactly the owners of record",
+    Reason.NOT_ENTRUSTED: "the rental enterprise holds no entrustment of the unit for the term",
+    Reason.LEASE_OVERLAPS: "another live lease covers this space in the term",
+    Reason.AREA_PER_OCCUPANT: "the area per occupant is below the minimum in force",
 }
 
 

@@ -22,6 +22,8 @@ from filing.deployment import Deployment
 from filing.policy import UnitPeople
 from filing.status import FilingStatus
 from ledger.status_store import StatusMapError
+from signing.contract import Party
+from signing.lease import LeaseContract
 from signing.resale import ResaleContract
 
 MAX_TAX_ROWS = 1000
@@ -71,10 +73,23 @@ def _contract(conn: Connection, contract_id: str) -> kinds.AnyContract:
 
 def _area(contract: kinds.AnyContract) -> Any:
     """The building area the sale is priced on: a new home's contract areas, a resale's
-    registered area."""
+    registered area; a lease's leased space."""
     if isinstance(contract, ResaleContract):
         return contract.house.building_area
+    if isinstance(contract, LeaseContract):
+        return contract.house.leased_area
     return (contract.unit.measured or contract.unit.forecast).building
+
+
+def _amount(contract: kinds.AnyContract) -> Any:
+    """The price of a sale; a lease's monthly rent."""
+    return contract.rent if isinstance(contract, LeaseContract) else contract.price
+
+
+def _takers(contract: kinds.AnyContract) -> tuple[Party, ...]:
+    """Who takes the home: the buyers of a sale, the lessees of a lease."""
+    role = kinds.PartyRole.LESSEE if isinstance(contract, LeaseContract) else kinds.PartyRole.BUYER
+    return kinds.parties_of(contract, role)
 
 
 def tax_view(
@@ -95,7 +110,9 @@ def tax_view(
     out = []
     for r in rows:
         contract = _contract(conn, r.contract_id)
-        sellers = kinds.parties_of(contract, kinds.PartyRole.SELLER)
+        sellers = kinds.parties_of(contract, kinds.PartyRole.SELLER) or kinds.parties_of(
+            contract, kinds.PartyRole.LESSOR
+        )
         out.append(
             {
                 "filing": r.number,
@@ -104,13 +121,13 @@ def tax_view(
                 "unit": r.code,
                 "district": r.district,
                 "kind": kinds.of_contract(contract).kind.value,
-                "price": str(contract.price),
+                "price": str(_amount(contract)),
                 "area_m2": str(_area(contract)),
                 "seller": {"name": sellers[0].name, "id_number": sellers[0].id_number},
                 "sellers": [{"name": p.name, "id_number": p.id_number} for p in sellers],
                 "buyers": [
                     {"name": b.name, "id_type": b.id_type, "id_number": b.id_number}
-                    for b in contract.buyers
+                    for b in _takers(contract)
                 ],
             }
         )
@@ -133,9 +150,9 @@ def loan_view(conn: Connection, number: str) -> dict[str, Any] | None:
         "district": row.district,
         "project": row.project,
         "kind": kinds.of_contract(contract).kind.value,
-        "price": str(contract.price),
+        "price": str(_amount(contract)),
         "area_m2": str(_area(contract)),
-        "buyers": len(contract.buyers),
+        "buyers": len(_takers(contract)),
     }
 
 

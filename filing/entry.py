@@ -35,6 +35,12 @@ A registration (``registered``: a new home's 不动产登记, a resale's 转移�
 filing it completes (``ref``); its ``doc`` is the SHA-256 of the canonical registration
 record (``registration_record``: certificate number, day, filing number, unit; no names),
 ``parties`` is empty. It is a status event: the filing is in force and completed.
+
+A lease (``kind``: ``lease``) ends early by a cancellation (agreement or judgment) or at
+the end of its term: ``expired`` refers to the filing (``ref``), its ``doc`` is the
+SHA-256 of the canonical expiry record (``expiry_record``: filing number, unit, the
+term's last day), ``parties`` is empty. It is a status event: the filing is no longer in
+force.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ class EntryEvent(enum.Enum):
     REGISTERED = "registered"  # 不动产登记 / 转移登记 completed the filing: in force, done
     MAINTENANCE_DEPOSITED = "maintenance-deposited"  # 维修资金: the designated bank confirmed
     MAINTENANCE_USED = "maintenance-used"  # ... an approved use of funds debited the unit
+    EXPIRED = "expired"  # a lease's term ran out: it ends (期满终止)
 
     @property
     def is_fund_event(self) -> bool:
@@ -82,6 +89,7 @@ class EntryKind(enum.Enum):
 
     NEW_HOME = "new-home"  # 新建商品房买卖 (presale GF-2014-0171 or 现售 0172); the default
     RESALE = "resale"  # 存量房买卖
+    LEASE = "lease"  # 房屋租赁 (租赁备案), by the owners or an entrusted rental enterprise
 
 
 class CancellationBasis(enum.Enum):
@@ -127,6 +135,8 @@ class FilingEntry:
             raise EntryFormatError("a fund event names no parties")
         if self.event is EntryEvent.REGISTERED and self.parties:
             raise EntryFormatError("a registration names no parties")
+        if self.event is EntryEvent.EXPIRED and (self.parties or self.kind is not EntryKind.LEASE):
+            raise EntryFormatError("only a lease expires, and its expiry names no parties")
 
     def encode(self) -> bytes:
         data: dict[str, Any] = {
@@ -179,6 +189,12 @@ def registration_record(filing: str, unit: str, certificate: str, registered_on:
         "unit": unit,
         "v": VERSION,
     }
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def expiry_record(filing: str, unit: str, ended_on: dt.date) -> bytes:
+    """The canonical record an ``expired`` entry's ``doc`` is the hash of (no names)."""
+    data = {"ended_on": ended_on.isoformat(), "filing": filing, "unit": unit, "v": VERSION}
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

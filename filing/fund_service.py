@@ -37,6 +37,7 @@ from keys.authority import CertificateAuthority
 from keys.pki import Profile
 from ledger.database import write_transaction
 from ledger.log import StoredCheckpoint
+from signing.lease import LeaseContract
 from signing.resale import ResaleContract
 from verifier import fund_statement
 from verifier.fund_statement import FundStatement, StatementRejected
@@ -458,6 +459,8 @@ class FundService:
         if row is None:
             raise UnknownFiling(f"no filing {number}")
         contract = kinds.load(row.kind, row.data)
+        if isinstance(contract, LeaseContract):
+            raise UnknownFiling(f"filing {number} is a lease: no funds are supervised")
         # The people of the sale: a new home's buyers; a resale's sellers and buyers.
         people = (
             (*contract.sellers, *contract.buyers)
@@ -512,6 +515,8 @@ class FundService:
         if row is None:
             raise UnknownFiling(f"no filing {number}")
         contract = kinds.load(row.kind, row.data)
+        if isinstance(contract, LeaseContract):
+            raise UnknownFiling(f"filing {number} is a lease: no funds are supervised")
         if isinstance(contract, ResaleContract):  # a resale's 交易资金监管 account
             account, bank = contract.supervision.account_number, contract.supervision.bank
         else:  # a new home's presale escrow

@@ -33,6 +33,7 @@ from filing.resale import check_resale
 from filing.service import Drafter, FilingService, NotSellable, Registration
 from filing.status import ContractStatus, UnitEvent
 from ledger.database import write_transaction
+from signing.contract import Contract
 from signing.resale import ResaleContract
 
 ACTOR = "demo-city"
@@ -66,11 +67,13 @@ class Batch:
         ownership = None if record is None else record.ownership
         return drafting.compose_resale(terms, facts, ownership, mortgages, at)
 
-    def file(self, contract: AnyContract, at: dt.datetime) -> str:
+    def file(self, contract: Contract | ResaleContract, at: dt.datetime) -> str:
         """File ``contract`` as of ``at`` (its unit must be available; a resale's, sellable
-        by its sellers under the resale checks); its filing number."""
+        by its sellers under the resale checks); its filing number. Sales only: history
+        holds no leases (yet)."""
         conn = self.conn
         kind = kinds.of_contract(contract)
+        lifecycle = kind.moves_unit
         code = kinds.unit_code(contract)
         document = placeholder(contract)
         unit = registry.unit(conn, code)
@@ -106,9 +109,7 @@ class Batch:
             )
         )
         holdings.record_buyers(conn, contract_id, contract)
-        registry.apply(
-            conn, code, kind.lifecycle.reserve, drafter, "draft", reserved_for=contract_id
-        )
+        registry.apply(conn, code, lifecycle.reserve, drafter, "draft", reserved_for=contract_id)
         c = {"id": contract_id, "unit_id": unit.id}
         record = self.service._record_filing(conn, c, kind, contract, document, ACTOR, at, ACTOR)
         return record.number

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, func, insert, literal, or_, select, tex
 from filing import schema
 from filing.status import ContractStatus, FilingStatus, UnitStatus
 from signing.contract import Contract
+from signing.lease import ENTERPRISE_ID, LeaseContract
 from signing.resale import ResaleContract
 
 BACKFILL = "contract-buyers-backfilled"
@@ -33,10 +34,16 @@ def record_buyers(conn: Connection, contract_id: str, contract: Contract | Resal
     )
 
 
-def party_keys(contract: Contract | ResaleContract) -> set[str]:
+def party_keys(contract: Contract | ResaleContract | LeaseContract) -> set[str]:
     """Whom a contract names besides its buyers, as ``contract_parties`` keeps them: a
     resale's sellers and agent (``person_key``) and its brokerage (``agency:<filing
     number>``, policy.drafter_key). A new home's seller is its developer: none."""
+    if isinstance(contract, LeaseContract):  # its lessors (not an enterprise) and lessees
+        return {
+            person_key(p.id_number)
+            for p in (*contract.lessors, *contract.lessees)
+            if p.id_type != ENTERPRISE_ID
+        }
     if not isinstance(contract, ResaleContract):
         return set()
     keys = {person_key(p.id_number) for p in contract.sellers}
@@ -48,7 +55,9 @@ def party_keys(contract: Contract | ResaleContract) -> set[str]:
     return keys
 
 
-def record_parties(conn: Connection, contract_id: str, contract: Contract | ResaleContract) -> None:
+def record_parties(
+    conn: Connection, contract_id: str, contract: Contract | ResaleContract | LeaseContract
+) -> None:
     """Index the contract under ``party_keys``: the seller's and agency's lists read it."""
     keys = sorted(party_keys(contract))
     if keys:

@@ -25,18 +25,23 @@ from types import MappingProxyType
 from filing import checks, status
 from filing.checks import Check, CheckFailure, UnitView
 from filing.entry import EntryKind
+from filing.lease_schema import LEASE_KINDS
+from filing.lease_terms import lease_from_json, lease_to_json
 from filing.resale_terms import resale_from_json, resale_to_json
 from filing.status import Lifecycle, UnitEvent, UnitStatus
 from filing.terms import contract_from_json, contract_to_json
 from signing.contract import Contract, Party, Template
+from signing.lease import MODEL_CODE as LEASE_MODEL_CODE
+from signing.lease import LeaseContract
+from signing.lease_render import render_lease
 from signing.render import render, render_resale
 from signing.resale import MODEL_CODE as RESALE_MODEL_CODE
 from signing.resale import ResaleContract
 
-# The two contract models the pipeline carries: a new home's (GF-2014-0171/0172) and a
-# resale's (存量房买卖合同). What the pipeline asks of either goes through this module
-# (``parties_of``, ``unit_code``, ``load``, ``dump``, ``render_pdf``): one pipeline.
-AnyContract = Contract | ResaleContract
+# The contract models the pipeline carries: a new home's (GF-2014-0171/0172), a resale's
+# (存量房买卖合同) and a lease's (住房租赁合同). What the pipeline asks of any goes through
+# this module (``parties_of``, ``unit_code``, ``load``, ``dump``, ``render_pdf``): one pipeline.
+AnyContract = Contract | ResaleContract | LeaseContract
 
 # The platform's seal closes every contract: the field after the parties'.
 FILING_SEAL_FIELD = "filing-seal"
@@ -48,6 +53,8 @@ class Kind(enum.Enum):
     NEW_PRESALE = "new-presale"  # 新建商品房买卖（预售）, GF-2014-0171
     NEW_COMPLETED = "new-completed"  # 新建商品房买卖（现售）, GF-2014-0172
     RESALE = "resale"  # 存量房买卖, the city's model text (signing/resale.py)
+    LEASE = "lease"  # 住房租赁, leased by the owners of record (signing/lease.py)
+    LEASE_ENTRUSTED = "lease-entrusted"  # 住房租赁, by a rental enterprise they entrusted
 
 
 class SigningMethod(enum.Enum):
@@ -59,6 +66,8 @@ class PartyRole(enum.Enum):
     SELLER = "seller"
     BUYER = "buyer"
     AGENT = "agent"  # the brokerage's agent (经纪人员), who signs a resale it made
+    LESSOR = "lessor"  # 出租人: the owners of record, or the rental enterprise entrusted
+    LESSEE = "lessee"  # 承租人
 
 
 class LaterEvent(enum.Enum):
@@ -69,6 +78,8 @@ class LaterEvent(enum.Enum):
     REGISTRATION = "registration"  # 不动产登记, or a resale's 转移登记
     ESCROW_DEPOSIT = "escrow-deposit"  # into the presale escrow (资金监管)
     MAINTENANCE_FUND = "maintenance-fund"  # 住宅专项维修资金 deposit
+    EXPIRY = "expiry"  # a lease's term ran out (期满终止)
+    RENEWAL = "renewal"  # a lease's term extended by both parties (续订): a change agreement
 
 
 @dataclass(frozen=True)
@@ -97,7 +108,9 @@ class TransactionKind:
     checks: tuple[Check, ...]  # 房源核验 on the 楼盘表's facts, run in order before a draft
     owners_of_record: bool  # the sellers are the owners of record: filing/resale.py checks
     purchase_limits: bool  # 购房资格 applies to its buyers
-    lifecycle: Lifecycle  # the unit events of each pipeline step
+    # The unit events of each pipeline step; None: the kind never moves the unit's status
+    # (a lease: a leased home stays as it was, and may be sold).
+    lifecycle: Lifecycle | None
     later: frozenset[LaterEvent]  # events allowed on its filings
     measured_areas: bool  # the contract states measured areas (实测), not only forecast
 
@@ -107,25 +120,38 @@ class TransactionKind:
     @property
     def log_kind(self) -> EntryKind:
         """How the public log names the kind on every event of its filings."""
-        return EntryKind.RESALE if self.kind is Kind.RESALE else EntryKind.NEW_HOME
+        if self.kind is Kind.RESALE:
+            return EntryKind.RESALE
+        return EntryKind.LEASE if self.is_lease else EntryKind.NEW_HOME
+
+    @property
+    def is_lease(self) -> bool:
+        return self.kind in (Kind.LEASE, Kind.LEASE_ENTRUSTED)
+
+    @property
+    def moves_unit(self) -> Lifecycle:
+        """The unit events of a kind that moves the unit (a sale's): not a lease."""
+        if self.lifecycle is None:
+            raise ValueError(f"a {self.kind.value} filing does not move its unit")
+        return self.lifecycle
 
     @property
     def on_filing(self) -> UnitEvent:
-        return self.lifecycle.file
+        return self.moves_unit.file
 
     @property
     def on_cancellation(self) -> UnitEvent:
-        return self.lifecycle.cancel
+        return self.moves_unit.cancel
 
     @property
     def reserved(self) -> UnitStatus:
         """The unit's status while a draft of this kind holds it."""
-        return status.transition(self.lifecycle.sellable_from, self.lifecycle.reserve)
+        return status.transition(self.moves_unit.sellable_from, self.moves_unit.reserve)
 
     @property
     def filed(self) -> UnitStatus:
         """The unit's status while a filing of this kind is in force and not registered."""
-        return status.transition(self.reserved, self.lifecycle.file)
+        return status.transition(self.reserved, self.moves_unit.file)
 
     def signature_fields(self, contract: AnyContract) -> tuple[str, ...]:
         """The fields in signing order: every party's, then the platform's seal."""
@@ -144,12 +170,12 @@ class TransactionKind:
         return out
 
     def logged_parties(self, contract: AnyContract) -> tuple[Party, ...]:
-        """The parties whose hashes a filing's log entry carries: the sellers and buyers in
-        signing order (a resale's agent signs, but is no party to the sale)."""
+        """The parties whose hashes a filing's log entry carries: the sellers and buyers (or
+        lessors and lessees) in signing order (a resale's agent signs, but is no party)."""
         return tuple(
             party
             for declared, party in self.signers(contract).values()
-            if declared.role in (PartyRole.SELLER, PartyRole.BUYER)
+            if declared.role is not PartyRole.AGENT
         )
 
     def sellable(
@@ -159,7 +185,13 @@ class TransactionKind:
 
 
 def parties_of(contract: AnyContract, role: PartyRole) -> tuple[Party, ...]:
-    """The people of ``role`` the contract names, in its order (the adapter of both models)."""
+    """The people of ``role`` the contract names, in its order (the adapter of the models)."""
+    if isinstance(contract, LeaseContract):
+        if role is PartyRole.LESSOR:
+            return contract.lessors
+        return contract.lessees if role is PartyRole.LESSEE else ()
+    if role in (PartyRole.LESSOR, PartyRole.LESSEE):
+        return ()
     if role is PartyRole.BUYER:
         return contract.buyers
     if isinstance(contract, ResaleContract):
@@ -171,17 +203,25 @@ def parties_of(contract: AnyContract, role: PartyRole) -> tuple[Party, ...]:
 
 
 def unit_code(contract: AnyContract) -> str:
-    return contract.house.code if isinstance(contract, ResaleContract) else contract.unit.code
+    if isinstance(contract, ResaleContract | LeaseContract):
+        return contract.house.code
+    return contract.unit.code
 
 
 def load(kind: Kind | str, data: str) -> AnyContract:
     """A stored contract's data (``contracts.data``), read as its kind's model."""
-    return resale_from_json(data) if Kind(kind) is Kind.RESALE else contract_from_json(data)
+    if Kind(kind) is Kind.RESALE:
+        return resale_from_json(data)
+    if get(kind).is_lease:
+        return lease_from_json(data)
+    return contract_from_json(data)
 
 
 def dump(contract: AnyContract) -> str:
     if isinstance(contract, ResaleContract):
         return resale_to_json(contract)
+    if isinstance(contract, LeaseContract):
+        return lease_to_json(contract)
     return contract_to_json(contract)
 
 
@@ -189,6 +229,8 @@ def render_pdf(contract: AnyContract) -> bytes:
     """The draft PDF, from the contract's model text (deterministic bytes)."""
     if isinstance(contract, ResaleContract):
         return render_resale(contract).pdf
+    if isinstance(contract, LeaseContract):
+        return render_lease(contract).pdf
     return render(contract).pdf
 
 
@@ -196,7 +238,7 @@ _NEW_HOME_PARTIES = (
     PartyDeclaration(PartyRole.SELLER, "seller", False, SigningMethod.ENTERPRISE_SEAL, "出卖人"),
     PartyDeclaration(PartyRole.BUYER, "buyer", True, SigningMethod.PERSONAL, "买受人"),
 )
-_NEW_HOME_LATER = frozenset(LaterEvent)
+_NEW_HOME_LATER = frozenset(LaterEvent) - {LaterEvent.EXPIRY, LaterEvent.RENEWAL}  # a sale
 _RESALE_PARTIES = (
     PartyDeclaration(PartyRole.SELLER, "seller", True, SigningMethod.PERSONAL, "出卖人"),
     PartyDeclaration(PartyRole.BUYER, "buyer", True, SigningMethod.PERSONAL, "买受人"),
@@ -212,6 +254,12 @@ _RESALE_LATER = frozenset(
         LaterEvent.ESCROW_DEPOSIT,
     }
 )
+
+_LESSEES = PartyDeclaration(PartyRole.LESSEE, "lessee", True, SigningMethod.PERSONAL, "承租人")
+# A lease is filed once, may be renewed (a change agreement that only extends its term) and
+# ends: early (by agreement or judgment: a cancellation) or at the end of its term (expiry).
+# It changes no ownership and deposits no money.
+_LEASE_LATER = frozenset({LaterEvent.CANCELLATION, LaterEvent.EXPIRY, LaterEvent.RENEWAL})
 
 KINDS: Mapping[Kind, TransactionKind] = MappingProxyType(
     {
@@ -254,8 +302,47 @@ KINDS: Mapping[Kind, TransactionKind] = MappingProxyType(
             later=_RESALE_LATER,
             measured_areas=False,
         ),
+        Kind.LEASE: TransactionKind(
+            Kind.LEASE,
+            "房屋租赁",
+            None,
+            LEASE_MODEL_CODE,
+            (
+                PartyDeclaration(
+                    PartyRole.LESSOR, "lessor", True, SigningMethod.PERSONAL, "出租人"
+                ),
+                _LESSEES,
+            ),
+            (),  # filing/lease.py check_lease, on the ownership of record
+            owners_of_record=True,
+            purchase_limits=False,
+            lifecycle=None,
+            later=_LEASE_LATER,
+            measured_areas=False,
+        ),
+        Kind.LEASE_ENTRUSTED: TransactionKind(
+            Kind.LEASE_ENTRUSTED,
+            "房屋租赁",
+            None,
+            LEASE_MODEL_CODE,
+            (
+                PartyDeclaration(
+                    PartyRole.LESSOR, "lessor", False, SigningMethod.ENTERPRISE_SEAL, "出租人"
+                ),
+                _LESSEES,
+            ),
+            (),  # filing/lease.py check_lease: the enterprise's entrustment
+            owners_of_record=True,
+            purchase_limits=False,
+            lifecycle=None,
+            later=_LEASE_LATER,
+            measured_areas=False,
+        ),
     }
 )
+
+
+assert tuple(k.value for k in KINDS if KINDS[k].is_lease) == LEASE_KINDS  # one list of them
 
 
 class UnknownKind(ValueError):
@@ -274,6 +361,8 @@ def of_contract(contract: AnyContract) -> TransactionKind:
     """The kind whose model text the contract is written on."""
     if isinstance(contract, ResaleContract):
         return KINDS[Kind.RESALE]
+    if isinstance(contract, LeaseContract):
+        return KINDS[Kind.LEASE_ENTRUSTED if contract.by_enterprise else Kind.LEASE]
     found = [k for k in KINDS.values() if k.template is contract.template]
     if len(found) != 1:
         raise UnknownKind(f"no single transaction kind uses {contract.template.value}")

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from filing import holdings, registry, schema
 from filing.access_log import AccessLog, record_access
 from filing.completion import completed
+from filing.lease_schema import LEASE_KINDS
 from filing.ownership import (
     CoOwnership,
     Mortgage,
@@ -147,8 +148,8 @@ def mortgages(conn: Connection, unit_id: int) -> tuple[Mortgage, ...]:
 
 
 def live_contracts(conn: Connection, unit_id: int) -> tuple[str, ...]:
-    """Contracts still live on the unit: a draft its reservation holds, or an active filing
-    that no registration has completed (a registered purchase is done, not live)."""
+    """Contracts still live on the unit: a draft its reservation holds, or an active sale
+    filing that no registration has completed (a registered purchase is done, not live)."""
     c, f, u, o = schema.contracts, schema.filings, schema.units, schema.ownerships
     drafts = conn.execute(
         select(c.c.id)
@@ -167,6 +168,7 @@ def live_contracts(conn: Connection, unit_id: int) -> tuple[str, ...]:
             f.c.unit_id == unit_id,
             f.c.status == FilingStatus.ACTIVE.value,
             f.c.number.not_in(completed_filings),
+            f.c.kind.not_in(LEASE_KINDS),  # a lease is no sale: a leased home may be sold
         )
     ).scalars()
     return tuple(sorted({*map(str, drafts), *map(str, filed)}))

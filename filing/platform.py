@@ -22,6 +22,8 @@ from filing.eligibility import CHANGSHA_2017, load_rule_sets
 from filing.fund_service import FundService
 from filing.idempotency import IdempotencyRecords
 from filing.inventory import Inventory
+from filing.lease import lease_rule_sets
+from filing.leasing import Leases
 from filing.maintenance import maintenance_rule_sets
 from filing.maintenance_service import MaintenanceService
 from filing.migrations import revisions
@@ -60,6 +62,7 @@ def filing_service(deployment: Deployment, clock: Clock = SYSTEM) -> FilingServi
             rule_sets,
             resale_rule_sets(deployment.data_dir),  # 限售: DIR/resale-rules.json
             maintenance_rule_sets(deployment.data_dir),  # DIR/maintenance-fund-rules.json
+            lease_rule_sets(deployment.data_dir),  # 租赁: DIR/lease-rules.json
         ),
         clock=clock,
     )
@@ -87,6 +90,7 @@ class Platform:
         self.funds = FundService(deployment)
         self.maintenance = MaintenanceService(deployment)
         self.phone = PhoneSigning(engine, self.service, self.identity, clock)
+        self.leases = Leases(engine, self.access, clock)
 
     def create_key(self, org: str, role: Role) -> str:
         return self.keys.create(org, role)

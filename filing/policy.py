@@ -55,6 +55,14 @@ DRAFTS_RESALES = (Role.BUYER, Role.AGENCY)
 # A drafter issues a party's signing invitation again (its own drafts only).
 ISSUES_INVITATIONS = (*DRAFTS, *DRAFTS_RESALES)
 WITHDRAWS = (Role.DEVELOPER, Role.BUYER, Role.AGENCY)
+# A lease (租赁备案) is drafted by one of the owners (a person) or by the rental enterprise
+# (an enterprise key: role developer, its org the credit code) that is its lessor.
+DRAFTS_LEASES = (Role.BUYER, Role.DEVELOPER)
+RECORDS_ENTRUSTMENTS = (Role.AUTHORITY,)  # the owners' entrustment of a unit to an enterprise
+ENDS_LEASES = (Role.AUTHORITY,)  # runs expiry (期满终止) of the leases whose term ran out
+# A unit's lease status (no names) and a lease's 租赁登记备案证明: the authority, courts and
+# the departments that accept it (residence permits, provident fund, schools).
+SEES_LEASES = (Role.AUTHORITY, Role.COURT, Role.DEPARTMENT)
 UPLOADS_SIGNATURES = PARTY_ROLES
 PROPOSES_AGREEMENTS = PARTY_ROLES  # cancellation and change by consent
 CANCELS_BY_JUDGMENT = (Role.AUTHORITY, Role.COURT)
@@ -262,3 +270,13 @@ def event_scope(caller: Caller) -> str | None:
     if caller.role is Role.AGENCY:
         return drafter_key(caller)
     return None
+
+
+def sees_lease_certificate(caller: Caller, drafter: str, parties: Collection[str]) -> bool:
+    """A lease's 租赁登记备案证明: its parties (each person, the enterprise that drafted it),
+    and the roles that accept or check it."""
+    if caller.role in SEES_LEASES:
+        return True
+    if caller.role is Role.BUYER:
+        return caller.org in parties
+    return caller.role is Role.DEVELOPER and caller.org == drafter

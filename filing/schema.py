@@ -203,6 +203,11 @@ signing_invitations = Table(
     Index("signing_invitations_by_field", "contract_id", "field"),
 )
 
+# A filing holds its unit while it is an ACTIVE sale not yet registered; leases never do.
+_ONE_ACTIVE_SALE = (
+    "status = 'ACTIVE' AND registered_at IS NULL AND kind NOT IN ('lease', 'lease-entrusted')"
+)
+
 filings = Table(
     "filings",
     metadata,
@@ -220,14 +225,15 @@ filings = Table(
     # record in canonical JSON (the ``registered`` log entry's ``doc`` is its hash).
     Column("registered_at", DateTime(timezone=True)),
     Column("registration", Text),
-    # At most one active filing per unit not yet completed by a registration, whatever the
-    # application does (a registered new home's filing stays ACTIVE beside its resale's).
+    # At most one active sale filing per unit not yet completed by a registration, whatever
+    # the application does (a registered new home's filing stays ACTIVE beside its resale's;
+    # a lease is no sale: its filings stand beside them, filing/lease.py checks overlaps).
     Index(
         "one_active_filing_per_unit",
         "unit_id",
         unique=True,
-        sqlite_where=text("status = 'ACTIVE' AND registered_at IS NULL"),
-        postgresql_where=text("status = 'ACTIVE' AND registered_at IS NULL"),
+        sqlite_where=text(_ONE_ACTIVE_SALE),
+        postgresql_where=text(_ONE_ACTIVE_SALE),
     ),
     # The lists' orders (filing/listing.py): by filing time, and a unit's by filing time.
     Index("filings_by_filed", "filed_at", "number"),

@@ -35,6 +35,8 @@ from filing import (
     holdings,
     invitations,
     kinds,
+    lease_drafting,
+    lease_records,
     maintenance_dues,
     outbox,
     ownership_records,
@@ -59,11 +61,14 @@ from filing.eligibility import (
 from filing.entry import (
     CancellationBasis,
     EntryEvent,
+    EntryKind,
     FilingEntry,
+    expiry_record,
     party_hash,
     registration_record,
 )
 from filing.kinds import AnyContract, Kind, LaterEvent, PartyRole, SigningMethod, TransactionKind
+from filing.lease import DEFAULT_2020, LeaseRuleSet, Proposal, check_lease, check_overlap
 from filing.maintenance import MaintenanceRuleSet
 from filing.resale import CHANGSHA_2018, ResaleRuleSet, check_resale
 from filing.seals import known_validation_data
@@ -80,6 +85,13 @@ from ledger.database import write_transaction
 from signing import pades, remote
 from signing.contract import Contract, Party
 from signing.fonts import truetype_font
+from signing.lease import LeaseContract
+from signing.lease_render import (
+    LeaseCertificate,
+    render_certificate,
+    render_renewal,
+    render_termination,
+)
 from signing.render import AgreementKind as AgreementKind  # the kinds callers propose
 from signing.render import FilingAgreement, render_agreement
 from signing.resale import ResaleContract
@@ -210,6 +222,7 @@ class Departments:
     resale_rule_sets: Sequence[ResaleRuleSet] = (CHANGSHA_2018,)  # 限售
     # 住宅专项维修资金: none unless the deployment adopted them (filing/maintenance.py)
     maintenance_rule_sets: Sequence[MaintenanceRuleSet] = ()
+    lease_rule_sets: Sequence[LeaseRuleSet] = (DEFAULT_2020,)  # 租赁: area per occupant
 
 
 # Signature pipelines (validate, seal, file) a process runs at once. They are CPU-bound
@@ -269,6 +282,32 @@ class FilingService:
         )
         return self._draft(contract, drafter.key, drafter.key)
 
+    def draft_lease(self, terms: lease_drafting.LeaseTerms, drafter: Drafter | str) -> Drafted:
+        """Draft a lease (住房租赁) of ``terms``: by one of its lessors (the owners of record,
+        a ``Drafter`` person) or by the rental enterprise that is its lessor (its credit
+        code, the enterprise key's org). The house and its certificate are the register's."""
+        if isinstance(drafter, str):
+            if terms.enterprise is None or terms.lessors[0].id_number != drafter:
+                raise NotADrafter("an enterprise drafts only a lease it is the lessor of")
+            key = drafter
+        else:
+            if terms.enterprise is not None or drafter.person not in {
+                p.id_number for p in terms.lessors
+            }:
+                raise NotADrafter("a person drafts a lease only as one of its lessors")
+            key = drafter.key
+        with self.engine.connect() as conn:
+            facts = registry.unit_facts(conn, terms.unit_code)
+            unit_id = registry.unit(conn, terms.unit_code).id
+            record = ownership_records.current(conn, unit_id)
+        contract = lease_drafting.compose_lease(
+            terms,
+            facts,
+            None if record is None else record.ownership,
+            self.clock.now().replace(microsecond=0),
+        )
+        return self._draft(contract, key, key)
+
     def draft(self, contract: Contract, developer_id: str, actor: str) -> tuple[str, str]:
         """Check, render and record a draft, reserving its unit. Returns (contract id, sha256)."""
         drafted = self._draft(contract, developer_id, actor)
@@ -307,7 +346,7 @@ class FilingService:
                 self.departments.payments,
                 self.departments.properties,
             )
-            for b in (contract.buyers if kind.purchase_limits else ())
+            for b in (kinds.parties_of(contract, PartyRole.BUYER) if kind.purchase_limits else ())
         ]
         with write_transaction(self.engine) as conn:
             # Counted under a lock per family member: two drafts racing for one family's
@@ -324,7 +363,12 @@ class FilingService:
             ]
             if not all(d.eligible for d in decisions):
                 raise NotEligible(decisions)
-            if kind.owners_of_record:
+            if isinstance(contract, LeaseContract):
+                # 租赁备案's checks: lawful housing, lessors, overlap, area per occupant.
+                lease_rules = rule_set_for(self.departments.lease_rule_sets, today)
+                facts_now = lease_records.facts(conn, code, self.clock.now())
+                failures = check_lease(facts_now, _proposal(contract), lease_rules)
+            elif kind.owners_of_record:
                 # 房源核验 of a resale: the ownership record, its mortgages, 限售.
                 sellers = kinds.parties_of(contract, PartyRole.SELLER)
                 facts = ownership_records.resale_facts(conn, code)
@@ -337,15 +381,16 @@ class FilingService:
             if failures:
                 raise NotSellable(failures, kind.kind)
             try:
-                registry.apply(
-                    conn,
-                    code,
-                    kind.lifecycle.reserve,
-                    actor,
-                    f"draft {contract.number}",
-                    reserved_for=contract_id,
-                    reserved_until=self.clock.now() + RESERVATION,
-                )
+                if kind.lifecycle is not None:  # a lease holds its space, not the unit
+                    registry.apply(
+                        conn,
+                        code,
+                        kind.lifecycle.reserve,
+                        actor,
+                        f"draft {contract.number}",
+                        reserved_for=contract_id,
+                        reserved_until=self.clock.now() + RESERVATION,
+                    )
             except (registry.StaleUnit, InvalidTransition) as exc:
                 # Another draft reserved it between the check and here (PostgreSQL reads each
                 # statement afresh): the unit is taken, not the server broken.
@@ -377,7 +422,12 @@ class FilingService:
                 raise DuplicateContractNumber(
                     f"contract number {contract.number} is already used"
                 ) from exc
-            holdings.record_buyers(conn, contract_id, contract)
+            if isinstance(contract, LeaseContract):
+                # Its space and term, live for the overlap check while it is signed. Lessees
+                # are no buyers: a lease counts against nobody's purchase limits.
+                lease_records.hold(conn, contract_id, unit.id, contract)
+            else:
+                holdings.record_buyers(conn, contract_id, contract)
             holdings.record_parties(conn, contract_id, contract)
             issued = invitations.issue(
                 conn,
@@ -527,11 +577,13 @@ class FilingService:
             if before is not None and _aware(c["expires_at"]) >= before:
                 raise ContractStateError("the reservation has not run out")
             code = self._unit_code(conn, c["unit_id"])
-            if self._agreement(conn, contract_id) is None:  # an agreement holds no unit
+            lifecycle = _kind(c).lifecycle
+            # An agreement holds no unit, a lease only its space (live while a draft).
+            if self._agreement(conn, contract_id) is None and lifecycle is not None:
                 registry.apply(
                     conn,
                     code,
-                    _kind(c).lifecycle.release,
+                    lifecycle.release,
                     actor,
                     reason,
                     expect_reserved_for=contract_id,
@@ -819,7 +871,14 @@ class FilingService:
         f = self._active_filing(conn, number)
         code = self._unit_code(conn, f.unit_id)
         kind = kinds.get(f.kind)
-        if f.registered_at is not None or registry.unit(conn, code).status is not kind.filed:
+        if kind.is_lease:  # 续订: the term as renewed, if the days it adds are still free
+            renewed = _load(self._contract(conn, agreement.contract_id))
+            assert isinstance(renewed, LeaseContract)
+            lease = _load(self._contract(conn, f.contract_id))
+            assert isinstance(lease, LeaseContract)
+            self._renewable(conn, number, lease, renewed.end)
+            lease_records.renew(conn, number, renewed.end)
+        elif f.registered_at is not None or registry.unit(conn, code).status is not kind.filed:
             raise ContractStateError(f"unit {code} is no longer filed; nothing to change")
         contract = _load(self._contract(conn, f.contract_id))
         doc = hashlib.sha256(sealed).hexdigest()
@@ -856,13 +915,23 @@ class FilingService:
         contract = _load(c)
         kind = _kind(c)
         code = kinds.unit_code(contract)
-        view = registry.unit_view(conn, code)
-        if view.status is not kind.reserved or view.reserved_for != c["id"]:
-            raise UnitTaken(f"unit {code} is no longer held for this contract")
+        if kind.lifecycle is not None:
+            view = registry.unit_view(conn, code)
+            if view.status is not kind.reserved or view.reserved_for != c["id"]:
+                raise UnitTaken(f"unit {code} is no longer held for this contract")
+        # A lease's space is held by its live draft: no other lease of it could be drafted.
 
         sealed = self._seal(pdf, revocation)
         at = self.clock.now().replace(microsecond=0)
-        return self._record_filing(conn, c, kind, contract, sealed, actor, at, "网签即备案")
+        record = self._record_filing(conn, c, kind, contract, sealed, actor, at, "网签即备案")
+        if isinstance(contract, LeaseContract):
+            # The 租赁登记备案证明, sealed by the platform in the same transaction.
+            proof = LeaseCertificate(
+                record.number, contract, at, record.log_index, record.doc_sha256
+            )
+            issued = self._seal(render_certificate(proof).pdf, revocation)
+            lease_records.keep_certificate(conn, record.number, issued)
+        return record
 
     def _record_filing(
         self,
@@ -880,14 +949,17 @@ class FilingService:
         code = kinds.unit_code(contract)
         number = self._next_number(conn, at.year)
         try:
-            registry.apply(
-                conn,
-                code,
-                kind.on_filing,
-                actor,
-                f"filed as {number}",
-                expect_reserved_for=c["id"],
-            )
+            if kind.lifecycle is None:
+                lease_records.filed(conn, c["id"], number)  # the unit's status stays
+            else:
+                registry.apply(
+                    conn,
+                    code,
+                    kind.on_filing,
+                    actor,
+                    f"filed as {number}",
+                    expect_reserved_for=c["id"],
+                )
         except (registry.StaleUnit, InvalidTransition) as exc:
             raise UnitTaken(str(exc)) from exc
         salt = secrets.token_bytes(16)
@@ -921,6 +993,7 @@ class FilingService:
         facts = self._facts(conn, c["unit_id"], contract, at, kind.kind.value)
         statistics.record(conn, facts)
         if kind.allows(LaterEvent.MAINTENANCE_FUND):  # a new home: its fund is due now
+            assert isinstance(contract, Contract)  # only a new home's kind allows it
             maintenance_dues.record_due(
                 conn,
                 number,
@@ -969,7 +1042,13 @@ class FilingService:
         return [dict(r._mapping) for r in rows]
 
     def propose_agreement(
-        self, number: str, kind: AgreementKind, reason: str, proposer: str, terms: str = ""
+        self,
+        number: str,
+        kind: AgreementKind,
+        reason: str,
+        proposer: str,
+        terms: str = "",
+        renew_until: dt.date | None = None,
     ) -> tuple[str, str, str]:
         """注销 or 变更 by consent: draft an agreement of the parties of filing ``number``.
 
@@ -984,9 +1063,16 @@ class FilingService:
             c = self._contract(conn, f.contract_id, lock=False)
         contract = _load(c)
         later = LaterEvent.CHANGE if kind is AgreementKind.CHANGE else LaterEvent.CANCELLATION
+        if isinstance(contract, LeaseContract) and kind is AgreementKind.CHANGE:
+            # A lease's only change is its renewal (续订): a new last day, nothing else.
+            if renew_until is None:
+                raise ContractStateError("a lease is renewed (续订) with its new end, not changed")
+            later = LaterEvent.RENEWAL
+        elif renew_until is not None:
+            raise ContractStateError(f"a {c['kind']} filing is not renewed")
         if not _kind(c).allows(later):
             raise ContractStateError(f"a {c['kind']} filing allows no {later.value}")
-        if kind is AgreementKind.CHANGE and not terms.strip():
+        if kind is AgreementKind.CHANGE and not terms.strip() and renew_until is None:
             raise ContractStateError("a change agreement states the changes")
         a = schema.filing_agreements
         with write_transaction(self.engine) as conn:
@@ -1002,25 +1088,31 @@ class FilingService:
             ).all()
             if any(row.status == ContractStatus.DRAFT for row in earlier):
                 raise ContractStateError(f"an agreement on {number} is being signed")
-            agreement = FilingAgreement(
-                kind,
-                contract,
-                agreement_number(number, kind, len(earlier) + 1),
-                number,
-                reason,
-                terms,
-            )
-            pdf = render_agreement(agreement).pdf
+            own_number = agreement_number(number, kind, len(earlier) + 1)
+            if isinstance(contract, LeaseContract) and renew_until is not None:
+                # 续订: the lease as renewed is the agreement's data; its extension must
+                # not overlap another live lease of the space.
+                renewed = self._renewable(conn, number, contract, renew_until)
+                pdf = render_renewal(contract, own_number, number, reason, renew_until).pdf
+                data = kinds.dump(dataclasses.replace(renewed, number=own_number))
+            elif isinstance(contract, LeaseContract):
+                # 解除: the lessors and lessees end the lease early, signing as they did it.
+                pdf = render_termination(contract, own_number, number, reason).pdf
+                data = kinds.dump(dataclasses.replace(contract, number=own_number))
+            else:
+                agreement = FilingAgreement(kind, contract, own_number, number, reason, terms)
+                pdf = render_agreement(agreement).pdf
+                data = kinds.dump(dataclasses.replace(contract, number=own_number))
             agreement_id = str(uuid.uuid4())
             conn.execute(
                 insert(schema.contracts).values(
                     id=agreement_id,
-                    number=agreement.number,
+                    number=own_number,
                     unit_id=c["unit_id"],
                     developer_id=c["developer_id"],
                     status=ContractStatus.DRAFT.value,
                     kind=c["kind"],  # signed like the contract: its kind's parties, in order
-                    data=kinds.dump(dataclasses.replace(contract, number=agreement.number)),
+                    data=data,
                     eligibility="[]",
                     draft_sha256=hashlib.sha256(pdf).hexdigest(),
                     draft_pdf=pdf,
@@ -1040,9 +1132,33 @@ class FilingService:
                     proposed_by=proposer,
                 )
             )
-            proposed = (agreement_id, agreement.number, hashlib.sha256(pdf).hexdigest())
+            proposed = (agreement_id, own_number, hashlib.sha256(pdf).hexdigest())
             completed(conn, proposed)
         return proposed
+
+    def _renewable(
+        self, conn: Connection, number: str, lease: LeaseContract, until: dt.date
+    ) -> LeaseContract:
+        """The lease renewed to ``until``, if its extension is free: later than its current
+        end, and no other live lease of the space in the days it adds."""
+        current = lease_records.lease_of(conn, number)
+        if current is None or current.ended_on is not None:
+            raise ContractStateError(f"lease {number} is not in force")
+        if until <= current.ends_on:
+            raise ContractStateError(f"a renewal ends after {current.ends_on.isoformat()}")
+        f = self._active_filing(conn, number)
+        lease_records.lock_unit(conn, f.unit_id)
+        extension = dataclasses.replace(
+            _proposal(lease), start=current.ends_on + dt.timedelta(days=1), end=until
+        )
+        live = lease_records.live_leases(conn, f.unit_id, self.clock.now())
+        failures = check_overlap(live, extension, f.contract_id)
+        if failures:
+            raise NotSellable(failures, kinds.get(f.kind).kind)
+        try:
+            return dataclasses.replace(lease, end=until)
+        except ValueError as exc:  # beyond twenty years from its start
+            raise ContractStateError(str(exc)) from exc
 
     def cancel_by_judgment(
         self, number: str, recorded_by: str, reason: str, reference: str, document: bytes
@@ -1057,6 +1173,43 @@ class FilingService:
             )
             completed(conn, index)
         self.d.sequencer().appended()  # checkpointed now, not at the loop's next turn
+        return index
+
+    def expire_leases(self, today: dt.date | None = None, actor: str = "platform") -> list[int]:
+        """期满终止: every filed lease whose term ended before ``today`` (the city's day)
+        ends, each with an ``expired`` log entry. Returns their log indexes."""
+        day = today or statistics.city_day(self.clock.now())
+        with self.engine.connect() as conn:
+            due = lease_records.due_to_expire(conn, day)
+        indexes = []
+        for number in due:
+            with write_transaction(self.engine) as conn:
+                f = self._active_filing(conn, number)
+                lease = lease_records.lease_of(conn, number)
+                if lease is None or lease.ended_on is not None or lease.ends_on >= day:
+                    continue  # ended or renewed meanwhile
+                indexes.append(self._expire_in(conn, f, lease.ends_on, actor))
+                completed(conn, number)
+        if indexes:
+            self.d.sequencer().appended()
+        return indexes
+
+    def _expire_in(self, conn: Connection, f: Any, ended_on: dt.date, actor: str) -> int:
+        code = self._unit_code(conn, f.unit_id)
+        at = self.clock.now().replace(microsecond=0)
+        doc = hashlib.sha256(expiry_record(f.number, code, ended_on)).hexdigest()
+        entry = FilingEntry(
+            EntryEvent.EXPIRED, f.number, doc, code, at, (), ref=f.log_index, kind=EntryKind.LEASE
+        )
+        [index] = self.d.log.append_in(conn, [entry.encode()])
+        lease_records.end(conn, f.number, ended_on, lease_records.LeaseEndReason.EXPIRED)
+        conn.execute(
+            update(schema.filings)
+            .where(schema.filings.c.number == f.number)
+            .values(status=FilingStatus.ENDED.value)
+        )
+        record_event(conn, f.number, FilingEvent.EXPIRED, index, at, actor, "期满终止")
+        outbox.enqueue(conn, "expired", f.number, index, at, code, doc, f.log_index)
         return index
 
     def cancel_in(
@@ -1077,7 +1230,9 @@ class FilingService:
         if not kind.allows(LaterEvent.CANCELLATION):
             raise ContractStateError(f"a {f.kind} filing cannot be cancelled")
         code = self._unit_code(conn, f.unit_id)
-        if f.registered_at is not None or registry.unit(conn, code).status is UnitStatus.REGISTERED:
+        if kind.lifecycle is not None and (
+            f.registered_at is not None or registry.unit(conn, code).status is UnitStatus.REGISTERED
+        ):
             # Ownership is registered: undoing it is the registry's business, not ours.
             raise ContractStateError(f"unit {code} is registered; the filing stands")
         at = at or self.clock.now().replace(microsecond=0)
@@ -1115,8 +1270,13 @@ class FilingService:
             conn, number, FilingEvent.CANCELLED, index, at, actor, f"{basis.value}: {reason}"
         )
         try:
-            registry.apply(conn, code, kind.on_cancellation, actor, f"{number} cancelled: {reason}")
-        except (registry.StaleUnit, InvalidTransition) as exc:
+            if kind.lifecycle is None:  # a lease ends early: its space is free from today
+                lease_records.end(conn, number, statistics.city_day(at), basis.value)
+            else:
+                registry.apply(
+                    conn, code, kind.on_cancellation, actor, f"{number} cancelled: {reason}"
+                )
+        except (registry.StaleUnit, InvalidTransition, ValueError) as exc:
             # A concurrent cancellation (or registration) got there first; this one rolls back.
             raise ContractStateError(f"filing {number} changed meanwhile: {exc}") from exc
         c = self._contract(conn, f.contract_id)
@@ -1169,16 +1329,14 @@ class FilingService:
         ).one()
         if isinstance(contract, ResaleContract):
             area = contract.house.building_area  # as registered
+        elif isinstance(contract, LeaseContract):
+            area = contract.house.leased_area  # the space leased
         else:
             area = (contract.unit.measured or contract.unit.forecast).building
+        # A lease's amount is its monthly rent: statistics keep amounts by kind.
+        amount = contract.rent if isinstance(contract, LeaseContract) else contract.price
         return statistics.FilingFacts(
-            statistics.city_day(at),
-            row[0],
-            int(row[1]),
-            row[2],
-            area,
-            contract.price,
-            kind,
+            statistics.city_day(at), row[0], int(row[1]), row[2], area, amount, kind
         )
 
     @staticmethod
@@ -1417,7 +1575,7 @@ def _sealing_seller(
     """The seller's field that the platform seals with the seller's enterprise seal."""
     for field, (declared, party) in kind.signers(contract).items():
         if (
-            declared.role is PartyRole.SELLER
+            declared.role in (PartyRole.SELLER, PartyRole.LESSOR)  # a rental enterprise too
             and declared.signs_with is SigningMethod.ENTERPRISE_SEAL
         ):
             return field, declared, party
@@ -1426,13 +1584,17 @@ def _sealing_seller(
 
 def invited_parties(kind: TransactionKind, contract: AnyContract) -> dict[str, str]:
     """The fields that get a signing invitation, with their party's ID number: each person
-    who buys, or sells a home of their own (an agent signs with the brokerage's key)."""
+    who buys, sells or lets a home of their own, or rents one (an agent signs with the
+    brokerage's key)."""
     return {
         field: party.id_number
         for field, (declared, party) in kind.signers(contract).items()
-        if declared.signs_with is SigningMethod.PERSONAL
-        and declared.role in (PartyRole.BUYER, PartyRole.SELLER)
+        if declared.signs_with is SigningMethod.PERSONAL and declared.role in INVITED
     }
+
+
+# The people who sign on a phone with an invitation: every party but the brokerage's agent.
+INVITED = (PartyRole.BUYER, PartyRole.SELLER, PartyRole.LESSOR, PartyRole.LESSEE)
 
 
 def _own_party(
@@ -1483,6 +1645,20 @@ def _unb64(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_unb64(v) for v in value)
     return value
+
+
+def _proposal(lease: LeaseContract) -> Proposal:
+    """What of a lease its checks judge."""
+    return Proposal(
+        lessors=lease.lessors,
+        enterprise=lease.lessors[0].id_number if lease.by_enterprise else None,
+        entrustment=lease.entrustment,
+        space=lease.house.space,
+        leased_area=lease.house.leased_area,
+        occupants=lease.occupants,
+        start=lease.start,
+        end=lease.end,
+    )
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from filing import schema
 from filing.fund_schema import fund_events
 from filing.funds import FundEventKind
+from filing.lease_schema import LEASE_KINDS
 
 CENT = Decimal("0.01")
 # Days are the city's: China Standard Time, UTC+8 all year.
@@ -176,8 +177,12 @@ def filings(
     start: dt.date | None = None,
     end: dt.date | None = None,
     district: str | None = None,
+    leases: bool = False,
 ) -> list[StatsRow]:
-    """Filings, area, value and cancellations per period and dimension, ``start`` to ``end``."""
+    """Filings, area, value and cancellations per period and dimension, ``start`` to ``end``.
+
+    Sales by default; ``leases``: the lease filings instead (area leased, value the monthly
+    rents), so that a rent is never added to a price. By kind, every kind in its own row."""
     t, p = schema.filing_stats, schema.projects
     period_col = _period(conn, period)
     key_col = {
@@ -205,6 +210,10 @@ def filings(
         query = query.where(t.c.day <= end)
     if district is not None:
         query = query.where(t.c.district == district)
+    if leases:
+        query = query.where(t.c.kind.in_(LEASE_KINDS))
+    elif by is not Dimension.KIND:
+        query = query.where(t.c.kind.not_in(LEASE_KINDS))
     if groups:
         query = query.group_by(*groups).order_by(*groups)
     rows = []

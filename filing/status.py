@@ -40,6 +40,7 @@ class FilingStatus(enum.StrEnum):
 
     ACTIVE = "ACTIVE"  # in force
     CANCELLED = "CANCELLED"  # 注销, by agreement or judgment
+    ENDED = "ENDED"  # a lease whose term ran out (期满终止): it was in force until then
 
 
 class FilingEvent(enum.StrEnum):
@@ -49,6 +50,7 @@ class FilingEvent(enum.StrEnum):
     CHANGED = "CHANGED"
     CANCELLED = "CANCELLED"
     REGISTERED = "REGISTERED"  # 不动产登记 / 转移登记 completed it (its ``registered`` entry)
+    EXPIRED = "EXPIRED"  # a lease's term ran out (its ``expired`` entry)
     FUNDS_DEPOSITED = "FUNDS-DEPOSITED"  # 资金监管: the bank confirmed a deposit
     FUNDS_RELEASED = "FUNDS-RELEASED"  # ... released the balance to the seller
     FUNDS_REFUNDED = "FUNDS-REFUNDED"  # ... refunded the balance to the buyer

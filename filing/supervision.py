@@ -37,9 +37,10 @@ class Supervision:
         start: dt.date | None,
         end: dt.date | None,
         district: str | None = None,
+        leases: bool = False,
     ) -> list[statistics.StatsRow]:
         with self.engine.connect() as conn:
-            return statistics.filings(conn, period, by, start, end, district)
+            return statistics.filings(conn, period, by, start, end, district, leases)
 
     def today(self) -> dt.date:
         """Today in the city (China Standard Time), by the platform's clock."""

@@ -102,10 +102,10 @@ def test_demo_runs_twice_on_one_data_dir_and_its_receipt_verifies(tmp_path: Path
         assert "as with --insecure-dev-passphrase" in first.stdout, first.stdout
     second = _run(str(BIN / "wangqian"), "demo", "--data", str(data), "--out", str(out))
     assert second.returncode == 0, second.stderr
-    # New filings each run: a sale, a cancelled sale and a resale (存量房买卖) per run.
-    assert re.search(r"filed CS-\d{4}-000004 ", second.stdout), second.stdout
+    # New filings each run: a sale, a cancelled sale, a resale (存量房买卖) and a lease (房屋租赁).
+    assert re.search(r"filed CS-\d{4}-000005 ", second.stdout), second.stdout
     assert "cancelled" in second.stdout
-    assert re.search(r"resold unit \S+ \(存量房买卖\) as CS-\d{4}-000006", second.stdout)
+    assert re.search(r"resold unit \S+ \(存量房买卖\) as CS-\d{4}-000007", second.stdout)
     assert "the resale verifies offline (核验通过 PASSED): 存量房买卖" in second.stdout
     # 住宅专项维修资金: the first sale's deposit, signed by the designated bank, proven offline.
     assert re.search(
@@ -113,6 +113,14 @@ def test_demo_runs_twice_on_one_data_dir_and_its_receipt_verifies(tmp_path: Path
     )
     assert "and its maintenance-fund deposit: 维修资金记录已证明" in second.stdout, second.stdout
     assert (out / "resale.pdf").read_bytes().startswith(b"%PDF-")
+    assert re.search(r"leased unit \S+ \(房屋租赁\) as CS-\d{4}-000008", second.stdout)
+    assert "the lease verifies offline (核验通过 PASSED): 房屋租赁" in second.stdout
+    lease = _run(
+        str(BIN / "wangqian-verify"), str(out / "lease.pdf"),
+        "--receipt", str(out / "lease.pdf.tlog-proof"), "--trust", str(out / "trust-bundle.json"),
+    )  # fmt: skip
+    assert lease.returncode == 0 and "房屋租赁" in lease.stdout, lease.stdout
+    assert (out / "lease-certificate.pdf").read_bytes().startswith(b"%PDF-")
     receipt, trust = out / "contract.pdf.tlog-proof", out / "trust-bundle.json"
     assert (out / "contract.pdf").read_bytes().startswith(b"%PDF-")
     assert (out / "root-ca.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
@@ -140,7 +148,7 @@ def test_demo_runs_twice_on_one_data_dir_and_its_receipt_verifies(tmp_path: Path
     assert anchored.returncode == 0 and "nothing new" in anchored.stdout  # the demo did it
     full = _run(str(BIN / "wangqian"), "audit", "--data", str(data))
     assert full.returncode == 0, full.stdout + full.stderr
-    assert "records: 6 filings, 2 cancellations" in full.stdout  # per run: 2 sales, 1 resale
+    assert "records: 8 filings, 2 cancellations" in full.stdout  # per run: 2 sales, resale, lease
     assert "not yet anchored: unit_events 0, filing_events 0" in full.stdout
     assert full.stdout.rstrip().endswith("audit passed")
     with sqlite3.connect(data / "wangqian.db") as db:  # a cancellation the log never saw

@@ -245,17 +245,22 @@ def test_a_release_database_is_refused_then_migrated_and_files_on(
             resales = conn.exec_driver_sql(
                 "SELECT count(*) FROM filings WHERE kind = 'resale'"
             ).scalar_one()
+            leases = conn.exec_driver_sql(
+                "SELECT count(*) FROM filings WHERE kind = 'lease'"
+            ).scalar_one()
             stats = conn.exec_driver_sql(
-                "SELECT kind, sum(filings), sum(cancellations) FROM filing_stats GROUP BY kind"
+                "SELECT kind, sum(filings), sum(cancellations) FROM filing_stats GROUP BY kind "
+                "ORDER BY kind"
             ).all()
         assert filings > before["filings"] and map_rows > 0
         counted = [(k, int(f), int(c)) for k, f, c in stats]
-        # The release's statistics are presales; the demo's resale is counted as one.
+        # The release's statistics are presales; the demo's resale and lease count as theirs.
         assert counted == [
-            ("new-presale", filings - resales, cancelled_filings),
+            ("lease", leases, 0),
+            ("new-presale", filings - resales - leases, cancelled_filings),
             ("resale", resales, 0),
         ]
-        assert resales == 1
+        assert resales == 1 and leases == 1
         # The database still refuses to change or remove what it has written.
         for statement in (
             "UPDATE log_leaves SET data = data WHERE idx = 0",

@@ -19,6 +19,7 @@ _EVENTS = (
     "cancelled",
     "changed",
     "registered",  # 不动产登记 / 转移登记 completed the filing: in force, registered
+    "expired",  # a lease's term ran out: no longer in force
     "funds-deposited",
     "funds-released",
     "funds-refunded",
@@ -34,7 +35,7 @@ FUND_EVENTS = (
     "maintenance-used",
 )
 _BASES = ("agreement", "judgment")
-_KINDS = ("new-home", "resale")  # absent: new-home
+_KINDS = ("new-home", "resale", "lease")  # absent: new-home
 
 
 class EntryUnreadable(ValueError):
@@ -51,7 +52,7 @@ class LoggedEntry:
     parties: tuple[str, ...]
     ref: int | None
     basis: str | None = None  # a cancellation's: agreement | judgment (None in older entries)
-    kind: str = "new-home"  # the filing's transaction kind: new-home | resale
+    kind: str = "new-home"  # the filing's transaction kind: new-home | resale | lease
 
     @classmethod
     def read(cls, data: bytes) -> LoggedEntry:

@@ -48,6 +48,9 @@ MAX_BUNDLE = TILE_WIDTH * (2 + MAX_ENTRY)  # a full entry bundle of the largest 
 LATER_CHECKPOINT = "later-checkpoint"
 LOG_DATA = "log-data"
 
+# The events of a filing after it (``ref``): a lease's expiry too (its term ran out).
+_LATER = ("cancelled", "changed", "registered", "expired")
+
 
 class LaterEvidenceUnreadable(ValueError):
     """A later checkpoint file or log data directory that cannot be read at all."""
@@ -339,7 +342,7 @@ def check_log_data(
             entry = LoggedEntry.read(data.entries[i])
         except EntryUnreadable:
             continue  # other kinds of entries (e.g. access-log digests) refer to no filing
-        if entry.ref in refs and entry.event in ("cancelled", "changed", "registered"):
+        if entry.ref in refs and entry.event in _LATER:
             events.append(LaterEvent(i, entry.event, entry.at, entry.basis, entry.doc_sha256))
     checks = [
         cosigned,

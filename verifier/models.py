@@ -102,7 +102,7 @@ class SignatureFinding:
 @dataclass(frozen=True)
 class LaterEvent:
     index: int
-    event: str  # cancelled | changed | registered
+    event: str  # cancelled | changed | registered | expired (a lease's term ran out)
     at: dt.datetime
     basis: str | None = None  # a cancellation's: agreement (every party signed) | judgment
     document_sha256: str = ""  # the sealed agreement, or the judgment document

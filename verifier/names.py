@@ -17,9 +17,11 @@ _PARTIES_ZH = {
     "seller": "出卖人",
     "buyer": "买受人",
     "agent": "经纪人员",
+    "lessor": "出租人",  # a rental enterprise's seal; owners sign lessor-N
+    "lessee": "承租人",
     "filing-seal": "备案专用章",
 }
-_NUMBERED = re.compile(r"(seller|buyer)-([1-9][0-9]{0,2})")
+_NUMBERED = re.compile(r"(seller|buyer|lessor|lessee)-([1-9][0-9]{0,2})")
 
 
 def field_label(field: str, lang: str) -> str:

@@ -154,7 +154,13 @@ SUB_INDICATIONS_ZH = {
 _BASIS_ZH = {"agreement": "经各方签署的解除协议", "judgment": "依判决或决定"}
 _BASIS_DOCUMENT_ZH = {"agreement": "解除协议", "judgment": "判决或决定书"}
 
-_EVENTS_ZH = {"filed": "备案", "changed": "变更", "cancelled": "注销", "registered": "已登记"}
+_EVENTS_ZH = {
+    "filed": "备案",
+    "changed": "变更",
+    "cancelled": "注销",
+    "registered": "已登记",
+    "expired": "期满终止",
+}
 
 
 def registration_name(kind: str, lang: str) -> str:
@@ -210,6 +216,12 @@ def reason(report: Report, lang: str) -> str:
             )
         else:
             unchecked = "；备案后是否注销或变更未核查（未提供日志数据）"
+        expired = [e for e in f.later_events if e.event == "expired"]
+        if expired:
+            unchecked += (
+                f"；租赁期限届满，已于 {people_time(expired[0].at, lang)} 期满终止"
+                f"（日志第 {expired[0].index} 条）"
+            )
         registered = [e for e in f.later_events if e.event == "registered"]
         if registered:
             e = registered[0]
@@ -310,6 +322,7 @@ def people_time(moment: dt.datetime | None, lang: str = "zh") -> str:
 KIND_NAMES = {
     "new-home": ("新建商品房买卖", "new-home sale"),
     "resale": ("存量房买卖", "resale"),
+    "lease": ("房屋租赁", "lease"),
 }
 
 

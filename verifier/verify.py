@@ -490,6 +490,12 @@ def _verdict(checks: list[Check], facts: FilingFacts | None) -> tuple[Verdict, s
         if registered  # in force and completed: a registration never ends a filing
         else ""
     )
+    expired = [e for e in facts.later_events if e.event == "expired"]
+    if expired:  # a lease in force until its term ran out: the document is the filed one
+        done += (
+            f"; the lease's term ran out (期满终止): not in force since log entry "
+            f"{expired[0].index} at {expired[0].at.isoformat()}"
+        )
     if facts.event == "changed":
         return (
             Verdict.PASSED,

@@ -275,6 +275,7 @@ def models() -> list[MetaData]:
         departments,
         fund_schema,
         idempotency,
+        lease_schema,
         maintenance_schema,
         schema,
     )
@@ -287,6 +288,7 @@ def models() -> list[MetaData]:
         departments.metadata,
         fund_schema.metadata,
         maintenance_schema.metadata,
+        lease_schema.metadata,
         access_log.metadata,
         idempotency.metadata,
     ]
@@ -294,7 +296,14 @@ def models() -> list[MetaData]:
 
 def append_only_models() -> list[str]:
     """The tables the live code keeps append-only, as ``models`` names them."""
-    from filing import access_log, departments, fund_schema, maintenance_schema, schema
+    from filing import (
+        access_log,
+        departments,
+        fund_schema,
+        lease_schema,
+        maintenance_schema,
+        schema,
+    )
     from ledger import schema as ledger_schema
 
     return [
@@ -303,5 +312,6 @@ def append_only_models() -> list[str]:
         *departments.APPEND_ONLY,
         *fund_schema.APPEND_ONLY,
         *maintenance_schema.APPEND_ONLY,
+        *lease_schema.APPEND_ONLY,
         *access_log.APPEND_ONLY,
     ]
