@@ -307,6 +307,7 @@ RESPONSES: dict[str, Any] = {
         "contract_id": _CONTRACT_ID,
     },
     "GET /v1/filings/{number}/document": _PDF,
+    "GET /v1/filings/{number}/lease-certificate": _PDF,
     "GET /v1/filings/{number}/receipt": _RECEIPT,
     "POST /v1/filings/{number}/cancellation": {
         "filing": _FILING,
