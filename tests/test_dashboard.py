@@ -39,7 +39,8 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
     with Deployment.open(city) as d:
         with d.log.engine.connect() as conn:
-            new_homes = schema.filings.c.kind != "resale"  # resales: tests/test_demo_city.py
+            # Resales and leases: tests/test_demo_city.py.
+            new_homes = schema.filings.c.kind.not_in(("resale", "lease"))
             filed = conn.execute(
                 select(func.count()).select_from(schema.filings).where(new_homes)
             ).scalar()
@@ -67,7 +68,8 @@ def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
         assert total.filings == filed and total.cancellations == cancelled
         assert units_filed == filed - cancelled
         assert 10 <= len(by_month) <= 13  # a year of filings
-        # One entry each, beside the resales' (filings, cancellations, transfers, funds).
+        # One entry each, beside the resales' (filings, cancellations, transfers, funds) and
+        # the leases' (filings, early ends, renewals, expiries).
         with d.log.engine.connect() as conn:
             resale_entries = conn.execute(
                 select(func.count())
@@ -75,7 +77,7 @@ def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
                 .join(
                     schema.filings, schema.filings.c.number == schema.filing_events.c.filing_number
                 )
-                .where(schema.filings.c.kind == "resale")
+                .where(schema.filings.c.kind.in_(("resale", "lease")))
             ).scalar()
         assert d.log.appended() == filed + cancelled + resale_entries + upkeep
         # 住宅专项维修资金: most of those owing deposited, one building's repair debited.

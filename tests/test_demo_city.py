@@ -1,6 +1,7 @@
-"""demo-city's resales (存量房) on SQLite and PostgreSQL: filed, funded, transferred or
-cancelled and refunded through the platform's own transactions; the statistics by kind and
-the supervised money read over HTTP agree with the accounts, and the log audits clean."""
+"""demo-city's resales (存量房) and leases (租赁备案) on SQLite and PostgreSQL: resales filed,
+funded, transferred or cancelled and refunded, leases filed, ended early, renewed or
+expired, through the platform's own transactions; the statistics by kind, of leases and the
+supervised money read over HTTP agree with the records, and the log audits clean."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from api import auth
 from api.app import create_app
 from api.demo import _Server
 from api.demo_city import CitySize, generate
-from filing import api_keys, fund_schema, ownership_records, schema
+from filing import api_keys, fund_schema, lease_schema, ownership_records, schema
 from filing.deployment import Deployment
 from filing.entry import status_name
 from filing.fund_service import FundService
@@ -36,6 +37,10 @@ def test_demo_city_resells_homes_with_supervised_funds(
     assert made["units"] == 6 * 6 * 3 + existing
     assert made["resales"] == int(existing * SMALL.resold_share)
     assert made["resales_cancelled"] >= 1 and made["transfers"] >= 1
+    # Leases of the homes not resold: whole homes and rooms; ended, renewed and expired.
+    assert made["leases"] >= (existing - made["resales"]) // 2
+    for fate in ("leases_ended", "leases_renewed", "leases_expired"):
+        assert made[fate] >= 1, (fate, made)
 
     with Deployment.open(data) as d:
         with d.log.engine.connect() as conn:
@@ -56,11 +61,14 @@ def test_demo_city_resells_homes_with_supervised_funds(
         kinds = [e.kind for e in events]
         assert kinds.count("release") >= 1 and kinds.count("refund") >= 1
         # Each step its own log entry and outbox event: filings, cancellations, transfer
-        # registrations, fund events and maintenance-fund deposits and debits, nothing else.
+        # registrations, fund events, maintenance-fund deposits and debits, and the leases'
+        # filings, early ends, renewals and expiries, nothing else.
         steps = (
             made["filings"] + made["cancellations"] + made["resales"]
             + made["resales_cancelled"] + made["transfers"] + made["fund_events"]
             + made["maintenance_deposits"] + made["maintenance_debits"]
+            + made["leases"] + made["leases_ended"] + made["leases_renewed"]
+            + made["leases_expired"]
         )  # fmt: skip
         assert len(events) == made["fund_events"]
         assert d.log.appended() == steps and outbox == steps
@@ -99,6 +107,35 @@ def test_demo_city_resells_homes_with_supervised_funds(
                     assert unit == UnitStatus.UNDER_CONTRACT.value
         assert balances["released"] > 0 and balances["refunded"] > 0
 
+        # Every lease as its steps left it; its home's owners and status untouched by it.
+        with d.log.engine.connect() as conn:
+            le = lease_schema.leases.c
+            leases = conn.execute(
+                select(f.status, le.space, le.end_reason, le.starts_on, le.ends_on, f.unit_id)
+                .join(lease_schema.leases, le.filing_number == f.number)
+                .where(f.kind == "lease")
+            ).all()
+            renewals = conn.execute(
+                select(func.count())
+                .select_from(schema.filing_changes)
+                .join(schema.filings, f.number == schema.filing_changes.c.filing_number)
+                .where(f.kind == "lease")
+            ).scalar()
+            statuses = {
+                conn.execute(
+                    select(schema.units.c.status).where(schema.units.c.id == x.unit_id)
+                ).scalar()
+                for x in leases
+            }
+        assert len(leases) == made["leases"]
+        assert sum(x.end_reason == "agreement" for x in leases) == made["leases_ended"]
+        assert sum(x.status == FilingStatus.CANCELLED.value for x in leases) == made["leases_ended"]
+        assert sum(x.end_reason == "expired" for x in leases) == made["leases_expired"]
+        assert sum(x.status == FilingStatus.ENDED.value for x in leases) == made["leases_expired"]
+        assert renewals == made["leases_renewed"]
+        assert any(x.space for x in leases) and any(not x.space for x in leases)  # rooms, homes
+        assert statuses == {UnitStatus.REGISTERED.value}
+
         # The statistics and the supervised money, as the dashboard reads them.
         with write_transaction(d.log.engine) as conn:
             key = api_keys.create_key(conn, "长沙市住房和城乡建设局", auth.Role.AUTHORITY)
@@ -110,9 +147,14 @@ def test_demo_city_resells_homes_with_supervised_funds(
             }
             [total] = client.get("/v1/stats/funds").json()
             [resale_funds] = client.get("/v1/stats/funds", params={"by": "kind"}).json()
+            [leased] = client.get(
+                "/v1/stats/filings", params={"by": "all", "leases": "true"}
+            ).json()
     assert by_kind["resale"]["filings"] == made["resales"]
     assert by_kind["resale"]["cancellations"] == made["resales_cancelled"]
     assert by_kind["new-presale"]["filings"] == made["filings"]
+    assert by_kind["lease"]["filings"] == leased["filings"] == made["leases"]
+    assert leased["cancellations"] == made["leases_ended"]  # expiry is no cancellation
     assert resale_funds["key"] == "resale" and resale_funds["accounts"] == len(
         {e.filing_number for e in events}
     )
