@@ -308,6 +308,15 @@ class FilingService:
         )
         return self._draft(contract, key, key)
 
+    def lease_checks_in(
+        self, conn: Connection, contract: LeaseContract, at: dt.datetime
+    ) -> list[CheckFailure]:
+        """租赁备案's checks as of ``at`` (a draft's now, or imported history's moment):
+        lawful housing, lessors, overlap, area per occupant. Takes the unit's lock."""
+        lease_rules = rule_set_for(self.departments.lease_rule_sets, at.date())
+        facts = lease_records.facts(conn, kinds.unit_code(contract), at)
+        return check_lease(facts, _proposal(contract), lease_rules)
+
     def draft(self, contract: Contract, developer_id: str, actor: str) -> tuple[str, str]:
         """Check, render and record a draft, reserving its unit. Returns (contract id, sha256)."""
         drafted = self._draft(contract, developer_id, actor)
@@ -364,10 +373,7 @@ class FilingService:
             if not all(d.eligible for d in decisions):
                 raise NotEligible(decisions)
             if isinstance(contract, LeaseContract):
-                # 租赁备案's checks: lawful housing, lessors, overlap, area per occupant.
-                lease_rules = rule_set_for(self.departments.lease_rule_sets, today)
-                facts_now = lease_records.facts(conn, code, self.clock.now())
-                failures = check_lease(facts_now, _proposal(contract), lease_rules)
+                failures = self.lease_checks_in(conn, contract, self.clock.now())
             elif kind.owners_of_record:
                 # 房源核验 of a resale: the ownership record, its mortgages, 限售.
                 sellers = kinds.parties_of(contract, PartyRole.SELLER)
@@ -1184,19 +1190,36 @@ class FilingService:
         indexes = []
         for number in due:
             with write_transaction(self.engine) as conn:
-                f = self._active_filing(conn, number)
-                lease = lease_records.lease_of(conn, number)
-                if lease is None or lease.ended_on is not None or lease.ends_on >= day:
+                index = self.expire_in(conn, number, day, actor)
+                if index is None:
                     continue  # ended or renewed meanwhile
-                indexes.append(self._expire_in(conn, f, lease.ends_on, actor))
+                indexes.append(index)
                 completed(conn, number)
         if indexes:
             self.d.sequencer().appended()
         return indexes
 
-    def _expire_in(self, conn: Connection, f: Any, ended_on: dt.date, actor: str) -> int:
+    def expire_in(
+        self,
+        conn: Connection,
+        number: str,
+        day: dt.date,
+        actor: str,
+        at: dt.datetime | None = None,
+    ) -> int | None:
+        """Lease ``number`` expires, if its term ended before ``day``: its log index, or None
+        if it has ended or was renewed. ``at``: when, for imported history."""
+        f = self._active_filing(conn, number)
+        lease = lease_records.lease_of(conn, number)
+        if lease is None or lease.ended_on is not None or lease.ends_on >= day:
+            return None
+        return self._expire_in(conn, f, lease.ends_on, actor, at)
+
+    def _expire_in(
+        self, conn: Connection, f: Any, ended_on: dt.date, actor: str, at: dt.datetime | None
+    ) -> int:
         code = self._unit_code(conn, f.unit_id)
-        at = self.clock.now().replace(microsecond=0)
+        at = at or self.clock.now().replace(microsecond=0)
         doc = hashlib.sha256(expiry_record(f.number, code, ended_on)).hexdigest()
         entry = FilingEntry(
             EntryEvent.EXPIRED, f.number, doc, code, at, (), ref=f.log_index, kind=EntryKind.LEASE
