@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import json
 import logging
 from collections.abc import Iterator
@@ -17,12 +18,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api import auth
 from api.app import create_app
 from filing import api_keys, invitations
 from filing.deployment import Deployment
+from filing.platform import Platform
 from keys.pki import new_key
+from ledger import schema as ledger_schema
 from ledger.database import write_transaction
 from tests.helpers import judgment_pdf
 from tests.test_filing_api import (
@@ -188,6 +192,15 @@ def test_no_resale_party_reaches_the_original_developer_by_any_get_route(api: Ap
     assert {e["contract"] for e in events} <= {first_cid}, events
     # The parties see their own (the sweep finds what is there).
     assert WANG[1] in _every_read(client, keys["wang"], {**ids, "contract_id": [cid]})
+    # The public log names nobody: every leaf, as written.
+    with d.log.engine.connect() as conn:
+        leaves = [bytes(b) for b in conn.execute(select(ledger_schema.leaves.c.data)).scalars()]
+    assert len(leaves) >= 6
+    people = (*hidden, *BUYER, ZHANG["name"], ZHANG["id_number"])
+    for leaf in leaves:
+        text = leaf.decode("utf-8", "replace")
+        for value in people:
+            assert value not in text, value
 
 
 # -- 3. lists and cursors --------------------------------------------------------------
@@ -239,6 +252,16 @@ def test_contract_events_name_nobody_and_reach_only_the_drafters_scope(api: Api)
     cid = r.json()["id"]  # type: ignore[attr-defined]
     assert sign(client, keys["zhang"], cid, "seller-1", ZHANG_P).status_code == 200
     assert _post(client, f"/v1/contracts/{cid}/withdraw", keys["agency"]).status_code == 200  # type: ignore[attr-defined]
+    # Drafted again and left to expire (the platform's sweep, a month on).
+    r = _post(client, "/v1/resale-contracts", keys["agency"], json=resale_body("ESF-EV-2"))
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    expired = r.json()["id"]  # type: ignore[attr-defined]
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=60)
+    assert Platform(d).service.expire_drafts(later) == [expired]
+    kinds_seen = {
+        e["event"] for e in client.get("/v1/events", headers=keys["agency"]).json()["events"]
+    }
+    assert {"contract-signed", "draft-withdrawn", "draft-expired"} <= kinds_seen, kinds_seen
     people = (ZHANG["name"], ZHANG["id_number"], LI["name"], LI["id_number"], *BUYER, *AGENT)
     for role in ("authority", "stats", "tax", "bank", "court", "agency"):
         text = client.get("/v1/events", headers=keys[role]).text
@@ -570,3 +593,32 @@ def test_a_brokerage_cannot_cancel_a_resale_without_its_sellers_and_buyer(api: A
         assert phone_sign(client, cid, field, token, person).status_code == 200
     sign(client, keys["agent"], cid, "agent", AGENT)
     assert _status(client, keys, number) == "ACTIVE", "the brokerage cancelled the sale alone"
+
+
+# -- 5. the one pipeline ------------------------------------------------------------------
+
+
+def test_a_filed_unit_is_neither_resold_nor_sold_again_before_its_registration(api: Api) -> None:
+    """The buyer of a filed new home (not yet registered) tries to resell it; the developer
+    tries to sell it again; a stranger names the true owners as sellers to learn whether
+    they own it. Each is refused, and the stranger learns nothing of the owners."""
+    client, keys, d = api
+    _setup_registry(client, keys)
+    _, first = file_contract(client, keys)
+    setup_resale(client, keys, d)
+    body = resale_body("ESF-FILED", sellers=(BUYER,), buyers=(WANG,), code=CODES[0])
+    r = _post(client, "/v1/resale-contracts", keys["buyer"], json=body)
+    assert r.status_code in (409, 422), r.text  # type: ignore[attr-defined]
+    assert _type(r) == "unit-not-sellable", r.text
+    again = {**CONTRACT, "number": "HT-2026-000009"}
+    r = _post(client, "/v1/contracts", keys["developer"], json=again)
+    assert r.status_code in (409, 422), r.text  # type: ignore[attr-defined]
+    assert _status(client, keys, first) == "ACTIVE"
+    # 王五 (no owner of OLD[0]) drafts naming its true owners, or himself and one of them.
+    for sellers in ((ZHANG, LI), (WANG, ZHANG)):
+        r = _post(client, "/v1/resale-contracts", keys["wang"], json=resale_body(sellers=sellers))
+        assert r.status_code in (403, 422), r.text  # type: ignore[attr-defined]
+        for value in (ZHANG["name"], ZHANG["id_number"], LI["name"], LI["id_number"]):
+            assert value not in r.text, (sellers, value)  # type: ignore[attr-defined]
+    r = _post(client, "/v1/resale-contracts", keys["wang"], json=resale_body(sellers=(ZHANG, LI)))
+    assert r.status_code == 403 and _type(r) == "not-a-drafter", r.text  # type: ignore[attr-defined]
