@@ -622,3 +622,76 @@ def test_a_filed_unit_is_neither_resold_nor_sold_again_before_its_registration(a
             assert value not in r.text, (sellers, value)  # type: ignore[attr-defined]
     r = _post(client, "/v1/resale-contracts", keys["wang"], json=resale_body(sellers=(ZHANG, LI)))
     assert r.status_code == 403 and _type(r) == "not-a-drafter", r.text  # type: ignore[attr-defined]
+
+
+def test_a_cancelled_resales_deposit_is_not_released_by_the_next_sales_registration(
+    api: Api,
+) -> None:
+    """Cancelled by agreement with its deposit still held; the home is sold again and the
+    transfer registered: the old filing's deposit is not released to the sellers on the new
+    sale's registration; it is refunded, once; the new filing's money is its own."""
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    _, old, _ = file_resale(client, keys)
+    bank = _bank(client, keys["bank"], BANK)
+    funds = f"/v1/filings/{old}/funds"
+    deposit = bank.signed("deposit", old, 3_000, account=SUPERVISION)
+    assert _post(client, f"{funds}/deposits", keys["bank"], json=deposit).status_code == 201  # type: ignore[attr-defined]
+    r = _propose(client, keys["li"], old, "cancellation")
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    for field, who, person in (
+        ("seller-1", "zhang", ZHANG_P),
+        ("seller-2", "li", LI_P),
+        ("buyer-1", "buyer", BUYER),
+        ("agent", "agent", AGENT),
+    ):
+        assert sign(client, keys[who], cid, field, person).status_code in (200, 201)
+    assert _status(client, keys, old) == "CANCELLED"
+    # Sold again, to the same buyer, and registered.
+    r = _post(client, "/v1/resale-contracts", keys["agency"], json=resale_body("ESF-AGAIN"))
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    again = r.json()["id"]  # type: ignore[attr-defined]
+    for field, who, person in (
+        ("seller-1", "zhang", ZHANG_P),
+        ("seller-2", "li", LI_P),
+        ("buyer-1", "buyer", BUYER),
+    ):
+        assert sign(client, keys[who], again, field, person).status_code == 200
+    r = sign(client, keys["agent"], again, "agent", AGENT)
+    assert r.status_code == 201, r.text
+    new = r.json()["filing"]
+    r = _post(client, f"/v1/units/{OLD[0]}/registration", keys["authority"], json=TRANSFER)
+    assert r.status_code == 200 and r.json()["filing"] == new, r.text  # type: ignore[attr-defined]
+    release = bank.signed("release", old, 3_000, account=SUPERVISION)
+    r = _post(client, f"{funds}/releases", keys["bank"], json=release)
+    assert r.status_code in (409, 422), r.text  # type: ignore[attr-defined]
+    refund = bank.signed("refund", old, 3_000, account=SUPERVISION)
+    assert _post(client, f"{funds}/refunds", keys["bank"], json=refund).status_code == 201  # type: ignore[attr-defined]
+    for kind in ("refund", "release"):
+        twice = bank.signed(kind, old, 1, account=SUPERVISION)
+        r = _post(client, f"{funds}/{kind}s", keys["bank"], json=twice)
+        assert r.status_code in (409, 422), (kind, r.text)  # type: ignore[attr-defined]
+    # The new filing's account knows nothing of the old money.
+    r = client.get(f"/v1/filings/{new}/funds", headers=keys["bank"])
+    assert r.status_code in (200, 404), r.text
+    seen = r.json()
+    assert seen.get("balance_fen", 0) == 0 and "3000" not in json.dumps(seen), seen
+    release = bank.signed("release", new, 3_000, account=SUPERVISION)
+    r = _post(client, f"/v1/filings/{new}/funds/releases", keys["bank"], json=release)
+    assert r.status_code in (409, 422), r.text  # type: ignore[attr-defined]
+
+
+def test_a_strangers_idempotency_key_replays_nothing_of_anothers(api: Api) -> None:
+    """Another developer sending the developer's Idempotency-Key gets no answer of the
+    developer's (the draft's answer carries invitation tokens)."""
+    client, keys, _ = api
+    _setup_registry(client, keys)
+    headers = {**keys["developer"], "Idempotency-Key": "shared-key"}
+    r = client.post("/v1/contracts", json=CONTRACT, headers=headers)
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    stranger = {**keys["other"], "Idempotency-Key": "shared-key"}
+    r = client.post("/v1/contracts", json=CONTRACT, headers=stranger)
+    assert r.status_code != 201 and cid not in r.text, r.text
+    assert "token" not in r.text or r.json().get("invitations") is None, r.text
