@@ -673,7 +673,7 @@ def test_a_cancelled_resales_deposit_is_not_released_by_the_next_sales_registrat
         r = _post(client, f"{funds}/{kind}s", keys["bank"], json=twice)
         assert r.status_code in (409, 422), (kind, r.text)  # type: ignore[attr-defined]
     # The new filing's account knows nothing of the old money.
-    r = client.get(f"/v1/filings/{new}/funds", headers=keys["bank"])
+    r = client.get(f"/v1/filings/{new}/funds", headers=keys["authority"])
     assert r.status_code in (200, 404), r.text
     seen = r.json()
     assert seen.get("balance_fen", 0) == 0 and "3000" not in json.dumps(seen), seen
