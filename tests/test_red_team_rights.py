@@ -157,7 +157,16 @@ def test_no_resale_party_reaches_the_original_developer_by_any_get_route(api: Ap
     r = sign(client, keys["agent"], cid, "agent", AGENT)
     assert r.status_code == 201, r.text
     second = r.json()["filing"]
-    r = _propose(client, keys["wang"], second, "change", changes="交付日期改为 2027-04-30。")
+    # Free text a party writes (the reason, the changes) naming the people: never shown to
+    # those who may not see them.
+    r = _propose(
+        client,
+        keys["wang"],
+        second,
+        "change",
+        reason=f"{WANG[0]}（{WANG[1]}）与经纪人{AGENT[0]}协商一致",
+        changes=f"交付日期改为 2027-04-30，{WANG[0]} 签收。",
+    )
     assert r.status_code == 201, r.text
     change = r.json()["id"]
     for field, who, person in (("seller-1", "buyer", BUYER), ("buyer-1", "wang", WANG)):
@@ -695,3 +704,41 @@ def test_a_strangers_idempotency_key_replays_nothing_of_anothers(api: Api) -> No
     r = client.post("/v1/contracts", json=CONTRACT, headers=stranger)
     assert r.status_code != 201 and cid not in r.text, r.text
     assert "token" not in r.text or r.json().get("invitations") is None, r.text
+
+
+def test_an_unused_invitation_ends_when_the_contract_is_filed_without_it(api: Api) -> None:
+    """Fixed with the withdrawn case: the buyer signs with an API key instead; the filed
+    contract's unused invitation no longer shows it or checks identities."""
+    client, keys, _ = api
+    _setup_registry(client, keys)
+    cid, invited = _draft(client, keys)
+    token = invited["buyer-1"]["token"]
+    _post(client, f"/v1/contracts/{cid}/seal", keys["developer"])
+    r = sign(client, keys["buyer"], cid, "buyer-1", BUYER)
+    assert r.status_code == 201, r.text
+    for method, path, body in [
+        ("GET", "", None),
+        ("GET", "/pages/0", None),
+        ("POST", "/identity", {"name": BUYER[0], "id_number": BUYER[1]}),
+    ]:
+        r = client.request(method, _base(cid, "buyer-1") + path, headers=_h(token), json=body)
+        assert r.status_code == 410 and _type(r) == "invitation-expired", (path, r.text)
+
+
+def test_an_agent_or_a_stranger_proposes_nothing_for_the_parties(api: Api) -> None:
+    """Who may propose a resale's cancellation: its sellers and buyers. Not the agency, nor
+    a person named nowhere; the agent is a signer, and whatever it may propose, nothing is
+    cancelled without every party."""
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    _, number, _ = file_resale(client, keys)
+    r = _propose(client, keys["agent"], number, "cancellation")
+    assert r.status_code in (201, 403), r.text
+    if r.status_code == 201:
+        cid = r.json()["id"]
+        r = sign(client, keys["agent"], cid, "agent", AGENT)
+        assert r.status_code == 409 and _type(r) == "contract-state", r.text
+    for who in ("agency", "wang", "developer", "bank", "tax", "stats"):
+        r = _propose(client, keys[who], number, "cancellation")
+        assert r.status_code in (403, 404, 409), (who, r.text)
+    assert _status(client, keys, number) == "ACTIVE"
