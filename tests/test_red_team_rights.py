@@ -751,3 +751,25 @@ def test_an_agent_or_a_stranger_proposes_nothing_for_the_parties(api: Api) -> No
         r = _propose(client, keys[who], number, "cancellation")
         assert r.status_code in (403, 404, 409), (who, r.text)
     assert _status(client, keys, number) == "ACTIVE"
+
+
+def test_agreements_proposed_at_once_leave_one_being_signed(
+    server: tuple[str, dict[str, dict[str, str]], Deployment],
+) -> None:
+    """Fixed (PostgreSQL): eight proposals at once (cancellations and changes, by the
+    buyer) each saw no agreement being signed, and a cancellation and a change were both
+    drafted. Now one agreement is drafted, the others a problem, never a 500."""
+    base, keys, d = server
+    with httpx.Client(base_url=base, timeout=120) as client:
+        setup_resale(client, keys, d)
+        _, number, _ = file_resale(client, keys)
+    calls = [
+        (
+            f"/v1/filings/{number}/{kind}-agreements",
+            {"reason": "协商一致", **({"changes": "改期"} if kind == "change" else {})},
+        )
+        for kind in ("cancellation", "change") * 4
+    ]
+    answers = _race(base, keys["buyer"], calls)
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201] + [409] * 7, [a.text[:200] for a in answers]
