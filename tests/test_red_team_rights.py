@@ -60,6 +60,7 @@ __all__ = ["server"]  # the fixture
 # The sweeps below make hundreds of reads with one key: a limiter of their own (no Redis,
 # shared by every test with the same keys) and a rate that lets them.
 RATE = 100_000
+PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
@@ -773,3 +774,61 @@ def test_agreements_proposed_at_once_leave_one_being_signed(
     answers = _race(base, keys["buyer"], calls)
     codes = sorted(a.status_code for a in answers)
     assert codes == [201] + [409] * 7, [a.text[:200] for a in answers]
+
+
+def test_nul_and_control_characters_on_the_new_routes_are_problems(api: Api) -> None:
+    """PostgreSQL refuses NUL in text: every new route answers a problem, never a 500, and
+    writes nothing. Fixed: an agreement's reason with a NUL was drafted on SQLite (and
+    refused on PostgreSQL); its free text now admits no control characters on either."""
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    r = _post(client, "/v1/resale-contracts", keys["agency"], json=resale_body("ESF-NUL"))
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    cid = r.json()["id"]  # type: ignore[attr-defined]
+    token = r.json()["invitations"][0]["token"]  # type: ignore[attr-defined]
+    for method, path, headers, body in [
+        ("POST", f"/v1/contracts/{cid}%00/invitations/seller-1", keys["agency"], None),
+        ("POST", f"/v1/contracts/{cid}/invitations/seller-1%00", keys["agency"], None),
+        ("GET", f"/v1/invitations/{cid}%00/seller-1", _h(token), None),
+        ("GET", f"/v1/invitations/{cid}/seller-1%00", _h(token), None),
+        ("POST", f"/v1/invitations/{cid}/seller-1/identity", _h(token), {"name": "\x00"}),
+        (
+            "POST",
+            f"/v1/invitations/{cid}/seller-1/identity",
+            _h(token),
+            {"name": ZHANG["name"], "id_number": "\x00", "id_type": "\x00"},
+        ),
+        ("GET", f"/v1/contracts/{cid}%00", keys["zhang"], None),
+        ("GET", "/v1/contracts", keys["zhang"], {"unit": "\x00"}),
+    ]:
+        if method == "GET" and body is not None:
+            r = client.get(path, headers=headers, params=body)
+        else:
+            r = client.request(
+                method, path, headers={**headers, "Idempotency-Key": path}, json=body
+            )
+        assert r.status_code < 500, (path, r.text)
+        if r.status_code == 200:  # a filter matching nothing
+            assert r.json() == {"items": [], "next": None}, (path, r.text)
+        else:
+            assert r.headers["content-type"].startswith(PROBLEM), (path, r.text)
+    # Signed by everyone, filed: agreements with NUL in their free text.
+    for field, who, person in (
+        ("seller-1", "zhang", ZHANG_P),
+        ("seller-2", "li", LI_P),
+        ("buyer-1", "buyer", BUYER),
+    ):
+        assert sign(client, keys[who], cid, field, person).status_code == 200
+    r = sign(client, keys["agent"], cid, "agent", AGENT)
+    assert r.status_code == 201, r.text
+    number = r.json()["filing"]
+    for kind, body in (
+        ("cancellation", {"reason": "\x00"}),
+        ("change", {"reason": "x", "changes": "改\x00期"}),
+        ("cancellation", {"reason": "x" * 100_000}),
+    ):
+        r = _post(client, f"/v1/filings/{number}/{kind}-agreements", keys["buyer"], json=body)
+        assert r.status_code in (413, 422), (kind, r.text)  # type: ignore[attr-defined]
+    r = _post(client, f"/v1/filings/{number}%00/cancellation-agreements", keys["buyer"], json={})
+    assert r.status_code in (404, 422), r.text  # type: ignore[attr-defined]
+    assert _status(client, keys, number) == "ACTIVE"
