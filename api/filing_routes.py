@@ -184,13 +184,26 @@ class FlagIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+# An agreement's free text is rendered into the document every party signs: no control
+# characters (a NUL was kept on SQLite and refused on PostgreSQL), line breaks in the changes.
+LINES = r"^[^\x00-\x09\x0b-\x1f\x7f]*$"
+
+
 class CancellationIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=500, examples=["买受人因工作调动，双方协商解除"])
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        pattern=ownership_routes.PLAIN,
+        examples=["买受人因工作调动，双方协商解除"],
+    )
 
 
 class ChangeIn(CancellationIn):
     changes: str = Field(
-        min_length=1, max_length=4000, examples=["交付日期由 2028-06-30 变更为 2028-12-31。"]
+        min_length=1,
+        max_length=4000,
+        pattern=LINES,
+        examples=["交付日期由 2028-06-30 变更为 2028-12-31。"],
     )
 
 

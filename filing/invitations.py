@@ -140,18 +140,37 @@ def find(conn: Connection, token: str, contract_id: str, field: str, now: dt.dat
     )
 
 
-def failed_attempt(conn: Connection, invited: Invited) -> int:
-    """Count a failed identity check; returns the attempts left (as counted in the
-    database: checks racing each other are each counted)."""
+def take_attempt(conn: Connection, invited: Invited) -> None:
+    """Count an identity check before it is judged, while attempts are left. Checks sent
+    at once are each counted by this one conditional update, so no more than
+    ``MAX_ATTEMPTS`` are ever judged (counting after judging let racing guesses each be
+    judged against the same count)."""
+    t = schema.signing_invitations
+    done = conn.execute(
+        update(t)
+        .where(t.c.token_sha256 == invited.token_sha256, t.c.attempts < MAX_ATTEMPTS)
+        .values(attempts=t.c.attempts + 1)
+    )
+    if done.rowcount != 1:
+        raise InvitationLocked(
+            f"{MAX_ATTEMPTS} failed identity checks: ask the drafter for a new invitation"
+        )
+
+
+def attempts_left(conn: Connection, invited: Invited) -> int:
     t = schema.signing_invitations
     mine = t.c.token_sha256 == invited.token_sha256
-    conn.execute(update(t).where(mine).values(attempts=t.c.attempts + 1))
     return max(0, MAX_ATTEMPTS - int(conn.execute(select(t.c.attempts).where(mine)).scalar_one()))
 
 
 def identity_passed(conn: Connection, invited: Invited, now: dt.datetime) -> None:
+    """The check passed: recorded, and its attempt (taken before judging) given back."""
     t = schema.signing_invitations
-    conn.execute(update(t).where(t.c.token_sha256 == invited.token_sha256).values(identity_at=now))
+    conn.execute(
+        update(t)
+        .where(t.c.token_sha256 == invited.token_sha256)
+        .values(identity_at=now, attempts=t.c.attempts - 1)
+    )
 
 
 def consume(conn: Connection, invited: Invited, now: dt.datetime) -> None:

@@ -81,13 +81,22 @@ class PhoneSigning:
         self.identity = identity
         self.clock = clock
 
-    def _open(self, conn: Connection, contract_id: str, field: str, token: str) -> Invited:
-        return invitations.find(conn, token, contract_id, field, self.clock.now())
+    def _open(
+        self, conn: Connection, contract_id: str, field: str, token: str
+    ) -> tuple[Invited, dict[str, Any]]:
+        """The live invitation and its contract, which must still be a draft: a withdrawn
+        or expired draft's invitations end with it (no pages, no identity checks)."""
+        invited = invitations.find(conn, token, contract_id, field, self.clock.now())
+        c = _contract(conn, contract_id)
+        if c["status"] != ContractStatus.DRAFT:
+            raise invitations.InvitationExpired(
+                f"the contract is {c['status'].lower()}: its invitations ended with the draft"
+            )
+        return invited, c
 
     def view(self, contract_id: str, field: str, token: str) -> InvitationView:
         with self.engine.connect() as conn:
-            invited = self._open(conn, contract_id, field, token)
-            c = _contract(conn, contract_id)
+            invited, c = self._open(conn, contract_id, field, token)
         contract = kinds.load(c["kind"], c["data"])
         declared, party = kinds.get(c["kind"]).signers(contract)[field]
         order = list(kinds.get(c["kind"]).signature_fields(contract)[:-1])
@@ -112,8 +121,7 @@ class PhoneSigning:
     def page(self, contract_id: str, field: str, token: str, index: int) -> bytes:
         """Page ``index`` of the contract as it stands (with the signatures so far), PNG."""
         with self.engine.connect() as conn:
-            self._open(conn, contract_id, field, token)
-            pdf = _contract(conn, contract_id)["current_pdf"]
+            pdf = self._open(conn, contract_id, field, token)[1]["current_pdf"]
         return page_images.page_png(pdf, index)
 
     def check_identity(
@@ -123,9 +131,10 @@ class PhoneSigning:
         party and the identity records. Only the invited party's own ID number is ever
         looked up (the records answer nobody about anyone else); each failure counts."""
         with self.engine.connect() as conn:
-            invited = self._open(conn, contract_id, field, token)
-            c = _contract(conn, contract_id)
+            invited, c = self._open(conn, contract_id, field, token)
         party = kinds.get(c["kind"]).signers(kinds.load(c["kind"], c["data"]))[field][1]
+        with write_transaction(self.engine) as conn:  # counted before judged: see take_attempt
+            invitations.take_attempt(conn, invited)
         reason = None
         if (name, id_type, id_number) != (party.name, party.id_type, invited.id_number):
             reason = "the name or ID number is not the invited party's"
@@ -136,7 +145,7 @@ class PhoneSigning:
                 reason = str(exc)
         with write_transaction(self.engine) as conn:
             if reason is not None:
-                left = invitations.failed_attempt(conn, invited)
+                left = invitations.attempts_left(conn, invited)
             else:
                 invitations.identity_passed(conn, invited, self.clock.now())
         if reason is not None:
@@ -148,8 +157,7 @@ class PhoneSigning:
         """After the identity check: certify the phone's key for this field and prepare the
         signature; answers what the phone signs."""
         with self.engine.connect() as conn:
-            invited = self._open(conn, contract_id, field, token)
-            c = _contract(conn, contract_id)
+            invited, c = self._open(conn, contract_id, field, token)
         if not invited.identity_checked:
             raise invitations.IdentityNotChecked("pass the identity check first")
         party = kinds.get(c["kind"]).signers(kinds.load(c["kind"], c["data"]))[field][1]
@@ -171,7 +179,7 @@ class PhoneSigning:
             raise SignatureRejected(str(exc)) from exc
         with self.engine.connect() as conn:
             try:
-                invited = self._open(conn, contract_id, field, token)
+                invited, _ = self._open(conn, contract_id, field, token)
             except invitations.InvitationUsed:
                 # A retry of the signature that used it (its answer lost on the way): the
                 # outcome as recorded, so a phone that lost the answer still learns it.

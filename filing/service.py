@@ -1082,6 +1082,10 @@ class FilingService:
             raise ContractStateError("a change agreement states the changes")
         a = schema.filing_agreements
         with write_transaction(self.engine) as conn:
+            # One proposal at a time per filing: the filed contract's row is the lock
+            # (PostgreSQL; SQLite's writer lock serialises already). Without it, proposals
+            # racing each saw no agreement being signed, and two were drafted.
+            self._contract(conn, c["id"])
             f = self._active_filing(conn, number)
             if f.registered_at is not None:
                 # Refused now, not at the last signature: after 转移登记 (or a new home's
