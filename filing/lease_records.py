@@ -72,12 +72,27 @@ def live_leases(conn: Connection, unit_id: int, now: dt.datetime) -> tuple[LiveL
     return tuple(LiveLease(str(r[0]), r[1], r[2], r[3]) for r in rows)
 
 
-def entrustments(conn: Connection, unit_id: int) -> tuple[Entrustment, ...]:
+def entrustments(
+    conn: Connection, unit_id: int, since: dt.datetime | None = None
+) -> tuple[Entrustment, ...]:
+    """The unit's entrustments recorded at or after ``since``: those its current owners
+    gave (``since``: when their ownership was recorded). A former owner's entrustment
+    ends with the ownership that gave it: it does not let an enterprise lease the buyer's
+    home after the transfer."""
     e = lease_schema.lease_entrustments.c
-    rows = conn.execute(
-        select(e.reference, e.enterprise, e.valid_from, e.valid_until).where(e.unit_id == unit_id)
-    ).all()
-    return tuple(Entrustment(r[0], r[1], r[2], r[3]) for r in rows)
+    query = select(e.reference, e.enterprise, e.valid_from, e.valid_until, e.at).where(
+        e.unit_id == unit_id
+    )
+    rows = conn.execute(query).all()
+    return tuple(
+        Entrustment(r[0], r[1], r[2], r[3])
+        for r in rows
+        if since is None or _aware(r[4]) >= _aware(since)
+    )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def facts(conn: Connection, code: str, now: dt.datetime) -> LeaseFacts:
@@ -91,7 +106,9 @@ def facts(conn: Connection, code: str, now: dt.datetime) -> LeaseFacts:
         use=str(use),
         ownership=None if record is None else record.ownership,
         live_leases=live_leases(conn, unit.id, now),
-        entrustments=entrustments(conn, unit.id),
+        entrustments=()
+        if record is None
+        else entrustments(conn, unit.id, since=record.recorded_at),
     )
 
 
@@ -139,6 +156,10 @@ def certificate(conn: Connection, number: str) -> bytes | None:
     return None if pdf is None else bytes(pdf)
 
 
+class EndedAlready(ValueError):
+    """The lease ended meanwhile (an expiry, a cancellation): nothing more to end."""
+
+
 def end(conn: Connection, number: str, on: dt.date, reason: str) -> None:
     """The lease ends (early, or at its term): no longer live, its space free after ``on``."""
     le = lease_schema.leases
@@ -147,8 +168,8 @@ def end(conn: Connection, number: str, on: dt.date, reason: str) -> None:
         .where(le.c.filing_number == number, le.c.ended_on.is_(None))
         .values(ended_on=on, end_reason=reason)
     ).rowcount
-    if done != 1:
-        raise ValueError(f"lease {number} has ended already")
+    if done != 1:  # another ended it first (PostgreSQL re-reads the row it waited for)
+        raise EndedAlready(f"lease {number} has ended already")
 
 
 def lease_of(conn: Connection, number: str) -> LeaseState | None:

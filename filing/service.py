@@ -68,7 +68,14 @@ from filing.entry import (
     registration_record,
 )
 from filing.kinds import AnyContract, Kind, LaterEvent, PartyRole, SigningMethod, TransactionKind
-from filing.lease import DEFAULT_2020, LeaseRuleSet, Proposal, check_lease, check_overlap
+from filing.lease import (
+    DEFAULT_2020,
+    LeaseRuleSet,
+    Proposal,
+    check_lease,
+    check_lessors,
+    check_overlap,
+)
 from filing.maintenance import MaintenanceRuleSet
 from filing.resale import CHANGSHA_2018, ResaleRuleSet, check_resale
 from filing.seals import known_validation_data
@@ -920,6 +927,13 @@ class FilingService:
             if view.status is not kind.reserved or view.reserved_for != c["id"]:
                 raise UnitTaken(f"unit {code} is no longer held for this contract")
         # A lease's space is held by its live draft: no other lease of it could be drafted.
+        # Its lessors are judged again: the owners who drafted it (or entrusted its
+        # enterprise) may have sold the home since (转移登记), and then may not lease it.
+        if isinstance(contract, LeaseContract):
+            now_facts = lease_records.facts(conn, code, self.clock.now())
+            failures = check_lessors(now_facts, _proposal(contract))
+            if failures:
+                raise NotSellable(failures, kind.kind)
 
         sealed = self._seal(pdf, revocation)
         at = self.clock.now().replace(microsecond=0)
@@ -1183,13 +1197,27 @@ class FilingService:
             due = lease_records.due_to_expire(conn, day)
         indexes = []
         for number in due:
-            with write_transaction(self.engine) as conn:
-                f = self._active_filing(conn, number)
-                lease = lease_records.lease_of(conn, number)
-                if lease is None or lease.ended_on is not None or lease.ends_on >= day:
-                    continue  # ended or renewed meanwhile
-                indexes.append(self._expire_in(conn, f, lease.ends_on, actor))
-                completed(conn, number)
+            # Another run (the daily job twice), a cancellation or a renewal may have got
+            # there since ``due`` was read: that lease is skipped, not the run failed.
+            try:
+                with write_transaction(self.engine) as conn:
+                    f = conn.execute(
+                        select(schema.filings).where(schema.filings.c.number == number)
+                    ).first()
+                    lease = lease_records.lease_of(conn, number)
+                    if (
+                        f is None
+                        or f.status != FilingStatus.ACTIVE
+                        or lease is None
+                        or lease.ended_on is not None
+                        or lease.ends_on >= day
+                    ):
+                        continue  # ended, cancelled or renewed meanwhile
+                    index = self._expire_in(conn, f, lease.ends_on, actor)
+                    completed(conn, number)
+            except lease_records.EndedAlready:
+                continue  # ended by another after the read: its entry rolled back with it
+            indexes.append(index)
         if indexes:
             self.d.sequencer().appended()
         return indexes
