@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 
 from filing.audit import audit_records
 from filing.maintenance_schema import maintenance_events, maintenance_uses
-from tests.helpers import BIN
+from tests.helpers import BIN, judgment_pdf
 from tests.test_filing_api import (
     BUYER,
     CODES,
@@ -320,3 +321,28 @@ def test_the_verifier_refuses_forged_maintenance_statements(mapi: Api, tmp_path:
     assert run.returncode != 0, run.stdout
     report = audit_records(d.log.engine)
     assert report.ok, report.problems
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="broken-open: a cancelled purchase's maintenance deposits stay in the unit's "
+    "balance (no refund to the buyer who paid them): the next buyer of the unit pays the "
+    "full amount due again and, as owner, holds both. A refund (the bank's signed "
+    "statement, a log entry) is a feature of its own, not a small fix.",
+)
+def test_a_cancelled_purchases_deposit_is_not_the_next_owners(mapi: Api) -> None:
+    client, keys, _ = mapi
+    _setup_registry(client, keys)
+    _, number = file_contract(client, keys)
+    bank = _bank(client, keys["bank"], BANK)
+    assert _deposit(client, bank, keys["bank"], number, 400_000).status_code == 201
+    r = _post(
+        client,
+        f"/v1/filings/{number}/cancellation",
+        {**keys["court"], "content-type": "application/pdf"},
+        params={"reason": "判决解除购房合同", "judgment": "(2027)湘0104民初9号"},
+        content=judgment_pdf("(2027)湘0104民初9号"),
+    )
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    account = client.get(f"/v1/units/{CODES[0]}/maintenance", headers=keys["authority"]).json()
+    assert account["balance_fen"] == 0, account  # the cancelled buyer's money, not the unit's
