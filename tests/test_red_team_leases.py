@@ -175,6 +175,33 @@ def test_an_enterprise_cannot_use_another_enterprises_entrustment(api: Api) -> N
     body["enterprise"]["credit_code"] = "91430100MA4OTHER02"
     r = _post(client, "/v1/lease-contracts", headers, json=body)
     assert r.status_code == 422 and r.json()["checks"] == ["NOT_ENTRUSTED"], r.text  # type: ignore[attr-defined]
+    # The enterprise's own entrustment of another unit (OLD[1], 王五's) does not cover OLD[0],
+    # nor does its entrustment of OLD[0] a term that starts before it.
+    a = keys["authority"]
+    mine = {"Authorization": _enterprise_key(api)["Authorization"]}
+    owners = {
+        "certificate": "湘（2016）长沙市不动产权第 0100302 号",
+        "owners": [{"name": WANG[0], "id_type": "居民身份证", "id_number": WANG[1]}],
+        "registered_on": "2016-05-02",
+    }
+    r = _post(client, f"/v1/units/{OLD[1]}/ownership", a, json=owners)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    entrust = {
+        "reference": "长住租委（2026）第 0302 号",
+        "enterprise": ENTERPRISE[1],
+        "enterprise_name": ENTERPRISE[0],
+        "valid_from": (TODAY - dt.timedelta(days=30)).isoformat(),
+        "valid_until": (TODAY + dt.timedelta(days=3 * 365)).isoformat(),
+    }
+    r = _post(client, f"/v1/units/{OLD[1]}/lease-entrustments", a, json=entrust)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    elsewhere = lease_body("ZL-O3", enterprise=True)
+    elsewhere["enterprise"]["entrustment"] = entrust["reference"]
+    r = _post(client, "/v1/lease-contracts", mine, json=elsewhere)
+    assert r.status_code == 422 and r.json()["checks"] == ["NOT_ENTRUSTED"], r.text  # type: ignore[attr-defined]
+    early = lease_body("ZL-O4", enterprise=True, start=TODAY - dt.timedelta(days=60))
+    r = _post(client, "/v1/lease-contracts", mine, json=early)
+    assert r.status_code == 422 and r.json()["checks"] == ["NOT_ENTRUSTED"], r.text  # type: ignore[attr-defined]
     both = {**lease_body("ZL-O2"), "enterprise": lease_body(enterprise=True)["enterprise"]}
     r = _post(client, "/v1/lease-contracts", keys["zhang"], json=both)
     assert r.status_code == 422 and _type(r) == "invalid-contract"
