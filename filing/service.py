@@ -1153,7 +1153,9 @@ class FilingService:
     def _renewable(
         self, conn: Connection, number: str, lease: LeaseContract, until: dt.date
     ) -> LeaseContract:
-        """The lease renewed to ``until``, if its extension is free: later than its current
+        """The lease renewed to ``until``, if its lessors may still lease the home (the
+        owners of record, or the enterprise they entrusted: a lease outlives a sale, but
+        the sellers renew it no more) and its extension is free: later than its current
         end, and no other live lease of the space in the days it adds."""
         current = lease_records.lease_of(conn, number)
         if current is None or current.ended_on is not None:
@@ -1161,7 +1163,12 @@ class FilingService:
         if until <= current.ends_on:
             raise ContractStateError(f"a renewal ends after {current.ends_on.isoformat()}")
         f = self._active_filing(conn, number)
-        lease_records.lock_unit(conn, f.unit_id)
+        code = self._unit_code(conn, f.unit_id)
+        failures = check_lessors(
+            lease_records.facts(conn, code, self.clock.now()), _proposal(lease)
+        )
+        if failures:  # facts() took the unit's lock: the overlap below is judged under it
+            raise NotSellable(failures, kinds.get(f.kind).kind)
         extension = dataclasses.replace(
             _proposal(lease), start=current.ends_on + dt.timedelta(days=1), end=until
         )

@@ -452,3 +452,29 @@ def test_a_renewal_into_days_a_later_draft_took_is_refused_at_its_last_signature
     assert _leases(client, keys)[0]["end"] == end.isoformat()
     report = audit_records(d.log.engine)
     assert report.ok, report.problems
+
+
+def test_the_former_owners_do_not_renew_a_lease_of_the_home_they_sold(api: Api) -> None:
+    """Broken, fixed: a filed lease survives the sale (买卖不破租赁), but its renewal (续订)
+    is a new agreement: 张三 and 李四, owners no more, extended the lessee's term in 王五's
+    home, by signing a renewal proposed before the transfer, or proposing one after it."""
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    room = {"space": "主卧", "room_area": "20.00", "occupants": 1}
+    _, first, _ = file_lease(client, keys, number="ZL-A", **room)
+    _, second, _ = file_lease(client, keys, number="ZL-B", **{**room, "space": "次卧"})
+    end = dt.date.fromisoformat(_leases(client, keys)[0]["end"])
+    body = {"reason": "续租半年", "end": (end + dt.timedelta(days=180)).isoformat()}
+    r = _post(client, f"/v1/filings/{first}/renewal-agreements", keys["buyer"], json=body)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    aid = r.json()["id"]  # type: ignore[attr-defined]
+    assert sign(client, keys["zhang"], aid, "lessor-1", ZHANG_P).status_code == 200
+    _sell_to_wang(client, keys)
+    assert sign(client, keys["li"], aid, "lessor-2", LI_P).status_code == 200
+    r = sign(client, keys["buyer"], aid, "lessee-1", BUYER)
+    assert r.status_code == 422 and r.json()["checks"] == ["LESSORS_NOT_OWNERS"], r.text
+    r = _post(client, f"/v1/filings/{second}/renewal-agreements", keys["zhang"], json=body)
+    assert r.status_code == 422 and r.json()["checks"] == ["LESSORS_NOT_OWNERS"], r.text  # type: ignore[attr-defined]
+    assert {x["end"] for x in _leases(client, keys)} == {end.isoformat()}
+    report = audit_records(d.log.engine)
+    assert report.ok, report.problems
