@@ -317,6 +317,8 @@ def _demo_city(args: argparse.Namespace) -> int:
         f"({made['transfers']} transferred, {made['resales_cancelled']} cancelled, "
         f"{made['fund_events']} supervised-fund events); {made['maintenance_deposits']} "
         f"maintenance-fund deposits, {made['maintenance_debits']} units debited for a repair; "
+        f"{made['leases']} leases ({made['leases_ended']} ended early, {made['leases_renewed']} "
+        f"renewed, {made['leases_expired']} expired); "
         f"log size {made['log_size']}"
     )
     print(f"see it: wangqian serve --data {args.data}, then /dashboard#key=<authority key>")

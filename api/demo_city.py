@@ -13,6 +13,12 @@ filings' documents, though, are placeholders, not signed PDFs (sealing thousands
 take an hour): demo-city filings do not verify, and it refuses a data directory that
 already holds filings.
 
+Leases (租赁备案): most old-community homes not resold are let by their owners over the same
+year, a whole home or its two rooms to different lessees, for six months or a year, at rents
+that differ by district; some end early by agreement, some are renewed (续订) for a year, and
+the rest expire when their term has run out (the authority's daily 期满终止). Each step goes
+through the same transactions as the live requests, dated when it happened.
+
 Maintenance funds (住宅专项维修资金): the city adopts the example rule set (from 2026-01-01;
 filings before owe nothing), most buyers' funds are deposited by the designated bank with
 its own signed statements (today: a bank's certificate is valid from when it is issued),
@@ -37,11 +43,14 @@ from filing.deployment import Deployment
 from filing.drafting import ResaleTerms
 from filing.funds import FundEventKind
 from filing.history_import import Batch, HistoryExists, HistoryImport
+from filing.lease_drafting import LeaseTerms
 from filing.maintenance_service import KIND, MaintenanceService
 from filing.ownership import ownership_of
 from filing.platform import filing_service
+from filing.statistics import city_day
 from keys.banks import issue_bank_certificate
 from signing.contract import Areas, DisputeResolution, Party, Payment, PaymentMethod, Unit
+from signing.lease import PaymentCycle
 from signing.resale import Supervision, TaxSplit
 from signing.sample import sample_contract
 from verifier import fund_statement
@@ -95,6 +104,10 @@ class CitySize:
     resold_share: float = 0.6  # of its homes, resold within the year
     resale_cancelled_share: float = 0.08  # of the resales, cancelled and refunded
     deposited_share: float = 0.8  # of the filings owing maintenance fund
+    leased_share: float = 0.8  # of the old homes not resold, let within the year
+    rooms_share: float = 0.35  # of those, let room by room (分租) rather than whole
+    lease_ended_share: float = 0.15  # of the leases, ended early by agreement
+    lease_renewed_share: float = 0.3  # of the leases, renewed (续订) before their end
 
 
 # A resale's steps after its filing, in days: the deposit into the supervision account,
@@ -103,6 +116,8 @@ DEPOSIT_AFTER = (1, 7)
 TRANSFER_AFTER = (15, 45)
 RELEASE_AFTER = (1, 5)
 CANCEL_AFTER = (5, 30)
+LEASE_TERMS = (182, 365)  # days: six months or a year
+ROOMS = (("主卧", Decimal("22.50")), ("次卧", Decimal("14.80")))
 EXISTING_DEVELOPER = ("长沙市房地产开发总公司", "91430100OLD0000000")
 
 
@@ -188,6 +203,10 @@ class _Tally:
     resales_cancelled: int = 0
     transfers: int = 0
     fund_events: int = 0
+    leases: int = 0
+    leases_ended: int = 0
+    leases_renewed: int = 0
+    leases_expired: int = 0
     live: list[tuple[str, str]] = field(default_factory=list)  # new homes' filings in force
 
 
@@ -240,6 +259,11 @@ def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> 
                 moment = today - dt.timedelta(days=rng.randrange(365), minutes=rng.randrange(600))
                 plan = _Resale(rng, r, owners, moment, today, r["code"] in cancelled, bank, tally)
                 plan.schedule(at)
+            elif rng.random() < size.leased_share:  # let by its owners (not resold: same owners)
+                spaces = ROOMS if rng.random() < size.rooms_share else (("", None),)
+                for space, room_area in spaces:
+                    lease = _Lease(rng, size, r, owners, space, room_area, today, tally)
+                    lease.schedule(at)
         steps.sort(key=lambda s: (s[0], s[1]))
         for start in range(0, len(steps), 500):
             with history.batch() as batch:
@@ -255,6 +279,10 @@ def generate(data_dir: Path, seed: int = 2026, size: CitySize | None = None) -> 
             "resales_cancelled": tally.resales_cancelled,
             "transfers": tally.transfers,
             "fund_events": tally.fund_events,
+            "leases": tally.leases,
+            "leases_ended": tally.leases_ended,
+            "leases_renewed": tally.leases_renewed,
+            "leases_expired": tally.leases_expired,
             "maintenance_deposits": deposits,
             "maintenance_debits": debits,
             "log_size": cp.size if cp else 0,
@@ -421,6 +449,109 @@ class _Resale:
             self.tally.resales_cancelled += 1
 
         return step
+
+
+class _Lease:
+    """One lease of an old home (or of one of its rooms) by its owners: filed on its first
+    day, then ended early by agreement, renewed for a year, or expired the day after its
+    last; each step scheduled at its day, if it has come."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        size: CitySize,
+        r: dict[str, str],
+        owners: list[tuple[str, str]],
+        space: str,
+        room_area: Decimal | None,
+        today: dt.datetime,
+        tally: _Tally,
+    ) -> None:
+        self.rng, self.size, self.r, self.owners = rng, size, r, owners
+        self.space, self.room_area, self.today, self.tally = space, room_area, today, tally
+        self.moment = today - dt.timedelta(days=rng.randrange(365), minutes=rng.randrange(600))
+        self.start = city_day(self.moment)
+        self.end = self.start + dt.timedelta(days=rng.choice(LEASE_TERMS) - 1)
+        self.number = ""
+        # About 1/400 of the district's price per m² a month, a room dearer per m².
+        base = next(p for district, _, p in DISTRICTS if district == r["district"])
+        area = room_area or Decimal(r["forecast_building"])
+        per_m2 = Decimal(str(base / 400 * rng.uniform(0.85, 1.15))) * (
+            Decimal("1.2") if space else 1
+        )
+        self.rent = (per_m2 * area).quantize(Decimal("10"))
+
+    def schedule(self, at: Callable[[dt.datetime, Step], None]) -> None:
+        rng, size = self.rng, self.size
+        at(self.moment, self._file)
+        fate = rng.random()
+        term = (self.end - self.start).days
+        if fate < size.lease_ended_share:
+            ended = self.moment + dt.timedelta(days=rng.randint(20, max(21, term - 20)))
+            if ended <= self.today:
+                at(ended, self._end(ended))
+            return
+        last = self.end
+        if fate < size.lease_ended_share + size.lease_renewed_share:
+            renewed = _on(self.end - dt.timedelta(days=rng.randint(7, 30)))
+            if renewed > self.today:
+                return
+            last = self.end + dt.timedelta(days=365)
+            at(renewed, self._renew(renewed, last))
+        expiry = _on(last + dt.timedelta(days=1))  # the daily run the day after its last
+        if expiry <= self.today:
+            at(expiry, self._expire(expiry))
+
+    def _file(self, batch: Batch) -> None:
+        lessee = _person(self.rng)
+        terms = LeaseTerms(
+            unit_code=self.r["code"],
+            number=f"ZL-CITY-{self.tally.leases + 1:06d}",
+            lessors=tuple(Party("lessor", n, "居民身份证", i) for n, i in self.owners),
+            enterprise=None,
+            lessees=(Party("lessee", lessee[0], "居民身份证", lessee[1]),),
+            space=self.space,
+            room_area=self.room_area,
+            start=self.start,
+            end=self.end,
+            rent=self.rent,
+            cycle=self.rng.choice((PaymentCycle.MONTHLY, PaymentCycle.QUARTERLY)),
+            deposit=self.rent,
+            purpose="居住",
+            occupants=self.rng.randint(1, 2) if self.space else self.rng.randint(1, 4),
+            dispute=DisputeResolution.COURT,
+            dispute_body=f"长沙市{self.r['district']}人民法院",
+        )
+        self.number = batch.file(batch.compose_lease(terms, self.moment), self.moment)
+        self.tally.leases += 1
+
+    def _end(self, moment: dt.datetime) -> Step:
+        def step(batch: Batch) -> None:
+            # Synthetic history: the 解除协议 stands for itself by its number.
+            batch.cancel(self.number, "租赁双方协商解除", f"{self.number}-JC1", moment)
+            self.tally.leases_ended += 1
+
+        return step
+
+    def _renew(self, moment: dt.datetime, until: dt.date) -> Step:
+        def step(batch: Batch) -> None:
+            batch.renew(self.number, until, "续租一年", moment)
+            self.tally.leases_renewed += 1
+
+        return step
+
+    def _expire(self, moment: dt.datetime) -> Step:
+        def step(batch: Batch) -> None:
+            if batch.expire(self.number, moment) is None:
+                raise RuntimeError(f"lease {self.number} did not expire on {moment}")
+            self.tally.leases_expired += 1
+
+        return step
+
+
+def _on(day: dt.date) -> dt.datetime:
+    """A step on Beijing day ``day``: 10:00 there (02:00 UTC), as demo-city's today."""
+    return dt.datetime.combine(day, dt.time(2, 0), tzinfo=dt.UTC)
 
 
 def _maintenance(

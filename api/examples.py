@@ -214,6 +214,26 @@ RESPONSES: dict[str, Any] = {
         "valid_from": "2026-11-01",
         "valid_until": "2029-10-31",
     },
+    "POST /v1/units/{code}/lease-entrustment-ends": {
+        "unit": "430104001001GB00001F00010301",
+        "reference": "长住租委（2026）第 0001 号",
+        "enterprise": "91430100MA4LEASE01",
+        "valid_from": "2026-11-01",
+        "valid_until": "2029-10-31",
+        "ended_on": "2027-03-31",
+    },
+    "GET /v1/units/{code}/lease-entrustments": {
+        "unit": "430104001001GB00001F00010301",
+        "entrustments": [
+            {
+                "reference": "长住租委（2026）第 0001 号",
+                "enterprise": "91430100MA4LEASE01",
+                "valid_from": "2026-11-01",
+                "valid_until": "2029-10-31",
+                "ended_on": "2027-03-31",
+            }
+        ],
+    },
     "GET /v1/units/{code}/leases": {
         "unit": "430104001001GB00001F00010301",
         "leased": True,
@@ -307,6 +327,7 @@ RESPONSES: dict[str, Any] = {
         "contract_id": _CONTRACT_ID,
     },
     "GET /v1/filings/{number}/document": _PDF,
+    "GET /v1/filings/{number}/lease-certificate": _PDF,
     "GET /v1/filings/{number}/receipt": _RECEIPT,
     "POST /v1/filings/{number}/cancellation": {
         "filing": _FILING,

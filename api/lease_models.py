@@ -107,3 +107,11 @@ def lease_terms(data: LeaseIn) -> LeaseTerms:
         dispute=DisputeResolution[data.dispute],
         dispute_body=data.dispute_body,
     )
+
+
+class EntrustmentEndIn(BaseModel):
+    reference: str = Field(
+        pattern=PLAIN, min_length=1, max_length=64, description="the entrustment's 委托登记编号"
+    )
+    ended_on: dt.date = Field(description="its last day, within its term")
+    reason: str = Field(pattern=PLAIN, min_length=1, max_length=500, examples=["业主书面撤销委托"])

@@ -15,14 +15,20 @@ from fastapi.responses import JSONResponse, Response
 from api import auth, idempotency
 from api.auth import Caller, require
 from api.filing_routes import drafter_of, filing_errors
-from api.lease_models import EntrustmentIn, LeaseIn, RenewalIn, lease_terms
+from api.lease_models import EntrustmentEndIn, EntrustmentIn, LeaseIn, RenewalIn, lease_terms
 from api.problems import Problem
 from api.ratelimit import RateLimiter
 from filing import policy, registry
 from filing.contracts import NotForYourRole, UnknownFiling
 from filing.deployment import Deployment
 from filing.lease import Entrustment
-from filing.leasing import EntrustmentTaken, InvalidEntrustment, NoCertificate
+from filing.leasing import (
+    EntrustmentEnded,
+    EntrustmentTaken,
+    InvalidEntrustment,
+    NoCertificate,
+    UnknownEntrustment,
+)
 from filing.platform import Platform
 from filing.service import AgreementKind, Drafted, FilingError, UnknownContract
 from filing.statistics import city_day
@@ -182,6 +188,53 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
 
         return once(who, key, code.encode() + data.model_dump_json().encode(), run, answer)
 
+    @r.post(
+        "/units/{code}/lease-entrustment-ends",
+        status_code=201,
+        summary="Record that an entrustment ended or was revoked (委托终止/撤销)",
+        description="The authority records it after checking the owners' revocation (or the "
+        "agreement ending it). Append-only: the entrustment stays on record with its end. "
+        "Leases filed under it stand; the enterprise's new drafts under it are refused "
+        "(422 `unit-not-sellable`, NOT_ENTRUSTED). 404 `unknown-entrustment` (none of this "
+        "reference on the unit); 409 `entrustment-ended` (its end is recorded already); "
+        "422 `invalid-entrustment` (the day is outside its term).",
+    )
+    def end_entrustment(code: str, data: EntrustmentEndIn, who: Who, key: Key = None) -> Response:
+        require(who, *policy.RECORDS_ENTRUSTMENTS)
+
+        def run() -> Entrustment:
+            try:
+                return leases.end_entrustment(
+                    code, data.reference, data.ended_on, data.reason, who.org
+                )
+            except registry.UnknownUnit as exc:
+                raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
+            except UnknownEntrustment as exc:
+                raise Problem(404, "unknown-entrustment", "Unknown entrustment", str(exc)) from exc
+            except EntrustmentEnded as exc:
+                raise Problem(409, "entrustment-ended", "Entrustment ended", str(exc)) from exc
+            except InvalidEntrustment as exc:
+                raise Problem(422, "invalid-entrustment", "Invalid entrustment", str(exc)) from exc
+
+        def answer(e: Entrustment, live: bool) -> Response:
+            return JSONResponse({"unit": code, **_entrustment(e)}, status_code=201)
+
+        return once(who, key, code.encode() + data.model_dump_json().encode(), run, answer)
+
+    @r.get(
+        "/units/{code}/lease-entrustments",
+        summary="A unit's entrustments to rental enterprises, ended ones too",
+        description="For the authority, courts and departments. `ended_on` is null while "
+        "the entrustment has not ended.",
+    )
+    def unit_entrustments(code: str, who: Who) -> dict[str, Any]:
+        require(who, *policy.SEES_LEASES)
+        try:
+            found = leases.entrustments(code)
+        except registry.UnknownUnit as exc:
+            raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
+        return {"unit": code, "entrustments": [_entrustment(e) for e in found]}
+
     @r.get(
         "/units/{code}/leases",
         summary="A unit's lease status: its filed leases, no names",
@@ -248,3 +301,13 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         return once(who, key, day.encode(), run, answer)
 
     return r
+
+
+def _entrustment(e: Entrustment) -> dict[str, Any]:
+    return {
+        "reference": e.reference,
+        "enterprise": e.enterprise,
+        "valid_from": e.valid_from.isoformat(),
+        "valid_until": e.valid_until.isoformat(),
+        "ended_on": None if e.ended_on is None else e.ended_on.isoformat(),
+    }

@@ -194,6 +194,23 @@ class EntrustmentRecorded(BaseModel):
     valid_until: str
 
 
+class EntrustmentView(BaseModel):
+    reference: str = Field(description="委托登记编号")
+    enterprise: str = Field(description="the rental enterprise's 统一社会信用代码")
+    valid_from: str
+    valid_until: str
+    ended_on: str | None = Field(description="its last day if it ended or was revoked")
+
+
+class EntrustmentEnded(EntrustmentView):
+    unit: str
+
+
+class UnitEntrustments(BaseModel):
+    unit: str
+    entrustments: list[EntrustmentView]
+
+
 class UnitLease(BaseModel):
     filing: str
     space: str | None = Field(description="the room leased; null: the whole unit")
@@ -539,6 +556,8 @@ ANSWERS: dict[str, tuple[type[BaseModel], bool]] = {
     "POST /v1/resale-contracts": (Drafted, False),
     "POST /v1/lease-contracts": (Drafted, False),
     "POST /v1/units/{code}/lease-entrustments": (EntrustmentRecorded, False),
+    "POST /v1/units/{code}/lease-entrustment-ends": (EntrustmentEnded, False),
+    "GET /v1/units/{code}/lease-entrustments": (UnitEntrustments, False),
     "GET /v1/units/{code}/leases": (UnitLeases, False),
     "POST /v1/leases/expiry": (LeasesExpired, False),
     "POST /v1/filings/{number}/renewal-agreements": (AgreementDrafted, False),

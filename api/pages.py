@@ -327,12 +327,17 @@ DASHBOARD_PAGE = (
     + _STYLE
     + """.charts{display:flex;flex-wrap:wrap;gap:1em}.chart{border:1px solid #ddd}
 table.totals td,table.totals th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:right}
+tr.partial td{font-style:italic;color:#666}
 </style></head><body><header>网签备案监管 · Supervision dashboard</header><main>
 <p id="intro">打开方式 · open as
 <code>/dashboard#key=&lt;authority or statistics API key&gt;</code></p>
 <table class="totals" id="totals"></table><div class="charts">
 <div class="chart" id="trend"></div><div class="chart" id="districts"></div>
-<div class="chart" id="stock"></div></div><div id="status" role="status"></div>
+<div class="chart" id="stock"></div></div>
+<h2>租赁备案 · Leases</h2><div class="charts">
+<div class="chart" id="leases"></div><div class="chart" id="rents"></div></div>
+<table class="totals" id="lease-months"></table>
+<div id="status" role="status"></div>
 </main><script>
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.hash.slice(1));
@@ -374,11 +379,39 @@ async function load() {
     row("维修资金余额 maintenance funds held", money(m.balance_fen / 100));
     row("维修资金累计交存 deposited", money(m.deposited_fen / 100));
     row("维修资金累计使用 used", money(m.used_fen / 100)); }
-  for (const chart of ["trend", "districts", "stock"]) {
+  // 租赁备案 by month (北京时间) and district: leases filed, average monthly rent.
+  const leases = await fetch("/v1/stats/filings?leases=true&period=month&by=district",
+                             {headers});
+  if (leases.ok) leaseTable(await leases.json(), sep, money);
+  for (const chart of ["trend", "districts", "stock", "leases", "rents"]) {
     const r = await fetch("/v1/stats/charts/" + chart + ".svg", {headers});
     $(chart).innerHTML = await r.text();  // our own SVG, labels escaped on the server
   }
   document.body.dataset.state = "READY";
+}
+function leaseTable(rows, sep, money) {
+  // Today in Beijing; its month is marked as to date unless today is its last day (as the
+  // charts' partial_last: filing/statistics.py period_is_partial).
+  const now = new Date(Date.now() + 8 * 3600e3);
+  const month = now.toISOString().slice(0, 7);
+  const running = new Date(now.getTime() + 86400e3).getUTCDate() !== 1;
+  const districts = [...new Set(rows.map((r) => r.key))].sort();
+  const months = [...new Set(rows.map((r) => r.period))].sort().reverse();
+  const table = $("lease-months");
+  const tr = (cells, tag) => { const row = document.createElement("tr");
+    for (const c of cells) { const td = document.createElement(tag); td.textContent = c;
+      row.appendChild(td); } table.appendChild(row); return row; };
+  tr(["月份 month", ...districts], "th");
+  for (const m of months) {
+    const partial = m === month && running;
+    const cells = districts.map((d) => {
+      const r = rows.find((x) => x.period === m && x.key === d);
+      return r && r.filings ? sep(r.filings, 0) + " 件 · 均 " + money(r.value / r.filings) : "—";
+    });
+    const row = tr([m + (partial ? "（截至今日 to date）" : ""), ...cells], "td");
+    row.dataset.month = m;
+    if (partial) row.className = "partial";
+  }
 }
 load();
 </script></body></html>

@@ -80,26 +80,43 @@ def router(platform: Platform, limiter: RateLimiter, targets: Targets) -> APIRou
 
     @r.get(
         "/stats/charts/{chart}.svg",
-        summary="Dashboard charts: monthly trend, districts, unsold stock (SVG)",
+        summary="Dashboard charts: monthly trend, districts, unsold stock, leases (SVG)",
+        description="`leases`: lease filings (租赁备案) per month, the month still running "
+        "marked; `rents`: the average monthly rent of the leases filed, by district (元).",
         response_class=Response,
     )
     def chart(
-        chart: Literal["trend", "districts", "stock"],
+        chart: Literal["trend", "districts", "stock", "leases", "rents"],
         who: Who,
         start: Annotated[dt.date | None, Query(alias="from")] = None,
         end: Annotated[dt.date | None, Query(alias="to")] = None,
     ) -> Response:
         require(who, *policy.SEES_STATISTICS)
-        if chart == "trend":
-            rows = supervision.filings(Period.MONTH, Dimension.ALL, start, end)
+        if chart in ("trend", "leases"):
+            leases = chart == "leases"
+            rows = supervision.filings(Period.MONTH, Dimension.ALL, start, end, leases=leases)
             today = supervision.today()
             last_day = min(end, today) if end is not None else today
             svg = charts.line_chart(
-                "每月备案套数 Filings per month",
+                "每月租赁备案件数 Leases filed per month"
+                if leases
+                else "每月备案套数 Filings per month",
                 [r.period for r in rows],
                 [r.filings for r in rows],
                 partial_last=bool(rows)
                 and statistics.period_is_partial(Period.MONTH, rows[-1].period, last_day),
+            )
+        elif chart == "rents":
+            # Districts with leases filed in the range (a row may hold only cancellations).
+            rows = [
+                r
+                for r in supervision.filings(None, Dimension.DISTRICT, start, end, leases=True)
+                if r.filings
+            ]
+            svg = charts.bar_chart(
+                "各区平均月租金（元）Average monthly rent by district",
+                [r.key for r in rows],
+                [r.value / r.filings for r in rows],
             )
         elif chart == "districts":
             rows = supervision.filings(None, Dimension.DISTRICT, start, end)

@@ -1,18 +1,21 @@
 """Imported history: contracts filed at given past moments, through the filing transaction.
 
 ``wangqian demo-city`` fills a fresh deployment with a year of filings and cancellations,
-new homes and resales (存量房) with their supervised funds and transfer registrations.
-Each goes through ``FilingService``'s own filing, registration and cancellation
+new homes and resales (存量房) with their supervised funds and transfer registrations, and
+leases (租赁备案) of existing homes, some ended early, renewed (续订) or expired. Each goes
+through ``FilingService``'s own filing, registration, cancellation, renewal and expiry
 (numbering, unit status, log entry, statistics, outbox, history) and ``FundService``'s own
 fund events (the bank's signed statement checked, the account's rules), dated when it
-happened. A resale is composed from the ownership record and passes the resale checks
-(``filing.resale``) as a draft would. Only the contracts are placeholders, not signed PDFs
-(sealing thousands would take an hour): imported filings do not verify, and an import
-refuses a deployment that already holds filings.
+happened. A resale or a lease is composed from the ownership record and passes the resale
+checks (``filing.resale``) or the lease checks (``filing.lease``) as a draft would. Only
+the contracts are placeholders, not signed PDFs (sealing thousands would take an hour):
+imported filings do not verify, imported leases have no sealed 租赁登记备案证明, and an
+import refuses a deployment that already holds filings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import uuid
@@ -22,7 +25,16 @@ from contextlib import contextmanager
 from cryptography import x509
 from sqlalchemy import Connection, func, insert, select
 
-from filing import drafting, holdings, kinds, ownership_records, registry, schema
+from filing import (
+    drafting,
+    holdings,
+    kinds,
+    lease_drafting,
+    lease_records,
+    ownership_records,
+    registry,
+    schema,
+)
 from filing.eligibility import rule_set_for
 from filing.entry import CancellationBasis
 from filing.fund_service import FundEventView, FundService
@@ -30,10 +42,19 @@ from filing.funds import FundEventKind
 from filing.kinds import AnyContract, PartyRole
 from filing.ownership import Ownership
 from filing.resale import check_resale
-from filing.service import Drafter, FilingService, NotSellable, Registration
+from filing.service import (
+    AgreementKind,
+    Drafter,
+    FilingService,
+    NotSellable,
+    Registration,
+    agreement_number,
+)
+from filing.statistics import city_day
 from filing.status import ContractStatus, UnitEvent
 from ledger.database import write_transaction
 from signing.contract import Contract
+from signing.lease import LeaseContract
 from signing.resale import ResaleContract
 
 ACTOR = "demo-city"
@@ -67,18 +88,32 @@ class Batch:
         ownership = None if record is None else record.ownership
         return drafting.compose_resale(terms, facts, ownership, mortgages, at)
 
-    def file(self, contract: Contract | ResaleContract, at: dt.datetime) -> str:
+    def compose_lease(self, terms: lease_drafting.LeaseTerms, at: dt.datetime) -> LeaseContract:
+        """The lease of ``terms`` as drafted at ``at`` (``FilingService.draft_lease``'s
+        composition: the house and its certificate the register's)."""
+        conn = self.conn
+        facts = registry.unit_facts(conn, terms.unit_code)
+        record = ownership_records.current(conn, registry.unit(conn, terms.unit_code).id)
+        return lease_drafting.compose_lease(
+            terms, facts, None if record is None else record.ownership, at
+        )
+
+    def file(self, contract: Contract | ResaleContract | LeaseContract, at: dt.datetime) -> str:
         """File ``contract`` as of ``at`` (its unit must be available; a resale's, sellable
-        by its sellers under the resale checks); its filing number. Sales only: history
-        holds no leases (yet)."""
+        by its sellers under the resale checks; a lease's, passing the lease checks as of
+        ``at``); its filing number. A lease's certificate is not issued (no seal here)."""
         conn = self.conn
         kind = kinds.of_contract(contract)
-        lifecycle = kind.moves_unit
         code = kinds.unit_code(contract)
         document = placeholder(contract)
         unit = registry.unit(conn, code)
         contract_id = str(uuid.uuid4())
-        if kind.owners_of_record:
+        if isinstance(contract, LeaseContract):
+            failures = self.service.lease_checks_in(conn, contract, at)
+            if failures:
+                raise NotSellable(failures, kind.kind)
+            drafter = Drafter(person=contract.lessors[0].id_number).key  # by an owner
+        elif kind.owners_of_record:
             # 房源核验 of a resale, as a draft's: the ownership record, mortgages, 限售.
             sellers = kinds.parties_of(contract, PartyRole.SELLER)
             rules = rule_set_for(self.service.departments.resale_rule_sets, at.date())
@@ -108,8 +143,13 @@ class Batch:
                 expires_at=at,
             )
         )
-        holdings.record_buyers(conn, contract_id, contract)
-        registry.apply(conn, code, lifecycle.reserve, drafter, "draft", reserved_for=contract_id)
+        if isinstance(contract, LeaseContract):  # its space and term, not the unit
+            lease_records.hold(conn, contract_id, unit.id, contract)
+            holdings.record_parties(conn, contract_id, contract)
+        else:
+            holdings.record_buyers(conn, contract_id, contract)
+            reserve = kind.moves_unit.reserve
+            registry.apply(conn, code, reserve, drafter, "draft", reserved_for=contract_id)
         c = {"id": contract_id, "unit_id": unit.id}
         record = self.service._record_filing(conn, c, kind, contract, document, ACTOR, at, ACTOR)
         return record.number
@@ -139,6 +179,58 @@ class Batch:
             number, kind, statement, signature, certificate, bank, now
         )
         return funds.record_in(self.conn, number, kind, checked, signature, certificate, bank, at)
+
+    def renew(self, number: str, until: dt.date, reason: str, at: dt.datetime) -> int:
+        """续订 of lease ``number`` to ``until`` as of ``at``: the renewal agreement (a
+        placeholder standing for the parties' signed one) logged against the filing by
+        the change's own transaction, which checks the days it adds are free."""
+        conn = self.conn
+        service = self.service
+        f = service._active_filing(conn, number)
+        c = service._contract(conn, f.contract_id, lock=False)
+        lease = kinds.load(c["kind"], c["data"])
+        assert isinstance(lease, LeaseContract)
+        a = schema.filing_agreements
+        earlier = conn.execute(select(func.count()).where(a.c.filing_number == number)).scalar()
+        own = agreement_number(number, AgreementKind.CHANGE, int(earlier or 0) + 1)
+        renewed = dataclasses.replace(lease, number=own, end=until)
+        document = placeholder(renewed)
+        kind = kinds.get(c["kind"])
+        agreement_id = str(uuid.uuid4())
+        conn.execute(
+            insert(schema.contracts).values(
+                id=agreement_id,
+                number=own,
+                unit_id=c["unit_id"],
+                developer_id=c["developer_id"],
+                status=ContractStatus.FILED.value,
+                kind=c["kind"],
+                data=kinds.dump(renewed),
+                eligibility="[]",
+                draft_sha256=hashlib.sha256(document).hexdigest(),
+                draft_pdf=document,
+                current_pdf=document,
+                signed_fields=",".join(kind.signature_fields(renewed)),
+                created_at=at,
+                expires_at=at,
+            )
+        )
+        conn.execute(
+            insert(a).values(
+                contract_id=agreement_id,
+                filing_number=number,
+                kind=AgreementKind.CHANGE.value,
+                reason=reason,
+                terms="",
+                proposed_by=c["developer_id"],
+            )
+        )
+        agreement = conn.execute(select(a).where(a.c.contract_id == agreement_id)).one()
+        return service._change_in(conn, agreement, document, ACTOR, at)
+
+    def expire(self, number: str, at: dt.datetime) -> int | None:
+        """期满终止 of lease ``number`` as the authority's daily run would, on ``at``'s day."""
+        return self.service.expire_in(self.conn, number, city_day(at), ACTOR, at)
 
     def cancel(self, number: str, reason: str, agreement: str, at: dt.datetime) -> int:
         """Cancel filing ``number`` as of ``at``, by an agreement that stands for itself."""

@@ -5,7 +5,7 @@ refusal reads like 房源核验's (a 422 ``unit-not-sellable`` listing the codes
 
 * the unit is registered, lawful housing (住宅, owners of record known), not seized;
 * the lessors are exactly the owners of record, or the one rental enterprise (住房租赁企业)
-  that holds a recorded entrustment of the unit covering the whole term;
+  that holds a recorded entrustment of the unit covering the whole term and not ended;
 * no other live lease (filed and not ended, or a draft being signed) of the same space
   overlaps the term: the whole unit conflicts with any room of it, a room with itself;
 * the area per occupant is at least the minimum of the dated rule set in force
@@ -57,10 +57,12 @@ class Entrustment:
     enterprise: str  # its 统一社会信用代码
     valid_from: dt.date
     valid_until: dt.date
-    revoked: bool = False
+    ended_on: dt.date | None = None  # revoked or ended early, as the authority recorded
 
     def covers(self, start: dt.date, end: dt.date) -> bool:
-        return not self.revoked and self.valid_from <= start and end <= self.valid_until
+        """Whether a new lease of this term may be drafted under it: never once it has
+        ended (leases filed before its end stand; they are not checked again)."""
+        return self.ended_on is None and self.valid_from <= start and end <= self.valid_until
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,12 @@ def check_lessors(facts: LeaseFacts, p: Proposal) -> list[CheckFailure]:
         if e.enterprise == p.enterprise and e.reference == p.entrustment
     ]
     if not any(e.covers(p.start, p.end) for e in held):
-        detail = "no such entrustment" if not held else "the entrustment does not cover the term"
+        if not held:
+            detail = "no such entrustment"
+        elif any(e.ended_on is not None for e in held):
+            detail = "the entrustment has ended"
+        else:
+            detail = "the entrustment does not cover the term"
         return [CheckFailure(Reason.NOT_ENTRUSTED, detail)]
     return []
 

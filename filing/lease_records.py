@@ -23,6 +23,14 @@ class EntrustmentTaken(ValueError):
     """An entrustment with this reference is recorded already."""
 
 
+class UnknownEntrustment(LookupError):
+    """No entrustment of this reference on this unit."""
+
+
+class EntrustmentEnded(ValueError):
+    """The entrustment's end is recorded already."""
+
+
 class LeaseEndReason:
     AGREEMENT = "agreement"  # both parties agreed to end it early
     JUDGMENT = "judgment"  # a court or arbitration ended it
@@ -75,19 +83,22 @@ def live_leases(conn: Connection, unit_id: int, now: dt.datetime) -> tuple[LiveL
 def entrustments(
     conn: Connection, unit_id: int, since: dt.datetime | None = None
 ) -> tuple[Entrustment, ...]:
-    """The unit's entrustments recorded at or after ``since``: those its current owners
-    gave (``since``: when their ownership was recorded). A former owner's entrustment
-    ends with the ownership that gave it: it does not let an enterprise lease the buyer's
-    home after the transfer."""
-    e = lease_schema.lease_entrustments.c
-    query = select(e.reference, e.enterprise, e.valid_from, e.valid_until, e.at).where(
-        e.unit_id == unit_id
-    )
-    rows = conn.execute(query).all()
+    """The unit's entrustments as recorded, oldest first, each with its end if recorded;
+    only those recorded at or after ``since``, if given: those its current owners gave
+    (``since``: when their ownership was recorded). A former owner's entrustment ends with
+    the ownership that gave it: it does not let an enterprise lease the buyer's home after
+    the transfer."""
+    e, x = lease_schema.lease_entrustments.c, lease_schema.lease_entrustment_ends.c
+    rows = conn.execute(
+        select(e.reference, e.enterprise, e.valid_from, e.valid_until, x.ended_on, e.at)
+        .outerjoin(lease_schema.lease_entrustment_ends, x.reference == e.reference)
+        .where(e.unit_id == unit_id)
+        .order_by(e.id)
+    ).all()
     return tuple(
-        Entrustment(r[0], r[1], r[2], r[3])
+        Entrustment(r[0], r[1], r[2], r[3], r[4])
         for r in rows
-        if since is None or _aware(r[4]) >= _aware(since)
+        if since is None or _aware(r[5]) >= _aware(since)
     )
 
 
@@ -249,3 +260,32 @@ def record_entrustment(
         )
     )
     return Entrustment(reference, enterprise, valid_from, valid_until)
+
+
+def end_entrustment(
+    conn: Connection,
+    code: str,
+    reference: str,
+    ended_on: dt.date,
+    reason: str,
+    actor: str,
+    at: dt.datetime,
+) -> Entrustment:
+    """The authority records that the entrustment ended on ``ended_on`` (revoked by the
+    owners, or ended by agreement): a row of its own, the entrustment's kept as it was."""
+    unit = registry.unit(conn, code)
+    lock_unit(conn, unit.id)  # a draft under it and its end take turns
+    found = [x for x in entrustments(conn, unit.id) if x.reference == reference]
+    if not found:
+        raise UnknownEntrustment(f"no entrustment {reference} of unit {code}")
+    [held] = found
+    if held.ended_on is not None:
+        raise EntrustmentEnded(f"entrustment {reference} ended on {held.ended_on.isoformat()}")
+    if not held.valid_from <= ended_on <= held.valid_until:
+        raise ValueError("an entrustment ends within its term")
+    conn.execute(
+        insert(lease_schema.lease_entrustment_ends).values(
+            reference=reference, ended_on=ended_on, reason=reason, recorded_by=actor, at=at
+        )
+    )
+    return Entrustment(held.reference, held.enterprise, held.valid_from, held.valid_until, ended_on)

@@ -1,7 +1,8 @@
 """The tables of lease filing (租赁备案), in a metadata of their own (filing/migrations 0009e).
 
 ``lease_entrustments``: the owners' entrustments of units to rental enterprises (住房租赁企业),
-as the authority records them; append-only. ``leases``: the space and term of each lease
+as the authority records them; append-only, as is ``lease_entrustment_ends`` (an
+entrustment's revocation or early end, 0010). ``leases``: the space and term of each lease
 contract, written at its draft (``contract_id``), given its filing number when filed, and
 its end (``ended_on``, ``end_reason``) when terminated early or expired. The overlap check
 reads it; the filing itself, its log entry and history live with every other filing.
@@ -43,6 +44,20 @@ lease_entrustments = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
+# The end of an entrustment (0010): revoked by the owners, or ended by agreement before its
+# term; one per entrustment, never changed. Leases filed under it stand; new drafts by the
+# enterprise under it are refused (filing/lease.py ``Entrustment.covers``).
+lease_entrustment_ends = Table(
+    "lease_entrustment_ends",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reference", Text, nullable=False, unique=True),  # the entrustment's
+    Column("ended_on", Date, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
 leases = Table(
     "leases",
     metadata,
@@ -62,4 +77,4 @@ leases = Table(
     Index("leases_by_unit", "unit_id", "starts_on"),
 )
 
-APPEND_ONLY = ("lease_entrustments",)
+APPEND_ONLY = ("lease_entrustments", "lease_entrustment_ends")

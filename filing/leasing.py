@@ -13,7 +13,9 @@ from filing import kinds, lease_records, registry, schema
 from filing.access_log import AccessLog
 from filing.clock import Clock
 from filing.lease import Entrustment
+from filing.lease_records import EntrustmentEnded as EntrustmentEnded
 from filing.lease_records import EntrustmentTaken as EntrustmentTaken
+from filing.lease_records import UnknownEntrustment as UnknownEntrustment
 from filing.policy import Caller, sees_lease_certificate
 from filing.statistics import city_day
 from ledger.database import write_transaction
@@ -74,6 +76,28 @@ class Leases:
                 raise
             except ValueError as exc:  # ends before it begins, or no owners of record
                 raise InvalidEntrustment(str(exc)) from exc
+
+    def end_entrustment(
+        self, code: str, reference: str, ended_on: dt.date, reason: str, actor: str
+    ) -> Entrustment:
+        """Record the entrustment's end (revocation): the enterprise drafts no new lease
+        under it; leases filed under it stand. Raises ``UnknownUnit``,
+        ``UnknownEntrustment``, ``EntrustmentEnded``, ``InvalidEntrustment``."""
+        with write_transaction(self.engine) as conn:
+            try:
+                return lease_records.end_entrustment(
+                    conn, code, reference, ended_on, reason, actor, self.clock.now()
+                )
+            except (EntrustmentEnded, UnknownEntrustment):
+                raise
+            except ValueError as exc:  # outside the entrustment's term
+                raise InvalidEntrustment(str(exc)) from exc
+
+    def entrustments(self, code: str) -> list[Entrustment]:
+        """The unit's entrustments, ended ones too (raises ``UnknownUnit``)."""
+        with self.engine.connect() as conn:
+            unit = registry.unit(conn, code)
+            return list(lease_records.entrustments(conn, unit.id))
 
     def of_unit(self, code: str) -> list[UnitLease]:
         """The unit's filed leases and their status today (raises ``UnknownUnit``)."""

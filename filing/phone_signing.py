@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, select
 from filing import invitations, kinds, schema
 from filing.clock import SYSTEM, Clock
 from filing.departments import TableIdentityCheck
-from filing.invitations import Invitation, Invited
+from filing.invitations import Invitation, Invited, aware
 from filing.policy import Caller, Role
 from filing.service import (
     ContractStateError,
@@ -170,7 +170,12 @@ class PhoneSigning:
         except ValueError as exc:
             raise SignatureRejected(str(exc)) from exc
         with self.engine.connect() as conn:
-            invited = self._open(conn, contract_id, field, token)
+            try:
+                invited = self._open(conn, contract_id, field, token)
+            except invitations.InvitationUsed:
+                # A retry of the signature that used it (its answer lost on the way): the
+                # outcome as recorded, so a phone that lost the answer still learns it.
+                return _filed(conn, contract_id)
         if not invited.identity_checked:
             raise invitations.IdentityNotChecked("pass the identity check first")
 
@@ -217,3 +222,18 @@ def _contract(conn: Connection, contract_id: str) -> dict[str, Any]:
     if row is None:
         raise UnknownContract(f"no contract {contract_id}")
     return dict(row._mapping)
+
+
+def _filed(conn: Connection, contract_id: str) -> FilingRecord | None:
+    """The contract's filing, if its signatures filed it (None: signed, not filed yet)."""
+    f = schema.filings
+    row = conn.execute(
+        select(f.c.number, f.c.doc_sha256, f.c.log_index, f.c.filed_at).where(
+            f.c.contract_id == contract_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return FilingRecord(
+        row.number, contract_id, row.doc_sha256, int(row.log_index), aware(row.filed_at)
+    )

@@ -315,6 +315,15 @@ class FilingService:
         )
         return self._draft(contract, key, key)
 
+    def lease_checks_in(
+        self, conn: Connection, contract: LeaseContract, at: dt.datetime
+    ) -> list[CheckFailure]:
+        """租赁备案's checks as of ``at`` (a draft's now, or imported history's moment):
+        lawful housing, lessors, overlap, area per occupant. Takes the unit's lock."""
+        lease_rules = rule_set_for(self.departments.lease_rule_sets, at.date())
+        facts = lease_records.facts(conn, kinds.unit_code(contract), at)
+        return check_lease(facts, _proposal(contract), lease_rules)
+
     def draft(self, contract: Contract, developer_id: str, actor: str) -> tuple[str, str]:
         """Check, render and record a draft, reserving its unit. Returns (contract id, sha256)."""
         drafted = self._draft(contract, developer_id, actor)
@@ -371,10 +380,7 @@ class FilingService:
             if not all(d.eligible for d in decisions):
                 raise NotEligible(decisions)
             if isinstance(contract, LeaseContract):
-                # 租赁备案's checks: lawful housing, lessors, overlap, area per occupant.
-                lease_rules = rule_set_for(self.departments.lease_rule_sets, today)
-                facts_now = lease_records.facts(conn, code, self.clock.now())
-                failures = check_lease(facts_now, _proposal(contract), lease_rules)
+                failures = self.lease_checks_in(conn, contract, self.clock.now())
             elif kind.owners_of_record:
                 # 房源核验 of a resale: the ownership record, its mortgages, 限售.
                 sellers = kinds.parties_of(contract, PartyRole.SELLER)
@@ -1164,9 +1170,8 @@ class FilingService:
             raise ContractStateError(f"a renewal ends after {current.ends_on.isoformat()}")
         f = self._active_filing(conn, number)
         code = self._unit_code(conn, f.unit_id)
-        failures = check_lessors(
-            lease_records.facts(conn, code, self.clock.now()), _proposal(lease)
-        )
+        renewed_term = dataclasses.replace(_proposal(lease), end=until)
+        failures = check_lessors(lease_records.facts(conn, code, self.clock.now()), renewed_term)
         if failures:  # facts() took the unit's lock: the overlap below is judged under it
             raise NotSellable(failures, kinds.get(f.kind).kind)
         extension = dataclasses.replace(
@@ -1208,19 +1213,9 @@ class FilingService:
             # there since ``due`` was read: that lease is skipped, not the run failed.
             try:
                 with write_transaction(self.engine) as conn:
-                    f = conn.execute(
-                        select(schema.filings).where(schema.filings.c.number == number)
-                    ).first()
-                    lease = lease_records.lease_of(conn, number)
-                    if (
-                        f is None
-                        or f.status != FilingStatus.ACTIVE
-                        or lease is None
-                        or lease.ended_on is not None
-                        or lease.ends_on >= day
-                    ):
+                    index = self.expire_in(conn, number, day, actor)
+                    if index is None:
                         continue  # ended, cancelled or renewed meanwhile
-                    index = self._expire_in(conn, f, lease.ends_on, actor)
                     completed(conn, number)
             except lease_records.EndedAlready:
                 continue  # ended by another after the read: its entry rolled back with it
@@ -1229,9 +1224,33 @@ class FilingService:
             self.d.sequencer().appended()
         return indexes
 
-    def _expire_in(self, conn: Connection, f: Any, ended_on: dt.date, actor: str) -> int:
+    def expire_in(
+        self,
+        conn: Connection,
+        number: str,
+        day: dt.date,
+        actor: str,
+        at: dt.datetime | None = None,
+    ) -> int | None:
+        """Lease ``number`` expires, if its term ended before ``day``: its log index, or None
+        if it has ended (or was cancelled) or was renewed. ``at``: when, for imported history."""
+        f = conn.execute(select(schema.filings).where(schema.filings.c.number == number)).first()
+        lease = lease_records.lease_of(conn, number)
+        if (
+            f is None
+            or f.status != FilingStatus.ACTIVE
+            or lease is None
+            or lease.ended_on is not None
+            or lease.ends_on >= day
+        ):
+            return None
+        return self._expire_in(conn, f, lease.ends_on, actor, at)
+
+    def _expire_in(
+        self, conn: Connection, f: Any, ended_on: dt.date, actor: str, at: dt.datetime | None
+    ) -> int:
         code = self._unit_code(conn, f.unit_id)
-        at = self.clock.now().replace(microsecond=0)
+        at = at or self.clock.now().replace(microsecond=0)
         doc = hashlib.sha256(expiry_record(f.number, code, ended_on)).hexdigest()
         entry = FilingEntry(
             EntryEvent.EXPIRED, f.number, doc, code, at, (), ref=f.log_index, kind=EntryKind.LEASE

@@ -109,7 +109,7 @@ def test_demo_runs_twice_on_one_data_dir_and_its_receipt_verifies(tmp_path: Path
     assert "the resale verifies offline (核验通过 PASSED): 存量房买卖" in second.stdout
     # 住宅专项维修资金: the first sale's deposit, signed by the designated bank, proven offline.
     assert re.search(
-        r"maintenance fund \(住宅专项维修资金\) of CS-\d{4}-000004: 高层", second.stdout
+        r"maintenance fund \(住宅专项维修资金\) of CS-\d{4}-000005: 高层", second.stdout
     )
     assert "and its maintenance-fund deposit: 维修资金记录已证明" in second.stdout, second.stdout
     assert (out / "resale.pdf").read_bytes().startswith(b"%PDF-")

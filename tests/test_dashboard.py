@@ -39,7 +39,8 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
     with Deployment.open(city) as d:
         with d.log.engine.connect() as conn:
-            new_homes = schema.filings.c.kind != "resale"  # resales: tests/test_demo_city.py
+            # Resales and leases: tests/test_demo_city.py.
+            new_homes = schema.filings.c.kind.not_in(("resale", "lease"))
             filed = conn.execute(
                 select(func.count()).select_from(schema.filings).where(new_homes)
             ).scalar()
@@ -67,7 +68,8 @@ def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
         assert total.filings == filed and total.cancellations == cancelled
         assert units_filed == filed - cancelled
         assert 10 <= len(by_month) <= 13  # a year of filings
-        # One entry each, beside the resales' (filings, cancellations, transfers, funds).
+        # One entry each, beside the resales' (filings, cancellations, transfers, funds) and
+        # the leases' (filings, early ends, renewals, expiries).
         with d.log.engine.connect() as conn:
             resale_entries = conn.execute(
                 select(func.count())
@@ -75,7 +77,7 @@ def test_demo_city_is_consistent_and_refuses_a_second_run(city: Path) -> None:
                 .join(
                     schema.filings, schema.filings.c.number == schema.filing_events.c.filing_number
                 )
-                .where(schema.filings.c.kind == "resale")
+                .where(schema.filings.c.kind.in_(("resale", "lease")))
             ).scalar()
         assert d.log.appended() == filed + cancelled + resale_entries + upkeep
         # 住宅专项维修资金: most of those owing deposited, one building's repair debited.
@@ -112,7 +114,7 @@ def dashboard(city: Path) -> Iterator[tuple[str, str]]:
         stop(proc)
 
 
-def test_the_dashboard_draws_trend_districts_and_stock(
+def test_the_dashboard_draws_trend_districts_stock_and_leases(
     city: Path, dashboard: tuple[str, str], browser: Any, tmp_path: Path
 ) -> None:
     url, key = dashboard
@@ -140,7 +142,7 @@ def test_the_dashboard_draws_trend_districts_and_stock(
     note = page.locator("#trend svg .partial-note")
     assert note.count() == (1 if running else 0)
     if running:
-        assert "未满一期" in note.inner_text()
+        assert "未满一期" in (note.text_content() or "")  # an SVG node: no inner_text
     shots = {}
     for chart in ("trend", "districts", "stock"):
         shots[chart] = tmp_path / f"{chart}.png"
@@ -149,6 +151,30 @@ def test_the_dashboard_draws_trend_districts_and_stock(
     assert _share(shots["trend"], BAR) < 0.001
     for chart in ("districts", "stock"):
         assert _share(shots[chart], BAR) > 0.2, f"no bars in the {chart} chart"
+    # 租赁备案: leases filed per month and the average monthly rent by district, as the
+    # statistics count them, amounts as people read them, the running month marked.
+    with Deployment.open(city) as d, d.log.engine.connect() as conn:
+        cells = statistics.filings(conn, Period.MONTH, Dimension.DISTRICT, leases=True)
+        rented = [r for r in statistics.filings(conn, None, Dimension.DISTRICT, leases=True)]
+    months = sorted({r.period for r in cells}, reverse=True)
+    assert page.locator("#lease-months tr").count() == 1 + len(months)
+    assert page.locator("#rents svg rect.bar").count() == len([r for r in rented if r.filings])
+    districts = sorted({r.key for r in cells})
+    sample = next(r for r in cells if r.filings)
+    row = page.locator(f'#lease-months tr[data-month="{sample.period}"] td')
+    shown = row.nth(1 + districts.index(sample.key)).inner_text()
+    rent = sample.value / sample.filings
+    assert shown == f"{sample.filings} 件 · 均 {rent:,.2f} 元", shown  # under 1 万元 a month
+    running = months[0] == today.strftime("%Y-%m") and (today + dt.timedelta(days=1)).day != 1
+    assert page.locator("#lease-months tr.partial").count() == (1 if running else 0)
+    if running:
+        assert "截至今日" in page.locator("#lease-months tr.partial").inner_text()
+        assert page.locator("#leases svg .partial-note").count() == 1
+    for chart in ("leases", "rents"):
+        shots[chart] = tmp_path / f"{chart}.png"
+        page.locator(f"#{chart}").screenshot(path=str(shots[chart]))
+    assert _share(shots["leases"], LINE) > 0.005, "no lease line drawn"
+    assert _share(shots["rents"], BAR) > 0.1, "no bars in the rents chart"
     # Without an authority or statistics key there is nothing to see.
     page.goto(f"{url}/dashboard#key=not-a-key")
     page.reload()

@@ -130,11 +130,25 @@ def test_a_buyer_signs_with_the_invitation_and_the_contract_is_filed(api: Api) -
     state = client.get(f"/v1/contracts/{cid}", headers=keys["buyer"]).json()
     assert state["status"] == "FILED" and state["filing"]["number"] == r.json()["filing"]
 
-    # Used once: every step refuses it now.
+    # The phone lost the answer and sends its signature again: the outcome as recorded,
+    # nothing signed or filed twice.
+    entries = d.log.appended()
+    again = client.post(
+        _base(cid, "buyer-1") + "/finish",
+        headers=_h(token),
+        json={"signature": base64.b64encode(b"\0" * 64).decode()},
+    )
+    assert again.status_code == 201, again.text
+    first = r.json()
+    assert {k: again.json()[k] for k in ("filing", "log_index", "document_sha256")} == {
+        k: first[k] for k in ("filing", "log_index", "document_sha256")
+    }
+    assert d.log.appended() == entries
+
+    # Used once: every other step refuses it now.
     for method, path, body in [
         ("GET", "", None),
         ("POST", "/identity", {"name": BUYER[0], "id_number": BUYER[1]}),
-        ("POST", "/finish", {"signature": base64.b64encode(b"\0" * 64).decode()}),
     ]:
         r = client.request(method, _base(cid, "buyer-1") + path, headers=_h(token), json=body)
         assert r.status_code == 410 and _type(r) == "invitation-used", (path, r.text)

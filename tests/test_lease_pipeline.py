@@ -232,19 +232,37 @@ def test_each_lease_refusal_is_a_problem_and_writes_nothing(api: Api) -> None:
     assert report.ok, report.problems
 
 
-def test_an_entrusted_enterprise_leases_with_its_seal(api: Api) -> None:
-    client, keys, d = api
-    setup_resale(client, keys, d)
+def _enterprise(keys: dict[str, dict[str, str]], d: Any) -> dict[str, Any]:
+    """The enterprise's key (as keys["enterprise"]) and the body of its entrustment."""
     with write_transaction(d.log.engine) as conn:
         key = api_keys.create_key(conn, ENTERPRISE[1], auth.Role.DEVELOPER)
     keys["enterprise"] = {"Authorization": f"Bearer {key}"}
-    entrust = {
+    return {
         "reference": ENTRUSTMENT,
         "enterprise": ENTERPRISE[1],
         "enterprise_name": ENTERPRISE[0],
         "valid_from": (TODAY - dt.timedelta(days=30)).isoformat(),
         "valid_until": (TODAY + dt.timedelta(days=3 * 365)).isoformat(),
     }
+
+
+def _file_entrusted(client: Any, keys: dict[str, dict[str, str]], number: str) -> str:
+    """The enterprise drafts and seals, the lessee signs: the filing's number."""
+    body = lease_body(number, enterprise=True)
+    r = _post(client, "/v1/lease-contracts", keys["enterprise"], json=body)
+    assert r.status_code == 201 and r.json()["kind"] == "lease-entrusted", r.text  # type: ignore[attr-defined]
+    cid = r.json()["id"]  # type: ignore[attr-defined]
+    r = _post(client, f"/v1/contracts/{cid}/seal", keys["enterprise"])
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    r = sign(client, keys["buyer"], cid, "lessee-1", BUYER)
+    assert r.status_code == 201, r.text
+    return str(r.json()["filing"])
+
+
+def test_an_entrusted_enterprise_leases_with_its_seal(api: Api) -> None:
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    entrust = _enterprise(keys, d)
     r = _post(client, f"/v1/units/{OLD[0]}/lease-entrustments", keys["enterprise"], json=entrust)
     assert r.status_code == 403  # type: ignore[attr-defined]
     r = _post(client, f"/v1/units/{OLD[0]}/lease-entrustments", keys["authority"], json=entrust)
@@ -400,3 +418,57 @@ def test_a_lease_is_renewed_by_both_parties(api: Api) -> None:
     assert (x["status"], x["end"]) == ("LEASED", body["end"])
     report = audit_records(d.log.engine)
     assert report.ok, report.problems
+
+
+def test_a_revoked_entrustment_refuses_new_drafts_and_its_leases_stand(api: Api) -> None:
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    entrust = _enterprise(keys, d)
+    r = _post(client, f"/v1/units/{OLD[0]}/lease-entrustments", keys["authority"], json=entrust)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    number = _file_entrusted(client, keys, "ZL-R1")
+    ends = f"/v1/units/{OLD[0]}/lease-entrustment-ends"
+    end = {"reference": ENTRUSTMENT, "ended_on": TODAY.isoformat(), "reason": "业主书面撤销委托"}
+    # Only the authority records it; only an entrustment of this unit, within its term.
+    assert _post(client, ends, keys["enterprise"], json=end).status_code == 403  # type: ignore[attr-defined]
+    r = _post(client, ends, keys["authority"], json={**end, "reference": "长住租委（2026）第 9 号"})
+    assert r.status_code == 404 and _type(r) == "unknown-entrustment", r.text  # type: ignore[attr-defined]
+    late = {**end, "ended_on": (TODAY + dt.timedelta(days=4 * 365)).isoformat()}
+    r = _post(client, ends, keys["authority"], json=late)
+    assert r.status_code == 422 and _type(r) == "invalid-entrustment", r.text  # type: ignore[attr-defined]
+    r = _post(client, ends, keys["authority"], json=end)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    assert r.json()["ended_on"] == TODAY.isoformat()  # type: ignore[attr-defined]
+    again = _post(client, ends, keys["authority"], json=end)
+    assert again.status_code == 409 and _type(again) == "entrustment-ended", again.text  # type: ignore[attr-defined]
+    # History kept: the entrustment as recorded, and its end.
+    listed = client.get(f"/v1/units/{OLD[0]}/lease-entrustments", headers=keys["stats"])
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["entrustments"] == [
+        {
+            "reference": ENTRUSTMENT,
+            "enterprise": ENTERPRISE[1],
+            "valid_from": entrust["valid_from"],
+            "valid_until": entrust["valid_until"],
+            "ended_on": TODAY.isoformat(),
+        }
+    ]
+    assert (
+        client.get(f"/v1/units/{OLD[0]}/lease-entrustments", headers=keys["wang"]).status_code
+        == 403
+    )
+    # A new draft under it, for a term it covered (after the filed lease's), is refused.
+    later = lease_body("ZL-R2", enterprise=True, start=TODAY + dt.timedelta(days=400))
+    r = _post(client, "/v1/lease-contracts", keys["enterprise"], json=later)
+    assert r.status_code == 422 and r.json()["checks"] == ["NOT_ENTRUSTED"], r.text  # type: ignore[attr-defined]
+    # The lease filed under it stands.
+    assert [(x["filing"], x["status"]) for x in _leases(client, keys)["leases"]] == [
+        (number, "LEASED")
+    ]
+    # A new entrustment (a new reference) lets the same draft through: the end refused it.
+    renewed = {**entrust, "reference": "长住租委（2026）第 0002 号"}
+    r = _post(client, f"/v1/units/{OLD[0]}/lease-entrustments", keys["authority"], json=renewed)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    later["enterprise"]["entrustment"] = renewed["reference"]
+    r = _post(client, "/v1/lease-contracts", keys["enterprise"], json=later)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
