@@ -103,7 +103,9 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         "renewal agreement (续订协议) is signed in the lease's own fields and order; its last "
         "signature logs it against the filing (`changed`, `kind: lease`) and extends the "
         "term, if the days it adds overlap no other live lease of the space (409 "
-        "`unit-not-sellable` `LEASE_OVERLAPS`). 409 `contract-state`: the lease is not in "
+        "`unit-not-sellable` `LEASE_OVERLAPS`) and its lessors may still lease the home "
+        "(422 `LESSORS_NOT_OWNERS`/`NOT_ENTRUSTED`: sold meanwhile). 409 `contract-state`: "
+        "the lease is not in "
         "force, the new end is not later, or an agreement on it is being signed.",
     )
     def renew(number: str, data: RenewalIn, who: Who, key: Key = None) -> Response:

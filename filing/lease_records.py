@@ -80,16 +80,30 @@ def live_leases(conn: Connection, unit_id: int, now: dt.datetime) -> tuple[LiveL
     return tuple(LiveLease(str(r[0]), r[1], r[2], r[3]) for r in rows)
 
 
-def entrustments(conn: Connection, unit_id: int) -> tuple[Entrustment, ...]:
-    """The unit's entrustments as recorded, oldest first, each with its end if recorded."""
+def entrustments(
+    conn: Connection, unit_id: int, since: dt.datetime | None = None
+) -> tuple[Entrustment, ...]:
+    """The unit's entrustments as recorded, oldest first, each with its end if recorded;
+    only those recorded at or after ``since``, if given: those its current owners gave
+    (``since``: when their ownership was recorded). A former owner's entrustment ends with
+    the ownership that gave it: it does not let an enterprise lease the buyer's home after
+    the transfer."""
     e, x = lease_schema.lease_entrustments.c, lease_schema.lease_entrustment_ends.c
     rows = conn.execute(
-        select(e.reference, e.enterprise, e.valid_from, e.valid_until, x.ended_on)
+        select(e.reference, e.enterprise, e.valid_from, e.valid_until, x.ended_on, e.at)
         .outerjoin(lease_schema.lease_entrustment_ends, x.reference == e.reference)
         .where(e.unit_id == unit_id)
         .order_by(e.id)
     ).all()
-    return tuple(Entrustment(r[0], r[1], r[2], r[3], r[4]) for r in rows)
+    return tuple(
+        Entrustment(r[0], r[1], r[2], r[3], r[4])
+        for r in rows
+        if since is None or _aware(r[5]) >= _aware(since)
+    )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def facts(conn: Connection, code: str, now: dt.datetime) -> LeaseFacts:
@@ -103,7 +117,9 @@ def facts(conn: Connection, code: str, now: dt.datetime) -> LeaseFacts:
         use=str(use),
         ownership=None if record is None else record.ownership,
         live_leases=live_leases(conn, unit.id, now),
-        entrustments=entrustments(conn, unit.id),
+        entrustments=()
+        if record is None
+        else entrustments(conn, unit.id, since=record.recorded_at),
     )
 
 
@@ -151,6 +167,10 @@ def certificate(conn: Connection, number: str) -> bytes | None:
     return None if pdf is None else bytes(pdf)
 
 
+class EndedAlready(ValueError):
+    """The lease ended meanwhile (an expiry, a cancellation): nothing more to end."""
+
+
 def end(conn: Connection, number: str, on: dt.date, reason: str) -> None:
     """The lease ends (early, or at its term): no longer live, its space free after ``on``."""
     le = lease_schema.leases
@@ -159,8 +179,8 @@ def end(conn: Connection, number: str, on: dt.date, reason: str) -> None:
         .where(le.c.filing_number == number, le.c.ended_on.is_(None))
         .values(ended_on=on, end_reason=reason)
     ).rowcount
-    if done != 1:
-        raise ValueError(f"lease {number} has ended already")
+    if done != 1:  # another ended it first (PostgreSQL re-reads the row it waited for)
+        raise EndedAlready(f"lease {number} has ended already")
 
 
 def lease_of(conn: Connection, number: str) -> LeaseState | None:

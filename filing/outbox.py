@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, or_, select, update
 
 from filing import schema
+from filing.entry import EntryEvent
 
 MAX_ATTEMPTS = 8
 FIRST_RETRY = dt.timedelta(seconds=2)
@@ -162,6 +163,13 @@ def events_after(conn: Connection, after: int, limit: int = 500) -> list[Event]:
     return [_event(r) for r in rows]
 
 
+# A use of a unit's maintenance fund is its owners' affair: its event names the filing that
+# opened the account (a developer's sale, years before; after a resale, another owner's
+# fund), so the sale's developer or agency would follow every later repair of a home it
+# no longer has anything to do with. Scoped subscribers do not get it; the authority and
+# the departments do.
+OWNERS_ONLY = EntryEvent.MAINTENANCE_USED.value
+
 # How many outbox rows one scoped read looks at, at most: a developer's page or delivery
 # costs a range of the outbox's primary key, however rare its events are among others'.
 SCAN_WINDOW = 5000
@@ -195,7 +203,10 @@ def events_of(
         named = select(cp.c.contract_id).where(cp.c.party == developer)
         ours = select(c.c.id).where(or_(c.c.developer_id == developer, c.c.id.in_(named)))
         mine = select(f.c.number).where(f.c.contract_id.in_(ours))
-        query = query.where(or_(o.c.filing_number.in_(mine), o.c.contract_id.in_(ours)))
+        query = query.where(
+            or_(o.c.filing_number.in_(mine), o.c.contract_id.in_(ours)),
+            o.c.event != OWNERS_ONLY,
+        )
     rows = conn.execute(query.order_by(o.c.id).limit(limit)).all()
     events = tuple(_event(r) for r in rows)
     scanned = events[-1].id if len(events) == limit else max(end, after)

@@ -68,7 +68,14 @@ from filing.entry import (
     registration_record,
 )
 from filing.kinds import AnyContract, Kind, LaterEvent, PartyRole, SigningMethod, TransactionKind
-from filing.lease import DEFAULT_2020, LeaseRuleSet, Proposal, check_lease, check_overlap
+from filing.lease import (
+    DEFAULT_2020,
+    LeaseRuleSet,
+    Proposal,
+    check_lease,
+    check_lessors,
+    check_overlap,
+)
 from filing.maintenance import MaintenanceRuleSet
 from filing.resale import CHANGSHA_2018, ResaleRuleSet, check_resale
 from filing.seals import known_validation_data
@@ -926,6 +933,13 @@ class FilingService:
             if view.status is not kind.reserved or view.reserved_for != c["id"]:
                 raise UnitTaken(f"unit {code} is no longer held for this contract")
         # A lease's space is held by its live draft: no other lease of it could be drafted.
+        # Its lessors are judged again: the owners who drafted it (or entrusted its
+        # enterprise) may have sold the home since (转移登记), and then may not lease it.
+        if isinstance(contract, LeaseContract):
+            now_facts = lease_records.facts(conn, code, self.clock.now())
+            failures = check_lessors(now_facts, _proposal(contract))
+            if failures:
+                raise NotSellable(failures, kind.kind)
 
         sealed = self._seal(pdf, revocation)
         at = self.clock.now().replace(microsecond=0)
@@ -1149,7 +1163,9 @@ class FilingService:
     def _renewable(
         self, conn: Connection, number: str, lease: LeaseContract, until: dt.date
     ) -> LeaseContract:
-        """The lease renewed to ``until``, if its extension is free: later than its current
+        """The lease renewed to ``until``, if its lessors may still lease the home (the
+        owners of record, or the enterprise they entrusted: a lease outlives a sale, but
+        the sellers renew it no more) and its extension is free: later than its current
         end, and no other live lease of the space in the days it adds."""
         current = lease_records.lease_of(conn, number)
         if current is None or current.ended_on is not None:
@@ -1157,7 +1173,11 @@ class FilingService:
         if until <= current.ends_on:
             raise ContractStateError(f"a renewal ends after {current.ends_on.isoformat()}")
         f = self._active_filing(conn, number)
-        lease_records.lock_unit(conn, f.unit_id)
+        code = self._unit_code(conn, f.unit_id)
+        renewed_term = dataclasses.replace(_proposal(lease), end=until)
+        failures = check_lessors(lease_records.facts(conn, code, self.clock.now()), renewed_term)
+        if failures:  # facts() took the unit's lock: the overlap below is judged under it
+            raise NotSellable(failures, kinds.get(f.kind).kind)
         extension = dataclasses.replace(
             _proposal(lease), start=current.ends_on + dt.timedelta(days=1), end=until
         )
@@ -1193,12 +1213,17 @@ class FilingService:
             due = lease_records.due_to_expire(conn, day)
         indexes = []
         for number in due:
-            with write_transaction(self.engine) as conn:
-                index = self.expire_in(conn, number, day, actor)
-                if index is None:
-                    continue  # ended or renewed meanwhile
-                indexes.append(index)
-                completed(conn, number)
+            # Another run (the daily job twice), a cancellation or a renewal may have got
+            # there since ``due`` was read: that lease is skipped, not the run failed.
+            try:
+                with write_transaction(self.engine) as conn:
+                    index = self.expire_in(conn, number, day, actor)
+                    if index is None:
+                        continue  # ended, cancelled or renewed meanwhile
+                    completed(conn, number)
+            except lease_records.EndedAlready:
+                continue  # ended by another after the read: its entry rolled back with it
+            indexes.append(index)
         if indexes:
             self.d.sequencer().appended()
         return indexes
@@ -1212,10 +1237,16 @@ class FilingService:
         at: dt.datetime | None = None,
     ) -> int | None:
         """Lease ``number`` expires, if its term ended before ``day``: its log index, or None
-        if it has ended or was renewed. ``at``: when, for imported history."""
-        f = self._active_filing(conn, number)
+        if it has ended (or was cancelled) or was renewed. ``at``: when, for imported history."""
+        f = conn.execute(select(schema.filings).where(schema.filings.c.number == number)).first()
         lease = lease_records.lease_of(conn, number)
-        if lease is None or lease.ended_on is not None or lease.ends_on >= day:
+        if (
+            f is None
+            or f.status != FilingStatus.ACTIVE
+            or lease is None
+            or lease.ended_on is not None
+            or lease.ends_on >= day
+        ):
             return None
         return self._expire_in(conn, f, lease.ends_on, actor, at)
 

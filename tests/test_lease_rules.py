@@ -147,7 +147,7 @@ def test_an_enterprise_leases_only_within_its_entrustment() -> None:
     assert [(f.reason, f.detail) for f in failures] == [
         (Reason.NOT_ENTRUSTED, "the entrustment does not cover the term")
     ]
-    revoked = Entrustment("W-1", firm.id_number, DAY - YEAR, DAY + 2 * YEAR, revoked=True)
+    revoked = Entrustment("W-1", firm.id_number, DAY - YEAR, DAY + 2 * YEAR, ended_on=DAY)
     assert reasons(facts(entrustments=(revoked,)), by_firm) == [Reason.NOT_ENTRUSTED]
 
 
