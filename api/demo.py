@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import hashlib
 import socket
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from api import demo_lease, demo_resale
 from api.app import create_app
 from filing import maintenance
 from filing.deployment import Deployment, WitnessConfig
+from filing.invitation_delivery import invitation_in, take_messages
 from filing.platform import Platform
 from filing.policy import Role
 from keys.authority import pem
@@ -239,11 +241,17 @@ def _load_departments(authority: _Client) -> None:
         content=("id_number,local,spouse,minor_children\n"
                  + "".join(f"{i},1,,\n" for _, i in [*buyers, resale_buyer])).encode(),
     )  # fmt: skip
+    people = [*buyers, *demo_resale.people()]
     authority.post(
         "/v1/departments/identities", 201, headers=csv_type,
-        content=("id_number,name\n"
-                 + "".join(f"{i},{n}\n" for n, i in [*buyers, *demo_resale.people()])).encode(),
+        content=("id_number,name,phone\n"
+                 + "".join(f"{i},{n},{_phone(i)}\n" for n, i in people)).encode(),
     )  # fmt: skip
+
+
+def _phone(id_number: str) -> str:
+    """A demo person's mobile number of record (fictional: 138 0000 and four digits)."""
+    return f"1380000{int(hashlib.sha256(id_number.encode()).hexdigest(), 16) % 10000:04d}"
 
 
 def _load_sample_project(authority: _Client, developer: _Client) -> int:
@@ -266,7 +274,7 @@ def _load_sample_project(authority: _Client, developer: _Client) -> int:
 
 
 def _file_one(
-    developer: _Client, base: str, code: str, number: str, buyer_index: int
+    developer: _Client, base: str, outgoing: Path, code: str, number: str, buyer_index: int
 ) -> dict[str, Any]:
     sample = sample_contract(number, buyers=2)
     b = sample.buyers[buyer_index]
@@ -282,20 +290,27 @@ def _file_one(
               "dispute_body": sample.dispute_body},
     )  # fmt: skip
     developer.post(f"/v1/contracts/{draft['id']}/seal", 200)
-    [invitation] = draft["invitations"]  # delivered to the buyer out of band (SMS, QR code)
-    return _sign_with_invitation(base, draft["id"], invitation, b.name, b.id_number)
+    # The developer learns only that the invitation went to the buyer's phone of record;
+    # the demo plays the SMS gateway and the phone, which reads the link from the message.
+    [invitation] = draft["invitations"]
+    if invitation["sent_to"] is None:
+        raise DemoFailed("the buyer's invitation was not sent: no phone of record")
+    texts = [m.text for m in take_messages(outgoing, _phone(b.id_number))]
+    links = [invitation_in(t) for t in texts if draft["id"] in t]
+    if not links:
+        raise DemoFailed(f"no invitation for {draft['id']} reached the buyer's phone")
+    _, field, token = links[-1]
+    return _sign_with_invitation(base, draft["id"], field, token, b.name, b.id_number)
 
 
 def _sign_with_invitation(
-    base: str, contract_id: str, invitation: dict[str, Any], name: str, id_number: str
+    base: str, contract_id: str, field: str, token: str, name: str, id_number: str
 ) -> dict[str, Any]:
     """What /sign does on the buyer's phone: the identity check, a P-256 key of its own,
     an ECDSA-SHA256 signature (r || s) over the signed attributes; the token only in the
     ``X-Invitation`` header."""
-    path = f"/v1/invitations/{contract_id}/{invitation['field']}"
-    with httpx.Client(
-        base_url=base, headers={"X-Invitation": invitation["token"]}, timeout=60
-    ) as phone:
+    path = f"/v1/invitations/{contract_id}/{field}"
+    with httpx.Client(base_url=base, headers={"X-Invitation": token}, timeout=60) as phone:
 
         def post(step: str, expect: int, body: dict[str, str]) -> Any:
             r = phone.post(path + step, json=body)
@@ -472,6 +487,7 @@ def _run_story(
     buyers = [b.id_number for b in sample_contract(buyers=2).buyers]
     app = create_app(deployment)
     keys = _keys(deployment, buyers[1:])
+    outgoing = deployment.courier.outgoing
     with _Server(app) as base:
         authority, developer = (
             _Client(base, keys["authority"]),
@@ -490,7 +506,7 @@ def _run_story(
             raise DemoFailed("the sample project has no units left to sell")
         stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
         started = time.perf_counter()
-        filed = _file_one(developer, base, available[0]["code"], f"HT-{stamp}-1", 0)
+        filed = _file_one(developer, base, outgoing, available[0]["code"], f"HT-{stamp}-1", 0)
         if not filed.get("receipt"):
             raise DemoFailed("the filing came back without a receipt")
         lines.append(
@@ -503,7 +519,7 @@ def _run_story(
             deployment, authority, _Client(base, keys["bank"]), filed, available[0]["code"], lines
         )
 
-        second = _file_one(developer, base, available[1]["code"], f"HT-{stamp}-2", 1)
+        second = _file_one(developer, base, outgoing, available[1]["code"], f"HT-{stamp}-2", 1)
         # 注销 by consent: neither party can cancel alone; both sign the agreement.
         agreement = developer.post(
             f"/v1/filings/{second['filing']}/cancellation-agreements", 201,

@@ -68,12 +68,10 @@ _UNIT = {
     "project": "湘江示范花园",
     "district": "岳麓区",
 }
-_TOKEN = "k3Jb0Yc2mQ8v3yD1xT4nR6pW9aZ5sL7uE2hG0fK1oI8"
 _INVITATION = {
     "field": "buyer-1",
     "expires_at": "2026-12-04T08:00:00+00:00",
-    "token": _TOKEN,
-    "link": f"/sign#contract={_CONTRACT_ID}&field=buyer-1&token={_TOKEN}",
+    "sent_to": "138****5678",
 }
 _FILED = {
     "filed": True,

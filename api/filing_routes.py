@@ -29,7 +29,7 @@ from filing.checks import Reason
 from filing.contracts import ContractView, FilingView, NotForYourRole, UnknownChange, UnknownFiling
 from filing.deployment import Deployment
 from filing.inventory import NotReleasable, NotYourUnit, PermitExists
-from filing.invitations import Invitation
+from filing.invitations import SentInvitation
 from filing.platform import Platform
 from filing.service import (
     AgreementKind,
@@ -294,14 +294,10 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         raw: bytes,
         work: Any,
         render: idempotency.Render | None = None,
-        kept: idempotency.Render | None = None,
     ) -> Response:
-        """Run ``work`` once per Idempotency-Key; its answer is stored with its work (or
-        ``kept``'s, when the answer holds a secret that must not be stored)."""
+        """Run ``work`` once per Idempotency-Key; its answer is stored with its work."""
         lease = dt.timedelta(seconds=deployment.config.idempotency_lease_seconds)
-        return idempotency.run_once(
-            platform.idempotency, who, key, raw, work, render, lease, kept=kept
-        )
+        return idempotency.run_once(platform.idempotency, who, key, raw, work, render, lease)
 
     def filing_answer(record: FilingRecord | None, live: bool) -> Response:
         return filing_response(record, receipt=live)
@@ -667,12 +663,9 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
                 raise filing_errors(exc) from exc
 
         def answer(drafted: Drafted, live: bool) -> Response:
-            return drafted_answer(drafted, data.number, True)
+            return drafted_answer(drafted, data.number)
 
-        def kept(drafted: Drafted, live: bool) -> Response:
-            return drafted_answer(drafted, data.number, False)
-
-        return once(who, key, data.model_dump_json().encode(), run, answer, kept)
+        return once(who, key, data.model_dump_json().encode(), run, answer)
 
     @r.post(
         "/resale-contracts",
@@ -701,12 +694,9 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
                 raise filing_errors(exc) from exc
 
         def answer(drafted: Drafted, live: bool) -> Response:
-            return drafted_answer(drafted, data.number, True)
+            return drafted_answer(drafted, data.number)
 
-        def kept(drafted: Drafted, live: bool) -> Response:
-            return drafted_answer(drafted, data.number, False)
-
-        return once(who, key, data.model_dump_json().encode(), run, answer, kept)
+        return once(who, key, data.model_dump_json().encode(), run, answer)
 
     @r.get("/contracts/{contract_id}", summary="A contract's state")
     def get_contract(contract_id: str, who: Who) -> dict[str, Any]:
@@ -1106,32 +1096,24 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
     return r
 
 
-def link(contract_id: str, field: str, token: str) -> str:
-    """The page to open on the phone; everything after ``#`` stays in the browser."""
-    return f"/sign#contract={contract_id}&field={field}&token={token}"
-
-
-def invitation_json(contract_id: str, issued: Invitation, live: bool) -> dict[str, Any]:
-    """An invitation in an answer; its token only in the answer given (``live``), never in
-    the copy kept for a repeated request: a repeat gets nulls (issue it again)."""
+def invitation_json(sent: SentInvitation) -> dict[str, Any]:
+    """An invitation in an answer: where it went (a masked phone), never its token."""
     return {
-        "field": issued.field,
-        "expires_at": issued.expires_at.isoformat(),
-        "token": issued.token if live else None,
-        "link": link(contract_id, issued.field, issued.token) if live else None,
+        "field": sent.field,
+        "expires_at": sent.expires_at.isoformat(),
+        "sent_to": sent.sent_to,
     }
 
 
-def drafted_answer(drafted: Drafted, number: str, live: bool) -> JSONResponse:
-    """A draft's answer, with the parties' signing invitations: their tokens only in the
-    answer given, never in the copy kept for a repeat (``invitation_json``)."""
+def drafted_answer(drafted: Drafted, number: str) -> JSONResponse:
+    """A draft's answer, with where the parties' signing invitations were sent."""
     return JSONResponse(
         {
             "id": drafted.id,
             "number": number,
             "kind": drafted.kind.value,
             "draft_sha256": drafted.sha256,
-            "invitations": [invitation_json(drafted.id, i, live) for i in drafted.invitations],
+            "invitations": [invitation_json(i) for i in drafted.invitations],
         },
         status_code=201,
     )

@@ -32,17 +32,14 @@ def run_once(
     work: Callable[[], Any],
     render: Render | None = None,
     lease: dt.timedelta = dt.timedelta(seconds=30),
-    kept: Render | None = None,
 ) -> Response:
     """Run ``work`` once for this key; ``render`` turns its result into the answer (by
-    default the result is the answer). ``kept``: what is stored for a repeat instead, when
-    the answer holds what must never be stored (a signing invitation's token)."""
+    default the result is the answer)."""
     if not key:
         raise Problem(400, "idempotency-key-required", "Idempotency-Key header required")
     if len(key) > 200:
         raise Problem(400, "idempotency-key-invalid", "Idempotency-Key longer than 200 characters")
     answer: Render = render or _as_is
-    stored_as: Render = kept or answer
     digest = hashlib.sha256(request).hexdigest()
     try:
         stored = records.claim(caller.org, key, digest, lease)
@@ -60,10 +57,9 @@ def run_once(
         return Response(stored.body, status_code=stored.status, media_type=stored.media_type)
 
     try:
-        with recording(records.recorder(caller.org, key, lambda r: _stored(stored_as(r, False)))):
+        with recording(records.recorder(caller.org, key, lambda r: _stored(answer(r, False)))):
             result = work()
         response = answer(result, True)
-        keep = response if kept is None else kept(result, True)
     except Problem as problem:
         if problem.status >= 500:
             records.forget_unanswered(caller.org, key)
@@ -76,7 +72,7 @@ def run_once(
     except BaseException:
         records.forget_unanswered(caller.org, key)
         raise
-    records.answer(caller.org, key, _stored(keep))
+    records.answer(caller.org, key, _stored(response))
     return response
 
 

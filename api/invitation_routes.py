@@ -31,7 +31,7 @@ from api.problems import Problem
 from api.ratelimit import CpuBudget, RateLimiter
 from filing import invitations, policy
 from filing.deployment import Deployment
-from filing.invitations import Invitation
+from filing.invitations import SentInvitation
 from filing.phone_signing import IdentityMismatch
 from filing.platform import Platform
 from filing.policy import Caller
@@ -100,6 +100,8 @@ def router(
             return work()
         except invitations.InvitationRefused as exc:
             raise refusal(exc) from exc
+        except invitations.TooManyInvitations as exc:
+            raise Problem(409, "too-many-invitations", "No more invitations", str(exc)) from exc
         except IdentityMismatch as exc:
             raise Problem(
                 422,
@@ -118,28 +120,26 @@ def router(
     @r.post(
         "/v1/contracts/{contract_id}/invitations/{field}",
         status_code=201,
-        summary="Issue a party's signing invitation again (revokes the one before)",
+        summary="Send a party's signing invitation again (revokes the one before)",
         description="By the contract's drafter (a developer; a resale's seller or "
-        "brokerage). The token is in this answer only: a repeat of the request "
-        "(same Idempotency-Key) answers `token` and `link` null.",
+        "brokerage). The platform sends the new invitation by SMS to the party's phone "
+        "of record (the police's identity extract), never to the drafter; the answer says "
+        f"where (masked). At most {invitations.MAX_PER_FIELD} invitations per field and "
+        "draft (409 `too-many-invitations`); `sent_to` null: the party has no phone of "
+        "record, nothing was sent.",
     )
     def reissue(contract_id: str, field: SignatureField, who: Who, key: Key = None) -> Response:
         auth.require(who, *policy.ISSUES_INVITATIONS)
 
-        def run() -> Invitation:
+        def run() -> SentInvitation:
             return call(lambda: phone.reissue(contract_id, field, who))  # type: ignore[no-any-return]
 
-        def answer(issued: Invitation, live: bool) -> Response:
-            return JSONResponse(invitation_json(contract_id, issued, True), status_code=201)
-
-        def kept(issued: Invitation, live: bool) -> Response:
-            return JSONResponse(invitation_json(contract_id, issued, False), status_code=201)
+        def answer(sent: SentInvitation, live: bool) -> Response:
+            return JSONResponse(invitation_json(sent), status_code=201)
 
         lease = dt.timedelta(seconds=deployment.config.idempotency_lease_seconds)
         raw = f"{contract_id}/{field}".encode()
-        return idempotency.run_once(
-            platform.idempotency, who, key, raw, run, answer, lease, kept=kept
-        )
+        return idempotency.run_once(platform.idempotency, who, key, raw, run, answer, lease)
 
     @r.get("/v1/invitations/{contract_id}/{field}", summary="The contract an invitation signs")
     def view(

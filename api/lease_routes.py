@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api import auth, idempotency
 from api.auth import Caller, require
-from api.filing_routes import drafter_of, filing_errors
+from api.filing_routes import drafted_answer, drafter_of, filing_errors
 from api.lease_models import EntrustmentEndIn, EntrustmentIn, LeaseIn, RenewalIn, lease_terms
 from api.problems import Problem
 from api.ratelimit import RateLimiter
@@ -83,15 +83,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
                 raise filing_errors(exc) from exc
 
         def answer(drafted: Drafted, live: bool) -> Response:
-            return JSONResponse(
-                {
-                    "id": drafted.id,
-                    "number": data.number,
-                    "kind": drafted.kind.value,
-                    "draft_sha256": drafted.sha256,
-                },
-                status_code=201,
-            )
+            return drafted_answer(drafted, data.number)
 
         return once(who, key, data.model_dump_json().encode(), run, answer)
 

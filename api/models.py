@@ -128,17 +128,14 @@ class UnitFlags(BaseModel):
 
 
 class InvitationIssued(BaseModel):
-    """A party's one-time signing invitation, to deliver out of band."""
+    """A party's one-time signing invitation, sent by SMS to their phone of record."""
 
     field: str = Field(description="the party's signature field (buyer-1, seller-1, …)")
     expires_at: Timestamp = Field(description="with the draft's reservation")
-    token: str | None = Field(
-        description="the one-time token; only in the first answer (null in a repeat of the "
-        "request: issue the invitation again)"
-    )
-    link: str | None = Field(
-        description="`/sign#contract=…&field=…&token=…`: the page to open on the phone, "
-        "after this server's address"
+    sent_to: str | None = Field(
+        description="the phone of record it was sent to, masked (138****5678); null: the "
+        "party has no phone of record, so no invitation was issued (send it again once the "
+        "identity extract has one)"
     )
 
 

@@ -4,7 +4,9 @@
   spouse (optional), minor_children (optional, ";"-separated ID numbers)
 * payments (human resources / tax): id_number, consecutive_months, as_of (ISO date)
 * homes (natural resources, homes owned): id_number, district, homes
-* identities (police): id_number, name — for the identity check before a buyer's certificate
+* identities (police): id_number, name, phone (optional: the mobile number of record, to which
+  the platform sends a party's signing invitation) — for the identity check before a buyer's
+  certificate
 
 A load replaces the kind's table, all of it or nothing: a file with a wrong header, no rows or
 any bad row changes nothing and is answered with every problem found. Each load is recorded
@@ -18,6 +20,7 @@ import datetime as dt
 import enum
 import hashlib
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +67,9 @@ identities = Table(
     metadata,
     Column("id_number", Text, primary_key=True),
     Column("name", Text, nullable=False),
+    # The mobile number of record (实名登记的手机号), 11 digits: where a party's signing
+    # invitation goes, so that only the phone's holder, not the drafter, can sign.
+    Column("phone", Text),
 )
 homes = Table(
     "dept_homes",
@@ -88,6 +94,7 @@ APPEND_ONLY = ("dept_loads",)
 
 MAX_ERRORS = 100  # listed in a rejection; a wholly wrong file would otherwise list every row
 MAX_ID = 40  # characters of an ID number, as the API takes them
+PHONE = re.compile(r"1[3-9][0-9]{9}")
 
 
 class ExtractKind(enum.StrEnum):
@@ -203,7 +210,20 @@ def _home(r: dict[str, str]) -> dict[str, Any]:
 
 
 def _identity(r: dict[str, str]) -> dict[str, Any]:
-    return {"id_number": _id_number(r["id_number"]), "name": _text(r["name"], "name")}
+    return {
+        "id_number": _id_number(r["id_number"]),
+        "name": _text(r["name"], "name"),
+        "phone": _phone(r.get("phone", "")),
+    }
+
+
+def _phone(value: str) -> str | None:
+    """A mainland mobile number (11 digits, 1 then 3-9), or nothing recorded."""
+    if not value:
+        return None
+    if not PHONE.fullmatch(value):
+        raise ValueError("phone is not a mobile number (11 digits starting 13-19)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -232,7 +252,7 @@ FORMATS: dict[ExtractKind, ExtractFormat] = {
         homes, ("id_number", "district", "homes"), (), ("id_number", "district"), _home
     ),
     ExtractKind.IDENTITIES: ExtractFormat(
-        identities, ("id_number", "name"), (), ("id_number",), _identity
+        identities, ("id_number", "name"), ("phone",), ("id_number",), _identity
     ),
 }
 
@@ -401,6 +421,16 @@ class TableHomes:
                 )
             ).scalar()
         return int(total or 0)
+
+
+def phones_of_record(conn: Connection, id_numbers: Sequence[str]) -> dict[str, str]:
+    """The mobile numbers of record of these people, by ID number (those who have one)."""
+    rows = conn.execute(
+        select(identities.c.id_number, identities.c.phone).where(
+            identities.c.id_number.in_(list(id_numbers)), identities.c.phone.is_not(None)
+        )
+    )
+    return {row.id_number: row.phone for row in rows}
 
 
 class TableIdentityCheck:

@@ -20,7 +20,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from filing import invitations
 from filing.entry import status_name
+from filing.invitation_delivery import SpoolCourier
 from filing.migrations import revisions
 from filing.seals import PlatformPki
 from filing.webhook_policy import AddressPolicy
@@ -85,6 +87,9 @@ class DeploymentConfig:
     idempotency_lease_seconds: float = 30.0
     # Networks and host names webhooks may reach although internal (filing/webhook_policy.py).
     webhook_allow: tuple[str, ...] = ()
+    # The SMS gateway's outgoing spool (smsd's format), on the data directory's file system;
+    # empty: DIR/sms/outgoing. Signing invitations reach the parties' phones through it.
+    sms_outgoing: str = ""
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -119,6 +124,7 @@ class DeploymentConfig:
                 verification_cpu_seconds=_positive(data, "verification_cpu_seconds", 10.0),
                 idempotency_lease_seconds=_positive(data, "idempotency_lease_seconds", 30.0),
                 webhook_allow=_allow_list(data),
+                sms_outgoing=str(data.get("sms_outgoing", "")),
                 pkcs11=(
                     TokenConfig(str(data["pkcs11"]["module"]), str(data["pkcs11"]["token_label"]))
                     if data.get("pkcs11")
@@ -173,6 +179,7 @@ class Deployment:
     _sequencer: Sequencer | None = field(default=None, repr=False)
     _pseudonym: bytes | None = field(default=None, repr=False)
     _pki: PlatformPki | None = field(default=None, repr=False)
+    _courier: SpoolCourier | None = field(default=None, repr=False)
 
     @property
     def pki(self) -> PlatformPki:
@@ -184,6 +191,28 @@ class Deployment:
             token = Pkcs11KeyStore(self.config.pkcs11) if self.config.pkcs11 else None
             self._pki = PlatformPki(ca, self.keys, token, self.config.filing_seal)
         return self._pki
+
+    @property
+    def courier(self) -> SpoolCourier:
+        """The SMS gateway's spool that signing invitations leave through."""
+        if self._courier is None:
+            # Staged and (by default) outgoing messages carry tokens: the owner's eyes only.
+            # A configured outgoing directory is the gateway's, its modes the gateway's too.
+            sms = private_directory(self.data_dir / "sms")
+            staged = private_directory(sms / "staged")
+            outgoing = (
+                Path(self.config.sms_outgoing)
+                if self.config.sms_outgoing
+                else private_directory(sms / "outgoing")
+            )
+            self._courier = SpoolCourier(staged, outgoing)
+        return self._courier
+
+    def settle_staged_messages(self) -> tuple[int, int]:
+        """Send what a process that died after committing left staged, drop the rest
+        (``SpoolCourier.recover``); answers (sent, dropped)."""
+        with self.log.engine.connect() as conn:
+            return self.courier.recover(lambda sha256: invitations.committed(conn, sha256))
 
     @classmethod
     def open(cls, data_dir: Path) -> Deployment:

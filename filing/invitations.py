@@ -2,10 +2,11 @@
 
 When a contract is drafted the platform issues, for every person who signs it (its buyers,
 and a resale's sellers), a random token bound to the contract, the field and the party's ID
-number, expiring with the draft. The drafter gets the tokens once, in the draft's answer,
-and delivers them out of band; only their SHA-256 is kept (a database reader cannot sign).
-A token is consumed in the transaction that records its signature; the drafter can issue a
-party's invitation again, which revokes the one before.
+number, expiring with the draft. The platform sends it to the party's phone of record
+(filing/invitation_delivery.py); nobody else ever sees it, the drafter included, and only
+its SHA-256 is kept (a database reader cannot sign). A token is consumed in the transaction
+that records its signature; the drafter can have a party's invitation sent again (a few
+times per field), which revokes the one before.
 """
 
 from __future__ import annotations
@@ -13,23 +14,45 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
-from filing import schema
+from filing import departments, schema
+from filing.invitation_delivery import TextMessage, invitation_text, link, masked
 
 TOKEN_BYTES = 32  # 256 bits of randomness
 MAX_ATTEMPTS = 5  # failed identity checks before the invitation is locked
+MAX_PER_FIELD = 5  # invitations sent per field of a draft: a drafter cannot flood a phone
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """A person invited to sign a field: as the draft names them."""
+
+    id_number: str
+    name: str
+    role: str  # the party's name on the contract (买受人, 出卖人, 承租人)
 
 
 @dataclass(frozen=True)
 class Invitation:
-    """An invitation just issued: its token exists only here, for the drafter's answer."""
+    """An invitation just issued: its token exists only here, on its way to the phone."""
 
     field: str
     token: str
     expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SentInvitation:
+    """What the drafter learns of an invitation: that it went, and to which phone (masked);
+    ``sent_to`` None: the party has no phone of record, so nothing was sent."""
+
+    field: str
+    expires_at: dt.datetime
+    sent_to: str | None
 
 
 @dataclass(frozen=True)
@@ -73,8 +96,62 @@ class IdentityNotChecked(InvitationRefused):
     """Signing starts only after the party's identity check passed with this invitation."""
 
 
+class TooManyInvitations(Exception):
+    """The field's invitation was sent ``MAX_PER_FIELD`` times already."""
+
+
 def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invite(
+    conn: Connection,
+    send: Callable[[TextMessage], None],
+    public_url: str,
+    contract: tuple[str, str],
+    parties: dict[str, Invitee],
+    expires_at: dt.datetime,
+    now: dt.datetime,
+) -> list[SentInvitation]:
+    """Issue invitations for ``parties`` (field → invitee) of ``contract`` (id, number) and
+    stage each for the invitee's phone of record (``send``), in the caller's transaction.
+    A party without a phone of record gets no invitation: the drafter learns so."""
+    contract_id, number = contract
+    phones = departments.phones_of_record(conn, [p.id_number for p in parties.values()])
+    t = schema.signing_invitations
+    out = []
+    for field, person in parties.items():
+        phone = phones.get(person.id_number)
+        if phone is None:
+            out.append(SentInvitation(field, expires_at, None))
+            continue
+        sent = conn.execute(
+            select(func.count()).where(t.c.contract_id == contract_id, t.c.field == field)
+        ).scalar_one()
+        if sent >= MAX_PER_FIELD:
+            raise TooManyInvitations(
+                f"{field}'s invitation was sent {MAX_PER_FIELD} times: no more for this draft"
+            )
+        [issued] = issue(conn, contract_id, {field: person.id_number}, expires_at, now)
+        url = link(public_url, contract_id, field, issued.token)
+        text = invitation_text(person.name, person.role, number, url, expires_at)
+        send(TextMessage(phone, text, token_sha256(issued.token)))
+        conn.execute(
+            update(t)
+            .where(t.c.token_sha256 == token_sha256(issued.token))
+            .values(sent_to=masked(phone))
+        )
+        out.append(SentInvitation(field, expires_at, masked(phone)))
+    return out
+
+
+def committed(conn: Connection, sha256: str) -> bool:
+    """The invitation of this hash exists and may still be used (for staged messages)."""
+    t = schema.signing_invitations
+    row = conn.execute(
+        select(t.c.used_at, t.c.revoked_at).where(t.c.token_sha256 == sha256)
+    ).first()
+    return row is not None and row.used_at is None and row.revoked_at is None
 
 
 def issue(
@@ -85,7 +162,7 @@ def issue(
     now: dt.datetime,
 ) -> list[Invitation]:
     """New invitations for ``parties`` (field → ID number), revoking any earlier ones of
-    those fields; in the caller's transaction."""
+    those fields; in the caller's transaction. Their tokens go only to ``invite``."""
     out = []
     for field, id_number in parties.items():
         conn.execute(

@@ -21,7 +21,8 @@ from sqlalchemy import Connection, Engine, select
 from filing import invitations, kinds, schema
 from filing.clock import SYSTEM, Clock
 from filing.departments import TableIdentityCheck
-from filing.invitations import Invitation, Invited, aware
+from filing.invitation_delivery import Courier
+from filing.invitations import Invited, SentInvitation, aware
 from filing.policy import Caller, Role
 from filing.service import (
     ContractStateError,
@@ -74,11 +75,15 @@ class PhoneSigning:
         engine: Engine,
         service: FilingService,
         identity: TableIdentityCheck,
+        courier: Courier,
+        public_url: str,
         clock: Clock = SYSTEM,
     ) -> None:
         self.engine = engine
         self.service = service
         self.identity = identity
+        self.courier = courier
+        self.public_url = public_url
         self.clock = clock
 
     def _open(
@@ -194,9 +199,10 @@ class PhoneSigning:
             contract_id, field, signature, invited.id_number, also=consume
         )
 
-    def reissue(self, contract_id: str, field: str, caller: Caller) -> Invitation:
-        """A new invitation for ``field`` by the contract's drafter; the one before is
-        revoked. Another caller's contract is unknown to them."""
+    def reissue(self, contract_id: str, field: str, caller: Caller) -> SentInvitation:
+        """Send ``field``'s invitation again, to the party's phone of record, for the
+        contract's drafter; the one before is revoked. Another caller's contract is unknown
+        to them."""
         drafter = (
             caller.org
             if caller.role is Role.DEVELOPER
@@ -204,7 +210,7 @@ class PhoneSigning:
             if caller.role is Role.AGENCY
             else Drafter(person=caller.org).key
         )
-        with write_transaction(self.engine) as conn:
+        with self.courier.staged() as send, write_transaction(self.engine) as conn:
             c = _contract(conn, contract_id)
             if c["developer_id"] != drafter:
                 raise UnknownContract(f"no contract {contract_id}")  # not theirs: not shown
@@ -219,10 +225,16 @@ class PhoneSigning:
             expires = invitations.aware(c["expires_at"])
             if expires < self.clock.now():
                 raise ContractStateError("the draft's reservation has expired")
-            [issued] = invitations.issue(
-                conn, contract_id, {field: parties[field]}, expires, self.clock.now()
+            [sent] = invitations.invite(
+                conn,
+                send,
+                self.public_url,
+                (contract_id, c["number"]),
+                {field: parties[field]},
+                expires,
+                self.clock.now(),
             )
-        return issued
+        return sent
 
 
 def _contract(conn: Connection, contract_id: str) -> dict[str, Any]:

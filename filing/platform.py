@@ -89,8 +89,18 @@ class Platform:
         self.ownership = OwnershipRegister(engine, self.access)
         self.funds = FundService(deployment)
         self.maintenance = MaintenanceService(deployment)
-        self.phone = PhoneSigning(engine, self.service, self.identity, clock)
+        self.phone = PhoneSigning(
+            engine,
+            self.service,
+            self.identity,
+            deployment.courier,
+            deployment.config.public_url,
+            clock,
+        )
         self.leases = Leases(engine, self.access, clock)
+        # Invitation messages a process that died left staged: sent or dropped by whether
+        # their draft committed.
+        deployment.settle_staged_messages()
 
     def create_key(self, org: str, role: Role) -> str:
         return self.keys.create(org, role)

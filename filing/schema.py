@@ -200,6 +200,8 @@ signing_invitations = Table(
     Column("identity_at", DateTime(timezone=True)),
     Column("used_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+    # The phone it was sent to, masked (138****5678); null: no phone of record, not sent.
+    Column("sent_to", Text),
     Index("signing_invitations_by_field", "contract_id", "field"),
 )
 

@@ -178,8 +178,8 @@ class Drafted:
     id: str
     sha256: str  # of the rendered draft
     kind: Kind
-    # One per person party; their tokens exist only in this answer (filing/invitations.py).
-    invitations: tuple[invitations.Invitation, ...] = ()
+    # One per person party, sent to their phones of record (filing/invitation_delivery.py).
+    invitations: tuple[invitations.SentInvitation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -364,7 +364,8 @@ class FilingService:
             )
             for b in (kinds.parties_of(contract, PartyRole.BUYER) if kind.purchase_limits else ())
         ]
-        with write_transaction(self.engine) as conn:
+        # Invitation messages leave for the phones only once the draft is committed.
+        with self.d.courier.staged() as send, write_transaction(self.engine) as conn:
             # Counted under a lock per family member: two drafts racing for one family's
             # last allowed home cannot both pass.
             holdings.lock_family(conn, [p for a in applicants for p in a.family])
@@ -442,9 +443,11 @@ class FilingService:
             else:
                 holdings.record_buyers(conn, contract_id, contract)
             holdings.record_parties(conn, contract_id, contract)
-            issued = invitations.issue(
+            issued = invitations.invite(
                 conn,
-                contract_id,
+                send,
+                self.d.config.public_url,
+                (contract_id, contract.number),
                 invited_parties(kind, contract),
                 self.clock.now() + RESERVATION,
                 self.clock.now(),
@@ -1640,12 +1643,12 @@ def _sealing_seller(
     raise ContractStateError(f"in a {kind.kind.value} contract no seller signs with a seal")
 
 
-def invited_parties(kind: TransactionKind, contract: AnyContract) -> dict[str, str]:
-    """The fields that get a signing invitation, with their party's ID number: each person
-    who buys, sells or lets a home of their own, or rents one (an agent signs with the
-    brokerage's key)."""
+def invited_parties(kind: TransactionKind, contract: AnyContract) -> dict[str, invitations.Invitee]:
+    """The fields that get a signing invitation, with their party: each person who buys,
+    sells or lets a home of their own, or rents one (an agent signs with the brokerage's
+    key)."""
     return {
-        field: party.id_number
+        field: invitations.Invitee(party.id_number, party.name, declared.label)
         for field, (declared, party) in kind.signers(contract).items()
         if declared.signs_with is SigningMethod.PERSONAL and declared.role in INVITED
     }

@@ -37,6 +37,8 @@ BAD: list[tuple[str, bytes, str, int]] = [
     ("homes", b"id_number,district,homes\nA,,1\n", "district is empty", 1),
     ("homes", b"id_number,district,homes\nA,D,1\nA,D,2\n", "same id_number, district", 2),
     ("identities", b"id_number,name\nA,\n", "name is empty", 1),
+    ("identities", b"id_number,name,phone\nA,N,13800001111\nB,M,2380000111\n", "not a mobile", 2),
+    ("identities", b"id_number,name,phone\nA,N,+8613800001111\n", "not a mobile", 1),
 ]
 
 

@@ -17,11 +17,13 @@ from api import auth
 from api.app import create_app
 from filing import access_log, api_keys
 from filing.deployment import Deployment
+from filing.invitation_delivery import masked as mask
 from keys.pki import new_key
 from ledger.database import write_transaction
 from ledger.receipt import Receipt
 from signing import remote
 from tests.helpers import judgment_pdf
+from tests.sms import identities_csv, phone_of, sent
 
 DEVELOPER_ID = "91430100MA4L000000"
 BUYER = ("王小明", "430102199001011234")
@@ -95,7 +97,7 @@ def _setup_registry(client: TestClient, keys: dict[str, dict[str, str]]) -> None
     assert r.status_code == 201 and r.json() == {"imported": 2}, r.text
     for kind, body in [
         ("households", f"id_number,local,spouse,minor_children\n{BUYER[1]},1,,\n"),
-        ("identities", f"id_number,name\n{BUYER[1]},{BUYER[0]}\n"),
+        ("identities", identities_csv([BUYER])),
     ]:
         r = client.post(
             f"/v1/departments/{kind}",
@@ -132,10 +134,11 @@ def test_signing_equals_filing_over_http(
     again = client.post(
         "/v1/contracts", json=CONTRACT, headers={**dev, "Idempotency-Key": "draft-1"}
     )
-    # Replayed, not drafted twice; the invitations' tokens were never stored, so a replay
-    # answers them null (the drafter issues an invitation again if it lost the first answer).
-    unstored = [{**i, "token": None, "link": None} for i in r.json()["invitations"]]
-    assert again.json() == {**r.json(), "invitations": unstored}
+    # Replayed, not drafted twice (and no second invitation sent): the same answer, which
+    # carries no token (the invitation went to the buyer's phone).
+    assert again.json() == r.json()
+    assert r.json()["invitations"][0]["sent_to"] == mask(phone_of(BUYER[1]))
+    assert len(sent(d, cid, "buyer-1")) == 1
     other = client.post(
         "/v1/contracts",
         json={**CONTRACT, "number": "HT-2"},

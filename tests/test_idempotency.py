@@ -102,5 +102,4 @@ def test_a_claim_of_a_dead_request_is_taken_over_after_its_lease(api: Api) -> No
         stored = conn.execute(select(t.c.status).where(t.c.key == "stale")).scalar()
     assert stored == 201
     replay = client.post("/v1/contracts", json=request, headers={**dev, "Idempotency-Key": "stale"})
-    unstored = [{**i, "token": None, "link": None} for i in taken.json()["invitations"]]
-    assert replay.json() == {**taken.json(), "invitations": unstored}  # tokens never stored
+    assert replay.json() == taken.json()  # an invitation's answer has no token to keep

@@ -1,5 +1,6 @@
 """Signing invitations over HTTP on SQLite and PostgreSQL: a party signs with the one-time
-token from the draft's answer, no API key; every misuse of a token is refused."""
+token the platform sent to their phone of record (never to the drafter), no API key; every
+misuse of a token is refused."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from sqlalchemy import select, update
 
 from filing import schema
 from filing.idempotency import idempotency_keys
+from filing.invitation_delivery import masked, read_smsd_file
 from filing.invitations import InvitationUsed
 from filing.platform import Platform
 from keys.pki import new_key
 from ledger.database import write_transaction
+from tests.sms import phone_of, sent, token_for
 from tests.test_filing_api import BUYER, CONTRACT, Api, _post, _setup_registry, api
 from tests.test_ownership_api import LI, ZHANG
 from tests.test_resale_pipeline import AGENT, resale_body, setup_resale, sign
@@ -84,14 +87,19 @@ def test_a_buyer_signs_with_the_invitation_and_the_contract_is_filed(api: Api) -
     assert r.status_code == 201, r.text
     cid = r.json()["id"]
     [inv] = r.json()["invitations"]  # the buyer's; the developer seals with its key
-    token = inv["token"]
-    assert inv["field"] == "buyer-1" and len(base64.urlsafe_b64decode(token + "=")) >= 16
-    assert inv["link"] == f"/sign#contract={cid}&field=buyer-1&token={token}"
-    # A repeat of the request answers as the first did, but without the token: it was
-    # never stored, neither as the invitation (its hash only) nor as the answer.
+    # The developer learns where it went, masked, and nothing that opens it.
+    assert inv["field"] == "buyer-1" and inv["sent_to"] == masked(phone_of(BUYER[1]))
+    assert set(inv) == {"field", "expires_at", "sent_to"}
+    [(phone, token)] = sent(d, cid, "buyer-1")
+    assert phone == phone_of(BUYER[1]) and len(base64.urlsafe_b64decode(token + "=")) >= 16
+    [message] = [read_smsd_file(p.read_bytes()) for p in d.courier.outgoing.glob("wq-*.sms")]
+    assert f"/sign#contract={cid}&field=buyer-1&token={token}" in message.text
+    assert BUYER[1] not in message.text and "北京时间" in message.text
+    assert not list(d.courier.staging.iterdir())  # moved to the gateway on commit
+    # A repeat of the request answers as the first did and sends nothing again; the token
+    # was never stored, neither as the invitation (its hash only) nor as the answer.
     again = client.post("/v1/contracts", json=CONTRACT, headers=dev)
-    assert again.json()["id"] == cid
-    assert again.json()["invitations"][0]["token"] is None
+    assert again.json() == r.json() and len(sent(d, cid, "buyer-1")) == 1
     with d.log.engine.connect() as conn:
         stored = [bytes(b or b"") for b in conn.execute(select(idempotency_keys.c.body)).scalars()]
         hashes_ = list(conn.execute(select(schema.signing_invitations.c.token_sha256)).scalars())
@@ -157,8 +165,8 @@ def test_a_buyer_signs_with_the_invitation_and_the_contract_is_filed(api: Api) -
 def test_every_misuse_of_a_token_is_refused(api: Api) -> None:
     client, keys, d = api
     _setup_registry(client, keys)
-    cid, invitations = _draft(client, keys)
-    token = invitations["buyer-1"]["token"]
+    cid, _ = _draft(client, keys)
+    token = token_for(d, cid, "buyer-1")
     _post(client, f"/v1/contracts/{cid}/seal", keys["developer"])
     base = _base(cid, "buyer-1")
 
@@ -207,8 +215,10 @@ def test_every_misuse_of_a_token_is_refused(api: Api) -> None:
     assert r.status_code == 403 and _type(r) == "not-your-field"
     r = _post(client, f"/v1/contracts/{cid}/invitations/buyer-1", keys["developer"])
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
-    fresh = r.json()["token"]  # type: ignore[attr-defined]
-    assert fresh != token and r.json()["link"].endswith(fresh)  # type: ignore[attr-defined]
+    assert r.json()["sent_to"] == masked(phone_of(BUYER[1]))  # type: ignore[attr-defined]
+    assert "token" not in r.json()  # type: ignore[attr-defined]
+    fresh = token_for(d, cid, "buyer-1")
+    assert fresh != token
     r = client.get(base, headers=_h(token))
     assert r.status_code == 401 and _type(r) == "invitation-invalid"
 
@@ -237,12 +247,16 @@ def test_a_resale_is_signed_by_its_owners_and_buyer_with_invitations(api: Api) -
     r = _post(client, "/v1/resale-contracts", keys["agency"], json=resale_body())
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
     cid = r.json()["id"]  # type: ignore[attr-defined]
-    invited = {i["field"]: i["token"] for i in r.json()["invitations"]}  # type: ignore[attr-defined]
-    assert list(invited) == ["seller-1", "seller-2", "buyer-1"]  # the agent signs with a key
+    fields = [i["field"] for i in r.json()["invitations"]]  # type: ignore[attr-defined]
+    assert fields == ["seller-1", "seller-2", "buyer-1"]  # the agent signs with a key
+    # Each to its own party's phone of record.
+    for field, person in (("seller-1", ZHANG), ("seller-2", LI)):
+        assert [p for p, _ in sent(d, cid, field)] == [phone_of(person["id_number"])]
+    assert [p for p, _ in sent(d, cid, "buyer-1")] == [phone_of(BUYER[1])]
     # The brokerage that drafted it re-issues; a seller's token does not open the buyer's field.
     r = _post(client, f"/v1/contracts/{cid}/invitations/seller-2", keys["agency"])
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
-    invited["seller-2"] = r.json()["token"]  # type: ignore[attr-defined]
+    invited = {f: token_for(d, cid, f) for f in fields}
     r = client.get(_base(cid, "buyer-1"), headers=_h(invited["seller-1"]))
     assert r.status_code == 403 and _type(r) == "invitation-elsewhere"
     for field, person in [
@@ -261,8 +275,8 @@ def test_a_signature_whose_invitation_cannot_be_consumed_is_not_recorded(api: Ap
     fails (a racing use, a revocation), nothing of the signature is kept."""
     client, keys, d = api
     _setup_registry(client, keys)
-    cid, invitations = _draft(client, keys)
-    token = invitations["buyer-1"]["token"]
+    cid, _ = _draft(client, keys)
+    token = token_for(d, cid, "buyer-1")
     _post(client, f"/v1/contracts/{cid}/seal", keys["developer"])
     base = _base(cid, "buyer-1")
     client.post(

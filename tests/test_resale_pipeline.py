@@ -27,6 +27,7 @@ from ledger import schema as ledger_schema
 from ledger.database import write_transaction
 from signing import remote
 from tests.helpers import BIN, judgment_pdf
+from tests.sms import identities_csv
 from tests.test_filing_api import BUYER, Api, _post, api
 from tests.test_fund_api import BANK, _bank, _fund_rows, _race, server
 from tests.test_ownership_api import CERT, LI, OLD, ZHANG, _import_old
@@ -101,7 +102,7 @@ def setup_resale(client: Any, keys: dict[str, dict[str, str]], d: Deployment) ->
             "id_number,local,spouse,minor_children\n"
             + "".join(f"{p[1]},1,,\n" for p in (BUYER, WANG)),
         ),
-        ("identities", "id_number,name\n" + "".join(f"{p[1]},{p[0]}\n" for p in people)),
+        ("identities", identities_csv((p[0], p[1]) for p in people)),
     ]:
         r = client.post(
             f"/v1/departments/{kind}",

@@ -14,8 +14,10 @@ from typing import Any
 import httpx
 
 from filing.deployment import Deployment
+from filing.invitation_delivery import read_smsd_file
 from ledger.receipt import Receipt
 from tests.helpers import BIN
+from tests.sms import phone_of, token_for
 from tests.test_filing_api import BUYER, CONTRACT, _post, _setup_registry
 from tests.test_fund_api import server
 from tests.test_pages import browser
@@ -49,6 +51,13 @@ def test_a_buyer_signs_on_a_phone_and_the_filed_contract_verifies_offline(
         assert r.status_code == 201, r.text  # type: ignore[attr-defined]
         cid = r.json()["id"]  # type: ignore[attr-defined]
         [invitation] = r.json()["invitations"]  # type: ignore[attr-defined]
+        cid = r.json()["id"]  # type: ignore[attr-defined]
+        # The link as the buyer's phone received it by SMS (the test's server stands in
+        # for the configured public address).
+        [message] = [read_smsd_file(p.read_bytes()) for p in d.courier.outgoing.glob("wq-*.sms")]
+        assert message.phone == phone_of(BUYER[1]) and invitation["sent_to"] is not None
+        fragment = message.text.split("/sign#", 1)[1].split()[0]
+        token = token_for(d, cid, "buyer-1")
         r = _post(client, f"/v1/contracts/{cid}/seal", keys["developer"])  # type: ignore[arg-type]
         assert r.status_code == 200, r.text  # type: ignore[attr-defined]
 
@@ -58,12 +67,11 @@ def test_a_buyer_signs_on_a_phone_and_the_filed_contract_verifies_offline(
         page.on("request", lambda q: requests.append((q.url, q.headers)))
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(base + invitation["link"])
+        page.goto(f"{base}/sign#{fragment}")
         page.wait_for_selector("body[data-state]", timeout=30_000)
         assert page.get_attribute("body", "data-state") == "READY", page.text_content("#status")
         # The token left the address bar; no request carried it in its URL or a Referer.
         assert page.evaluate("location.hash") == ""
-        token = invitation["token"]
         assert not [u for u, h in requests if token in u or token in h.get("referer", "")]
         assert any(h.get("x-invitation") == token for _, h in requests)
         assert page.text_content("#party") == f"买受人：{BUYER[0]}"
