@@ -44,7 +44,7 @@ from filing import (
     schema,
     statistics,
 )
-from filing.checks import CheckFailure
+from filing.checks import CheckFailure, Reason
 from filing.clock import SYSTEM, Clock
 from filing.completion import completed
 from filing.deployment import Deployment
@@ -84,6 +84,7 @@ from filing.status import (
     FilingEvent,
     FilingStatus,
     InvalidTransition,
+    UnitFlag,
     UnitStatus,
 )
 from keys.identity import SigningPurpose, VerifiedIdentity, issue_party_certificate, purpose_of
@@ -931,10 +932,14 @@ class FilingService:
         contract = _load(c)
         kind = _kind(c)
         code = kinds.unit_code(contract)
-        if kind.lifecycle is not None:
-            view = registry.unit_view(conn, code)
-            if view.status is not kind.reserved or view.reserved_for != c["id"]:
-                raise UnitTaken(f"unit {code} is no longer held for this contract")
+        view = registry.unit_view(conn, code)
+        held = view.status is kind.reserved and view.reserved_for == c["id"]
+        if kind.lifecycle is not None and not held:
+            raise UnitTaken(f"unit {code} is no longer held for this contract")
+        # A seizure (查封) binds from when the court's order is recorded: one recorded while
+        # the parties signed stops the filing, whatever the draft's checks found then.
+        if UnitFlag.SEIZED in view.flags:
+            raise NotSellable([CheckFailure(Reason.UNIT_SEIZED)], kind.kind)
         # A lease's space is held by its live draft: no other lease of it could be drafted.
         # Its lessors are judged again: the owners who drafted it (or entrusted its
         # enterprise) may have sold the home since (转移登记), and then may not lease it.
