@@ -933,8 +933,9 @@ class FilingService:
         kind = _kind(c)
         code = kinds.unit_code(contract)
         view = registry.unit_view(conn, code)
-        held = view.status is kind.reserved and view.reserved_for == c["id"]
-        if kind.lifecycle is not None and not held:
+        if kind.lifecycle is not None and (  # a lease holds its space, not the unit
+            view.status is not kind.reserved or view.reserved_for != c["id"]
+        ):
             raise UnitTaken(f"unit {code} is no longer held for this contract")
         # A seizure (查封) binds from when the court's order is recorded: one recorded while
         # the parties signed stops the filing, whatever the draft's checks found then.
