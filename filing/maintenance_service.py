@@ -454,6 +454,17 @@ class MaintenanceService:
                 )
             )
             indexes = self.d.log.append_in(conn, [e.encode() for e in entries])
+            # Appending took the log's lock, which every cancellation holds until it
+            # commits: a purchase cancelled after the judgement above is held for its
+            # refund, and the use spends none of it.
+            f = schema.filings
+            spent = {e.filing for e in entries}
+            if conn.execute(
+                select(func.count()).where(
+                    f.c.number.in_(spent), f.c.status == FilingStatus.CANCELLED.value
+                )
+            ).scalar_one():
+                raise FilingCancelled("a purchase whose deposits it spends was cancelled meanwhile")
             done = []
             for (code, amount), entry, index in zip(ordered, entries, indexes, strict=True):
                 conn.execute(

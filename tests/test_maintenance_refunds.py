@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -244,7 +245,7 @@ def test_a_use_while_the_purchase_was_in_force_is_not_refunded(mapi: Api) -> Non
     assert report.ok, report.problems
 
 
-def test_racing_refunds_refund_once(
+def test_uses_racing_the_cancellation_and_racing_refunds_refund_once(
     maint_server: tuple[str, dict[str, dict[str, str]], Deployment],
 ) -> None:
     import httpx
@@ -255,13 +256,40 @@ def test_racing_refunds_refund_once(
         _, number = file_contract(client, keys)  # type: ignore[arg-type]
         bank = _bank(client, keys["bank"], BANK)
         assert _deposit(client, bank, keys["bank"], number, DUE).status_code == 201
-        r = _cancel(client, keys["authority"], number, "(2027)湘0104民初11号")
-        assert r.status_code == 201, r.text
-        # Six refunds of it all at once, each its own statement: one is recorded.
+        # The cancellation and four uses at once: a use spends the purchase's deposit only
+        # if it was logged before the cancellation, never after it (then held for its refund).
+        answers: list[Any] = [None] * 5
+        start = threading.Barrier(5)
+
+        def run(i: int) -> None:
+            with httpx.Client(base_url=base, timeout=120) as c:
+                start.wait()
+                if i == 0:
+                    answers[i] = _cancel(c, keys["authority"], number, "(2027)湘0104民初11号")
+                else:
+                    answers[i] = _use(c, keys["authority"], f"WX-RACE-{i}", 100_000)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        cancelled, *uses = answers
+        assert cancelled.status_code == 201, cancelled.text
+        spent = [u for u in uses if u.status_code == 201]
+        assert all(
+            u.status_code == 409 and _type(u) in ("insufficient-balance", "filing-cancelled")
+            for u in uses
+            if u.status_code != 201
+        ), [u.text for u in uses]
+        for u in spent:
+            assert u.json()["debits"][0]["log_index"] < cancelled.json()["log_index"]
+        left = DUE - 100_000 * len(spent)
+        # Six refunds of what remains at once, each its own statement: one is recorded.
         calls = [
             (
                 REFUNDS.format(number),
-                bank.signed("maintenance-refund", number, DUE, account=CODES[0]),
+                bank.signed("maintenance-refund", number, left, account=CODES[0]),
             )
             for _ in range(6)
         ]
@@ -271,7 +299,7 @@ def test_racing_refunds_refund_once(
         ]
         assert all(_type(a) == "already-refunded" for a in answers if a.status_code == 409)
         account = client.get(f"/v1/units/{CODES[0]}/maintenance", headers=keys["stats"]).json()
-        assert (account["balance_fen"], account["refunded_fen"]) == (0, DUE)
+        assert (account["balance_fen"], account["refunded_fen"]) == (0, left)
     with d.log.engine.connect() as conn:
         kinds = [
             k
@@ -281,6 +309,6 @@ def test_racing_refunds_refund_once(
                 )
             )
         ]
-    assert sorted(kinds) == ["deposit", "refund"]
+    assert sorted(kinds) == ["deposit", "refund"] + ["use"] * len(spent)
     report = audit_records(d.log.engine)
     assert report.ok, report.problems
