@@ -78,6 +78,21 @@ class BankKeyIn(BaseModel):
     )
 
 
+def decoded(data: StatementIn) -> tuple[bytes, bytes, x509.Certificate]:
+    """A statement body's bytes, signature and certificate; ``statement-rejected`` if they
+    are not base64 and PEM (fund supervision and maintenance funds alike)."""
+    try:
+        statement = base64.b64decode(data.statement, validate=True)
+        signature = base64.b64decode(data.signature, validate=True)
+    except ValueError as exc:  # binascii.Error, or characters outside ASCII
+        raise Problem(422, "statement-rejected", "Not base64", str(exc)) from exc
+    try:
+        certificate = x509.load_pem_x509_certificate(data.certificate.encode())
+    except ValueError as exc:
+        raise Problem(422, "statement-rejected", "Not a PEM certificate", str(exc)) from exc
+    return statement, signature, certificate
+
+
 def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> APIRouter:
     r = APIRouter(prefix="/v1", tags=["funds"])
     service: FundService = platform.funds
@@ -130,15 +145,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         number: str, kind: FundEventKind, data: StatementIn, who: Caller, key: str | None
     ) -> Response:
         require(who, *policy.CONFIRMS_FUNDS)
-        try:
-            statement = base64.b64decode(data.statement, validate=True)
-            signature = base64.b64decode(data.signature, validate=True)
-        except ValueError as exc:  # binascii.Error, or characters outside ASCII
-            raise Problem(422, "statement-rejected", "Not base64", str(exc)) from exc
-        try:
-            certificate = x509.load_pem_x509_certificate(data.certificate.encode())
-        except ValueError as exc:
-            raise Problem(422, "statement-rejected", "Not a PEM certificate", str(exc)) from exc
+        statement, signature, certificate = decoded(data)
 
         def run() -> FundEventView:
             try:

@@ -78,7 +78,8 @@ class EventOut(BaseModel):
     id: int
     event: str = Field(
         description="a filing's: filed, changed, cancelled, registered, funds-deposited, "
-        "funds-released, funds-refunded, maintenance-deposited, maintenance-used; a "
+        "funds-released, funds-refunded, maintenance-deposited, maintenance-used, "
+        "maintenance-refunded; a "
         "contract's (before filing): contract-signed, draft-withdrawn, draft-expired"
     )
     filing: str | None = Field(description="the filing number; null for a contract's event")

@@ -1,13 +1,11 @@
-"""Maintenance funds (住宅专项维修资金) over HTTP (/v1): the designated bank's deposits, the
-authority's uses of funds, a unit's account, the totals."""
+"""Maintenance funds (住宅专项维修资金) over HTTP (/v1): the designated bank's deposits and
+refunds, the authority's uses of funds, a unit's account, the totals."""
 
 # No "from __future__ import annotations": FastAPI must see the local Annotated aliases.
 
-import base64
 import datetime as dt
 from typing import Annotated, Any
 
-from cryptography import x509
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -16,7 +14,7 @@ from api import auth, idempotency
 from api.auth import Caller, require
 from api.fund_routes import STATUS as FUND_STATUS
 from api.fund_routes import TITLES as FUND_TITLES
-from api.fund_routes import StatementIn
+from api.fund_routes import StatementIn, decoded
 from api.problems import Problem
 from api.ratelimit import RateLimiter
 from filing import policy
@@ -26,6 +24,7 @@ from filing.maintenance_service import (
     DepositView,
     MaintenanceError,
     MaintenanceService,
+    RefundView,
     UnknownUnit,
     UseView,
 )
@@ -91,6 +90,27 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         cp = deployment.sequencer().wait_for(index + 1, RECEIPT_WAIT)
         return None if cp is None else deployment.log.receipt(index, cp).to_text()
 
+    def record(number: str, kind: str, data: StatementIn, who: Caller, key: str | None) -> Response:
+        """A statement of the designated bank (``kind``: deposit or refund)."""
+        require(who, *policy.CONFIRMS_FUNDS)
+        statement, signature, certificate = decoded(data)
+        work = service.deposit if kind == "deposit" else service.refund
+
+        def run() -> DepositView | RefundView:
+            try:
+                return work(number, statement, signature, certificate, who.org)
+            except (FundError, MaintenanceError) as exc:
+                raise problem(exc) from exc
+
+        def answer(view: DepositView | RefundView, live: bool) -> Response:
+            body = view.as_dict()
+            body["receipt"] = wait_for_receipt(view.log_index) if live else None
+            return JSONResponse(body, status_code=201)
+
+        # The deposit's key stays what it was; a refund's names its kind.
+        prefix = f"{number}\n" if kind == "deposit" else f"{number}\n{kind}\n"
+        return once(who, key, prefix.encode() + data.model_dump_json().encode(), run, answer)
+
     @r.post(
         "/filings/{number}/maintenance/deposits",
         status_code=201,
@@ -101,30 +121,20 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         "`maintenance-deposited`; the registration waits until the amount due is deposited.",
     )
     def deposit(number: str, data: StatementIn, who: Who, key: Key = None) -> Response:
-        require(who, *policy.CONFIRMS_FUNDS)
-        try:
-            statement = base64.b64decode(data.statement, validate=True)
-            signature = base64.b64decode(data.signature, validate=True)
-        except ValueError as exc:
-            raise Problem(422, "statement-rejected", "Not base64", str(exc)) from exc
-        try:
-            certificate = x509.load_pem_x509_certificate(data.certificate.encode())
-        except ValueError as exc:
-            raise Problem(422, "statement-rejected", "Not a PEM certificate", str(exc)) from exc
+        return record(number, "deposit", data, who, key)
 
-        def run() -> DepositView:
-            try:
-                return service.deposit(number, statement, signature, certificate, who.org)
-            except (FundError, MaintenanceError) as exc:
-                raise problem(exc) from exc
-
-        def answer(view: DepositView, live: bool) -> Response:
-            body = view.as_dict()
-            body["receipt"] = wait_for_receipt(view.log_index) if live else None
-            return JSONResponse(body, status_code=201)
-
-        raw = f"{number}\n".encode() + data.model_dump_json().encode()
-        return once(who, key, raw, run, answer)
+    @r.post(
+        "/filings/{number}/maintenance/refunds",
+        status_code=201,
+        summary="维修资金: the designated bank refunds a cancelled filing's deposits to its buyer",
+        description="Body: the bank's signed statement (kind `maintenance-refund`, "
+        "`account`: the unit's code). Only the bank the rule set designated, only once the "
+        "filing is cancelled, all that remains of its deposits (less what uses spent of "
+        "them while it was in force), once. Log entry `maintenance-refunded`; the unit's "
+        "balance drops by it, and the next filing on the unit owes its full amount.",
+    )
+    def refund(number: str, data: StatementIn, who: Who, key: Key = None) -> Response:
+        return record(number, "refund", data, who, key)
 
     @r.post(
         "/maintenance/uses",

@@ -401,6 +401,20 @@ class MaintenanceDeposited(BaseModel):
     receipt: str | None
 
 
+class MaintenanceRefunded(BaseModel):
+    filing: str = Field(description="the cancelled filing whose deposits went back")
+    unit: str
+    log_index: int
+    kind: str = Field(description="refund")
+    amount_fen: int
+    amount_yuan: DecimalText
+    bank: str
+    reference: str = Field(description="the bank's own reference")
+    deposited_fen: int = Field(description="what was deposited under the filing")
+    due_fen: int = Field(description="the filing's amount due")
+    receipt: str | None
+
+
 class MaintenanceDebit(BaseModel):
     unit: str
     amount_fen: int
@@ -419,6 +433,7 @@ class MaintenanceDue(BaseModel):
     due_fen: int
     due_yuan: DecimalText
     deposited_fen: int
+    refunded_fen: int = Field(description="refunded to the buyer after a cancellation")
     rule_version: str
     basis: str = Field(description="how the amount was computed, for people")
     bank: str = Field(description="the designated bank")
@@ -426,7 +441,7 @@ class MaintenanceDue(BaseModel):
 
 class MaintenanceEvent(BaseModel):
     log_index: int
-    kind: str = Field(description="deposit or use")
+    kind: str = Field(description="deposit, use or refund")
     label: str
     filing: str = Field(description="the filing whose log entries the event belongs to")
     amount_fen: int
@@ -443,6 +458,11 @@ class MaintenanceAccount(BaseModel):
     balance_yuan: DecimalText
     deposited_fen: int
     used_fen: int
+    refunded_fen: int = Field(description="refunded to cancelled purchases' buyers")
+    held_fen: int = Field(
+        description="of the balance, cancelled purchases' deposits held for their refunds "
+        "(no use spends them)"
+    )
     dues: list[MaintenanceDue]
     events: list[MaintenanceEvent]
 
@@ -455,6 +475,8 @@ class MaintenanceTotals(BaseModel):
     uses: int
     debits: int
     used_fen: int
+    refunds: int
+    refunded_fen: int
     balance_fen: int
     balance_yuan: DecimalText
     units_with_account: int
@@ -584,6 +606,7 @@ ANSWERS: dict[str, tuple[type[BaseModel], bool]] = {
     "GET /v1/stats/stock": (StockRow, True),
     "GET /v1/stats/funds": (FundTotalsRow, True),
     "POST /v1/filings/{number}/maintenance/deposits": (MaintenanceDeposited, False),
+    "POST /v1/filings/{number}/maintenance/refunds": (MaintenanceRefunded, False),
     "POST /v1/maintenance/uses": (MaintenanceUseRecorded, False),
     "GET /v1/units/{code}/maintenance": (MaintenanceAccount, False),
     "GET /v1/stats/maintenance": (MaintenanceTotals, False),

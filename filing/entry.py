@@ -25,11 +25,13 @@ amounts and account numbers stay out of the entry. They are no status of the fil
 ``status_name`` leaves them out of the status map, so that a deposit or a refund
 never masks a cancellation (docs/formats.md).
 
-Maintenance-fund events (住宅专项维修资金: ``maintenance-deposited``, ``maintenance-used``)
-are the same shape: ``filing`` and ``ref`` name the new-home filing that opened the unit's
-account, ``unit`` the unit; ``doc`` is the SHA-256 of the bank's signed statement (a
-deposit) or of the canonical use record (a use; ``filing.maintenance_service``). No
-amounts, no parties, no status.
+Maintenance-fund events (住宅专项维修资金: ``maintenance-deposited``, ``maintenance-used``,
+``maintenance-refunded``) are the same shape: ``filing`` and ``ref`` name the new-home
+filing whose deposits they concern (a use: the filing whose deposits it spends, the one
+that opened the unit's account; a refund: the cancelled filing), ``unit`` the unit;
+``doc`` is the SHA-256 of the bank's signed statement (a deposit, a refund) or of the
+canonical use record (a use; ``filing.maintenance_service``). No amounts, no parties, no
+status.
 
 A registration (``registered``: a new home's 不动产登记, a resale's 转移登记) refers to the
 filing it completes (``ref``); its ``doc`` is the SHA-256 of the canonical registration
@@ -70,6 +72,7 @@ class EntryEvent(enum.Enum):
     REGISTERED = "registered"  # 不动产登记 / 转移登记 completed the filing: in force, done
     MAINTENANCE_DEPOSITED = "maintenance-deposited"  # 维修资金: the designated bank confirmed
     MAINTENANCE_USED = "maintenance-used"  # ... an approved use of funds debited the unit
+    MAINTENANCE_REFUNDED = "maintenance-refunded"  # ... refunded a cancelled purchase's deposits
     EXPIRED = "expired"  # a lease's term ran out: it ends (期满终止)
 
     @property
@@ -81,7 +84,13 @@ FUND_EVENTS = frozenset(
     {EntryEvent.FUNDS_DEPOSITED, EntryEvent.FUNDS_RELEASED, EntryEvent.FUNDS_REFUNDED}
 )
 # Maintenance-fund events: like fund events, no status of the filing and no parties.
-MAINTENANCE_EVENTS = frozenset({EntryEvent.MAINTENANCE_DEPOSITED, EntryEvent.MAINTENANCE_USED})
+MAINTENANCE_EVENTS = frozenset(
+    {
+        EntryEvent.MAINTENANCE_DEPOSITED,
+        EntryEvent.MAINTENANCE_USED,
+        EntryEvent.MAINTENANCE_REFUNDED,
+    }
+)
 
 
 class EntryKind(enum.Enum):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -264,16 +264,9 @@ class FundService:
     ) -> CheckedStatement:
         """The statement, if the bank's certificate signed it as a ``kind`` for ``number``
         booked by ``now``; raises ``FundError`` otherwise."""
-        parsed = self._verified(statement, signature, certificate, now)
-        if parsed.kind != kind.value or parsed.filing != number:
-            raise NotThisStatement(
-                f"the statement is a {parsed.kind} for {parsed.filing}, "
-                f"not a {kind.value} for {number}"
-            )
-        if parsed.bank != bank:
-            raise WrongBank(f"the statement is {parsed.bank}'s; the caller is {bank}")
-        if parsed.at > now + CLOCK_SKEW:
-            raise StatementInvalid("the statement is booked in the future")
+        parsed = checked_statement(
+            self.d, kind.value, number, statement, signature, certificate, bank, now
+        )
         return CheckedStatement(statement, parsed)
 
     def record_in(
@@ -391,15 +384,6 @@ class FundService:
             index, kind, parsed.amount_fen, bank, parsed.reference, parsed.at, now, digest
         )
         return view
-
-    def _verified(
-        self,
-        statement: bytes,
-        signature: bytes,
-        certificate: x509.Certificate,
-        now: dt.datetime,
-    ) -> FundStatement:
-        return verified_statement(self.d, statement, signature, certificate, now)
 
     # -- reading -------------------------------------------------------------------
 
@@ -587,29 +571,62 @@ def verified_statement(
     return parsed
 
 
+def checked_statement(
+    deployment: Deployment,
+    kind: str,
+    number: str,
+    statement: bytes,
+    signature: bytes,
+    certificate: x509.Certificate,
+    bank: str,
+    now: dt.datetime,
+) -> FundStatement:
+    """A bank's statement (``verified_statement``) of ``kind`` for filing ``number``, by the
+    calling ``bank``, booked by ``now`` (give or take ``CLOCK_SKEW``); ``FundError``
+    otherwise. Fund supervision and maintenance funds (deposits, refunds) alike."""
+    parsed = verified_statement(deployment, statement, signature, certificate, now)
+    if parsed.kind != kind or parsed.filing != number:
+        raise NotThisStatement(
+            f"the statement is a {parsed.kind} for {parsed.filing}, not a {kind} for {number}"
+        )
+    if parsed.bank != bank:
+        raise WrongBank(f"the statement is {parsed.bank}'s; the caller is {bank}")
+    if parsed.at > now + CLOCK_SKEW:
+        raise StatementInvalid("the statement is booked in the future")
+    return parsed
+
+
+def statement_members(
+    deployment: Deployment, rows: Sequence[Any], checkpoint: StoredCheckpoint
+) -> list[tuple[str, bytes]]:
+    """Evidence members of recorded bank statements (rows of ``log_index``, the statement,
+    its ``signature`` and the bank's DER ``certificate``): ``funds/<index>.json`` (statement,
+    signature, the bank's certificate and its issuer) and its receipt
+    ``funds/<index>.json.tlog-proof`` against ``checkpoint`` (``verifier.fund_statement``)."""
+    members = []
+    for index, statement, signature, certificate in rows:
+        chain = [x509.load_der_x509_certificate(bytes(certificate)), deployment.pki.ca.issuing]
+        member = fund_statement.evidence_member(bytes(statement), bytes(signature), chain)
+        receipt = deployment.log.receipt(int(index), checkpoint).to_text()
+        members += [
+            (f"funds/{int(index)}.json", member),
+            (f"funds/{int(index)}.json.tlog-proof", receipt.encode()),
+        ]
+    return members
+
+
 def evidence_members(
     deployment: Deployment, conn: Connection, number: str, checkpoint: StoredCheckpoint
 ) -> list[tuple[str, bytes]]:
-    """The filing's fund events for its evidence package, those ``checkpoint`` covers:
-    ``funds/<index>.json`` (statement, signature, the bank's certificate and its issuer)
-    and its receipt ``funds/<index>.json.tlog-proof`` (``verifier.fund_statement``)."""
+    """The filing's fund events for its evidence package, those ``checkpoint`` covers
+    (``statement_members``)."""
     e = fund_schema.fund_events
     rows = conn.execute(
         select(e.c.log_index, e.c.statement, e.c.signature, e.c.certificate)
         .where(e.c.filing_number == number, e.c.log_index < checkpoint.size)
         .order_by(e.c.log_index)
     ).all()
-    members = []
-    for row in rows:
-        index = int(row.log_index)
-        chain = [x509.load_der_x509_certificate(bytes(row.certificate)), deployment.pki.ca.issuing]
-        member = fund_statement.evidence_member(bytes(row.statement), bytes(row.signature), chain)
-        receipt = deployment.log.receipt(index, checkpoint).to_text()
-        members += [
-            (f"funds/{index}.json", member),
-            (f"funds/{index}.json.tlog-proof", receipt.encode()),
-        ]
-    return members
+    return statement_members(deployment, rows, checkpoint)
 
 
 def _der(certificate: x509.Certificate) -> bytes:

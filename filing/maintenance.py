@@ -10,6 +10,16 @@ to the unit, not to a filing or a person: its account is the unit's (分户账, 
 不动产单元代码), so a resale moves nothing, and a use of funds (repairs the owners approved)
 debits the units it names. A balance never goes negative.
 
+A cancelled purchase's deposits are not the unit's: the designated bank refunds them to
+the buyer who paid them (维修资金退还), all that remains of them, once, and the next
+filing on the unit owes its full amount again. Which money a use spends, so that a refund
+never takes what is gone (the decision, docs/architecture.md): a use spends the deposits
+of the purchase that holds the unit (its latest depositing filing not cancelled) and
+nothing else; a cancelled purchase's deposits are held for its refund from the moment it
+is cancelled, and no use touches them. A use recorded while the purchase was in force
+spent part of that buyer's deposit for the building's repair: the refund returns what
+remains of it (``filing_deposits``: deposited, less the debits spent from it).
+
 Without a rules file no amount is due and no registration waits for one: a deployment
 adopts the fund deliberately, with rates checked against its city's notice (see
 docs/operations.md), rather than on upgrade with example rates.
@@ -26,8 +36,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from filing import funds
 from filing.eligibility import RuleSetError, rule_set_for
 
+# The events of a unit's account (``maintenance_events.kind``), as people read them.
+LABELS = {"deposit": "维修资金存入", "use": "维修资金使用", "refund": "维修资金退还"}
 RULES_FILE = "maintenance-fund-rules.json"  # in the data directory, beside resale-rules.json
 MAX_FEN = 10**15  # as filing.funds: far above any home's fund, far below 2^63
 
@@ -143,17 +156,48 @@ def check_deposit(deposited_fen: int, due_fen: int, amount_fen: int) -> None:
         )
 
 
-def check_use(balance_fen: int, amount_fen: int) -> None:
-    """A debit of a unit's account: positive, and never below zero."""
+def check_use(balance_fen: int, amount_fen: int, held_fen: int = 0) -> None:
+    """A debit of a unit's account: positive, and never below zero. ``balance_fen``: what
+    a use may spend; ``held_fen``: what the account holds besides, for refunds of cancelled
+    purchases (only said in the refusal)."""
     check_amount(amount_fen)
     if amount_fen > balance_fen:
+        held = f" ({yuan(held_fen)} 元 more is held for cancelled purchases' refunds)"
         raise InsufficientBalance(
-            f"the unit's balance is {yuan(balance_fen)} 元; {yuan(amount_fen)} 元 cannot leave it"
+            f"the unit's balance is {yuan(balance_fen)} 元{held if held_fen else ''}; "
+            f"{yuan(amount_fen)} 元 cannot leave it"
         )
 
 
+def filing_deposits(events: Iterable[tuple[str, int]]) -> funds.AccountState:
+    """The deposits of one filing as a settled-once account (``filing.funds``): its
+    (kind, amount) events: deposits in; the uses spent from them (while its purchase held
+    the unit) and a refund out. A refund settles it: what remains, once."""
+    deposited = deposits = left = 0
+    refunded = False
+    for kind, amount in events:
+        if kind == "deposit":
+            deposited, deposits = deposited + amount, deposits + 1
+        else:
+            left += amount
+            refunded = refunded or kind == "refund"
+    return funds.AccountState(
+        deposited, deposits, funds.FundEventKind.REFUND if refunded else None, left
+    )
+
+
+def check_refund(deposits: funds.AccountState, cancelled: bool, amount_fen: int) -> None:
+    """A refund of a filing's deposits to its buyer: only once the filing is cancelled, of
+    all that remains of them, once (the rules of a supervised account's refund,
+    ``funds.check``: ``not-cancelled``, ``already-refunded``, ``insufficient-balance``,
+    ``amount-mismatch``)."""
+    state = funds.FilingState.CANCELLED if cancelled else funds.FilingState.IN_FORCE
+    funds.check(deposits, state, funds.FundEvent(funds.FundEventKind.REFUND, amount_fen))
+
+
 def balance(events: Iterable[tuple[str, int]]) -> int:
-    """A unit's balance from its recorded (kind, amount) events: deposits in, uses out."""
+    """A unit's balance from its recorded (kind, amount) events: deposits in, uses and
+    refunds out."""
     total = 0
     for kind, amount in events:
         total += amount if kind == "deposit" else -amount

@@ -1,5 +1,6 @@
-"""The audit of maintenance funds: every event row against its log entry, and back, and
-each unit's balance, replayed in order, never below zero.
+"""The audit of maintenance funds: every event row against its log entry, and back, each
+unit's balance, replayed in order, never below zero, and each refund of a cancelled
+filing's deposits, once.
 
 ``filing.audit`` hands over the maintenance entries it read from the log; each problem
 is a (claim, message) pair of the audit's claims (``entry``, ``state``, ``document``).
@@ -15,8 +16,13 @@ from sqlalchemy import Connection, select
 from filing import schema
 from filing.entry import EntryEvent, FilingEntry
 from filing.maintenance_schema import maintenance_events
+from filing.status import FilingStatus
 
-KINDS = {EntryEvent.MAINTENANCE_DEPOSITED: "deposit", EntryEvent.MAINTENANCE_USED: "use"}
+KINDS = {
+    EntryEvent.MAINTENANCE_DEPOSITED: "deposit",
+    EntryEvent.MAINTENANCE_USED: "use",
+    EntryEvent.MAINTENANCE_REFUNDED: "refund",
+}
 
 
 def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, str]]:
@@ -38,10 +44,13 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
             ).join(u, u.c.id == e.c.unit_id)
         )
     }
-    filed = {
-        str(r.number): int(r.log_index)
-        for r in conn.execute(select(schema.filings.c.number, schema.filings.c.log_index))
+    filings = {
+        str(r.number): r
+        for r in conn.execute(
+            select(schema.filings.c.number, schema.filings.c.log_index, schema.filings.c.status)
+        )
     }
+    filed = {number: int(r.log_index) for number, r in filings.items()}
     for index, entry in sorted(entries.items()):
         row = rows.get(index)
         what = f"log entry {index} ({entry.event.value} {entry.filing})"
@@ -56,6 +65,17 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
             problems.append(("document", f"{what}: the stored document does not match its hash"))
         if filed.get(entry.filing) != entry.ref:
             problems.append(("entry", f"{what} refers to {entry.ref}, which does not file it"))
+    refunds: dict[str, int] = defaultdict(int)
+    for row in rows.values():
+        if row.kind != "refund":
+            continue
+        number = str(row.filing_number)
+        refunds[number] += 1
+        f = filings.get(number)
+        if f is None or f.status != FilingStatus.CANCELLED:
+            problems.append(("state", f"filing {number}'s maintenance fund is refunded in force"))
+        if refunds[number] == 2:
+            problems.append(("state", f"filing {number}'s maintenance fund is refunded twice"))
     by_unit: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
     for index, row in rows.items():
         if index not in entries:

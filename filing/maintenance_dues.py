@@ -80,7 +80,9 @@ def deposited_under(conn: Connection, number: str) -> int:
 
 
 def require_deposited(conn: Connection, number: str) -> None:
-    """Refuse the registration of filing ``number`` while its amount due is not deposited."""
+    """Refuse the registration of filing ``number`` while its amount due is not deposited:
+    its own deposits, never the unit's balance (a cancelled purchase's deposit, refunded
+    or not yet, counts for no later filing on the unit, and its refund blocks none)."""
     due = conn.execute(
         select(maintenance_dues.c.amount_fen).where(maintenance_dues.c.filing_number == number)
     ).scalar()

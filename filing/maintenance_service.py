@@ -9,11 +9,20 @@ within the amount; the log entry (``maintenance-deposited``: ref = the filing's 
 doc = the statement's hash; no amount, no account), the event row, the filing's history
 line, the event-stream event and the stored answer. All or nothing.
 
+A **refund** (维修资金退还) is the same bank's signed statement (kind
+``maintenance-refund``), checked and recorded the same way (``_record_statement``), once
+the filing is cancelled: all that remains of its deposits goes back to its buyer, once
+(``maintenance.check_refund``); log entry ``maintenance-refunded``. The next filing on
+the unit owes its full amount again, and its deposits are its buyer's.
+
 A **use** of funds (repairs the owners approved, recorded by the authority) debits each
 unit it names: under the units' locks (taken in one order, so that two uses never wait
-for each other in a circle), every unit's balance must cover its debit, else nothing is
-recorded. Each debit is a log entry (``maintenance-used``) of the filing that opened the
-unit's account, carrying the SHA-256 of the canonical use record.
+for each other in a circle), every unit's spendable balance must cover its debit, else
+nothing is recorded. What a use may spend is the deposits of the purchase that holds the
+unit, never a cancelled purchase's, held for its refund (``_spendable``; the decision is
+``filing.maintenance``'s note). Each debit is a log entry (``maintenance-used``) of that
+purchase's filing (the one that opened the unit's account), carrying the SHA-256 of the
+canonical use record.
 
 The balance is the unit's: a resale changes nothing here, and its new owners see it.
 """
@@ -32,18 +41,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Connection, Engine, func, insert, select, text
 
-from filing import kinds, maintenance, outbox, ownership_records, registry, schema
+from filing import funds, kinds, maintenance, outbox, ownership_records, registry, schema
 from filing.completion import completed
 from filing.deployment import Deployment
 from filing.entry import EntryEvent, FilingEntry
 from filing.fund_service import (
-    CLOCK_SKEW,
     DuplicateStatement,
-    NotThisStatement,
-    StatementInvalid,
+    FundRuleBroken,
     WrongAccount,
     WrongBank,
-    verified_statement,
+    checked_statement,
+    statement_members,
 )
 from filing.maintenance_dues import deposited_under
 from filing.maintenance_schema import maintenance_dues, maintenance_events, maintenance_uses
@@ -56,10 +64,30 @@ from ledger.log import StoredCheckpoint
 from verifier import fund_statement
 
 UNIT_LOCKS = 0x4D41494E  # "MAIN": the advisory-lock namespace of the units' accounts
-KIND = "maintenance-deposit"  # the statement kind (verifier/fund_statement.py)
+KIND = "maintenance-deposit"  # the statement kinds (verifier/fund_statement.py)
+REFUND_KIND = "maintenance-refund"
 USE_TYPE = "wangqian-maintenance-use"
 MAX_DEBITS = 500  # units one use may name (a building's worth)
 _NUMBER = re.compile(r"[\x21-\x7e]{1,32}")
+
+
+@dataclass(frozen=True)
+class _StatementKind:
+    """What a kind of the designated bank's statement is recorded as."""
+
+    row: str  # maintenance_events.kind
+    entry: EntryEvent
+    event: FilingEvent
+    words: str  # the filing's history line: 住宅专项维修资金<words> <amount> 元
+
+
+DEPOSIT = _StatementKind(
+    "deposit", EntryEvent.MAINTENANCE_DEPOSITED, FilingEvent.MAINTENANCE_DEPOSITED, "存入"
+)
+REFUND = _StatementKind(
+    "refund", EntryEvent.MAINTENANCE_REFUNDED, FilingEvent.MAINTENANCE_REFUNDED, "退还"
+)
+STATEMENT_ROWS = (DEPOSIT.row, REFUND.row)  # the events that carry a bank's statement
 
 
 class MaintenanceError(Exception):
@@ -130,6 +158,32 @@ class DepositView:
 
 
 @dataclass(frozen=True)
+class RefundView:
+    filing: str
+    unit: str
+    log_index: int
+    amount_fen: int
+    bank: str
+    reference: str
+    deposited_fen: int  # under this filing
+    due_fen: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "filing": self.filing,
+            "unit": self.unit,
+            "log_index": self.log_index,
+            "kind": "refund",
+            "amount_fen": self.amount_fen,
+            "amount_yuan": maintenance.yuan(self.amount_fen),
+            "bank": self.bank,
+            "reference": self.reference,
+            "deposited_fen": self.deposited_fen,
+            "due_fen": self.due_fen,
+        }
+
+
+@dataclass(frozen=True)
 class UseView:
     number: str
     record_sha256: str
@@ -151,12 +205,14 @@ class AccountView:
     unit: str
     deposited_fen: int
     used_fen: int
+    refunded_fen: int
+    held_fen: int  # cancelled purchases' deposits, held for their refunds
     dues: tuple[dict[str, Any], ...]
     events: tuple[dict[str, Any], ...]
 
     @property
     def balance_fen(self) -> int:
-        return self.deposited_fen - self.used_fen
+        return self.deposited_fen - self.used_fen - self.refunded_fen
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -165,6 +221,8 @@ class AccountView:
             "balance_yuan": maintenance.yuan(self.balance_fen),
             "deposited_fen": self.deposited_fen,
             "used_fen": self.used_fen,
+            "refunded_fen": self.refunded_fen,
+            "held_fen": self.held_fen,
             "dues": list(self.dues),
             "events": list(self.events),
         }
@@ -175,7 +233,7 @@ class MaintenanceService:
         self.d = deployment
         self.engine: Engine = deployment.log.engine
 
-    # -- deposits --------------------------------------------------------------------
+    # -- the designated bank's statements: deposits and refunds -------------------------
 
     def deposit(
         self,
@@ -186,75 +244,21 @@ class MaintenanceService:
         bank: str,
     ) -> DepositView:
         now = registry.now().replace(microsecond=0)
-        parsed = verified_statement(self.d, statement, signature, certificate, now)
-        if parsed.kind != KIND or parsed.filing != number:
-            raise NotThisStatement(
-                f"the statement is a {parsed.kind} for {parsed.filing}, not a {KIND} for {number}"
-            )
-        if parsed.bank != bank:
-            raise WrongBank(f"the statement is {parsed.bank}'s; the caller is {bank}")
-        if parsed.at > now + CLOCK_SKEW:
-            raise StatementInvalid("the statement is booked in the future")
-        digest = fund_statement.sha256(statement)
+        parsed = checked_statement(
+            self.d, KIND, number, statement, signature, certificate, bank, now
+        )
         with write_transaction(self.engine) as conn:
-            f = _filing(conn, number)
-            _lock_units(conn, [int(f.unit_id)])
-            due = conn.execute(
-                select(maintenance_dues).where(maintenance_dues.c.filing_number == number)
-            ).first()
-            if due is None:
-                raise NothingDue(f"filing {number} owes no maintenance fund")
-            if bank != due.bank:
-                raise WrongBank(f"the rules designate {due.bank} to keep maintenance funds")
-            if parsed.account != f.code:
-                raise WrongAccount("a maintenance-fund deposit names the unit's code as account")
+            f, due = _account_of(conn, number, parsed)
             if f.status == FilingStatus.CANCELLED:
                 raise FilingCancelled(f"filing {number} is cancelled")
-            _refuse_duplicate(conn, digest, bank, parsed.reference)
+            _refuse_duplicate(conn, statement, parsed)
             paid = deposited_under(conn, number)
             try:
                 maintenance.check_deposit(paid, int(due.amount_fen), parsed.amount_fen)
             except maintenance.MaintenanceRuleError as exc:
                 raise RuleBroken(exc) from exc
-            entry = FilingEntry(
-                EntryEvent.MAINTENANCE_DEPOSITED,
-                number,
-                digest,
-                f.code,
-                now,
-                (),
-                ref=int(f.log_index),
-                kind=kinds.get(f.kind).log_kind,
-            )
-            [index] = self.d.log.append_in(conn, [entry.encode()])
-            # Appending took the log's lock, which every cancellation holds until it
-            # commits: a cancellation that committed after the read above refuses it.
-            status = conn.execute(
-                select(schema.filings.c.status).where(schema.filings.c.number == number)
-            ).scalar_one()
-            if status != FilingStatus.ACTIVE:
-                raise FilingCancelled(f"filing {number} was cancelled meanwhile")
-            conn.execute(
-                insert(maintenance_events).values(
-                    log_index=index,
-                    unit_id=int(f.unit_id),
-                    seq=_next_seq(conn, int(f.unit_id)),
-                    filing_number=number,
-                    kind="deposit",
-                    amount_fen=parsed.amount_fen,
-                    document=statement,
-                    document_sha256=digest,
-                    signature=signature,
-                    certificate=certificate.public_bytes(Encoding.DER),
-                    actor=bank,
-                    reference=parsed.reference,
-                    recorded_at=now,
-                )
-            )
-            words = f"住宅专项维修资金存入 {maintenance.yuan(parsed.amount_fen)} 元"
-            record_event(conn, number, FilingEvent.MAINTENANCE_DEPOSITED, index, now, bank, words)
-            outbox.enqueue(
-                conn, entry.event.value, number, index, now, f.code, digest, int(f.log_index)
+            index = self._record_statement(
+                conn, f, DEPOSIT, statement, parsed, signature, certificate, now
             )
             view = DepositView(
                 number,
@@ -269,6 +273,111 @@ class MaintenanceService:
             completed(conn, view)
         self.d.sequencer().appended()
         return view
+
+    def refund(
+        self,
+        number: str,
+        statement: bytes,
+        signature: bytes,
+        certificate: x509.Certificate,
+        bank: str,
+    ) -> RefundView:
+        """The designated bank refunds a cancelled filing's deposits to its buyer (维修资金退还):
+        its signed statement (kind ``maintenance-refund``, ``account``: the unit's code) of
+        all that remains of them (``maintenance.filing_deposits``), once; checked and
+        recorded as a deposit is, under the unit's lock, the log entry
+        ``maintenance-refunded`` referring to the filing."""
+        now = registry.now().replace(microsecond=0)
+        parsed = checked_statement(
+            self.d, REFUND_KIND, number, statement, signature, certificate, bank, now
+        )
+        with write_transaction(self.engine) as conn:
+            f, due = _account_of(conn, number, parsed)
+            _refuse_duplicate(conn, statement, parsed)
+            deposits = _filing_deposits(conn, number)
+            try:
+                maintenance.check_refund(
+                    deposits, f.status == FilingStatus.CANCELLED, parsed.amount_fen
+                )
+            except funds.FundRuleError as exc:
+                raise FundRuleBroken(exc) from exc
+            try:  # the unit's balance covers it (unless uses recorded before refunds spent it)
+                maintenance.check_use(_balance(conn, int(f.unit_id)), parsed.amount_fen)
+            except maintenance.MaintenanceRuleError as exc:
+                raise RuleBroken(exc) from exc
+            index = self._record_statement(
+                conn, f, REFUND, statement, parsed, signature, certificate, now
+            )
+            view = RefundView(
+                number,
+                f.code,
+                index,
+                parsed.amount_fen,
+                bank,
+                parsed.reference,
+                deposits.deposited_fen,
+                int(due.amount_fen),
+            )
+            completed(conn, view)
+        self.d.sequencer().appended()
+        return view
+
+    def _record_statement(
+        self,
+        conn: Connection,
+        f: Any,
+        kind: _StatementKind,
+        statement: bytes,
+        parsed: fund_statement.FundStatement,
+        signature: bytes,
+        certificate: x509.Certificate,
+        now: dt.datetime,
+    ) -> int:
+        """A judged statement of filing ``f``'s account in the caller's transaction: the log
+        entry, the event row, the filing's history line and the event-stream event."""
+        number, digest = str(f.number), fund_statement.sha256(statement)
+        entry = FilingEntry(
+            kind.entry,
+            number,
+            digest,
+            f.code,
+            now,
+            (),
+            ref=int(f.log_index),
+            kind=kinds.get(f.kind).log_kind,
+        )
+        [index] = self.d.log.append_in(conn, [entry.encode()])
+        # Appending took the log's lock, which every cancellation holds until it commits:
+        # a cancellation that committed after the judgement refuses a deposit (a cancelled
+        # filing stays cancelled: a refund's judgement stands).
+        status = conn.execute(
+            select(schema.filings.c.status).where(schema.filings.c.number == number)
+        ).scalar_one()
+        if status != f.status:
+            raise FilingCancelled(f"filing {number} was cancelled meanwhile")
+        conn.execute(
+            insert(maintenance_events).values(
+                log_index=index,
+                unit_id=int(f.unit_id),
+                seq=_next_seq(conn, int(f.unit_id)),
+                filing_number=number,
+                kind=kind.row,
+                amount_fen=parsed.amount_fen,
+                document=statement,
+                document_sha256=digest,
+                signature=signature,
+                certificate=certificate.public_bytes(Encoding.DER),
+                actor=parsed.bank,
+                reference=parsed.reference,
+                recorded_at=now,
+            )
+        )
+        words = f"住宅专项维修资金{kind.words} {maintenance.yuan(parsed.amount_fen)} 元"
+        record_event(conn, number, kind.event, index, now, parsed.bank, words)
+        outbox.enqueue(
+            conn, entry.event.value, number, index, now, f.code, digest, int(f.log_index)
+        )
+        return index
 
     # -- uses of funds ---------------------------------------------------------------
 
@@ -316,13 +425,13 @@ class MaintenanceService:
             entries: list[FilingEntry] = []
             for code, amount in ordered:
                 unit_id = units[code]
+                opened, spendable, held = _spendable(conn, unit_id)
                 try:
-                    maintenance.check_use(_balance(conn, unit_id), amount)
+                    maintenance.check_use(spendable, amount, held)
                 except maintenance.MaintenanceRuleError as exc:
                     raise RuleBroken(
                         type(exc)(f"{code}: {exc}")  # which unit, for the authority
                     ) from exc
-                opened = _account_filing(conn, unit_id)
                 entries.append(
                     FilingEntry(
                         EntryEvent.MAINTENANCE_USED,
@@ -345,6 +454,17 @@ class MaintenanceService:
                 )
             )
             indexes = self.d.log.append_in(conn, [e.encode() for e in entries])
+            # Appending took the log's lock, which every cancellation holds until it
+            # commits: a purchase cancelled after the judgement above is held for its
+            # refund, and the use spends none of it.
+            f = schema.filings
+            spent = {e.filing for e in entries}
+            if conn.execute(
+                select(func.count()).where(
+                    f.c.number.in_(spent), f.c.status == FilingStatus.CANCELLED.value
+                )
+            ).scalar_one():
+                raise FilingCancelled("a purchase whose deposits it spends was cancelled meanwhile")
             done = []
             for (code, amount), entry, index in zip(ordered, entries, indexes, strict=True):
                 conn.execute(
@@ -400,19 +520,28 @@ class MaintenanceService:
             dues = conn.execute(
                 select(d).where(d.c.unit_id == unit_id).order_by(d.c.computed_at)
             ).all()
-            paid = {str(r.filing_number): deposited_under(conn, r.filing_number) for r in dues}
-        deposited = sum(int(r.amount_fen) for r in rows if r.kind == "deposit")
-        used = sum(int(r.amount_fen) for r in rows if r.kind == "use")
+            _, _, held = _spendable(conn, unit_id)
+
+        def total(kind: str, filing: str | None = None) -> int:
+            return sum(
+                int(r.amount_fen)
+                for r in rows
+                if r.kind == kind and filing in (None, r.filing_number)
+            )
+
         return AccountView(
             code,
-            deposited,
-            used,
+            total("deposit"),
+            total("use"),
+            total("refund"),
+            held,
             tuple(
                 {
                     "filing": r.filing_number,
                     "due_fen": int(r.amount_fen),
                     "due_yuan": maintenance.yuan(int(r.amount_fen)),
-                    "deposited_fen": paid[str(r.filing_number)],
+                    "deposited_fen": total("deposit", str(r.filing_number)),
+                    "refunded_fen": total("refund", str(r.filing_number)),
                     "rule_version": r.rule_version,
                     "basis": r.basis,
                     "bank": r.bank,
@@ -423,7 +552,7 @@ class MaintenanceService:
                 {
                     "log_index": int(r.log_index),
                     "kind": r.kind,
-                    "label": "维修资金存入" if r.kind == "deposit" else "维修资金使用",
+                    "label": maintenance.LABELS[str(r.kind)],
                     "filing": r.filing_number,
                     "amount_fen": int(r.amount_fen),
                     "amount_yuan": maintenance.yuan(int(r.amount_fen)),
@@ -437,7 +566,8 @@ class MaintenanceService:
         )
 
     def totals(self) -> dict[str, Any]:
-        """Statistics: amounts due, deposited, used and the balances of all units (no names)."""
+        """Statistics: amounts due, deposited, used, refunded and the balances of all units
+        (no names)."""
         e, d = maintenance_events, maintenance_dues
         with self.engine.connect() as conn:
             due, filings = conn.execute(
@@ -453,6 +583,8 @@ class MaintenanceService:
             uses = conn.execute(select(func.count()).select_from(maintenance_uses)).scalar_one()
         deposits, deposited = by_kind.get("deposit", (0, 0))
         debits, used = by_kind.get("use", (0, 0))
+        refunds, refunded = by_kind.get("refund", (0, 0))
+        balance = deposited - used - refunded
         return {
             "due_fen": int(due),
             "filings_with_due": int(filings),
@@ -461,8 +593,10 @@ class MaintenanceService:
             "uses": int(uses),
             "debits": debits,
             "used_fen": used,
-            "balance_fen": deposited - used,
-            "balance_yuan": maintenance.yuan(deposited - used),
+            "refunds": refunds,
+            "refunded_fen": refunded,
+            "balance_fen": balance,
+            "balance_yuan": maintenance.yuan(balance),
             "units_with_account": int(units),
         }
 
@@ -512,28 +646,72 @@ def _next_seq(conn: Connection, unit_id: int) -> int:
     return int(last or 0) + 1
 
 
-def _account_filing(conn: Connection, unit_id: int) -> Any:
-    """The filing whose deposit opened the unit's account (its latest deposit's): the log
-    entries of a use refer to it."""
+def _account_of(
+    conn: Connection, number: str, parsed: fund_statement.FundStatement
+) -> tuple[Any, Any]:
+    """Filing ``number`` and its amount due, its unit's account locked (to the end of the
+    transaction), if ``parsed`` (a statement of the calling bank) may be of its account:
+    the filing owes maintenance fund, the bank is the one its rule set designated, the
+    account named is the unit's."""
+    f = _filing(conn, number)
+    _lock_units(conn, [int(f.unit_id)])
+    due = conn.execute(
+        select(maintenance_dues).where(maintenance_dues.c.filing_number == number)
+    ).first()
+    if due is None:
+        raise NothingDue(f"filing {number} owes no maintenance fund")
+    if parsed.bank != due.bank:
+        raise WrongBank(f"the rules designate {due.bank} to keep maintenance funds")
+    if parsed.account != f.code:
+        raise WrongAccount("a maintenance-fund statement names the unit's code as account")
+    return f, due
+
+
+def _filing_deposits(conn: Connection, number: str) -> funds.AccountState:
+    """Filing ``number``'s deposits, the debits spent from them and their refund."""
+    e = maintenance_events
+    rows = conn.execute(
+        select(e.c.kind, e.c.amount_fen).where(e.c.filing_number == number).order_by(e.c.seq)
+    ).all()
+    return maintenance.filing_deposits((str(r.kind), int(r.amount_fen)) for r in rows)
+
+
+def _spendable(conn: Connection, unit_id: int) -> tuple[Any, int, int]:
+    """What a use may spend of the unit's account (``filing.maintenance``): the filing
+    whose deposits it spends (the latest depositing filing not cancelled; None if there
+    is none), what remains of them, and what the account holds besides (cancelled
+    purchases' deposits, held for their refunds)."""
     e, f = maintenance_events, schema.filings
-    return conn.execute(
+    opened = conn.execute(
         select(f.c.number, f.c.log_index, f.c.kind)
         .join(e, e.c.filing_number == f.c.number)
-        .where(e.c.unit_id == unit_id, e.c.kind == "deposit")
+        .where(
+            e.c.unit_id == unit_id,
+            e.c.kind == DEPOSIT.row,
+            f.c.status != FilingStatus.CANCELLED.value,
+        )
         .order_by(e.c.seq.desc())
         .limit(1)
-    ).one()
+    ).first()
+    total = _balance(conn, unit_id)
+    if opened is None:
+        return None, 0, total
+    left = _filing_deposits(conn, str(opened.number)).balance_fen
+    return opened, left, total - left
 
 
-def _refuse_duplicate(conn: Connection, digest: str, bank: str, reference: str) -> None:
+def _refuse_duplicate(
+    conn: Connection, statement: bytes, parsed: fund_statement.FundStatement
+) -> None:
     e = maintenance_events
+    digest, bank, reference = fund_statement.sha256(statement), parsed.bank, parsed.reference
     found = (
         conn.execute(
-            select(func.count()).where(e.c.kind == "deposit", e.c.document_sha256 == digest)
+            select(func.count()).where(e.c.kind.in_(STATEMENT_ROWS), e.c.document_sha256 == digest)
         ).scalar_one()
         + conn.execute(
             select(func.count()).where(
-                e.c.kind == "deposit", e.c.actor == bank, e.c.reference == reference
+                e.c.kind.in_(STATEMENT_ROWS), e.c.actor == bank, e.c.reference == reference
             )
         ).scalar_one()
     )
@@ -546,26 +724,20 @@ def _refuse_duplicate(conn: Connection, digest: str, bank: str, reference: str) 
 def evidence_members(
     deployment: Deployment, conn: Connection, number: str, checkpoint: StoredCheckpoint
 ) -> list[tuple[str, bytes]]:
-    """The filing's maintenance-fund deposits that ``checkpoint`` covers, for its evidence
-    package, as fund events are (``funds/<index>.json`` and its ``.tlog-proof``): the
-    offline verifier checks both alike (``verifier.fund_statement.check_evidence``)."""
+    """The filing's maintenance-fund deposits and refund that ``checkpoint`` covers, for its
+    evidence package, as fund events are (``funds/<index>.json`` and its ``.tlog-proof``):
+    the offline verifier checks both alike (``verifier.fund_statement.check_evidence``)."""
     e = maintenance_events
     rows = conn.execute(
         select(e.c.log_index, e.c.document, e.c.signature, e.c.certificate)
-        .where(e.c.filing_number == number, e.c.kind == "deposit", e.c.log_index < checkpoint.size)
+        .where(
+            e.c.filing_number == number,
+            e.c.kind.in_(STATEMENT_ROWS),
+            e.c.log_index < checkpoint.size,
+        )
         .order_by(e.c.log_index)
     ).all()
-    members = []
-    for row in rows:
-        index = int(row.log_index)
-        chain = [x509.load_der_x509_certificate(bytes(row.certificate)), deployment.pki.ca.issuing]
-        member = fund_statement.evidence_member(bytes(row.document), bytes(row.signature), chain)
-        receipt = deployment.log.receipt(index, checkpoint).to_text()
-        members += [
-            (f"funds/{index}.json", member),
-            (f"funds/{index}.json.tlog-proof", receipt.encode()),
-        ]
-    return members
+    return statement_members(deployment, rows, checkpoint)
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

@@ -56,6 +56,7 @@ class FilingEvent(enum.StrEnum):
     FUNDS_REFUNDED = "FUNDS-REFUNDED"  # ... refunded the balance to the buyer
     MAINTENANCE_DEPOSITED = "MAINTENANCE-DEPOSITED"  # 维修资金: the designated bank confirmed
     MAINTENANCE_USED = "MAINTENANCE-USED"  # ... an approved use debited the filing's unit
+    MAINTENANCE_REFUNDED = "MAINTENANCE-REFUNDED"  # ... refunded the cancelled filing's deposits
 
 
 class UnitFlag(enum.Enum):

@@ -27,7 +27,7 @@ from filing.eligibility import RuleSetError
 from filing.entry import EntryEvent, FilingEntry, status_name
 from filing.maintenance_schema import maintenance_events
 from ledger.database import write_transaction
-from tests.helpers import BIN
+from tests.helpers import BIN, judgment_pdf
 from tests.test_filing_api import (
     BUYER,
     CODES,
@@ -77,6 +77,23 @@ def mapi(request: pytest.FixtureRequest, tmp_path: Path, db_url: str) -> Api:
 def _deposit(client: Any, bank: Bank, headers: dict[str, str], number: str, amount: int) -> Any:
     body = bank.signed("maintenance-deposit", number, amount, account=CODES[0])
     return _post(client, f"/v1/filings/{number}/maintenance/deposits", headers, json=body)
+
+
+def _refund(client: Any, bank: Bank, headers: dict[str, str], number: str, amount: int) -> Any:
+    """The designated bank's refund of a cancelled filing's deposits (维修资金退还)."""
+    body = bank.signed("maintenance-refund", number, amount, account=CODES[0])
+    return _post(client, f"/v1/filings/{number}/maintenance/refunds", headers, json=body)
+
+
+def _cancel(client: Any, headers: dict[str, str], number: str, reference: str) -> Any:
+    """注销 by a judgment the court (or the authority) records."""
+    return _post(
+        client,
+        f"/v1/filings/{number}/cancellation",
+        {**headers, "content-type": "application/pdf"},
+        params={"reason": "判决解除购房合同", "judgment": reference},
+        content=judgment_pdf(reference),
+    )
 
 
 # -- the rule, pure -----------------------------------------------------------------------

@@ -13,7 +13,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -22,10 +21,11 @@ from sqlalchemy import func, select
 
 from filing.audit import audit_records
 from filing.maintenance_schema import maintenance_events, maintenance_uses
-from tests.helpers import BIN, judgment_pdf
+from tests.helpers import BIN
 from tests.test_filing_api import (
     BUYER,
     CODES,
+    CONTRACT,
     REGISTRATION,
     Api,
     _post,
@@ -34,7 +34,7 @@ from tests.test_filing_api import (
     file_contract,
 )
 from tests.test_fund_api import BANK, _bank, _type
-from tests.test_maintenance import DUE, _deposit, mapi
+from tests.test_maintenance import DUE, _cancel, _deposit, _refund, mapi
 from tests.test_resale_pipeline import TRANSFER, WANG, resale_body, setup_resale, sign
 from verifier import fund_statement
 
@@ -323,26 +323,36 @@ def test_the_verifier_refuses_forged_maintenance_statements(mapi: Api, tmp_path:
     assert report.ok, report.problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="broken-open: a cancelled purchase's maintenance deposits stay in the unit's "
-    "balance (no refund to the buyer who paid them): the next buyer of the unit pays the "
-    "full amount due again and, as owner, holds both. A refund (the bank's signed "
-    "statement, a log entry) is a feature of its own, not a small fix.",
-)
 def test_a_cancelled_purchases_deposit_is_not_the_next_owners(mapi: Api) -> None:
-    client, keys, _ = mapi
+    """Broken, fixed: a cancelled purchase's maintenance deposits stayed in the unit's
+    balance (no refund to the buyer who paid them): the next buyer of the unit paid the
+    full amount due again and, as owner, held both. Now the designated bank refunds them
+    (its signed statement, a log entry); the next buyer owes the full amount, and what
+    the unit then holds is theirs alone."""
+    client, keys, d = mapi
     _setup_registry(client, keys)
     _, number = file_contract(client, keys)
     bank = _bank(client, keys["bank"], BANK)
     assert _deposit(client, bank, keys["bank"], number, 400_000).status_code == 201
-    r = _post(
-        client,
-        f"/v1/filings/{number}/cancellation",
-        {**keys["court"], "content-type": "application/pdf"},
-        params={"reason": "判决解除购房合同", "judgment": "(2027)湘0104民初9号"},
-        content=judgment_pdf("(2027)湘0104民初9号"),
-    )
+    r = _cancel(client, keys["court"], number, "(2027)湘0104民初9号")
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    r = _refund(client, bank, keys["bank"], number, 400_000)
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
     account = client.get(f"/v1/units/{CODES[0]}/maintenance", headers=keys["authority"]).json()
     assert account["balance_fen"] == 0, account  # the cancelled buyer's money, not the unit's
+
+    _, second = file_contract(client, keys, {**CONTRACT, "number": "HT-RED-M-2"})
+    account = client.get(f"/v1/units/{CODES[0]}/maintenance", headers=keys["authority"]).json()
+    [_, due] = account["dues"]
+    assert (due["filing"], due["due_fen"], due["deposited_fen"]) == (second, DUE, 0)
+    assert _deposit(client, bank, keys["bank"], second, DUE).status_code == 201
+    r = _post(client, f"/v1/units/{CODES[0]}/registration", keys["authority"], json=REGISTRATION)
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    mine = client.get(f"/v1/units/{CODES[0]}/maintenance", headers=keys["buyer"]).json()
+    assert (mine["balance_fen"], mine["deposited_fen"], mine["refunded_fen"]) == (
+        DUE,
+        DUE + 400_000,
+        400_000,
+    )
+    report = audit_records(d.log.engine)
+    assert report.ok, report.problems

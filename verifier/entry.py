@@ -25,6 +25,7 @@ _EVENTS = (
     "funds-refunded",
     "maintenance-deposited",  # 住宅专项维修资金: the designated bank confirmed a deposit
     "maintenance-used",  # ... an approved use of funds debited the unit
+    "maintenance-refunded",  # ... the bank refunded a cancelled purchase's deposits
 )
 # Fund events (资金监管, 维修资金): no status of the filing (never in the status map).
 FUND_EVENTS = (
@@ -33,6 +34,7 @@ FUND_EVENTS = (
     "funds-refunded",
     "maintenance-deposited",
     "maintenance-used",
+    "maintenance-refunded",
 )
 _BASES = ("agreement", "judgment")
 _KINDS = ("new-home", "resale", "lease")  # absent: new-home

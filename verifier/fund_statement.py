@@ -39,14 +39,16 @@ from verifier.trust import TrustBundle
 
 TYPE = "wangqian-fund-statement"
 VERSION = 1
-KINDS = ("deposit", "release", "refund", "maintenance-deposit")
-# The log entry each kind of statement is recorded as. A maintenance-fund deposit
-# (住宅专项维修资金) names the unit's account (分户账: its 不动产单元代码) as ``account``.
+KINDS = ("deposit", "release", "refund", "maintenance-deposit", "maintenance-refund")
+# The log entry each kind of statement is recorded as. A maintenance-fund deposit or
+# refund (住宅专项维修资金) names the unit's account (分户账: its 不动产单元代码) as
+# ``account``.
 ENTRY_EVENTS = {
     "deposit": "funds-deposited",
     "release": "funds-released",
     "refund": "funds-refunded",
     "maintenance-deposit": "maintenance-deposited",
+    "maintenance-refund": "maintenance-refunded",
 }
 # The subject description (X.520, 2.5.4.13) of a bank's statement-signing certificate.
 FUND_STATEMENTS = "wangqian fund statements"

@@ -152,9 +152,10 @@ def fund_note(found: fund_statement.FundFinding) -> Message:
         "release": "监管资金拨付",
         "refund": "监管资金退还",
         "maintenance-deposit": "住宅专项维修资金存入",
+        "maintenance-refund": "住宅专项维修资金退还",
     }
     whole, cents = divmod(found.amount_fen, 100)
-    record = "维修资金记录" if found.kind == "maintenance-deposit" else "资金监管记录"
+    record = "维修资金记录" if found.kind.startswith("maintenance-") else "资金监管记录"
     return Message(
         f"fund event proven (log entry {found.index}): {found.kind} {whole}.{cents:02d} yuan "
         f"({found.amount_fen} fen), {found.bank}, booked {people_time(found.at, 'en')}; "
