@@ -54,11 +54,13 @@ def run_resale(
 ) -> dict[str, Any]:
     """Carry one resale through; returns the filing's answer with the fund events."""
     code = _add_existing_home(authority, unit_exists)
+    # The owners' certificate: they show it to whoever drafts their resale.
+    certificate = f"湘（2015）长沙市不动产权第 {code[-6:]} 号"
     authority.post(
         f"/v1/units/{code}/ownership",
         201,
         json={
-            "certificate": f"湘（2015）长沙市不动产权第 {code[-6:]} 号",
+            "certificate": certificate,
             "owners": [{"name": n, "id_number": i, "share": "1/2"} for n, i in SELLERS],
             "registered_on": "2015-03-02",
         },
@@ -71,6 +73,7 @@ def run_resale(
         json={
             "unit_code": code,
             "number": f"ESF-{stamp}",
+            "certificate_number": certificate,
             "sellers": [{"name": n, "id_number": i} for n, i in SELLERS],
             "buyers": [{"name": RESALE_BUYER[0], "id_number": RESALE_BUYER[1]}],
             "price": f"{PRICE_FEN / 100:.2f}",

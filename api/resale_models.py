@@ -53,6 +53,14 @@ class SupervisionIn(BaseModel):
 class ResaleIn(BaseModel):
     unit_code: str = Field(min_length=28, max_length=28, examples=["430104001001GB00001F00010203"])
     number: str = Field(min_length=1, max_length=40, examples=["ESF-2026-000001"])
+    certificate_number: str = Field(
+        min_length=1,
+        max_length=100,
+        description="the 不动产权证书 number as printed on the owners' certificate: checked "
+        "against the record first (422 `unit-not-sellable` with `CERTIFICATE_MISMATCH` and "
+        "nothing else if it differs)",
+        examples=["湘（2020）长沙市不动产权第0012345号"],
+    )
     sellers: list[PersonIn] = Field(
         min_length=1, max_length=4, description="every owner of record, as recorded"
     )
@@ -81,6 +89,7 @@ def resale_terms(data: ResaleIn) -> drafting.ResaleTerms:
     return drafting.ResaleTerms(
         unit_code=data.unit_code,
         number=data.number,
+        certificate=data.certificate_number,
         sellers=tuple(_party("seller", p) for p in data.sellers),
         buyers=tuple(_party("buyer", p) for p in data.buyers),
         brokerage=None

@@ -338,6 +338,7 @@ def prepare_resales(base: str, keys: dict[str, str], n: int) -> list[dict[str, A
             json={
                 "unit_code": code,
                 "number": f"ESF-B-{i}",
+                "certificate_number": f"湘（2015）长沙市不动产权第 {i:07d} 号",
                 "sellers": [{"name": SELLER[0], "id_number": SELLER[1]}],
                 "buyers": [{"name": BUYER.name, "id_number": BUYER.id_number}],
                 "price": f"{PRICE_FEN / 100:.2f}",

@@ -32,6 +32,7 @@ class Reason(enum.Enum):
     UNIT_NOT_REGISTERED = "UNIT_NOT_REGISTERED"
     NO_OWNERSHIP_RECORD = "NO_OWNERSHIP_RECORD"
     SELLERS_NOT_OWNERS = "SELLERS_NOT_OWNERS"
+    CERTIFICATE_MISMATCH = "CERTIFICATE_MISMATCH"
     MORTGAGE_NOT_RECORDED = "MORTGAGE_NOT_RECORDED"
     OTHER_LIVE_CONTRACT = "OTHER_LIVE_CONTRACT"
     RESALE_RESTRICTED = "RESALE_RESTRICTED"
@@ -60,6 +61,8 @@ MESSAGES = {
     Reason.UNIT_NOT_REGISTERED: "only a home whose ownership is registered can be resold",
     Reason.NO_OWNERSHIP_RECORD: "no owners of record are known for the unit",
     Reason.SELLERS_NOT_OWNERS: "the sellers must be exactly the owners of record (every co-owner)",
+    Reason.CERTIFICATE_MISMATCH: "the 不动产权证书 number given is not this unit's certificate of "
+    "record: give it as printed on the owners' certificate",
     Reason.MORTGAGE_NOT_RECORDED: "the unit is flagged mortgaged but no mortgage is on record",
     Reason.OTHER_LIVE_CONTRACT: "another contract on the unit is still live",
     Reason.RESALE_RESTRICTED: "the home may not be resold yet (限售)",

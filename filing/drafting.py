@@ -124,6 +124,10 @@ class ResaleTerms:
     dispute: DisputeResolution
     dispute_body: str
     extra_terms: tuple[str, ...] = ()
+    # The 不动产权证书 number as the owners showed it to the drafter: checked against the
+    # record before anything about the unit's owners is judged or told (an empty one never
+    # matches). The contract's certificate is still the record's.
+    certificate: str = ""
 
 
 def mortgage_text(mortgages: tuple[Mortgage, ...]) -> str:

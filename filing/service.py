@@ -281,6 +281,12 @@ class FilingService:
             unit_id = registry.unit(conn, terms.unit_code).id
             record = ownership_records.current(conn, unit_id)
             mortgages = ownership_records.mortgages(conn, unit_id)
+        # Proof that the owners showed the drafter their certificate, before any check that
+        # would tell whom the record names, whether the home is mortgaged or held: without
+        # it, a brokerage could learn who owns any home by drafting with guessed sellers
+        # (and hold the home with a draft of the right ones).
+        if record is None or record.ownership.certificate != terms.certificate.strip():
+            raise NotSellable([CheckFailure(Reason.CERTIFICATE_MISMATCH)], Kind.RESALE)
         contract = drafting.compose_resale(
             terms,
             facts,

@@ -856,3 +856,29 @@ def test_nul_and_control_characters_on_the_new_routes_are_problems(api: Api) -> 
     r = _post(client, f"/v1/filings/{number}%00/cancellation-agreements", keys["buyer"], json={})
     assert r.status_code in (404, 422), r.text  # type: ignore[attr-defined]
     assert _status(client, keys, number) == "ACTIVE"
+
+
+def test_a_brokerage_without_the_certificate_learns_nothing_of_a_homes_owners(
+    api: Api,
+) -> None:
+    """Fixed: a brokerage drafting a resale with guessed sellers learned from the refusal
+    whether they own the home (and, guessing right, held it with a draft). Now the owners'
+    certificate number comes first: without it every guess gets the same answer."""
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    answers = []
+    for sellers in ((ZHANG, LI), (WANG,), (ZHANG,)):
+        body = resale_body(
+            "ESF-GUESS", sellers=sellers, certificate="湘（2015）长沙市不动产权第 0000001 号"
+        )
+        r = _post(client, "/v1/resale-contracts", keys["agency"], json=body)
+        assert r.status_code == 422 and r.json()["checks"] == ["CERTIFICATE_MISMATCH"], r.text  # type: ignore[attr-defined]
+        answers.append({k: v for k, v in r.json().items() if k != "instance"})  # type: ignore[attr-defined]
+    assert answers[0] == answers[1] == answers[2]
+    units = client.get("/v1/units", headers=keys["authority"]).json()
+    assert [u["status"] for u in units if u["code"] == OLD[0]] == ["REGISTERED"]  # not held
+    # With the certificate (the owners showed it), wrong sellers are told as such.
+    r = _post(
+        client, "/v1/resale-contracts", keys["agency"], json=resale_body("ESF-G2", sellers=(WANG,))
+    )
+    assert r.status_code == 422 and r.json()["checks"] == ["SELLERS_NOT_OWNERS"], r.text  # type: ignore[attr-defined]

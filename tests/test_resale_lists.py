@@ -66,7 +66,13 @@ def test_sellers_agents_and_agencies_list_their_own_resales_only(api: Api) -> No
     r = _post(client, f"/v1/units/{OLD[0]}/registration", keys["authority"], json=transfer)
     assert r.status_code == 200, r.text  # type: ignore[attr-defined]
     # ... who sells on, by themself, to 王五.
-    body = resale_body("ESF-L-2", sellers=(BUYER,), buyers=(WANG,), brokerage=False)
+    body = resale_body(
+        "ESF-L-2",
+        sellers=(BUYER,),
+        buyers=(WANG,),
+        brokerage=False,
+        certificate=TRANSFER["certificate"],
+    )
     r = _post(client, "/v1/resale-contracts", keys["buyer"], json=body)
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
     second_cid = r.json()["id"]  # type: ignore[attr-defined]

@@ -28,7 +28,7 @@ from ledger.database import write_transaction
 from signing import remote
 from tests.helpers import BIN, judgment_pdf
 from tests.sms import identities_csv
-from tests.test_filing_api import BUYER, Api, _post, api
+from tests.test_filing_api import BUYER, CODES, REGISTRATION, Api, _post, api
 from tests.test_fund_api import BANK, _bank, _fund_rows, _race, server
 from tests.test_ownership_api import CERT, LI, OLD, ZHANG, _import_old
 
@@ -53,10 +53,16 @@ def resale_body(
     buyers: tuple[Any, ...] = (BUYER,),
     code: str = OLD[0],
     brokerage: bool = True,
+    certificate: str | None = None,
 ) -> dict[str, Any]:
+    """A resale of ``code``; ``certificate`` by default the one its owners were recorded
+    with in these tests (a new home's registration, or the imported existing homes')."""
+    if certificate is None:
+        certificate = REGISTRATION["certificate"] if code in CODES else CERT
     return {
         "unit_code": code,
         "number": number,
+        "certificate_number": certificate,
         "sellers": [_person(p) for p in sellers],
         "buyers": [_person(p) for p in buyers],
         "brokerage": {
@@ -345,7 +351,14 @@ def test_each_refusal_is_a_problem_and_writes_nothing(api: Api) -> None:
     status, p = _refused(
         client,
         keys["wang"],
-        resale_body("R-x", sellers=(WANG,), buyers=(BUYER,), code=OLD[1], brokerage=False),
+        resale_body(
+            "R-x",
+            sellers=(WANG,),
+            buyers=(BUYER,),
+            code=OLD[1],
+            brokerage=False,
+            certificate=body["certificate"],
+        ),
     )
     assert status == 422 and p["checks"] == ["RESALE_RESTRICTED"], p
     # Nothing was written by any refusal: no contract, the units still their owners'.
