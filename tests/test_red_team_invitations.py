@@ -25,8 +25,8 @@ from tests.test_fund_api import _race, server
 from tests.test_invitations import _base, _h, _type, phone_sign
 from tests.test_lease_pipeline import lease_body
 from tests.test_ownership_api import LI, ZHANG
-from tests.test_red_team_rights import api
-from tests.test_resale_pipeline import AGENT, WANG, setup_resale
+from tests.test_red_team_rights import _answers_hold_no_token, api
+from tests.test_resale_pipeline import AGENT, WANG, resale_body, setup_resale
 
 __all__ = ["api", "server"]  # the fixtures
 
@@ -437,3 +437,39 @@ def test_recovery_sends_a_committed_message_whatever_its_length(tmp_path: Path) 
     assert courier.recover(lambda sha: sha == "cd" * 32) == (1, 0)
     [path] = list(courier.outgoing.iterdir())
     assert read_smsd_file(path.read_bytes()) == message
+
+
+def test_a_drafting_seller_gets_no_token_of_its_co_owner_or_buyer(api: Api) -> None:
+    """张三 drafts the resale of the home he owns with 李四 and has every invitation sent
+    again: each goes to its own party's phone; nothing 张三 can read holds 李四's or the
+    buyer's token, and his own (on his own phone) opens neither of their fields."""
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    body = {
+        **resale_body("ESF-SELLER-1"),
+        "buyers": [{"name": BUYER[0], "id_number": BUYER[1], "phone": "13700009999"}],
+    }
+    r = _post(client, "/v1/resale-contracts", keys["zhang"], json=body)
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    cid = r.json()["id"]  # type: ignore[attr-defined]
+    answers = [r]
+    for field in ("seller-2", "buyer-1"):
+        again = _post(client, f"/v1/contracts/{cid}/invitations/{field}", keys["zhang"])
+        assert again.status_code == 201, again.text  # type: ignore[attr-defined]
+        answers.append(again)
+    answers += [
+        client.get(f"/v1/contracts/{cid}", headers=keys["zhang"]),
+        client.get("/v1/contracts", headers=keys["zhang"]),
+        client.get("/v1/events", headers=keys["agency"], params={"after": 0}),
+    ]
+    _answers_hold_no_token(d, cid, *answers)
+    phones = {f: {p for p, _ in sent(d, cid, f)} for f in ("seller-1", "seller-2", "buyer-1")}
+    assert phones == {
+        "seller-1": {phone_of(ZHANG["id_number"])},
+        "seller-2": {phone_of(LI["id_number"])},
+        "buyer-1": {phone_of(BUYER[1])},  # never the number typed into the contract
+    }
+    own = token_for(d, cid, "seller-1")
+    for field in ("seller-2", "buyer-1"):
+        v = client.get(_base(cid, field), headers=_h(own))
+        assert v.status_code == 403 and _type(v) == "invitation-elsewhere", v.text
