@@ -68,15 +68,18 @@ RECEIPT_WAIT = 5.0
 
 
 class BuyerIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    id_type: str = Field(default="居民身份证", max_length=20)
-    id_number: str = Field(min_length=1, max_length=40)
-    phone: str = Field(default="", max_length=30)
+    # No control characters: a name goes into the contract, and a newline there is no name.
+    name: str = Field(pattern=ownership_routes.PLAIN, min_length=1, max_length=100)
+    id_type: str = Field(pattern=ownership_routes.PLAIN, default="居民身份证", max_length=20)
+    id_number: str = Field(pattern=ownership_routes.PLAIN, min_length=1, max_length=40)
+    phone: str = Field(pattern=ownership_routes.PLAIN, default="", max_length=30)
 
 
 class ContractIn(BaseModel):
     unit_code: str = Field(min_length=28, max_length=28, examples=["430104001001GB00001F00010203"])
-    number: str = Field(min_length=1, max_length=40, examples=["HT-2026-000001"])
+    number: str = Field(
+        pattern=ownership_routes.PLAIN, min_length=1, max_length=40, examples=["HT-2026-000001"]
+    )
     buyers: list[BuyerIn] = Field(min_length=1, max_length=4)
     price: Decimal = Field(gt=0, lt=Decimal("1e12"), examples=["1422720.00"])
     payment_method: Literal["LUMP_SUM", "INSTALMENTS", "LOAN"] = "LOAN"

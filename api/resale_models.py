@@ -12,17 +12,19 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.ownership_routes import PLAIN
 from filing import drafting
 from signing.contract import DisputeResolution, Party, Payment, PaymentMethod
 from signing.resale import Brokerage, Supervision, TaxSplit
 
 
 class PersonIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    id_type: str = Field(default="居民身份证", max_length=20)
-    id_number: str = Field(min_length=1, max_length=40)
-    phone: str = Field(default="", max_length=30)
-    address: str = Field(default="", max_length=200)
+    # No control characters: a name goes into the contract, and a newline there is no name.
+    name: str = Field(pattern=PLAIN, min_length=1, max_length=100)
+    id_type: str = Field(pattern=PLAIN, default="居民身份证", max_length=20)
+    id_number: str = Field(pattern=PLAIN, min_length=1, max_length=40)
+    phone: str = Field(pattern=PLAIN, default="", max_length=30)
+    address: str = Field(pattern=PLAIN, default="", max_length=200)
 
 
 class BrokerageIn(BaseModel):
@@ -52,8 +54,9 @@ class SupervisionIn(BaseModel):
 
 class ResaleIn(BaseModel):
     unit_code: str = Field(min_length=28, max_length=28, examples=["430104001001GB00001F00010203"])
-    number: str = Field(min_length=1, max_length=40, examples=["ESF-2026-000001"])
+    number: str = Field(pattern=PLAIN, min_length=1, max_length=40, examples=["ESF-2026-000001"])
     certificate_number: str = Field(
+        pattern=PLAIN,
         min_length=1,
         max_length=100,
         description="the 不动产权证书 number as printed on the owners' certificate: checked "

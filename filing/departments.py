@@ -423,14 +423,15 @@ class TableHomes:
         return int(total or 0)
 
 
-def phones_of_record(conn: Connection, id_numbers: Sequence[str]) -> dict[str, str]:
-    """The mobile numbers of record of these people, by ID number (those who have one)."""
+def phones_of_record(conn: Connection, id_numbers: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The mobile numbers of record of these people, with their names of record, by ID
+    number (those who have one)."""
     rows = conn.execute(
-        select(identities.c.id_number, identities.c.phone).where(
+        select(identities.c.id_number, identities.c.phone, identities.c.name).where(
             identities.c.id_number.in_(list(id_numbers)), identities.c.phone.is_not(None)
         )
     )
-    return {row.id_number: row.phone for row in rows}
+    return {row.id_number: (row.phone, row.name) for row in rows}
 
 
 class TableIdentityCheck:

@@ -8,6 +8,7 @@ existing one as it is; a database at an older schema revision is refused until
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import hmac
@@ -208,11 +209,13 @@ class Deployment:
             self._courier = SpoolCourier(staged, outgoing)
         return self._courier
 
-    def settle_staged_messages(self) -> tuple[int, int]:
-        """Send what a process that died after committing left staged, drop the rest
+    def settle_staged_messages(self, now: dt.datetime | None = None) -> tuple[int, int]:
+        """Send what a process that died after committing left staged, if its invitation
+        can still be used (``now``: default the system's time), drop the rest
         (``SpoolCourier.recover``); answers (sent, dropped)."""
+        at = now or dt.datetime.now(dt.UTC)
         with self.log.engine.connect() as conn:
-            return self.courier.recover(lambda sha256: invitations.committed(conn, sha256))
+            return self.courier.recover(lambda sha256: invitations.committed(conn, sha256, at))
 
     @classmethod
     def open(cls, data_dir: Path) -> Deployment:

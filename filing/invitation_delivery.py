@@ -34,7 +34,7 @@ from signing.render import beijing_time
 
 COUNTRY_CODE = "86"  # smsd takes numbers in international form, without the "+"
 INVITATION_HEADER = "X-Wangqian-Invitation"  # smsd ignores headers it does not know
-MAX_MESSAGE_BYTES = 4096  # what recover reads of a staged file; a message is far shorter
+MAX_MESSAGE_BYTES = 4096  # what recover reads of a staged file: its headers are far shorter
 PARTIAL_GRACE_SECONDS = 60  # a half-made file younger than this may be a live process's
 
 
@@ -65,10 +65,18 @@ def link(public_url: str, contract_id: str, field: str, token: str) -> str:
     )
 
 
+# A contract number the drafter chose, as the message may show it: letters, digits and the
+# punctuation of document numbers, nothing a phone would take for a link (no dot, no colon).
+_SHOWN_NUMBER = re.compile(r"[\w\-/（）()〔〕\[\]]{1,40}")
+
+
 def invitation_text(name: str, role: str, number: str, url: str, expires_at: dt.datetime) -> str:
-    """The SMS a party receives, in Chinese with Beijing time."""
+    """The SMS a party receives, in Chinese with Beijing time. ``name`` is the name of
+    record; the contract number is the drafter's text, shown only when it is a plain number
+    (else the signing page shows it)."""
+    shown = number if _SHOWN_NUMBER.fullmatch(number) else ""
     return (
-        f"【网签】{name}您好：合同{number}请您作为{role}签署。"
+        f"【网签】{name}您好：合同{shown}请您作为{role}签署。"
         f"请在{beijing_time(expires_at)}前用本机打开：{url} "
         "签署前需核验本人姓名和身份证号。如非本人办理，请勿打开，并致电住房和城乡建设局。"
     )
@@ -95,6 +103,20 @@ def read_smsd_file(raw: bytes) -> TextMessage:
     if not sep or to is None or invitation is None:
         raise ValueError("not an invitation message in smsd's format")
     return TextMessage(to.group(1), body.rstrip("\n"), invitation.group(1))
+
+
+def staged_invitation(raw: bytes) -> str | None:
+    """The invitation (its token's SHA-256) a spool file carries, from its headers alone:
+    what recovery needs, however long the text after them (None: not a whole message)."""
+    head, sep, _ = raw.partition(b"\n\n")
+    try:
+        headers = head.decode()
+    except UnicodeDecodeError:
+        return None
+    to, invitation = _TO.search(headers), _INVITATION.search(headers)
+    if not sep or to is None or invitation is None:
+        return None
+    return invitation.group(1)
 
 
 class Courier(Protocol):
@@ -174,16 +196,20 @@ class SpoolCourier:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # staged by a live process, inside its transaction
-                try:
-                    message: TextMessage | None = read_smsd_file(os.read(fd, MAX_MESSAGE_BYTES))
-                except (ValueError, UnicodeDecodeError):
-                    message = None  # half written when its process died
+                # None: half written when its process died. The headers come first and are
+                # short: a long text after them does not matter here.
+                invitation = staged_invitation(os.read(fd, MAX_MESSAGE_BYTES))
+                if not path.exists():
+                    continue  # its process moved or dropped it before letting go of it
                 if (
                     not path.name.startswith(".")
-                    and message
-                    and committed(message.invitation_sha256)
+                    and invitation is not None
+                    and committed(invitation)
                 ):
-                    os.replace(path, self.outgoing / path.name)
+                    try:
+                        os.replace(path, self.outgoing / path.name)
+                    except FileNotFoundError:
+                        continue  # moved by its process after all
                     sent += 1
                 else:
                     path.unlink(missing_ok=True)

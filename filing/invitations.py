@@ -21,6 +21,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from filing import departments, schema
 from filing.invitation_delivery import TextMessage, invitation_text, link, masked
+from filing.status import ContractStatus
 
 TOKEN_BYTES = 32  # 256 bits of randomness
 MAX_ATTEMPTS = 5  # failed identity checks before the invitation is locked
@@ -121,10 +122,12 @@ def invite(
     t = schema.signing_invitations
     out = []
     for field, person in parties.items():
-        phone = phones.get(person.id_number)
-        if phone is None:
+        if person.id_number not in phones:
             out.append(SentInvitation(field, expires_at, None))
             continue
+        # The message greets the person by their name of record: the name the drafter typed
+        # is the drafter's text, which the platform's own message does not carry.
+        phone, name = phones[person.id_number]
         sent = conn.execute(
             select(func.count()).where(t.c.contract_id == contract_id, t.c.field == field)
         ).scalar_one()
@@ -134,7 +137,7 @@ def invite(
             )
         [issued] = issue(conn, contract_id, {field: person.id_number}, expires_at, now)
         url = link(public_url, contract_id, field, issued.token)
-        text = invitation_text(person.name, person.role, number, url, expires_at)
+        text = invitation_text(name, person.role, number, url, expires_at)
         send(TextMessage(phone, text, token_sha256(issued.token)))
         conn.execute(
             update(t)
@@ -145,13 +148,23 @@ def invite(
     return out
 
 
-def committed(conn: Connection, sha256: str) -> bool:
-    """The invitation of this hash exists and may still be used (for staged messages)."""
-    t = schema.signing_invitations
+def committed(conn: Connection, sha256: str, now: dt.datetime) -> bool:
+    """The invitation of this hash exists and may still be used (for staged messages): not
+    used, not revoked, not expired, and its contract still a draft (a withdrawn or expired
+    draft's invitations open nothing, so their messages are not sent)."""
+    t, c = schema.signing_invitations, schema.contracts
     row = conn.execute(
-        select(t.c.used_at, t.c.revoked_at).where(t.c.token_sha256 == sha256)
+        select(t.c.used_at, t.c.revoked_at, t.c.expires_at, c.c.status)
+        .join(c, c.c.id == t.c.contract_id)
+        .where(t.c.token_sha256 == sha256)
     ).first()
-    return row is not None and row.used_at is None and row.revoked_at is None
+    return (
+        row is not None
+        and row.used_at is None
+        and row.revoked_at is None
+        and aware(row.expires_at) > now
+        and row.status == ContractStatus.DRAFT
+    )
 
 
 def issue(

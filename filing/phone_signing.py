@@ -211,7 +211,9 @@ class PhoneSigning:
             else Drafter(person=caller.org).key
         )
         with self.courier.staged() as send, write_transaction(self.engine) as conn:
-            c = _contract(conn, contract_id)
+            # The contract's row lock: re-issues racing each other count the field's
+            # invitations one after the other (PostgreSQL; SQLite has one writer).
+            c = _contract(conn, contract_id, for_update=True)
             if c["developer_id"] != drafter:
                 raise UnknownContract(f"no contract {contract_id}")  # not theirs: not shown
             if c["status"] != ContractStatus.DRAFT:
@@ -237,8 +239,9 @@ class PhoneSigning:
         return sent
 
 
-def _contract(conn: Connection, contract_id: str) -> dict[str, Any]:
-    row = conn.execute(select(schema.contracts).where(schema.contracts.c.id == contract_id)).first()
+def _contract(conn: Connection, contract_id: str, for_update: bool = False) -> dict[str, Any]:
+    query = select(schema.contracts).where(schema.contracts.c.id == contract_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
     if row is None:
         raise UnknownContract(f"no contract {contract_id}")
     return dict(row._mapping)

@@ -100,7 +100,7 @@ class Platform:
         self.leases = Leases(engine, self.access, clock)
         # Invitation messages a process that died left staged: sent or dropped by whether
         # their draft committed.
-        deployment.settle_staged_messages()
+        deployment.settle_staged_messages(clock.now())
 
     def create_key(self, org: str, role: Role) -> str:
         return self.keys.create(org, role)
