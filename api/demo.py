@@ -293,7 +293,7 @@ def _file_one(
     # The developer learns only that the invitation went to the buyer's phone of record;
     # the demo plays the SMS gateway and the phone, which reads the link from the message.
     [invitation] = draft["invitations"]
-    if invitation["sent_to"] is None:
+    if not invitation["sent"]:
         raise DemoFailed("the buyer's invitation was not sent: no phone of record")
     texts = [m.text for m in take_messages(outgoing, _phone(b.id_number))]
     links = [invitation_in(t) for t in texts if draft["id"] in t]

@@ -71,7 +71,7 @@ _UNIT = {
 _INVITATION = {
     "field": "buyer-1",
     "expires_at": "2026-12-04T08:00:00+00:00",
-    "sent_to": "138****5678",
+    "sent": True,
 }
 _FILED = {
     "filed": True,

@@ -39,6 +39,7 @@ from filing.service import (
     DuplicateContractNumber,
     FilingError,
     FilingRecord,
+    InvitationsExhausted,
     JudgmentRequired,
     KindMismatch,
     NotADrafter,
@@ -265,6 +266,8 @@ def filing_errors(exc: FilingError) -> Problem:
         return Problem(422, "signature-rejected", "Signature rejected", str(exc))
     if isinstance(exc, JudgmentRequired):
         return Problem(422, "judgment-required", "A judgment or decision is needed", str(exc))
+    if isinstance(exc, InvitationsExhausted):
+        return Problem(409, "too-many-invitations", "No more invitations", str(exc))
     if isinstance(exc, NotADrafter):
         return Problem(403, "not-a-drafter", "Not a drafter of this contract", str(exc))
     if isinstance(exc, NotYourField):
@@ -1104,7 +1107,7 @@ def invitation_json(sent: SentInvitation) -> dict[str, Any]:
     return {
         "field": sent.field,
         "expires_at": sent.expires_at.isoformat(),
-        "sent_to": sent.sent_to,
+        "sent": sent.sent,
     }
 
 

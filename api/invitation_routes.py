@@ -100,8 +100,6 @@ def router(
             return work()
         except invitations.InvitationRefused as exc:
             raise refusal(exc) from exc
-        except invitations.TooManyInvitations as exc:
-            raise Problem(409, "too-many-invitations", "No more invitations", str(exc)) from exc
         except IdentityMismatch as exc:
             raise Problem(
                 422,
@@ -124,8 +122,9 @@ def router(
         description="By the contract's drafter (a developer; a resale's seller or "
         "brokerage). The platform sends the new invitation by SMS to the party's phone "
         "of record (the police's identity extract), never to the drafter; the answer says "
-        f"where (masked). At most {invitations.MAX_PER_FIELD} invitations per field and "
-        "draft (409 `too-many-invitations`); `sent_to` null: the party has no phone of "
+        f"whether it went (`sent`). At most {invitations.MAX_PER_FIELD} invitations per "
+        f"field and draft, {invitations.MAX_PER_PERSON_PER_DAY} per person and drafter a "
+        "day (409 `too-many-invitations`); `sent` false: the party has no phone of "
         "record, nothing was sent.",
     )
     def reissue(contract_id: str, field: SignatureField, who: Who, key: Key = None) -> Response:

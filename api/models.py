@@ -132,10 +132,10 @@ class InvitationIssued(BaseModel):
 
     field: str = Field(description="the party's signature field (buyer-1, seller-1, …)")
     expires_at: Timestamp = Field(description="with the draft's reservation")
-    sent_to: str | None = Field(
-        description="the phone of record it was sent to, masked (138****5678); null: the "
-        "party has no phone of record, so no invitation was issued (send it again once the "
-        "identity extract has one)"
+    sent: bool = Field(
+        description="true: sent by SMS to the party's phone of record; false: the party has "
+        "no phone of record, so no invitation was issued (ask for it again once the identity "
+        "extract has one)"
     )
 
 

@@ -26,6 +26,9 @@ from filing.status import ContractStatus
 TOKEN_BYTES = 32  # 256 bits of randomness
 MAX_ATTEMPTS = 5  # failed identity checks before the invitation is locked
 MAX_PER_FIELD = 5  # invitations sent per field of a draft: a drafter cannot flood a phone
+# ... nor by drafting again and again: invitations one drafter sends one person a day.
+MAX_PER_PERSON_PER_DAY = 10
+DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,13 @@ class Invitation:
 
 @dataclass(frozen=True)
 class SentInvitation:
-    """What the drafter learns of an invitation: that it went, and to which phone (masked);
-    ``sent_to`` None: the party has no phone of record, so nothing was sent."""
+    """What the drafter learns of an invitation: whether it went (False: the party has no
+    phone of record, nothing was issued). Not where: a drafter may type anyone's ID number,
+    and no digit of a stranger's phone is its business."""
 
     field: str
     expires_at: dt.datetime
-    sent_to: str | None
+    sent: bool
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ def invite(
     out = []
     for field, person in parties.items():
         if person.id_number not in phones:
-            out.append(SentInvitation(field, expires_at, None))
+            out.append(SentInvitation(field, expires_at, False))
             continue
         # The message greets the person by their name of record: the name the drafter typed
         # is the drafter's text, which the platform's own message does not carry.
@@ -135,6 +139,11 @@ def invite(
             raise TooManyInvitations(
                 f"{field}'s invitation was sent {MAX_PER_FIELD} times: no more for this draft"
             )
+        if _sent_today(conn, contract_id, person.id_number, now) >= MAX_PER_PERSON_PER_DAY:
+            raise TooManyInvitations(
+                f"{field}'s person was sent {MAX_PER_PERSON_PER_DAY} invitations by this "
+                "drafter in the last 24 hours: no more today"
+            )
         [issued] = issue(conn, contract_id, {field: person.id_number}, expires_at, now)
         url = link(public_url, contract_id, field, issued.token)
         text = invitation_text(name, person.role, number, url, expires_at)
@@ -144,8 +153,26 @@ def invite(
             .where(t.c.token_sha256 == token_sha256(issued.token))
             .values(sent_to=masked(phone))
         )
-        out.append(SentInvitation(field, expires_at, masked(phone)))
+        out.append(SentInvitation(field, expires_at, True))
     return out
+
+
+def _sent_today(conn: Connection, contract_id: str, id_number: str, now: dt.datetime) -> int:
+    """Invitations the drafter of ``contract_id`` had sent to this person in the last day,
+    over all its drafts (a withdrawn one's too)."""
+    t, c = schema.signing_invitations, schema.contracts
+    drafter = select(c.c.developer_id).where(c.c.id == contract_id).scalar_subquery()
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(t.join(c, c.c.id == t.c.contract_id))
+            .where(
+                t.c.id_number == id_number,
+                c.c.developer_id == drafter,
+                t.c.created_at > now - DAY,
+            )
+        ).scalar_one()
+    )
 
 
 def committed(conn: Connection, sha256: str, now: dt.datetime) -> bool:

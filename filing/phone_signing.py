@@ -29,6 +29,7 @@ from filing.service import (
     Drafter,
     FilingRecord,
     FilingService,
+    InvitationsExhausted,
     NotYourField,
     SignatureRejected,
     UnknownContract,
@@ -227,15 +228,18 @@ class PhoneSigning:
             expires = invitations.aware(c["expires_at"])
             if expires < self.clock.now():
                 raise ContractStateError("the draft's reservation has expired")
-            [sent] = invitations.invite(
-                conn,
-                send,
-                self.public_url,
-                (contract_id, c["number"]),
-                {field: parties[field]},
-                expires,
-                self.clock.now(),
-            )
+            try:
+                [sent] = invitations.invite(
+                    conn,
+                    send,
+                    self.public_url,
+                    (contract_id, c["number"]),
+                    {field: parties[field]},
+                    expires,
+                    self.clock.now(),
+                )
+            except invitations.TooManyInvitations as exc:
+                raise InvitationsExhausted(str(exc)) from exc
         return sent
 
 

@@ -174,6 +174,10 @@ class NotADrafter(FilingError):
     """A resale is drafted by one of its sellers or by the brokerage it names."""
 
 
+class InvitationsExhausted(FilingError):
+    """No more signing invitations to this party: per draft, or from this drafter today."""
+
+
 @dataclass(frozen=True)
 class Drafted:
     id: str
@@ -450,15 +454,18 @@ class FilingService:
             else:
                 holdings.record_buyers(conn, contract_id, contract)
             holdings.record_parties(conn, contract_id, contract)
-            issued = invitations.invite(
-                conn,
-                send,
-                self.d.config.public_url,
-                (contract_id, contract.number),
-                invited_parties(kind, contract),
-                self.clock.now() + RESERVATION,
-                self.clock.now(),
-            )
+            try:
+                issued = invitations.invite(
+                    conn,
+                    send,
+                    self.d.config.public_url,
+                    (contract_id, contract.number),
+                    invited_parties(kind, contract),
+                    self.clock.now() + RESERVATION,
+                    self.clock.now(),
+                )
+            except invitations.TooManyInvitations as exc:
+                raise InvitationsExhausted(str(exc)) from exc
             drafted = Drafted(contract_id, digest, kind.kind, tuple(issued))
             completed(conn, drafted)
         return drafted

@@ -55,7 +55,7 @@ def test_a_buyer_signs_on_a_phone_and_the_filed_contract_verifies_offline(
         # The link as the buyer's phone received it by SMS (the test's server stands in
         # for the configured public address).
         [message] = [read_smsd_file(p.read_bytes()) for p in d.courier.outgoing.glob("wq-*.sms")]
-        assert message.phone == phone_of(BUYER[1]) and invitation["sent_to"] is not None
+        assert message.phone == phone_of(BUYER[1]) and invitation["sent"]
         fragment = message.text.split("/sign#", 1)[1].split()[0]
         token = token_for(d, cid, "buyer-1")
         r = _post(client, f"/v1/contracts/{cid}/seal", keys["developer"])  # type: ignore[arg-type]
