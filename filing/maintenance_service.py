@@ -51,6 +51,7 @@ from filing.fund_service import (
     WrongAccount,
     WrongBank,
     checked_statement,
+    reference_taken,
     statement_members,
 )
 from filing.maintenance_dues import deposited_under
@@ -704,18 +705,12 @@ def _refuse_duplicate(
     conn: Connection, statement: bytes, parsed: fund_statement.FundStatement
 ) -> None:
     e = maintenance_events
-    digest, bank, reference = fund_statement.sha256(statement), parsed.bank, parsed.reference
-    found = (
-        conn.execute(
-            select(func.count()).where(e.c.kind.in_(STATEMENT_ROWS), e.c.document_sha256 == digest)
-        ).scalar_one()
-        + conn.execute(
-            select(func.count()).where(
-                e.c.kind.in_(STATEMENT_ROWS), e.c.actor == bank, e.c.reference == reference
-            )
-        ).scalar_one()
-    )
-    if found:
+    digest = fund_statement.sha256(statement)
+    found = conn.execute(
+        select(func.count()).where(e.c.kind.in_(STATEMENT_ROWS), e.c.document_sha256 == digest)
+    ).scalar_one()
+    # The bank's reference is one transaction, of maintenance funds or of fund supervision.
+    if found or reference_taken(conn, parsed.bank, parsed.reference):
         raise DuplicateStatement(
             "this statement, or one with the bank's same reference, is recorded already"
         )

@@ -5,14 +5,17 @@ defence that holds keeps its test; a fixed hole keeps the test that found it."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import json
 import subprocess
 import threading
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, select, update
 
@@ -592,3 +595,73 @@ def test_the_verifier_refuses_forged_and_foreign_refund_statements(
             "signature": base64.b64encode(fund_statement.sign(data, bank.key)).decode(),
         }
         failed({**mine, refund_name: json.dumps(resigned).encode()}, f"forged-{changes}.zip")
+
+
+# -- statements that contradict the record ---------------------------------------------
+
+
+def test_a_bank_reference_is_one_transaction_across_supervision_and_maintenance(
+    mapi: Api,
+) -> None:
+    """Broken, fixed: formats.md says a statement's ``reference`` is the bank's own
+    transaction reference, unique per bank, but each side checked only its own table: the
+    reference of a supervision (资金监管) deposit was taken again as a maintenance refund's
+    (and a maintenance deposit's as a supervision deposit's), one transfer recorded as two
+    kinds of money. Now either is refused ``duplicate-statement``."""
+    client, keys, d = mapi
+    _setup_registry(client, keys)
+    _, number = file_contract(client, keys)
+    bank = _bank(client, keys["bank"], BANK)
+    assert _deposit(client, bank, keys["bank"], number, DUE).status_code == 201
+    supervised = bank.signed("deposit", number, 1_000_000)
+    r = _post(client, f"/v1/filings/{number}/funds/deposits", keys["bank"], json=supervised)
+    assert r.status_code == 201, r.text
+    reference = json.loads(base64.b64decode(supervised["statement"]))["reference"]
+    assert _cancel(client, keys["court"], number, "(2027)湘0104民初31号").status_code == 201
+    before = (_rows(d), d.log.appended())
+    body = bank.signed("maintenance-refund", number, DUE, account=CODES[0], reference=reference)
+    r = _post(client, REFUNDS.format(number), keys["bank"], json=body)
+    assert (r.status_code, _type(r)) == (409, "duplicate-statement"), r.text
+    # The other way round: a maintenance deposit's reference under a supervision refund.
+    account = _account(client, keys["authority"])
+    deposited = account["events"][0]["reference"]
+    again = bank.signed("refund", number, 1_000_000, reference=deposited)
+    r = _post(client, f"/v1/filings/{number}/funds/refunds", keys["bank"], json=again)
+    assert (r.status_code, _type(r)) == (409, "duplicate-statement"), r.text
+    assert (_rows(d), d.log.appended()) == before
+    assert _refund(client, bank, keys["bank"], number, DUE).status_code == 201
+    r = _post(
+        client,
+        f"/v1/filings/{number}/funds/refunds",
+        keys["bank"],
+        json=bank.signed("refund", number, 1_000_000),
+    )
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed, a decision: the platform never compares a statement's booking time "
+    "with the filing's events, so a refund booked before the cancellation (even before "
+    "the deposit) is recorded and proven offline as a refund; a fix must choose how much "
+    "a bank's clock may lag (the future side allows CLOCK_SKEW, 5 minutes, which this "
+    "2-second test cannot reach without an injectable clock) and applies to supervision "
+    "refunds too (filing/fund_service.py)",
+)
+def test_a_refund_booked_before_the_cancellation_is_refused(mapi: Api) -> None:
+    """A refund is only once the filing is cancelled; the bank's statement says when it
+    booked the refund. One booked before the cancellation (while the purchase was in
+    force, even before the deposit it refunds) says the bank paid the deposit back
+    against the rule, and the court's evidence package would prove it as a refund."""
+    client, keys, _ = mapi
+    _setup_registry(client, keys)
+    _, number = file_contract(client, keys)
+    bank = _bank(client, keys["bank"], BANK)
+    early = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    time.sleep(1.1)
+    assert _deposit(client, bank, keys["bank"], number, DUE).status_code == 201
+    time.sleep(1.1)
+    assert _cancel(client, keys["court"], number, "(2027)湘0104民初32号").status_code == 201
+    body = bank.signed("maintenance-refund", number, DUE, account=CODES[0], at=early)
+    r = _post(client, REFUNDS.format(number), keys["bank"], json=body)
+    assert 400 <= r.status_code < 500, r.text
