@@ -144,6 +144,12 @@ def test_a_refund_is_of_a_cancelled_purchase_by_its_bank_once(mapi: Api) -> None
         (keys["developer"], bank.signed("maintenance-refund", number, DUE, account=CODES[0])),
         (keys["buyer"], bank.signed("maintenance-refund", number, DUE, account=CODES[0])),
         (keys["authority"], bank.signed("maintenance-refund", number, DUE, account=CODES[0])),
+        # a refund statement of another filing (of another unit), of this one's amount
+        (
+            keys["bank"],
+            bank.signed("maintenance-refund", "CS-2026-999999", DUE, account=CODES[0]),
+        ),
+        (keys["bank"], bank.signed("maintenance-refund", number, DUE, account=CODES[1])),
         # the deposit's statement presented as the refund
         (keys["bank"], deposit),
         # a refund statement reusing the deposit's reference
@@ -160,6 +166,8 @@ def test_a_refund_is_of_a_cancelled_purchase_by_its_bank_once(mapi: Api) -> None
         (403, "forbidden"),
         (403, "forbidden"),
         (403, "forbidden"),
+        (422, "statement-mismatch"),
+        (422, "wrong-account"),
         (422, "statement-mismatch"),
         (409, "duplicate-statement"),
     ]
