@@ -48,6 +48,7 @@ from filing.entry import EntryEvent, FilingEntry
 from filing.fund_service import (
     DuplicateStatement,
     FundRuleBroken,
+    StatementInvalid,
     WrongAccount,
     WrongBank,
     checked_statement,
@@ -295,6 +296,7 @@ class MaintenanceService:
         with write_transaction(self.engine) as conn:
             f, due = _account_of(conn, number, parsed)
             _refuse_duplicate(conn, statement, parsed)
+            _refuse_booked_before_deposits(conn, number, parsed)
             deposits = _filing_deposits(conn, number)
             try:
                 maintenance.check_refund(
@@ -675,6 +677,19 @@ def _filing_deposits(conn: Connection, number: str) -> funds.AccountState:
         select(e.c.kind, e.c.amount_fen).where(e.c.filing_number == number).order_by(e.c.seq)
     ).all()
     return maintenance.filing_deposits((str(r.kind), int(r.amount_fen)) for r in rows)
+
+
+def _refuse_booked_before_deposits(
+    conn: Connection, number: str, parsed: fund_statement.FundStatement
+) -> None:
+    """A refund returns deposits the bank booked: its own statement booked before one of
+    them (by the same bank's clock) says it paid back money it had not received."""
+    e = maintenance_events
+    for (document,) in conn.execute(
+        select(e.c.document).where(e.c.filing_number == number, e.c.kind == DEPOSIT.row)
+    ):
+        if fund_statement.FundStatement.decode(bytes(document)).at > parsed.at:
+            raise StatementInvalid("the refund is booked before a deposit it refunds")
 
 
 def _spendable(conn: Connection, unit_id: int) -> tuple[Any, int, int]:

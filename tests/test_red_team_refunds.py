@@ -647,11 +647,33 @@ def test_a_bank_reference_is_one_transaction_across_supervision_and_maintenance(
     assert r.status_code == 201, r.text
 
 
+def test_a_refund_booked_before_its_deposit_is_refused(mapi: Api) -> None:
+    """Broken, fixed: a refund's statement says when the bank booked it; one booked before
+    the deposit it refunds (by the same bank's clock) was recorded, and the court's
+    evidence package proved a refund of money the bank had not received yet. Now it is
+    refused ``statement-rejected``, nothing recorded."""
+    client, keys, d = mapi
+    _setup_registry(client, keys)
+    _, number = file_contract(client, keys)
+    bank = _bank(client, keys["bank"], BANK)
+    early = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    time.sleep(1.1)
+    assert _deposit(client, bank, keys["bank"], number, DUE).status_code == 201
+    assert _cancel(client, keys["court"], number, "(2027)湘0104民初33号").status_code == 201
+    before = (_rows(d), d.log.appended())
+    body = bank.signed("maintenance-refund", number, DUE, account=CODES[0], at=early)
+    r = _post(client, REFUNDS.format(number), keys["bank"], json=body)
+    assert (r.status_code, _type(r)) == (422, "statement-rejected"), r.text
+    assert "before a deposit" in r.json()["detail"]
+    assert (_rows(d), d.log.appended()) == before
+    assert _refund(client, bank, keys["bank"], number, DUE).status_code == 201
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="not fixed, a decision: the platform never compares a statement's booking time "
-    "with the filing's events, so a refund booked before the cancellation (even before "
-    "the deposit) is recorded and proven offline as a refund; a fix must choose how much "
+    reason="not fixed, a decision: the platform never compares a refund's booking time "
+    "with the cancellation, so a refund booked before it (after the deposit) is recorded "
+    "and proven offline as a refund; a fix must choose how much "
     "a bank's clock may lag (the future side allows CLOCK_SKEW, 5 minutes, which this "
     "2-second test cannot reach without an injectable clock) and applies to supervision "
     "refunds too (filing/fund_service.py)",
@@ -659,15 +681,15 @@ def test_a_bank_reference_is_one_transaction_across_supervision_and_maintenance(
 def test_a_refund_booked_before_the_cancellation_is_refused(mapi: Api) -> None:
     """A refund is only once the filing is cancelled; the bank's statement says when it
     booked the refund. One booked before the cancellation (while the purchase was in
-    force, even before the deposit it refunds) says the bank paid the deposit back
-    against the rule, and the court's evidence package would prove it as a refund."""
+    force, after its deposit) says the bank paid the deposit back against the rule, and
+    the court's evidence package would prove it as a refund."""
     client, keys, _ = mapi
     _setup_registry(client, keys)
     _, number = file_contract(client, keys)
     bank = _bank(client, keys["bank"], BANK)
-    early = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    time.sleep(1.1)
     assert _deposit(client, bank, keys["bank"], number, DUE).status_code == 201
+    time.sleep(1.1)
+    early = dt.datetime.now(dt.UTC).replace(microsecond=0)
     time.sleep(1.1)
     assert _cancel(client, keys["court"], number, "(2027)湘0104民初32号").status_code == 201
     body = bank.signed("maintenance-refund", number, DUE, account=CODES[0], at=early)
