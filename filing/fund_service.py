@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from filing import fund_schema, funds, kinds, outbox, registry, schema
+from filing import fund_schema, funds, kinds, maintenance_schema, outbox, registry, schema
 from filing.completion import completed
 from filing.deployment import Deployment
 from filing.entry import EntryEvent, FilingEntry
@@ -46,6 +46,8 @@ SETTLED = "SETTLED"
 ACCOUNT_LOCKS = 0x46554E44  # "FUND": the advisory-lock namespace of the accounts' locks
 # A statement booked further in the future than this is refused (clocks differ a little).
 CLOCK_SKEW = dt.timedelta(minutes=5)
+# The maintenance-fund rows that record a bank's statement (maintenance_service.STATEMENT_ROWS).
+MAINTENANCE_STATEMENT_ROWS = ("deposit", "refund")
 
 ENTRY_EVENTS = {
     FundEventKind.DEPOSIT: EntryEvent.FUNDS_DEPOSITED,
@@ -529,16 +531,30 @@ class FundService:
     def _refuse_duplicate(conn: Connection, digest: str, bank: str, reference: str) -> None:
         e = fund_schema.fund_events
         # Two lookups, each by its unique index (an OR of the two scans the table on SQLite).
-        found = (
-            conn.execute(select(func.count()).where(e.c.statement_sha256 == digest)).scalar_one()
-            + conn.execute(
-                select(func.count()).where(e.c.bank == bank, e.c.bank_reference == reference)
-            ).scalar_one()
-        )
+        found = conn.execute(
+            select(func.count()).where(e.c.statement_sha256 == digest)
+        ).scalar_one() + int(reference_taken(conn, bank, reference))
         if found:
             raise DuplicateStatement(
                 "this statement, or one with the bank's same reference, is recorded already"
             )
+
+
+def reference_taken(conn: Connection, bank: str, reference: str) -> bool:
+    """Has ``bank`` recorded a statement with ``reference`` already, of fund supervision
+    (资金监管) or of maintenance funds (住宅专项维修资金)? A reference is one transaction of
+    the bank's, unique per bank (docs/formats.md), whatever its kind: the same transfer
+    never counts as a supervision deposit and a maintenance refund both."""
+    e, m = fund_schema.fund_events, maintenance_schema.maintenance_events
+    supervised = conn.execute(
+        select(func.count()).where(e.c.bank == bank, e.c.bank_reference == reference)
+    ).scalar_one()
+    maintained = conn.execute(
+        select(func.count()).where(
+            m.c.kind.in_(MAINTENANCE_STATEMENT_ROWS), m.c.actor == bank, m.c.reference == reference
+        )
+    ).scalar_one()
+    return bool(supervised or maintained)
 
 
 def verified_statement(

@@ -1,6 +1,8 @@
 """The audit of maintenance funds: every event row against its log entry, and back, each
-unit's balance, replayed in order, never below zero, and each refund of a cancelled
-filing's deposits, once.
+row against the document it stores (a deposit's or refund's amount, kind, filing, unit,
+bank and reference are those of the bank's signed statement; a use's debit is the one its
+use record names for the unit), each unit's balance, replayed in order, never below zero,
+and each refund of a cancelled filing's deposits, once.
 
 ``filing.audit`` hands over the maintenance entries it read from the log; each problem
 is a (claim, message) pair of the audit's claims (``entry``, ``state``, ``document``).
@@ -9,7 +11,9 @@ is a (claim, message) pair of the audit's claims (``entry``, ``state``, ``docume
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -17,6 +21,7 @@ from filing import schema
 from filing.entry import EntryEvent, FilingEntry
 from filing.maintenance_schema import maintenance_events
 from filing.status import FilingStatus
+from verifier.fund_statement import FundStatement, StatementRejected
 
 KINDS = {
     EntryEvent.MAINTENANCE_DEPOSITED: "deposit",
@@ -40,6 +45,8 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
                 e.c.amount_fen,
                 e.c.document,
                 e.c.document_sha256,
+                e.c.actor,
+                e.c.reference,
                 u.c.code,
             ).join(u, u.c.id == e.c.unit_id)
         )
@@ -63,6 +70,8 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
             problems.append(("document", f"{what}: its row's document hash is not the one logged"))
         if hashlib.sha256(bytes(row.document)).hexdigest() != row.document_sha256:
             problems.append(("document", f"{what}: the stored document does not match its hash"))
+        else:
+            problems.extend(("state", f"{what}: {p}") for p in _row_against_document(row))
         if filed.get(entry.filing) != entry.ref:
             problems.append(("entry", f"{what} refers to {entry.ref}, which does not file it"))
     refunds: dict[str, int] = defaultdict(int)
@@ -91,3 +100,39 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
                 problems.append(("state", f"unit {unit_id}'s maintenance fund goes negative"))
                 break
     return problems
+
+
+# The statement kind (verifier/fund_statement.py) each statement row records.
+STATEMENT_KINDS = {"deposit": "maintenance-deposit", "refund": "maintenance-refund"}
+
+
+def _row_against_document(row: Any) -> list[str]:
+    """What a maintenance row says that its own (logged) document does not: the row's amount
+    is what balances, refunds and statistics add up; the document is what the log proves."""
+    if row.kind in STATEMENT_KINDS:
+        try:
+            statement = FundStatement.decode(bytes(row.document))
+        except StatementRejected as exc:
+            return [f"its stored statement is unreadable ({exc})"]
+        differ = [
+            name
+            for name, stored, signed in (
+                ("amount", int(row.amount_fen), statement.amount_fen),
+                ("kind", STATEMENT_KINDS[str(row.kind)], statement.kind),
+                ("filing", str(row.filing_number), statement.filing),
+                ("unit", str(row.code), statement.account),
+                ("bank", str(row.actor), statement.bank),
+                ("reference", str(row.reference), statement.reference),
+            )
+            if stored != signed
+        ]
+        return [f"its row's {', '.join(differ)} differ from the bank's statement"] if differ else []
+    try:
+        record = json.loads(bytes(row.document).decode("utf-8"))
+        debits = {str(d["unit"]): int(d["amount_fen"]) for d in record["debits"]}
+        number = str(record["number"])
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        return [f"its stored use record is unreadable ({exc})"]
+    if debits.get(str(row.code)) != int(row.amount_fen) or number != str(row.reference):
+        return ["its row's debit differs from its use record"]
+    return []

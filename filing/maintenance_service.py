@@ -48,9 +48,11 @@ from filing.entry import EntryEvent, FilingEntry
 from filing.fund_service import (
     DuplicateStatement,
     FundRuleBroken,
+    StatementInvalid,
     WrongAccount,
     WrongBank,
     checked_statement,
+    reference_taken,
     statement_members,
 )
 from filing.maintenance_dues import deposited_under
@@ -294,6 +296,7 @@ class MaintenanceService:
         with write_transaction(self.engine) as conn:
             f, due = _account_of(conn, number, parsed)
             _refuse_duplicate(conn, statement, parsed)
+            _refuse_booked_before_deposits(conn, number, parsed)
             deposits = _filing_deposits(conn, number)
             try:
                 maintenance.check_refund(
@@ -676,6 +679,19 @@ def _filing_deposits(conn: Connection, number: str) -> funds.AccountState:
     return maintenance.filing_deposits((str(r.kind), int(r.amount_fen)) for r in rows)
 
 
+def _refuse_booked_before_deposits(
+    conn: Connection, number: str, parsed: fund_statement.FundStatement
+) -> None:
+    """A refund returns deposits the bank booked: its own statement booked before one of
+    them (by the same bank's clock) says it paid back money it had not received."""
+    e = maintenance_events
+    for (document,) in conn.execute(
+        select(e.c.document).where(e.c.filing_number == number, e.c.kind == DEPOSIT.row)
+    ):
+        if fund_statement.FundStatement.decode(bytes(document)).at > parsed.at:
+            raise StatementInvalid("the refund is booked before a deposit it refunds")
+
+
 def _spendable(conn: Connection, unit_id: int) -> tuple[Any, int, int]:
     """What a use may spend of the unit's account (``filing.maintenance``): the filing
     whose deposits it spends (the latest depositing filing not cancelled; None if there
@@ -704,18 +720,12 @@ def _refuse_duplicate(
     conn: Connection, statement: bytes, parsed: fund_statement.FundStatement
 ) -> None:
     e = maintenance_events
-    digest, bank, reference = fund_statement.sha256(statement), parsed.bank, parsed.reference
-    found = (
-        conn.execute(
-            select(func.count()).where(e.c.kind.in_(STATEMENT_ROWS), e.c.document_sha256 == digest)
-        ).scalar_one()
-        + conn.execute(
-            select(func.count()).where(
-                e.c.kind.in_(STATEMENT_ROWS), e.c.actor == bank, e.c.reference == reference
-            )
-        ).scalar_one()
-    )
-    if found:
+    digest = fund_statement.sha256(statement)
+    found = conn.execute(
+        select(func.count()).where(e.c.kind.in_(STATEMENT_ROWS), e.c.document_sha256 == digest)
+    ).scalar_one()
+    # The bank's reference is one transaction, of maintenance funds or of fund supervision.
+    if found or reference_taken(conn, parsed.bank, parsed.reference):
         raise DuplicateStatement(
             "this statement, or one with the bank's same reference, is recorded already"
         )
