@@ -46,9 +46,8 @@ EXPIRY_INTERVAL = 60.0
 ANCHOR_EVERY = 5  # sweeps between anchors of the access log in the filing log
 # Allocations between collections of the youngest generation (CPython's default is 700).
 # Judging and sealing one contract parses its PDF and certificates into some 10^5 small
-# objects: at 700 the collector ran a few thousand times and compared the whole heap a
-# dozen times (each over the process's ~300,000 objects) per hundred filings, about a tenth
-# of a serving process's CPU time.
+# objects: at 700, the collector took about a tenth of a serving process's CPU time
+# (docs/operations.md, "Background work in `wangqian serve`").
 YOUNG_GENERATION_THRESHOLD = 20_000
 log = logging.getLogger(__name__)
 # pyHanko logs a warning with a traceback for every damaged signature it is shown; the
