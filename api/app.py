@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -43,6 +44,11 @@ DATA_ENV = "WANGQIAN_DATA"  # the data directory, for worker processes started b
 # filing histories anchored in the filing log.
 EXPIRY_INTERVAL = 60.0
 ANCHOR_EVERY = 5  # sweeps between anchors of the access log in the filing log
+# Allocations between collections of the youngest generation (CPython's default is 700).
+# Judging and sealing one contract parses its PDF and certificates into some 10^5 small
+# objects: at 700, the collector took about a tenth of a serving process's CPU time
+# (docs/operations.md, "Background work in `wangqian serve`").
+YOUNG_GENERATION_THRESHOLD = 20_000
 log = logging.getLogger(__name__)
 # pyHanko logs a warning with a traceback for every damaged signature it is shown; the
 # platform's answer (422 signature-rejected) already says what is wrong, to the one who sent it.
@@ -138,10 +144,24 @@ def create_app(
     return app
 
 
+def settle_heap() -> None:
+    """For a serving process whose app is built: what start-up made (modules, the app, its
+    routes) is left out of the cyclic garbage collector's passes (``gc.freeze``; it lives as
+    long as the process, and is still freed by reference counting), and the youngest
+    generation is collected every ``YOUNG_GENERATION_THRESHOLD`` allocations. Only the
+    collector's schedule changes: what is garbage is still collected."""
+    gc.collect()
+    gc.freeze()
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, oldest)
+
+
 def app_from_environment() -> FastAPI:
     """The app over the deployment in ``$WANGQIAN_DATA``: each ``serve --workers`` process's."""
     data = os.environ.get(DATA_ENV)
     if not data:
         raise RuntimeError(f"{DATA_ENV} names no data directory")
     # Open for the life of the worker process; its threads stop with the app's lifespan.
-    return create_app(Deployment.open(Path(data)))
+    app = create_app(Deployment.open(Path(data)))
+    settle_heap()
+    return app

@@ -63,7 +63,7 @@ def _passphrase_allowed(args: argparse.Namespace) -> bool:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, settle_heap
     from filing.deployment import Deployment
 
     if not _passphrase_allowed(args):
@@ -93,8 +93,10 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     with Deployment.open(args.data) as deployment:
+        app = create_app(deployment)
+        settle_heap()
         uvicorn.run(
-            create_app(deployment),
+            app,
             host=args.host,
             port=args.port,
             log_level="info",

@@ -110,8 +110,9 @@ def read_shape(reader: Any) -> DocumentShape:
         objects = max((ref.idnum for ref in _all_refs(reader)), default=0)
         if objects > MAX_OBJECTS:
             raise DocumentTooComplex(f"{objects} objects (at most {MAX_OBJECTS})")
+        versions = ObjectVersions(reader)
         for revision in range(revisions):
-            count_paths(reader.get_historical_resolver(revision))
+            count_paths(reader.get_historical_resolver(revision), versions=versions)
         fields = signature_fields(reader)
         signed = _signed_fields(reader, fields)
         first = min((s.revision for s in signed), default=revisions)
@@ -134,35 +135,104 @@ def _all_refs(reader: Any) -> set[Any]:
     return refs
 
 
-def count_paths(resolver: Any, limit: int = MAX_PATHS) -> int:
+def count_paths(
+    resolver: Any, limit: int = MAX_PATHS, versions: ObjectVersions | None = None
+) -> int:
     """The simple paths from the trailer to every object of ``resolver``'s revision, as the
     difference analysis walks them (a page-tree node entered only from its parent's /Kids);
-    DocumentTooComplex past ``limit``, before any of that work is done."""
+    DocumentTooComplex past ``limit``, before any of that work is done.
+
+    ``versions``: the objects' versions as read for the reader's other revisions; an object
+    a revision sees unchanged is read, and its references listed, once for all of them and
+    for every path that reaches it. The walk meets the same references in the same order
+    as one that reads each revision's objects through ``resolver``, and reads each object
+    at the same step (tests/test_document_paths.py compares the two)."""
+    if versions is None:
+        versions = ObjectVersions(resolver.reader)
+    revision = resolver.revision
     pages = _page_tree_nodes(resolver)
     count = 0
-    # (value, the references on the path to it, the key that led here, the container's ref)
+    # (a reference, the references on the path to it, the key that led to it, its holder's)
     stack: list[tuple[Any, frozenset[Any], str, Any]] = [
-        (resolver.trailer_view, frozenset(), "", None)
+        (ref, frozenset(), "" if key is None else key, None)
+        for ref, key in reversed(references_in(resolver.trailer_view))
     ]
     while stack:
-        value, path, key, holder = stack.pop()
-        if isinstance(value, generic.IndirectObject):
-            ref = value.reference
-            if ref in path:
-                continue  # a cycle: the walk stops there too
-            if ref in pages and pages[ref] != (holder, key):
-                continue  # pages are entered from their parent only
-            count += 1
-            if count > limit:
-                raise DocumentTooComplex(
-                    f"objects reachable by more than {limit} paths (a reference fan-out)"
-                )
-            path, holder, value = path | {ref}, ref, _deref(resolver, ref)
-        if isinstance(value, generic.DictionaryObject):
-            stack.extend((value.raw_get(k), path, k, holder) for k in value)
-        elif isinstance(value, generic.ArrayObject):
-            stack.extend((v, path, key, holder) for v in value)
+        ref, path, key, holder = stack.pop()
+        if ref in path:
+            continue  # a cycle: the walk stops there too
+        if ref in pages and pages[ref] != (holder, key):
+            continue  # pages are entered from their parent only
+        count += 1
+        if count > limit:
+            raise DocumentTooComplex(
+                f"objects reachable by more than {limit} paths (a reference fan-out)"
+            )
+        inner = versions.references(ref, revision)
+        here = path | {ref}
+        stack.extend((r, here, key if k is None else k, ref) for r, k in reversed(inner))
     return count
+
+
+def references_in(value: Any) -> list[tuple[Any, str | None]]:
+    """The references inside ``value``'s own (direct) dictionaries and arrays, in the order
+    a depth-first walk that expands the last entry first meets them; each with the key of
+    the dictionary entry it sits in (None: it sits in arrays only, under the key that led
+    to ``value``). A ``value`` that is itself a reference holds none."""
+    out: list[tuple[Any, str | None]] = []
+    todo: list[tuple[Any, str | None]] = (
+        [(value, None)] if isinstance(value, generic.DictionaryObject | generic.ArrayObject) else []
+    )
+    while todo:
+        item, key = todo.pop()
+        if isinstance(item, generic.IndirectObject):
+            out.append((item.reference, key))
+        elif isinstance(item, generic.DictionaryObject):
+            todo.extend((item.raw_get(k), k) for k in item)
+        elif isinstance(item, generic.ArrayObject):
+            todo.extend((v, key) for v in item)
+    return out
+
+
+class ObjectVersions:
+    """Each object as a revision sees it, read once for all the revisions that see the same
+    version (pyHanko's ``HistoricalResolver`` reads and copies it again for each), with the
+    references it holds.
+
+    A revision sees an object's newest version if no later revision rewrote it, else the
+    one its cross-references locate: the choice ``HistoricalResolver.get_object`` makes,
+    with the same reads, so that every revision's walk meets the same values.
+    """
+
+    _NEWEST = object()
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        # (id, generation, where it is read from): the references the version holds
+        self._versions: dict[tuple[int, int, Any], list[tuple[Any, str | None]]] = {}
+        self._seen: dict[tuple[int, int, int], list[tuple[Any, str | None]]] = {}
+
+    def references(self, ref: Any, revision: int) -> list[tuple[Any, str | None]]:
+        """``references_in`` the object ``ref`` names in ``revision`` (read on first use)."""
+        seen = (ref.idnum, ref.generation, revision)
+        if seen in self._seen:
+            return self._seen[seen]
+        xrefs = self._reader.xrefs
+        try:
+            last_change = xrefs.get_last_change(ref)
+        except KeyError:
+            last_change = None
+        newest = last_change is not None and last_change <= revision
+        where = self._NEWEST if newest else xrefs.get_historical_ref(ref, revision)
+        version = (ref.idnum, ref.generation, where)
+        if version not in self._versions:
+            self._versions[version] = references_in(
+                self._reader.get_object(ref, transparent_decrypt=False)
+                if newest
+                else self._reader.get_object(ref, revision, transparent_decrypt=False)
+            )
+        self._seen[seen] = found = self._versions[version]
+        return found
 
 
 def _page_tree_nodes(resolver: Any) -> dict[Any, tuple[Any, str]]:
