@@ -313,6 +313,8 @@ class FundService:
             funds.check(state, self._filing_state(conn, filing), event)
         except funds.FundRuleError as exc:
             raise FundRuleBroken(exc) from exc
+        if kind.settles:
+            refuse_booked_too_early(conn, number, kind, parsed.at)
         if account is None:
             conn.execute(
                 insert(fund_schema.fund_accounts).values(
@@ -652,3 +654,42 @@ def _der(certificate: x509.Certificate) -> bytes:
 def _utc(moment: dt.datetime) -> dt.datetime:
     """SQLite hands back naive datetimes for what was stored as UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def cancelled_at(conn: Connection, number: str) -> dt.datetime | None:
+    """When the filing was cancelled (None: it is not)."""
+    ev = schema.filing_events
+    at = conn.execute(
+        select(func.max(ev.c.at)).where(
+            ev.c.filing_number == number, ev.c.event == FilingEvent.CANCELLED.value
+        )
+    ).scalar()
+    return None if at is None else _utc(at)
+
+
+def refuse_booked_too_early(
+    conn: Connection, number: str, kind: FundEventKind, booked: dt.datetime
+) -> None:
+    """A release or a refund settles money the bank received, after the event that allows
+    it: booked (by the bank's clock) before a deposit it settles, before the transfer
+    registration it follows (a release) or before the cancellation (a refund), the bank's
+    own statement says it moved the money against the rule. No allowance for a lagging
+    bank clock: such a bank sends the statement again, later."""
+    e = fund_schema.fund_events
+    deposited = conn.execute(
+        select(func.max(e.c.booked_at)).where(
+            e.c.filing_number == number, e.c.kind == FundEventKind.DEPOSIT.value
+        )
+    ).scalar()
+    if deposited is not None and booked < _utc(deposited):
+        raise StatementInvalid(f"the {kind.value} is booked before a deposit it settles")
+    if kind is FundEventKind.REFUND:
+        cancelled = cancelled_at(conn, number)
+        if cancelled is not None and booked < cancelled:
+            raise StatementInvalid("the refund is booked before the filing's cancellation")
+    if kind is FundEventKind.RELEASE:
+        registered = conn.execute(
+            select(schema.filings.c.registered_at).where(schema.filings.c.number == number)
+        ).scalar()
+        if registered is not None and booked < _utc(registered):
+            raise StatementInvalid("the release is booked before the transfer registration")

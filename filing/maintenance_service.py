@@ -51,6 +51,7 @@ from filing.fund_service import (
     StatementInvalid,
     WrongAccount,
     WrongBank,
+    cancelled_at,
     checked_statement,
     reference_taken,
     statement_members,
@@ -297,6 +298,7 @@ class MaintenanceService:
             f, due = _account_of(conn, number, parsed)
             _refuse_duplicate(conn, statement, parsed)
             _refuse_booked_before_deposits(conn, number, parsed)
+            _refuse_booked_before_cancellation(conn, number, parsed)
             deposits = _filing_deposits(conn, number)
             try:
                 maintenance.check_refund(
@@ -690,6 +692,17 @@ def _refuse_booked_before_deposits(
     ):
         if fund_statement.FundStatement.decode(bytes(document)).at > parsed.at:
             raise StatementInvalid("the refund is booked before a deposit it refunds")
+
+
+def _refuse_booked_before_cancellation(
+    conn: Connection, number: str, parsed: fund_statement.FundStatement
+) -> None:
+    """A refund follows the cancellation: one booked before it (by the bank's clock) says
+    the bank paid the deposit back while the purchase was in force. No allowance for a
+    lagging bank clock: such a bank is refused and sends the statement again, later."""
+    cancelled = cancelled_at(conn, number)
+    if cancelled is not None and parsed.at < cancelled:
+        raise StatementInvalid("the refund is booked before the filing's cancellation")
 
 
 def _spendable(conn: Connection, unit_id: int) -> tuple[Any, int, int]:

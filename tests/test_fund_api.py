@@ -11,6 +11,7 @@ import itertools
 import json
 import subprocess
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -507,3 +508,55 @@ def test_the_evidence_package_proves_the_fund_events_offline(api: Api, tmp_path:
             z.writestr(n, json.dumps(obj).encode() if n == first else data)
     failed = run(forged.getvalue())
     assert failed.returncode != 0 and "资金监管记录不成立" in failed.stdout, failed.stdout
+
+
+def test_a_settlement_booked_before_what_allows_it_is_refused(api: Api) -> None:
+    """Found by the refund red team: the bank's statement says when it moved the money,
+    and a release booked before the transfer registration, a refund booked before the
+    cancellation, or either booked before a deposit it settles, was recorded and proven
+    offline. Each is refused now; booked after, the same settlement is recorded."""
+    client, keys, _ = api
+    _setup_registry(client, keys)
+    _, number = file_contract(client, keys)
+    bank = _bank(client, keys["bank"], BANK)
+    base = f"/v1/filings/{number}/funds"
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    r = _funds(client, f"{base}/deposits", keys["bank"], bank.signed("deposit", number, 1_000))
+    assert r.status_code == 201, r.text
+    time.sleep(1.1)
+    between = dt.datetime.now(dt.UTC).replace(microsecond=0)  # after the deposit
+    time.sleep(1.1)
+    r = _post(client, f"/v1/units/{CODES[0]}/registration", keys["authority"], json=REGISTRATION)
+    assert r.status_code == 200, r.text  # type: ignore[attr-defined]
+    for at in (now - dt.timedelta(days=1), now - dt.timedelta(minutes=2), between):
+        early = bank.signed("release", number, 1_000, at=at)
+        r = _funds(client, f"{base}/releases", keys["bank"], early)
+        assert r.status_code == 422 and _type(r) == "statement-rejected", r.text
+    assert "booked before the transfer registration" in r.json()["detail"]
+    r = _funds(client, f"{base}/releases", keys["bank"], bank.signed("release", number, 1_000))
+    assert r.status_code == 201, r.text
+
+
+def test_a_refund_booked_before_the_cancellation_is_refused(api: Api) -> None:
+    client, keys, _ = api
+    _setup_registry(client, keys)
+    _, number = file_contract(client, keys)
+    bank = _bank(client, keys["bank"], BANK)
+    base = f"/v1/filings/{number}/funds"
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    r = _funds(client, f"{base}/deposits", keys["bank"], bank.signed("deposit", number, 1_000))
+    assert r.status_code == 201, r.text
+    cancel = _post(
+        client,
+        f"/v1/filings/{number}/cancellation",
+        {**keys["authority"], "content-type": "application/pdf"},
+        params={"reason": "判决解除", "judgment": "(2027)湘0104民初19号"},
+        content=judgment_pdf("(2027)湘0104民初19号"),
+    )
+    assert cancel.status_code == 201, cancel.text  # type: ignore[attr-defined]
+    for at in (now - dt.timedelta(minutes=2), now - dt.timedelta(days=1)):
+        early = bank.signed("refund", number, 1_000, at=at)
+        r = _funds(client, f"{base}/refunds", keys["bank"], early)
+        assert r.status_code == 422 and _type(r) == "statement-rejected", r.text
+    r = _funds(client, f"{base}/refunds", keys["bank"], bank.signed("refund", number, 1_000))
+    assert r.status_code == 201, r.text

@@ -15,7 +15,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, select, update
 
@@ -669,17 +668,9 @@ def test_a_refund_booked_before_its_deposit_is_refused(mapi: Api) -> None:
     assert _refund(client, bank, keys["bank"], number, DUE).status_code == 201
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed, a decision: the platform never compares a refund's booking time "
-    "with the cancellation, so a refund booked before it (after the deposit) is recorded "
-    "and proven offline as a refund; a fix must choose how much "
-    "a bank's clock may lag (the future side allows CLOCK_SKEW, 5 minutes, which this "
-    "2-second test cannot reach without an injectable clock) and applies to supervision "
-    "refunds too (filing/fund_service.py)",
-)
 def test_a_refund_booked_before_the_cancellation_is_refused(mapi: Api) -> None:
-    """A refund is only once the filing is cancelled; the bank's statement says when it
+    """Fixed (no allowance for a lagging bank clock: such a bank sends it again later).
+    A refund is only once the filing is cancelled; the bank's statement says when it
     booked the refund. One booked before the cancellation (while the purchase was in
     force, after its deposit) says the bank paid the deposit back against the rule, and
     the court's evidence package would prove it as a refund."""
@@ -694,4 +685,8 @@ def test_a_refund_booked_before_the_cancellation_is_refused(mapi: Api) -> None:
     assert _cancel(client, keys["court"], number, "(2027)湘0104民初32号").status_code == 201
     body = bank.signed("maintenance-refund", number, DUE, account=CODES[0], at=early)
     r = _post(client, REFUNDS.format(number), keys["bank"], json=body)
-    assert 400 <= r.status_code < 500, r.text
+    assert r.status_code == 422 and r.json()["type"].endswith("/statement-rejected"), r.text
+    # Booked after the cancellation, the same refund is recorded.
+    body = bank.signed("maintenance-refund", number, DUE, account=CODES[0])
+    r = _post(client, REFUNDS.format(number), keys["bank"], json=body)
+    assert r.status_code == 201, r.text
