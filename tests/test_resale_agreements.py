@@ -6,6 +6,7 @@ the filing stands."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import subprocess
@@ -72,7 +73,9 @@ def test_a_resale_cancelled_by_agreement_refunds_the_buyer_and_returns_the_home(
     body = bank.signed("deposit", number, 3_000, account=SUPERVISION)
     assert _post(client, f"{base}/deposits", keys["bank"], json=body).status_code == 201  # type: ignore[attr-defined]
     # No refund while the filing stands.
-    refund = bank.signed("refund", number, 3_000, account=SUPERVISION)
+    # (Booked a little earlier, as a bank that booked it now might in the same second.)
+    booked = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=2)
+    refund = bank.signed("refund", number, 3_000, account=SUPERVISION, at=booked)
     assert _post(client, f"{base}/refunds", keys["bank"], json=refund).status_code == 409  # type: ignore[attr-defined]
 
     # A seller cannot cancel alone, nor can the agency, nor a stranger propose.
@@ -141,7 +144,11 @@ def test_a_resale_cancelled_by_agreement_refunds_the_buyer_and_returns_the_home(
     assert _unit_status(client, keys) == "REGISTERED"
     owners = client.get(f"/v1/units/{OLD[0]}/ownership", headers=keys["authority"]).json()
     assert [o["id_number"] for o in owners["owners"]] == [ZHANG["id_number"], LI["id_number"]]
-    # The bank refunds the supervised deposit, once.
+    # The statement booked while the sale stood refunds nothing (booked before the
+    # cancellation); the bank refunds the supervised deposit, once.
+    r = _post(client, f"{base}/refunds", keys["bank"], json=refund)
+    assert r.status_code == 422 and r.json()["type"].endswith("/statement-rejected"), r.text  # type: ignore[attr-defined]
+    refund = bank.signed("refund", number, 3_000, account=SUPERVISION)
     r = _post(client, f"{base}/refunds", keys["bank"], json=refund)
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
     twice = bank.signed("refund", number, 1, account=SUPERVISION)
