@@ -77,7 +77,11 @@ EXTRA: dict[str, set[int]] = {
     "POST /v1/contracts/{contract_id}/seal": _SIGNED,
     "POST /v1/contracts/{contract_id}/signatures": _SIGNED,
     "POST /v1/contracts/{contract_id}/remote-signing/{field}/finish": _SIGNED,
+    # Bodies that name a unit answer 404 `unknown-unit` when the registry has none such.
     "POST /v1/contracts": {404},
+    "POST /v1/resale-contracts": {404},
+    "POST /v1/lease-contracts": {404},
+    "POST /v1/maintenance/uses": {404},
     "POST /v1/filings": {404, 503},
     "POST /v1/verification": {400, 429},
     "GET /log/checkpoint": {404},

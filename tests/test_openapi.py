@@ -203,3 +203,31 @@ def test_a_value_the_database_cannot_store_is_a_problem_not_a_500(api: Api) -> N
         assert r.json()["type"].endswith("/invalid-value")  # type: ignore[attr-defined]
     else:  # SQLite stores it
         assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+
+
+def test_an_unknown_unit_in_a_body_answers_a_documented_404(api: Api, spec: dict[str, Any]) -> None:
+    # Schemathesis met it in CI: POST /v1/maintenance/uses naming no unit of the registry
+    # answered 404 `unknown-unit`, a status its operation did not list. Every operation
+    # whose body (not path) names a unit says so.
+    from tests.test_lease_pipeline import lease_body
+    from tests.test_resale_pipeline import resale_body, setup_resale
+
+    client, keys, deployment = api
+    setup_resale(client, keys, deployment)
+    seen: list[httpx.Response] = []
+
+    def record(response: httpx.Response) -> None:
+        response.read()
+        seen.append(response)
+
+    client.event_hooks = {"request": [], "response": [record]}
+    nowhere = "430104009009GB00009F00090909"
+    use = {"number": "WX-1", "approval": "决议 1", "debits": [{"unit": nowhere, "amount_fen": 1}]}
+    _post(client, "/v1/maintenance/uses", keys["authority"], json=use)
+    _post(client, "/v1/resale-contracts", keys["agency"], json=resale_body(code=nowhere))
+    lease = {**lease_body(), "unit_code": nowhere}
+    _post(client, "/v1/lease-contracts", keys["zhang"], json=lease)
+    assert [r.status_code for r in seen] == [404, 404, 404], [r.text for r in seen]
+    for response in seen:
+        assert response.json()["type"].endswith("/unknown-unit")
+        conforms(spec, response)
