@@ -138,6 +138,10 @@ class DeploymentConfig:
             Verifier.from_vkey(w.vkey)
         if not any(not k.retired for k in config.log_keys):
             raise ConfigError("config.json needs at least one log key that is not retired")
+        if config.sms_outgoing and not Path(config.sms_outgoing).is_absolute():
+            # Against the working directory, each process (workers, admin commands) would
+            # spool somewhere else.
+            raise ConfigError(f"sms_outgoing must be an absolute path, not {config.sms_outgoing!r}")
         if config.rate_per_minute < 1:
             raise ConfigError(f"rate_per_minute must be at least 1, not {config.rate_per_minute}")
         if not 0 <= config.witness_threshold <= len(config.witnesses):

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from filing import invitations, schema
+from filing.deployment import ConfigError, DeploymentConfig
 from filing.invitation_delivery import (
     DeliveryError,
     SpoolCourier,
@@ -102,6 +103,16 @@ def test_an_outgoing_directory_on_another_file_system_is_refused(tmp_path: Path)
         pytest.skip("no second file system here")
     with pytest.raises(DeliveryError, match="file system"):
         SpoolCourier(tmp_path / "staged", other / f"wq-test-{os.getpid()}")
+
+
+def test_a_relative_outgoing_directory_is_refused_at_load() -> None:
+    # Resolved against each process's working directory, one deployment's workers (or
+    # its `admin` commands) would spool to different places: refused, not guessed.
+    with pytest.raises(ConfigError, match="sms_outgoing"):
+        DeploymentConfig.from_json('{"sms_outgoing": "spool/outgoing"}')
+    config = DeploymentConfig.from_json('{"sms_outgoing": "/var/spool/sms/outgoing"}')
+    assert config.sms_outgoing == "/var/spool/sms/outgoing"
+    assert DeploymentConfig.from_json("{}").sms_outgoing == ""
 
 
 def test_a_draft_committed_before_a_crash_still_reaches_the_phone(api: Api) -> None:
