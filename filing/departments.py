@@ -177,9 +177,17 @@ def _date(value: str, column: str) -> dt.date:
         raise ValueError(f"{column} is not a date (YYYY-MM-DD)") from None
 
 
+MAX_TEXT = 100  # characters: a name or a district, as the API's own person fields
+
+
 def _text(value: str, column: str) -> str:
+    # A name reaches SMS texts, pages and documents: bounded, no control characters.
     if not value:
         raise ValueError(f"{column} is empty")
+    if len(value) > MAX_TEXT:
+        raise ValueError(f"{column} is over {MAX_TEXT} characters")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise ValueError(f"{column} holds a control character")
     return value
 
 

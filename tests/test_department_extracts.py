@@ -37,6 +37,10 @@ BAD: list[tuple[str, bytes, str, int]] = [
     ("homes", b"id_number,district,homes\nA,,1\n", "district is empty", 1),
     ("homes", b"id_number,district,homes\nA,D,1\nA,D,2\n", "same id_number, district", 2),
     ("identities", b"id_number,name\nA,\n", "name is empty", 1),
+    # A name goes into the SMS text and the signing page: bounded and without controls.
+    ("identities", b"id_number,name\nA," + "张".encode() * 101 + b"\n", "over 100", 1),
+    ("identities", b'id_number,name\nA,"\xe5\xbc\xa0\x1b[2J"\n', "control character", 1),
+    ("homes", b"id_number,district,homes\nA," + b"D" * 101 + b",1\n", "over 100", 1),
     ("identities", b"id_number,name,phone\nA,N,13800001111\nB,M,2380000111\n", "not a mobile", 2),
     ("identities", b"id_number,name,phone\nA,N,+8613800001111\n", "not a mobile", 1),
 ]
