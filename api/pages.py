@@ -168,7 +168,7 @@ def router(
     return r
 
 
-_STYLE = """
+PAGE_STYLE = """
 body{font-family:"WenQuanYi Micro Hei","Noto Sans CJK SC",sans-serif;margin:0;background:#f4f5f7;
 color:#111}header{background:#8a1010;color:#fff;padding:.8em 1.5em;font-size:1.2em}
 main{max-width:60em;margin:1.5em auto;background:#fff;padding:1.5em;border-radius:6px}
@@ -184,7 +184,7 @@ ol.steps li.cancelled{background:#fde0e0;color:#8a1010}
 VERIFY_PAGE = (
     """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>合同核验 Verify a filed contract</title><style>"""
-    + _STYLE
+    + PAGE_STYLE
     + """</style></head><body><header>网签备案合同核验 · Verify a filed contract</header><main>
 <p>拖入合同 PDF（可附回执 .tlog-proof）；无回执时按文件哈希查找备案。
 Drop the contract PDF (and, if you have it, its .tlog-proof receipt); without a receipt the
@@ -250,7 +250,7 @@ def _party_names() -> dict[str, str]:
 PROGRESS_PAGE = (
     """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>合同进度 Contract progress</title><style>"""
-    + _STYLE
+    + PAGE_STYLE
     + """</style></head><body><header>我的购房合同 · My housing contract</header><main>
 <p id="intro">打开方式 · open as <code>/progress#contract=&lt;id&gt;&amp;key=&lt;API key&gt;</code>
 （密钥只在浏览器中使用，不发往日志 · the key stays in the browser's address fragment).</p>
@@ -324,7 +324,7 @@ load();
 DASHBOARD_PAGE = (
     """<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>网签备案监管 Supervision dashboard</title><style>"""
-    + _STYLE
+    + PAGE_STYLE
     + """.charts{display:flex;flex-wrap:wrap;gap:1em}.chart{border:1px solid #ddd}
 table.totals td,table.totals th{padding:.3em .8em;border-bottom:1px solid #ddd;text-align:right}
 tr.partial td{font-style:italic;color:#666}

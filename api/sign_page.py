@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from api.pages import _STYLE
+from api.pages import PAGE_STYLE
 
 _SCRIPT = r"""
 const $ = (id) => document.getElementById(id);
@@ -120,7 +120,7 @@ load();
 """
 
 _CSS = (
-    _STYLE
+    PAGE_STYLE
     + """
 main{margin:0;border-radius:0;padding:1em;max-width:40em;margin:0 auto}
 header{font-size:1.05em;padding:.7em 1em}dl{display:grid;grid-template-columns:auto 1fr;
