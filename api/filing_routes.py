@@ -7,7 +7,7 @@ import binascii
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -659,19 +659,9 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         require(who, *policy.DRAFTS)
 
         def run() -> Drafted:
-            try:
-                return service.draft_terms(contract_terms(data), who.org, who.org)
-            except registry.UnknownUnit as exc:
-                raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
-            except ContractDataError as exc:
-                raise Problem(422, "invalid-contract", "Invalid contract data", str(exc)) from exc
-            except FilingError as exc:
-                raise filing_errors(exc) from exc
+            return run_draft(lambda: service.draft_terms(contract_terms(data), who.org, who.org))
 
-        def answer(drafted: Drafted, live: bool) -> Response:
-            return drafted_answer(drafted, data.number)
-
-        return once(who, key, data.model_dump_json().encode(), run, answer)
+        return once(who, key, data.model_dump_json().encode(), run, drafted_answerer(data.number))
 
     @r.post(
         "/resale-contracts",
@@ -690,19 +680,9 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         require(who, *policy.DRAFTS_RESALES)
 
         def run() -> Drafted:
-            try:
-                return service.draft_resale(resale_terms(data), drafter_of(who))
-            except registry.UnknownUnit as exc:
-                raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
-            except ContractDataError as exc:
-                raise Problem(422, "invalid-contract", "Invalid contract data", str(exc)) from exc
-            except FilingError as exc:
-                raise filing_errors(exc) from exc
+            return run_draft(lambda: service.draft_resale(resale_terms(data), drafter_of(who)))
 
-        def answer(drafted: Drafted, live: bool) -> Response:
-            return drafted_answer(drafted, data.number)
-
-        return once(who, key, data.model_dump_json().encode(), run, answer)
+        return once(who, key, data.model_dump_json().encode(), run, drafted_answerer(data.number))
 
     @r.get("/contracts/{contract_id}", summary="A contract's state")
     def get_contract(contract_id: str, who: Who) -> dict[str, Any]:
@@ -1109,6 +1089,23 @@ def invitation_json(sent: SentInvitation) -> dict[str, Any]:
         "expires_at": sent.expires_at.isoformat(),
         "sent": sent.sent,
     }
+
+
+def run_draft(draft: Callable[[], Drafted]) -> Drafted:
+    """Run a draft use-case (any kind), its refusals as problems."""
+    try:
+        return draft()
+    except registry.UnknownUnit as exc:
+        raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
+    except ContractDataError as exc:
+        raise Problem(422, "invalid-contract", "Invalid contract data", str(exc)) from exc
+    except FilingError as exc:
+        raise filing_errors(exc) from exc
+
+
+def drafted_answerer(number: str) -> Callable[[Drafted, bool], JSONResponse]:
+    """The idempotent answer of a draft numbered ``number`` (live or replayed alike)."""
+    return lambda drafted, live: drafted_answer(drafted, number)
 
 
 def drafted_answer(drafted: Drafted, number: str) -> JSONResponse:

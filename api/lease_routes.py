@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api import auth, idempotency
 from api.auth import Caller, require
-from api.filing_routes import drafted_answer, drafter_of, filing_errors
+from api.filing_routes import drafted_answerer, drafter_of, filing_errors, run_draft
 from api.lease_models import EntrustmentEndIn, EntrustmentIn, LeaseIn, RenewalIn, lease_terms
 from api.problems import Problem
 from api.ratelimit import RateLimiter
@@ -33,7 +33,6 @@ from filing.platform import Platform
 from filing.service import AgreementKind, Drafted, FilingError, UnknownContract
 from filing.statistics import city_day
 from filing.status import ContractStatus
-from signing.contract import ContractDataError
 
 
 def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> APIRouter:
@@ -70,22 +69,12 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
                 422, "invalid-contract", "Invalid contract data", "name lessors or an enterprise"
             )
 
+        drafter = who.org if who.role is policy.Role.DEVELOPER else drafter_of(who)
+
         def run() -> Drafted:
-            try:
-                if who.role is policy.Role.DEVELOPER:
-                    return service.draft_lease(lease_terms(data), who.org)
-                return service.draft_lease(lease_terms(data), drafter_of(who))
-            except registry.UnknownUnit as exc:
-                raise Problem(404, "unknown-unit", "Unknown unit", str(exc)) from exc
-            except ContractDataError as exc:
-                raise Problem(422, "invalid-contract", "Invalid contract data", str(exc)) from exc
-            except FilingError as exc:
-                raise filing_errors(exc) from exc
+            return run_draft(lambda: service.draft_lease(lease_terms(data), drafter))
 
-        def answer(drafted: Drafted, live: bool) -> Response:
-            return drafted_answer(drafted, data.number)
-
-        return once(who, key, data.model_dump_json().encode(), run, answer)
+        return once(who, key, data.model_dump_json().encode(), run, drafted_answerer(data.number))
 
     @r.post(
         "/filings/{number}/renewal-agreements",
