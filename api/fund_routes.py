@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from api import auth, idempotency
 from api.auth import Caller, require
+from api.filing_routes import wait_for_receipt
 from api.problems import Problem
 from api.ratelimit import RateLimiter
 from filing import fund_service, policy
@@ -24,7 +25,6 @@ from filing.funds import FundEventKind
 from filing.platform import Platform
 from keys.banks import BankCertificateRefused, issue_bank_certificate
 
-RECEIPT_WAIT = 5.0
 # HTTP status of each refusal; the problem's type is the error's slug.
 STATUS = {
     "unknown-filing": 404,
@@ -107,10 +107,6 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         slug = exc.slug
         return Problem(STATUS.get(slug, 409), slug, TITLES.get(slug, "Refused"), str(exc))
 
-    def wait_for_receipt(index: int) -> str | None:
-        cp = deployment.sequencer().wait_for(index + 1, RECEIPT_WAIT)
-        return None if cp is None else deployment.log.receipt(index, cp).to_text()
-
     @r.post(
         "/banks/certificate",
         status_code=201,
@@ -155,7 +151,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
 
         def answer(view: FundEventView, live: bool) -> Response:
             body = {"filing": number, **view.as_dict()}
-            body["receipt"] = wait_for_receipt(view.log_index) if live else None
+            body["receipt"] = wait_for_receipt(deployment, view.log_index) if live else None
             return JSONResponse(body, status_code=201)
 
         raw = f"{number}\n{kind.value}\n".encode() + data.model_dump_json().encode()
@@ -224,7 +220,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
             "statement": base64.b64encode(signed.statement).decode(),
             "signature": base64.b64encode(signed.signature).decode(),
             "certificate": cert.public_bytes(serialization.Encoding.PEM).decode(),
-            "receipt": wait_for_receipt(signed.log_index),
+            "receipt": wait_for_receipt(deployment, signed.log_index),
         }
 
     return r

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from api import auth, idempotency
 from api.auth import Caller, require
+from api.filing_routes import wait_for_receipt
 from api.fund_routes import STATUS as FUND_STATUS
 from api.fund_routes import TITLES as FUND_TITLES
 from api.fund_routes import StatementIn, decoded
@@ -30,7 +31,6 @@ from filing.maintenance_service import (
 )
 from filing.platform import Platform
 
-RECEIPT_WAIT = 5.0
 # HTTP status and title of each refusal of its own; the problem's type is the slug.
 STATUS = {
     **FUND_STATUS,
@@ -86,10 +86,6 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         slug = exc.slug
         return Problem(STATUS.get(slug, 409), slug, TITLES.get(slug, "Refused"), str(exc))
 
-    def wait_for_receipt(index: int) -> str | None:
-        cp = deployment.sequencer().wait_for(index + 1, RECEIPT_WAIT)
-        return None if cp is None else deployment.log.receipt(index, cp).to_text()
-
     def record(number: str, kind: str, data: StatementIn, who: Caller, key: str | None) -> Response:
         """A statement of the designated bank (``kind``: deposit or refund)."""
         require(who, *policy.CONFIRMS_FUNDS)
@@ -104,7 +100,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
 
         def answer(view: DepositView | RefundView, live: bool) -> Response:
             body = view.as_dict()
-            body["receipt"] = wait_for_receipt(view.log_index) if live else None
+            body["receipt"] = wait_for_receipt(deployment, view.log_index) if live else None
             return JSONResponse(body, status_code=201)
 
         # The deposit's key stays what it was; a refund's names its kind.
