@@ -30,9 +30,11 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography import x509
 from sqlalchemy import Connection, Engine, select
 
 from filing import fund_audit, history, kinds, maintenance_audit, schema
@@ -119,22 +121,24 @@ def _read_entries(conn: Connection, report: RecordsReport) -> _Entries:
     return _Entries(filings, anchors)
 
 
-def audit_records(engine: Engine) -> RecordsReport:
-    """Check every claim of the filing tables against the log, in one snapshot."""
+def audit_records(engine: Engine, bank_issuers: Sequence[x509.Certificate]) -> RecordsReport:
+    """Check every claim of the filing tables against the log, in one snapshot;
+    ``bank_issuers``: the CA certificates that issue banks' statement certificates (every
+    stored bank statement's signature is checked against them)."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             # One snapshot for the whole audit: filings committed meanwhile are
             # either wholly in it (rows and entry) or wholly not.
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
-            return check_records(conn)
+            return check_records(conn, bank_issuers)
 
 
-def check_records(conn: Connection) -> RecordsReport:
+def check_records(conn: Connection, bank_issuers: Sequence[x509.Certificate]) -> RecordsReport:
     """``audit_records`` within the caller's transaction (what it sees is what is checked)."""
     report = RecordsReport()
     entries = _read_entries(conn, report)
-    _check_filings(conn, entries.filings, report)
+    _check_filings(conn, entries.filings, report, bank_issuers)
     _check_units(conn, report)
     report.history = history.check(conn, entries.anchors)
     for problem in report.history.problems:
@@ -143,7 +147,10 @@ def check_records(conn: Connection) -> RecordsReport:
 
 
 def _check_filings(
-    conn: Connection, entries: dict[int, FilingEntry], report: RecordsReport
+    conn: Connection,
+    entries: dict[int, FilingEntry],
+    report: RecordsReport,
+    bank_issuers: Sequence[x509.Certificate],
 ) -> None:
     f, c, u = schema.filings, schema.contracts, schema.units
     rows = {
@@ -185,11 +192,11 @@ def _check_filings(
     registered: dict[str, int] = {}
     expired: dict[str, int] = {}
     for claim, message in fund_audit.check(
-        conn, {i: e for i, e in entries.items() if e.event in FUND_EVENTS}
+        conn, {i: e for i, e in entries.items() if e.event in FUND_EVENTS}, bank_issuers
     ):
         report.add(claim, message)
     for claim, message in maintenance_audit.check(
-        conn, {i: e for i, e in entries.items() if e.event in MAINTENANCE_EVENTS}
+        conn, {i: e for i, e in entries.items() if e.event in MAINTENANCE_EVENTS}, bank_issuers
     ):
         report.add(claim, message)
     for index, e in sorted(entries.items()):

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from sqlalchemy import Engine
 
 from filing import invitations
@@ -360,6 +361,10 @@ class Deployment:
         """The published bytes of the trust bundle (the same everywhere, so that a SHA-256
         of it, as courts pin with ``wangqian-verify --trust-sha256``, is one value)."""
         return json.dumps(self.trust_bundle(), indent=2, ensure_ascii=False) + "\n"
+
+    def bank_issuers(self) -> list[x509.Certificate]:
+        """The CA certificates that issue banks' statement certificates."""
+        return [self.pki.ca.issuing]
 
     def verifier_trust(self) -> TrustBundle:
         """The trust bundle as the offline verifier reads it: what the platform judges by."""

@@ -9,13 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from cryptography import x509
 from sqlalchemy import Connection, select
 
 from filing import fund_schema, funds, schema
 from filing.entry import EntryEvent, FilingEntry
 from filing.funds import FundEvent, FundEventKind
+from verifier import fund_statement
 from verifier.fund_statement import FundStatement, StatementRejected
 
 KINDS = {
@@ -25,8 +28,11 @@ KINDS = {
 }
 
 
-def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, str]]:
-    """Problems between the fund entries of the log (by index) and the fund tables."""
+def check(
+    conn: Connection, entries: dict[int, FilingEntry], bank_issuers: Sequence[x509.Certificate]
+) -> list[tuple[str, str]]:
+    """Problems between the fund entries of the log (by index) and the fund tables; each
+    stored statement's signature checked against ``bank_issuers`` as a court would."""
     problems: list[tuple[str, str]] = []
     e = fund_schema.fund_events
     rows = {
@@ -40,6 +46,8 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
                 e.c.amount_fen,
                 e.c.statement,
                 e.c.statement_sha256,
+                e.c.signature,
+                e.c.certificate,
                 e.c.bank,
                 e.c.bank_reference,
                 e.c.booked_at,
@@ -64,8 +72,15 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
             problems.append(("document", f"{what}: the stored statement does not match its hash"))
         else:
             problems.extend(("state", f"{what}: {p}") for p in _row_against_statement(row))
+            problems.extend(
+                ("document", f"{what}: {p}")
+                for p in bank_signature_problems(
+                    row.statement, row.signature, row.certificate, bank_issuers
+                )
+            )
         if filed.get(entry.filing) != entry.ref:
             problems.append(("entry", f"{what} refers to {entry.ref}, which does not file it"))
+    problems.extend(("state", p) for p in booked_twice(rows.values(), "statement_sha256"))
     by_filing: dict[str, list[tuple[int, FundEvent]]] = defaultdict(list)
     for index, row in rows.items():
         if index not in entries:
@@ -85,6 +100,39 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
         except funds.FundRuleError as exc:
             problems.append(("state", f"the fund events of {number}: {exc}"))
     return problems
+
+
+def booked_twice(rows: Iterable[Any], column: str) -> list[str]:
+    """A bank's statement stored under two log entries: a genuine signature replayed to book
+    the money again (the unique index that refuses it is within an operator's reach)."""
+    seen: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        seen[str(getattr(row, column))].append(int(row.log_index))
+    return [
+        f"one statement (SHA-256 {digest[:16]}…) is booked under log entries "
+        + ", ".join(str(i) for i in sorted(indexes))
+        for digest, indexes in sorted(seen.items())
+        if len(indexes) > 1
+    ]
+
+
+def bank_signature_problems(
+    statement: Any, signature: Any, certificate: Any, bank_issuers: Sequence[x509.Certificate]
+) -> list[str]:
+    """Why a stored statement is not the bank's own, as the offline verifier judges an
+    evidence package's (a row and its log entry alone are what an operator with the
+    database can write; the bank's key is what they cannot)."""
+    if signature is None or certificate is None:
+        return ["the bank's signature or certificate is missing"]
+    try:
+        cert = x509.load_der_x509_certificate(bytes(certificate))
+        statement_at = FundStatement.decode(bytes(statement)).at
+        fund_statement.verify(
+            bytes(statement), bytes(signature), cert, list(bank_issuers), statement_at
+        )
+    except (StatementRejected, ValueError) as exc:
+        return [f"the bank's signature does not hold ({exc})"]
+    return []
 
 
 def _row_against_statement(row: Any) -> list[str]:

@@ -571,7 +571,9 @@ def verified_statement(
     funds alike); ``StatementInvalid`` otherwise."""
     ca: CertificateAuthority = deployment.pki.ca
     try:
-        parsed = fund_statement.verify(statement, signature, certificate, [ca.issuing], now)
+        parsed = fund_statement.verify(
+            statement, signature, certificate, deployment.bank_issuers(), now
+        )
     except StatementRejected as exc:
         raise StatementInvalid(str(exc)) from exc
     if not certificate.not_valid_before_utc <= parsed.at <= certificate.not_valid_after_utc:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
+from cryptography import x509
 from sqlalchemy import Connection, select
 
 from filing import schema
 from filing.entry import EntryEvent, FilingEntry
+from filing.fund_audit import bank_signature_problems, booked_twice
 from filing.maintenance_schema import maintenance_events
 from filing.status import FilingStatus
 from verifier.fund_statement import FundStatement, StatementRejected
@@ -30,7 +33,9 @@ KINDS = {
 }
 
 
-def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, str]]:
+def check(
+    conn: Connection, entries: dict[int, FilingEntry], bank_issuers: Sequence[x509.Certificate]
+) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     e, u = maintenance_events, schema.units
     rows = {
@@ -45,6 +50,8 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
                 e.c.amount_fen,
                 e.c.document,
                 e.c.document_sha256,
+                e.c.signature,
+                e.c.certificate,
                 e.c.actor,
                 e.c.reference,
                 u.c.code,
@@ -72,8 +79,17 @@ def check(conn: Connection, entries: dict[int, FilingEntry]) -> list[tuple[str, 
             problems.append(("document", f"{what}: the stored document does not match its hash"))
         else:
             problems.extend(("state", f"{what}: {p}") for p in _row_against_document(row))
+            if row.kind in STATEMENT_KINDS:
+                problems.extend(
+                    ("document", f"{what}: {p}")
+                    for p in bank_signature_problems(
+                        row.document, row.signature, row.certificate, bank_issuers
+                    )
+                )
         if filed.get(entry.filing) != entry.ref:
             problems.append(("entry", f"{what} refers to {entry.ref}, which does not file it"))
+    statements = [r for r in rows.values() if r.kind in STATEMENT_KINDS]
+    problems.extend(("state", p) for p in booked_twice(statements, "document_sha256"))
     refunds: dict[str, int] = defaultdict(int)
     for row in rows.values():
         if row.kind != "refund":

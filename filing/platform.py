@@ -123,7 +123,7 @@ class Platform:
         return self.identity.verify(name, id_type, number)
 
     def audit_records(self) -> RecordsReport:
-        return audit_records(self.d.log.engine)
+        return audit_records(self.d.log.engine, self.d.bank_issuers())
 
 
 def database_kind(deployment: Deployment) -> str:

@@ -144,8 +144,8 @@ def drop_guards(conn: Connection, table: str) -> None:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_{name} ON {table}")
 
 
-def problems(conn: Connection, claim: str) -> list[str]:
-    report = check_records(conn)
+def problems(conn: Connection, claim: str, city: City) -> list[str]:
+    report = check_records(conn, city.deployment.bank_issuers())
     return [p for p in report.problems if p.startswith(f"[{claim}]")]
 
 
@@ -159,7 +159,7 @@ def _unit_id(conn: Connection, code: str) -> int:
 
 
 def test_an_untouched_deployment_audits_clean(city: City) -> None:
-    report = audit_records(city.engine)
+    report = audit_records(city.engine, city.deployment.bank_issuers())
     assert report.ok, report.problems
     assert (report.filings, report.cancellations, report.changes) == (2, 1, 1)
     # Two contracts and two agreements rendered.
@@ -192,7 +192,7 @@ def test_a_faked_cancellation_is_caught(city: City) -> None:
                 to_status="AVAILABLE", flags=None,
             )
         )  # fmt: skip
-        found = problems(conn, "state")
+        found = problems(conn, "state", city)
     assert f"[state] filing {number} is marked cancelled; the log never cancelled it" in found
     assert any(f"unit {code} is AVAILABLE, but the log holds it" in p for p in found), found
 
@@ -201,7 +201,7 @@ def test_a_faked_filing_of_a_free_unit_is_caught(city: City) -> None:
     code = CODES[1]  # its filing was cancelled: the unit is on the market again
     with tampered(city) as conn:
         conn.execute(update(schema.units).where(schema.units.c.code == code).values(status="FILED"))
-        found = problems(conn, "state")
+        found = problems(conn, "state", city)
     assert f"[state] unit {code} is FILED, but the log has no active filing of it" in found
     assert any(f"unit {code} is FILED; its history last left it AVAILABLE" in p for p in found)
 
@@ -209,7 +209,7 @@ def test_a_faked_filing_of_a_free_unit_is_caught(city: City) -> None:
 def test_a_quietly_lifted_seizure_is_caught(city: City) -> None:
     with tampered(city) as conn:
         conn.execute(update(schema.units).where(schema.units.c.code == CODES[2]).values(flags=""))
-        found = problems(conn, "state")
+        found = problems(conn, "state", city)
     assert found == [f"[state] unit {CODES[2]} has flags ''; its history last set 'SEIZED'"]
 
 
@@ -228,7 +228,7 @@ def test_a_sealed_pdf_swapped_with_its_hash_is_caught(city: City) -> None:
             .where(f.c.number == city.active.number)
             .values(sealed_pdf=other, doc_sha256=hashlib.sha256(other).hexdigest())
         )
-        found = problems(conn, "document")
+        found = problems(conn, "document", city)
     assert len(found) == 1 and found[0].startswith(f"[document] {city.active.number}: the stored")
 
 
@@ -243,12 +243,12 @@ def test_a_swapped_change_agreement_is_caught_and_a_removed_one_too(city: City) 
             .where(ch.c.log_index == index)
             .values(sealed_pdf=forged, doc_sha256=hashlib.sha256(forged).hexdigest())
         )
-        found = problems(conn, "document")
+        found = problems(conn, "document", city)
     assert any(p.startswith(f"[document] change {index} of {city.active.number}") for p in found)
     with tampered(city) as conn:
         drop_guards(conn, "filing_changes")
         conn.execute(ch.delete().where(ch.c.log_index == index))
-        found = problems(conn, "entry")
+        found = problems(conn, "entry", city)
     assert f"[entry] log entry {index} changes {city.active.number}: no change row has it" in found
 
 
@@ -263,20 +263,20 @@ def test_a_swapped_cancellation_document_or_agreement_is_caught(city: City) -> N
             .where(cd.c.log_index == index)
             .values(document=forged, doc_sha256=hashlib.sha256(forged).hexdigest())
         )
-        found = problems(conn, "document")
+        found = problems(conn, "document", city)
     number = city.cancelled.number
     assert any(p.startswith(f"[document] cancellation {index} of {number}") for p in found)
     with tampered(city) as conn:
         drop_guards(conn, "cancellation_documents")
         conn.execute(cd.delete().where(cd.c.log_index == index))
-        found = problems(conn, "entry")
+        found = problems(conn, "entry", city)
     assert f"[entry] log entry {index} cancels {number}: no document row has it" in found
     # The agreement's own contract row: its sealed PDF swapped is no document the log holds.
     with tampered(city) as conn:
         conn.execute(
             update(c).where(c.c.id == city.cancellation.contract_id).values(current_pdf=forged)
         )
-        found = problems(conn, "document")
+        found = problems(conn, "document", city)
     assert any(p.startswith("[document] agreement ") for p in found), found
 
 
@@ -289,7 +289,7 @@ def test_a_rewritten_agreement_is_caught(city: City) -> None:
             .where(a.c.contract_id == city.change.contract_id)
             .values(terms="总价款变更为 1,000,000 元。")
         )
-        found = problems(conn, "contract")
+        found = problems(conn, "contract", city)
     assert any("what was agreed does not render to the draft" in p for p in found), found
 
 
@@ -313,7 +313,7 @@ def test_a_changed_price_is_caught_however_far_the_forger_goes(city: City) -> No
         conn.execute(
             update(c).where(c.c.id == cid).values(data=json.dumps(data, ensure_ascii=False))
         )
-        found = problems(conn, "contract")
+        found = problems(conn, "contract", city)
     # The change agreement quotes the contract, so it no longer renders to its draft either.
     assert found == [
         f"[contract] {number}: the contract data does not render to the draft that was signed "
@@ -338,7 +338,7 @@ def test_a_changed_price_is_caught_however_far_the_forger_goes(city: City) -> No
                 draft_sha256=hashlib.sha256(pdf).hexdigest(),
             )
         )
-        found = problems(conn, "contract")
+        found = problems(conn, "contract", city)
     assert found == [
         f"[contract] {number}: the sealed PDF does not begin with the stored draft",
         f"[contract] agreement {number}-BG1: what was agreed does not render to the draft "
@@ -355,7 +355,7 @@ def test_a_changed_party_is_caught(city: City) -> None:
         conn.execute(
             update(c).where(c.c.id == cid).values(data=json.dumps(data, ensure_ascii=False))
         )
-        found = problems(conn, "contract")
+        found = problems(conn, "contract", city)
     assert f"[contract] {number}: the contract's parties are not those the log entry names" in found
 
 
@@ -368,8 +368,8 @@ def test_a_removed_filing_event_is_caught(city: City) -> None:
     with tampered(city) as conn:
         drop_guards(conn, "filing_events")
         conn.execute(fe.delete().where(fe.c.log_index == index))
-        entry_problems = problems(conn, "entry")
-        history_problems = problems(conn, "history")
+        entry_problems = problems(conn, "entry", city)
+        history_problems = problems(conn, "history", city)
     assert entry_problems == [
         f"[entry] log entry {index} (filed {city.cancelled.number}) has no filing_events row"
     ]
@@ -386,7 +386,7 @@ def test_a_rewritten_history_row_is_caught(city: City, table: str) -> None:
         drop_guards(conn, table)
         first = conn.execute(select(func.min(t.c.id))).scalar_one()
         conn.execute(update(t).where(t.c.id == first).values(actor="someone else"))
-        found = problems(conn, "history")
+        found = problems(conn, "history", city)
     assert len(found) == 1, found
     assert (
         found[0].startswith(f"[history] {table} rows 1..") and "changed since anchored" in found[0]
@@ -498,7 +498,7 @@ def test_an_anchor_waits_for_a_history_row_still_being_written(pg_url: str, tmp_
         assert isinstance(anchor, history.HistoryAnchor)
         assert anchor.to_id - anchor.from_id == 1  # both rows
         history.log_pending(engine, d.log)
-        report = audit_records(engine)
+        report = audit_records(engine, d.bank_issuers())
         assert report.ok, report.problems
         assert report.history is not None and report.history.unanchored["unit_events"] == 0
 
@@ -530,7 +530,7 @@ def test_an_anchor_gives_up_on_a_long_transaction_and_catches_up_later(
         assert gave_up == [] and took < 5
         logged = history.anchor(engine, d.log)
         assert [(x.anchor.history, x.anchor.from_id) for x in logged] == [("unit_events", 1)]
-        report = audit_records(engine)
+        report = audit_records(engine, d.bank_issuers())
         assert report.ok, report.problems
         assert report.history is not None and report.history.unanchored["unit_events"] == 0
 
@@ -553,7 +553,7 @@ def test_serve_anchors_the_histories_on_its_own_clock(
         with TestClient(app):  # its lifespan runs the housekeeping loop
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
-                report = audit_records(d.log.engine)
+                report = audit_records(d.log.engine, d.bank_issuers())
                 if report.history is not None and report.history.anchors:
                     break
                 time.sleep(0.1)

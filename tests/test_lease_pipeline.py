@@ -172,7 +172,7 @@ def test_a_lease_end_to_end(api: Api, tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "房屋租赁" in run.stdout and "出租人" in run.stdout, run.stdout
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -228,7 +228,7 @@ def test_each_lease_refusal_is_a_problem_and_writes_nothing(api: Api) -> None:
     assert r.status_code == 200, r.text  # type: ignore[attr-defined]
     code, slug, checks = refused("zhang", lease_body("ZL-X8", start=TODAY + dt.timedelta(800)))
     assert (code, slug, checks) == (422, "unit-not-sellable", ["UNIT_SEIZED"])
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -336,7 +336,7 @@ def test_termination_by_judgment_and_expiry_are_log_entries(api: Api, tmp_path: 
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "房屋租赁" in run.stdout and "期满终止" in run.stdout, run.stdout
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -375,7 +375,7 @@ def test_both_parties_end_a_lease_early_by_agreement(api: Api) -> None:
     [x] = _leases(client, keys)["leases"]
     assert (x["status"], x["end_reason"]) == ("ENDED", "agreement")
     assert _unit(client, keys)["status"] == "REGISTERED"
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -416,7 +416,7 @@ def test_a_lease_is_renewed_by_both_parties(api: Api) -> None:
     assert renewed.ref == index
     [x] = _leases(client, keys)["leases"]
     assert (x["status"], x["end"]) == ("LEASED", body["end"])
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 

@@ -195,7 +195,7 @@ def test_deposit_gates_registration_and_is_proven_offline(mapi: Api, tmp_path: P
 
     r = _post(client, register, keys["authority"], json=REGISTRATION)
     assert r.status_code == 200, r.text
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
     # The court's evidence package proves both deposits offline.
@@ -270,7 +270,7 @@ def test_the_balance_moves_with_the_unit_on_resale(mapi: Api) -> None:
     entry = FilingEntry.decode(_leaf(d, r.json()["debits"][0]["log_index"]))
     assert entry.event is EntryEvent.MAINTENANCE_USED and entry.filing == first
     assert client.get(path, headers=keys["wang"]).json()["balance_fen"] == DUE - 100_000
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -416,5 +416,5 @@ def test_racing_uses_never_overdraw_and_crossing_units_do_not_deadlock(
     with d.log.engine.connect() as conn:
         rows = conn.execute(select(maintenance_events.c.unit_id, maintenance_events.c.seq)).all()
     assert len(rows) == len(set(rows))
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems

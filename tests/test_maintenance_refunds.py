@@ -143,7 +143,7 @@ def test_the_bank_refunds_a_cancelled_filings_deposits_once(mapi: Api, tmp_path:
     events = client.get("/v1/events", headers=keys["authority"], params={"limit": 500}).json()
     refunded = [e for e in events["events"] if e["event"] == "maintenance-refunded"]
     assert [(e["filing"], e["log_index"]) for e in refunded] == [(number, done["log_index"])]
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
     # The court's evidence package of the cancelled filing proves the refund offline.
@@ -210,7 +210,7 @@ def test_the_gate_and_uses_keep_a_cancelled_purchases_deposit_apart(mapi: Api) -
     entry = FilingEntry.decode(_leaf(d, r.json()["debits"][0]["log_index"]))
     assert entry.event is EntryEvent.MAINTENANCE_USED and entry.filing == second
     assert _account(client, keys["authority"])["balance_fen"] == 0
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -241,7 +241,7 @@ def test_a_use_while_the_purchase_was_in_force_is_not_refunded(mapi: Api) -> Non
     # A refund of a filing that owes no maintenance fund, or of none at all.
     r = _refund(client, bank, keys["bank"], "CS-2099-999999", 1)
     assert (r.status_code, _type(r)) == (404, "unknown-filing"), r.text
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -310,5 +310,5 @@ def test_uses_racing_the_cancellation_and_racing_refunds_refund_once(
             )
         ]
     assert sorted(kinds) == ["deposit", "refund"] + ["use"] * len(spent)
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems

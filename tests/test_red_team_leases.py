@@ -97,7 +97,7 @@ def test_a_lease_the_former_owners_drafted_is_not_filed_after_they_sold(api: Api
     mine = lease_body("ZL-RED-2", lessors=(WANG,), start=TODAY + dt.timedelta(days=400))
     r = _post(client, "/v1/lease-contracts", keys["wang"], json=mine)
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -282,7 +282,7 @@ def test_no_party_ends_a_lease_alone_and_expiry_twice_ends_nothing_twice(api: Ap
     )
     assert (first.json()["expired"], second.json()["expired"]) == (1, 0), second.text
     assert client.get(f"/v1/filings/{old}", headers=keys["authority"]).json()["status"] == "ENDED"
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -397,7 +397,7 @@ def test_expiry_runs_racing_end_each_lease_once(
     answers = _race(base, keys["authority"], [("/v1/leases/expiry", {})] * 6)
     assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
     assert sum(a.json()["expired"] for a in answers) == 3
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -450,7 +450,7 @@ def test_a_renewal_into_days_a_later_draft_took_is_refused_at_its_last_signature
     r = sign(client, keys["buyer"], aid, "lessee-1", BUYER)
     assert r.status_code == 409 and r.json()["checks"] == ["LEASE_OVERLAPS"], r.text
     assert _leases(client, keys)[0]["end"] == end.isoformat()
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -476,5 +476,5 @@ def test_the_former_owners_do_not_renew_a_lease_of_the_home_they_sold(api: Api) 
     r = _post(client, f"/v1/filings/{second}/renewal-agreements", keys["zhang"], json=body)
     assert r.status_code == 422 and r.json()["checks"] == ["LESSORS_NOT_OWNERS"], r.text  # type: ignore[attr-defined]
     assert {x["end"] for x in _leases(client, keys)} == {end.isoformat()}
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems

@@ -319,7 +319,7 @@ def test_the_verifier_refuses_forged_maintenance_statements(mapi: Api, tmp_path:
     }
     run = verify({**members, fund: json.dumps(resigned).encode()}, "resigned.zip")
     assert run.returncode != 0, run.stdout
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -354,5 +354,5 @@ def test_a_cancelled_purchases_deposit_is_not_the_next_owners(mapi: Api) -> None
         DUE + 400_000,
         400_000,
     )
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems

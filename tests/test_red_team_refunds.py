@@ -205,7 +205,7 @@ def test_a_refund_is_of_a_cancelled_purchase_by_its_bank_once(mapi: Api) -> None
         r = _refund(client, bank, keys["bank"], second, amount)
         assert (r.status_code, _type(r)) == (409, "insufficient-balance"), r.text
     assert (_rows(d), d.log.appended()) == after
-    assert audit_records(d.log.engine).ok
+    assert audit_records(d.log.engine, d.bank_issuers()).ok
 
 
 def test_a_resale_has_no_maintenance_refund(mapi: Api) -> None:
@@ -285,7 +285,7 @@ def test_the_cancelled_buyer_cannot_keep_the_deposit_counted(mapi: Api) -> None:
         0,
         DUE + DUE // 2,
     )
-    assert audit_records(d.log.engine).ok
+    assert audit_records(d.log.engine, d.bank_issuers()).ok
 
 
 # -- races over HTTP on both databases ----------------------------------------------------
@@ -345,7 +345,7 @@ def test_the_same_statement_replayed_at_once_refunds_once(
         assert len(spent) == 3, [u.text for u in uses]  # the third buyer's DUE, thrice a third
         account = client.get(f"/v1/units/{CODES[0]}/maintenance", headers=keys["stats"]).json()
         assert account["balance_fen"] == DUE - 3 * (DUE // 3) and account["held_fen"] == 0
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -371,7 +371,7 @@ def test_the_audit_catches_refund_rows_changed_inserted_or_removed(mapi: Api) ->
     r = _refund(client, bank, keys["bank"], number, DUE - 100_000)
     assert r.status_code == 201, r.text
     refund_index = r.json()["log_index"]
-    assert audit_records(d.log.engine).ok
+    assert audit_records(d.log.engine, d.bank_issuers()).ok
     e = maintenance_events
 
     def problems_after(change: Any) -> list[str]:
@@ -380,7 +380,7 @@ def test_the_audit_catches_refund_rows_changed_inserted_or_removed(mapi: Api) ->
             try:
                 drop_guards(conn, "maintenance_events")
                 change(conn)
-                return list(check_records(conn).problems)
+                return list(check_records(conn, d.bank_issuers()).problems)
             finally:
                 tx.rollback()
 

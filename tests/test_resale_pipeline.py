@@ -274,7 +274,7 @@ def test_a_resale_end_to_end(api: Api, tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "存量房买卖" in run.stdout and "转移登记" in run.stdout, run.stdout
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -394,7 +394,9 @@ def test_a_registered_new_home_is_resold_beside_its_filing(api: Api) -> None:
     r = _post(client, "/v1/resale-contracts", keys["buyer"], json=body)
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
     cid = r.json()["id"]  # type: ignore[attr-defined]
-    drafting = audit_records(d.log.engine)  # the registered filing beside a resale's draft
+    drafting = audit_records(
+        d.log.engine, d.bank_issuers()
+    )  # the registered filing beside a resale's draft
     assert drafting.ok, drafting.problems
     assert sign(client, keys["buyer"], cid, "seller-1", BUYER).status_code == 200
     r = sign(client, keys["wang"], cid, "buyer-1", WANG)
@@ -407,7 +409,7 @@ def test_a_registered_new_home_is_resold_beside_its_filing(api: Api) -> None:
         )
     r = _post(client, f"/v1/units/{CODES[0]}/registration", keys["authority"], json=TRANSFER)
     assert r.status_code == 200 and r.json()["filing"] == second, r.text  # type: ignore[attr-defined]
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -483,7 +485,7 @@ def test_the_last_signature_of_a_resale_racing_files_it_once(
         filings = conn.execute(select(schema.filings.c.number, schema.filings.c.kind)).all()
     assert [(f.number, f.kind) for f in filings] == [(won.json()["filing"], "resale")]
     assert d.log.appended() == before + 1  # exactly one log entry
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -528,7 +530,7 @@ def test_deposits_and_releases_racing_on_a_resale_move_the_money_once(
         assert client.get(path, headers=keys["bank"]).json()["balance_fen"] >= 0
         for row in rows:
             assert _entry(d, int(row.log_index)).kind is EntryKind.RESALE
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
@@ -565,7 +567,7 @@ def test_a_resale_cancelled_by_judgment_returns_the_home_to_its_owners(api: Api)
         json=resale_body("ESF-AGAIN", brokerage=False),
     )
     assert r.status_code == 201, r.text  # type: ignore[attr-defined]
-    report = audit_records(d.log.engine)
+    report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
 
 
