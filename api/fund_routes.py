@@ -195,7 +195,9 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
             parties = service.parties(number)
         except fund_service.UnknownFiling as exc:
             raise Problem(404, "unknown-filing", "Unknown filing", number) from exc
-        if not policy.sees_fund_account(who, parties.developer, parties.buyers, parties.bank):
+        if not policy.sees_fund_account(
+            who, parties.developer, parties.buyers, parties.bank, parties.brokerage
+        ):
             raise Problem(403, "forbidden", "Not a party, the authority, a court or its bank")
 
     @r.get("/filings/{number}/funds", summary="A filing's supervision account and its events")

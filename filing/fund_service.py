@@ -215,6 +215,7 @@ class FundParties:
     developer: str  # the seller's organisation
     buyers: frozenset[str]  # the buyers' ID numbers
     bank: str | None  # the bank that keeps the account, once it confirmed a deposit
+    brokerage: str | None = None  # a resale's brokerage (经纪机构), by its filing number
 
 
 @dataclass(frozen=True)
@@ -455,10 +456,16 @@ class FundService:
             if isinstance(contract, ResaleContract)
             else contract.buyers
         )
+        brokerage = (
+            contract.brokerage.filing_number
+            if isinstance(contract, ResaleContract) and contract.brokerage is not None
+            else None
+        )
         return FundParties(
             str(row.developer_id),
             frozenset(p.id_number for p in people),
             None if bank is None else str(bank),
+            brokerage,
         )
 
     # -- helpers ---------------------------------------------------------------------

@@ -178,16 +178,23 @@ READS_FUND_ACCOUNTS = (
 
 
 def sees_fund_account(
-    caller: Caller, developer: str, buyers: Collection[str], bank: str | None
+    caller: Caller,
+    developer: str,
+    buyers: Collection[str],
+    bank: str | None,
+    brokerage: str | None = None,
 ) -> bool:
-    """A filing's supervision account: its parties, the authority, a court, and the bank
-    that keeps the account."""
+    """A filing's supervision account: its parties (a resale's brokerage too, whoever
+    drafted it), the authority, a court, and the bank that keeps the account."""
     return (
         caller.role in (Role.AUTHORITY, Role.COURT)
         or (caller.role is Role.BANK and caller.org == bank)
         or (caller.role is Role.DEVELOPER and caller.org == developer)
         or (caller.role is Role.BUYER and caller.org in buyers)
-        or (caller.role is Role.AGENCY and drafter_key(caller) == developer)
+        or (
+            caller.role is Role.AGENCY
+            and (drafter_key(caller) == developer or caller.org == brokerage)
+        )
     )
 
 

@@ -181,6 +181,11 @@ def test_who_sees_a_filings_supervision_account(role: Role) -> None:
     # A brokerage sees the account of a resale it drafted.
     drafted = policy.sees_fund_account(caller, f"agency:{AGENCY}", {BUYER}, None)
     assert drafted is (role in (Role.AUTHORITY, Role.COURT, Role.AGENCY, Role.BUYER))
+    # And of one a seller drafted naming it as the brokerage; not of another brokerage's.
+    named = policy.sees_fund_account(caller, "person:X", {BUYER}, None, AGENCY)
+    assert named is (role in (Role.AUTHORITY, Role.COURT, Role.AGENCY, Role.BUYER))
+    elsewhere = policy.sees_fund_account(caller, "person:X", {OTHER_BUYER}, None, "CS-JJ-9")
+    assert elsewhere is (role in (Role.AUTHORITY, Role.COURT))
     assert others is (role in (Role.AUTHORITY, Role.COURT))
     # A bank sees no account before it kept one (no deposit confirmed yet).
     assert policy.sees_fund_account(OWN[Role.BANK], DEV, {BUYER}, None) is False

@@ -610,3 +610,28 @@ def test_a_registered_entry_reads_alike_on_both_sides() -> None:
     forged = data.replace(b'"parties":[]', b'"parties":["' + doc.encode() + b'"]')
     with pytest.raises(EntryUnreadable):
         LoggedEntry.read(forged)
+
+
+def test_the_brokerage_of_a_sellers_draft_sees_the_supervision_account(api: Api) -> None:
+    # A seller drafts and names the brokerage that made the deal: it is a party (its agent
+    # signs), so it reads the account as when it drafts itself; another agency does not.
+    client, keys, d = api
+    setup_resale(client, keys, d)
+    r = _post(client, "/v1/resale-contracts", keys["zhang"], json=resale_body("ESF-S-1"))
+    assert r.status_code == 201, r.text  # type: ignore[attr-defined]
+    cid = r.json()["id"]  # type: ignore[attr-defined]
+    for field, who, person in [
+        ("seller-1", "zhang", (ZHANG["name"], ZHANG["id_number"])),
+        ("seller-2", "li", (LI["name"], LI["id_number"])),
+        ("buyer-1", "buyer", BUYER),
+    ]:
+        assert sign(client, keys[who], cid, field, person).status_code == 200
+    r = sign(client, keys["agent"], cid, "agent", AGENT)
+    assert r.status_code == 201, r.text
+    base = f"/v1/filings/{r.json()['filing']}/funds"
+    assert client.get(base, headers=keys["agency"]).status_code == 200
+    assert client.get(base, headers=keys["zhang"]).status_code == 200
+    with write_transaction(d.log.engine) as conn:
+        other = api_keys.create_key(conn, "CS-JJ-OTHER", auth.Role.AGENCY)
+    r = client.get(base, headers={"Authorization": f"Bearer {other}"})
+    assert r.status_code == 403, r.text
