@@ -159,8 +159,9 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
         "/units/{code}/maintenance",
         summary="维修资金: a unit's balance, amounts due and events",
         description="Its owners of record (the fund moves with the unit: after a resale the "
-        "new owners, not the sellers), the authority, departments, courts, and the bank "
-        "that keeps it. No names.",
+        "new owners, not the sellers); the buyer of a purchase whose fund is due (filed, "
+        "not yet registered) or held for her refund (cancelled after a deposit, not yet "
+        "refunded); the authority, departments, courts, and the bank that keeps it. No names.",
     )
     def account(code: str, who: Who) -> dict[str, Any]:
         require(who, *policy.READS_MAINTENANCE_ACCOUNTS)

@@ -39,7 +39,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, exists, func, insert, select, text
 
 from filing import funds, kinds, maintenance, outbox, ownership_records, registry, schema
 from filing.completion import completed
@@ -56,10 +56,11 @@ from filing.fund_service import (
     reference_taken,
     statement_members,
 )
+from filing.holdings import person_key
 from filing.maintenance_dues import deposited_under
 from filing.maintenance_schema import maintenance_dues, maintenance_events, maintenance_uses
 from filing.ownership import is_owner
-from filing.policy import Caller, sees_maintenance_account
+from filing.policy import Caller, Role, sees_maintenance_account
 from filing.service import record_event
 from filing.status import FilingEvent, FilingStatus
 from ledger.database import write_transaction
@@ -504,7 +505,8 @@ class MaintenanceService:
 
     def readable(self, code: str, caller: Caller) -> bool:
         """May ``caller`` see unit ``code``'s account (``policy.sees_maintenance_account``:
-        its owners of record, departments, the authority, a court, its bank)?"""
+        its owners of record and the buyer whose fund is due or awaits its refund,
+        departments, the authority, a court, its bank)?"""
         with self.engine.connect() as conn:
             unit_id = _unit_id(conn, code)
             record = ownership_records.current(conn, unit_id)
@@ -514,8 +516,11 @@ class MaintenanceService:
                     select(maintenance_dues.c.bank).where(maintenance_dues.c.unit_id == unit_id)
                 )
             }
-        owner = record is not None and is_owner(record.ownership, caller.org)
-        return sees_maintenance_account(caller, owner, banks)
+            owner = record is not None and is_owner(record.ownership, caller.org)
+            mine = owner or (
+                caller.role is Role.BUYER and _pays_or_awaits(conn, unit_id, caller.org)
+            )
+        return sees_maintenance_account(caller, mine, banks)
 
     def account(self, code: str) -> AccountView:
         e, d = maintenance_events, maintenance_dues
@@ -619,6 +624,25 @@ def _filing(conn: Connection, number: str) -> Any:
     if row is None:
         raise UnknownFiling(f"no filing {number}")
     return row
+
+
+def _pays_or_awaits(conn: Connection, unit_id: int, id_number: str) -> bool:
+    """Is the person a buyer of a purchase of the unit whose maintenance fund is due (in
+    force, not yet registered: she pays before she is an owner of record) or held for her
+    refund (cancelled after a deposit, not yet refunded)?"""
+    f, d, e, cb = schema.filings, maintenance_dues, maintenance_events, schema.contract_buyers
+    refunded = select(e.c.log_index).where(e.c.filing_number == f.c.number, e.c.kind == "refund")
+    deposited = select(e.c.log_index).where(e.c.filing_number == f.c.number, e.c.kind == "deposit")
+    awaited = (f.c.status == FilingStatus.ACTIVE.value) & f.c.registered_at.is_(None)
+    held = (f.c.status == FilingStatus.CANCELLED.value) & exists(deposited) & ~exists(refunded)
+    found = conn.execute(
+        select(f.c.number)
+        .join(d, d.c.filing_number == f.c.number)
+        .join(cb, cb.c.contract_id == f.c.contract_id)
+        .where(d.c.unit_id == unit_id, cb.c.person == person_key(id_number), awaited | held)
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def _unit_id(conn: Connection, code: str) -> int:

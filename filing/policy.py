@@ -214,7 +214,8 @@ SEES_MAINTENANCE_TOTALS = SEES_STATISTICS
 
 def sees_maintenance_account(caller: Caller, is_owner: bool, banks: Collection[str]) -> bool:
     """A unit's maintenance-fund balance and events (amounts and banks, no names): its
-    owners of record (whoever they are now: the fund moves with the unit), the authority,
+    owners of record (whoever they are now: the fund moves with the unit; ``is_owner`` also
+    for the buyer of a purchase whose fund is due or held for her refund), the authority,
     the departments, a court, and the bank that keeps it."""
     return (
         caller.role in (Role.AUTHORITY, Role.DEPARTMENT, Role.COURT)

@@ -312,3 +312,25 @@ def test_uses_racing_the_cancellation_and_racing_refunds_refund_once(
     assert sorted(kinds) == ["deposit", "refund"] + ["use"] * len(spent)
     report = audit_records(d.log.engine, d.bank_issuers())
     assert report.ok, report.problems
+
+
+def test_the_buyer_follows_her_deposit_until_registered_or_refunded(mapi: Api) -> None:
+    # The buyer pays the fund before she is an owner of record (registration waits for it),
+    # and after a cancellation waits for its refund: both times it is her money to follow.
+    client, keys, d = mapi
+    _setup_registry(client, keys)
+    _, number = file_contract(client, keys)
+    path = f"/v1/units/{CODES[0]}/maintenance"
+    assert client.get(path, headers=keys["buyer"]).status_code == 200  # due, not yet paid
+    bank = _bank(client, keys["bank"], BANK)
+    assert _deposit(client, bank, keys["bank"], number, DUE).status_code == 201
+    assert _account(client, keys["buyer"])["deposited_fen"] == DUE
+    assert client.get(path, headers=keys["other"]).status_code == 403
+    stranger = _add_key(d, "430102199909099999", auth.Role.BUYER)
+    r = client.get(path, headers=stranger)
+    assert r.status_code == 403, r.text  # a person who bought nothing here
+    assert _cancel(client, keys["court"], number, "(2027)湘0104民初31号").status_code == 201
+    assert _account(client, keys["buyer"])["held_fen"] == DUE  # held for her refund
+    assert _refund(client, bank, keys["bank"], number, DUE).status_code == 201
+    r = client.get(path, headers=keys["buyer"])
+    assert r.status_code == 403, r.text  # refunded: the unit's account is no longer hers
