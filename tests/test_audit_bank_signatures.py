@@ -5,14 +5,10 @@ every stored statement's signature as a court's verifier would."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Table, select
 
 from filing import fund_schema, schema
@@ -22,7 +18,7 @@ from filing.maintenance_schema import maintenance_events
 from ledger.database import write_transaction
 from ledger.schema import leaves
 from tests.test_filing_api import Api, _setup_registry, api, file_contract
-from tests.test_fund_api import BANK, _bank, _funds
+from tests.test_fund_api import BANK, _bank, _funds, self_signed_bank
 from tests.test_maintenance import _deposit, mapi
 from verifier import fund_statement
 from verifier.fund_statement import FundStatement
@@ -30,34 +26,20 @@ from verifier.fund_statement import FundStatement
 __all__ = ["api", "mapi"]  # the fixtures
 
 
-def _self_signed_bank() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """A certificate naming the bank and the purpose that the platform's CA never issued."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, BANK),
-            x509.NameAttribute(x509.ObjectIdentifier("2.5.4.13"), fund_statement.FUND_STATEMENTS),
-        ]
-    )
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    return key, cert
-
-
-def test_a_deposit_forged_in_the_database_and_the_log_is_caught(api: Api) -> None:
+def _deposited(api: Api) -> tuple[Any, int]:
+    """A filing with one genuine deposit by the bank; (the deployment, its log index)."""
     client, keys, d = api
     _setup_registry(client, keys)
     _, number = file_contract(client, keys)
     bank = _bank(client, keys["bank"], BANK)
-    base = f"/v1/filings/{number}/funds"
-    r = _funds(client, f"{base}/deposits", keys["bank"], bank.signed("deposit", number, 1_000))
+    body = bank.signed("deposit", number, 1_000)
+    r = _funds(client, f"/v1/filings/{number}/funds/deposits", keys["bank"], body)
     assert r.status_code == 201, r.text
-    real = r.json()["log_index"]
+    return d, int(r.json()["log_index"])
+
+
+def test_a_deposit_forged_in_the_database_and_the_log_is_caught(api: Api) -> None:
+    d, real = _deposited(api)
     audited = audit_records(d.log.engine, d.bank_issuers())
     assert audited.ok, audited.problems  # the bank's own statement passes
 
@@ -65,7 +47,7 @@ def test_a_deposit_forged_in_the_database_and_the_log_is_caught(api: Api) -> Non
     with d.log.engine.connect() as conn:
         stored = conn.execute(select(e.c.statement).where(e.c.log_index == real)).scalar_one()
     # A second, larger deposit "by the bank", signed with a key the operator made.
-    key, cert = _self_signed_bank()
+    key, cert = self_signed_bank()
     statement = dataclasses.replace(
         FundStatement.decode(bytes(stored)), amount_fen=90_000_000, reference=f"{BANK}-FORGED-1"
     ).encode()
@@ -125,7 +107,7 @@ def test_a_maintenance_deposit_forged_in_the_database_and_the_log_is_caught(mapi
             select(maintenance_events.c.document).where(maintenance_events.c.log_index == real)
         ).scalar_one()
     # The bank's real key signs the real statement; the forger signs a bigger one with hers.
-    key, cert = _self_signed_bank()
+    key, cert = self_signed_bank()
     statement = dataclasses.replace(
         FundStatement.decode(bytes(stored)), amount_fen=5_000, reference=f"{BANK}-FORGED-2"
     ).encode()
@@ -152,14 +134,7 @@ def test_a_maintenance_deposit_forged_in_the_database_and_the_log_is_caught(mapi
 def test_a_genuine_statement_booked_twice_is_caught(api: Api) -> None:
     # The bank's real deposit, replayed under a second log entry to book the money again:
     # every signature holds, so only the second booking of one statement betrays it.
-    client, keys, d = api
-    _setup_registry(client, keys)
-    _, number = file_contract(client, keys)
-    bank = _bank(client, keys["bank"], BANK)
-    base = f"/v1/filings/{number}/funds"
-    r = _funds(client, f"{base}/deposits", keys["bank"], bank.signed("deposit", number, 1_000))
-    assert r.status_code == 201, r.text
-    real = r.json()["log_index"]
+    d, real = _deposited(api)
     with write_transaction(d.log.engine) as conn:
         # The unique index in the way: the table rebuilt without it, as an operator can.
         conn.exec_driver_sql("ALTER TABLE fund_events RENAME TO fund_events_old")

@@ -20,8 +20,9 @@ from typing import Any
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 
 from api import auth
@@ -98,6 +99,26 @@ def _bank(client: Any, headers: dict[str, str], org: str) -> Bank:
     chain = x509.load_pem_x509_certificates(r.content)  # type: ignore[attr-defined]
     assert fund_statement.bank_of(chain[0]) == org
     return Bank(org, key, chain[0].public_bytes(serialization.Encoding.PEM).decode())
+
+
+def self_signed_bank(org: str = BANK) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A key and certificate naming the bank and the purpose that the platform's CA never
+    issued: what a forger (or a bank going around the platform) can make."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(x509.ObjectIdentifier("2.5.4.13"), fund_statement.FUND_STATEMENTS),
+        ]
+    )
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    return key, cert
 
 
 def _funds(client: Any, path: str, headers: dict[str, str], body: dict[str, str]) -> Any:

@@ -22,10 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import update
 
 from api.app import create_app
@@ -44,7 +41,7 @@ from tests.test_filing_api import (
     _setup_registry,
     file_contract,
 )
-from tests.test_fund_api import ACCOUNT, BANK, Bank, _bank
+from tests.test_fund_api import ACCOUNT, BANK, Bank, _bank, self_signed_bank
 from verifier import fund_statement
 
 PROBLEM = "application/problem+json"
@@ -173,20 +170,7 @@ def test_hostile_statements_are_refused_and_write_nothing(rt: Rt) -> None:
         }
     )
     # A certificate the platform did not issue, naming the bank and the purpose.
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, BANK),
-            x509.NameAttribute(x509.ObjectIdentifier("2.5.4.13"), fund_statement.FUND_STATEMENTS),
-        ]
-    )
-    now = dt.datetime.now(dt.UTC)
-    self_signed = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
+    key, self_signed = self_signed_bank()
     forged = Bank(BANK, key, self_signed.public_bytes(serialization.Encoding.PEM).decode())
     refused.append(forged.signed("deposit", number, 5))
     for body in refused:

@@ -5,7 +5,6 @@ that found it."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import io
 import json
 import subprocess
@@ -13,10 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, select
 
 from filing.audit import audit_records
@@ -33,7 +29,7 @@ from tests.test_filing_api import (
     api,
     file_contract,
 )
-from tests.test_fund_api import BANK, _bank, _type
+from tests.test_fund_api import BANK, _bank, _type, self_signed_bank
 from tests.test_maintenance import DUE, _cancel, _deposit, _refund, mapi
 from tests.test_resale_pipeline import TRANSFER, WANG, resale_body, setup_resale, sign
 from verifier import fund_statement
@@ -168,19 +164,7 @@ def test_replayed_altered_and_foreign_statements_are_refused(mapi: Api) -> None:
     r = _post(client, path, keys["bank"], json=altered)
     assert (r.status_code, _type(r)) == (422, "statement-rejected"), r.text  # type: ignore[attr-defined]
     # A key the bank made itself, with a certificate the platform never issued.
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, BANK)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    key, cert = self_signed_bank()
     forged = bank.signed("maintenance-deposit", number, 2000, account=CODES[0])
     data = base64.b64decode(forged["statement"])
     forged = {
