@@ -46,6 +46,7 @@ from filing.entry import (
     FilingEntry,
     party_hash,
 )
+from filing.holdings import person_key
 from filing.lease_schema import LEASE_KINDS
 from filing.status import ContractStatus, FilingEvent, FilingStatus, UnitStatus
 from ledger.schema import leaves
@@ -140,6 +141,7 @@ def check_records(conn: Connection, bank_issuers: Sequence[x509.Certificate]) ->
     entries = _read_entries(conn, report)
     _check_filings(conn, entries.filings, report, bank_issuers)
     _check_units(conn, report)
+    _check_owners(conn, report)
     report.history = history.check(conn, entries.anchors)
     for problem in report.history.problems:
         report.add("history", problem)
@@ -571,6 +573,44 @@ def _check_agreements(
                 "that was signed (changed since?)",
             )
     return carried_out
+
+
+def _check_owners(conn: Connection, report: RecordsReport) -> None:
+    """The owners of record of a registered sale are its filing's buyers, as the contract
+    (checked against the log above) names them: nothing else backs ``ownership_owners``."""
+    o, w, f, c = schema.ownerships, schema.ownership_owners, schema.filings, schema.contracts
+    owners: dict[int, list[tuple[str, str, str, str]]] = defaultdict(list)
+    columns = (w.c.ownership_id, w.c.name, w.c.id_type, w.c.id_number, w.c.person)
+    for r in conn.execute(select(*columns)):
+        owners[int(r.ownership_id)].append(
+            (str(r.name), str(r.id_type), str(r.id_number), str(r.person))
+        )
+    sales = conn.execute(
+        select(o.c.id, o.c.certificate, o.c.filing_number, c.c.kind, c.c.data)
+        .join(f, f.c.number == o.c.filing_number)
+        .join(c, c.c.id == f.c.contract_id)
+        .where(o.c.basis.in_(("filing", "transfer")))
+    )
+    for r in sales:
+        contract = kinds.load(r.kind, r.data)
+        if isinstance(contract, LeaseContract):  # a lease registers no owner
+            report.add("state", f"certificate {r.certificate} is registered on a lease")
+            continue
+        buyers = contract.buyers
+        wanted = sorted((b.name, b.id_type, b.id_number, person_key(b.id_number)) for b in buyers)
+        if sorted(owners.get(int(r.id), [])) != wanted:
+            report.add(
+                "state",
+                f"the owners of record under certificate {r.certificate} are not the buyers "
+                f"of filing {r.filing_number}",
+            )
+    unbacked = conn.execute(
+        select(o.c.certificate).where(
+            o.c.basis.in_(("filing", "transfer")), o.c.filing_number.is_(None)
+        )
+    )
+    for (certificate,) in unbacked:
+        report.add("state", f"the registration under certificate {certificate} names no filing")
 
 
 def _check_units(conn: Connection, report: RecordsReport) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cryptography import x509
@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select
 from filing import schema
 from filing.entry import EntryEvent, FilingEntry
 from filing.fund_audit import bank_signature_problems, booked_twice
-from filing.maintenance_schema import maintenance_events
+from filing.maintenance_schema import maintenance_events, maintenance_uses
 from filing.status import FilingStatus
 from verifier.fund_statement import FundStatement, StatementRejected
 
@@ -88,6 +88,7 @@ def check(
                 )
         if filed.get(entry.filing) != entry.ref:
             problems.append(("entry", f"{what} refers to {entry.ref}, which does not file it"))
+    problems.extend(("document", p) for p in _uses_against_events(conn, rows.values()))
     statements = [r for r in rows.values() if r.kind in STATEMENT_KINDS]
     problems.extend(("state", p) for p in booked_twice(statements, "document_sha256"))
     refunds: dict[str, int] = defaultdict(int)
@@ -115,6 +116,37 @@ def check(
             if balance < 0:
                 problems.append(("state", f"unit {unit_id}'s maintenance fund goes negative"))
                 break
+    return problems
+
+
+def _uses_against_events(conn: Connection, rows: Iterable[Any]) -> list[str]:
+    """Each stored use record (what the authority and owners read) is the document its
+    logged debits carry, and each use has its record: the events' copy alone is checked
+    against the log, so a record rewritten in ``maintenance_uses`` would pass unseen."""
+    stored = {
+        str(r.number): (bytes(r.record), str(r.record_sha256))
+        for r in conn.execute(
+            select(
+                maintenance_uses.c.number,
+                maintenance_uses.c.record,
+                maintenance_uses.c.record_sha256,
+            )
+        )
+    }
+    problems: list[str] = []
+    debited: set[str] = set()
+    for row in rows:
+        if row.kind != "use":
+            continue
+        number = str(row.reference)
+        debited.add(number)
+        record = stored.get(number)
+        if record is None:
+            problems.append(f"use {number} (log entry {row.log_index}) has no use record")
+        elif record != (bytes(row.document), str(row.document_sha256)):
+            problems.append(f"use {number}'s record is not the one log entry {row.log_index} holds")
+    unlogged = sorted(set(stored) - debited)
+    problems.extend(f"use {number}'s record debits no unit in the log" for number in unlogged)
     return problems
 
 
