@@ -142,6 +142,8 @@ def check_records(conn: Connection, bank_issuers: Sequence[x509.Certificate]) ->
     _check_filings(conn, entries.filings, report, bank_issuers)
     _check_units(conn, report)
     _check_owners(conn, report)
+    for message in maintenance_audit.gate_problems(conn, entries.filings):
+        report.add("state", message)
     report.history = history.check(conn, entries.anchors)
     for problem in report.history.problems:
         report.add("history", problem)

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select
 from filing import schema
 from filing.entry import EntryEvent, FilingEntry
 from filing.fund_audit import bank_signature_problems, booked_twice
-from filing.maintenance_schema import maintenance_events, maintenance_uses
+from filing.maintenance_schema import maintenance_dues, maintenance_events, maintenance_uses
 from filing.status import FilingStatus
 from verifier.fund_statement import FundStatement, StatementRejected
 
@@ -147,6 +147,35 @@ def _uses_against_events(conn: Connection, rows: Iterable[Any]) -> list[str]:
             problems.append(f"use {number}'s record is not the one log entry {row.log_index} holds")
     unlogged = sorted(set(stored) - debited)
     problems.extend(f"use {number}'s record debits no unit in the log" for number in unlogged)
+    return problems
+
+
+def gate_problems(conn: Connection, entries: dict[int, FilingEntry]) -> list[str]:
+    """Each logged registration of a purchase that owed a maintenance fund came after its
+    deposits covered the amount due (the gate ``maintenance_dues.require_deposited`` keeps:
+    a registration written past it would otherwise pass)."""
+    due = {
+        str(r.filing_number): int(r.amount_fen)
+        for r in conn.execute(
+            select(maintenance_dues.c.filing_number, maintenance_dues.c.amount_fen)
+        )
+    }
+    deposits: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    e = maintenance_events
+    for r in conn.execute(
+        select(e.c.filing_number, e.c.log_index, e.c.amount_fen).where(e.c.kind == "deposit")
+    ):
+        deposits[str(r.filing_number)].append((int(r.log_index), int(r.amount_fen)))
+    problems: list[str] = []
+    for index, entry in sorted(entries.items()):
+        if entry.event is not EntryEvent.REGISTERED or entry.filing not in due:
+            continue
+        paid = sum(amount for at, amount in deposits[entry.filing] if at < index)
+        if paid < due[entry.filing]:
+            problems.append(
+                f"log entry {index} registers {entry.filing} with {paid} of "
+                f"{due[entry.filing]} fen of its maintenance fund deposited"
+            )
     return problems
 
 

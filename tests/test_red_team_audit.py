@@ -59,11 +59,6 @@ MINTED = (
     "minted one"
 )
 
-UNGATED = (
-    "the audit does not yet check that deposits logged before a REGISTERED entry "
-    "cover the amount due"
-)
-
 LOWERED = "the audit does not yet recompute amounts due from the dated rule set and the contract"
 
 UNSIGNED = "the audit does not yet validate the sealed PDFs' signatures as the verifier does"
@@ -164,7 +159,6 @@ def test_rewritten_owners_of_record_are_caught(api: Api) -> None:
 # -- 3. a registration past the maintenance-fund gate ---------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=UNGATED)
 def test_a_registration_without_the_maintenance_deposit_is_caught(
     mapi: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
