@@ -67,6 +67,7 @@ from filing.entry import (
     party_hash,
     registration_record,
 )
+from filing.judgements import RecentJudgements
 from filing.kinds import AnyContract, Kind, LaterEvent, PartyRole, SigningMethod, TransactionKind
 from filing.lease import (
     DEFAULT_2020,
@@ -259,6 +260,7 @@ class FilingService:
         self.clock = clock
         self.engine = deployment.log.engine
         self._pipelines = threading.BoundedSemaphore(pipelines)
+        self._judgements = RecentJudgements()
         with write_transaction(self.engine) as conn:
             holdings.backfill(conn)
 
@@ -1463,7 +1465,9 @@ class FilingService:
             draft_revisions = revision_count(c["draft_pdf"])
         except DocumentUnreadable as exc:  # our own rendering: cannot happen, never pass it
             raise SignatureRejected(f"the recorded draft is unreadable: {exc}") from exc
-        return self._check_parties(pdf, _kind(c), _load(c), fields, draft_revisions)
+        return self._check_parties(
+            pdf, _kind(c), _load(c), fields, draft_revisions, judged_prefix=extends
+        )
 
     def _check_parties(
         self,
@@ -1472,21 +1476,28 @@ class FilingService:
         contract: AnyContract,
         fields: list[str],
         draft_revisions: int | None = None,
+        judged_prefix: bytes | None = None,
     ) -> pades.RevocationSnapshot:
         """Exactly ``fields`` are signed, as the verifier judges them, by the parties named.
 
         The judgement is the offline verifier's own (same code, same policy), with the
         revocation data that the filing seal is about to embed: what passes here is what
         any court's ``wangqian-verify`` passes once the contract is sealed.
+        ``judged_prefix``: the revision ``pdf`` extends byte for byte (the caller has
+        compared them); what this process judged of it is not judged again.
         """
+        trust = self.d.verifier_trust()
+        prior = None
+        if judged_prefix is not None:
+            prior = self._judgements.prior(judged_prefix, trust)
         try:
-            document = SignedDocument(pdf)
+            document = SignedDocument(pdf, prior)
             signers = {f: x509.load_der_x509_certificate(der) for f, der in document.signers()}
             certs = list(signers.values())
             # One snapshot of revocation data serves the checks here and the seal after them.
             revocation = self.d.pki.revocation([*certs, self.d.pki.filing_seal_certificate()])
             assessment = document.assess(
-                self.d.verifier_trust(),
+                trust,
                 known=known_validation_data(revocation),
                 complete=False,
                 draft_revisions=draft_revisions,
@@ -1519,6 +1530,7 @@ class FilingService:
                 raise SignatureRejected(
                     f"{finding.field}'s certificate was not issued for {wanted.text!r}"
                 )
+        self._judgements.remember(pdf, document.shape.revisions, trust, assessment)
         return revocation
 
     @staticmethod

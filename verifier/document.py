@@ -99,8 +99,13 @@ def open_pdf(pdf: bytes) -> Any:
     return reader
 
 
-def read_shape(reader: Any) -> DocumentShape:
-    """The document's revisions and signature fields, within the limits."""
+def read_shape(reader: Any, judged_revisions: int = 0) -> DocumentShape:
+    """The document's revisions and signature fields, within the limits.
+
+    ``judged_revisions``: how many of the first revisions were already read within these
+    limits, as a byte prefix of this very file (the platform's own earlier judgement); their
+    paths are not walked again.
+    """
     try:
         revisions = int(reader.xrefs.total_revisions)
         if revisions > MAX_REVISIONS:
@@ -111,7 +116,7 @@ def read_shape(reader: Any) -> DocumentShape:
         if objects > MAX_OBJECTS:
             raise DocumentTooComplex(f"{objects} objects (at most {MAX_OBJECTS})")
         versions = ObjectVersions(reader)
-        for revision in range(revisions):
+        for revision in range(judged_revisions if judged_revisions <= revisions else 0, revisions):
             count_paths(reader.get_historical_resolver(revision), versions=versions)
         fields = signature_fields(reader)
         signed = _signed_fields(reader, fields)

@@ -155,18 +155,23 @@ CONTRACT_DIFF_POLICY: Any = StandardDiffPolicy(
 
 
 def first_modification(
-    reader: Any, shape: DocumentShape, draft_revisions: int | None = None
+    reader: Any,
+    shape: DocumentShape,
+    draft_revisions: int | None = None,
+    judged_revisions: int = 0,
 ) -> Modification | None:
     """The first revision, from the first signature on, that the policy does not allow.
 
     ``draft_revisions``: how many revisions the draft has, when the caller knows it (the
     platform recorded the draft): then every revision after the draft is held to the
     policy, signed or not, so that nothing slips in before the first signature.
+    ``judged_revisions``: the first revisions already held to the policy, as a byte prefix
+    of this file; only the revisions after them are compared.
     """
     first = shape.first_signed_revision if draft_revisions is None else draft_revisions
     if first is None:
         return None
-    for revision in range(max(first, 1), shape.revisions):
+    for revision in range(max(first, 1, judged_revisions), shape.revisions):
         old = reader.get_historical_resolver(revision - 1)
         new = reader.get_historical_resolver(revision)
         try:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from asn1crypto import cms as asn1_cms
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
@@ -63,6 +64,7 @@ __all__ = [
     "DocumentTooComplex",
     "DocumentUnreadable",
     "KnownValidationData",
+    "PriorJudgement",
     "SignedDocument",
     "assess",
     "check_signatures",
@@ -160,12 +162,31 @@ def validation_spec_with(
     return dataclasses.replace(spec, signature_validation_spec=inner)
 
 
+@dataclass(frozen=True)
+class PriorJudgement:
+    """This judgement's own earlier verdict on a byte prefix of the document: its first
+    ``revisions`` revisions, and the findings it gave their signatures.
+
+    Only the platform has one: it judged the previous party's revision itself and has
+    compared the bytes. Those revisions are not walked or compared again, and a signature
+    it passed is not validated again as long as nothing known now could change the verdict:
+    the same certificate, every certificate the signature carries still in force, none of
+    them revoked in the revocation data known now, and no validation data (DSS) in the
+    document. Otherwise it is validated in full, as without a prior judgement.
+    """
+
+    revisions: int
+    signatures: tuple[SignatureFinding, ...]
+
+
 class SignedDocument:
     """One parse of a signed PDF: its shape, its signers' certificates, their judgement."""
 
-    def __init__(self, pdf: bytes) -> None:
+    def __init__(self, pdf: bytes, prior: PriorJudgement | None = None) -> None:
         self._reader = open_pdf(pdf)
-        self.shape = read_shape(self._reader)
+        revisions = int(self._reader.xrefs.total_revisions)
+        self._prior = prior if prior is not None and prior.revisions <= revisions else None
+        self.shape = read_shape(self._reader, self._prior.revisions if self._prior else 0)
         fields = {f.name: f.ref for f in signature_fields(self._reader)}
         # pyHanko's own listing (which its validation reuses) fails the whole document for
         # one broken dictionary and silently skips a signature of a kind it does not know:
@@ -224,7 +245,8 @@ class SignedDocument:
         contract still being signed). ``draft_revisions``: the recorded draft's revision
         count, if known; every later revision is then held to the modification policy.
         """
-        modification = first_modification(self._reader, self.shape, draft_revisions)
+        judged = self._prior.revisions if self._prior else 0
+        modification = first_modification(self._reader, self.shape, draft_revisions, judged)
         checks = (_modification_check(modification), _order_check(self.shape, complete))
         if known is not None:
             # Sealing proves the existence of the signers' certificates too (they sit in the
@@ -233,8 +255,16 @@ class SignedDocument:
                 known, certificates=(*known.certificates, *self.signer_certificates())
             )
         spec = validation_spec_with(trust, known)
+        settled = _settled(self._prior, self._reader, trust, known)
         findings = asyncio.run(
-            _check_all(self._embedded, spec, trust, modification, sealing=known is not None)
+            _check_all(
+                self._embedded,
+                spec,
+                trust,
+                modification,
+                sealing=known is not None,
+                settled=settled,
+            )
         )
         return Assessment(findings, (*checks, purpose_check(findings)), self.shape.declared_fields)
 
@@ -364,14 +394,107 @@ async def _check_all(
     trust: TrustBundle,
     modification: Modification | None,
     sealing: bool,
+    settled: _Settled | None = None,
 ) -> tuple[SignatureFinding, ...]:
     out = []
     for name, sig, why, why_zh in embedded:
         if sig is None:
             out.append(_unreadable(name, why, why_zh))
         else:
-            out.append(await _check_one(sig, spec, trust, modification, sealing))
+            passed = settled.passed(sig) if settled is not None else None
+            out.append(await _check_one(sig, spec, trust, modification, sealing, passed))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Settled:
+    """The signatures of a prior judgement that need no new validation, and the test."""
+
+    revisions: int
+    findings: dict[str, SignatureFinding]
+    revoked: frozenset[tuple[bytes, int]]  # (issuer name DER, serial) listed now
+    ocsp_revoked: frozenset[tuple[str, bytes, int]]  # (hash algorithm, issuer name hash, serial)
+    roots: tuple[Any, ...]  # trust anchors, asn1crypto
+
+    def passed(self, sig: Any) -> SignatureFinding | None:
+        """The prior finding of ``sig``, if it passed and nothing known now could change it."""
+        prior = self.findings.get(str(sig.field_name))
+        if (
+            prior is None
+            or prior.indication is not Indication.PASSED
+            or sig.signed_revision >= self.revisions
+        ):
+            return None
+        try:
+            if hashlib.sha256(sig.signer_cert.dump()).hexdigest() != prior.certificate_sha256:
+                return None
+            carried = [*_certificates(sig.signed_data), *self.roots]
+            for token in _time_stamp_tokens(sig.signer_info):
+                carried += _certificates(token)
+        except Exception:  # anything unusual is validated in full
+            return None
+        now = dt.datetime.now(dt.UTC)
+        for cert in carried:
+            if not cert.not_valid_before <= now <= cert.not_valid_after:
+                return None
+            if (cert.issuer.dump(), cert.serial_number) in self.revoked:
+                return None
+            for algorithm in {a for a, _, _ in self.ocsp_revoked}:
+                named = hashlib.new(algorithm, cert.issuer.dump()).digest()
+                if (algorithm, named, cert.serial_number) in self.ocsp_revoked:
+                    return None
+        return prior
+
+
+def _settled(
+    prior: PriorJudgement | None, reader: Any, trust: TrustBundle, known: KnownValidationData | None
+) -> _Settled | None:
+    """What of ``prior`` may stand, given the revocation data known now (None: nothing)."""
+    if prior is None or known is None or "/DSS" in reader.root:
+        return None
+    revoked: set[tuple[bytes, int]] = set()
+    for der in known.crls:
+        crl = asn1_crl.CertificateList.load(der)
+        issuer = crl.issuer.dump()
+        for entry in crl["tbs_cert_list"]["revoked_certificates"]:
+            revoked.add((issuer, entry["user_certificate"].native))
+    ocsp_revoked: set[tuple[str, bytes, int]] = set()
+    for der in known.ocsp_responses:
+        response = asn1_ocsp.OCSPResponse.load(der)
+        for single in response.basic_ocsp_response["tbs_response_data"]["responses"]:
+            if single["cert_status"].name != "good":
+                cert_id = single["cert_id"]
+                ocsp_revoked.add(
+                    (
+                        cert_id["hash_algorithm"]["algorithm"].native,
+                        cert_id["issuer_name_hash"].native,
+                        cert_id["serial_number"].native,
+                    )
+                )
+    return _Settled(
+        prior.revisions,
+        {f.field: f for f in prior.signatures},
+        frozenset(revoked),
+        frozenset(ocsp_revoked),
+        tuple(asn1_x509.Certificate.load(der) for der in (*trust.roots, *trust.tsa_roots)),
+    )
+
+
+def _certificates(signed_data: Any) -> list[Any]:
+    return [c.chosen for c in signed_data["certificates"] if c.name == "certificate"]
+
+
+def _time_stamp_tokens(signer_info: Any) -> list[Any]:
+    """The SignedData of each signature time-stamp token in ``signer_info``."""
+    attributes = signer_info["unsigned_attrs"]
+    if not isinstance(attributes, asn1_cms.CMSAttributes):
+        return []
+    return [
+        token["content"]
+        for attribute in attributes
+        if attribute["type"].native == "signature_time_stamp_token"
+        for token in attribute["values"]
+    ]
 
 
 def _unreadable(name: str, why: str, why_zh: str) -> SignatureFinding:
@@ -419,12 +542,31 @@ async def _check_one(
     trust: TrustBundle,
     mod: Modification | None,
     sealing: bool,
+    passed: SignatureFinding | None = None,
 ) -> SignatureFinding:
     try:
         cert = sig.signer_cert
     except Exception:  # a CMS blob without a usable signer certificate
         cert = None
     der = cert.dump() if cert is not None else b""
+    if passed is not None:
+        # Validated by this judgement before, and nothing known now says otherwise: what
+        # the later revisions may have done to it is still judged below.
+        coverage = sig.evaluate_signature_coverage().name
+        return _judged(
+            sig,
+            cert,
+            der,
+            trust,
+            mod,
+            coverage,
+            Indication.PASSED,
+            None,
+            "",
+            "",
+            passed.signing_time,
+            passed.time_from_timestamp,
+        )
     try:
         if sealing:
             # Before its seal, a document has no document time-stamp yet. The seal embeds
@@ -451,8 +593,32 @@ async def _check_one(
     status = result.api_status
     # pyHanko's words are for engineers (the English report, JSON): in Chinese the
     # sub-indication's meaning says it.
-    message, message_zh = result.failure_msg or "", ""
+    message = result.failure_msg or ""
     coverage = status.coverage.name if status is not None and status.coverage else "UNCLEAR"
+    timestamped = status is not None and status.timestamp_validity is not None
+    when = getattr(result, "best_signature_time", None)
+    if when is None and status is not None:
+        when = status.signer_reported_dt
+    return _judged(
+        sig, cert, der, trust, mod, coverage, indication, sub, message, "", when, timestamped
+    )
+
+
+def _judged(
+    sig: Any,
+    cert: Any,
+    der: bytes,
+    trust: TrustBundle,
+    mod: Modification | None,
+    coverage: str,
+    indication: Indication,
+    sub: str | None,
+    message: str,
+    message_zh: str,
+    when: Any,
+    timestamped: bool,
+) -> SignatureFinding:
+    """The finding, once the contract policy has judged what came after the signature."""
     if coverage not in ("ENTIRE_REVISION", "ENTIRE_FILE"):
         # Bytes inside the signed revision that the signature does not cover (wrapping).
         indication, sub = Indication.FAILED, "FORMAT_FAILURE"
@@ -469,10 +635,6 @@ async def _check_one(
         message = f"{message_zh} (DocMDP certification)"
     if indication is Indication.PASSED:
         message = message_zh = ""
-    timestamped = status is not None and status.timestamp_validity is not None
-    when = getattr(result, "best_signature_time", None)
-    if when is None and status is not None:
-        when = status.signer_reported_dt
     return _finding(
         sig,
         cert,
