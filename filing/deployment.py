@@ -45,6 +45,7 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 DATABASE_ENV = "WANGQIAN_DATABASE_URL"
 LOG_KEY = "log-ed25519"
 PSEUDONYM_KEY = "pseudonym.key"  # in keys/: the HMAC key of Deployment.pseudonym
+JUDGEMENT_KEY = "judgement.key"  # in keys/: the HMAC key of Deployment.judgement_key
 
 
 class ConfigError(ValueError):
@@ -183,7 +184,7 @@ class Deployment:
     retired: list[Verifier]
     keys: FileKeyStore
     _sequencer: Sequencer | None = field(default=None, repr=False)
-    _pseudonym: bytes | None = field(default=None, repr=False)
+    _local_keys: dict[str, bytes] = field(default_factory=dict, repr=False)
     _pki: PlatformPki | None = field(default=None, repr=False)
     _courier: SpoolCourier | None = field(default=None, repr=False)
 
@@ -344,8 +345,17 @@ class Deployment:
         return hmac.new(self._pseudonym_key(), value.encode(), hashlib.sha256).hexdigest()[:16]
 
     def _pseudonym_key(self) -> bytes:
-        if self._pseudonym is None:
-            path = self.data_dir / "keys" / PSEUDONYM_KEY
+        return self._local_key(PSEUDONYM_KEY)
+
+    def judgement_key(self) -> bytes:
+        """The HMAC key of the platform's stored judgements (filing/judgements.py): kept
+        beside the signing keys, never in the database whose rows it vouches for."""
+        return self._local_key(JUDGEMENT_KEY)
+
+    def _local_key(self, name: str) -> bytes:
+        """A random 32-byte key of this deployment's, in keys/ (made on first use)."""
+        if name not in self._local_keys:
+            path = self.data_dir / "keys" / name
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 try:
@@ -354,8 +364,8 @@ class Deployment:
                         f.write(secrets.token_bytes(32))
                 except FileExistsError:
                     pass  # another process made it first: read theirs
-            self._pseudonym = path.read_bytes()
-        return self._pseudonym
+            self._local_keys[name] = path.read_bytes()
+        return self._local_keys[name]
 
     def trust_bundle_json(self) -> str:
         """The published bytes of the trust bundle (the same everywhere, so that a SHA-256

@@ -147,6 +147,8 @@ contracts = Table(
     Column("draft_pdf", LargeBinary, nullable=False),
     Column("current_pdf", LargeBinary, nullable=False),  # the draft plus signatures so far
     Column("signed_fields", Text, nullable=False, default=""),  # comma-separated, in order
+    # The platform's judgement of current_pdf (filing/judgements.py), for the next revision's.
+    Column("judgement", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     # The lists' orders (filing/listing.py): everyone's, and one developer's, by creation.

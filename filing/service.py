@@ -34,6 +34,7 @@ from filing import (
     drafting,
     holdings,
     invitations,
+    judgements,
     kinds,
     lease_drafting,
     lease_records,
@@ -67,7 +68,6 @@ from filing.entry import (
     party_hash,
     registration_record,
 )
-from filing.judgements import RecentJudgements
 from filing.kinds import AnyContract, Kind, LaterEvent, PartyRole, SigningMethod, TransactionKind
 from filing.lease import (
     DEFAULT_2020,
@@ -106,7 +106,8 @@ from signing.render import FilingAgreement, render_agreement
 from signing.resale import ResaleContract
 from signing.seal_image import seal_file
 from verifier.document import revision_count
-from verifier.signatures import DocumentUnreadable, SignedDocument
+from verifier.signatures import DocumentUnreadable, PriorJudgement, SignedDocument
+from verifier.trust import TrustBundle
 
 RESERVATION = dt.timedelta(days=7)
 PLATFORM_NAME = "网签备案平台"  # the name on the filing seal (备案专用章)
@@ -247,6 +248,15 @@ PIPELINES = 2
 Also = Callable[[Connection], None]
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A revision's signatures as judged: the revocation data they were judged with (which
+    the filing seal embeds) and the judgement's stored form (filing/judgements.py)."""
+
+    revocation: pades.RevocationSnapshot
+    judgement: str | None
+
+
 class FilingService:
     def __init__(
         self,
@@ -260,7 +270,6 @@ class FilingService:
         self.clock = clock
         self.engine = deployment.log.engine
         self._pipelines = threading.BoundedSemaphore(pipelines)
-        self._judgements = RecentJudgements()
         with write_transaction(self.engine) as conn:
             holdings.backfill(conn)
 
@@ -799,13 +808,13 @@ class FilingService:
         with self._pipelines:
             with self.engine.connect() as conn:
                 seen = self._contract(conn, contract_id, lock=False)
-            field, revocation = self._check_revision(seen, pdf)
+            field, checked = self._check_revision(seen, pdf)
             with write_transaction(self.engine) as conn:
                 c = self._contract(conn, contract_id)
                 _unchanged_since(seen, c)
                 if also is not None:
                     also(conn)
-                return self._accept(conn, c, field, pdf, actor, revocation)
+                return self._accept(conn, c, field, pdf, actor, checked)
 
     def _accept(
         self,
@@ -814,18 +823,18 @@ class FilingService:
         field: str,
         pdf: bytes,
         actor: str,
-        revocation: pades.RevocationSnapshot,
+        checked: Checked,
     ) -> FilingRecord | None:
         """Record the revision; the last party's completes the contract (files it)."""
         done = [f for f in c["signed_fields"].split(",") if f] + [field]
         conn.execute(
             update(schema.contracts)
             .where(schema.contracts.c.id == c["id"])
-            .values(current_pdf=pdf, signed_fields=",".join(done))
+            .values(current_pdf=pdf, signed_fields=",".join(done), judgement=checked.judgement)
         )
         record = None
         if done == list(_fields(c)[:-1]):
-            record = self._complete(conn, c, pdf, actor, revocation)
+            record = self._complete(conn, c, pdf, actor, checked.revocation)
         else:  # the last signature's news is the filing itself
             self.d.log.hold_append_order(conn)
             outbox.enqueue_contract_event(
@@ -847,11 +856,11 @@ class FilingService:
             with self.engine.connect() as conn:
                 seen = self._contract(conn, contract_id, lock=False)
             parties = list(_fields(seen)[:-1])
-            revocation = self._check_signed(seen, pdf, parties)
+            checked = self._check_signed(seen, pdf, parties)
             with write_transaction(self.engine) as conn:
                 c = self._contract(conn, contract_id)
                 _unchanged_since(seen, c)
-                record = self._complete(conn, c, pdf, actor, revocation)
+                record = self._complete(conn, c, pdf, actor, checked.revocation)
                 completed(conn, record)
         return record
 
@@ -1437,21 +1446,20 @@ class FilingService:
         if len(done) >= len(order) or order[len(done)] != field:
             raise ContractStateError(f"{field} is not next: the order is {', '.join(order)}")
 
-    def _check_revision(
-        self, c: dict[str, Any], pdf: bytes
-    ) -> tuple[str, pades.RevocationSnapshot]:
+    def _check_revision(self, c: dict[str, Any], pdf: bytes) -> tuple[str, Checked]:
         """The revision adds exactly the next party's signature to the current file."""
         done = [f for f in c["signed_fields"].split(",") if f]
         order = list(_fields(c)[:-1])
         if c["status"] != ContractStatus.DRAFT or len(done) >= len(order):
             raise ContractStateError(f"the contract is {c['status'].lower()}; no more signatures")
-        revocation = self._check_signed(c, pdf, order[: len(done) + 1], extends=c["current_pdf"])
-        return order[len(done)], revocation
+        checked = self._check_signed(c, pdf, order[: len(done) + 1], extends=c["current_pdf"])
+        return order[len(done)], checked
 
     def _check_signed(
         self, c: dict[str, Any], pdf: bytes, fields: list[str], extends: bytes | None = None
-    ) -> pades.RevocationSnapshot:
-        """Check the signatures; returns the revocation data they were checked with."""
+    ) -> Checked:
+        """Check the signatures (``extends``: the current file, whose stored judgement the
+        check of what the revision adds may build on)."""
         if c["status"] != ContractStatus.DRAFT:
             raise ContractStateError(f"the contract is {c['status'].lower()}")
         if _aware(c["expires_at"]) < self.clock.now():
@@ -1465,9 +1473,11 @@ class FilingService:
             draft_revisions = revision_count(c["draft_pdf"])
         except DocumentUnreadable as exc:  # our own rendering: cannot happen, never pass it
             raise SignatureRejected(f"the recorded draft is unreadable: {exc}") from exc
-        return self._check_parties(
-            pdf, _kind(c), _load(c), fields, draft_revisions, judged_prefix=extends
-        )
+        trust = self.d.verifier_trust()
+        prior = None
+        if extends is not None:
+            prior = judgements.prior(self.d.judgement_key(), extends, trust, c["judgement"])
+        return self._check_parties(pdf, _kind(c), _load(c), fields, draft_revisions, prior, trust)
 
     def _check_parties(
         self,
@@ -1476,20 +1486,18 @@ class FilingService:
         contract: AnyContract,
         fields: list[str],
         draft_revisions: int | None = None,
-        judged_prefix: bytes | None = None,
-    ) -> pades.RevocationSnapshot:
+        prior: PriorJudgement | None = None,
+        trust: TrustBundle | None = None,
+    ) -> Checked:
         """Exactly ``fields`` are signed, as the verifier judges them, by the parties named.
 
         The judgement is the offline verifier's own (same code, same policy), with the
         revocation data that the filing seal is about to embed: what passes here is what
         any court's ``wangqian-verify`` passes once the contract is sealed.
-        ``judged_prefix``: the revision ``pdf`` extends byte for byte (the caller has
-        compared them); what this process judged of it is not judged again.
+        ``prior``: the stored judgement of the revision ``pdf`` extends byte for byte
+        (the caller has compared them); what it judged is not judged again.
         """
-        trust = self.d.verifier_trust()
-        prior = None
-        if judged_prefix is not None:
-            prior = self._judgements.prior(judged_prefix, trust)
+        trust = trust or self.d.verifier_trust()
         try:
             document = SignedDocument(pdf, prior)
             signers = {f: x509.load_der_x509_certificate(der) for f, der in document.signers()}
@@ -1530,8 +1538,10 @@ class FilingService:
                 raise SignatureRejected(
                     f"{finding.field}'s certificate was not issued for {wanted.text!r}"
                 )
-        self._judgements.remember(pdf, document.shape.revisions, trust, assessment)
-        return revocation
+        judgement = judgements.record(
+            self.d.judgement_key(), pdf, document.shape.revisions, trust, assessment
+        )
+        return Checked(revocation, judgement)
 
     @staticmethod
     def _next_number(conn: Connection, year: int) -> str:

@@ -569,3 +569,37 @@ def test_a_cancellation_wakes_the_sequencer(service: FilingService) -> None:
     sequencer.wake.clear()
     service.cancel_by_judgment(record.number, "court", "法院判决", "(x)", judgment_pdf())  # type: ignore[attr-defined]
     assert sequencer.wake.is_set()
+
+
+def test_each_accepted_revision_keeps_the_platforms_judgement_of_it(
+    service: FilingService,
+) -> None:
+    """The next party's revision builds on it (filing/judgements.py); an operator who edits
+    it in the database only makes the platform judge the whole document again."""
+    from filing import judgements
+
+    cid, key, digest = _awaiting_buyer(service)
+    with service.engine.connect() as conn:
+        row = conn.execute(
+            select(schema.contracts.c.current_pdf, schema.contracts.c.judgement).where(
+                schema.contracts.c.id == cid
+            )
+        ).one()
+    trust = service.d.verifier_trust()
+    prior = judgements.prior(service.d.judgement_key(), row.current_pdf, trust, row.judgement)
+    assert prior is not None and [f.field for f in prior.signatures] == ["seller"]
+    edited = json.loads(row.judgement)
+    edited["signatures"][0]["signing_time"] = "2001-01-01T00:00:00+00:00"
+    with write_transaction(service.engine) as conn:
+        conn.execute(
+            schema.contracts.update()
+            .where(schema.contracts.c.id == cid)
+            .values(judgement=json.dumps(edited))
+        )
+    record = service.finish_remote_signing(
+        cid, "buyer-1", remote.device_sign(key, digest), BUYER_ID
+    )
+    assert record is not None
+    sealed = assess(service.filing(record.number)["sealed_pdf"], trust)
+    assert sealed.passed
+    assert all(f.signing_time and f.signing_time.year > 2001 for f in sealed.signatures)

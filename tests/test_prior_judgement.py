@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import time
 from io import BytesIO
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from pyhanko.pdf_utils.generic import pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from filing.judgements import RecentJudgements
+from filing import judgements
 from filing.seals import PlatformPki, known_validation_data
 from keys.authority import RevocationReason
 from keys.pki import Profile, name, new_key
@@ -193,26 +194,47 @@ def test_a_prior_longer_than_the_document_is_ignored(signed: Signed) -> None:
     assert judged == _judge(signed, signed.seller_signed)
 
 
-def test_recent_judgements_hold_only_passing_ones_under_the_same_trust(
+def test_a_stored_judgement_is_read_back_only_for_its_document_trust_and_key(
     signed: Signed, tmp_path: Path
 ) -> None:
-    memory = RecentJudgements(capacity=2)
-    trust = trust_of(signed.pki)
+    key, trust = b"k" * 32, trust_of(signed.pki)
     judged = _judge(signed, signed.seller_signed)
-    memory.remember(signed.seller_signed, 3, trust, judged)
-    prior = memory.prior(signed.seller_signed, trust)
-    assert prior is not None and prior.revisions == 3 and prior.signatures == judged.signatures
-    assert memory.prior(signed.seller_signed, trust_of(make_pki(tmp_path / "other"))) is None
-    assert memory.prior(signed.buyer_signed, trust) is None
+    stored = judgements.record(key, signed.seller_signed, 3, trust, judged)
+    prior = judgements.prior(key, signed.seller_signed, trust, stored)
+    assert prior == PriorJudgement(3, judged.signatures)
+    assert judgements.prior(key, signed.buyer_signed, trust, stored) is None
+    assert (
+        judgements.prior(key, signed.seller_signed, trust_of(make_pki(tmp_path / "o")), stored)
+        is None
+    )
+    assert judgements.prior(b"x" * 32, signed.seller_signed, trust, stored) is None
+    assert judgements.prior(key, signed.seller_signed, trust, None) is None
+    assert judgements.prior(key, signed.seller_signed, trust, "not json") is None
+    assert judgements.prior(key, signed.seller_signed, trust, "[]") is None
+
+
+def test_an_operator_cannot_write_a_verdict_the_platform_takes(signed: Signed) -> None:
+    """With the database alone, a stored judgement can be edited but not re-sealed: an
+    edited one is no judgement, and everything is validated again."""
+    key, trust = b"k" * 32, trust_of(signed.pki)
+    stored = judgements.record(
+        key, signed.seller_signed, 3, trust, _judge(signed, signed.seller_signed)
+    )
+    assert stored is not None
+    edited = json.loads(stored)
+    edited["signatures"][0]["signing_time"] = MARKER.isoformat()
+    assert judgements.prior(key, signed.seller_signed, trust, json.dumps(edited)) is None
+    edited["revisions"] = 99
+    assert judgements.prior(key, signed.seller_signed, trust, json.dumps(edited)) is None
+
+
+def test_a_failed_judgement_is_not_stored(signed: Signed) -> None:
+    judged = _judge(signed, signed.seller_signed)
     failing = dataclasses.replace(
         judged,
         signatures=tuple(
             dataclasses.replace(f, indication=Indication.FAILED) for f in judged.signatures
         ),
     )
-    memory.remember(signed.buyer_signed, 4, trust, failing)
-    assert memory.prior(signed.buyer_signed, trust) is None
-    memory.remember(b"a", 1, trust, judged)
-    memory.remember(b"b", 1, trust, judged)  # the capacity is 2: the oldest goes
-    assert memory.prior(signed.seller_signed, trust) is None
-    assert memory.prior(b"b", trust) is not None
+    trust = trust_of(signed.pki)
+    assert judgements.record(b"k" * 32, signed.seller_signed, 3, trust, failing) is None
