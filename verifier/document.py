@@ -16,12 +16,15 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from verifier import hex_strings
 from verifier.cross_references import (
     CrossReferenceError,
     CrossReferencesTooLarge,
     check_budget,
     check_one_reading,
 )
+
+hex_strings.install()
 
 MiB = 1024 * 1024
 MAX_PDF_SIZE = 20 * MiB
