@@ -11,7 +11,7 @@ from pyhanko.pdf_utils import generic
 
 from verifier import hex_strings
 
-PYHANKO = hex_strings._PYHANKO_READER
+PYHANKO = hex_strings.PYHANKO_READER
 
 
 def _outcome(reader: object, data: bytes) -> tuple[object, ...]:

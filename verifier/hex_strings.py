@@ -20,7 +20,7 @@ from typing import Any
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PDF_WHITESPACE
 
-_PYHANKO_READER = generic.read_hex_string_from_stream
+PYHANKO_READER = generic.read_hex_string_from_stream
 _NOT_HEX = re.compile(rb"[^0-9A-Fa-f]")
 _CHUNK = 64 * 1024
 
@@ -55,7 +55,7 @@ def read_hex_string_from_stream(stream: Any) -> Any:
 
 def _pyhanko_from(stream: Any, start: int) -> Any:
     stream.seek(start)
-    return _PYHANKO_READER(stream)
+    return PYHANKO_READER(stream)
 
 
 def install() -> None:
