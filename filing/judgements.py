@@ -2,9 +2,10 @@
 party's revision is judged only for what it adds.
 
 A contract is signed revision by revision, each extending the one before it byte for byte.
-When the platform accepts a revision it stores what it found (``contracts.judgement``): the
-revision count, every signature's finding, the document's SHA-256 and the trust it judged
-under, under an HMAC whose key lives in the data directory, not in the database. The next
+When the platform accepts a revision it stores what it found (``contracts.judgement``): where
+each revision's cross-reference section is, every signature's finding, the document's SHA-256
+and the trust it judged under, under an HMAC whose key lives in the data directory, not in the
+database. The next
 revision's judgement reads it back as the verifier's ``PriorJudgement`` (which then skips
 what was judged, unless something known now could change a verdict). A record that does
 not match the document, the trust or its MAC -- a database edited by hand, an older format,
@@ -24,21 +25,26 @@ from verifier.models import Indication, SignatureFinding
 from verifier.signatures import Assessment, PriorJudgement
 from verifier.trust import TrustBundle
 
-FORMAT = 1
+FORMAT = 2  # 2: the revisions' cross-reference sections, not just their count
 MAX_RECORD = 64 * 1024  # a handful of findings; a longer column is not ours
 
 
 def record(
-    key: bytes, pdf: bytes, revisions: int, trust: TrustBundle, assessment: Assessment
+    key: bytes,
+    pdf: bytes,
+    sections: tuple[int, ...],
+    trust: TrustBundle,
+    assessment: Assessment,
 ) -> str | None:
-    """The stored form of ``assessment`` of ``pdf`` (None unless it passed)."""
+    """The stored form of ``assessment`` of ``pdf``, whose revisions have their
+    cross-reference sections at ``sections`` (None unless it passed)."""
     if not assessment.passed:
         return None
     body = {
         "format": FORMAT,
         "document_sha256": hashlib.sha256(pdf).hexdigest(),
         "trust": _trust_digest(trust),
-        "revisions": revisions,
+        "sections": list(sections),
         "signatures": [_finding_json(f) for f in assessment.signatures],
     }
     return json.dumps({**body, "mac": _mac(key, body)}, ensure_ascii=False)
@@ -59,9 +65,8 @@ def prior(key: bytes, pdf: bytes, trust: TrustBundle, text: str | None) -> Prior
             or body["trust"] != _trust_digest(trust)
         ):
             return None
-        return PriorJudgement(
-            int(body["revisions"]), tuple(_finding(f) for f in body["signatures"])
-        )
+        sections = tuple(int(offset) for offset in body["sections"])
+        return PriorJudgement(sections, tuple(_finding(f) for f in body["signatures"]))
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
 

@@ -1539,7 +1539,7 @@ class FilingService:
                     f"{finding.field}'s certificate was not issued for {wanted.text!r}"
                 )
         judgement = judgements.record(
-            self.d.judgement_key(), pdf, document.shape.revisions, trust, assessment
+            self.d.judgement_key(), pdf, document.sections(), trust, assessment
         )
         return Checked(revocation, judgement)
 

@@ -99,7 +99,7 @@ def _marked_prior(s: Signed) -> PriorJudgement:
     judged = _judge(s, s.seller_signed)
     assert judged.passed, judged.problems()
     marked = tuple(dataclasses.replace(f, signing_time=MARKER) for f in judged.signatures)
-    return PriorJudgement(revision_count(s.seller_signed), marked)
+    return PriorJudgement(SignedDocument(s.seller_signed).sections(), marked)
 
 
 def _seller(judged: Assessment) -> object:
@@ -113,7 +113,7 @@ def signed(tmp_path: Path) -> Signed:
 
 def test_a_prior_judgement_gives_the_same_assessment_as_a_full_one(signed: Signed) -> None:
     judged = _judge(signed, signed.seller_signed)
-    prior = PriorJudgement(revision_count(signed.seller_signed), judged.signatures)
+    prior = PriorJudgement(SignedDocument(signed.seller_signed).sections(), judged.signatures)
     full = _judge(signed, signed.buyer_signed)
     assert full.passed, full.problems()
     assert _judge(signed, signed.buyer_signed, prior) == full
@@ -166,7 +166,7 @@ def test_a_failed_prior_verdict_is_not_taken(signed: Signed) -> None:
     failed = tuple(
         dataclasses.replace(f, indication=Indication.INDETERMINATE) for f in prior.signatures
     )
-    judged = _judge(signed, signed.buyer_signed, PriorJudgement(prior.revisions, failed))
+    judged = _judge(signed, signed.buyer_signed, PriorJudgement(prior.sections, failed))
     assert judged.passed
     assert _seller(judged).signing_time != MARKER  # type: ignore[attr-defined]
 
@@ -184,13 +184,15 @@ def test_what_the_new_revision_changes_is_still_judged(signed: Signed) -> None:
     modifications = next(c for c in judged.checks if c.name == "modifications")
     assert modifications.sub_indication == "MODIFIED_AFTER_SIGNING"
     honest = _judge(signed, signed.seller_signed)
-    prior = PriorJudgement(revision_count(signed.seller_signed), honest.signatures)
+    prior = PriorJudgement(SignedDocument(signed.seller_signed).sections(), honest.signatures)
     assert _judge(signed, altered, prior) == _judge(signed, altered)
 
 
 def test_a_prior_longer_than_the_document_is_ignored(signed: Signed) -> None:
     prior = _marked_prior(signed)
-    judged = _judge(signed, signed.seller_signed, PriorJudgement(99, prior.signatures))
+    judged = _judge(
+        signed, signed.seller_signed, PriorJudgement((*prior.sections, 10**9), prior.signatures)
+    )
     assert judged == _judge(signed, signed.seller_signed)
 
 
@@ -199,9 +201,9 @@ def test_a_stored_judgement_is_read_back_only_for_its_document_trust_and_key(
 ) -> None:
     key, trust = b"k" * 32, trust_of(signed.pki)
     judged = _judge(signed, signed.seller_signed)
-    stored = judgements.record(key, signed.seller_signed, 3, trust, judged)
+    stored = judgements.record(key, signed.seller_signed, (1, 2, 3), trust, judged)
     prior = judgements.prior(key, signed.seller_signed, trust, stored)
-    assert prior == PriorJudgement(3, judged.signatures)
+    assert prior == PriorJudgement((1, 2, 3), judged.signatures)
     assert judgements.prior(key, signed.buyer_signed, trust, stored) is None
     assert (
         judgements.prior(key, signed.seller_signed, trust_of(make_pki(tmp_path / "o")), stored)
@@ -218,13 +220,14 @@ def test_an_operator_cannot_write_a_verdict_the_platform_takes(signed: Signed) -
     edited one is no judgement, and everything is validated again."""
     key, trust = b"k" * 32, trust_of(signed.pki)
     stored = judgements.record(
-        key, signed.seller_signed, 3, trust, _judge(signed, signed.seller_signed)
+        key, signed.seller_signed, (1, 2, 3), trust, _judge(signed, signed.seller_signed)
     )
     assert stored is not None
     edited = json.loads(stored)
     edited["signatures"][0]["signing_time"] = MARKER.isoformat()
     assert judgements.prior(key, signed.seller_signed, trust, json.dumps(edited)) is None
-    edited["revisions"] = 99
+    edited["signatures"][0]["signing_time"] = None
+    edited["sections"] = [1, 2]
     assert judgements.prior(key, signed.seller_signed, trust, json.dumps(edited)) is None
 
 
@@ -237,4 +240,4 @@ def test_a_failed_judgement_is_not_stored(signed: Signed) -> None:
         ),
     )
     trust = trust_of(signed.pki)
-    assert judgements.record(b"k" * 32, signed.seller_signed, 3, trust, failing) is None
+    assert judgements.record(b"k" * 32, signed.seller_signed, (1, 2, 3), trust, failing) is None

@@ -164,19 +164,26 @@ def validation_spec_with(
 
 @dataclass(frozen=True)
 class PriorJudgement:
-    """This judgement's own earlier verdict on a byte prefix of the document: its first
-    ``revisions`` revisions, and the findings it gave their signatures.
+    """This judgement's own earlier verdict on a byte prefix of the document: where each of
+    the prefix's revisions has its cross-reference section, and the findings it gave their
+    signatures.
 
     Only the platform has one: it judged the previous party's revision itself and has
-    compared the bytes. Those revisions are not walked or compared again, and a signature
-    it passed is not validated again as long as nothing known now could change the verdict:
-    the same certificate, every certificate the signature carries still in force, none of
-    them revoked in the revocation data known now, and no validation data (DSS) in the
-    document. Otherwise it is validated in full, as without a prior judgement.
+    compared the bytes. It holds only if the document's first revisions are exactly those
+    (the same sections: a new revision whose /Prev skips a judged one makes another
+    history of the same bytes). Those revisions are not walked or compared again, and a
+    signature it passed is not validated again as long as nothing known now could change
+    the verdict: the same certificate, every certificate the signature carries still in
+    force, none of them revoked in the revocation data known now, and no validation data
+    (DSS) in the document. Otherwise it is validated in full, as without a prior judgement.
     """
 
-    revisions: int
+    sections: tuple[int, ...]  # each revision's startxref offset, oldest first
     signatures: tuple[SignatureFinding, ...]
+
+    @property
+    def revisions(self) -> int:
+        return len(self.sections)
 
 
 class SignedDocument:
@@ -184,9 +191,7 @@ class SignedDocument:
 
     def __init__(self, pdf: bytes, prior: PriorJudgement | None = None) -> None:
         self._reader = open_pdf(pdf)
-        revisions = int(self._reader.xrefs.total_revisions)
-        self._prior = prior if prior is not None and prior.revisions <= revisions else None
-        self.shape = read_shape(self._reader, self._prior.revisions if self._prior else 0)
+        self.shape = read_shape(self._reader, self._prior_holds(prior))
         fields = {f.name: f.ref for f in signature_fields(self._reader)}
         # pyHanko's own listing (which its validation reuses) fails the whole document for
         # one broken dictionary and silently skips a signature of a kind it does not know:
@@ -221,6 +226,24 @@ class SignedDocument:
                 zh = "签名字典残缺或无法解析"
                 why = f"{zh} ({type(exc).__name__}: {exc})"
             self._embedded.append((signed.name, None, why, zh))
+
+    def _prior_holds(self, prior: PriorJudgement | None) -> int:
+        """How many revisions ``prior`` judged of this very history (0: it does not hold)."""
+        self._prior = None
+        if prior is None or not 0 < prior.revisions <= self._reader.xrefs.total_revisions:
+            return 0
+        try:
+            if self.sections()[: prior.revisions] != prior.sections:
+                return 0
+        except Exception:  # a structure pyHanko cannot place: judged in full
+            return 0
+        self._prior = prior
+        return prior.revisions
+
+    def sections(self) -> tuple[int, ...]:
+        """Each revision's cross-reference section (its startxref offset), oldest first."""
+        xrefs = self._reader.xrefs
+        return tuple(int(xrefs.get_startxref_for_revision(r)) for r in range(xrefs.total_revisions))
 
     def signer_certificates(self) -> list[bytes]:
         """Each signature's signing certificate (DER), oldest first."""
