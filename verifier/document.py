@@ -40,6 +40,12 @@ MAX_XREF_ENTRIES = 4 * MAX_OBJECTS
 # (HistoricalResolver._load_reverse_xref_cache); a chain of arrays each holding the next
 # twice has 2**n of them in a few kilobytes.
 MAX_PATHS = 100_000
+# Header entries pyHanko may parse to find objects in object streams: it reads a stream's
+# header from its start for every object it looks up there (PdfFileReader
+# ._get_object_from_stream), up to the stream's /N entries, so one stream of n objects costs
+# n * n. Bounded by the sum, over object streams, of the entries naming one times its /N: a
+# contract has none or a few streams of a hundred objects; 2,000 in one took 8 s.
+MAX_OBJECT_STREAM_WORK = 250_000
 MAX_FORM_DEPTH = 8
 MAX_FORM_OBJECTS = 200  # fields and widgets of the form, walked
 # Decoded bytes the whole document may produce (pyHanko's own default is 256 MiB).
@@ -118,6 +124,7 @@ def read_shape(reader: Any, judged_revisions: int = 0) -> DocumentShape:
         objects = max((ref.idnum for ref in _all_refs(reader)), default=0)
         if objects > MAX_OBJECTS:
             raise DocumentTooComplex(f"{objects} objects (at most {MAX_OBJECTS})")
+        _check_object_streams(reader)
         versions = ObjectVersions(reader)
         for revision in range(judged_revisions if judged_revisions <= revisions else 0, revisions):
             count_paths(reader.get_historical_resolver(revision), versions=versions)
@@ -134,6 +141,34 @@ def read_shape(reader: Any, judged_revisions: int = 0) -> DocumentShape:
     except Exception as exc:  # a broken form or signature dictionary
         raise DocumentUnreadable(f"malformed signature fields: {exc}") from exc
     return DocumentShape(revisions, declared, tuple(sorted(signed, key=lambda s: s.revision)))
+
+
+def _check_object_streams(reader: Any) -> None:
+    """DocumentTooComplex if finding the objects of its object streams could cost more
+    than ``MAX_OBJECT_STREAM_WORK`` header entries read."""
+    lookups: dict[int, int] = {}
+    for revision in range(reader.xrefs.total_revisions):
+        data = reader.xrefs.get_xref_data(revision)
+        while data is not None:  # the section, then its hybrid part
+            for where in data.xrefs_in_objstm.values():
+                lookups[where.obj_stream_id] = lookups.get(where.obj_stream_id, 0) + 1
+            data = data.hybrid.xref_data if data.hybrid is not None else None
+    work = 0
+    for stream_id, count in lookups.items():
+        try:
+            entries = reader.get_object(generic.Reference(stream_id, 0), transparent_decrypt=False)[
+                "/N"
+            ]
+        except Exception as exc:
+            raise DocumentUnreadable(f"object stream {stream_id} unreadable: {exc}") from exc
+        if not isinstance(entries, int) or entries < 0:
+            raise DocumentUnreadable(f"object stream {stream_id} has no entry count")
+        work += count * entries
+        if work > MAX_OBJECT_STREAM_WORK:
+            raise DocumentTooComplex(
+                "objects in object streams that would take more than "
+                f"{MAX_OBJECT_STREAM_WORK} header entries to find"
+            )
 
 
 def _all_refs(reader: Any) -> set[Any]:
