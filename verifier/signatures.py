@@ -191,7 +191,8 @@ class SignedDocument:
 
     def __init__(self, pdf: bytes, prior: PriorJudgement | None = None) -> None:
         self._reader = open_pdf(pdf)
-        self.shape = read_shape(self._reader, self._prior_holds(prior))
+        self._prior = prior if prior is not None and self._extends(prior) else None
+        self.shape = read_shape(self._reader, self._prior.revisions if self._prior else 0)
         fields = {f.name: f.ref for f in signature_fields(self._reader)}
         # pyHanko's own listing (which its validation reuses) fails the whole document for
         # one broken dictionary and silently skips a signature of a kind it does not know:
@@ -227,18 +228,14 @@ class SignedDocument:
                 why = f"{zh} ({type(exc).__name__}: {exc})"
             self._embedded.append((signed.name, None, why, zh))
 
-    def _prior_holds(self, prior: PriorJudgement | None) -> int:
-        """How many revisions ``prior`` judged of this very history (0: it does not hold)."""
-        self._prior = None
-        if prior is None or not 0 < prior.revisions <= self._reader.xrefs.total_revisions:
-            return 0
+    def _extends(self, prior: PriorJudgement) -> bool:
+        """This document's first revisions are the very ones ``prior`` judged."""
+        if not 0 < prior.revisions <= self._reader.xrefs.total_revisions:
+            return False
         try:
-            if self.sections()[: prior.revisions] != prior.sections:
-                return 0
+            return self.sections()[: prior.revisions] == prior.sections
         except Exception:  # a structure pyHanko cannot place: judged in full
-            return 0
-        self._prior = prior
-        return prior.revisions
+            return False
 
     def sections(self) -> tuple[int, ...]:
         """Each revision's cross-reference section (its startxref offset), oldest first."""
