@@ -354,7 +354,8 @@ RESPONSES: dict[str, Any] = {
         "draft_sha256": _SHA,
     },
     "POST /v1/contracts/{contract_id}/parties/{field}/certificate": (
-        "-----BEGIN CERTIFICATE-----\n(the party's one-hour certificate, naming "
+        "-----BEGIN CERTIFICATE-----\n(the party's certificate, valid until the draft's "
+        "reservation ends, naming "
         "'sign HT-2026-000001 buyer-1')\n-----END CERTIFICATE-----\n"
         "-----BEGIN CERTIFICATE-----\n(the issuing CA)\n-----END CERTIFICATE-----\n"
     ),

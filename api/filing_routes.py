@@ -819,7 +819,7 @@ def router(deployment: Deployment, platform: Platform, limiter: RateLimiter) -> 
     @r.post(
         "/contracts/{contract_id}/parties/{field}/certificate",
         status_code=201,
-        summary="A one-hour signing certificate for your own field of this contract",
+        summary="A signing certificate for your own field of this contract, until the draft ends",
         description="For a buyer who signs with a tool of their own (PAdES, B-T) and uploads "
         "the revision: the certificate names this contract and field, and the platform "
         "refuses a signature whose certificate was issued for anything else. The caller's "

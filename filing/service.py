@@ -694,18 +694,22 @@ class FilingService:
             c = self._contract(conn, contract_id, lock=False)
         if c["status"] != ContractStatus.DRAFT:
             raise ContractStateError(f"the contract is {c['status'].lower()}")
-        return self._certificate_for(_kind(c), _load(c), field, identity, device_key, caller)
+        if _aware(c["expires_at"]) < self.clock.now():
+            raise ContractStateError("the draft's reservation has expired")
+        return self._certificate_for(c, field, identity, device_key, caller)
 
     def _certificate_for(
         self,
-        kind: TransactionKind,
-        contract: AnyContract,
+        c: dict[str, Any],
         field: str,
         identity: VerifiedIdentity,
         device_key: ec.EllipticCurvePublicKey,
         caller: str,
     ) -> x509.Certificate:
-        _, party = _own_party(kind, contract, field, caller)
+        """The party's certificate for ``field``, in force until the draft can no longer be
+        signed: no party's certificate expires before the seal."""
+        contract = _load(c)
+        _, party = _own_party(_kind(c), contract, field, caller)
         if (identity.name, identity.id_type, identity.id_number) != (
             party.name,
             party.id_type,
@@ -713,7 +717,8 @@ class FilingService:
         ):
             raise SignatureRejected("the verified identity is not this party")
         purpose = SigningPurpose(contract.number, field)
-        return issue_party_certificate(self.d.pki.ca, identity, device_key, purpose)
+        until = _aware(c["expires_at"])
+        return issue_party_certificate(self.d.pki.ca, identity, device_key, purpose, until)
 
     def start_remote_signing(
         self,
@@ -744,7 +749,7 @@ class FilingService:
             kind = _kind(c)
             declared, party = _own_party(kind, contract, field, caller)
             self._expect_next(c, field)
-            cert = self._certificate_for(kind, contract, field, identity, device_key, caller)
+            cert = self._certificate_for(c, field, identity, device_key, caller)
             stamp = pades.Stamp(truetype_font(), None, declared.label, party.name)
             request = remote.prepare(c["current_pdf"], field, cert, [self.d.pki.ca.issuing], stamp)
             data = {k: _b64(v) for k, v in dataclasses.asdict(request).items()}

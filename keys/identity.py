@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from keys.authority import CertificateAuthority
-from keys.pki import Profile, name
+from keys.pki import BACKDATE, VALIDITY, Profile, name
 
 
 class IdentityRejected(Exception):
@@ -70,8 +70,6 @@ class RegistryIdentityCheck:
         )
 
 
-# Long enough to sign once on a phone; a certificate serves one signing request.
-PARTY_VALIDITY = dt.timedelta(hours=1)
 # X.520 description: what the certificate was issued for, in its subject for anyone to read.
 DESCRIPTION = x509.ObjectIdentifier("2.5.4.13")
 
@@ -93,12 +91,24 @@ def issue_party_certificate(
     identity: VerifiedIdentity,
     public_key: ec.EllipticCurvePublicKey,
     purpose: SigningPurpose,
+    until: dt.datetime,
 ) -> x509.Certificate:
     """A signing certificate for one field of one contract, for a person whose identity was
-    checked; valid for an hour, so that the key it certifies signs nothing else."""
+    checked. Its subject names the field, so the key it certifies signs nothing else; it is
+    valid ``until`` the contract can no longer be signed, so that it is still in force when
+    the last party signs and the platform seals (an earlier party's certificate that expired
+    before the seal would leave that signature without proof of when it was valid)."""
+    now = dt.datetime.now(dt.UTC)
+    if until <= now:
+        raise ValueError("a party certificate must end after now")
+    longest = VALIDITY[Profile.PARTY]
+    if until - now > longest:
+        raise ValueError(f"a party certificate is valid at most {longest.days} days")
     subject = name(identity.name, serial=identity.subject_serial)
     subject = x509.Name([*subject, x509.NameAttribute(DESCRIPTION, purpose.text)])
-    return ca.issue(Profile.PARTY, subject, public_key, PARTY_VALIDITY)
+    start = now.replace(microsecond=0) - BACKDATE
+    until = until.replace(microsecond=0) + dt.timedelta(seconds=1)
+    return ca.issue(Profile.PARTY, subject, public_key, until - start, not_before=start)
 
 
 def purpose_of(certificate: x509.Certificate) -> str | None:

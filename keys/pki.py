@@ -78,6 +78,10 @@ def new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
+# Certificates start a little in the past: a relying party whose clock is behind accepts them.
+BACKDATE = dt.timedelta(minutes=5)
+
+
 def build(
     profile: Profile,
     subject: x509.Name,
@@ -90,7 +94,7 @@ def build(
     validity: dt.timedelta | None = None,
 ) -> x509.Certificate:
     """Issue a certificate of ``profile``; self-signed when ``issuer`` is None."""
-    start = not_before or dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
+    start = not_before or dt.datetime.now(dt.UTC).replace(microsecond=0) - BACKDATE
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)

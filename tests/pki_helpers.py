@@ -112,8 +112,9 @@ def sign_sample_contract(pki: PlatformPki, number: str, cache: Path) -> bytes:
     buyer = contract.buyers[0]
     device_key = new_key()  # lives on the buyer's phone; only its public half is certified
     identity = identity_check.verify(buyer.name, buyer.id_type, buyer.id_number)
+    purpose = SigningPurpose(number, "buyer-1")
     buyer_cert = issue_party_certificate(
-        pki.ca, identity, device_key.public_key(), SigningPurpose(number, "buyer-1")
+        pki.ca, identity, device_key.public_key(), purpose, _a_day_from_now()
     )
     request = remote.prepare(
         pdf, "buyer-1", buyer_cert, [pki.ca.issuing], pades.Stamp(font, None, "买受人", buyer.name)
@@ -156,12 +157,17 @@ def contract_number(pdf: bytes) -> str:
     return str(PdfFileReader(BytesIO(pdf), strict=False).trailer["/Info"]["/Title"]).split()[-1]
 
 
+def _a_day_from_now() -> dt.datetime:
+    """Until when a test's party certificate is valid: as a draft's would be, a while."""
+    return dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+
+
 def buyer_holder(pki: PlatformPki, buyer_name: str, number: str, field: str = "buyer-1") -> Holder:
     """A buyer's key and the certificate the platform issues for one field of one contract."""
     key = new_key()
     identity = VerifiedIdentity(buyer_name, "居民身份证", "test", "test", dt.datetime.now(dt.UTC))
     cert = issue_party_certificate(
-        pki.ca, identity, key.public_key(), SigningPurpose(number, field)
+        pki.ca, identity, key.public_key(), SigningPurpose(number, field), _a_day_from_now()
     )
     return Holder(key, cert)
 

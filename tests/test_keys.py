@@ -343,10 +343,15 @@ def test_party_certificates_need_a_verified_identity(tmp_path: Path) -> None:
     identity = check.verify("王小明", "居民身份证", "430102199001011234")
     pki = make_pki(tmp_path / "pki")
     purpose = SigningPurpose("HT-2026-000001", "buyer-1")
-    cert = issue_party_certificate(pki.ca, identity, new_key().public_key(), purpose)
-    # One signing request: an hour, and it names the one field of the one contract.
-    assert cert.not_valid_after_utc - cert.not_valid_before_utc <= dt.timedelta(hours=1)
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(days=7)
+    cert = issue_party_certificate(pki.ca, identity, new_key().public_key(), purpose, until)
+    # It names the one field of the one contract and ends when that draft can no longer be
+    # signed (not before: a certificate expired before the seal leaves its signature unproven).
+    assert until <= cert.not_valid_after_utc <= until + dt.timedelta(seconds=1)
     assert purpose_of(cert) == "sign HT-2026-000001 buyer-1"
+    for wrong in (until - dt.timedelta(days=8), until + dt.timedelta(days=30)):
+        with pytest.raises(ValueError):
+            issue_party_certificate(pki.ca, identity, new_key().public_key(), purpose, wrong)
     serial = cert.subject.get_attributes_for_oid(x509.oid.NameOID.SERIAL_NUMBER)[0].value
     assert serial.startswith("IDH:") and "430102199001011234" not in cert.subject.rfc4514_string()
 

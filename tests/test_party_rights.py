@@ -4,10 +4,12 @@ sign for the other buyer, a key certified for one contract signs no other."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import threading
 import uuid
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,13 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from pyhanko.pdf_utils.reader import PdfFileReader
+from sqlalchemy import func, select, update
 
 from api import auth
 from api.app import create_app
 from api.demo import _Server
-from filing import access_log, api_keys
+from filing import access_log, api_keys, schema
 from filing.deployment import Deployment
 from filing.entry import CancellationBasis, FilingEntry
 from keys.identity import purpose_of
@@ -511,39 +514,45 @@ def test_a_unit_s_history_names_buyers_only_to_those_who_may_know_them(api: Api)
     assert logged is not None and tuple(logged) == ("read-unit-history", CODES[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OPEN: a person's signing certificate is valid for an hour "
-    "(keys/identity.py PARTY_VALIDITY); once it has expired, the platform's judgement before "
-    "sealing calls that person's earlier signature INDETERMINATE (OUT_OF_BOUNDS_NO_POE) "
-    "although its signature time-stamp proves it was made in time, so a co-buyer (or a "
-    "resale's buyer) who signs more than an hour after the first cannot file. Validation "
-    "data and a document time-stamp added at acceptance did not change the verdict in a "
-    "first try (2026-12-02); needs the AdES past-validation inputs pyHanko expects",
-)
-def test_a_co_buyer_may_sign_after_the_first_buyers_certificate_expired(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import datetime as dt
-    import time
-
-    from keys import identity
-
-    client, keys, _ = api
+def test_a_party_s_certificate_is_in_force_as_long_as_the_draft_can_be_signed(api: Api) -> None:
+    """Found 2026-12-02: party certificates were valid one hour, so a co-buyer who signed
+    more than an hour after the first could not file: the judgement before the seal found
+    the first buyer's certificate expired and her signature without proof of when it was
+    valid (INDETERMINATE OUT_OF_BOUNDS_NO_POE). A certificate now ends with its draft's
+    reservation, after which nobody can sign or seal the draft."""
+    client, keys, d = api
     cid = _sealed_draft(client, keys, TWO_BUYERS)
-    # Certificates start five minutes back (keys/pki.py): this one ends 4 s from now.
-    monkeypatch.setattr(identity, "PARTY_VALIDITY", dt.timedelta(minutes=5, seconds=4))
+    ends = dt.datetime.fromisoformat(
+        client.get(f"/v1/contracts/{cid}", headers=keys["developer"]).json()["expires_at"]
+    )
+    assert ends - dt.datetime.now(dt.UTC) > dt.timedelta(days=6)  # a week's reservation
     key, r = _start(client, keys["a"], cid, "buyer-1", BUYER_A)
     assert r.status_code == 200, r.text
     sig = remote.device_sign(key, base64.b64decode(r.json()["digest_to_sign"]))
     done = post(client, f"/v1/contracts/{cid}/remote-signing/buyer-1/finish", keys["a"],
                 json={"signature": base64.b64encode(sig).decode()})  # fmt: skip
     assert done.status_code == 200, done.text
-    monkeypatch.setattr(identity, "PARTY_VALIDITY", dt.timedelta(hours=1))
-    time.sleep(6)
-    key_b, r = _start(client, keys["b"], cid, "buyer-2", BUYER_B)
-    assert r.status_code == 200, r.text
-    sig = remote.device_sign(key_b, base64.b64decode(r.json()["digest_to_sign"]))
-    r = post(client, f"/v1/contracts/{cid}/remote-signing/buyer-2/finish", keys["b"],
-             json={"signature": base64.b64encode(sig).decode()})  # fmt: skip
-    assert r.status_code == 201 and r.json()["filed"], r.text
+    signed = client.get(f"/v1/contracts/{cid}/document", headers=keys["a"]).content
+    reader = PdfFileReader(BytesIO(signed), strict=False)
+    [first] = [s for s in reader.embedded_signatures if s.field_name == "buyer-1"]
+    assert ends <= first.signer_cert.not_valid_after <= ends + dt.timedelta(seconds=1)
+
+    body = {"public_key_pem": _pem(new_key()), "name": BUYER_B[0], "id_number": BUYER_B[1]}
+    path = f"/v1/contracts/{cid}/parties/buyer-2/certificate"
+    r = post(client, path, keys["b"], json=body)
+    assert r.status_code == 201, r.text
+    own = x509.load_pem_x509_certificates(r.content)[0]
+    assert ends <= own.not_valid_after_utc <= ends + dt.timedelta(seconds=1)
+
+    # Once the reservation has run out there is nothing left to sign: no certificate either
+    # (a 409, not a certificate that would end before it starts).
+    with d.log.engine.begin() as conn:
+        conn.execute(
+            update(schema.contracts)
+            .where(schema.contracts.c.id == cid)
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
+    r = post(client, path, keys["b"], json=body)
+    assert r.status_code == 409 and r.json()["type"].endswith("/contract-state"), r.text
+    _, r = _start(client, keys["b"], cid, "buyer-2", BUYER_B)
+    assert r.status_code == 409 and r.json()["type"].endswith("/contract-state"), r.text
