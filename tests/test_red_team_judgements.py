@@ -34,6 +34,7 @@ from tests.test_filing_service import (  # noqa: F401 (service: a fixture)
     _identity,
     service,
 )
+from tests.test_hex_strings import _outcome
 from tests.test_prior_judgement import NUMBER, _judge, _sign
 from verifier import hex_strings
 from verifier.document import (
@@ -243,15 +244,6 @@ def test_an_operator_cannot_graft_another_contracts_judged_revision(
 # -- the one-pass hex-string reader --------------------------------------------------------
 
 PYHANKO = hex_strings.PYHANKO_READER
-
-
-def _outcome(reader: object, data: bytes) -> tuple[object, ...]:
-    stream = BytesIO(data)
-    try:
-        value = reader(stream)  # type: ignore[operator]
-    except Exception as exc:
-        return ("error", type(exc), str(exc))
-    return ("value", type(value), bytes(value.original_bytes), stream.tell())
 
 
 ODD = [
