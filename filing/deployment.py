@@ -319,7 +319,10 @@ class Deployment:
         return {
             "version": 1,
             "roots": [pem(self.pki.ca.root).decode()],
-            "tsa_roots": [pem(self.pki.ca.root).decode()],
+            # The time-stamping unit itself, not the root: the newest document time-stamp
+            # must validate now, and the CRLs the seal embeds for the CA chain above it go
+            # stale in a day; an anchor needs none (tests/test_long_term_validation.py).
+            "tsa_roots": [pem(self.pki.ca.certificate("tsa")).decode()],
             "filing_seals": self._filing_seal_certificates(),
             "log": {
                 "origin": self.config.origin,

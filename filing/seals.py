@@ -6,6 +6,7 @@ PKCS#11 token when one is configured, else from the encrypted key files.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -74,7 +75,13 @@ class PlatformPki:
         return self.seal_certificate(self.filing_seal_slug, FILING_SEAL_NAME, Profile.FILING_SEAL)
 
     def revocation(self, certs: Iterable[x509.Certificate] = ()) -> RevocationSnapshot:
-        """Current CRLs and OCSP answers for ``certs`` and the TSA (to validate and embed)."""
+        """Current CRLs and OCSP answers for ``certs`` and the TSA (to validate and embed).
+
+        All of one moment: a verifier takes the newest status of a certificate as the one
+        whose freshness bounds its past validation, and an OCSP answer (fresh at most until
+        the certificate ends, ``keys/ocsp.py``) must not be outdone by a CRL issued a moment
+        later and fresh for a day."""
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         responder = self.ocsp
         wanted = [*certs, self.ca.certificate("tsa")]
         answers = []
@@ -85,10 +92,10 @@ class PlatformPki:
                 cert, self.ca.issuing, hashes.SHA256()
             )
             answers.append(
-                responder.respond(request.build().public_bytes(serialization.Encoding.DER))
+                responder.respond(request.build().public_bytes(serialization.Encoding.DER), now)
             )
         crls = tuple(
-            self.ca.crl(slug).public_bytes(serialization.Encoding.DER)
+            self.ca.crl(slug, now).public_bytes(serialization.Encoding.DER)
             for slug in ("issuing-ca", "root-ca")
         )
         return RevocationSnapshot((self.ca.root,), (self.ca.issuing,), crls, tuple(answers))

@@ -88,7 +88,13 @@ from filing.status import (
     UnitFlag,
     UnitStatus,
 )
-from keys.identity import SigningPurpose, VerifiedIdentity, issue_party_certificate, purpose_of
+from keys.identity import (
+    SigningPurpose,
+    SigningWindowClosed,
+    VerifiedIdentity,
+    issue_party_certificate,
+    purpose_of,
+)
 from keys.pki import Profile
 from ledger.database import write_transaction
 from signing import pades, remote
@@ -694,8 +700,7 @@ class FilingService:
             c = self._contract(conn, contract_id, lock=False)
         if c["status"] != ContractStatus.DRAFT:
             raise ContractStateError(f"the contract is {c['status'].lower()}")
-        if _aware(c["expires_at"]) < self.clock.now():
-            raise ContractStateError("the draft's reservation has expired")
+        self._expect_unexpired(c)
         return self._certificate_for(c, field, identity, device_key, caller)
 
     def _certificate_for(
@@ -717,8 +722,12 @@ class FilingService:
         ):
             raise SignatureRejected("the verified identity is not this party")
         purpose = SigningPurpose(contract.number, field)
-        until = _aware(c["expires_at"])
-        return issue_party_certificate(self.d.pki.ca, identity, device_key, purpose, until)
+        try:
+            return issue_party_certificate(
+                self.d.pki.ca, identity, device_key, purpose, _aware(c["expires_at"])
+            )
+        except SigningWindowClosed as exc:  # the reservation ended a moment ago
+            raise ContractStateError("the draft's reservation has expired") from exc
 
     def start_remote_signing(
         self,
@@ -817,6 +826,7 @@ class FilingService:
             with write_transaction(self.engine) as conn:
                 c = self._contract(conn, contract_id)
                 _unchanged_since(seen, c)
+                self._expect_unexpired(c)
                 if also is not None:
                     also(conn)
                 return self._accept(conn, c, field, pdf, actor, checked)
@@ -865,6 +875,7 @@ class FilingService:
             with write_transaction(self.engine) as conn:
                 c = self._contract(conn, contract_id)
                 _unchanged_since(seen, c)
+                self._expect_unexpired(c)
                 record = self._complete(conn, c, pdf, actor, checked.revocation)
                 completed(conn, record)
         return record
@@ -1441,11 +1452,16 @@ class FilingService:
             conn.execute(select(schema.units.c.code).where(schema.units.c.id == unit_id)).scalar()
         )
 
+    def _expect_unexpired(self, c: dict[str, Any]) -> None:
+        """Nobody signs, certifies or seals a draft whose reservation has run out: checked
+        when a revision is judged and again in the transaction that records it."""
+        if _aware(c["expires_at"]) < self.clock.now():
+            raise ContractStateError("the draft's reservation has expired")
+
     def _expect_next(self, c: dict[str, Any], field: str) -> None:
         if c["status"] != ContractStatus.DRAFT:
             raise ContractStateError(f"the contract is {c['status'].lower()}")
-        if _aware(c["expires_at"]) < self.clock.now():
-            raise ContractStateError("the draft's reservation has expired")
+        self._expect_unexpired(c)
         done = [f for f in c["signed_fields"].split(",") if f]
         order = list(_fields(c)[:-1])
         if len(done) >= len(order) or order[len(done)] != field:
@@ -1467,8 +1483,7 @@ class FilingService:
         check of what the revision adds may build on)."""
         if c["status"] != ContractStatus.DRAFT:
             raise ContractStateError(f"the contract is {c['status'].lower()}")
-        if _aware(c["expires_at"]) < self.clock.now():
-            raise ContractStateError("the draft's reservation has expired")
+        self._expect_unexpired(c)
         base = extends if extends is not None else c["draft_pdf"]
         if not pdf.startswith(c["draft_pdf"]) or not pdf.startswith(base):
             raise SignatureRejected(

@@ -58,6 +58,7 @@ class CertificateStatus:
     issuer: str
     revoked_at: dt.datetime | None
     reason: RevocationReason | None
+    not_after: dt.datetime
 
     @property
     def revoked(self) -> bool:
@@ -265,6 +266,7 @@ def _status(entry: IssuedCertificate) -> CertificateStatus:
         entry.issuer,
         entry.revoked_at,
         RevocationReason(entry.reason) if entry.reason else None,
+        entry.not_after,
     )
 
 

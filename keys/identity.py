@@ -25,6 +25,11 @@ class IdentityRejected(Exception):
     """The identity check did not confirm the person."""
 
 
+class SigningWindowClosed(Exception):
+    """A party certificate was asked for a signing that can no longer happen (its end is
+    past) or would be valid longer than a party certificate may be."""
+
+
 @dataclass(frozen=True)
 class VerifiedIdentity:
     name: str
@@ -100,14 +105,16 @@ def issue_party_certificate(
     before the seal would leave that signature without proof of when it was valid)."""
     now = dt.datetime.now(dt.UTC)
     if until <= now:
-        raise ValueError("a party certificate must end after now")
+        raise SigningWindowClosed("the signing this certificate was asked for has ended")
     longest = VALIDITY[Profile.PARTY]
     if until - now > longest:
-        raise ValueError(f"a party certificate is valid at most {longest.days} days")
+        raise SigningWindowClosed(f"a party certificate is valid at most {longest.days} days")
     subject = name(identity.name, serial=identity.subject_serial)
     subject = x509.Name([*subject, x509.NameAttribute(DESCRIPTION, purpose.text)])
     start = now.replace(microsecond=0) - BACKDATE
-    until = until.replace(microsecond=0) + dt.timedelta(seconds=1)
+    # It outlives the signing by as long as it starts early: a seal begun at the last
+    # moment finishes with every party's certificate still in force.
+    until = until.replace(microsecond=0) + BACKDATE
     return ca.issue(Profile.PARTY, subject, public_key, until - start, not_before=start)
 
 

@@ -8,7 +8,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from keys.authority import CertificateAuthority
+from keys.authority import CertificateAuthority, CertificateStatus
 
 MAX_REQUEST = 16 * 1024
 
@@ -67,7 +67,7 @@ class OcspResponder:
                 algorithm=algorithm,
                 cert_status=cert_status,
                 this_update=now,
-                next_update=now + dt.timedelta(hours=1),
+                next_update=_next_update(now, status),
                 revocation_time=revoked_at,
                 revocation_reason=reason,
             )
@@ -79,6 +79,25 @@ class OcspResponder:
                 builder = builder.add_extension(ext.value, critical=False)
         response = builder.sign(self._ca.private_key("ocsp"), hashes.SHA256())
         return response.public_bytes(serialization.Encoding.DER)
+
+
+# How long an answer may be relied on, at most.
+FRESH_FOR = dt.timedelta(hours=1)
+
+
+def _next_update(now: dt.datetime, status: CertificateStatus | None) -> dt.datetime:
+    """Never after the certificate's end: a verifier years later slides its control time
+    back to the last moment the newest status was fresh (ETSI EN 319 102-1 past
+    validation), and a status fresh beyond the certificate's end leaves it at a moment
+    when the certificate had expired: every signature it made would lose its proof."""
+    until = now + FRESH_FOR
+    if status is not None:
+        until = max(now, min(until, _utc(status.not_after)))
+    return until
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _error(status: ocsp.OCSPResponseStatus) -> bytes:

@@ -78,7 +78,7 @@ def trust_of(pki: PlatformPki) -> TrustBundle:
             {
                 "version": 1,
                 "roots": [root],
-                "tsa_roots": [root],
+                "tsa_roots": [pem(pki.ca.certificate("tsa")).decode()],
                 "filing_seals": [pem(pki.filing_seal_certificate()).decode()],
                 "log": {"origin": "test.example/log", "keys": [{"vkey": log_key}]},
             }

@@ -19,7 +19,7 @@ from cryptography.x509 import ocsp
 from filing.deployment import Deployment
 from keys.authority import CertificateAuthority, RevocationReason, pem
 from keys.pkcs11 import Pkcs11KeyStore, TokenConfig, TokenError
-from keys.pki import Endpoints, Profile, name, new_key
+from keys.pki import BACKDATE, Endpoints, Profile, name, new_key
 from keys.store import FileKeyStore, WrongPassphrase
 from keys.tsa import POLICY_OID
 from tests.helpers import free_port, stop, wait_http, wangqian
@@ -326,6 +326,7 @@ def test_party_certificates_need_a_verified_identity(tmp_path: Path) -> None:
         IdentityRejected,
         RegistryIdentityCheck,
         SigningPurpose,
+        SigningWindowClosed,
         issue_party_certificate,
         purpose_of,
     )
@@ -347,10 +348,10 @@ def test_party_certificates_need_a_verified_identity(tmp_path: Path) -> None:
     cert = issue_party_certificate(pki.ca, identity, new_key().public_key(), purpose, until)
     # It names the one field of the one contract and ends when that draft can no longer be
     # signed (not before: a certificate expired before the seal leaves its signature unproven).
-    assert until <= cert.not_valid_after_utc <= until + dt.timedelta(seconds=1)
+    assert until <= cert.not_valid_after_utc <= until + BACKDATE  # and a margin for the seal
     assert purpose_of(cert) == "sign HT-2026-000001 buyer-1"
     for wrong in (until - dt.timedelta(days=8), until + dt.timedelta(days=30)):
-        with pytest.raises(ValueError):
+        with pytest.raises(SigningWindowClosed):
             issue_party_certificate(pki.ca, identity, new_key().public_key(), purpose, wrong)
     serial = cert.subject.get_attributes_for_oid(x509.oid.NameOID.SERIAL_NUMBER)[0].value
     assert serial.startswith("IDH:") and "430102199001011234" not in cert.subject.rfc4514_string()

@@ -28,7 +28,7 @@ from filing import access_log, api_keys, schema
 from filing.deployment import Deployment
 from filing.entry import CancellationBasis, FilingEntry
 from keys.identity import purpose_of
-from keys.pki import new_key
+from keys.pki import BACKDATE, new_key
 from keys.signers import key_signer
 from ledger.database import write_transaction
 from ledger.receipt import Receipt
@@ -535,14 +535,14 @@ def test_a_party_s_certificate_is_in_force_as_long_as_the_draft_can_be_signed(ap
     signed = client.get(f"/v1/contracts/{cid}/document", headers=keys["a"]).content
     reader = PdfFileReader(BytesIO(signed), strict=False)
     [first] = [s for s in reader.embedded_signatures if s.field_name == "buyer-1"]
-    assert ends <= first.signer_cert.not_valid_after <= ends + dt.timedelta(seconds=1)
+    assert ends <= first.signer_cert.not_valid_after <= ends + BACKDATE  # a seal's margin
 
     body = {"public_key_pem": _pem(new_key()), "name": BUYER_B[0], "id_number": BUYER_B[1]}
     path = f"/v1/contracts/{cid}/parties/buyer-2/certificate"
     r = post(client, path, keys["b"], json=body)
     assert r.status_code == 201, r.text
     own = x509.load_pem_x509_certificates(r.content)[0]
-    assert ends <= own.not_valid_after_utc <= ends + dt.timedelta(seconds=1)
+    assert ends <= own.not_valid_after_utc <= ends + BACKDATE
 
     # Once the reservation has run out there is nothing left to sign: no certificate either
     # (a 409, not a certificate that would end before it starts).

@@ -50,7 +50,7 @@ class TrustBundle:
     witness_keys: tuple[Verifier, ...]
     witness_threshold: int
     roots: tuple[bytes, ...] = ()  # DER certificates: roots for signatures
-    tsa_roots: tuple[bytes, ...] = ()  # DER certificates: roots for time-stamps
+    tsa_roots: tuple[bytes, ...] = ()  # DER: anchors for time-stamps (the TSA certificates)
     filing_seals: tuple[bytes, ...] = ()  # DER certificates of the platform's filing seals
 
     @property
