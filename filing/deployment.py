@@ -319,10 +319,7 @@ class Deployment:
         return {
             "version": 1,
             "roots": [pem(self.pki.ca.root).decode()],
-            # The time-stamping unit itself, not the root: the newest document time-stamp
-            # must validate now, and the CRLs the seal embeds for the CA chain above it go
-            # stale in a day; an anchor needs none (tests/test_long_term_validation.py).
-            "tsa_roots": [pem(self.pki.ca.certificate("tsa")).decode()],
+            "tsa_roots": self._time_stamp_anchors(),
             "filing_seals": self._filing_seal_certificates(),
             "log": {
                 "origin": self.config.origin,
@@ -341,6 +338,16 @@ class Deployment:
                 "keys": [{"vkey": w.vkey} for w in self.config.witnesses],
             },
         }
+
+    def _time_stamp_anchors(self) -> list[str]:
+        """The time-stamping unit itself, not the root: the newest document time-stamp must
+        validate now, and the CRLs the seal embeds for the CA chain above it go stale in a
+        day; an anchor needs none (tests/test_long_term_validation.py). An anchor is never
+        checked for revocation either, so a revoked TSA leaves the bundle: its time-stamps,
+        and the filings that rest on them, are then proven by nothing."""
+        tsa = self.pki.ca.certificate("tsa")
+        status = self.pki.ca.status(tsa.serial_number)
+        return [] if status is not None and status.revoked else [pem(tsa).decode()]
 
     def pseudonym(self, value: str) -> str:
         """A stable stand-in for ``value`` (an ID number, say): HMAC under a key of this

@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
@@ -23,6 +24,7 @@ from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
 
 from filing.clock import FixedClock, SystemClock
 from filing.service import RESERVATION, FilingService
+from keys.authority import RevocationReason, pem
 from keys.ocsp import FRESH_FOR, OcspResponder
 from keys.pki import BACKDATE, Profile, name, new_key
 from signing import remote
@@ -56,6 +58,16 @@ def _verdicts(pdf: bytes, trust: TrustBundle, at: dt.datetime) -> dict[str, str]
     return out
 
 
+def _sign_and_seal(svc: FilingService, c: Any, cid: str) -> bytes:
+    """The developer's seal, the buyer on her phone: the sealed, filed document."""
+    assert svc.seal_as_developer(cid, "developer") is None
+    key = new_key()
+    digest = svc.start_remote_signing(cid, "buyer-1", _identity(c), key.public_key(), BUYER_ID)
+    record = svc.finish_remote_signing(cid, "buyer-1", remote.device_sign(key, digest), BUYER_ID)
+    assert record is not None
+    return bytes(svc.filing(record.number)["sealed_pdf"])
+
+
 def test_a_contract_sealed_in_its_reservation_s_last_minute_verifies_years_later(
     service: FilingService,  # noqa: F811
 ) -> None:
@@ -64,14 +76,7 @@ def test_a_contract_sealed_in_its_reservation_s_last_minute_verifies_years_later
     service.clock = FixedClock(now - RESERVATION + dt.timedelta(seconds=60))
     cid, _ = service.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
     service.clock = SystemClock()  # the reservation ends a minute from now
-    assert service.seal_as_developer(cid, "developer") is None
-    key = new_key()
-    digest = service.start_remote_signing(cid, "buyer-1", _identity(c), key.public_key(), BUYER_ID)
-    record = service.finish_remote_signing(
-        cid, "buyer-1", remote.device_sign(key, digest), BUYER_ID
-    )
-    assert record is not None
-    sealed = service.filing(record.number)["sealed_pdf"]
+    sealed = _sign_and_seal(service, c, cid)
     [buyer] = [
         s
         for s in PdfFileReader(BytesIO(sealed), strict=False).embedded_signatures
@@ -116,3 +121,26 @@ def test_an_ocsp_answer_is_never_fresh_beyond_the_certificate_s_end(tmp_path: Pa
     c = _answer(responder, ended, ca.issuing)
     assert c.certificate_status is ocsp.OCSPCertStatus.GOOD  # it was never revoked
     assert c.next_update_utc == c.this_update_utc  # but says nothing of the time to come
+
+
+def test_a_revoked_tsa_leaves_the_trust_bundle(
+    service: FilingService,  # noqa: F811
+) -> None:
+    """An anchor is never checked for revocation: a TSA revoked for key compromise must not
+    stay one (red team: the bundle exported after `keys revoke` still trusted it, and a
+    thief's back-dated time-stamps with it). Its filings are then proven by nothing: the
+    honest verdict until their time-stamps are renewed by another TSA (not built)."""
+    d = service.d
+    tsa = d.pki.ca.certificate("tsa")
+    assert d.trust_bundle()["tsa_roots"] == [pem(tsa).decode()]
+    c = _contract()
+    cid, _ = service.draft(c, DEVELOPER_ID, "developer")  # type: ignore[arg-type]
+    sealed = _sign_and_seal(service, c, cid)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    passed = {"seller": "PASSED", "buyer-1": "PASSED", "filing-seal": "PASSED"}
+    assert _verdicts(sealed, d.verifier_trust(), later) == passed
+
+    d.pki.ca.revoke(tsa.serial_number, RevocationReason.KEY_COMPROMISE)
+    assert d.trust_bundle()["tsa_roots"] == []
+    verdicts = _verdicts(sealed, d.verifier_trust(), later)
+    assert all(v != "PASSED" for v in verdicts.values()), verdicts
